@@ -1,0 +1,1 @@
+"""The shipped demo corpus and gold questions (package data)."""
