@@ -1,0 +1,136 @@
+"""A small client for OpenAI-compatible chat endpoints (vLLM, Ollama, llama.cpp server, OpenAI).
+
+Used by the `openai` GENERATOR backend and by the OpenAI EXECUTIVE. Retries with exponential backoff and jitter
+on 429/5xx, timeouts and dropped connections; several base URLs are used round-robin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from .errors import MemoError
+
+RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+class ChatError(RuntimeError):
+    """A chat call failed after all retries (or with a non-retryable status)."""
+
+
+@dataclass
+class ChatEndpoint:
+    urls: list[str]
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 60.0
+    max_retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 20.0
+    _rr: itertools.cycle = field(init=False, repr=False)
+
+    def __post_init__(self):
+        if isinstance(self.urls, str):
+            self.urls = [self.urls]
+        if not self.urls:
+            raise MemoError("url: expected at least one OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1)")
+        for u in self.urls:
+            if not u.startswith(("http://", "https://")):
+                raise MemoError(f"url '{u}': expected an http(s) base URL such as http://127.0.0.1:8000/v1")
+        self._rr = itertools.cycle(range(len(self.urls)))
+
+    def _url(self) -> str:
+        base = self.urls[next(self._rr)].rstrip("/")
+        if base.endswith("/chat/completions"):
+            return base
+        if not base.endswith("/v1"):
+            base += "/v1"
+        return base + "/chat/completions"
+
+    def _headers(self) -> dict:
+        key = os.environ.get(self.api_key_env, "")
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _body(self, messages, temperature, max_tokens, extra) -> dict:
+        body = {"model": self.model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens}
+        body.update(extra or {})
+        return body
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), self.max_backoff_s)
+            except ValueError:
+                pass
+        base = min(self.backoff_s * 2 ** attempt, self.max_backoff_s)
+        return base / 2 + random.uniform(0, base / 2)  # "equal jitter"
+
+    @staticmethod
+    def _content(resp: httpx.Response) -> str:
+        try:
+            data = resp.json()
+            content = data["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise _Retryable(f"unparseable response body ({type(e).__name__})") from None
+        if not isinstance(content, str):
+            raise _Retryable("response message has no text content")
+        return content
+
+    def _check(self, resp: httpx.Response) -> str:
+        if resp.status_code in RETRY_STATUS:
+            raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
+        if resp.status_code >= 400:
+            raise ChatError(f"{resp.request.url}: HTTP {resp.status_code}: {resp.text[:200]}")
+        return self._content(resp)
+
+    def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512, extra: dict | None = None,
+             client: httpx.Client | None = None) -> str:
+        own = client is None
+        client = client or httpx.Client(timeout=self.timeout_s)
+        try:
+            last = None
+            for attempt in range(self.max_retries + 1):
+                try:
+                    resp = client.post(self._url(), json=self._body(messages, temperature, max_tokens, extra),
+                                       headers=self._headers())
+                    return self._check(resp)
+                except (_Retryable, httpx.TransportError) as e:
+                    last = e
+                    if attempt < self.max_retries:
+                        time.sleep(self._delay(attempt, getattr(e, "retry_after", None)))
+            raise ChatError(f"chat call failed after {self.max_retries + 1} attempts: {last}")
+        finally:
+            if own:
+                client.close()
+
+    async def achat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512,
+                    extra: dict | None = None, client: httpx.AsyncClient | None = None) -> str:
+        own = client is None
+        client = client or httpx.AsyncClient(timeout=self.timeout_s)
+        try:
+            last = None
+            for attempt in range(self.max_retries + 1):
+                try:
+                    resp = await client.post(self._url(), json=self._body(messages, temperature, max_tokens, extra),
+                                             headers=self._headers())
+                    return self._check(resp)
+                except (_Retryable, httpx.TransportError) as e:
+                    last = e
+                    if attempt < self.max_retries:
+                        await asyncio.sleep(self._delay(attempt, getattr(e, "retry_after", None)))
+            raise ChatError(f"chat call failed after {self.max_retries + 1} attempts: {last}")
+        finally:
+            if own:
+                await client.aclose()
+
+
+class _Retryable(Exception):
+    def __init__(self, msg: str, retry_after: str | None = None):
+        super().__init__(msg)
+        self.retry_after = retry_after

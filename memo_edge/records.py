@@ -1,0 +1,101 @@
+"""Record types that flow between stages, each stored as JSON lines on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import MemoError
+
+ReflectionType = Literal["direct", "indirect", "consolidated", "entity", "crossdoc", "idk"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Document(Record):
+    doc_id: str
+    title: str
+    text: str
+    date: str | None = None
+    source: str = ""
+
+
+class Chunk(Record):
+    doc_id: str
+    chunk_id: str
+    title: str
+    text: str
+    date: str | None = None
+    index: int = 0
+
+
+class Reflection(Record):
+    """One question-answer pair the MEMORY model is trained on."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    question: str = Field(min_length=1)
+    answer: str = Field(min_length=1)
+    type: ReflectionType = "direct"
+    source_doc_ids: list[str] = []
+    source_chunk_ids: list[str] = []
+    prompt_version: str = ""
+    generator: str = ""
+
+
+class DecompositionStep(Record):
+    model_config = ConfigDict(extra="ignore")
+    question: str
+    answer: str = ""
+
+
+class EvalItem(Record):
+    """A gold question (the demo questions' format; MuSiQue-like)."""
+
+    model_config = ConfigDict(extra="ignore")
+    id: str
+    question: str
+    answer: str
+    answer_aliases: list[str] = []
+    hops: int = 1
+    decomposition: list[DecompositionStep] = []
+
+
+def read_jsonl(path: str | Path, model: type[Record]) -> Iterator[Record]:
+    """Yield validated records; a bad line raises a one-line MemoError naming file, line and field."""
+    path = Path(path)
+    if not path.is_file():
+        raise MemoError(f"{path}: file not found (expected a .jsonl file)")
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+            try:
+                yield model.model_validate(obj)
+            except ValidationError as e:
+                err = e.errors()[0]
+                field = ".".join(str(x) for x in err["loc"]) or "<record>"
+                raise MemoError(f"{path}:{lineno}: field '{field}': {err['msg']}") from None
+
+
+def load_reflections(path: str | Path) -> list[Reflection]:
+    rows = list(read_jsonl(path, Reflection))
+    if not rows:
+        raise MemoError(f"{path}: no reflections (expected one JSON object per line with question and answer)")
+    return rows
+
+
+def load_eval_items(path: str | Path) -> list[EvalItem]:
+    rows = list(read_jsonl(path, EvalItem))
+    if not rows:
+        raise MemoError(f"{path}: no questions (expected one JSON object per line with id, question, answer)")
+    return rows

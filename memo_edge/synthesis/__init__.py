@@ -1,0 +1,1 @@
+"""Reflection synthesis: the five GENERATOR steps and their backends."""

@@ -1,0 +1,1 @@
+"""MEMORY model training (installed as memo_edge.training). Imports torch/transformers."""
