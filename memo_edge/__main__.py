@@ -1,0 +1,3 @@
+from memo_edge.cli import main
+
+main()

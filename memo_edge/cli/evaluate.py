@@ -1,0 +1,34 @@
+"""memo eval"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .app import app
+
+
+@app.command("eval")
+def eval_(
+    pack: Path = typer.Argument(..., help="Memory pack directory or .memopack file."),
+    questions: Path = typer.Argument(..., help="Questions JSONL: id, question, answer, answer_aliases, hops, decomposition."),
+    executive: str = typer.Option("none", help="none | oracle (gold decompositions) | an OpenAI-compatible URL | local:PACK."),
+    executive_model: str = typer.Option(None, help="Model name sent to an OpenAI-compatible executive."),
+    output: Path = typer.Option(None, "-o", "--output", help="Write results JSON here (em, f1, per_hop, predictions)."),
+    limit: int = typer.Option(0, help="Only the first N questions (0 = all)."),
+    batch_size: int = typer.Option(8, help="Memory questions answered per batched call."),
+):
+    """Score a pack on gold questions: EM/F1 overall and per hop count (MuSiQue normalization)."""
+    from memo_edge.atomic import write_json
+    from memo_edge.evaluate import evaluate, print_table
+    from memo_edge.records import load_eval_items
+
+    items = load_eval_items(questions)
+    if limit:
+        items = items[:limit]
+    result = evaluate(pack, items, executive=executive, executive_model=executive_model, batch_size=batch_size)
+    print_table(result)
+    if output:
+        write_json(output, result)
+        typer.echo(f"wrote {output}")
