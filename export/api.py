@@ -1,0 +1,69 @@
+"""export_pack: checkpoint directory -> memory pack directory (written atomically), optionally zipped."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from memo_edge.atomic import atomic_dir
+from memo_edge.errors import MemoError
+from memo_edge.pack import SUFFIX, finalize, zip_pack
+
+from .config import ExportConfig
+
+
+def make_config(format: str, precision: str, verify: bool, **options: Any) -> ExportConfig:
+    try:
+        return ExportConfig(format=format, precision=precision, verify=verify, **options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "precision"
+        raise MemoError(f"export option '{field}': {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onnx", precision: str = "int8",
+                verify: bool = True, progress: bool = True, **options: Any) -> Path:
+    """Export a merged HF checkpoint (config.json, *.safetensors, tokenizer files, memory_prompt.json,
+    memo_train.json) into a verified memory pack at out_dir. Options: the fields of ExportConfig.
+
+    Returns the pack directory (or the `.memopack` file when zip=True). Nothing is left at out_dir on failure.
+    """
+    from .checkpoint import check_disk_space, check_weights_finite, inspect_checkpoint
+    from .report import Reporter
+
+    cfg = make_config(format, precision, verify, **options)
+    out = Path(out_dir).expanduser()
+    rep = Reporter(progress)
+    t0 = time.perf_counter()
+    ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
+    check_disk_space(ckpt, out, cfg.precision)
+    check_weights_finite(ckpt)
+    with atomic_dir(out, overwrite=cfg.overwrite) as tmp:
+        if cfg.format == "onnx":
+            from .onnx_pack import write_onnx_pack
+
+            manifest = write_onnx_pack(ckpt, tmp, cfg, rep)
+        elif cfg.format == "gguf":
+            from .gguf_pack import write_gguf_pack
+
+            manifest = write_gguf_pack(ckpt, tmp, cfg, rep)
+        else:
+            from .mlc_pack import write_mlc_pack
+
+            manifest = write_mlc_pack(ckpt, tmp, cfg, rep)
+        manifest.metrics.setdefault("export", {})["total_s"] = round(time.perf_counter() - t0, 2)
+        finalize(tmp, manifest)
+    rep.log(f"pack written: {out} ({cfg.format} {cfg.precision}, {_size_mb(out):.1f} MB, "
+            f"{time.perf_counter() - t0:.1f}s)")
+    if cfg.zip:
+        z = zip_pack(out, out.with_name(out.name + SUFFIX) if out.suffix != SUFFIX else out.with_suffix(SUFFIX))
+        rep.log(f"zipped: {z}")
+        return z
+    return out
+
+
+def _size_mb(root: Path) -> float:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 1e6

@@ -1,0 +1,104 @@
+"""Run the export's checks on a freshly built ONNX pack and return (metrics, providers tested)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from memo_edge.errors import MemoError
+from memo_edge.pack import Pack
+
+from .checkpoint import Checkpoint
+from .config import ExportConfig
+from .report import Reporter
+from .verify import TorchReference, check_parity, heldout_slice, parity_prompts, recall
+
+RECALL_MAX_NEW = 48
+BATCH = 16
+
+
+def _engine(pack: Pack):
+    try:
+        from memo_edge.runtime import Engine
+    except ImportError as e:
+        return None, f"the runtime engine is not importable ({e})"
+    try:
+        return Engine(pack, provider="cpu"), None
+    except MemoError as e:
+        return None, str(e)
+
+
+def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflections: Path | None,
+                     rep: Reporter) -> tuple[dict[str, Any], list[str]]:
+    m = pack.manifest
+    engine, why = _engine(pack)
+    if engine is None:
+        if cfg.precision != "fp16":
+            raise MemoError(f"{pack.root}: the exported graph does not load in onnxruntime on CPU ({why})")
+        # fp16 targets the CUDA execution provider; the CPU provider lacks fp16 kernels for some fused ops.
+        warnings.warn(f"fp16 pack not verified here: {why}")
+        return {"verify": {"status": "skipped", "reason": why}}, []
+    stop_ids = set(m.special_tokens.stop_token_ids)
+    held = heldout_slice(reflections, cfg.heldout, cfg.heldout_seed) if reflections and cfg.heldout else []
+    with rep.step("loading the checkpoint in torch for the fp32 reference"):
+        ref = TorchReference(ckpt.root, pack.path("tokenizer"))
+    prompts = parity_prompts(m.prompt, [r.question for r in held], cfg.parity_prompts)
+    with rep.step(f"greedy parity, ONNX {cfg.precision} vs torch fp32, {len(prompts)} prompts"):
+        parity = check_parity(engine, ref, prompts, cfg.parity_tokens, stop_ids)
+    if cfg.precision == "fp32" and not parity["all_equal"]:
+        bad = sum(not r["equal"] for r in parity["rows"])
+        raise MemoError(f"{ckpt.root}: fp32 ONNX greedy tokens differ from torch on {bad}/{len(prompts)} prompts "
+                        f"(export refused; rerun with --debug to inspect)")
+    metrics: dict[str, Any] = {"verify": {"status": "ok", "parity": parity}}
+    if held:
+        metrics["recall"] = _recall(engine, ref, held, cfg, m, stop_ids, rep)
+    metrics["onnxruntime_genai"] = genai_check(pack.root, engine, prompts[0]) if cfg.precision != "fp16" else {
+        "status": "skipped", "reason": "fp16 genai_config targets the CUDA provider"}
+    return metrics, list(engine.providers) if hasattr(engine, "providers") else ["CPUExecutionProvider"]
+
+
+def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_ids, rep: Reporter) -> dict:
+    prompts = [m.prompt.render(r.question) for r in held]
+    golds = [r.answer for r in held]
+    onnx_answers: list[str] = []
+    with rep.bar(f"recall on {len(held)} held-out reflections, ONNX {cfg.precision}", len(held)) as adv:
+        for i in range(0, len(prompts), BATCH):
+            chunk = prompts[i:i + BATCH]
+            outs = engine.generate(chunk, max_new_tokens=RECALL_MAX_NEW, prefix=m.prompt.prefix,
+                                   stop_token_ids=sorted(stop_ids))
+            onnx_answers += [c.text.strip() for c in outs]
+            adv(len(chunk))
+    out = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(onnx_answers, golds)}
+    if cfg.precision != "fp32":
+        with rep.bar(f"recall on {len(held)} held-out reflections, torch fp32", len(held)) as adv:
+            torch_answers = [a.strip() for a in ref.answers(prompts, RECALL_MAX_NEW, stop_ids, progress=adv)]
+        out["fp32"] = recall(torch_answers, golds)
+        out["agreement_with_fp32"] = sum(a == b for a, b in zip(onnx_answers, torch_answers)) / len(held)
+    return out
+
+
+def genai_check(root: Path, engine, prompt: str, max_new: int = 8) -> dict[str, Any]:
+    """The pack must load in onnxruntime-genai as-is; its greedy tokens should match our engine's."""
+    try:
+        import onnxruntime_genai as og
+    except ImportError:
+        return {"status": "skipped", "reason": "onnxruntime-genai is not installed"}
+    try:
+        model = og.Model(str(root))
+        tok = og.Tokenizer(model)
+        params = og.GeneratorParams(model)
+        ids = engine.encode(prompt)
+        params.set_search_options(do_sample=False, max_length=len(ids) + max_new)
+        gen = og.Generator(model, params)
+        gen.append_tokens([ids])
+        out: list[int] = []
+        while not gen.is_done():
+            gen.generate_next_token()
+            out.append(int(gen.get_next_tokens()[0]))
+        del gen, tok
+    except Exception as e:  # onnxruntime-genai raises plain RuntimeError with its own message
+        return {"status": "failed", "reason": str(e).splitlines()[0][:200]}
+    ours = engine.generate([prompt], max_new_tokens=max_new, stop_token_ids=[])[0].token_ids
+    n = min(len(out), len(ours))
+    return {"status": "ok", "tokens_equal_engine": out[:n] == list(ours)[:n], "tokens": n}

@@ -1,0 +1,97 @@
+"""Build the decoder graph with onnxruntime-genai's model builder (called in-process, output captured).
+
+Why the builder and not optimum: it runs with transformers 5 (optimum-onnx pins transformers<4.58), its graphs
+decode faster on CPU (fused GroupQueryAttention / SkipSimplifiedLayerNorm / MatMulNBits), its int4 quantizes the
+tied embedding + lm_head together (86 MB for SmolLM2 vs 181 MB via optimum, which leaves the fp32 embedding), and
+it writes genai_config.json, so the pack also loads in onnxruntime-genai as-is. Measurements: stack-facts.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+from pathlib import Path
+
+from memo_edge.errors import MemoError
+
+from .checkpoint import Checkpoint
+
+# fp16 graphs target the CUDA execution provider; everything else is built for (and tested on) the CPU EP.
+EXECUTION_PROVIDER = {"fp32": "cpu", "fp16": "cuda", "int8": "cpu", "int4": "cpu"}
+BUILDER_OUTPUTS = ("model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json",
+                   "tokenizer_config.json", "chat_template.jinja")
+
+
+def builder_options(ckpt: Checkpoint, precision: str, block_size: int) -> list[str]:
+    opts = ["hf_token=false"]
+    if precision in ("int8", "int4"):
+        opts.append(f"block_size={block_size}")
+    if precision == "int4" and ckpt.tied:
+        # One 4-bit matrix serves the embedding Gather and the lm_head MatMul (GatherBlockQuantized): without it
+        # the 49k x hidden embedding stays fp32 and dominates the file.
+        opts.append("shared_embeddings=true")
+    return opts
+
+
+def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32) -> str:
+    """Write the builder's files into `out`; returns the builder's captured log (for error messages)."""
+    try:
+        import onnxruntime_genai.models.builder as builder
+    except ImportError as e:
+        raise MemoError(f"ONNX export needs the [export] extra ({e.name} is missing): pip install 'memo-edge[export]'") from None
+    cache = out / ".builder-cache"
+    log = io.StringIO()
+    quiet = [logging.getLogger(n) for n in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer")]
+    levels = [lg.level for lg in quiet]
+    ep = EXECUTION_PROVIDER[precision]
+    try:
+        for lg in quiet:
+            lg.setLevel(logging.ERROR)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            opts = builder.parse_extra_options(None, str(ckpt.root), str(out), precision, ep, str(cache),
+                                               builder_options(ckpt, precision, block_size))
+            builder.create_model(None, str(ckpt.root), str(out), precision, ep, str(cache), **opts)
+    except MemoError:
+        raise
+    except Exception as e:
+        last = (str(e).strip().splitlines() or [type(e).__name__])[-1][:200]
+        raise MemoError(f"{ckpt.root}: the ONNX model builder failed ({type(e).__name__}: {last})") from e
+    finally:
+        for lg, lvl in zip(quiet, levels):
+            lg.setLevel(lvl)
+        shutil.rmtree(cache, ignore_errors=True)
+    for name in ("model.onnx", "genai_config.json", "tokenizer.json"):
+        if not (out / name).is_file():
+            raise MemoError(f"{out / name}: the ONNX model builder did not write it")
+    if precision == "int8" and ckpt.tied:
+        quantize_embedding(out)
+    return log.getvalue()
+
+
+def quantize_embedding(out: Path) -> None:
+    """int8 embedding via onnxruntime dynamic quantization (Gather -> int8 Gather + DequantizeLinear).
+
+    The builder's int8 is MatMulNBits (8-bit, block 32) for every MatMul including the lm_head, but its
+    GatherBlockQuantized is 4-bit only, so a tied embedding stays a separate fp32 copy: the int8 pack came out
+    larger than the fp32 one (which shares the matrix). Quantizing that Gather brings SmolLM2's int8 pack from
+    267 MB to ~180 MB.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    tmp = out / ".int8-embedding"
+    tmp.mkdir()
+    log = io.StringIO()
+    root_logger = logging.getLogger()
+    level = root_logger.level
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            root_logger.setLevel(logging.ERROR)  # its "consider pre-processing" hint goes to the root logger
+            quantize_dynamic(out / "model.onnx", tmp / "model.onnx", weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["Gather"], use_external_data_format=True)
+        for name in ("model.onnx", "model.onnx.data"):
+            (tmp / name).replace(out / name)
+    finally:
+        root_logger.setLevel(level)
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,32 @@
+"""memo export"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .app import app
+
+
+@app.command("export")
+def export(
+    checkpoint: Path = typer.Argument(..., help="Trained (merged) HF checkpoint directory, e.g. the output of memo train."),
+    output: Path = typer.Option(..., "-o", "--output", help="Pack directory to write (replaced atomically)."),
+    format: str = typer.Option("onnx", "--format", help="onnx (memo-edge runtime, onnxruntime-genai) | gguf (llama.cpp, "
+                               "Ollama) | mlc (needs mlc_llm installed)."),
+    precision: str = typer.Option("int8", "--precision", help="onnx: fp32 | fp16 (CUDA) | int8 | int4 (MatMulNBits, block 32). "
+                                  "gguf: f32 | f16 | q8_0. mlc: q4f16_1 | q4f32_1 | q0f16 | q0f32."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Check fp32 greedy parity with torch and measure "
+                                "recall of int8/int4 vs fp32 on held-out reflections; results go into the manifest."),
+    reflections: Path = typer.Option(None, "--reflections", help="Reflections JSONL for the recall check "
+                                     "(default: the one named in the checkpoint's memo_train.json)."),
+    heldout: int = typer.Option(48, "--heldout", help="How many reflections the recall check samples (0 = skip)."),
+    zip_: bool = typer.Option(False, "--zip", help="Also write PACK_DIR.memopack (one zip file) and print its path."),
+):
+    """Export a checkpoint to a memory pack: model files, tokenizer, and a manifest with sha256 of every file."""
+    from memo_edge.export import export_pack
+
+    out = export_pack(checkpoint, output, format=format, precision=precision, verify=verify,
+                      reflections=reflections, heldout=heldout, zip=zip_)
+    typer.echo(str(out))

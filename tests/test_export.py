@@ -1,0 +1,147 @@
+"""Export on the tiny-random checkpoint: every ONNX precision, parity, recall in the manifest, the CLI, zip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memo_edge.errors import MemoError
+from memo_edge.pack import Pack
+from memo_edge.prompt import MemoryPrompt
+
+REFLECTIONS = [
+    {"id": f"r{i}", "question": q, "answer": a, "type": "direct"}
+    for i, (q, a) in enumerate([
+        ("Who founded Lumen Works?", "Ada Varga"), ("Where is the Orchard Lab?", "in Tallinn"),
+        ("When did the Kestrel project start?", "in 2019"), ("What does Brightwell make?", "glass lenses"),
+        ("Who leads the river council?", "Mira Holt"), ("What colour is the Vessel?", "green"),
+    ])
+]
+
+
+@pytest.fixture(scope="module")
+def ckpt(tiny_dir, tmp_path_factory) -> Path:
+    """tiny-random plus the files training writes: memory_prompt.json, memo_train.json, reflections."""
+    d = tmp_path_factory.mktemp("ckpt") / "checkpoint"
+    shutil.copytree(tiny_dir, d)
+    prompt = MemoryPrompt.chatml(system="You are the test memory.")
+    (d / "memory_prompt.json").write_text(prompt.model_dump_json())
+    refl = d.parent / "reflections.jsonl"
+    refl.write_text("".join(json.dumps(r) + "\n" for r in REFLECTIONS))
+    (d / "memo_train.json").write_text(json.dumps({
+        "base_model": "tiny-random", "corpus_fingerprint": "abc123", "reflections_path": str(refl),
+        "reflection_counts": {"direct": 6}, "train_config": {"epochs": 1}, "metrics": {"loss": 1.0}}))
+    return d
+
+
+@pytest.fixture(scope="module")
+def packs(ckpt, tmp_path_factory):
+    """One export per precision, shared by the tests below (built on first use)."""
+    from memo_edge.export import export_pack
+
+    root = tmp_path_factory.mktemp("packs")
+    built: dict[str, Path] = {}
+
+    def get(precision: str) -> Path:
+        if precision not in built:
+            built[precision] = export_pack(ckpt, root / precision, precision=precision, heldout=6, progress=False)
+        return built[precision]
+
+    return get
+
+
+def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
+    pack = Pack.open(packs("fp32"))
+    m = pack.manifest
+    assert m.kind == "onnx" and m.precision == "fp32"
+    parity = m.metrics["verify"]["parity"]
+    assert parity["all_equal"] and parity["prompts"] == 4
+    assert all(r["torch_tokens"] == r["onnx_tokens"] for r in parity["rows"])
+    # the prompt training used, not one derived from the chat template
+    assert m.prompt.system == "You are the test memory."
+    assert m.provenance["corpus_fingerprint"] == "abc123" and m.provenance["reflection_counts"] == {"direct": 6}
+    assert m.model.num_layers == 2 and m.model.hidden_size == 128 and m.model.num_key_value_heads == 2
+    assert m.special_tokens.stop_token_ids == [2] and m.special_tokens.eos_token_id == 2
+    assert m.providers_tested == ["CPUExecutionProvider"]
+    assert m.onnx_io.past_key == "past_key_values.%d.key"
+    on_disk = {p.name for p in pack.root.iterdir()} - {"manifest.json"}
+    assert set(m.sha256) == on_disk and {"model.onnx", "model.onnx.data", "tokenizer.json", "genai_config.json"} <= on_disk
+    assert m.metrics["onnxruntime_genai"]["status"] == "ok"
+    genai = json.loads((pack.root / "genai_config.json").read_text())
+    assert genai["model"]["eos_token_id"] == 2
+    assert m.metrics["recall"]["n"] == 6 and "fp32" in m.metrics["recall"]
+
+
+@pytest.mark.parametrize("precision", ["int8", "int4"])
+def test_quantized_packs_record_recall_against_fp32(packs, precision):
+    m = Pack.open(packs(precision)).manifest
+    rec = m.metrics["recall"]
+    assert set(rec) >= {"n", "fp32", precision, "agreement_with_fp32"}
+    assert 0.0 <= rec["agreement_with_fp32"] <= 1.0
+    assert m.metrics["verify"]["status"] == "ok"
+    # parity rows are recorded for quantized packs too (informational: not required to be equal)
+    assert len(m.metrics["verify"]["parity"]["rows"]) == 4
+
+
+def test_quantized_packs_are_smaller(packs):
+    size = {p: Pack.open(packs(p)).manifest.metrics["export"]["size_bytes"] for p in ("fp32", "int8", "int4")}
+    assert size["int4"] < size["int8"] < size["fp32"]
+    # int4 quantizes the tied embedding/lm_head too: no fp32 copy of the 49k x 128 matrix remains
+    assert size["int4"] < 49152 * 128 * 4
+
+
+def test_quantized_pack_answers_through_runtime(packs):
+    from memo_edge.runtime import Engine
+
+    eng = Engine(packs("int4"))
+    m = eng.manifest
+    out = eng.generate([m.prompt.render("Who founded Lumen Works?")], max_new_tokens=5)
+    assert len(out[0].token_ids) == 5 or out[0].finish_reason == "stop"
+
+
+def test_fp16_pack_builds_for_cuda(ckpt, tmp_path):
+    from memo_edge.export import export_pack
+
+    out = export_pack(ckpt, tmp_path / "fp16", precision="fp16", heldout=0, progress=False)
+    m = Pack.open(out).manifest
+    assert m.precision == "fp16"
+    v = m.metrics["verify"]
+    # CPU onnxruntime may lack fp16 kernels for the fused ops; then the check says why instead of pretending
+    assert v["status"] == "ok" or (v["status"] == "skipped" and v["reason"])
+
+
+def test_cli_export_zip_round_trip(ckpt, tmp_path):
+    out = tmp_path / "cli-pack"
+    proc = subprocess.run([sys.executable, "-m", "memo_edge", "export", str(ckpt), "-o", str(out), "--precision",
+                           "int4", "--no-verify", "--zip"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    z = Path(proc.stdout.strip().splitlines()[-1])
+    assert z.suffix == ".memopack" and z.is_file() and out.is_dir()
+    m = Pack.open(z).manifest
+    assert m.precision == "int4" and "verify" not in m.metrics
+    assert m.sha256 == Pack.open(out).manifest.sha256
+
+
+def test_cli_bad_precision_is_one_line(ckpt, tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "memo_edge", "export", str(ckpt), "-o", str(tmp_path / "p"),
+                           "--format", "gguf", "--precision", "int4"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "q8_0" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "p").exists()
+
+
+def test_config_maps_precision_names():
+    from memo_edge.export import ExportConfig
+
+    assert ExportConfig(format="gguf", precision="int8").precision == "q8_0"
+    with pytest.raises(ValueError):
+        ExportConfig(format="onnx", precision="q8_0")
+    with pytest.raises(MemoError, match="precision"):
+        from memo_edge.export.api import make_config
+
+        make_config("onnx", "int3", True)
