@@ -1,0 +1,71 @@
+"""Readable rendering of a protocol trace (JSON lines written by `memo ask --trace`)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from memo_edge.errors import MemoError
+
+
+def read_trace(path: str | Path) -> list[dict]:
+    p = Path(path)
+    if not p.is_file():
+        raise MemoError(f"{p}: trace file not found")
+    out = []
+    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise MemoError(f"{p}:{n}: not a JSON line (expected a trace written by memo ask --trace)") from None
+    return out
+
+
+def _short(x, n=160) -> str:
+    s = x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def format_event(ev: dict) -> list[str]:
+    t, stage, kind = ev.get("t", 0.0), ev.get("stage", "?"), ev.get("kind", "?")
+    head = f"[{t:7.3f}s] {stage:<15}"
+    if kind == "start":
+        return [f"{head} QUESTION {ev.get('question')!r} (mode {ev.get('mode')})"]
+    if kind == "executive":
+        p = ev.get("parsed") or {}
+        fields = {k: v for k, v in p.items() if v not in (None, [], "", False)}
+        return [f"{head} executive -> {_short(fields, 300)}"]
+    if kind == "executive_invalid":
+        return [f"{head} executive reply INVALID ({ev.get('error')}): {_short(ev.get('reply'), 120)}"]
+    if kind == "executive_error":
+        return [f"{head} executive call FAILED: {_short(ev.get('error'), 200)}"]
+    if kind == "memory":
+        lines = [f"{head} memory answered {len(ev.get('replies', []))}:"]
+        for r in ev.get("replies", []):
+            tag = f" [{r['candidate']}]" if r.get("candidate") else ""
+            lines.append(f"{'':27}Q{tag}: {_short(r['question'], 100)}")
+            lines.append(f"{'':27}A: {_short(r['answer'], 100)}")
+        return lines
+    if kind == "transition":
+        extra = {k: v for k, v in ev.items() if k not in ("t", "stage", "kind", "to", "reason")}
+        return [f"{head} -> {ev.get('to')} ({ev.get('reason')}) {_short(extra) if extra else ''}".rstrip()]
+    if kind == "dead_end":
+        return [f"{head} DEAD END after {ev.get('idks')} IDKs: {_short(ev.get('question'))}"]
+    if kind == "pivot":
+        return [f"{head} PIVOT away from {ev.get('away_from')!r} to {ev.get('to')!r}"]
+    if kind in ("fallback", "skipped"):
+        return [f"{head} {kind}: {_short({k: v for k, v in ev.items() if k not in ('t', 'stage', 'kind')})}"]
+    if kind == "answer":
+        return [f"{head} FINAL {ev.get('final_answer')!r} ({ev.get('status')}; {ev.get('wall_s')} s)",
+                f"{'':27}why: {_short(ev.get('justification'), 200)}"]
+    return [f"{head} {kind}: {_short(ev)}"]
+
+
+def print_trace(path: str | Path, file=None) -> None:
+    file = file or sys.stdout
+    for ev in read_trace(path):
+        for line in format_event(ev):
+            print(line, file=file)
