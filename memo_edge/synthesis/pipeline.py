@@ -1,0 +1,128 @@
+"""`synthesize()`: corpus folder -> reflections JSONL + dataset card, with the chosen generator."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..atomic import write_json, write_jsonl, write_text
+from ..corpus import ChunkingConfig, chunk_document, corpus_fingerprint, load_corpus
+from ..errors import MemoError
+from .config import SynthesisConfig
+from .dataset import Pair, TokenCounter, finalize, length_stats, to_reflections
+from .progress import steps
+
+EXTRACTIVE_NOTE = ("extractive generator: deterministic, rule-based (no LLM); its questions are simpler and its "
+                   "coverage lower than an LLM generator's, and it cannot paraphrase or infer beyond the text")
+
+
+def card_paths(out_path: Path) -> tuple[Path, Path]:
+    stem = out_path.name[: -len(".jsonl")] if out_path.name.endswith(".jsonl") else out_path.stem
+    return out_path.with_name(f"{stem}.card.json"), out_path.with_name(f"{stem}.card.md")
+
+
+def _check_out(out_path: Path) -> Path:
+    out_path = Path(out_path).expanduser()
+    if out_path.is_dir():
+        raise MemoError(f"{out_path}: is a directory (expected a .jsonl output file path)")
+    return out_path
+
+
+def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, progress: bool = True) -> dict:
+    """Reflections for every document of `corpus_dir`, written atomically to `out_path`; returns the card."""
+    cfg = config or SynthesisConfig()
+    out_path = _check_out(out_path)
+    t0 = time.monotonic()
+    docs = load_corpus(corpus_dir)
+    chunking = ChunkingConfig(cfg.chunk_words, cfg.overlap_words)
+    chunks = {d.doc_id: chunk_document(d, chunking) for d in docs}
+    with steps(progress) as ui:
+        if cfg.generator == "extractive":
+            from .extractive import PROMPT_VERSION, generate
+
+            advance = ui.task("extractive: documents", len(docs))
+            result = generate(docs, chunking, progress=advance)
+            candidates, step_stats, prompt_version = result.pairs, {"extractive": result.stats}, PROMPT_VERSION
+            failures: list[dict] = []
+            dropped_selfcontain = 0
+        else:
+            from .llm_pipeline import run_llm_pipeline
+
+            run = run_llm_pipeline(docs, chunks, cfg, out_path, ui)
+            candidates, step_stats, prompt_version = run.pairs, run.step_stats, run.prompt_version
+            failures, dropped_selfcontain = run.failures, run.dropped_selfcontain
+    ids = {d.doc_id for d in docs} | {c.chunk_id for cs in chunks.values() for c in cs}
+    pairs, dedup = finalize(candidates, cfg.max_pairs if cfg.generator == "extractive" else 0, ids)
+    if not pairs:
+        raise MemoError(f"{corpus_dir}: the generator produced no usable question-answer pairs")
+    refl = to_reflections(pairs, prompt_version, f"{cfg.generator}:{cfg.model_name}")
+    write_jsonl(out_path, [r.model_dump() for r in refl])
+    card = _card(cfg, docs, chunks, pairs, candidates, refl, dedup, step_stats, failures, dropped_selfcontain,
+                 prompt_version, time.monotonic() - t0)
+    card_json, card_md = card_paths(out_path)
+    write_json(card_json, card)
+    write_text(card_md, card_markdown(card))
+    return card
+
+
+def _counts(items, key) -> dict:
+    out: dict[str, int] = {}
+    for it in items:
+        out[key(it)] = out.get(key(it), 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _card(cfg, docs, chunks, pairs: list[Pair], candidates: list[Pair], refl, dedup, step_stats, failures,
+          dropped_selfcontain, prompt_version, wall) -> dict:
+    count = TokenCounter.best_available()
+    return {
+        "generator": cfg.generator,
+        "generator_model": cfg.model_name,
+        "prompt_version": prompt_version,
+        "corpus_fingerprint": corpus_fingerprint(docs),
+        "documents": len(docs),
+        "chunks": sum(len(c) for c in chunks.values()),
+        "reflections": len(refl),
+        "counts_by_type": _counts(refl, lambda r: r.type),
+        "candidates_by_step": _counts(candidates, lambda p: p.step),
+        "kept_by_step": _counts(pairs, lambda p: p.step),
+        "dropped_by_selfcontainment": dropped_selfcontain,
+        "duplicates_removed": dedup["duplicates_removed"],
+        "ambiguous_removed": dedup["ambiguous_removed"],
+        "source_leaks_removed": dedup["source_leaks_removed"],
+        "capped": dedup["capped"],
+        "failed_items": failures,
+        "length_unit": count.unit,
+        "question_length": length_stats([count(r.question) for r in refl]),
+        "answer_length": length_stats([count(r.answer) for r in refl]),
+        "step_stats": step_stats,
+        "wall_time_s": round(wall, 2),
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": cfg.model_dump(mode="json"),
+        "note": EXTRACTIVE_NOTE if cfg.generator == "extractive" else "",
+    }
+
+
+def card_markdown(card: dict) -> str:
+    lines = [f"# Reflections dataset card", "",
+             f"- generator: `{card['generator']}` ({card['generator_model']}), prompts `{card['prompt_version']}`",
+             f"- corpus fingerprint: `{card['corpus_fingerprint']}` ({card['documents']} documents, "
+             f"{card['chunks']} chunks)",
+             f"- reflections: **{card['reflections']}**; wall time {card['wall_time_s']} s", ""]
+    if card.get("note"):
+        lines += [f"> {card['note']}", ""]
+    lines += ["| type | pairs |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in card["counts_by_type"].items()]
+    lines += ["", "| removed | pairs |", "|---|---|",
+              f"| duplicates | {card['duplicates_removed']} |",
+              f"| ambiguous (same question, different answers) | {card['ambiguous_removed']} |",
+              f"| not self-contained (step 3) | {card['dropped_by_selfcontainment']} |",
+              f"| naming a source id | {card['source_leaks_removed']} |",
+              f"| over the size cap | {card['capped']} |",
+              f"| failed items | {len(card['failed_items'])} |", "",
+              f"| length ({card['length_unit']}) | min | mean | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+    for k in ("question_length", "answer_length"):
+        s = card[k]
+        lines.append(f"| {k.split('_')[0]} | {s['min']} | {s['mean']} | {s['p50']} | {s['p95']} | {s['max']} |")
+    return "\n".join(lines) + "\n"
