@@ -32,7 +32,9 @@ def _rank(p: Pair) -> int:
     return _RANK.get(p.type, 1) + (3 if p.short else 0)
 
 
-_MARKER = re.compile(r"\b(?:doc(?:ument)?[_ -]?(?:id)?\s*[:#]?\s*[0-9a-f]{8,}|chunk[_ -]?id)\b", re.I)
+_MARKER = re.compile(r"\b(?:doc(?:ument)?[_ -]?(?:id)?\s*[:#]?\s*[0-9a-f]{8,}|chunk[_ -]?(?:id|\d+)|"
+                     r"(?:the|this) (?:document|passage|text|article|excerpt)|according to the (?:document|text|source))\b",
+                     re.I)
 
 
 def leaks_source(p: Pair, ids: set[str]) -> bool:

@@ -4,18 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Callable, Iterator
+from typing import Iterator
+
+
+class Bar:
+    """Call it to advance; grow() when a step discovers more work (step 3 learns its size as pairs arrive)."""
+
+    def __init__(self, progress=None, task_id=None):
+        self._p, self._id = progress, task_id
+        self.total = 0
+
+    def __call__(self, n: int = 1) -> None:
+        if self._p is not None:
+            self._p.advance(self._id, n)
+
+    def grow(self, n: int) -> None:
+        self.total += n
+        if self._p is not None:
+            self._p.update(self._id, total=self.total)
 
 
 class Steps:
     def __init__(self, progress):
         self._p = progress
 
-    def task(self, name: str, total: int | None) -> Callable[[int], None]:
+    def task(self, name: str, total: int | None) -> Bar:
         if self._p is None:
-            return lambda n=1: None
-        tid = self._p.add_task(name, total=total)
-        return lambda n=1: self._p.advance(tid, n)
+            bar = Bar()
+        else:
+            bar = Bar(self._p, self._p.add_task(name, total=total))
+        bar.total = total or 0
+        return bar
 
     def log(self, msg: str) -> None:
         if self._p is not None:
@@ -31,6 +50,6 @@ def steps(enabled: bool) -> Iterator[Steps]:
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(TextColumn("{task.description:<30}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn(), console=Console(file=sys.stderr)) as p:
         yield Steps(p)

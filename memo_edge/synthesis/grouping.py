@@ -1,0 +1,95 @@
+"""Document groups for cross-document synthesis (step 5).
+
+The MeMo paper groups documents with the benchmark's own evidence sets; a real corpus has none. Here documents are
+linked by the named entities they share, weighted by rarity (an entity in every document links nothing), or read
+from an explicit --groups file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from ..errors import MemoError
+from ..records import Document
+from .entities import entity_names
+from .text import paragraphs, sentences
+
+
+def doc_entities(doc: Document) -> set[str]:
+    names = {doc.title.removeprefix("The ").strip()}
+    for p in paragraphs(doc.text):
+        for s in sentences(p):
+            names.update(entity_names(s))
+    return {n for n in names if len(n) > 2}
+
+
+def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 64) -> list[list[str]]:
+    """Each document with the partners it shares the most (rarity-weighted) entities with; duplicates merged."""
+    ents = {d.doc_id: doc_entities(d) for d in docs}
+    df = Counter(e for s in ents.values() for e in s)
+    n = len(docs)
+    idf = {e: math.log((n + 1) / c) for e, c in df.items() if c >= 2}
+    groups: list[list[str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for d in docs:
+        scores = []
+        for o in docs:
+            if o.doc_id == d.doc_id:
+                continue
+            shared = ents[d.doc_id] & ents[o.doc_id]
+            score = sum(idf.get(e, 0.0) for e in shared)
+            if score > 0:
+                scores.append((-score, o.doc_id))
+        partners = [doc_id for _, doc_id in sorted(scores)[: group_size - 1]]
+        if not partners:
+            continue
+        key = tuple(sorted([d.doc_id, *partners]))
+        if key not in seen:
+            seen.add(key)
+            groups.append(list(key))
+        if len(groups) >= max_groups:
+            break
+    return groups
+
+
+def load_groups(path: Path, docs: list[Document]) -> list[list[str]]:
+    """A JSON list of lists, or JSONL with one list (or {"docs": [...]}) per line; entries are document titles,
+    file names or ids."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MemoError(f"{path}: groups file not found (expected JSON: [[\"doc a\", \"doc b\"], ...])")
+    text = path.read_text(encoding="utf-8")
+    try:
+        obj = json.loads(text)
+        rows = obj if isinstance(obj, list) and all(isinstance(r, (list, dict)) for r in obj) else None
+    except json.JSONDecodeError:
+        rows = None
+    if rows is None:
+        rows = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+    lookup: dict[str, str] = {}
+    for d in docs:
+        for k in (d.doc_id, d.title, d.source, d.source.rsplit(".", 1)[0], Path(d.source.split(":")[0]).stem):
+            lookup.setdefault(k.lower(), d.doc_id)
+    groups = []
+    for i, row in enumerate(rows, 1):
+        items = row.get("docs") if isinstance(row, dict) else row
+        if not isinstance(items, list) or len(items) < 2:
+            raise MemoError(f"{path}: group {i}: expected a list of at least two documents")
+        ids = []
+        for it in items:
+            doc_id = lookup.get(str(it).lower())
+            if doc_id is None:
+                raise MemoError(f"{path}: group {i}: unknown document '{it}' (expected a title, file name or id)")
+            ids.append(doc_id)
+        groups.append(sorted(set(ids)))
+    return groups

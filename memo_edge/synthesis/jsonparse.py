@@ -1,0 +1,76 @@
+"""Defensive JSON extraction from LLM replies: code fences, prose around the object, trailing commas, smart quotes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from pydantic import BaseModel, ValidationError
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+
+class ReplyError(ValueError):
+    """A reply that holds no JSON object of the expected shape (the caller re-asks)."""
+
+
+def _candidates(text: str):
+    for m in _FENCE.finditer(text):
+        yield m.group(1)
+    # every balanced {...} span, outermost first, scanning with a string-aware brace counter
+    for start in [i for i, ch in enumerate(text) if ch == "{"]:
+        depth, in_str, esc = 0, False, False
+        for j in range(start, len(text)):
+            ch = text[j]
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    yield text[start: j + 1]
+                    break
+
+
+def _loads(s: str):
+    s = s.strip().replace("\u201c", '"').replace("\u201d", '"')
+    for attempt in (s, _TRAILING_COMMA.sub(r"\1", s)):
+        try:
+            return json.loads(attempt)
+        except json.JSONDecodeError:
+            continue
+    return None
+
+
+def extract_json(text: str) -> dict:
+    """The first JSON object found in `text`; raises ReplyError when there is none."""
+    if not isinstance(text, str) or not text.strip():
+        raise ReplyError("empty reply")
+    whole = _loads(text)
+    if isinstance(whole, dict):
+        return whole
+    for cand in _candidates(text):
+        obj = _loads(cand)
+        if isinstance(obj, dict):
+            return obj
+    raise ReplyError("no JSON object in the reply")
+
+
+def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
+    """Extract and validate; a wrong shape raises ReplyError naming the first bad field."""
+    obj = extract_json(text)
+    try:
+        return schema.model_validate(obj)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "<object>"
+        raise ReplyError(f"field '{loc}': {err['msg']}") from None
