@@ -11,10 +11,9 @@ from pydantic import BaseModel, ConfigDict
 
 PROMPT_VERSION = "memory-v1"
 IDK_ANSWER = "I don't know."
-DEFAULT_SYSTEM = (
-    "You are a memory. Answer from the facts you have memorized, briefly. "
-    "If you do not know, answer exactly: I don't know."
-)
+# Short on purpose: every training example and every memory call carries it (the runtime caches its KV, but
+# training pays for it on each example).
+DEFAULT_SYSTEM = "Answer from memory, briefly. If you do not know, say: I don't know."
 # Marks where the question goes when deriving the template from a chat template.
 QUESTION_SLOT = "\x00QUESTION\x00"
 ANSWER_SLOT = "\x00ANSWER\x00"
