@@ -158,6 +158,8 @@ def find_verb(tokens: list[str]) -> int | None:
         t = tokens[i]
         if not t[:1].islower() or tokens[i - 1].lower() in DETERMINERS:
             continue
+        if t in MODALS and i + 1 < len(tokens) and verbs.lookup(tokens[i + 1]):
+            return i
         vf = verbs.lookup(t)
         if vf is None:
             continue
@@ -178,7 +180,7 @@ def find_verb(tokens: list[str]) -> int | None:
 def _verb_group(tokens: list[str], v: int):
     """(kind, VerbForm, verb_text, aux, index after the group, negated)"""
     first = tokens[v].lower()
-    vf = verbs.lookup(first) or verbs.guess(first)
+    vf = verbs.lookup(first) or verbs.guess(first) or verbs.VerbForm(first, "base")
     j = v + 1
     adv: list[str] = []
     negated = False
@@ -202,6 +204,10 @@ def _verb_group(tokens: list[str], v: int):
         return "passive", nvf, text(j + 1), first, j + 1, negated
     if vf.base == "be" and nxt.endswith("ing") and nxt[:1].islower() and len(nxt) > 5 and nxt not in ("nothing",):
         return "active", verbs.VerbForm(verbs.ing_base(nxt), "progressive"), text(j + 1), first, j + 1, negated
+    if first in MODALS and nxt == "be" and j + 1 < len(tokens):
+        part = verbs.lookup(tokens[j + 1]) if tokens[j + 1][:1].islower() else None
+        if part and part.tense in ("participle", "pastpart"):
+            return "passive", part, text(j + 2), f"{first} be", j + 2, negated
     if first in MODALS and nvf:
         return "active", verbs.VerbForm(nvf.base, "base"), text(j + 1), first, j + 1, negated
     if vf.base == "be":
