@@ -24,6 +24,12 @@ def _check_parent_writable(target: Path) -> Path:
     return parent
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a file via a temp file in the same directory + rename (atomic on POSIX)."""
     target = Path(path)
@@ -60,6 +66,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
     if target.exists() and not overwrite:
         raise MemoError(f"{target}: already exists (pass --overwrite to replace it)")
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result should look like a normal mkdir
     try:
         yield tmp
         if target.exists():
