@@ -1,0 +1,102 @@
+"""Engine latency per pack: TTFT (prefix reuse on/off), decode tok/s, and K questions batched vs sequential.
+
+    python -m benchmarks.runtime_engine PACK [PACK ...] [--threads 2] [--k 8] [--repeats 3] [--out DIR]
+
+Side by side in one run (timings on a shared machine are noisy: compare ratios within a run). Prints a table,
+saves a PNG, and prints ONE JSON document as the last stdout line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+DEMO_QUESTIONS = Path(__file__).resolve().parent.parent / "memo_edge" / "demo" / "questions.jsonl"
+
+
+def questions(k: int) -> list[str]:
+    qs = [json.loads(line)["question"] for line in DEMO_QUESTIONS.read_text().splitlines() if line.strip()]
+    return (qs * (k // len(qs) + 1))[:k]
+
+
+def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -> dict:
+    from memo_edge.runtime.engine import Engine
+
+    e = Engine(path, threads=threads)
+    mp = e.manifest.prompt
+    qs = questions(k)
+    prompts = [mp.render(q) for q in qs]
+    fixed = dict(max_new_tokens=new_tokens, stop_token_ids=[])  # same token count every run
+    e.generate(prompts[:1], max_new_tokens=4, prefix=mp.prefix)  # warm-up (also fills the prefix cache)
+    rows = {"ttft_ms_no_reuse": [], "ttft_ms_prefix_reuse": [], "decode_tps": [], "prefill_tps": [],
+            "seq_s": [], "batch_s": [], "batch_ttft_ms": [], "batch_decode_tps_total": []}
+    for _ in range(repeats):
+        for q in prompts[:3]:
+            c = e.generate([q], **fixed)[0]
+            rows["ttft_ms_no_reuse"].append(c.ttft_s * 1000)
+            rows["prefill_tps"].append(c.prefill_tps)
+            c = e.generate([q], prefix=mp.prefix, **fixed)[0]
+            rows["ttft_ms_prefix_reuse"].append(c.ttft_s * 1000)
+            rows["decode_tps"].append(c.decode_tps)
+        t = time.perf_counter()
+        seq = [e.generate([p], prefix=mp.prefix, **fixed)[0] for p in prompts]
+        rows["seq_s"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        bat = e.generate(prompts, prefix=mp.prefix, **fixed)
+        rows["batch_s"].append(time.perf_counter() - t)
+        rows["batch_ttft_ms"].append(bat[0].ttft_s * 1000)
+        rows["batch_decode_tps_total"].append(sum(c.completion_tokens - 1 for c in bat) / max(c.decode_s for c in bat))
+        assert [c.token_ids for c in seq] == [c.token_ids for c in bat], "batched output differs from sequential"
+    med = {key: statistics.median(v) for key, v in rows.items()}
+    med["batch_speedup"] = med["seq_s"] / med["batch_s"]
+    return {"pack": str(path), "precision": e.manifest.precision, "threads": threads, "k": k,
+            "new_tokens": new_tokens, "load_s": e.load_s, "prompt_tokens": len(e.encode(prompts[0])),
+            "prefix_tokens": len(e.encode(mp.prefix)), **{k2: round(v, 2) for k2, v in med.items()}}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("packs", nargs="+")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--new-tokens", type=int, default=32)
+    ap.add_argument("--out", default="benchmarks/results")
+    a = ap.parse_args(argv)
+    results = [bench_pack(p, a.threads, a.k, a.repeats, a.new_tokens) for p in a.packs]
+    cols = ["precision", "load_s", "ttft_ms_no_reuse", "ttft_ms_prefix_reuse", "prefill_tps", "decode_tps",
+            "seq_s", "batch_s", "batch_speedup", "batch_decode_tps_total"]
+    print(" | ".join(f"{c:>22}" for c in cols))
+    for r in results:
+        print(" | ".join(f"{r[c]:>22}" for c in cols))
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / "runtime_engine.png"
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+        names = [r["precision"] for r in results]
+        axes[0].bar([f"{n}\nno reuse" for n in names] + [f"{n}\nprefix reuse" for n in names],
+                    [r["ttft_ms_no_reuse"] for r in results] + [r["ttft_ms_prefix_reuse"] for r in results])
+        axes[0].set_title("TTFT (ms)")
+        axes[1].bar(names, [r["decode_tps"] for r in results])
+        axes[1].set_title("decode tok/s (batch 1)")
+        axes[2].bar([f"{n}\nsequential" for n in names] + [f"{n}\nbatched" for n in names],
+                    [r["seq_s"] for r in results] + [r["batch_s"] for r in results])
+        axes[2].set_title(f"K={a.k} questions, {a.new_tokens} tokens each (s)")
+        fig.tight_layout()
+        fig.savefig(png, dpi=100)
+    except ImportError:
+        png = None
+    print(json.dumps({"benchmark": "runtime_engine", "results": results, "png": str(png) if png else None}))
+
+
+if __name__ == "__main__":
+    main()
