@@ -1,0 +1,413 @@
+"""Latency: our runtime vs onnxruntime-genai, llama.cpp and torch on the same model, side by side in one run.
+
+    python -m benchmarks.latency [--ckpt CKPT_DIR] [--threads 2] [--quick] [--only memo-int4,llamacpp-q4_0]
+
+Model: the checkpoint given with --ckpt (e.g. the fine-tuned demo memory), else the base SmolLM2-135M-Instruct
+(latency does not depend on fine-tuning). Packs and GGUF files are built once into a cache under the output dir
+with the project's own exporters; llama.cpp's 4-bit file is made by llama.cpp's own quantizer from our f16 GGUF.
+
+Each contender runs in a fresh process with the same thread count, the same prompt text (token counts are
+checked per contender), greedy decoding, warm-ups then repeats. Cold start is timed from spawning a new process
+to its first token. Prints a table, saves JSON + Markdown + PNG under benchmarks/results/, and prints one JSON
+document as the last stdout line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import report
+
+REPO = Path(__file__).resolve().parent.parent
+ALL = ["memo-fp32", "memo-int8", "memo-int4", "genai-int4", "llamacpp-f16", "llamacpp-q8_0", "llamacpp-q4_0",
+       "torch-fp32"]
+QUICK = ["memo-int8", "memo-int4", "genai-int4", "llamacpp-q8_0", "llamacpp-q4_0", "torch-fp32"]
+LLAMA_4BIT = {"q4_0": 2, "q4_k_m": 15}  # llama_ftype values (LLAMA_FTYPE_MOSTLY_*)
+DECODE_REQUEST = "Write a long, detailed story about a lighthouse keeper, a storm, and a lost ship."
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__.split("\n\n")[0])
+    p.add_argument("--ckpt", type=Path, help="HF checkpoint dir (default: base smollm2-135m-instruct)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--quick", action="store_true", help="fewer contenders and repeats (a few minutes on 2 cores)")
+    p.add_argument("--only", default="", help=f"comma-separated subset of: {','.join(ALL)}")
+    p.add_argument("--warmup", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=None)
+    p.add_argument("--cold-repeats", type=int, default=None)
+    p.add_argument("--decode-tokens", type=int, default=None)
+    p.add_argument("--llama-4bit", choices=sorted(LLAMA_4BIT), default="q4_0",
+                   help="llama.cpp 4-bit type, quantized by llama.cpp itself")
+    p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
+    p.add_argument("--cache", type=Path, default=None, help="packs/GGUF cache (default: <out>/cache)")
+    a = p.parse_args(argv)
+    a.warmup = a.warmup if a.warmup is not None else 1
+    a.repeats = a.repeats if a.repeats is not None else (3 if a.quick else 7)
+    a.cold_repeats = a.cold_repeats if a.cold_repeats is not None else (1 if a.quick else 3)
+    a.decode_tokens = a.decode_tokens or (48 if a.quick else 128)
+    a.cache = a.cache or a.out / "cache"
+    return a
+
+
+# ---------------------------------------------------------------- artifacts (built once, cached)
+
+def checkpoint(a) -> Path:
+    if a.ckpt:
+        return a.ckpt
+    from memo_edge.models import pull
+
+    return pull("smollm2-135m-instruct", log=lambda *x: None)
+
+
+def artifacts(ckpt: Path, cache: Path, labels: list[str], llama_4bit: str, log) -> dict[str, dict]:
+    """label -> {runner, artifact, size_bytes}; missing optional runtimes are skipped with a note."""
+    cache = cache / _ckpt_key(ckpt)
+    cache.mkdir(parents=True, exist_ok=True)
+    out: dict[str, dict] = {}
+    for label in labels:
+        kind, _, prec = label.partition("-")
+        try:
+            if kind in ("memo", "genai"):
+                path = _onnx_pack(ckpt, cache, prec, log)
+                out[label] = {"runner": kind, "artifact": str(path), "size_bytes": _model_bytes(path)}
+            elif kind == "llamacpp":
+                path = _gguf(ckpt, cache, prec if prec != "q4" else llama_4bit, log)
+                out[label] = {"runner": kind, "artifact": str(path), "size_bytes": path.stat().st_size}
+            elif kind == "torch":
+                out[label] = {"runner": kind, "artifact": str(ckpt),
+                              "size_bytes": sum(p.stat().st_size for p in ckpt.glob("*.safetensors"))}
+        except ImportError as e:
+            log(f"skip {label}: {e}")
+            out[label] = {"skipped": f"{type(e).__name__}: {e}"}
+    return out
+
+
+def _ckpt_key(ckpt: Path) -> str:
+    w = sorted(ckpt.glob("*.safetensors"))
+    st = w[0].stat() if w else ckpt.stat()
+    return f"{ckpt.name}-{st.st_size}-{int(st.st_mtime)}"
+
+
+def _model_bytes(pack: Path) -> int:
+    return sum(p.stat().st_size for p in pack.iterdir() if p.suffix in (".onnx", ".data") or p.name.endswith(".onnx.data"))
+
+
+def _onnx_pack(ckpt: Path, cache: Path, precision: str, log) -> Path:
+    dst = cache / f"onnx-{precision}"
+    if not (dst / "manifest.json").is_file():
+        from memo_edge.export import export_pack
+
+        log(f"export ONNX {precision} -> {dst}")
+        export_pack(ckpt, dst, format="onnx", precision=precision, verify=False, progress=False)
+    return dst
+
+
+def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
+    if precision in LLAMA_4BIT:
+        import llama_cpp
+
+        dst = cache / f"gguf-{precision}.gguf"
+        if not dst.is_file():
+            src = _gguf(ckpt, cache, "f16", log)
+            log(f"llama.cpp quantize {src.name} -> {dst.name}")
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype = LLAMA_4BIT[precision]
+            params.nthread = 2
+            tmp = dst.with_suffix(".tmp")
+            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+            if rc != 0:
+                raise RuntimeError(f"llama_model_quantize returned {rc}")
+            tmp.rename(dst)
+        return dst
+    import llama_cpp  # noqa: F401  (no point exporting GGUF files nobody here can run)
+
+    dst = cache / f"gguf-{precision}"
+    if not (dst / "manifest.json").is_file() and not list(dst.glob("*.gguf")):
+        from memo_edge.export import export_pack
+
+        log(f"export GGUF {precision} -> {dst}")
+        export_pack(ckpt, dst, format="gguf", precision=precision, verify=False, progress=False)
+    found = sorted(dst.glob("*.gguf"))
+    if not found:
+        raise RuntimeError(f"{dst}: export wrote no .gguf file")
+    return found[0]
+
+
+# ---------------------------------------------------------------- prompts
+
+def prompts(ckpt: Path) -> dict:
+    """Exact-length chat prompts (64 and 256 tokens), a long-answer decode prompt, and memory-prompt questions."""
+    from tokenizers import Tokenizer
+
+    from memo_edge.prompt import MemoryPrompt
+    from memo_edge.records import load_eval_items
+
+    tok = Tokenizer.from_file(str(ckpt / "tokenizer.json"))
+    n = lambda s: len(tok.encode(s, add_special_tokens=False).ids)  # noqa: E731
+    chat = lambda s: f"<|im_start|>user\n{s}<|im_end|>\n<|im_start|>assistant\n"  # noqa: E731
+    filler = " ".join(p.read_text(encoding="utf-8") for p in sorted((REPO / "memo_edge/demo/corpus").glob("*.md")))
+    filler_ids = tok.encode(filler, add_special_tokens=False).ids
+    build = lambda m: chat("Summarize: " + tok.decode(filler_ids[:m]).strip())  # noqa: E731
+    fixed = {}
+    for target in (64, 256):
+        m = target
+        while m > 0 and n(build(m)) > target:
+            m -= 1
+        while n(build(m + 1)) <= target:
+            m += 1
+        fixed[str(target)] = build(m)
+    mp_file = ckpt / "memory_prompt.json"
+    mp = MemoryPrompt.model_validate_json(mp_file.read_text()) if mp_file.is_file() else MemoryPrompt.chatml()
+    questions = [it.question for it in load_eval_items(REPO / "memo_edge/demo/questions.jsonl")][:8]
+    return {"fixed": fixed, "decode": chat(DECODE_REQUEST), "memory": [mp.render(q) for q in questions],
+            "memory_prefix_tokens": n(mp.prefix), "questions": questions}
+
+
+# ---------------------------------------------------------------- running contenders
+
+def run_worker(spec: dict, work: Path, timeout: float, env: dict) -> tuple[dict | None, float, str]:
+    work.mkdir(parents=True, exist_ok=True)
+    sp, op = work / f"{spec['label']}-{spec['mode']}.spec.json", work / f"{spec['label']}-{spec['mode']}.out.json"
+    sp.write_text(json.dumps(spec))
+    op.unlink(missing_ok=True)
+    t_spawn = time.time()
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.contenders", str(sp), str(op)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not op.is_file():
+        return None, t_spawn, (proc.stderr or proc.stdout).strip().splitlines()[-1:][0] if (proc.stderr or proc.stdout) else f"exit {proc.returncode}"
+    return json.loads(op.read_text()), t_spawn, ""
+
+
+def worker_env(threads: int) -> dict:
+    env = dict(os.environ)
+    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMO_THREADS=str(threads),
+               TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
+    return env
+
+
+def protocol_modes(runner: str) -> dict:
+    """Which grounding-round variants each contender runs (torch and genai: none, they are not protocol engines)."""
+    if runner == "memo":
+        return {"modes": ["sequential", "sequential+prefix", "batched", "batched+prefix"],
+                "call_ttft_modes": ["sequential", "sequential+prefix"]}
+    if runner == "llamacpp":
+        return {"modes": ["sequential", "sequential-noreuse"], "call_ttft_modes": ["sequential", "sequential-noreuse"]}
+    return {"modes": [], "call_ttft_modes": []}
+
+
+def main(argv=None) -> int:
+    a = parse(argv if argv is not None else sys.argv[1:])
+    labels = [x for x in (a.only.split(",") if a.only else (QUICK if a.quick else ALL)) if x]
+    bad = [x for x in labels if x not in ALL and x != "llamacpp-q4_k_m"]
+    if bad:
+        raise SystemExit(f"error: unknown contender(s): {', '.join(bad)} (expected some of {', '.join(ALL)})")
+    labels = [f"llamacpp-{a.llama_4bit}" if x == "llamacpp-q4_0" else x for x in labels]
+    log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
+    ckpt = checkpoint(a)
+    head = report.header("latency", ckpt=str(ckpt), threads=a.threads, quick=a.quick, warmup=a.warmup,
+                         repeats=a.repeats, cold_repeats=a.cold_repeats, decode_tokens=a.decode_tokens,
+                         contenders=labels)
+    t_build = time.perf_counter()
+    arts = artifacts(ckpt, a.cache, labels, a.llama_4bit, log)
+    head["settings"]["artifact_build_s"] = round(time.perf_counter() - t_build, 1)
+    pr = prompts(ckpt)
+    env = worker_env(a.threads)
+    results: dict[str, dict] = {}
+    for label in labels:
+        art = arts[label]
+        if "skipped" in art:
+            results[label] = {"skipped": art["skipped"]}
+            continue
+        base = {"label": label, "runner": art["runner"], "artifact": art["artifact"], "threads": a.threads,
+                "prompts": pr["fixed"], "decode_prompt": pr["decode"], "decode_tokens": a.decode_tokens,
+                "warmup": a.warmup, "repeats": a.repeats,
+                "protocol": {"prompts": pr["memory"], "ks": [1, 4, 8], "max_new": 24, **protocol_modes(art["runner"])}}
+        if not base["protocol"]["modes"]:
+            base["protocol"] = None
+        log(f"[{label}] bench")
+        res, _, err = run_worker({**base, "mode": "bench"}, a.cache / "work", 1800, env)
+        if res is None:
+            log(f"[{label}] failed: {err}")
+            results[label] = {"error": err}
+            continue
+        colds = []
+        for _ in range(a.cold_repeats):
+            c, t_spawn, err = run_worker({**base, "mode": "cold"}, a.cache / "work", 600, env)
+            if c:
+                colds.append({"cold_s": c["first_token_unix"] - t_spawn, "load_s": c["load_s"], "rss_mb": c["peak_rss_mb"]})
+        res["cold"] = colds
+        res["size_bytes"] = art["size_bytes"]
+        results[label] = res
+    summary = summarize(results, a)
+    doc = {**head, "results": summary["rows"], "protocol": summary["protocol"], "goals": summary["goals"],
+           "raw": results}
+    md = render(doc)
+    print(md)
+    report.save(a.out, "latency-quick" if a.quick else "latency", doc, md)
+    plot(doc, a.out / ("latency-quick.png" if a.quick else "latency.png"))
+    report.emit({k: doc[k] for k in ("benchmark", "date_utc", "settings", "results", "protocol", "goals")})
+    return 0
+
+
+# ---------------------------------------------------------------- summary, goals, output
+
+def summarize(results: dict, a) -> dict:
+    S = report.stats
+    rows, proto = {}, {}
+    for label, r in results.items():
+        if "ttft_s" not in r:
+            rows[label] = {k: v for k, v in r.items() if k in ("skipped", "error")}
+            continue
+        pt = r["prompt_tokens"]
+        row = {"prompt_tokens": pt,
+               "ttft64_ms": S([x * 1e3 for x in r["ttft_s"]["64"]]),
+               "ttft256_ms": S([x * 1e3 for x in r["ttft_s"]["256"]]),
+               "prefill_tps": S([pt["256"] / x for x in r["ttft_s"]["256"]]),
+               "decode_tps": S([d["tps"] for d in r["decode"]]),
+               "decode_tokens": [d["tokens"] for d in r["decode"]],
+               "cold_s": S([c["cold_s"] for c in r.get("cold", [])]),
+               "peak_rss_mb": r["peak_rss_mb"],
+               "cold_rss_mb": S([c["rss_mb"] for c in r.get("cold", [])])["median"],
+               "size_mb": r["size_bytes"] / 2**20}
+        rows[label] = row
+        proto[label] = {k: {"wall_ms": S([x * 1e3 for x in v["wall_s"]])} for k, v in r["protocol"].items()}
+    return {"rows": rows, "protocol": proto, "goals": goals(rows, proto, a.llama_4bit)}
+
+
+def _med(d, *path):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def goals(rows: dict, proto: dict, q4: str) -> dict:
+    """The issue's targets as ratios measured in this run (ours / theirs)."""
+    ll = f"llamacpp-{q4}"
+    ours4 = "memo-int4"
+    ours_proto = _best_memo(proto, "call_ttft")
+    ours_round = _best_memo(proto, "k8")
+
+    def g(name, ours, theirs, target, lower_is_better):
+        r = report.ratio(ours, theirs)
+        ok = None if r is None else (r <= target if lower_is_better else r >= target)
+        return {"ratio": r, "target": ("<= " if lower_is_better else ">= ") + f"{target:.2f}", "met": ok,
+                "ours": ours, "theirs": theirs, "what": name}
+
+    return {
+        "decode_4bit_vs_llamacpp": g(f"decode tok/s {ours4} / {ll}", _med(rows, ours4, "decode_tps", "median"),
+                                     _med(rows, ll, "decode_tps", "median"), 1.0, False),
+        "protocol_call_ttft_vs_llamacpp": g(f"protocol-call TTFT ms {ours_proto[0]} / {ll} sequential",
+                                            ours_proto[1], _med(proto, ll, "sequential/call_ttft", "wall_ms", "median"),
+                                            0.5, True),
+        "k8_round_vs_llamacpp_sequential": g(f"K=8 round ms {ours_round[0]} / {ll} sequential", ours_round[1],
+                                             _med(proto, ll, "sequential/k8", "wall_ms", "median"), 1 / 3, True),
+        "cold_start_vs_torch": g(f"cold start s {ours4} / torch-fp32", _med(rows, ours4, "cold_s", "median"),
+                                 _med(rows, "torch-fp32", "cold_s", "median"), 0.25, True),
+    }
+
+
+def _best_memo(proto: dict, suffix: str) -> tuple[str, float | None]:
+    """Our best mode at 4-bit (int8 if no int4 ran) for a protocol figure: (label/mode, median ms)."""
+    for label in ("memo-int4", "memo-int8", "memo-fp32"):
+        if label in proto:
+            cands = [(f"{label} {k.split('/')[0]}", v["wall_ms"]["median"]) for k, v in proto[label].items()
+                     if k.endswith(suffix) and v["wall_ms"]["median"] is not None]
+            if cands:
+                return min(cands, key=lambda x: x[1])
+    return ("memo", None)
+
+
+def render(doc: dict) -> str:
+    f = report.fmt
+    rows = []
+    for label, r in doc["results"].items():
+        if "ttft64_ms" not in r:
+            rows.append([label, *(["-"] * 9), r.get("skipped") or r.get("error", "")])
+            continue
+        spread = lambda s: f"{f(s['median'])} ({f(s['min'])}-{f(s['max'])})"  # noqa: E731
+        rows.append([label, spread(r["ttft64_ms"]), spread(r["ttft256_ms"]), f(r["prefill_tps"]["median"], 0),
+                     spread(r["decode_tps"]), f(r["cold_s"]["median"], 2), f(r["peak_rss_mb"], 0),
+                     f(r["cold_rss_mb"], 0), f(r["size_mb"], 0), r["prompt_tokens"]["64"], ""])
+    cols = ["contender", "TTFT 64 tok ms (min-max)", "TTFT 256 tok ms (min-max)", "prefill tok/s (256)",
+            "decode tok/s (min-max)", "cold start s", "peak RSS MB (bench)", "peak RSS MB (load+1 tok)",
+            "model MB", "tokens", "note"]
+    out = [f"## Latency ({doc['date_utc']} UTC, {doc['settings']['threads']} threads"
+           f"{', --quick' if doc['settings']['quick'] else ''})", "", report.markdown_table(cols, rows), ""]
+    prow = []
+    for label, p in doc["protocol"].items():
+        for key, v in p.items():
+            prow.append([label, key, f(v["wall_ms"]["median"]), f"{f(v['wall_ms']['min'])}-{f(v['wall_ms']['max'])}"])
+    out += ["### Protocol-shaped workload (memory-prompt questions, 24 new tokens max)", "",
+            report.markdown_table(["contender", "mode / K", "wall ms (median)", "min-max"], prow), ""]
+    grows = []
+    for k, g in doc["goals"].items():
+        met = {True: "met", False: "NOT met", None: "n/a"}[g["met"]]
+        grows.append([g["what"], f(g["ours"], 2), f(g["theirs"], 2), f(g["ratio"], 3), g["target"], met])
+    out += ["### Goals (ratios measured in this run)", "",
+            report.markdown_table(["figure", "ours", "theirs", "ratio", "target", "status"], grows), ""]
+    return "\n".join(out)
+
+
+def plot(doc: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = {k: v for k, v in doc["results"].items() if "ttft64_ms" in v}
+    if not rows:
+        return
+    labels = list(rows)
+    figs = [("TTFT 64-token prompt (ms)", "ttft64_ms"), ("TTFT 256-token prompt (ms)", "ttft256_ms"),
+            ("decode tok/s", "decode_tps"), ("cold start: spawn to first token (s)", "cold_s"),
+            ("peak RSS, bench process (MB)", "peak_rss_mb"), ("model file size (MB)", "size_mb")]
+    fig, axes = plt.subplots(2, 4, figsize=(22, 9))
+    for ax, (title, key) in zip(axes.flat, figs):
+        vals = [rows[l][key]["median"] if isinstance(rows[l][key], dict) else rows[l][key] for l in labels]
+        errs = None
+        if isinstance(rows[labels[0]][key], dict):
+            errs = [[(v or 0) - (rows[l][key]["min"] or 0) for l, v in zip(labels, vals)],
+                    [(rows[l][key]["max"] or 0) - (v or 0) for l, v in zip(labels, vals)]]
+        ax.bar(labels, [v or 0 for v in vals], yerr=errs, color=[_color(l) for l in labels], capsize=3)
+        ax.set_title(title)
+        ax.tick_params(axis="x", rotation=45)
+    ax = axes.flat[6]
+    for label, p in doc["protocol"].items():
+        for mode in sorted({k.split("/")[0] for k in p}):
+            ks = [k for k in (1, 4, 8) if f"{mode}/k{k}" in p]
+            if ks:
+                ax.plot(ks, [p[f"{mode}/k{k}"]["wall_ms"]["median"] for k in ks], marker="o", label=f"{label} {mode}",
+                        color=_color(label), linestyle="-" if "batched" in mode else "--")
+    ax.set_title("grounding round: K sub-questions (ms)")
+    ax.set_xlabel("K")
+    ax.legend(fontsize=7)
+    ax = axes.flat[7]
+    calls = {f"{l} {k.split('/')[0]}": v["wall_ms"]["median"] for l, p in doc["protocol"].items()
+             for k, v in p.items() if k.endswith("call_ttft")}
+    ax.bar(list(calls), list(calls.values()), color=[_color(k) for k in calls])
+    ax.set_title("protocol call: time to first token (ms)")
+    ax.tick_params(axis="x", rotation=45)
+    s = doc["settings"]
+    fig.suptitle(f"memo-edge latency, {s['threads']} threads, {doc['date_utc']} UTC{' (--quick)' if s['quick'] else ''}"
+                 f" - {doc['machine'].get('model_name', '')}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _color(label: str) -> str:
+    return {"memo": "tab:blue", "genai": "tab:purple", "llamacpp": "tab:orange", "torch": "tab:red"}.get(
+        label.split("-")[0], "tab:gray")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
