@@ -280,7 +280,7 @@ def test_extract_json_is_defensive():
             extract_json(bad)
 
 
-def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path):
+def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path, capsys):
     from memo_edge.cli import main
 
     script = Script(grounding=[G],
@@ -300,5 +300,10 @@ def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path):
 
     text = "\n".join(line for ev in read_trace(trace) for line in format_event(ev))
     assert re.search(r"-> answer_seeking \(confirm\)", text) and "FINAL '1998'" in text
+    capsys.readouterr()
+    main(["ask", "--show-trace", str(trace)])
+    shown = capsys.readouterr().out
+    assert "QUESTION" in shown and "ENTITY" not in shown.upper().split("QUESTION")[0]
+    assert shown.index("grounding") < shown.index("entity_pinning") < shown.index("answer_seeking") < shown.index("FINAL")
     prof = json.loads((tmp_path / "p.json").read_text())
     assert set(prof["summary"]["stages"]) == {"grounding", "entity_pinning", "answer_seeking", "final"}
