@@ -31,7 +31,7 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
 
     Returns the pack directory (or the `.memopack` file when zip=True). Nothing is left at out_dir on failure.
     """
-    from .checkpoint import check_disk_space, check_weights_finite, inspect_checkpoint
+    from .checkpoint import check_disk_space, check_weights, inspect_checkpoint
     from .report import Reporter
 
     cfg = make_config(format, precision, verify, **options)
@@ -40,7 +40,7 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
     t0 = time.perf_counter()
     ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
     check_disk_space(ckpt, out, cfg.precision)
-    check_weights_finite(ckpt)
+    check_weights(ckpt)
     with atomic_dir(out, overwrite=cfg.overwrite) as tmp:
         if cfg.format == "onnx":
             from .onnx_pack import write_onnx_pack

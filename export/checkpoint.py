@@ -104,6 +104,42 @@ def _count_parameters(weights: list[Path]) -> int:
     return total
 
 
+def check_weights(ckpt: Checkpoint) -> None:
+    check_weights_match_config(ckpt)
+    check_weights_finite(ckpt)
+
+
+def check_weights_match_config(ckpt: Checkpoint) -> None:
+    """Every tensor the config implies must be in the weights with its shape: transformers would otherwise
+    random-initialise what is missing (with a warning) and the builder would export a silently broken model."""
+    import torch
+    from safetensors import safe_open
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        config = AutoConfig.from_pretrained(str(ckpt.root))
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except Exception as e:
+        raise MemoError(f"{ckpt.root / 'config.json'}: cannot build the model it describes ({str(e).splitlines()[0][:160]})") from None
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if ckpt.tied:
+        expected.pop("lm_head.weight", None)
+    found: dict[str, tuple] = {}
+    for w in ckpt.weights:
+        with safe_open(str(w), framework="np") as f:
+            for name in f.keys():
+                found[name] = tuple(f.get_slice(name).get_shape())
+    missing = sorted(set(expected) - set(found))
+    if missing:
+        raise MemoError(f"{ckpt.weights[0]}: {len(missing)} tensors that config.json implies are missing "
+                        f"(first: {missing[0]}); the weights do not belong to this config")
+    for name, shape in expected.items():
+        if found[name] != shape:
+            raise MemoError(f"{ckpt.weights[0]}: tensor '{name}' has shape {list(found[name])}, "
+                            f"config.json implies {list(shape)}")
+
+
 def check_weights_finite(ckpt: Checkpoint) -> None:
     """A flipped exponent bit or a diverged run shows up as NaN/inf; exporting it would ship a broken pack."""
     import torch

@@ -149,6 +149,16 @@ def _safe_rel(root: Path, rel: str) -> Path:
     return root / pp
 
 
+def _through_symlink(root: Path, rel: PurePosixPath) -> bool:
+    """True if the file or any directory on its way inside the pack is a symlink (it could point anywhere)."""
+    p = root
+    for part in rel.parts:
+        p = p / part
+        if p.is_symlink():
+            return True
+    return False
+
+
 def verify_files(root: Path, manifest: Manifest) -> None:
     if not manifest.sha256:
         raise PackError(f"{root / MANIFEST}: field 'sha256': no file hashes (refusing an unverifiable pack)")
@@ -157,6 +167,8 @@ def verify_files(root: Path, manifest: Manifest) -> None:
             raise PackError(f"{root / rel}: listed as '{role}' but has no sha256 in the manifest")
     for rel, digest in manifest.sha256.items():
         f = _safe_rel(root, rel)
+        if _through_symlink(root, PurePosixPath(rel)):
+            raise PackError(f"{f}: is a symbolic link (a pack holds plain files only)")
         if not f.is_file():
             raise PackError(f"{f}: missing from the pack")
         if sha256_file(f) != digest:

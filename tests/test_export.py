@@ -61,7 +61,7 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     assert m.kind == "onnx" and m.precision == "fp32"
     parity = m.metrics["verify"]["parity"]
     assert parity["all_equal"] and parity["prompts"] == 4
-    assert all(r["torch_tokens"] == r["onnx_tokens"] for r in parity["rows"])
+    assert all(r["torch_tokens"] == r["pack_tokens"] for r in parity["rows"])
     # the prompt training used, not one derived from the chat template
     assert m.prompt.system == "You are the test memory."
     assert m.provenance["corpus_fingerprint"] == "abc123" and m.provenance["reflection_counts"] == {"direct": 6}

@@ -36,7 +36,12 @@ def main(argv: list[str] | None = None) -> None:
 
     warnings.showwarning = _warn_line
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        # Non-standalone typer *returns* exit codes instead of exiting: Ctrl-C comes back as 130.
+        if isinstance(rc, int) and rc:
+            if rc == 130:
+                print("interrupted", file=sys.stderr)
+            sys.exit(rc)
     except MemoError as e:
         if _state["debug"]:
             raise
