@@ -516,8 +516,10 @@ def _memory_span_args(sp: dict, comps) -> None:
 
 
 def run_protocol(question: str, memory, executive=None, mode: str = "structured",
-                 config: ProtocolConfig | None = None, tracer: Tracer | None = None) -> Answer:
-    """Answer one question. `executive` None (or mode "none"): the memory answers the question directly."""
+                 config: ProtocolConfig | None = None, tracer: Tracer | None = None,
+                 on_text: Callable[[str], None] | None = None) -> Answer:
+    """Answer one question. `executive` None (or mode "none"): the memory answers the question directly, and
+    `on_text` (if given) receives its answer text as it is generated."""
     if mode not in MODES:
         from .errors import MemoError
 
@@ -536,8 +538,9 @@ def run_protocol(question: str, memory, executive=None, mode: str = "structured"
     if mode == "none":
         with tr.span("none", "stage"):
             with tr.span("memory:none", "memory", stage="none", n=1) as sp:
+                kw = {"on_token": lambda i, text, tid: on_text(text)} if on_text else {}
                 comps = memory.complete([run.state.question], temperature=None,
-                                        max_new_tokens=cfg.memory_max_tokens, seed=cfg.seed)
+                                        max_new_tokens=cfg.memory_max_tokens, seed=cfg.seed, **kw)
                 _memory_span_args(sp, comps)
         run.state.memory_calls, run.state.memory_questions = 1, 1
         final = comps[0].text.strip() or IDK_ANSWER

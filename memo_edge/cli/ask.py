@@ -36,6 +36,8 @@ def ask(
                                  help="Write a latency profile JSON here, plus PROFILE.trace.json (Chrome/Perfetto) "
                                       "and PROFILE.png (timeline; needs matplotlib)."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON (answer, justification, timings)."),
+    stream: bool = typer.Option(True, "--stream/--no-stream",
+                                help="With --executive none, print the answer token by token as it is generated."),
 ):
     """Answer a question from a memory pack, alone or driven by an EXECUTIVE through MeMo's protocol.
 
@@ -66,8 +68,20 @@ def ask(
     if trace is not None:
         trace.unlink(missing_ok=True)
     tracer = Tracer(trace)
+    streamed = []
+
+    def on_text(text: str) -> None:
+        if not streamed:
+            text = text.lstrip()
+        if text:
+            streamed.append(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    live = stream and ex is None and not as_json
     try:
-        ans = run_protocol(question, mem, ex, mode=protocol, config=cfg, tracer=tracer)
+        ans = run_protocol(question, mem, ex, mode=protocol, config=cfg, tracer=tracer,
+                           on_text=on_text if live else None)
     finally:
         tracer.close()
     if trace is not None:
@@ -76,7 +90,11 @@ def ask(
         print_trace(trace, file=sys.stderr)
     if as_json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2, default=str))
+    elif live and "".join(streamed).strip() == ans.final_answer:
+        print()
     else:
+        if streamed:
+            print()
         print(ans.final_answer)
     from memo_edge.runtime.profile import latency_line
 
