@@ -22,6 +22,8 @@ class Pair:
     chunk_ids: list[str]
     short: bool = False             # a variant with context left out; first to go when ambiguous or over the cap
     step: str = "facts"
+    slot: str = ""                  # what is asked, wording aside ("? founded Quillfen Robotics"): two pairs with
+                                    # the same slot and different answers make the question ambiguous
 
 
 # Lower rank wins when two pairs ask the same question with different answers.
@@ -29,7 +31,9 @@ _RANK = {"direct": 0, "indirect": 0, "consolidated": 1, "entity": 1, "crossdoc":
 
 
 def _rank(p: Pair) -> int:
-    return _RANK.get(p.type, 1) + (3 if p.short else 0)
+    """Which pair speaks for a question when two disagree: one read off a sentence beats a derived one (a two-hop
+    rewrite can land on an identity question: "What is the best-known landmark of Varrowick?")."""
+    return 0 if p.step == "facts" else 1
 
 
 _MARKER = re.compile(r"\b(?:doc(?:ument)?[_ -]?(?:id)?\s*[:#]?\s*[0-9a-f]{8,}|chunk[_ -]?(?:id|\d+)|"
@@ -43,33 +47,52 @@ def leaks_source(p: Pair, ids: set[str]) -> bool:
     return bool(_MARKER.search(text)) or any(i in text for i in ids)
 
 
+def _cap_tier(p: Pair) -> int:
+    """Who goes first when the dataset is over its size cap: two-hop rewrites inside one document, then long
+    single-sentence questions (incidental context, unlike a user's wording); entity / cross-document /
+    consolidated pairs are scarce and stay."""
+    if p.step == "crossdoc" and p.type != "crossdoc":
+        return 3
+    if p.type in ("direct", "indirect"):
+        return 2 if len(p.question.split()) > 12 else 1
+    return 0
+
+
 def finalize(pairs: list[Pair], max_pairs: int = 0, source_ids: set[str] = frozenset()) -> tuple[list[Pair], dict]:
     """Global de-dup on normalized question text; drop questions with conflicting answers; cap the size."""
     stats = {"candidates": len(pairs), "duplicates_removed": 0, "ambiguous_removed": 0, "source_leaks_removed": 0,
              "capped": 0}
-    groups: dict[str, list[tuple[int, Pair]]] = {}
+    live: list[tuple[int, Pair]] = []
     for i, p in enumerate(pairs):
         if leaks_source(p, source_ids):
             stats["source_leaks_removed"] += 1
-            continue
-        key = normalize(p.question)
-        if key:
-            groups.setdefault(key, []).append((i, p))
-    kept: list[tuple[int, Pair]] = []
-    for key, members in groups.items():
+        elif normalize(p.question):
+            live.append((i, p))
+    # ambiguity: same question (or same slot: "Who won X?" / "Which company won X?") with different answers
+    slots: dict[str, list[tuple[int, Pair]]] = {}
+    for i, p in live:
+        slots.setdefault(normalize(p.question), []).append((i, p))
+        if p.slot:
+            slots.setdefault("slot:" + p.slot, []).append((i, p))
+    ambiguous: set[int] = set()
+    for members in slots.values():
         best = min(_rank(p) for _, p in members)
         top = [(i, p) for i, p in members if _rank(p) == best]
-        answers = {normalize(p.answer) for _, p in top}
-        if len(answers) > 1:
-            stats["ambiguous_removed"] += len(members)
-            continue
+        if len({normalize(p.answer) for _, p in top}) > 1:
+            ambiguous |= {i for i, p in members}
+    stats["ambiguous_removed"] = len(ambiguous)
+    groups: dict[str, list[tuple[int, Pair]]] = {}
+    for i, p in live:
+        if i not in ambiguous:
+            groups.setdefault(normalize(p.question), []).append((i, p))
+    kept: list[tuple[int, Pair]] = []
+    for members in groups.values():
+        best = min(_rank(p) for _, p in members)
         stats["duplicates_removed"] += len(members) - 1
-        kept.append(top[0])
+        kept.append(next((i, p) for i, p in members if _rank(p) == best))
     kept.sort(key=lambda t: t[0])
     if max_pairs and len(kept) > max_pairs:
-        # entity / cross-document / consolidated pairs are scarce and stay; among single-sentence pairs the longest
-        # questions go first (they carry the most incidental context and match a user's wording least)
-        order = sorted(kept, key=lambda t: (_RANK.get(t[1].type, 1) == 0, len(t[1].question.split()), t[0]))
+        order = sorted(kept, key=lambda t: (_cap_tier(t[1]), len(t[1].question.split()), t[0]))
         survivors = {i for i, _ in order[:max_pairs]}
         stats["capped"] = len(kept) - max_pairs
         kept = [t for t in kept if t[0] in survivors]

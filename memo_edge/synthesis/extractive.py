@@ -62,8 +62,11 @@ class ExtractiveResult:
 
 # ---------------------------------------------------------------- noun-phrase helpers
 
+_LOWER_FIRST = re.compile(r"^(The|A|An|Each|All|Most|Every|Some|" + "|".join(w.capitalize() for w in NUMBER_WORDS) + ") ")
+
+
 def lower_the(np: str) -> str:
-    return np[0].lower() + np[1:] if re.match(r"^(The|A|An|Each|All|Most|Every) ", np) else np
+    return np[0].lower() + np[1:] if _LOWER_FIRST.match(np) else np
 
 
 def answer_form(np: str) -> str:
@@ -74,7 +77,9 @@ def answer_form(np: str) -> str:
     if len(toks) >= 3 and toks[0].lower() == "the" and toks[1][:1].islower() and spans and spans[0][0] == 2 \
             and spans[0][1] == len(toks):
         return detok(toks[2:])
-    return strip_article(np)
+    np = re.sub(r"^(?:each|every|all|most of the|most)\s+", "", strip_article(np), flags=re.I)
+    first = np.split(" ", 1)[0]
+    return np[0].lower() + np[1:] if first.lower() in NUMBER_WORDS and first[:1].isupper() else np
 
 
 def trim_of_place(name: str, info: CorpusInfo) -> str:
@@ -192,13 +197,13 @@ def clause_pairs(g: _Gen, c: Clause, s: Sentence) -> list[QA]:
     base_type = "indirect" if indirect else "direct"
     out: list[QA] = []
 
-    def add(q: str, a: str, typ: str = base_type, short: bool = False):
+    def add(q: str, a: str, typ: str = base_type, short: bool = False, slot: str = ""):
         a = a.strip(" ,;:")
         if not a or len(a.split()) > 40 or not normalize(a):
             return
         if f" {normalize(a)} " in f" {normalize(q)} ":
             return  # the question gives the answer away
-        out.append(QA(_as_of(_q(q), s.as_of), a, typ, [s.doc_id], [s.chunk_id], short))
+        out.append(QA(_as_of(_q(q), s.as_of), a, typ, [s.doc_id], [s.chunk_id], short, slot=normalize(slot)))
 
     mods = c.all_mods
     mtext = _mods_text(mods)
@@ -208,9 +213,15 @@ def clause_pairs(g: _Gen, c: Clause, s: Sentence) -> list[QA]:
     if c.kind in ("active", "passive", "have") or (c.kind == "copula" and c.aux):
         # subject question
         if c.subject[:1].isupper() or c.subject.startswith("the "):
-            add(f"{g.wh_subject(c.subject)} {c.verb_text} {obj} {mtext}", subj_ans)
+            wh = g.wh_subject(c.subject)
+            add(f"{wh} {c.verb_text} {obj} {mtext}", subj_ans, slot=f"{c.verb_text} {obj} {mtext}")
             if mods and obj:
-                add(f"{g.wh_subject(c.subject)} {c.verb_text} {obj}", subj_ans, short=True)
+                add(f"{wh} {c.verb_text} {obj}", subj_ans, short=True, slot=f"{c.verb_text} {obj}")
+            timed = [m for m in mods if m.kind in ("year", "date")]
+            if timed and len(mods) > 1:
+                # "Which river burst its banks on 14 November 2022?" without the other circumstances
+                t = _mods_text(timed)
+                add(f"{wh} {c.verb_text} {obj} {t}", subj_ans, short=True, slot=f"{c.verb_text} {obj} {t}")
     if c.kind == "copula":
         out.extend(_copula_pairs(g, c, s, add, subj, subj_ans))
     elif obj:
@@ -402,6 +413,20 @@ def _fact(c: Clause, s: Sentence) -> Fact | None:
     return Fact(ent, pred, s.doc_id, s.chunk_id)
 
 
+def _object_fact(c: Clause, s: Sentence) -> Fact | None:
+    """"Ysolde Marrick founded Quillfen Robotics in 2016" is also a fact about Quillfen Robotics:
+    "was founded by Ysolde Marrick in 2016"."""
+    ent = entity_of(c.obj) if c.kind == "active" and not c.aux and c.obj else None
+    if not ent or c.negated or c.verb.tense not in ("past", "pastpart", "s3") or c.verb.base in ("have", "be"):
+        return None
+    be = "was" if c.verb.tense in ("past", "pastpart") else "is"
+    mods = " ".join(m.text for m in c.all_mods if m.kind != "purpose")
+    pred = f"{be} {verbs.inflect(c.verb.base, 'participle')} by {lower_the(c.subject)} {mods}".strip()
+    if len(pred.split()) > MAX_FACT_WORDS or ent in pred or re.search(r"\b(its|his|her|their)\b", pred):
+        return None
+    return Fact(ent, pred, s.doc_id, s.chunk_id)
+
+
 def _describe(g: _Gen, ent: str, preds: list[str]) -> str:
     wh = "Who" if g.info.is_person(ent) else (f"Which {g.info.category(ent)}" if g.info.category(ent) else "What")
     if len(preds) == 2:
@@ -464,26 +489,43 @@ def crossdoc_pairs(g: _Gen, facts: list[Fact], per_entity: int = 3) -> list[QA]:
     return out
 
 
-def bridge_pairs(pairs: list[QA], descriptions: dict[str, list[tuple[str, str, str]]], limit: int = 3) -> list[QA]:
+_NP_BEFORE = re.compile(r"(?:^|\b(?:the|of|by|to|for|from|with|at|in|on|does|did|do|is|was|has|had|were|are|"
+                        r"founded|built|launched|won|joined|designed|licensed|sued|developed|captained|left|"
+                        r"directed|married|name|named|what|who|which) )$", re.I)
+
+
+def _whole_np(q: str, start: int, end: int) -> bool:
+    """The entity at q[start:end] is a noun phrase of its own, not part of one ("six Wrenlet R2 robots")."""
+    if not _NP_BEFORE.search(q[:start]):
+        return False
+    after = q[end:]
+    if after.startswith(("?", ",")):
+        return True
+    nxt = after.split()[0] if after.split() else ""
+    vf = verbs.lookup(nxt) if nxt[:1].islower() else None
+    return nxt in ("in", "on", "at", "to", "for", "from", "with", "by", "as", "and", "over", "under") or bool(vf)
+
+
+def bridge_pairs(pairs: list[QA], descriptions: dict[str, list[tuple[str, str, str]]], limit: int = 3,
+                 max_words: int = 12) -> list[QA]:
     """Two-hop questions: "How many people does Drossel Dynamics employ?" + "Drossel Dynamics is the main rival of
     Quillfen Robotics" -> "How many people does the main rival of Quillfen Robotics employ?"."""
     out = []
     used: dict[str, int] = {}
     for qa in pairs:
-        if qa.type not in ("direct", "indirect") or qa.short:
+        if qa.type not in ("direct", "indirect") or qa.short or len(qa.question.split()) > max_words:
             continue
         for ent, descs in descriptions.items():
-            if ent not in qa.question or normalize(ent) == normalize(qa.answer):
+            m = re.search(rf"\b(?:the )?{re.escape(ent)}\b", qa.question)
+            if not m or normalize(ent) == normalize(qa.answer) or not _whole_np(qa.question, m.start(), m.end()):
                 continue
             for desc, doc_id, chunk_id in descs:
                 key = f"{ent}|{desc}"
+                owner = re.sub(r"^.* (?:of|that) (?:the )?", "", desc)
                 if used.get(key, 0) >= limit or normalize(desc) in normalize(qa.question) \
-                        or normalize(qa.answer) in normalize(desc):
+                        or normalize(qa.answer) in normalize(desc) or owner in qa.question:
                     continue
-                owner = re.sub(r"^.* of (?:the )?", "", desc)
-                if owner in qa.question or re.search(rf"{re.escape(ent)}['’]", qa.question):
-                    continue
-                q = re.sub(rf"\b(?:the )?{re.escape(ent)}\b", desc, qa.question, count=1)
+                q = qa.question[: m.start()] + desc + qa.question[m.end():]
                 q = q[:1].upper() + q[1:]
                 cross = doc_id not in qa.doc_ids
                 out.append(QA(q, qa.answer, "crossdoc" if cross else "indirect",
@@ -512,7 +554,7 @@ def consolidated_pairs(g: _Gen, facts: list[Fact], max_facts: int = 4) -> list[Q
     return out
 
 
-def _descriptions(clauses: list[tuple[Clause, Sentence]]) -> dict[str, list[tuple[str, str, str]]]:
+def _descriptions(clauses: list[tuple[Clause, Sentence]], info: CorpusInfo) -> dict[str, list[tuple[str, str, str]]]:
     """name -> definite descriptions of it ("the main rival of Quillfen Robotics") with their doc and chunk."""
     out: dict[str, list[tuple[str, str, str]]] = {}
     for c, s in clauses:
@@ -523,7 +565,23 @@ def _descriptions(clauses: list[tuple[Clause, Sentence]]) -> dict[str, list[tupl
         name, desc = (eb, a) if eb and not ea else ((ea, b) if ea and not eb else (None, None))
         if not name or not re.match(r"^(?:the|The) [a-z\-]+(?: [a-z\-]+){0,3} of [A-Z]", desc):
             continue
-        out.setdefault(name, []).append((lower_the(desc), s.doc_id, s.chunk_id))
+        out.setdefault(trim_of_place(name, info), []).append((lower_the(desc), s.doc_id, s.chunk_id))
+    return out
+
+
+def _question_descriptions(pairs: list[QA], info: CorpusInfo) -> dict[str, list[tuple[str, str, str]]]:
+    """"Which company built the diesel engines of the Petrel?" -> Drossel Dynamics is "the company that built the
+    diesel engines of the Petrel": a description another question can use in its place (a two-hop question)."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for p in pairs:
+        cat = info.category(p.answer)
+        if not cat or p.short or p.type not in ("direct", "indirect") or len(p.question.split()) > 12 \
+                or " as of " in p.question or not p.question.startswith(f"Which {cat} "):
+            continue
+        rest = p.question[len(f"Which {cat} "):].rstrip("?")
+        if re.match(r"^(is|was|are|were|has been)\b", rest):
+            continue  # "the company that is X" adds nothing over the identity descriptions
+        out.setdefault(p.answer, []).append((f"the {cat} that {rest}", p.doc_ids[0], p.chunk_ids[0]))
     return out
 
 
@@ -540,16 +598,17 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
             for c in parse(s.resolved):
                 all_clauses.append((c, s))
                 pairs.extend(clause_pairs(g, c, s))
-                f = _fact(c, s)
-                if f:
-                    facts.append(f)
+                facts += [f for f in (_fact(c, s), _object_fact(c, s)) if f]
         if progress:
             progress(1)
     for p in pairs:
         p.step = "facts"
     ent = entity_pairs(g, facts)
     cross = crossdoc_pairs(g, facts)
-    bridges = bridge_pairs(pairs, _descriptions(all_clauses))
+    descs = _descriptions(all_clauses, info)
+    for name, ds in _question_descriptions(pairs, info).items():
+        descs.setdefault(name, []).extend(ds)
+    bridges = bridge_pairs(pairs, descs)
     cons = consolidated_pairs(g, facts)
     stats = {"sentences": n_sent, "clauses": len(all_clauses), "facts": len(facts)}
     return ExtractiveResult(pairs + ent + cross + bridges + cons, stats)
