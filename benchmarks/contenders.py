@@ -9,6 +9,7 @@ same prompt text: `n_tokens(text)`, `timed(text, max_new) -> [seconds from call 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -16,7 +17,15 @@ from pathlib import Path
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """Peak RSS of this process image. Not getrusage's ru_maxrss: on Linux that survives fork+exec, so a child
+    would report the parent's high-water mark (the parent may have just run a multi-GB export)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class MemoRunner:
@@ -205,66 +214,65 @@ def _genai_dir_with_threads(pack: Path, threads: int) -> str:
     return str(view)
 
 
-def bench(spec: dict) -> dict:
+def cold(spec: dict) -> dict:
+    """Load and produce one token; the parent times spawn -> first_token_unix."""
     t0 = time.perf_counter()
     r = RUNNERS[spec["runner"]](spec["artifact"], spec["threads"])
-    out: dict = {"label": spec["label"], "load_s": time.perf_counter() - t0}
-    if spec.get("mode") == "cold":
-        times = r.timed(spec["prompts"]["64"], 1)
-        out.update(first_token_unix=time.time(), ttft_s=times[0] if times else None, peak_rss_mb=_rss_mb())
-        return out
-    warm, reps = spec["warmup"], spec["repeats"]
-    out["prompt_tokens"] = {k: r.n_tokens(p) for k, p in spec["prompts"].items()}
-    out["ttft_s"] = {}
-    for key, prompt in spec["prompts"].items():
-        for _ in range(warm):
-            r.timed(prompt, 1)
-        out["ttft_s"][key] = [r.timed(prompt, 1)[0] for _ in range(reps)]
-    dec = []
-    for i in range(warm + reps):
-        times = r.timed(spec["decode_prompt"], spec["decode_tokens"])
-        if i >= warm and len(times) > 1:
-            dec.append({"tokens": len(times), "tps": (len(times) - 1) / (times[-1] - times[0])})
-    out["decode"] = dec
-    out["protocol"] = _protocol(r, spec.get("protocol"), warm, reps) if spec.get("protocol") else {}
-    out["peak_rss_mb"] = _rss_mb()
-    return out
+    load_s = time.perf_counter() - t0
+    times = r.timed(spec["prompts"]["64"], 1)
+    return {"label": spec["label"], "load_s": load_s, "first_token_unix": time.time(),
+            "ttft_s": times[0] if times else None, "peak_rss_mb": _rss_mb()}
 
 
-def _protocol(r, spec: dict, warm: int, reps: int) -> dict:
-    """One grounding round: K memory-prompt questions answered sequentially or batched; wall time per round."""
-    res = {}
-    for how in spec["modes"]:
-        for k in spec["ks"]:
-            qs = spec["prompts"][:k]
-            for _ in range(warm):
-                r.answer(qs, spec["max_new"], how)
-            walls, answers = [], None
-            for _ in range(reps):
-                t = time.perf_counter()
-                answers = r.answer(qs, spec["max_new"], how)
-                walls.append(time.perf_counter() - t)
-            res[f"{how}/k{k}"] = {"wall_s": walls, "answers": answers}
-        if how in spec.get("call_ttft_modes", ()):
-            # One protocol call's time to first token (what the executive waits for per sub-question). The calls
-            # cycle through distinct questions, so a cache can only reuse the shared template prefix, never a
-            # whole repeated prompt.
-            qs = spec["prompts"]
-            r.answer([qs[-1]], 1, how)
-            res[f"{how}/call_ttft"] = {"wall_s": [_time(lambda q=q: r.answer([q], 1, how)) for q in qs]}
-    return res
-
-
-def _time(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
+def serve(spec: dict, reply) -> None:
+    """Answer one measurement request per stdin line, so the parent can interleave contenders round by round
+    (on a shared, noisy machine every contender then sees the same background load)."""
+    t0 = time.perf_counter()
+    r = RUNNERS[spec["runner"]](spec["artifact"], spec["threads"])
+    reply({"ready": True, "load_s": time.perf_counter() - t0,
+           "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()}, "rss_mb": _rss_mb()})
+    proto = spec.get("protocol") or {}
+    for line in sys.stdin:
+        req = json.loads(line)
+        op = req["op"]
+        if op == "quit":
+            break
+        if op == "ttft":
+            out = {"v": r.timed(spec["prompts"][req["key"]], 1)[0]}
+        elif op == "decode":
+            times = r.timed(spec["decode_prompt"], spec["decode_tokens"])
+            out = {"tokens": len(times), "v": (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else None}
+        elif op == "round":
+            # one grounding round: K memory-prompt questions, answered sequentially or batched
+            t = time.perf_counter()
+            answers = r.answer(proto["prompts"][:req["k"]], proto["max_new"], req["how"])
+            out = {"v": time.perf_counter() - t, "answers": answers}
+        elif op == "call":
+            # one protocol call up to its first token (what the executive waits for per sub-question)
+            t = time.perf_counter()
+            r.answer([proto["prompts"][req["i"]]], 1, req["how"])
+            out = {"v": time.perf_counter() - t}
+        else:
+            out = {"error": f"unknown op {op}"}
+        out["rss_mb"] = _rss_mb()
+        reply(out)
 
 
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
-    result = bench(spec)
-    Path(argv[1]).write_text(json.dumps(result))
+    if spec.get("mode") == "cold":
+        Path(argv[1]).write_text(json.dumps(cold(spec)))
+        return 0
+    # Replies go to the original stdout; anything native libraries print goes to stderr instead.
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+
+    def reply(obj):
+        out.write(json.dumps(obj) + "\n")
+        out.flush()
+
+    serve(spec, reply)
     return 0
 
 

@@ -171,17 +171,54 @@ def prompts(ckpt: Path) -> dict:
 
 # ---------------------------------------------------------------- running contenders
 
-def run_worker(spec: dict, work: Path, timeout: float, env: dict) -> tuple[dict | None, float, str]:
-    work.mkdir(parents=True, exist_ok=True)
-    sp, op = work / f"{spec['label']}-{spec['mode']}.spec.json", work / f"{spec['label']}-{spec['mode']}.out.json"
-    sp.write_text(json.dumps(spec))
+class Worker:
+    """A contender process answering one measurement request per line (see contenders.serve)."""
+
+    def __init__(self, spec: dict, work: Path, env: dict):
+        work.mkdir(parents=True, exist_ok=True)
+        self.label = spec["label"]
+        sp = work / f"{self.label}.spec.json"
+        sp.write_text(json.dumps(spec))
+        self.errlog = work / f"{self.label}.stderr.log"
+        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.contenders", str(sp), "-"], cwd=REPO, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog.open("w"),
+                                     text=True, bufsize=1)
+        self.hello = self._recv()
+
+    def _recv(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait(timeout=30)
+            tail = [x for x in self.errlog.read_text(errors="replace").splitlines() if x.strip()][-1:]
+            raise RuntimeError(tail[0] if tail else f"worker exited with {self.proc.returncode}")
+        return json.loads(line)
+
+    def ask(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        return self._recv()
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.write('{"op": "quit"}\n')
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired, ValueError):
+            self.proc.kill()
+
+
+def spawn_cold(spec: dict, work: Path, env: dict) -> dict:
+    sp, op = work / f"{spec['label']}.cold.spec.json", work / f"{spec['label']}.cold.out.json"
+    sp.write_text(json.dumps({**spec, "mode": "cold"}))
     op.unlink(missing_ok=True)
     t_spawn = time.time()
     proc = subprocess.run([sys.executable, "-m", "benchmarks.contenders", str(sp), str(op)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=600)
     if proc.returncode != 0 or not op.is_file():
-        return None, t_spawn, (proc.stderr or proc.stdout).strip().splitlines()[-1:][0] if (proc.stderr or proc.stdout) else f"exit {proc.returncode}"
-    return json.loads(op.read_text()), t_spawn, ""
+        tail = [x for x in proc.stderr.splitlines() if x.strip()][-1:]
+        return {"error": tail[0] if tail else f"exit {proc.returncode}"}
+    c = json.loads(op.read_text())
+    return {"cold_s": c["first_token_unix"] - t_spawn, "load_s": c["load_s"], "rss_mb": c["peak_rss_mb"]}
 
 
 def worker_env(threads: int) -> dict:
@@ -189,6 +226,34 @@ def worker_env(threads: int) -> dict:
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMO_THREADS=str(threads),
                TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     return env
+
+
+def interleaved(workers: dict, jobs: list[tuple[str, dict]], warmup: int, repeats: int, results: dict, store, log):
+    """Warm every (contender, request) up, then measure them round-robin, rotating the order each repeat."""
+    for label, req in jobs:
+        for _ in range(warmup):
+            _ask(workers, label, req, results, log)
+    for rep in range(repeats):
+        shift = rep % max(len(jobs), 1)
+        for label, req in jobs[shift:] + jobs[:shift]:
+            out = _ask(workers, label, req, results, log)
+            if out is not None:
+                store(label, req, out)
+
+
+def _ask(workers, label, req, results, log):
+    w = workers.get(label)
+    if w is None:
+        return None
+    try:
+        out = w.ask(**req)
+    except (RuntimeError, OSError, ValueError) as e:
+        log(f"[{label}] worker failed: {e}")
+        results[label] = {"error": str(e)}
+        workers.pop(label).close()
+        return None
+    results[label]["peak_rss_mb"] = max(results[label].get("peak_rss_mb", 0), out.get("rss_mb", 0))
+    return out
 
 
 def protocol_modes(runner: str) -> dict:
@@ -218,32 +283,71 @@ def main(argv=None) -> int:
     head["settings"]["artifact_build_s"] = round(time.perf_counter() - t_build, 1)
     pr = prompts(ckpt)
     env = worker_env(a.threads)
+    work = a.cache / "work"
     results: dict[str, dict] = {}
+    specs: dict[str, dict] = {}
+    workers: dict[str, Worker] = {}
     for label in labels:
         art = arts[label]
         if "skipped" in art:
             results[label] = {"skipped": art["skipped"]}
             continue
-        base = {"label": label, "runner": art["runner"], "artifact": art["artifact"], "threads": a.threads,
-                "prompts": pr["fixed"], "decode_prompt": pr["decode"], "decode_tokens": a.decode_tokens,
-                "warmup": a.warmup, "repeats": a.repeats,
-                "protocol": {"prompts": pr["memory"], "ks": [1, 4, 8], "max_new": 24, **protocol_modes(art["runner"])}}
-        if not base["protocol"]["modes"]:
-            base["protocol"] = None
-        log(f"[{label}] bench")
-        res, _, err = run_worker({**base, "mode": "bench"}, a.cache / "work", 1800, env)
-        if res is None:
-            log(f"[{label}] failed: {err}")
-            results[label] = {"error": err}
+        proto = {"prompts": pr["memory"], "ks": [1, 4, 8], "max_new": 24, **protocol_modes(art["runner"])}
+        specs[label] = {"label": label, "runner": art["runner"], "artifact": art["artifact"], "threads": a.threads,
+                        "prompts": pr["fixed"], "decode_prompt": pr["decode"], "decode_tokens": a.decode_tokens,
+                        "protocol": proto}
+        log(f"[{label}] load")
+        try:
+            workers[label] = Worker(specs[label], work, env)
+        except (RuntimeError, OSError) as e:
+            log(f"[{label}] failed to load: {e}")
+            results[label] = {"error": str(e)}
             continue
-        colds = []
-        for _ in range(a.cold_repeats):
-            c, t_spawn, err = run_worker({**base, "mode": "cold"}, a.cache / "work", 600, env)
-            if c:
-                colds.append({"cold_s": c["first_token_unix"] - t_spawn, "load_s": c["load_s"], "rss_mb": c["peak_rss_mb"]})
-        res["cold"] = colds
-        res["size_bytes"] = art["size_bytes"]
-        results[label] = res
+        h = workers[label].hello
+        results[label] = {"prompt_tokens": h["prompt_tokens"], "load_s": h["load_s"], "ttft_s": {"64": [], "256": []},
+                          "decode": [], "protocol": {}, "size_bytes": art["size_bytes"], "peak_rss_mb": h["rss_mb"]}
+    live = list(workers)
+
+    def store(label, req, out):
+        r = results[label]
+        if req["op"] == "ttft":
+            r["ttft_s"][req["key"]].append(out["v"])
+        elif req["op"] == "decode":
+            r["decode"].append({"tokens": out["tokens"], "tps": out["v"]})
+        elif req["op"] == "round":
+            slot = r["protocol"].setdefault(f"{req['how']}/k{req['k']}", {"wall_s": []})
+            slot["wall_s"].append(out["v"])
+            slot["answers"] = out["answers"]
+        else:
+            r["protocol"].setdefault(f"{req['how']}/call_ttft", {"wall_s": []})["wall_s"].append(out["v"])
+
+    try:
+        for key in ("64", "256"):
+            log(f"TTFT {key}-token prompt")
+            interleaved(workers, [(l, {"op": "ttft", "key": key}) for l in live], a.warmup, a.repeats, results, store, log)
+        log("decode")
+        interleaved(workers, [(l, {"op": "decode"}) for l in live], a.warmup, max(3, a.repeats // 2), results, store, log)
+        for k in (1, 4, 8):
+            log(f"grounding round K={k}")
+            jobs = [(l, {"op": "round", "how": how, "k": k}) for l in live for how in specs[l]["protocol"]["modes"]]
+            interleaved(workers, jobs, a.warmup, a.repeats, results, store, log)
+        log("protocol call TTFT")
+        calls = [(l, how) for l in live for how in specs[l]["protocol"]["call_ttft_modes"]]
+        # Each call asks the next distinct question, so a prompt cache can only reuse the shared template prefix.
+        n_q = len(pr["memory"])
+        jobs = [(l, {"op": "call", "how": how, "i": n_q - 1}) for l, how in calls]
+        interleaved(workers, jobs, 1, 0, results, store, log)
+        for i in range(n_q):
+            interleaved(workers, [(l, {"op": "call", "how": how, "i": i}) for l, how in calls], 0, 1, results, store, log)
+    finally:
+        for w in workers.values():
+            w.close()
+    log("cold starts")
+    for rep in range(a.cold_repeats):
+        order = live[rep % len(live):] + live[:rep % len(live)] if live else []
+        for label in order:
+            if "error" not in results[label]:
+                results[label].setdefault("cold", []).append(spawn_cold(specs[label], work, env))
     summary = summarize(results, a)
     doc = {**head, "results": summary["rows"], "protocol": summary["protocol"], "goals": summary["goals"],
            "raw": results}
@@ -261,7 +365,7 @@ def summarize(results: dict, a) -> dict:
     S = report.stats
     rows, proto = {}, {}
     for label, r in results.items():
-        if "ttft_s" not in r:
+        if "ttft_s" not in r or "error" in r:
             rows[label] = {k: v for k, v in r.items() if k in ("skipped", "error")}
             continue
         pt = r["prompt_tokens"]
@@ -271,9 +375,9 @@ def summarize(results: dict, a) -> dict:
                "prefill_tps": S([pt["256"] / x for x in r["ttft_s"]["256"]]),
                "decode_tps": S([d["tps"] for d in r["decode"]]),
                "decode_tokens": [d["tokens"] for d in r["decode"]],
-               "cold_s": S([c["cold_s"] for c in r.get("cold", [])]),
+               "cold_s": S([c["cold_s"] for c in r.get("cold", []) if "cold_s" in c]),
                "peak_rss_mb": r["peak_rss_mb"],
-               "cold_rss_mb": S([c["rss_mb"] for c in r.get("cold", [])])["median"],
+               "cold_rss_mb": S([c["rss_mb"] for c in r.get("cold", []) if "rss_mb" in c])["median"],
                "size_mb": r["size_bytes"] / 2**20}
         rows[label] = row
         proto[label] = {k: {"wall_ms": S([x * 1e3 for x in v["wall_s"]])} for k, v in r["protocol"].items()}

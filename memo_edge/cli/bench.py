@@ -33,10 +33,12 @@ def available(bench_dir: Path) -> list[str]:
     return sorted(p.stem for p in bench_dir.glob("*.py") if p.stem not in skip and not p.stem.startswith("_"))
 
 
-@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+# help_option_names=[]: `memo bench latency --help` must reach the benchmark's own --help.
+@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                        "help_option_names": []})
 def bench(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Benchmark: latency | quality | scaling | synthesis_throughput | "
+    name: str = typer.Argument(None, help="Benchmark: latency | quality | scaling | synthesis_throughput | "
                                          "training_throughput | export_sizes (see benchmarks/RESULTS.md)."),
 ):
     """Run `python -m benchmarks.NAME ARGS...` from the checkout; extra arguments (e.g. --quick) pass through.
@@ -49,6 +51,9 @@ def bench(
 
     from memo_edge.errors import MemoError
 
+    if name in (None, "-h", "--help"):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
     bench_dir = find_benchmarks()
     names = available(bench_dir)
     if name not in names:
