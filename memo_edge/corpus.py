@@ -93,6 +93,8 @@ def _read_pdf(path: Path) -> Document | None:
         warnings.warn(f"{path}: skipped (PDF needs the [pdf] extra: pip install 'memo-edge[pdf]')", stacklevel=3)
         return None
     text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    # PDF lines break inside words ("tech-\nnology") and sentences; re-join them before sentence splitting
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
     return _doc_from_text(path, text) if text.strip() else None
 
 

@@ -166,3 +166,34 @@ def test_config_errors_name_the_field(tmp_path):
         SynthesisConfig.make(chunk_words=50, overlap_words=60)
     with pytest.raises(MemoError, match="is a directory"):
         synthesize(Path(__file__).parent.parent / "memo_edge" / "demo" / "corpus", tmp_path, progress=False)
+
+
+def _write_pdf(path: Path, lines: list[str]) -> None:
+    """A minimal one-page PDF with real text operators (what a PDF exporter writes), no PDF library needed."""
+    body = "BT /F1 11 Tf 14 TL 72 740 Td " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
+    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            "/Resources << /Font << /F1 5 0 R >> >> >>",
+            f"<< /Length {len(body)} >>\nstream\n{body}\nendstream", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = "%PDF-1.4\n", []
+    for i, o in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += f"{i} 0 obj\n{o}\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n" + "".join(f"{o:010d} 00000 n \n" for o in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    path.write_bytes(out.encode("latin-1"))
+
+
+def test_pdf_documents_with_the_pdf_extra(tmp_path):
+    pytest.importorskip("pypdf")
+    c = tmp_path / "c"
+    c.mkdir()
+    _write_pdf(c / "orvel.pdf", ["# Orvel Works", "date: 2021-03-01", "Orvel Works is a glass company based in Pim-",
+                                 "let. Dana Orvel founded Orvel Works in 1990. This year, Orvel Works opened",
+                                 "a second furnace in Tandry."])
+    synthesize(c, tmp_path / "r.jsonl", progress=False)
+    rows = load_reflections(tmp_path / "r.jsonl")
+    assert _find(rows, ["who founded", "Orvel Works"], "Dana Orvel")
+    assert any("Pimlet" in r.question + r.answer for r in rows)
+    assert any("2021" in r.question + r.answer and "furnace" in r.question + r.answer for r in rows)
