@@ -324,27 +324,30 @@ class _Run:
             return None
         for attempt in range(self.cfg.json_repairs + 1):
             self.state.exec_calls += 1
+            t_call = self.tr.now()
             with self.tr.span(f"executive:{stage}", "executive", stage=stage, attempt=attempt) as sp:
                 try:
                     reply = self.executive.complete(messages, temperature, self.cfg.exec_max_tokens)
                 except Exception as e:  # endpoint errors already retried by the client: count and move on
                     sp["error"] = f"{type(e).__name__}: {e}"
                     self.state.exec_failures += 1
-                    self.tr.event(stage, "executive_error", error=sp["error"], messages=messages)
+                    self.tr.event(stage, "executive_error", error=sp["error"], messages=messages,
+                                  latency_s=round(self.tr.now() - t_call, 4))
                     return None
                 sp["chars_in"] = sum(len(m["content"]) for m in messages)
                 sp["chars_out"] = len(reply or "")
+            latency = round(self.tr.now() - t_call, 4)
             try:
                 parsed = parse(extract_json(reply))
             except ParseError as e:
                 self.tr.event(stage, "executive_invalid", attempt=attempt, messages=messages, reply=reply,
-                              error=str(e), temperature=temperature)
+                              error=str(e), temperature=temperature, latency_s=latency)
                 messages = messages + [{"role": "assistant", "content": str(reply)[:2000]},
                                        {"role": "user", "content": REPAIR.format(error=e)}]
                 continue
             self.state.exec_failures = 0
             self.tr.event(stage, "executive", attempt=attempt, messages=messages, reply=reply, parsed=parsed,
-                          temperature=temperature)
+                          temperature=temperature, latency_s=latency)
             return parsed
         self.state.exec_failures += 1
         return None

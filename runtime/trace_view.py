@@ -37,7 +37,7 @@ def format_event(ev: dict) -> list[str]:
     if kind == "executive":
         p = ev.get("parsed") or {}
         fields = {k: v for k, v in p.items() if v not in (None, [], "", False)}
-        return [f"{head} executive -> {_short(fields, 300)}"]
+        return [f"{head} executive ({ev.get('latency_s', 0):.2f} s) -> {_short(fields, 300)}"]
     if kind == "executive_invalid":
         return [f"{head} executive reply INVALID ({ev.get('error')}): {_short(ev.get('reply'), 120)}"]
     if kind == "executive_error":
