@@ -197,3 +197,26 @@ def test_pdf_documents_with_the_pdf_extra(tmp_path):
     assert _find(rows, ["who founded", "Orvel Works"], "Dana Orvel")
     assert any("Pimlet" in r.question + r.answer for r in rows)
     assert any("2021" in r.question + r.answer and "furnace" in r.question + r.answer for r in rows)
+
+
+def test_messy_markdown_yields_prose_facts_only(tmp_path):
+    c = tmp_path / "c"
+    c.mkdir()
+    (c / "readme.md").write_text(
+        "# Kestrel Tools\n\ndate: 2023-01-10\n\n<div align=\"center\"><img src=\"logo.png\"></div>\n\n"
+        "Kestrel Tools is a software company based in Orrin. Mira Tallow founded Kestrel Tools in 2011.\n\n"
+        "```python\nfrom kestrel import Tool\nTool(name='x').run()\n```\n\n"
+        "| col | value |\n|---|---|\n| a | 1 |\n\n"
+        "    indented_code = True\n\n"
+        "- Kestrel Tools employs about 85 people.\n- See [the docs](https://example.com/docs) for more.\n\n"
+        "If you distribute copies of such a program, whether gratis or for a fee, you must pass on to the "
+        "recipients the same freedoms that you received, and you must make sure that they, too, receive or can "
+        "get the source code, and you must show them these terms so they know their rights.\n\n"
+        "Ünïcode Straße is home to the Kestrel Tools office.\n")
+    synthesize(c, tmp_path / "r.jsonl", progress=False)
+    rows = load_reflections(tmp_path / "r.jsonl")
+    text = " ".join(r.question + " " + r.answer for r in rows)
+    assert _find(rows, ["who founded", "Kestrel Tools"], "Mira Tallow")
+    assert _find(rows, ["how many people", "Kestrel Tools"], "85")
+    for junk in ("import", "Tool(", "col", "indented_code", "https", "gratis", "<div"):
+        assert junk not in text

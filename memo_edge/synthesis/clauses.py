@@ -25,6 +25,10 @@ DETERMINERS = {"the", "a", "an", "of", "its", "his", "her", "their", "this", "th
 MODALS = {"will", "would", "can", "could", "may", "might", "must", "shall", "should"}
 BAD_SUBJECTS = {"it", "they", "this", "that", "these", "those", "there", "nobody", "everybody", "somebody", "someone",
                 "everyone", "he", "she", "we", "i", "you", "one", "which", "who", "what", "the case", "the company"}
+SUBORDINATE = {"which", "who", "what", "if", "unless", "when", "whenever", "while", "although", "though", "because",
+               "since", "subject", "based", "to", "as", "for", "by", "with", "without", "in", "on", "at", "after",
+               "before", "once", "where", "whether", "how", "why", "and", "or", "but", "so", "then", "thus", "however",
+               "therefore", "also", "note", "see", "e.g", "i.e", "please", "you", "we", "i", "our", "your"}
 TIME_UNITS = {"second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month",
               "months", "year", "years", "decade", "decades", "century", "centuries", "generations", "generation"}
 _WHEN_WORDS = set(MONTHS) | {"spring", "summer", "autumn", "fall", "winter", "morning", "evening", "night",
@@ -256,7 +260,8 @@ def parse(sentence: str, _depth: int = 0) -> list[Clause]:
             extra.append(f"{right} is {left[:1].lower() + left[1:] if left.startswith('The ') else left}")
             subj_tokens = subj_tokens[k + 1:]
     subject = detok(subj_tokens)
-    if not subject or subject.lower() in BAD_SUBJECTS or subject.split()[0].lower() in ("which", "who", "what"):
+    if not subject or subject.lower() in BAD_SUBJECTS or subject.split()[0].lower() in SUBORDINATE \
+            or len(subject.split()) > 10 or "," in subject:
         return []
     if subject[:1].isupper() and subject.split()[0] in FUNCTION_CAPS - {"The", "A", "An", "Each", "All", "Most",
                                                                         "Every", "Some", "Many", "Both", "Other"}:

@@ -42,6 +42,19 @@ ROLE_WORDS = {"mayor", "director", "chief", "president", "founder", "chair", "ch
               "mother", "brother", "sister", "son", "daughter", "wife", "husband", "executive", "supervisor",
               "co-inventor", "inventor", "student", "students", "people", "residents", "author", "manager"}
 MAX_FACT_WORDS = 14
+MAX_SENTENCE_WORDS = 35
+_NOT_PROSE = re.compile(r"[=_{}<>|\\`#@$^~*]|\(\s*\w\s*\)|https?:|www\.|\.\w{2,4}\b/|\s[-/]{2,}")
+
+
+_DANGLING = re.compile(r"\b(?:the|a|an|of|to|and|or|with|for|by|in|on|at|from|that|which|its|their|his|her|be|"
+                       r"been|being|is|are|was|were|must|may|can|shall|will|should|would|could)$", re.I)
+
+
+def usable_sentence(text: str) -> bool:
+    """Short declarative prose: the shape the clause rules understand. Code, legal boilerplate and long sentences
+    produce wrong questions, so they produce none."""
+    words = text.split()
+    return 3 <= len(words) <= MAX_SENTENCE_WORDS and not _NOT_PROSE.search(text) and text.count('"') % 2 == 0
 
 
 @dataclass
@@ -199,8 +212,10 @@ def clause_pairs(g: _Gen, c: Clause, s: Sentence) -> list[QA]:
 
     def add(q: str, a: str, typ: str = base_type, short: bool = False, slot: str = ""):
         a = a.strip(" ,;:")
-        if not a or len(a.split()) > 40 or not normalize(a):
+        if not a or len(a.split()) > 20 or not normalize(a) or re.search(r"[\"()\[\]]", q + a):
             return
+        if _DANGLING.search(q.rstrip(" ?")) or _DANGLING.search(a):
+            return  # "What must retain the?": a clause split in the wrong place
         if f" {normalize(a)} " in f" {normalize(q)} ":
             return  # the question gives the answer away
         out.append(QA(_as_of(_q(q), s.as_of), a, typ, [s.doc_id], [s.chunk_id], short, slot=normalize(slot)))
@@ -591,10 +606,13 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
     pairs: list[QA] = []
     facts: list[Fact] = []
     all_clauses: list[tuple[Clause, Sentence]] = []
-    n_sent = 0
+    n_sent = skipped = 0
     for d in docs:
         for s in resolve_sentences(d, chunk_document(d, chunking), info):
             n_sent += 1
+            if not usable_sentence(s.resolved):
+                skipped += 1
+                continue
             for c in parse(s.resolved):
                 all_clauses.append((c, s))
                 pairs.extend(clause_pairs(g, c, s))
@@ -610,5 +628,5 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
         descs.setdefault(name, []).extend(ds)
     bridges = bridge_pairs(pairs, descs)
     cons = consolidated_pairs(g, facts)
-    stats = {"sentences": n_sent, "clauses": len(all_clauses), "facts": len(facts)}
+    stats = {"sentences": n_sent, "sentences_skipped": skipped, "clauses": len(all_clauses), "facts": len(facts)}
     return ExtractiveResult(pairs + ent + cross + bridges + cons, stats)

@@ -140,7 +140,9 @@ def _title_state(doc: Document, info: CorpusInfo) -> _State:
         cats.add(last)
     if name in info.categories:
         cats.add(info.categories[name].split()[-1])
-    first = sentences(paragraphs(doc.text)[0])[0] if paragraphs(doc.text) else ""
+    paras = paragraphs(doc.text)
+    first_sents = sentences(paras[0]) if paras else []
+    first = first_sents[0] if first_sents else ""
     m = _COPULA_DEF.match(first)
     if m and strip_article(m.group("name")) == name:
         cats.add(head_noun(m.group("desc")))

@@ -18,7 +18,15 @@ YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
 DATE_RE = re.compile(rf"^(?:(?:\d{{1,2}}\s+)?(?:{'|'.join(MONTHS)})\s+)?{YEAR}$|^(?:{'|'.join(MONTHS)})\s+\d{{1,2}},\s+{YEAR}$")
 
 
+_MD_CODE_BLOCK = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
+_MD_NOISE = re.compile(r"^(?: {4,}|\t).*$|^\s*\|.*\|\s*$|^\s*(?:[-*_=]\s*){3,}$|^\s*\[[^\]]+\]:\s*\S+.*$|<[^>\n]+>",
+                       re.M)
+
+
 def clean_markdown(text: str) -> str:
+    """Prose only: code blocks, indented code, tables, rules, link definitions and HTML tags are not facts."""
+    text = _MD_CODE_BLOCK.sub("", text)
+    text = _MD_NOISE.sub("", text)
     text = _MD_LINK.sub(r"\1", text)
     text = _MD_HEADING.sub("", text)
     text = _MD_BULLET.sub("", text)
