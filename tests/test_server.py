@@ -114,22 +114,36 @@ def test_limits_and_errors(server):
 
 
 def test_queue_bound_gives_503_not_a_crash(pack):
+    import time
+
+    from memo_edge.runtime.batcher import Job
+
     cfg = ServerConfig(port=0, max_queue=2, max_batch=1)
     statuses = []
     with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+        gate = threading.Event()
+        # occupy the worker: this job's first token blocks until the gate opens
+        srv.batcher.submit(Job(srv.chat.render([{"role": "user", "content": "hold"}]), 4,
+                               on_token=lambda text, tid: gate.wait(30)))
+        deadline = time.time() + 10
+        while srv.batcher.pending and time.time() < deadline:
+            time.sleep(0.01)
+
         def hit():
             r = httpx.post(srv.url + "/v1/chat/completions", timeout=60,
-                           json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 32})
+                           json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
             statuses.append((r.status_code, r.headers.get("retry-after")))
 
-        ts = [threading.Thread(target=hit) for _ in range(16)]
+        ts = [threading.Thread(target=hit) for _ in range(6)]
         for t in ts:
             t.start()
+        while len(statuses) < 4 and time.time() < deadline:  # the 4 that do not fit are refused at once
+            time.sleep(0.01)
+        gate.set()
         for t in ts:
             t.join()
         assert httpx.get(srv.url + "/healthz").status_code == 200
-    codes = {s for s, _ in statuses}
-    assert codes <= {200, 503} and 200 in codes and 503 in codes
+    assert sorted(s for s, _ in statuses) == [200, 200, 503, 503, 503, 503]
     assert all(ra == "1" for s, ra in statuses if s == 503)
 
 
