@@ -322,10 +322,8 @@ def _peel(c: Clause, rest: list[str], extra: list[str]) -> list[str]:
                 extra.append(f"{ante} {detok(tail[1:end])}")
                 i += 1 + end
                 continue
-            if tail[0] in PREPS:
-                out.extend(rest[i + 1:] and [])  # handled by the caller as comma-tail modifiers
-                out.append(",")
-                out.extend(tail)
+            if tail[0] in PREPS:  # ", with about 48,000 residents": the caller turns it into modifiers
+                out += [","] + tail
                 break
             end = tail.index(",") if "," in tail else len(tail)
             seg = tail[:end]

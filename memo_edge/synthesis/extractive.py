@@ -90,7 +90,7 @@ def answer_form(np: str) -> str:
     if len(toks) >= 3 and toks[0].lower() == "the" and toks[1][:1].islower() and spans and spans[0][0] == 2 \
             and spans[0][1] == len(toks):
         return detok(toks[2:])
-    np = re.sub(r"^(?:each|every|all|most of the|most)\s+", "", strip_article(np), flags=re.I)
+    np = re.sub(r"^(?:each|every|all)\s+", "", strip_article(np), flags=re.I)
     first = np.split(" ", 1)[0]
     return np[0].lower() + np[1:] if first.lower() in NUMBER_WORDS and first[:1].isupper() else np
 
