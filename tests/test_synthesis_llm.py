@@ -176,3 +176,40 @@ def test_unreachable_server_fails_cleanly(tmp_path, small_corpus):
         synthesize(small_corpus, tmp_path / "r.jsonl",
                    _cfg(["http://127.0.0.1:9/v1"], steps=("facts",), max_retries=0, timeout_s=2), progress=False)
     assert not (tmp_path / "r.jsonl").exists()
+
+
+def test_api_key_comes_from_the_named_environment_variable(tmp_path, small_corpus, monkeypatch):
+    seen: list[str | None] = []
+    with ScriptedServer(scripted_reply) as srv:
+        base = srv.httpd.RequestHandlerClass
+
+        class Recording(base):
+            def do_POST(self):
+                seen.append(self.headers.get("Authorization"))
+                super().do_POST()
+
+        srv.httpd.RequestHandlerClass = Recording
+        monkeypatch.setenv("MEMO_TEST_GEN_KEY", "sk-test-123")
+        synthesize(small_corpus, tmp_path / "r.jsonl",
+                   _cfg([srv.url], steps=("facts",), api_key_env="MEMO_TEST_GEN_KEY"), progress=False)
+    assert seen and set(seen) == {"Bearer sk-test-123"}
+
+
+def test_cli_openai_generator_with_steps_subset(tmp_path, small_corpus):
+    import subprocess
+    import sys
+
+    with ScriptedServer(scripted_reply) as srv:
+        out = tmp_path / "r.jsonl"
+        p = subprocess.run([str(Path(sys.executable).parent / "memo"), "synthesize", str(small_corpus), "-o", str(out),
+                            "--generator", "openai", "--generator-url", srv.url, "--generator-model", "m",
+                            "--steps", "facts,entity", "--concurrency", "4", "--no-progress"],
+                           capture_output=True, text=True, timeout=120)
+        prompts = [_prompt(b) for b in srv.requests]
+    assert p.returncode == 0, p.stderr
+    assert {r.type for r in load_reflections(out)} == {"direct", "indirect", "entity"}
+    assert not any('"is_self_contained"' in q or '"crossdoc_qa_pairs"' in q for q in prompts)
+    bad = subprocess.run([str(Path(sys.executable).parent / "memo"), "synthesize", str(small_corpus), "-o",
+                          str(out), "--generator", "openai", "--generator-url", "x", "--generator-model", "m",
+                          "--steps", "facts,nope"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
