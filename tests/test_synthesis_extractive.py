@@ -129,6 +129,13 @@ def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
     assert "reflections" in p.stdout
 
 
+def test_cli_unwritable_output_fails_before_work(tmp_path, demo_dir):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    p = _memo("synthesize", str(demo_dir / "corpus"), "-o", str(blocker / "sub" / "r.jsonl"), "--no-progress")
+    assert p.returncode == 2 and "cannot create the output directory" in p.stderr and "Traceback" not in p.stderr
+
+
 @pytest.mark.parametrize("setup,expect", [
     ("missing", "corpus folder not found"),
     ("empty", "no usable documents"),

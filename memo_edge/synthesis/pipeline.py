@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,9 +24,17 @@ def card_paths(out_path: Path) -> tuple[Path, Path]:
 
 
 def _check_out(out_path: Path) -> Path:
+    """Fail before any work when the output cannot be written (an LLM run may take hours)."""
     out_path = Path(out_path).expanduser()
     if out_path.is_dir():
         raise MemoError(f"{out_path}: is a directory (expected a .jsonl output file path)")
+    parent = out_path.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MemoError(f"{parent}: cannot create the output directory ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise MemoError(f"{parent}: output location is not writable")
     return out_path
 
 
