@@ -38,6 +38,10 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
     out = Path(out_dir).expanduser()
     rep = Reporter(progress)
     t0 = time.perf_counter()
+    if cfg.format == "mlc":
+        from .mlc_pack import require_mlc
+
+        require_mlc()
     ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
     check_disk_space(ckpt, out, cfg.precision)
     check_weights(ckpt)

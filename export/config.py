@@ -28,7 +28,7 @@ class ExportConfig(BaseModel):
     # Held-out slice for the int8/int4 recall check: a reflections JSONL (default: the one named in
     # memo_train.json), how many reflections to sample, and the seed that picks them.
     reflections: Path | None = None
-    heldout: int = Field(default=48, ge=0)
+    heldout: int = Field(default=32, ge=0)
     heldout_seed: int = 0
     parity_prompts: int = Field(default=4, ge=1)
     parity_tokens: int = Field(default=24, ge=1)

@@ -7,6 +7,7 @@ permuted into llama.cpp's rotary layout, the tied lm_head left out (llama.cpp re
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -126,7 +127,13 @@ def write_gguf(ckpt: Checkpoint, out: Path, precision: str, name: str = "memo-me
             writer.add_tensor(new, data.astype(np.float16))
         else:
             writer.add_tensor(new, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    quiet = logging.getLogger("gguf.gguf_writer")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # it logs every file it writes at INFO
+    try:
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    finally:
+        quiet.setLevel(level)

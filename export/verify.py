@@ -35,22 +35,9 @@ class TorchReference:
         self.torch = torch
         self.model = AutoModelForCausalLM.from_pretrained(str(ckpt_dir), dtype=torch.float32).eval()
         self.tok = Tokenizer.from_file(str(tokenizer_file))
-        self._cache: dict[tuple, tuple[list[int], int]] = {}
 
     def greedy(self, prompt: str, max_new: int, stop_ids: set[int] = frozenset()) -> list[int]:
-        """One prompt at a time (no padding), so the ids are comparable token for token.
-
-        Cached per prompt: greedy decoding is deterministic, so a longer earlier run answers a shorter request
-        (parity and recall share their prompts, and torch is the slow side of every check)."""
-        key = (prompt, frozenset(stop_ids))
-        hit = self._cache.get(key)
-        if hit and (hit[1] >= max_new or len(hit[0]) < hit[1]):
-            return hit[0][:max_new]
-        toks = self._greedy(prompt, max_new, stop_ids)
-        self._cache[key] = (toks, max_new)
-        return toks
-
-    def _greedy(self, prompt: str, max_new: int, stop_ids: set[int]) -> list[int]:
+        """One prompt at a time (no padding), so the ids are comparable token for token."""
         torch = self.torch
         ids = torch.tensor([self.tok.encode(prompt, add_special_tokens=False).ids])
         with torch.no_grad():
@@ -63,12 +50,26 @@ class TorchReference:
                 return new[:i]
         return new
 
-    def answers(self, prompts: list[str], max_new: int, stop_ids: set[int], progress=None) -> list[str]:
-        texts = []
-        for p in prompts:
-            texts.append(self.tok.decode(self.greedy(p, max_new, stop_ids), skip_special_tokens=True))
+    def answers(self, prompts: list[str], max_new: int, stop_ids: set[int], progress=None, batch: int = 16) -> list[str]:
+        """Greedy answers, batched with left padding (a reference for recall, where a padding-induced last-bit
+        difference does not matter; token parity uses greedy() one prompt at a time)."""
+        torch = self.torch
+        texts: list[str] = []
+        pad = min(stop_ids) if stop_ids else 0
+        for i in range(0, len(prompts), batch):
+            enc = [self.tok.encode(p, add_special_tokens=False).ids for p in prompts[i:i + batch]]
+            width = max(map(len, enc))
+            ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc])
+            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc])
+            with torch.no_grad():
+                out = self.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new,
+                                          eos_token_id=sorted(stop_ids) or None, pad_token_id=pad,
+                                          temperature=None, top_p=None, top_k=None)
+            for row in out[:, width:].tolist():
+                cut = next((j for j, t in enumerate(row) if t in stop_ids), len(row))
+                texts.append(self.tok.decode(row[:cut], skip_special_tokens=True))
             if progress:
-                progress()
+                progress(len(enc))
         return texts
 
 

@@ -145,3 +145,30 @@ def test_config_maps_precision_names():
         from memo_edge.export.api import make_config
 
         make_config("onnx", "int3", True)
+
+
+def test_mlc_without_mlc_llm_says_how_to_install(tiny_dir, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("mlc_llm") is not None:
+        pytest.skip("mlc_llm is installed here")
+    from memo_edge.export import export_pack
+
+    with pytest.raises(MemoError, match="mlc.ai/wheels") as e:
+        export_pack(tiny_dir, tmp_path / "mlc", format="mlc", precision="q4f16_1", progress=False)
+    assert "\n" not in str(e.value) and not (tmp_path / "mlc").exists()
+
+
+def test_mlc_conversation_template_renders_the_memory_prompt():
+    """Render MLC's template the way MLC does (system, role + sep + message, role + empty sep)."""
+    from memo_edge.export.mlc_pack import conv_template
+
+    p = MemoryPrompt.chatml(system="You are the test memory.")
+    t = conv_template(p, [2])
+    rendered = (t["system_template"].replace("{system_message}", t["system_message"])
+                + t["roles"]["user"] + t["role_content_sep"] + "Q?" + t["seps"][0]
+                + t["roles"]["assistant"] + t["role_empty_sep"])
+    assert rendered == p.render("Q?") and t["stop_token_ids"] == [2]
+    odd = MemoryPrompt(prefix="Q: ", suffix="\nA: ", answer_end="\n", stop=["\n"], system="")
+    with pytest.raises(MemoError, match="ChatML"):
+        conv_template(odd, [2])

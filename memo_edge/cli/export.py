@@ -21,7 +21,7 @@ def export(
                                 "recall of int8/int4 vs fp32 on held-out reflections; results go into the manifest."),
     reflections: Path = typer.Option(None, "--reflections", help="Reflections JSONL for the recall check "
                                      "(default: the one named in the checkpoint's memo_train.json)."),
-    heldout: int = typer.Option(48, "--heldout", help="How many reflections the recall check samples (0 = skip)."),
+    heldout: int = typer.Option(32, "--heldout", help="How many reflections the recall check samples (0 = skip)."),
     zip_: bool = typer.Option(False, "--zip", help="Also write PACK_DIR.memopack (one zip file) and print its path."),
 ):
     """Export a checkpoint to a memory pack: model files, tokenizer, and a manifest with sha256 of every file."""
