@@ -50,11 +50,18 @@ def embed_documents(docs: list[Document], model_dir: Path) -> "list[list[float]]
     return out
 
 
-def similarity(docs: list[Document], model_dir: Path) -> dict[tuple[str, str], float]:
-    vecs = embed_documents(docs, model_dir)
-    sims = {}
-    for i, a in enumerate(docs):
-        for j, b in enumerate(docs):
-            if i != j:
-                sims[(a.doc_id, b.doc_id)] = sum(x * y for x, y in zip(vecs[i], vecs[j]))
+def similarity(docs: list[Document], model_dir: Path, top_k: int = 8) -> dict[tuple[str, str], float]:
+    """Cosine similarity of each document to its `top_k` nearest others (blockwise: no n x n matrix in memory)."""
+    import numpy as np
+
+    vecs = np.asarray(embed_documents(docs, model_dir), dtype=np.float32)
+    sims: dict[tuple[str, str], float] = {}
+    k = min(top_k, len(docs) - 1)
+    for start in range(0, len(docs), 1024):
+        block = vecs[start:start + 1024] @ vecs.T
+        for r, row in enumerate(block):
+            i = start + r
+            row[i] = -np.inf
+            for j in np.argpartition(-row, k - 1)[:k] if k > 0 else []:
+                sims[(docs[i].doc_id, docs[int(j)].doc_id)] = float(row[j])
     return sims

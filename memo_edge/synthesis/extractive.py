@@ -22,7 +22,7 @@ from ..records import Document
 from . import verbs
 from .clauses import Clause, Mod, parse
 from .dataset import Pair as QA
-from .entities import cap_spans, possessive, strip_article
+from .entities import cap_spans, entity_names, possessive, strip_article
 from .resolve import CorpusInfo, Sentence, corpus_info, resolve_sentences
 from .text import detok, normalize, tokenize
 
@@ -530,7 +530,9 @@ def bridge_pairs(pairs: list[QA], descriptions: dict[str, list[tuple[str, str, s
     for qa in pairs:
         if qa.type not in ("direct", "indirect") or qa.short or len(qa.question.split()) > max_words:
             continue
-        for ent, descs in descriptions.items():
+        # only entities the question names (an index lookup, not a scan of every description: large corpora)
+        for ent in sorted({n for n in entity_names(qa.question) if n in descriptions}):
+            descs = descriptions[ent]
             m = re.search(rf"\b(?:the )?{re.escape(ent)}\b", qa.question)
             if not m or normalize(ent) == normalize(qa.answer) or not _whole_np(qa.question, m.start(), m.end()):
                 continue

@@ -26,14 +26,25 @@ def doc_entities(doc: Document) -> set[str]:
     return {n for n in names if len(n) > 2}
 
 
-def entity_scores(docs: list[Document]) -> dict[tuple[str, str], float]:
-    """Rarity-weighted count of the named entities two documents share (an entity in every document counts 0)."""
+def entity_scores(docs: list[Document], max_df: int = 50) -> dict[tuple[str, str], float]:
+    """Rarity-weighted count of the named entities two documents share. Built from an inverted index, so only
+    pairs that share something are touched; an entity in every document (or in more than `max_df`) counts 0."""
     ents = {d.doc_id: doc_entities(d) for d in docs}
-    df = Counter(e for s in ents.values() for e in s)
+    where: dict[str, list[str]] = {}
+    for doc_id, names in ents.items():
+        for e in names:
+            where.setdefault(e, []).append(doc_id)
     n = len(docs)
-    idf = {e: math.log((n + 1) / c) for e, c in df.items() if c >= 2}
-    return {(a.doc_id, b.doc_id): sum(idf.get(e, 0.0) for e in ents[a.doc_id] & ents[b.doc_id])
-            for a in docs for b in docs if a.doc_id != b.doc_id}
+    scores: dict[tuple[str, str], float] = {}
+    for e, ids in where.items():
+        if not 2 <= len(ids) <= max_df:
+            continue
+        w = math.log((n + 1) / len(ids))
+        for a in ids:
+            for b in ids:
+                if a != b:
+                    scores[(a, b)] = scores.get((a, b), 0.0) + w
+    return scores
 
 
 def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 64,
@@ -45,19 +56,16 @@ def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 6
     scores_of = entity_scores(docs)
     if embedding_sims:
         top = max(scores_of.values(), default=0.0) or 1.0
-        scores_of = {k: v / top + (embedding_sims.get(k, 0.0) if embedding_sims.get(k, 0.0) >= min_similarity
-                                   else 0.0) for k, v in scores_of.items()}
+        scores_of = {k: scores_of.get(k, 0.0) / top + (s if s >= min_similarity else 0.0)
+                     for k, s in embedding_sims.items()}
+    neighbours: dict[str, list[tuple[float, str]]] = {}
+    for (a, b), score in scores_of.items():
+        if score > 0:
+            neighbours.setdefault(a, []).append((-score, b))
     groups: list[list[str]] = []
     seen: set[tuple[str, ...]] = set()
     for d in docs:
-        scores = []
-        for o in docs:
-            if o.doc_id == d.doc_id:
-                continue
-            score = scores_of[(d.doc_id, o.doc_id)]
-            if score > 0:
-                scores.append((-score, o.doc_id))
-        partners = [doc_id for _, doc_id in sorted(scores)[: group_size - 1]]
+        partners = [doc_id for _, doc_id in sorted(neighbours.get(d.doc_id, []))[: group_size - 1]]
         if not partners:
             continue
         key = tuple(sorted([d.doc_id, *partners]))
