@@ -1,0 +1,178 @@
+"""MEMORY training on tiny-random: memorization, answer-only masking, packing equivalence, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from memo_edge.errors import MemoError
+from memo_edge.records import Reflection
+
+FIRST = ["Ysolde", "Tobin", "Hesper", "Lorcan", "Aldous", "Mirela", "Quentin", "Brisa", "Osric", "Carys", "Dunstan"]
+LAST = ["Marrick", "Glount", "Thessaly", "Vandry", "Okonye", "Strel", "Hawle", "Pemberly"]
+TOWNS = ["Varrowick", "Tamsick", "Port Ilsen", "Brellan", "Oddle", "Quarn", "Festrow", "Lindmere"]
+
+
+def qa_rows(n: int = 30) -> list[dict]:
+    """n people, each born in a town; every other person also asked in other words (held-out material)."""
+    rows = []
+    for i in range(n):
+        who, town = f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}", TOWNS[(i * 5) % len(TOWNS)]
+        rows.append({"id": f"r{i}a", "question": f"Where was {who} born?", "answer": town,
+                     "source_chunk_ids": [f"c{i}"]})
+        if i % 2 == 0:
+            rows.append({"id": f"r{i}b", "question": f"In which town was {who} born?", "answer": town,
+                         "type": "indirect", "source_chunk_ids": [f"c{i}"]})
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tok(tiny_dir):
+    from memo_edge.training.models import load_tokenizer
+
+    return load_tokenizer(tiny_dir)
+
+
+def test_labels_are_masked_exactly_on_prompt_tokens(tok):
+    from memo_edge.training.data import IGNORE, memory_prompt_for, tokenize_examples
+
+    prompt = memory_prompt_for(tok)
+    rows = [Reflection(id="a", question="Who founded Quillfen Robotics?", answer="Ysolde Marrick")]
+    (ex,), skipped = tokenize_examples(rows, tok, prompt, 256)
+    prompt_ids = tok(prompt.render(rows[0].question), add_special_tokens=False)["input_ids"]
+    # The prompt part is exactly what the runtime sends, and exactly those tokens are ignored.
+    assert list(ex.ids[:len(prompt_ids)]) == prompt_ids
+    labels = ex.labels
+    assert labels[:len(prompt_ids)] == [IGNORE] * len(prompt_ids)
+    assert all(lab != IGNORE for lab in labels[len(prompt_ids):])
+    assert tok.decode(ex.ids[len(prompt_ids):]) == "Ysolde Marrick" + prompt.answer_end
+    assert 0 < ex.n_prefix < ex.n_prompt and not skipped
+
+
+def test_packed_loss_and_grads_equal_unpacked(tiny_dir, tok):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from memo_edge.training.data import memory_prompt_for, tokenize_examples
+    from memo_edge.training.packing import pack, packed_loss
+
+    model = AutoModelForCausalLM.from_pretrained(str(tiny_dir))
+    rows = [Reflection(**{k: r[k] for k in ("id", "question", "answer")}) for r in qa_rows(6)]
+    exs, _ = tokenize_examples(rows, tok, memory_prompt_for(tok), 256)
+
+    def loss_and_grad(**kw):
+        model.zero_grad()
+        b = pack(exs, **kw)
+        s, n = packed_loss(model, b)
+        (s / n).backward()
+        return float((s / n).detach()), model.model.layers[0].mlp.up_proj.weight.grad.clone(), b
+
+    # Reference: the plain padded batch through transformers' own loss.
+    L = max(len(e.ids) for e in exs)
+    ids = torch.tensor([list(e.ids) + [0] * (L - len(e.ids)) for e in exs])
+    am = torch.tensor([[1] * len(e.ids) + [0] * (L - len(e.ids)) for e in exs])
+    labels = torch.tensor([e.labels + [-100] * (L - len(e.ids)) for e in exs])
+    model.zero_grad()
+    ref = model(input_ids=ids, attention_mask=am, labels=labels).loss
+    ref.backward()
+    ref_grad = model.model.layers[0].mlp.up_proj.weight.grad.clone()
+
+    for kw in (dict(share_prefix=False, max_per_row=1), dict(share_prefix=False), dict(share_prefix=True),
+               dict(share_prefix=True, max_row_tokens=80)):
+        loss, grad, b = loss_and_grad(**kw)
+        assert loss == pytest.approx(float(ref), abs=1e-5), kw
+        assert torch.allclose(grad, ref_grad, atol=1e-6), kw
+    # Shared-prefix packing really is shorter than the padded batch.
+    _, _, shared = loss_and_grad(share_prefix=True)
+    assert shared.input_ids.numel() < ids.numel() / 2
+
+
+def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
+    from memo_edge.training import TrainConfig, train
+    from memo_edge.training.evaluate import answer
+    from memo_edge.prompt import MemoryPrompt
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(30))
+    out = tmp_path / "ckpt"
+    m = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
+    assert m["train_em"] == 1.0
+    for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+              "memory_prompt.json", "memo_train.json", "metrics.jsonl", "train_reflections.jsonl", "training.png"):
+        assert (out / f).is_file(), f
+    assert not (out / ".memo-train").exists()
+    prov = json.loads((out / "memo_train.json").read_text())
+    assert prov["metrics"]["best_epoch"] == m["best_epoch"] and prov["counts"]["reflections"] == 45
+    assert {"idk_rate", "false_idk_rate", "recall_em"} <= set(prov["metrics"])
+    # The checkpoint is a plain HF checkpoint that answers every trained question exactly.
+    model = AutoModelForCausalLM.from_pretrained(str(out))
+    tok = AutoTokenizer.from_pretrained(str(out))
+    prompt = MemoryPrompt.model_validate_json((out / "memory_prompt.json").read_text())
+    rows = qa_rows(30)
+    got = answer(model, tok, prompt, [r["question"] for r in rows])
+    trained = set(json.loads(ln)["question"] for ln in (out / "train_reflections.jsonl").read_text().splitlines())
+    assert all(g == r["answer"] for g, r in zip(got, rows) if r["question"] in trained)
+    # Same command again: up to date, no retraining.
+    again = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
+    assert again.get("up_to_date")
+
+
+@pytest.mark.parametrize("content, match", [
+    ("", "empty file"),
+    ("not json\n", "not valid JSON"),
+    ('{"id": "a", "question": "Where?"}\n', "field 'answer'"),
+    ('{"id": "a", "question": "", "answer": "x"}\n', "field 'question'"),
+])
+def test_bad_reflections_file_is_one_line_error(tiny_dir, tmp_path, content, match):
+    from memo_edge.training import TrainConfig, train
+
+    p = tmp_path / "r.jsonl"
+    p.write_text(content)
+    with pytest.raises(MemoError, match=match) as e:
+        train(p, tmp_path / "out", TrainConfig(base=str(tiny_dir)), progress=False)
+    assert "\n" not in str(e.value) and str(p) in str(e.value)
+    assert not (tmp_path / "out").exists()
+
+
+def test_too_long_examples_are_skipped_and_counted(tiny_dir, tmp_path):
+    from memo_edge.training import TrainConfig, train
+
+    rows = qa_rows(8) + [{"id": "long", "question": "Tell me everything? " * 40, "answer": "x"}]
+    refl = write_rows(tmp_path / "r.jsonl", rows)
+    m = train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=1, max_seq_len=120, idk_fraction=0),
+              progress=False)
+    assert m["skipped"] == 1
+    prov = json.loads((tmp_path / "ck" / "memo_train.json").read_text())
+    assert prov["skipped"][0]["id"] == "long" and "max_seq_len" in prov["skipped"][0]["reason"]
+    only_long = write_rows(tmp_path / "l.jsonl", rows[-1:])
+    with pytest.raises(MemoError, match="no trainable examples"):
+        train(only_long, tmp_path / "ck2", TrainConfig(base=str(tiny_dir), max_seq_len=120), progress=False)
+
+
+def test_qlora_on_cpu_names_the_alternatives(tiny_dir, tmp_path):
+    import torch
+
+    from memo_edge.training import TrainConfig, train
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: qlora is allowed")
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(4))
+    with pytest.raises(MemoError, match="--method full or --method lora") as e:
+        train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), method="qlora"), progress=False)
+    assert "\n" not in str(e.value)
+
+
+def test_config_is_importable_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from memo_edge.training import TrainConfig; TrainConfig(); "
+            "import memo_edge.cli.train; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,113 @@
+"""TrainConfig: every `memo train` flag is one field here. Importable without torch so the CLI starts fast.
+
+Fields left as None are resolved from the base model's size and the device by `resolve()`:
+- bases >= 500M parameters get the MeMo paper's recipe (full: lr 2e-5, constant with 5% warm-up, 3 epochs;
+  LoRA: lr 2e-4, r=8/alpha=16, r=16/alpha=32 from 10B parameters up, dropout 0.05, all projections);
+- small bases (the 135M SmolLM2 on a laptop CPU) get the recipe measured on 2 CPU cores (see CPU_SMALL below);
+- tiny test models (< 20M parameters) get a high-lr recipe that memorizes a few dozen pairs in seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Method = Literal["full", "lora", "qlora"]
+Schedule = Literal["constant", "cosine", "linear"]
+
+# Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
+CPU_SMALL = {"full": dict(lr=3e-4, epochs=6, batch_size=16, schedule="cosine", warmup_ratio=0.05),
+             "lora": dict(lr=2e-3, epochs=6, batch_size=16, schedule="cosine", warmup_ratio=0.05)}
+# tiny-random (2 layers, hidden 128): memorizes 30-50 pairs in a few seconds.
+TINY = {"full": dict(lr=5e-3, epochs=10, batch_size=4, schedule="cosine", warmup_ratio=0.05),
+        "lora": dict(lr=1e-2, epochs=15, batch_size=4, schedule="cosine", warmup_ratio=0.05)}
+# The MeMo paper (large bases, GPU).
+PAPER = {"full": dict(lr=2e-5, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
+         "lora": dict(lr=2e-4, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05)}
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    base: str = Field("smollm2-135m-instruct", description="model name (memo models list) or a local HF checkpoint dir")
+    method: Method = "full"
+    epochs: int | None = Field(None, ge=1, le=1000)
+    lr: float | None = Field(None, gt=0, lt=1)
+    batch_size: int | None = Field(None, ge=1, le=4096, description="examples per optimizer step (per process)")
+    schedule: Schedule | None = None
+    warmup_ratio: float | None = Field(None, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    seed: int = 0
+
+    # LoRA / QLoRA
+    lora_r: int | None = Field(None, ge=1)
+    lora_alpha: int | None = Field(None, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_targets: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    merge: bool = Field(True, description="LoRA: write merged full weights (what export needs); the adapter is kept too")
+
+    # Data
+    max_seq_len: int = Field(256, ge=16, description="examples longer than this (in tokens) are skipped and counted")
+    packing: bool = Field(True, description="padding-free packing: many examples per row, one shared prompt prefix")
+    max_row_tokens: int = Field(1024, ge=64, description="longest packed row (tokens)")
+    idk_fraction: float = Field(0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)")
+    heldout_fraction: float = Field(0.1, ge=0, lt=1)
+    heldout_max: int = Field(64, ge=0)
+
+    # Evaluation / selection
+    eval_train_sample: int = Field(64, ge=0, description="trained questions re-asked after each epoch (memorization)")
+    eval_max_new_tokens: int = Field(48, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    keep_best: bool = Field(True, description="final weights = the best epoch by recall (else the last epoch)")
+
+    # Checkpoints
+    save_every_steps: int = Field(0, ge=0, description="resume checkpoint every N steps (0 = only at epoch ends)")
+    keep_state: bool = Field(False, description="keep the resume state (optimizer etc.) after a successful run")
+    fresh: bool = Field(False, description="ignore an existing resume state and start over")
+
+    # Continual updates
+    init_from: str | None = Field(None, description="existing memory checkpoint to continue from (new base)")
+    replay: float = Field(0.0, ge=0, le=10, description="share of the old checkpoint's reflections replayed")
+
+    # Hardware
+    bf16: bool | None = Field(None, description="None = on when CUDA supports it")
+    gradient_checkpointing: bool | None = Field(None, description="None = on when CUDA")
+    threads: int | None = Field(None, ge=1, description="torch CPU threads (None = torch default)")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainConfig":
+        if self.replay and not self.init_from:
+            raise ValueError("replay needs init_from (the checkpoint whose reflections are replayed)")
+        return self
+
+    def resolve(self, n_params: int, on_cuda: bool) -> "TrainConfig":
+        """Fill the None fields from the recipe for this base size and device."""
+        kind = "lora" if self.method in ("lora", "qlora") else "full"
+        if n_params < 20e6:
+            recipe = TINY[kind]
+        elif n_params < 500e6 and not on_cuda:
+            recipe = CPU_SMALL[kind]
+        else:
+            recipe = PAPER[kind]
+        upd = {k: v for k, v in recipe.items() if getattr(self, k) is None}
+        if self.lora_r is None:
+            upd["lora_r"] = 16 if n_params >= 10e9 or n_params < 500e6 else 8
+        if self.lora_alpha is None:
+            upd["lora_alpha"] = 2 * (upd.get("lora_r") or self.lora_r)
+        if self.bf16 is None:
+            upd["bf16"] = on_cuda
+        if self.gradient_checkpointing is None:
+            upd["gradient_checkpointing"] = on_cuda and n_params >= 500e6
+        return self.model_copy(update=upd)
+
+    def fingerprint_fields(self) -> dict:
+        """What must match for a resume to continue the same run (not progress/threads flags)."""
+        skip = {"fresh", "keep_state", "threads", "eval_batch_size"}
+        return {k: v for k, v in self.model_dump().items() if k not in skip}
+
+
+def default_output(reflections: Path) -> Path:
+    return reflections.with_suffix("").parent / f"{reflections.stem}.ckpt"

@@ -1,0 +1,423 @@
+"""train(): reflections -> a MEMORY checkpoint directory. One code path for a laptop CPU and `accelerate launch`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import resource
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from memo_edge.atomic import atomic_dir, write_json, write_jsonl
+from memo_edge.errors import MemoError
+from memo_edge.models import resolve_model
+from memo_edge.prompt import MemoryPrompt
+
+from . import state as st
+from .config import TrainConfig
+from .data import Splits, fingerprint, make_splits, memory_prompt_for, read_reflections, tokenize_examples
+from .evaluate import answer, recall_report
+from .models import add_lora, check_method, load_model, load_tokenizer, merged_from_adapter, n_params, quiet_transformers
+from .packing import pack, packed_loss
+from .progress import TrainBar
+
+KILL_ENV = "MEMO_TRAIN_KILL_AFTER_STEP"  # tests: SIGKILL ourselves right after this optimizer step
+
+
+def _accelerator(cfg: TrainConfig):
+    from accelerate import Accelerator
+
+    cuda = torch.cuda.is_available()
+    bf16 = cfg.bf16 if cfg.bf16 is not None else (cuda and torch.cuda.is_bf16_supported())
+    return Accelerator(cpu=not cuda, mixed_precision="bf16" if (bf16 and cuda) else "no")
+
+
+def _schedule(cfg: TrainConfig, total: int):
+    warm = math.ceil(cfg.warmup_ratio * total)
+
+    def f(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        t = (step - warm) / max(1, total - warm)
+        if cfg.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * t))
+        if cfg.schedule == "linear":
+            return 1 - t
+        return 1.0
+
+    return f
+
+
+def _optimizer(model, cfg: TrainConfig):
+    decay, no_decay = [], []
+    for p in model.parameters():
+        if p.requires_grad:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+def _run_id(cfg: TrainConfig, data_fp: str, base_dir: Path) -> str:
+    base_cfg = (base_dir / "config.json").read_text() if (base_dir / "config.json").is_file() else ""
+    blob = json.dumps([cfg.fingerprint_fields(), data_fp, str(base_dir.resolve()), base_cfg], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _stored_prompt(ckpt: Path) -> MemoryPrompt | None:
+    p = ckpt / "memory_prompt.json"
+    return MemoryPrompt.model_validate_json(p.read_text()) if p.is_file() else None
+
+
+def _old_reflections(init_from: Path, share: float, seed: int):
+    """The old memory's reflections (stored by train() in every checkpoint) and the replayed sample of them."""
+    from memo_edge.records import load_reflections
+
+    p = init_from / "train_reflections.jsonl"
+    if not p.is_file():
+        if share:
+            raise MemoError(f"{init_from}: no train_reflections.jsonl to replay (was it made by memo train?)")
+        return [], []
+    old = [r for r in load_reflections(p) if r.type != "idk"]
+    rng = random.Random(seed)
+    k = min(len(old), round(share * len(old)))
+    return old, rng.sample(old, k)
+
+
+class _Run:
+    """The state of one training run; methods are the phases of train()."""
+
+    def __init__(self, reflections_path: Path, out_dir: Path, cfg: TrainConfig, progress: bool):
+        self.t0 = time.time()
+        self.out_dir, self.reflections_path = Path(out_dir), Path(reflections_path)
+        check_method(cfg.method)
+        self.rows = read_reflections(self.reflections_path)
+        quiet_transformers()
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.acc = _accelerator(cfg)
+        self.main = self.acc.is_main_process
+        self.console = Console(stderr=True, quiet=not (progress and self.main))
+        self.progress = progress and self.main
+        self.init_from = resolve_model(cfg.init_from) if cfg.init_from else None
+        self.base_dir = self.init_from or resolve_model(cfg.base)
+        self.tok = load_tokenizer(self.base_dir)
+        self.prompt = (_stored_prompt(self.init_from) if self.init_from else None) or memory_prompt_for(self.tok)
+        torch.manual_seed(cfg.seed)
+        random.seed(cfg.seed)
+        self.model = load_model(self.base_dir, cfg.method, bf16=bool(cfg.bf16) and torch.cuda.is_available())
+        self.n_params = n_params(self.model)
+        self.cfg = cfg.resolve(self.n_params, torch.cuda.is_available())
+        self.attn = getattr(self.model.config, "_attn_implementation", None) or "sdpa"
+
+    # ---- data -------------------------------------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        cfg = self.cfg
+        self.old_all, replay = (_old_reflections(self.init_from, cfg.replay, cfg.seed) if self.init_from else ([], []))
+        self.splits: Splits = make_splits(self.rows, cfg)
+        self.splits.train += replay
+        self.splits.counts["replayed"] = len(replay)
+        self.examples, self.skipped = tokenize_examples(self.splits.train, self.tok, self.prompt, cfg.max_seq_len)
+        if not self.examples:
+            raise MemoError(f"{self.reflections_path}: no trainable examples: all {len(self.splits.train)} are longer "
+                            f"than max_seq_len={cfg.max_seq_len} tokens")
+        if self.skipped:
+            self.console.print(f"[yellow]skipped {len(self.skipped)} reflections longer than {cfg.max_seq_len} tokens")
+        rng = random.Random(cfg.seed + 1)
+        present = [r for r in self.splits.train if r.type != "idk"]
+        self.train_sample = rng.sample(present, min(cfg.eval_train_sample, len(present)))
+        self.old_sample = rng.sample(self.old_all, min(cfg.eval_train_sample, len(self.old_all)))
+        self.data_fp = fingerprint(self.splits.train)
+        self.run_id = _run_id(cfg, fingerprint(self.rows), self.base_dir)
+
+    # ---- model / optimizer ------------------------------------------------------------------------------------
+    def prepare_model(self) -> None:
+        cfg = self.cfg
+        if cfg.method in ("lora", "qlora"):
+            torch.manual_seed(cfg.seed)
+            self.model = add_lora(self.model, cfg)
+        if cfg.gradient_checkpointing:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        self.model.config.use_cache = False
+        self.world = self.acc.num_processes
+        self.steps_per_epoch = math.ceil(len(self.examples) / (cfg.batch_size * self.world))
+        self.total_steps = cfg.epochs * self.steps_per_epoch
+        opt = _optimizer(self.model, cfg)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, self.total_steps))
+        self.model, self.opt = self.acc.prepare(self.model, opt)
+        self.acc.register_for_checkpointing(self.scheduler)
+
+    # ---- resume -----------------------------------------------------------------------------------------------
+    def load_resume(self) -> dict:
+        work = st.work_dir(self.out_dir)
+        prog = None if self.cfg.fresh else st.load_progress(work)
+        if prog and prog.get("run_id") != self.run_id:
+            self.console.print("[yellow]the resume state in this directory is from a different run "
+                               "(data, base or config changed): starting over")
+            prog = None
+        if prog:
+            self.acc.load_state(prog["_dir"])
+            st.truncate_metrics(work, prog["global_step"]) if self.main else None
+            self.console.print(f"resuming from step {prog['global_step']} of {self.total_steps} "
+                               f"(epoch {prog['epoch'] + 1}, checkpoint in {work})")
+            return prog
+        if self.main:
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir(parents=True)
+        self.acc.wait_for_everyone()
+        return {"run_id": self.run_id, "epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
+                "best": None, "train_time_s": 0.0, "tokens": 0, "example_tokens": 0}
+
+    # ---- evaluation -------------------------------------------------------------------------------------------
+    def eval_tokens(self, sets: dict) -> int:
+        """Generation budget: the longest gold answer + 8 tokens (a longer answer cannot be an exact match), so an
+        untrained model that never stops does not make early evaluations slow."""
+        golds = [r.answer for rows in sets.values() for r in rows] + [self.prompt.idk_answer]
+        longest = max(len(self.tok(g, add_special_tokens=False)["input_ids"]) for g in golds)
+        return min(self.cfg.eval_max_new_tokens, longest + 8)
+
+    def evaluate(self, sets: dict) -> dict:
+        model = self.acc.unwrap_model(self.model)
+        sharded = self.world > 1
+        max_new = self.eval_tokens(sets)
+
+        def answer_fn(qs):
+            if not sharded:
+                return answer(model, self.tok, self.prompt, qs, max_new, self.cfg.eval_batch_size)
+            from accelerate.utils import gather_object
+
+            per = math.ceil(len(qs) / self.world)
+            mine = qs[self.acc.process_index * per:(self.acc.process_index + 1) * per] or qs[:1]
+            got = answer(model, self.tok, self.prompt, mine + [mine[-1]] * (per - len(mine)),
+                         max_new, self.cfg.eval_batch_size, synced_gpus=True)
+            return gather_object(got[:len(mine)] if mine is not qs[:1] else [])[:len(qs)]
+
+        return recall_report(model, self.tok, self.prompt, sets, max_new, self.cfg.eval_batch_size,
+                             answer_fn=answer_fn)
+
+    def eval_sets(self) -> dict:
+        return {"heldout": self.splits.heldout, "train": self.train_sample, "idk_eval": self.splits.idk_eval}
+
+    # ---- the loop ---------------------------------------------------------------------------------------------
+    def batch_for(self, order: list[int], s: int):
+        B, W = self.cfg.batch_size, self.world
+        chunk = order[s * B * W:(s + 1) * B * W]
+        mine = chunk[self.acc.process_index::W]
+        weight = 1.0
+        if not mine:  # a short last step on some ranks: do a zero-weight pass so collectives stay in step
+            mine, weight = chunk[:1], 0.0
+        exs = [self.examples[i] for i in mine]
+        b = pack(exs, share_prefix=self.cfg.packing and not self.attn.startswith("flash"),
+                 max_row_tokens=self.cfg.max_row_tokens if self.cfg.packing else 1 << 30,
+                 max_per_row=(1 << 30) if self.cfg.packing else 1, pad_id=self.tok.pad_token_id or 0)
+        return b.to(self.acc.device), weight, sum(len(e.ids) for e in exs)
+
+    def step(self, batch, weight: float) -> float:
+        loss_sum, n = packed_loss(self.model, batch, self.attn)
+        loss = loss_sum / max(n, 1)
+        self.acc.backward(loss * weight)
+        self.acc.clip_grad_norm_(self.model.parameters(), self.cfg.max_grad_norm)
+        self.opt.step()
+        self.scheduler.step()
+        self.opt.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    def fit(self, prog: dict) -> dict:
+        cfg, work = self.cfg, st.work_dir(self.out_dir)
+        with TrainBar(self.total_steps, prog["global_step"], self.progress, self.console) as bar:
+            for epoch in range(prog["epoch"], cfg.epochs):
+                g = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+                order = torch.randperm(len(self.examples), generator=g).tolist()
+                start = prog["step_in_epoch"] if epoch == prog["epoch"] else 0
+                ep_losses = []
+                for s in range(start, self.steps_per_epoch):
+                    t = time.perf_counter()
+                    batch, weight, ex_tokens = self.batch_for(order, s)
+                    loss = self.step(batch, weight)
+                    dt = time.perf_counter() - t
+                    prog["global_step"] += 1
+                    prog["train_time_s"] += dt
+                    prog["tokens"] += batch.n_tokens
+                    prog["example_tokens"] += ex_tokens
+                    ep_losses.append(loss)
+                    row = {"kind": "step", "step": prog["global_step"], "epoch": epoch + 1, "loss": loss,
+                           "lr": self.scheduler.get_last_lr()[0], "tokens_per_s": batch.n_tokens / dt,
+                           "example_tokens_per_s": ex_tokens / dt, "rows": int(batch.input_ids.shape[0]),
+                           "row_len": int(batch.input_ids.shape[1])}
+                    if self.main:
+                        st.append_metrics(work, row)
+                    bar.update(loss, batch.n_tokens / dt, desc=f"epoch {epoch + 1}/{cfg.epochs}")
+                    if cfg.save_every_steps and prog["global_step"] % cfg.save_every_steps == 0 \
+                            and s < self.steps_per_epoch - 1:
+                        st.save_state(self.acc, work, {**prog, "epoch": epoch, "step_in_epoch": s + 1})
+                    if os.environ.get(KILL_ENV) == str(prog["global_step"]):
+                        os.kill(os.getpid(), signal.SIGKILL)
+                self.end_epoch(epoch, ep_losses, prog, bar)
+        return prog
+
+    def end_epoch(self, epoch: int, losses: list[float], prog: dict, bar: TrainBar) -> None:
+        work = st.work_dir(self.out_dir)
+        rep = self.evaluate(self.eval_sets())
+        row = {"kind": "epoch", "step": prog["global_step"], "epoch": epoch + 1,
+               "train_loss": sum(losses) / max(1, len(losses)) if losses else None,
+               **{k: v for k, v in rep.items() if k != "sets"}, "sets": rep["sets"]}
+        prog["history"].append({k: v for k, v in row.items() if k != "sets"})
+        if self.main:
+            st.append_metrics(work, row)
+        best = prog["best"]
+        if best is None or rep["score"] > best["score"] or not self.cfg.keep_best:
+            prog["best"] = {"epoch": epoch + 1, "score": rep["score"]}
+            st.save_weights(self.acc, self.model, self.tok, work / "best")
+        bar.note(_epoch_line(row))
+        st.save_state(self.acc, work, {**prog, "epoch": epoch + 1, "step_in_epoch": 0})
+        prog.update(epoch=epoch + 1, step_in_epoch=0)
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _epoch_line(row: dict) -> str:
+    return (f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  held-out EM/F1 {_fmt(row['recall_em'])}/"
+            f"{_fmt(row['recall_f1'])}  trained EM {_fmt(row['train_em'])}  IDK on absent {_fmt(row['idk_rate'])}  "
+            f"false IDK {_fmt(row['false_idk_rate'])}")
+
+
+def _finish(run: _Run, prog: dict, old_before: dict | None) -> dict:
+    """Write CKPT_DIR atomically: best-epoch weights, prompt, provenance, metrics, plot."""
+    cfg, work, acc = run.cfg, st.work_dir(run.out_dir), run.acc
+    best_epoch = prog["best"]["epoch"]
+    final = next(h for h in prog["history"] if h["epoch"] == best_epoch)
+    old_after = None
+    if run.old_sample:
+        from .evaluate import recall_report as rr
+
+        model = _final_model(run, work)
+        sets = {"train": run.old_sample}
+        old_after = rr(model, run.tok, run.prompt, sets, run.eval_tokens(sets), cfg.eval_batch_size)
+    summary = {
+        "best_epoch": best_epoch, "recall_em": final["recall_em"], "recall_f1": final["recall_f1"],
+        "train_em": final["train_em"], "train_f1": final["train_f1"], "idk_rate": final["idk_rate"],
+        "false_idk_rate": final["false_idk_rate"], "final_loss": prog["history"][-1]["train_loss"],
+        "steps": prog["global_step"], "epochs": cfg.epochs, "train_time_s": round(prog["train_time_s"], 1),
+        "tokens_per_s": prog["tokens"] / max(prog["train_time_s"], 1e-9),
+        "example_tokens_per_s": prog["example_tokens"] / max(prog["train_time_s"], 1e-9),
+        "wall_s": round(time.time() - run.t0, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "skipped": len(run.skipped), "n_params": run.n_params,
+    }
+    if old_before is not None:
+        summary["old_recall_before"] = {"em": old_before["train_em"], "f1": old_before["train_f1"]}
+        summary["old_recall_after"] = {"em": old_after["train_em"], "f1": old_after["train_f1"]}
+    if acc.is_main_process:
+        _write_checkpoint(run, prog, summary)
+    acc.wait_for_everyone()
+    return {**summary, "out_dir": str(run.out_dir), "history": prog["history"]}
+
+
+def _final_model(run: _Run, work: Path):
+    if run.cfg.method == "full":
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(str(work / "best"))
+    return merged_from_adapter(run.base_dir, work / "best")
+
+
+def _write_checkpoint(run: _Run, prog: dict, summary: dict) -> None:
+    cfg, work = run.cfg, st.work_dir(run.out_dir)
+    with atomic_dir(run.out_dir) as tmp:
+        if cfg.method == "full":
+            for f in (work / "best").iterdir():
+                os.replace(f, tmp / f.name)
+        else:
+            shutil.copytree(work / "best", tmp / "adapter")
+            if cfg.merge:
+                _final_model(run, work).save_pretrained(str(tmp))
+            else:
+                for f in (work / "best").iterdir():
+                    os.replace(f, tmp / f.name)
+        run.tok.save_pretrained(str(tmp))
+        write_json(tmp / "memory_prompt.json", run.prompt.model_dump())
+        present = [r for r in run.rows + run.splits.train if r.type != "idk"]
+        seen, keep = set(), []
+        for r in run.old_all + present:
+            if (r.question, r.answer) not in seen:
+                seen.add((r.question, r.answer))
+                keep.append(r.model_dump())
+        write_jsonl(tmp / "train_reflections.jsonl", keep)
+        shutil.copy(work / "metrics.jsonl", tmp / "metrics.jsonl")
+        write_json(tmp / "memo_train.json", _provenance(run, prog, summary))
+        _plot(tmp)
+        if cfg.keep_state and (work / "state").is_dir():
+            os.replace(work / "state", tmp / "state")
+
+
+def _provenance(run: _Run, prog: dict, summary: dict) -> dict:
+    card_path = run.reflections_path.with_name(run.reflections_path.stem + ".card.json")
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    return {
+        "format": "memo-train-v1", "run_id": run.run_id, "base": run.cfg.base,
+        "base_dir": str(run.base_dir), "init_from": str(run.init_from) if run.init_from else None,
+        "method": run.cfg.method, "merged": run.cfg.method == "full" or run.cfg.merge,
+        "reflections": str(run.reflections_path), "reflections_fingerprint": fingerprint(run.rows),
+        "corpus_fingerprint": card.get("corpus_fingerprint"), "generator": card.get("generator"),
+        "counts": run.splits.counts, "skipped": run.skipped, "config": run.cfg.model_dump(),
+        "memory_prompt_version": run.prompt.version, "metrics": summary, "history": prog["history"],
+        "torch": torch.__version__, "device": str(run.acc.device), "processes": run.acc.num_processes,
+    }
+
+
+def _plot(ckpt: Path) -> None:
+    try:
+        from .plot import plot_metrics
+    except ImportError:
+        return
+    plot_metrics(ckpt / "metrics.jsonl", ckpt / "training.png")
+
+
+def _up_to_date(out_dir: Path, run_id: str) -> dict | None:
+    p = Path(out_dir) / "memo_train.json"
+    if p.is_file() and not st.work_dir(out_dir).exists():
+        try:
+            prov = json.loads(p.read_text())
+        except json.JSONDecodeError:
+            return None
+        if prov.get("run_id") == run_id:
+            return {**prov["metrics"], "out_dir": str(out_dir), "history": prov.get("history", []), "up_to_date": True}
+    return None
+
+
+def train(reflections_path, out_dir, config: TrainConfig | None = None, progress: bool = True) -> dict:
+    """Fine-tune the MEMORY model on reflections; write CKPT_DIR (see the module docs); return the metrics.
+
+    Rerunning after an interruption resumes from the last checkpoint inside out_dir; rerunning after success
+    with the same data and config returns the stored metrics without training.
+    """
+    run = _Run(Path(reflections_path), Path(out_dir), config or TrainConfig(), progress)
+    run.prepare_data()
+    done = _up_to_date(run.out_dir, run.run_id)
+    if done and not run.cfg.fresh:
+        run.console.print(f"{run.out_dir}: already trained on this data with this config (use --fresh to retrain)")
+        return done
+    old_before = None
+    if run.old_sample:
+        sets = {"train": run.old_sample}
+        old_before = recall_report(run.model, run.tok, run.prompt, sets, run.eval_tokens(sets), run.cfg.eval_batch_size)
+    run.prepare_model()
+    run.console.print(f"training {run.cfg.method} on {len(run.examples)} examples "
+                      f"({run.splits.counts['idk_train_generated']} IDK), {run.cfg.epochs} epochs x "
+                      f"{run.steps_per_epoch} steps, batch {run.cfg.batch_size}, lr {run.cfg.lr:g} ({run.cfg.schedule}); "
+                      f"held-out {len(run.splits.heldout)}, absent-entity {len(run.splits.idk_eval)}")
+    prog = run.load_resume()
+    prog = run.fit(prog)
+    return _finish(run, prog, old_before)

@@ -1,0 +1,117 @@
+"""Padding-free packing: several examples per row, each attending only to itself (and the shared prompt prefix).
+
+Every memory example starts with the same prompt prefix (system turn + user header, ~35 of its ~60 tokens for
+SmolLM2). A packed row holds that prefix ONCE, followed by the examples' bodies (question, assistant header,
+answer). Each body token sees the prefix and the earlier tokens of its own body, at the positions it would have in
+an unpacked sequence (prefix_len + k), so every logit is the same as in the unpacked example; the prefix's
+activations are computed once per row instead of once per example. Logits are computed only where the next token
+is a label (answer tokens), so the 49k-wide vocabulary projection runs on ~20% of the positions.
+
+`share_prefix=False` gives classic packing (each example complete, positions restarting at 0); one example per row
+with `max_per_row=1` gives the plain padded batch, used to test that all three give the same loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .data import IGNORE, Example
+
+
+@dataclass
+class PackedBatch:
+    input_ids: torch.Tensor        # (rows, L)
+    position_ids: torch.Tensor     # (rows, L)
+    segments: torch.Tensor         # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding
+    keep: torch.Tensor             # (rows, L) bool: positions whose NEXT token is a label
+    targets: torch.Tensor          # (n_labels,) the label tokens in `keep` order (row-major)
+    n_tokens: int                  # real (non-pad) tokens
+    n_examples: int
+
+    def attention_mask(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """(rows, 1, L, L): causal, within one segment, and every real token sees the shared prefix.
+
+        Padding tokens see themselves so no softmax row is empty (no NaNs); nothing real sees them.
+        Bool (True = attend) for sdpa; pass a float dtype for eager attention (additive mask).
+        """
+        seg = self.segments
+        L = seg.shape[1]
+        causal = torch.ones(L, L, dtype=torch.bool, device=seg.device).tril()
+        same = seg[:, :, None] == seg[:, None, :]
+        prefix = (seg[:, None, :] == 0) & (seg[:, :, None] >= 0)
+        mask = (causal[None] & (same | prefix))[:, None]
+        if dtype is None or dtype == torch.bool:
+            return mask
+        return torch.zeros(mask.shape, dtype=dtype, device=seg.device).masked_fill(~mask, torch.finfo(dtype).min)
+
+    def to(self, device) -> "PackedBatch":
+        return PackedBatch(self.input_ids.to(device), self.position_ids.to(device), self.segments.to(device),
+                           self.keep.to(device), self.targets.to(device), self.n_tokens, self.n_examples)
+
+
+def _rows(examples: list[Example], share_prefix: bool, max_row_tokens: int, max_per_row: int) -> list[list]:
+    """Greedy fill: each row is a list of (ids, labels, positions, segment) pieces."""
+    rows, cur, cur_len, cur_n = [], [], 0, 0
+    prefix_len = examples[0].n_prefix if share_prefix else 0
+    for ex in examples:
+        ids, labels = list(ex.ids), ex.labels
+        if share_prefix:
+            body = (ids[prefix_len:], labels[prefix_len:], list(range(prefix_len, len(ids))))
+        else:
+            body = (ids, labels, list(range(len(ids))))
+        if cur and (cur_len + len(body[0]) > max_row_tokens or cur_n >= max_per_row):
+            rows.append(cur)
+            cur, cur_len, cur_n = [], 0, 0
+        if not cur and share_prefix:
+            cur.append((ids[:prefix_len], [IGNORE] * prefix_len, list(range(prefix_len)), 0))
+            cur_len = prefix_len
+        cur.append((*body, cur_n + 1))
+        cur_len += len(body[0])
+        cur_n += 1
+    if cur:
+        rows.append(cur)
+    return rows
+
+
+def pack(examples: list[Example], *, share_prefix: bool = True, max_row_tokens: int = 1024,
+         max_per_row: int = 1 << 30, pad_id: int = 0) -> PackedBatch:
+    share_prefix = share_prefix and all(ex.n_prefix > 0 and ex.n_prefix == examples[0].n_prefix for ex in examples)
+    rows = _rows(examples, share_prefix, max_row_tokens, max_per_row)
+    L = max(sum(len(p[0]) for p in row) for row in rows)
+    R = len(rows)
+    ids = torch.full((R, L), pad_id, dtype=torch.long)
+    pos = torch.zeros((R, L), dtype=torch.long)
+    seg = torch.full((R, L), -1, dtype=torch.long)
+    lab = torch.full((R, L), IGNORE, dtype=torch.long)
+    for r, row in enumerate(rows):
+        o = 0
+        for p_ids, p_lab, p_pos, s in row:
+            n = len(p_ids)
+            ids[r, o:o + n] = torch.tensor(p_ids)
+            lab[r, o:o + n] = torch.tensor(p_lab)
+            pos[r, o:o + n] = torch.tensor(p_pos)
+            seg[r, o:o + n] = s
+            o += n
+    # Position j predicts token j+1; a body always starts with a question token (label -100), so a kept position
+    # and its target are always in the same segment.
+    keep = torch.zeros((R, L), dtype=torch.bool)
+    keep[:, :-1] = lab[:, 1:] != IGNORE
+    targets = lab[:, 1:][keep[:, :-1]]
+    return PackedBatch(ids, pos, seg, keep, targets, int((seg >= 0).sum()), len(examples))
+
+
+def packed_loss(model, batch: PackedBatch, attn_impl: str = "sdpa") -> tuple[torch.Tensor, int]:
+    """(sum of token cross-entropies, number of label tokens); logits only at label positions."""
+    dtype = None if attn_impl == "sdpa" else next(model.parameters()).dtype
+    if attn_impl.startswith("flash"):
+        # varlen flash kernels: no 4D masks; transformers detects the packed boundaries from position_ids.
+        kwargs = dict(attention_mask=None)
+    else:
+        kwargs = dict(attention_mask=batch.attention_mask(dtype))
+    out = model(input_ids=batch.input_ids, position_ids=batch.position_ids, logits_to_keep=batch.keep,
+                use_cache=False, **kwargs)
+    logits = out.logits.reshape(-1, out.logits.shape[-1]).float()
+    loss = torch.nn.functional.cross_entropy(logits, batch.targets, reduction="sum")
+    return loss, int(batch.targets.numel())

@@ -1,0 +1,34 @@
+"""The training progress bar (rich): step, loss, tokens/s, ETA. Silent on non-main processes or progress=False."""
+
+from __future__ import annotations
+
+import contextlib
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+class TrainBar(contextlib.AbstractContextManager):
+    def __init__(self, total: int, done: int, enabled: bool, console: Console, desc: str = "train"):
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            console=console, disable=not enabled, transient=False)
+        self.task = self.progress.add_task(desc, total=total, completed=done, loss="-", tps="-")
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def update(self, loss: float, tps: float, desc: str | None = None) -> None:
+        kw = {"description": desc} if desc else {}
+        self.progress.update(self.task, advance=1, loss=f"{loss:.3f}", tps=f"{tps:,.0f}", **kw)
+
+    def note(self, text: str) -> None:
+        if self.enabled:
+            self.progress.console.print(text)
