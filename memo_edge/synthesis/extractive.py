@@ -229,14 +229,18 @@ def clause_pairs(g: _Gen, c: Clause, s: Sentence) -> list[QA]:
         # subject question
         if c.subject[:1].isupper() or c.subject.startswith("the "):
             wh = g.wh_subject(c.subject)
-            add(f"{wh} {c.verb_text} {obj} {mtext}", subj_ans, slot=f"{c.verb_text} {obj} {mtext}")
+            vt = c.verb_text
+            if c.kind == "active" and not c.aux and c.verb.tense == "base":
+                # "Ferrosod cells contain ..." -> "What contains ...?" (the wh-word is singular)
+                vt = " ".join([verbs.inflect(c.verb.base, "s3")] + vt.split()[1:])
+            add(f"{wh} {vt} {obj} {mtext}", subj_ans, slot=f"{c.verb_text} {obj} {mtext}")
             if mods and obj:
-                add(f"{wh} {c.verb_text} {obj}", subj_ans, short=True, slot=f"{c.verb_text} {obj}")
+                add(f"{wh} {vt} {obj}", subj_ans, short=True, slot=f"{c.verb_text} {obj}")
             timed = [m for m in mods if m.kind in ("year", "date")]
             if timed and len(mods) > 1:
                 # "Which river burst its banks on 14 November 2022?" without the other circumstances
                 t = _mods_text(timed)
-                add(f"{wh} {c.verb_text} {obj} {t}", subj_ans, short=True, slot=f"{c.verb_text} {obj} {t}")
+                add(f"{wh} {vt} {obj} {t}", subj_ans, short=True, slot=f"{c.verb_text} {obj} {t}")
     if c.kind == "copula":
         out.extend(_copula_pairs(g, c, s, add, subj, subj_ans))
     elif obj:
