@@ -70,6 +70,7 @@ class State:
     candidates: list[dict] = field(default_factory=list)
     idk_streaks: dict[str, int] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the executive's own "known_facts" summary, carried forward
     entity: str | None = None
     proposed_answer: str | None = None
     exec_failures: int = 0
@@ -175,6 +176,11 @@ def _candidates(v: Any) -> list[dict]:
     return out
 
 
+def _notes(v: Any) -> list[str]:
+    items = v if isinstance(v, list) else [v] if v else []
+    return [x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in items if x][:20]
+
+
 def parse_grounding(obj: dict) -> dict:
     qs = _questions(obj.get("grounding_questions"))
     if not qs:
@@ -191,7 +197,7 @@ def parse_pinning(obj: dict) -> dict:
         raise ParseError("'decision' must be \"continue\" or \"exhaust\"")
     out = {"entity_confirmed": confirmed and entity is not None, "confirmed_entity": entity,
            "sub_questions": _questions(obj.get("sub_questions")), "decision": decision,
-           "candidates": _candidates(obj.get("candidates")), "known_facts": obj.get("known_facts") or []}
+           "candidates": _candidates(obj.get("candidates")), "known_facts": _notes(obj.get("known_facts"))}
     if not (out["entity_confirmed"] or out["sub_questions"] or decision == "exhaust"):
         raise ParseError("need entity_confirmed with confirmed_entity, non-empty sub_questions, "
                          "or decision \"exhaust\"")
@@ -288,8 +294,12 @@ def render_state(state: State, cfg: ProtocolConfig) -> str:
     if state.dead_ends:
         lines.append("DEAD ENDS (asked repeatedly, never answered; do not ask again): "
                      + _quote([_clip(q, 200) for q in state.dead_ends]))
+    if state.notes:
+        lines.append("YOUR NOTES SO FAR (known facts): " + _quote([_clip(n, 200) for n in state.notes]))
     if state.candidates:
-        lines.append("CANDIDATES (ranked): " + _quote([c["name"] for c in state.candidates]))
+        lines.append("CANDIDATES (ranked, with evidence): "
+                     + _quote([{"name": c["name"], "evidence": _clip(c["evidence"], 200)} if c.get("evidence")
+                               else c["name"] for c in state.candidates]))
     if state.idk_streaks:
         lines.append("IDK STREAKS per candidate: " + _quote(state.idk_streaks))
     if state.dropped:
@@ -439,6 +449,8 @@ class _Run:
                     continue
                 if parsed["candidates"]:
                     st.candidates = [c for c in parsed["candidates"] if c["name"] not in st.dropped]
+                if parsed["known_facts"]:
+                    st.notes = parsed["known_facts"][:20]
                 if parsed["entity_confirmed"]:
                     st.entity = parsed["confirmed_entity"]
                     self.tr.event("entity_pinning", "transition", to="answer_seeking", reason="confirm",

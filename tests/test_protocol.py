@@ -139,7 +139,7 @@ def test_exhaust_goes_to_answer_seeking_with_best_candidate():
 def test_dead_ends_pivot_and_idk_streaks():
     mem = ScriptedMemory({"built the orbit": "Lumen Labs or Vell Optics."})
     cands = ["Lumen Labs", "Vell Optics"]
-    ask_lumen = {"candidates": cands, "decision": "continue",
+    ask_lumen = {"candidates": cands, "decision": "continue", "known_facts": ["Orbit X2: Lumen Labs or Vell Optics"],
                  "sub_questions": [{"question": "Did Lumen Labs make cameras?", "candidate": "Lumen Labs"}]}
     ask_vell = {"candidates": cands, "decision": "continue",
                 "sub_questions": [{"question": "Did Vell Optics make cameras?", "candidate": "Vell Optics"},
@@ -156,6 +156,7 @@ def test_dead_ends_pivot_and_idk_streaks():
     assert events[0]["question"] == "Did Lumen Labs make cameras?"
     assert events[1]["away_from"] == "Lumen Labs" and events[1]["to"] == "Vell Optics"
     assert "DEAD ENDS" in pin4 and "RULED OUT" in pin4 and "IDK STREAKS" in pin4
+    assert "YOUR NOTES SO FAR" in pin4 and "Orbit X2: Lumen Labs or Vell Optics" in pin4  # carried forward
     # the dead-end question is not asked again: turn 4's batch holds only the Vell question
     assert mem.batches[4] == ["Did Vell Optics make cameras?"]
     assert ans.dead_ends == ["Did Lumen Labs make cameras?"] and ans.entity == "Vell Optics"
