@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -25,6 +25,7 @@ from .sampling import pick
 
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
 PREFIX_CACHE_SIZE = 4
+MAX_BATCH = 32  # rows per graph call: a batched prefill returns [rows, tokens, vocab] float logits
 
 
 @dataclass
@@ -44,11 +45,10 @@ class Completion:
     tpot_s: float = 0.0        # time per output token after the first
     total_s: float = 0.0
     queue_s: float = 0.0       # time waiting for a batch (set by the server's batcher)
-    extra: dict = field(default_factory=dict)
 
     def timings(self) -> dict:
         d = asdict(self)
-        for k in ("text", "token_ids", "extra"):
+        for k in ("text", "token_ids"):
             d.pop(k)
         return d
 
@@ -80,7 +80,8 @@ class _Row:
 class Engine:
     """A loaded pack ready to generate: `Engine(path).generate(["prompt", ...])`."""
 
-    def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True):
+    def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
+                 max_batch: int = MAX_BATCH):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -91,6 +92,7 @@ class Engine:
         self.manifest = m
         self.io = m.onnx_io or OnnxIO()
         self.threads = threads or default_threads()
+        self.max_batch = max(1, max_batch)
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -189,6 +191,10 @@ class Engine:
         n = len(prompts)
         if n == 0:
             return []
+        if n > self.max_batch:
+            return self._generate_chunked(prompts, max_new_tokens=max_new_tokens, temperature=temperature,
+                                          top_p=top_p, seed=seed, stop=stop, on_token=on_token, prefix=prefix,
+                                          stop_token_ids=stop_token_ids)
         t0 = time.perf_counter()
         seeds = seed if isinstance(seed, (list, tuple)) else [seed] * n
         rows = [_Row(i, int(mx), float(t), float(p), s) for i, (mx, t, p, s) in enumerate(zip(
@@ -263,6 +269,16 @@ class Engine:
                 ttft_s=ttft, prefill_s=prefill_s, prefill_tps=prefill_tokens / prefill_s if prefill_s > 0 else 0.0,
                 decode_s=dec_s, decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
                 tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0, total_s=t_end - t0))
+        return out
+
+    def _generate_chunked(self, prompts: list[str], on_token: OnToken | None = None, **kw) -> list[Completion]:
+        n, out = len(prompts), []
+        for start in range(0, n, self.max_batch):
+            end = min(n, start + self.max_batch)
+            part = {k: v[start:end] if isinstance(v, (list, tuple)) and k != "stop" and k != "stop_token_ids" else v
+                    for k, v in kw.items()}
+            cb = (lambda off: (lambda i, text, tid: on_token(i + off, text, tid)))(start) if on_token else None
+            out.extend(self.generate(prompts[start:end], on_token=cb, **part))
         return out
 
     def _prefill_after_prefix(self, suffixes: list[list[int]], prefix_kv: list[np.ndarray], width: int):

@@ -140,3 +140,15 @@ def test_sampling_top_p_keeps_the_nucleus():
     assert {pick(logits, 1.0, 0.5, rng) for _ in range(50)} == {0}
     assert {pick(logits, 1.0, 0.99, rng) for _ in range(200)} == {0, 1}
     assert pick(logits, 0.0, 1.0, None) == 0
+
+
+def test_more_prompts_than_max_batch_are_chunked(pack):
+    small = Engine(pack, threads=2, max_batch=2)
+    ps = prompts(small)
+    streamed: dict[int, str] = {}
+    out = small.generate(ps, max_new_tokens=[4, 5, 6, 7, 8], stop_token_ids=[], prefix=small.manifest.prompt.prefix,
+                         on_token=lambda i, t, _: streamed.__setitem__(i, streamed.get(i, "") + t))
+    ref = small.generate(ps[:1], max_new_tokens=4, stop_token_ids=[])[0]
+    assert [len(c.token_ids) for c in out] == [4, 5, 6, 7, 8] and out[0].token_ids == ref.token_ids
+    assert [streamed[i] for i in range(5)] == [c.text for c in out]
+    assert {c.batch_size for c in out} == {2, 1}
