@@ -196,13 +196,37 @@ class Engine:
                                           top_p=top_p, seed=seed, stop=stop, on_token=on_token, prefix=prefix,
                                           stop_token_ids=stop_token_ids)
         t0 = time.perf_counter()
-        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * n
-        rows = [_Row(i, int(mx), float(t), float(p), s) for i, (mx, t, p, s) in enumerate(zip(
-            _as_list(max_new_tokens, n, "max_new_tokens"), _as_list(temperature, n, "temperature"),
-            _as_list(top_p, n, "top_p"), _as_list(seeds, n, "seed")))]
+        rows = self._rows(n, max_new_tokens, temperature, top_p, seed)
         stops = [s for s in (stop or []) if s]
         stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
         stop_ids.update(self._single_token_ids(stops))
+        ids = self._encode_prompts(prompts, rows)
+        p_ids, past, computed = self._prefix_for(prefix, ids)
+        P = len(p_ids)
+        suffix = [x[P:] for x in ids]
+        lens = np.array([len(s) for s in suffix])
+        tp = time.perf_counter()
+        last, kv = self._prefill(suffix, lens, past)
+        prefill_s = time.perf_counter() - tp + computed[1]
+        self._step_rows(rows, range(n), last, stop_ids, stops, on_token)
+        t_first = time.perf_counter()
+        for r in rows:
+            r.t_last = t_first
+        self._decode(rows, kv, P + lens, P + int(lens.max()), stop_ids, stops, on_token)
+        t_end = time.perf_counter()
+        timing = dict(batch_size=n, ttft_s=t_first - t0, prefill_s=prefill_s, total_s=t_end - t0,
+                      prefill_tps=(int(lens.sum()) + computed[0]) / prefill_s if prefill_s > 0 else 0.0,
+                      prefix_tokens_reused=P if not computed[0] else 0)
+        return [self._completion(r, len(x), t_first, timing) for r, x in zip(rows, ids)]
+
+    @staticmethod
+    def _rows(n, max_new_tokens, temperature, top_p, seed) -> list[_Row]:
+        seeds = seed if isinstance(seed, (list, tuple)) else [seed] * n
+        return [_Row(i, int(mx), float(t), float(p), s) for i, (mx, t, p, s) in enumerate(zip(
+            _as_list(max_new_tokens, n, "max_new_tokens"), _as_list(temperature, n, "temperature"),
+            _as_list(top_p, n, "top_p"), _as_list(seeds, n, "seed")))]
+
+    def _encode_prompts(self, prompts: list[str], rows: list[_Row]) -> list[list[int]]:
         ids = [e.ids for e in self.tokenizer.encode_batch(list(prompts), add_special_tokens=False)]
         for i, x in enumerate(ids):
             if not x:
@@ -210,35 +234,26 @@ class Engine:
             if len(x) >= self.context_length:
                 raise MemoError(f"prompt {i}: {len(x)} tokens; the model's context is {self.context_length}")
             rows[i].max_new = max(0, min(rows[i].max_new, self.context_length - len(x)))
+        return ids
 
-        p_ids, past, computed = self._prefix_for(prefix, ids)
-        P = len(p_ids)
-        suffix = [x[P:] for x in ids]
-        lens = np.array([len(s) for s in suffix])
-        L = int(lens.max())
-        tp = time.perf_counter()
-        if P:
-            last, kv = self._prefill_after_prefix(suffix, past, P + L)
-        else:
-            x = np.full((n, L), self.pad_id, np.int64)
-            for i, s in enumerate(suffix):
-                x[i, : len(s)] = s
-            mask = (np.arange(L)[None, :] < lens[:, None]).astype(np.int64)
-            logits, kv = self._run(x, mask, self._empty_past(n))
-            last = logits[np.arange(n), lens - 1]
-        prefill_s = time.perf_counter() - tp + computed[1]
-        prefill_tokens = int(lens.sum()) + computed[0]
-        cur = P + lens  # index where each row's next token goes
-        self._step_rows(rows, range(n), last, stop_ids, stops, on_token)
-        t_first = time.perf_counter()
-        ttft = t_first - t0
-        for r in rows:
-            r.t_last = t_first
+    def _prefill(self, suffix: list[list[int]], lens: np.ndarray, prefix_kv):
+        """Logits at each row's last prompt token, and the right-padded KV cache of the batch."""
+        n, L = len(suffix), int(lens.max())
+        if prefix_kv is not None:
+            return self._prefill_after_prefix(suffix, prefix_kv, prefix_kv[0].shape[2] + L)
+        x = np.full((n, L), self.pad_id, np.int64)
+        for i, s in enumerate(suffix):
+            x[i, : len(s)] = s
+        mask = (np.arange(L)[None, :] < lens[:, None]).astype(np.int64)
+        logits, kv = self._run(x, mask, self._empty_past(n))
+        return logits[np.arange(n), lens - 1], kv
 
+    def _decode(self, rows: list[_Row], kv, cur: np.ndarray, cols: int, stop_ids: set, stops: list[str],
+                on_token: OnToken | None) -> None:
+        """One token per live row per step; `cur[j]` is where live row j's next token goes in the cache."""
         alive = [i for i, r in enumerate(rows) if not r.finish]
-        kv = [k[alive] for k in kv] if len(alive) < n else kv
-        cur = cur[alive]
-        cols = P + L
+        if len(alive) < len(rows):
+            kv, cur = [k[alive] for k in kv], cur[alive]
         while alive:
             tok = np.array([[rows[i].ids[-1]] for i in alive], np.int64)
             cols += 1
@@ -247,29 +262,20 @@ class Engine:
             cur = cur + 1
             self._step_rows(rows, alive, logits[:, -1], stop_ids, stops, on_token)
             now = time.perf_counter()
-            keep = []
-            for j, i in enumerate(alive):
+            for i in alive:
                 rows[i].t_last = now
-                if not rows[i].finish:
-                    keep.append(j)
-            if len(keep) < len(alive):
-                # drop finished rows so the rest decode at the smaller batch's cost
+            keep = [j for j, i in enumerate(alive) if not rows[i].finish]
+            if len(keep) < len(alive):  # drop finished rows so the rest decode at the smaller batch's cost
                 alive = [alive[j] for j in keep]
-                kv = [k[keep] for k in kv]
-                cur = cur[keep]
-        t_end = time.perf_counter()
+                kv, cur = [k[keep] for k in kv], cur[keep]
 
-        out = []
-        for i, r in enumerate(rows):
-            ntok = len(r.ids)
-            dec_s = r.t_last - t_first
-            out.append(Completion(
-                text=r.text, token_ids=r.ids, finish_reason=r.finish or "length", prompt_tokens=len(ids[i]),
-                completion_tokens=ntok, prefix_tokens_reused=P if not computed[0] else 0, batch_size=n,
-                ttft_s=ttft, prefill_s=prefill_s, prefill_tps=prefill_tokens / prefill_s if prefill_s > 0 else 0.0,
-                decode_s=dec_s, decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
-                tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0, total_s=t_end - t0))
-        return out
+    @staticmethod
+    def _completion(r: _Row, prompt_tokens: int, t_first: float, timing: dict) -> Completion:
+        ntok, dec_s = len(r.ids), r.t_last - t_first
+        return Completion(text=r.text, token_ids=r.ids, finish_reason=r.finish or "length",
+                          prompt_tokens=prompt_tokens, completion_tokens=ntok, decode_s=dec_s,
+                          decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
+                          tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0, **timing)
 
     def _generate_chunked(self, prompts: list[str], on_token: OnToken | None = None, **kw) -> list[Completion]:
         n, out = len(prompts), []
