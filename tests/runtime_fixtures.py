@@ -107,3 +107,8 @@ def varied_pack(tiny_dir: Path) -> tuple[Path, Path]:
         else:
             export_pack(ckpt, pack, precision="fp32", verify=False, progress=False)
     return ckpt, pack
+
+
+def smollm2_pack(smollm2_dir: Path, precision: str = "int4") -> Path:
+    """The real SmolLM2 exported at `precision`, cached across test runs under .cache/."""
+    return make_pack(smollm2_dir, CACHE / "smollm2", precision)

@@ -152,3 +152,17 @@ def test_more_prompts_than_max_batch_are_chunked(pack):
     assert [len(c.token_ids) for c in out] == [4, 5, 6, 7, 8] and out[0].token_ids == ref.token_ids
     assert [streamed[i] for i in range(5)] == [c.text for c in out]
     assert {c.batch_size for c in out} == {2, 1}
+
+
+@pytest.mark.slow
+def test_real_smollm2_int4_batched_and_prefix_reuse_match(smollm2_dir):
+    from runtime_fixtures import smollm2_pack
+
+    eng = Engine(smollm2_pack(smollm2_dir, "int4"), threads=2)
+    mp = eng.manifest.prompt
+    ps = [mp.render(q) for q in ("What is the capital of France?", "Who wrote Hamlet?", "Name a large mammal.",
+                                 "What colour is the sky on a clear day, and why?")]
+    alone = [eng.generate([p], max_new_tokens=24)[0] for p in ps]
+    batched = eng.generate(ps, max_new_tokens=24, prefix=mp.prefix)
+    assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
+    assert "Paris" in alone[0].text  # real language: the comparison is between meaningful outputs
