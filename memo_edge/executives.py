@@ -85,7 +85,7 @@ class CallableExecutive:
 
 
 def make_executive(spec, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout_s: float = 60.0,
-                   max_retries: int = 3, threads: int | None = None) -> Executive | None:
+                   max_retries: int = 3, threads: int | None = None, seed: int | None = None) -> Executive | None:
     """None/"none" -> None (memory answers alone); "http(s)://..." -> OpenAI-compatible; "local:PACK" -> local
     engine; an Executive or callable -> used as is."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
@@ -99,7 +99,7 @@ def make_executive(spec, model: str | None = None, api_key_env: str = "OPENAI_AP
             path = s[len("local:"):]
             if not path:
                 raise MemoError("executive 'local:': expected local:PACK_DIR (a pack of an instruct model)")
-            return LocalExecutive(path, threads=threads)
+            return LocalExecutive(path, threads=threads, seed=seed)
         raise MemoError(f"executive '{spec}': expected none, an http(s):// OpenAI-compatible URL, or local:PACK")
     if hasattr(spec, "complete"):
         return spec

@@ -26,7 +26,7 @@ def ask(
     entity_turns: int = typer.Option(7, "--entity-turns", help="Entity-pinning turn budget."),
     answer_turns: int = typer.Option(8, "--answer-turns", help="Answer-seeking turn budget."),
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Memory reply length limit (tokens)."),
-    seed: int = typer.Option(None, "--seed", help="Seed for sampled memory/executive-local replies."),
+    seed: int = typer.Option(None, "--seed", help="Seed for sampled replies (memory; a local:PACK executive too)."),
     threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."),
     provider: str = typer.Option("auto", "--provider", help="auto (CUDA when available, else CPU), cpu, cuda, or an "
                                                             "onnxruntime provider name."),
@@ -62,7 +62,7 @@ def ask(
 
     mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider, seed=seed)
     ex = make_executive(executive, model=executive_model, api_key_env=api_key_env, timeout_s=executive_timeout,
-                        threads=threads)
+                        threads=threads, seed=seed)
     cfg = ProtocolConfig(entity_turns=entity_turns, answer_turns=answer_turns, memory_max_tokens=max_new_tokens,
                          seed=seed)
     if trace is not None:
