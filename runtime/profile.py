@@ -145,15 +145,23 @@ class Profile:
             warnings.warn("matplotlib is not installed: no PNG timeline (pip install 'memo-edge[plot]')")
             return False
         answers = self.answers[:max_questions]
-        colors = {"stage": "#c9d6e3", "executive": "#e07b39", "memory": "#3a7ca5"}
+        colors = {"executive": "#e07b39", "memory": "#3a7ca5"}
+        stage_colors = {"grounding": "#c9d6e3", "entity_pinning": "#d8c9e3", "answer_seeking": "#c9e3d0",
+                        "final": "#e3dcc9", "none": "#dddddd"}
         fig, ax = plt.subplots(figsize=(11, 1.2 + 0.9 * len(answers)))
         yticks, ylabels = [], []
         for qi, a in enumerate(answers):
+            spans = _get(a, "spans", [])
+            t0 = min((s["start"] for s in spans), default=0.0)
+            width = max((s["end"] for s in spans), default=1.0) - t0 or 1.0
             for lane, off in (("stage", 0.0), ("executive", 0.3), ("memory", 0.6)):
                 y = qi * 1.2 + off
-                bars = [(s["start"], max(s["end"] - s["start"], 1e-4)) for s in _get(a, "spans", []) if s["cat"] == lane]
-                t0 = min((s["start"] for s in _get(a, "spans", [])), default=0.0)
-                ax.broken_barh([(b - t0, d) for b, d in bars], (y, 0.25), facecolors=colors[lane])
+                for s in (x for x in spans if x["cat"] == lane):
+                    start, dur = s["start"] - t0, max(s["end"] - s["start"], 1e-4)
+                    color = stage_colors.get(s["name"], "#cccccc") if lane == "stage" else colors[lane]
+                    ax.broken_barh([(start, dur)], (y, 0.25), facecolors=color, edgecolor="white", linewidth=0.5)
+                    if lane == "stage" and dur / width > 0.08:  # label only where the name fits
+                        ax.text(start + dur / 2, y + 0.125, s["name"], ha="center", va="center", fontsize=6)
                 yticks.append(y + 0.12)
                 ylabels.append(f"Q{qi + 1} {lane}")
         ax.set_yticks(yticks, ylabels, fontsize=7)
