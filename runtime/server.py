@@ -42,6 +42,7 @@ class ServerConfig:
     max_queue: int = 256
     protocol: str = "structured"  # default for /v1/memo/ask
     model_id: str | None = None
+    cors_origins: tuple[str, ...] = ()  # browser origins (webview desktop apps) allowed to call; "*" = any
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -206,6 +207,21 @@ def _handler_class(server: MemoServer):
             pass
 
         # ---- plumbing --------------------------------------------------------------------------------------
+        def end_headers(self):
+            origin = self.headers.get("Origin")
+            if origin and ("*" in cfg.cors_origins or origin in cfg.cors_origins):
+                self.send_header("Access-Control-Allow-Origin", origin)
+                self.send_header("Vary", "Origin")
+            super().end_headers()
+
+        def do_OPTIONS(self):  # CORS preflight: answered without auth, as browsers send no credentials here
+            self.send_response(204)
+            self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+            self.send_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+            self.send_header("Access-Control-Max-Age", "600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def _json(self, status: int, obj: dict, headers: dict | None = None) -> None:
             body = json.dumps(obj, ensure_ascii=False).encode()
             self.send_response(status)

@@ -159,6 +159,19 @@ def test_api_key_required_when_set(pack):
             assert r.status_code == 401, path
         ok = httpx.post(srv.url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
+        assert "access-control-allow-origin" not in ok.headers  # no CORS unless configured
+
+
+def test_cors_for_configured_origins(pack):
+    cfg = ServerConfig(port=0, cors_origins=("tauri://localhost",))
+    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+        pre = httpx.options(srv.url + "/v1/chat/completions", headers={"Origin": "tauri://localhost"})
+        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "tauri://localhost"
+        assert "Authorization" in pre.headers["access-control-allow-headers"]
+        r = httpx.get(srv.url + "/healthz", headers={"Origin": "tauri://localhost"})
+        assert r.headers["access-control-allow-origin"] == "tauri://localhost"
+        other = httpx.get(srv.url + "/healthz", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
 
 
 def test_memo_ask_endpoint_runs_the_protocol(pack):

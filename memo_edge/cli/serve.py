@@ -30,6 +30,9 @@ def serve(
     max_body_bytes: int = typer.Option(1 << 20, "--max-body-bytes", help="Largest request body accepted."),
     max_batch: int = typer.Option(16, "--max-batch", help="Most requests decoded together in one batch."),
     max_queue: int = typer.Option(256, "--max-queue", help="Queued requests beyond this get 503 + Retry-After."),
+    cors_origin: list[str] = typer.Option(None, "--cors-origin",
+                                          help="Browser origin allowed to call the API (repeatable; * for any), "
+                                               "for desktop apps that call it from a webview."),
 ):
     """Serve a pack as an OpenAI-compatible API (/v1/models, /v1/chat/completions with streaming), the whole MeMo
     protocol (/v1/memo/ask) and /healthz. Concurrent requests are batched. Stops cleanly on SIGTERM/Ctrl-C."""
@@ -57,7 +60,8 @@ def serve(
     mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider)
     ex = make_executive(executive, model=executive_model, api_key_env=executive_api_key_env, threads=threads)
     cfg = ServerConfig(host=host, port=port, api_key=key, max_tokens=max_tokens, max_body_bytes=max_body_bytes,
-                       max_batch=max_batch, max_queue=max_queue, protocol=protocol)
+                       max_batch=max_batch, max_queue=max_queue, protocol=protocol,
+                       cors_origins=tuple(cors_origin or ()))
     try:
         srv = MemoServer(mem, cfg, executive=ex)
     except OSError as e:
