@@ -79,3 +79,24 @@ def test_memo_ask_bad_pack_is_one_line_error(tmp_path):
     r = _run_memo(["ask", str(tmp_path / "nope"), "q?"])
     assert r.returncode == 2
     assert r.stderr.startswith("error: ") and "Traceback" not in r.stderr
+
+
+def test_memopack_zip_answers_like_the_directory(pack, tmp_path):
+    from memo_edge.pack import zip_pack
+
+    z = zip_pack(pack, tmp_path / "demo.memopack")
+    q = ["Who founded Lumen Labs?"]
+    assert Memory.load(z, threads=2).answer(q) == Memory.load(pack, threads=2).answer(q)
+
+
+def test_tampered_pack_is_refused(pack, tmp_path):
+    import shutil
+
+    from memo_edge.errors import PackError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(pack, bad)
+    with open(bad / "tokenizer.json", "ab") as f:
+        f.write(b" ")
+    with pytest.raises(PackError, match="tokenizer.json"):
+        Memory.load(bad)
