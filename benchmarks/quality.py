@@ -75,7 +75,9 @@ def load_sets(a, log) -> list:
         if name == "demo":
             demo = REPO / "memo_edge" / "demo"
             docs = [{"id": d.doc_id, "title": d.title, "text": d.text} for d in load_corpus(demo / "corpus")]
-            bench = datasets.BenchSet("demo", load_eval_items(demo / "questions.jsonl"), docs, [], {})
+            # the memory is built from the original Markdown files (their date lines and titles)
+            bench = datasets.BenchSet("demo", load_eval_items(demo / "questions.jsonl"), docs, [],
+                                      {"corpus_dir": str(demo / "corpus")})
             out.append((bench, None))
             continue
         bench = datasets.load(name, n=a.n)
@@ -100,8 +102,35 @@ def base_pack(a, log) -> Path:
     return dst
 
 
-def chat(system: str, user: str) -> str:
-    return f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
+# A 135M base model answers in full sentences unless shown the format; two generic demonstrations (no dataset
+# content) make closed-book and RAG answer short, like the memory model was trained to, so EM/F1 compare fairly.
+QA_SHOTS = [("Who wrote the novel Moby-Dick?", "Herman Melville"), ("In what year did the Berlin Wall fall?", "1989")]
+RAG_SHOTS = [("Passages:\n[1] Lake Bled: Lake Bled is a lake in the Julian Alps in north-western Slovenia, next to "
+              "the town of Bled.\n\nQuestion: In which country is Lake Bled?", "Slovenia")]
+
+
+def chat(system: str, user: str, shots: list[tuple[str, str]] = ()) -> str:
+    turns = "".join(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n{a}<|im_end|>\n" for q, a in shots)
+    return (f"<|im_start|>system\n{system}<|im_end|>\n{turns}"
+            f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+
+
+def contains_gold(prediction: str, golds: list[str]) -> float:
+    """Lenient accuracy: a normalized gold answer (or alias) occurs inside the normalized prediction."""
+    from memo_edge.metrics import normalize_answer
+
+    p = f" {normalize_answer(prediction)} "
+    return float(any(f" {normalize_answer(g)} " in p for g in golds if normalize_answer(g)))
+
+
+def scored(items, preds) -> dict:
+    from memo_edge.evaluate import score
+
+    res = score(items, preds)
+    for row, it in zip(res["predictions"], items):
+        row["contains"] = contains_gold(row["predicted_answer"], [it.answer, *it.answer_aliases])
+    res["contains"] = sum(r["contains"] for r in res["predictions"]) / max(len(items), 1)
+    return res
 
 
 def short_answer(text: str) -> str:
@@ -145,28 +174,24 @@ class BM25:
 
 def rag_prompt(question: str, passages: list[dict]) -> str:
     ctx = "\n\n".join(f"[{i + 1}] {p['title']}: {p['text']}" for i, p in enumerate(passages))
-    return chat(RAG_SYSTEM, f"Passages:\n{ctx}\n\nQuestion: {question}")
+    return chat(RAG_SYSTEM, f"Passages:\n{ctx}\n\nQuestion: {question}", RAG_SHOTS)
 
 
 def run_closed_book(engine, items, a) -> dict:
-    from memo_edge.evaluate import score
-
-    answers, lat = generate(engine, [chat(QA_SYSTEM, it.question) for it in items], a)
-    res = score(items, [{"predicted_answer": x} for x in answers])
+    answers, lat = generate(engine, [chat(QA_SYSTEM, it.question, QA_SHOTS) for it in items], a)
+    res = scored(items, [{"predicted_answer": x} for x in answers])
     res["sec_per_question"] = sum(lat) / max(len(lat), 1)
     return res
 
 
 def run_rag(engine, items, docs, a) -> dict:
-    from memo_edge.evaluate import score
-
     index = BM25(docs)
     t = time.perf_counter()
     hits = index.top([it.question for it in items], a.top_k)
     retrieve_s = (time.perf_counter() - t) / max(len(items), 1)
     prompts = [rag_prompt(it.question, h) for it, h in zip(items, hits)]
     answers, lat = generate(engine, prompts, a)
-    res = score(items, [{"predicted_answer": x, "retrieved": [d["title"] for d in h]} for x, h in zip(answers, hits)])
+    res = scored(items, [{"predicted_answer": x, "retrieved": [d["title"] for d in h]} for x, h in zip(answers, hits)])
     res["sec_per_question"] = sum(lat) / max(len(lat), 1) + retrieve_s
     res["context_tokens"] = sum(len(engine.encode(p)) for p in prompts) / max(len(prompts), 1)
     return res
@@ -186,13 +211,13 @@ def memory_pack_for(a, bench, key: str, log) -> Path | None:
     out = work / "pack"
     if (out / "manifest.json").is_file():
         return out
-    paths = bench.write(work / "data")
+    corpus_dir = Path(bench.meta["corpus_dir"]) if "corpus_dir" in bench.meta else bench.write(work / "data")["corpus_dir"]
     synthesis = {"max_pairs": a.max_pairs} if a.max_pairs else {}
     train = {"epochs": a.epochs} if a.epochs else {}
     train["threads"] = a.threads
     log(f"[{key}] building a memory pack: {len(bench.docs)} docs -> {out} (this trains a model on CPU)")
     t = time.perf_counter()
-    build(BuildConfig(corpus=paths["corpus_dir"], out=out, base=a.base, precision=a.precision, work_dir=work / "build",
+    build(BuildConfig(corpus=corpus_dir, out=out, base=a.base, precision=a.precision, work_dir=work / "build",
                       synthesis=synthesis, train=train), log=log, progress=False)
     log(f"[{key}] memory built in {time.perf_counter() - t:.0f}s")
     return out
@@ -206,6 +231,7 @@ def run_memo(pack: Path, items, executive: str, a) -> dict:
         return {"skipped": "no gold decompositions"}
     res = evaluate(pack, usable, executive=executive, executive_model=a.executive_model, batch_size=a.batch_size,
                    progress=False)
+    res.update({k: v for k, v in scored(usable, res["predictions"]).items() if k == "contains"})
     res["sec_per_question"] = res["wall_s"] / max(len(usable), 1)
     return res
 
@@ -256,7 +282,7 @@ def main(argv=None) -> int:
     report.save(a.out, name, {**doc, "predictions": results}, md)
     plot(doc, a.out / f"{name}.png")
     report.emit({k: doc[k] for k in ("benchmark", "date_utc", "settings")} | {"results": [
-        {k: r.get(k) for k in ("dataset", "corpus", "docs", "system", "n", "em", "f1", "per_hop", "skipped",
+        {k: r.get(k) for k in ("dataset", "corpus", "docs", "system", "n", "em", "f1", "contains", "per_hop", "skipped",
                                "sec_per_question", "context_tokens")} for r in doc["results"]]})
     return 0
 
@@ -267,14 +293,14 @@ def render(doc: dict) -> str:
     hops = sorted({h for r in doc["results"] for h in r.get("per_hop", {})}, key=int)
     for r in doc["results"]:
         if "skipped" in r:
-            rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], "-", "-", "-", *["-"] * len(hops), "-",
-                         r["skipped"]])
+            rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], "-", "-", "-", "-", *["-"] * len(hops),
+                         "-", r["skipped"]])
             continue
         ph = [f"{f(r['per_hop'][h]['em'] * 100)} / {f(r['per_hop'][h]['f1'] * 100)} ({r['per_hop'][h]['n']})"
               if h in r["per_hop"] else "-" for h in hops]
         rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], r["n"], f(r["em"] * 100), f(r["f1"] * 100),
-                     *ph, f(r.get("sec_per_question"), 2), f(r.get("context_tokens"), 0) if "context_tokens" in r else ""])
-    cols = ["dataset", "corpus", "docs", "system", "n", "EM", "F1", *[f"{h}-hop EM / F1 (n)" for h in hops],
+                     f(r.get("contains", 0) * 100), *ph, f(r.get("sec_per_question"), 2), f(r.get("context_tokens"), 0) if "context_tokens" in r else ""])
+    cols = ["dataset", "corpus", "docs", "system", "n", "EM", "F1", "contains gold", *[f"{h}-hop EM / F1 (n)" for h in hops],
             "s / question", "RAG context tokens"]
     s = doc["settings"]
     return "\n".join([f"## Answer quality ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; base "

@@ -94,6 +94,9 @@ def test_bm25_rag_pieces():
     assert p.endswith("<|im_start|>assistant\n")
     assert quality.short_answer("Answer: Ysolde Marrick\nmore text") == "Ysolde Marrick"
     assert quality.short_answer("") == ""
+    assert quality.contains_gold("It was founded by Ysolde Marrick in 2011.", ["Ysolde Marrick"]) == 1.0
+    assert quality.contains_gold("Marrickson", ["Marrick"]) == 0.0  # whole words only
+    assert quality.chat("S", "Q?", quality.QA_SHOTS).count("<|im_start|>user") == 3
 
 
 @pytest.mark.slow
