@@ -42,6 +42,7 @@ ROLE_WORDS = {"mayor", "director", "chief", "president", "founder", "chair", "ch
               "mother", "brother", "sister", "son", "daughter", "wife", "husband", "executive", "supervisor",
               "co-inventor", "inventor", "student", "students", "people", "residents", "author", "manager"}
 MAX_FACT_WORDS = 14
+SYMMETRIC = {"marry", "meet", "divorce", "partner"}
 MAX_SENTENCE_WORDS = 35
 _NOT_PROSE = re.compile(r"[=_{}<>|\\`#@$^~*]|\(\s*\w\s*\)|https?:|www\.|\.\w{2,4}\b/|\s[-/]{2,}")
 
@@ -440,7 +441,12 @@ def _object_fact(c: Clause, s: Sentence) -> Fact | None:
         return None
     be = "was" if c.verb.tense in ("past", "pastpart") else "is"
     mods = " ".join(m.text for m in c.all_mods if m.kind != "purpose")
-    pred = f"{be} {verbs.inflect(c.verb.base, 'participle')} by {lower_the(c.subject)} {mods}".strip()
+    if c.verb.base in SYMMETRIC:  # "Ysolde Marrick married Emrys Vantongeren": he married her too
+        pred = f"{c.verb_text} {lower_the(c.subject)} {mods}".strip()
+    else:
+        particles = " ".join(c.verb_text.split()[1:])  # "set up" -> "was set up by"
+        pred = f"{be} {verbs.inflect(c.verb.base, 'participle')} {particles} by {lower_the(c.subject)} {mods}"
+        pred = " ".join(pred.split())
     if len(pred.split()) > MAX_FACT_WORDS or ent in pred or re.search(r"\b(its|his|her|their)\b", pred):
         return None
     return Fact(ent, pred, s.doc_id, s.chunk_id)
@@ -513,6 +519,10 @@ _NP_BEFORE = re.compile(r"(?:^|\b(?:the|of|by|to|for|from|with|at|in|on|does|did
                         r"directed|married|name|named|what|who|which) )$", re.I)
 
 
+_YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b")
+_ASKS_TIME = re.compile(r"^(?:In what year|When|Since when|During which years|For how long)\b")
+
+
 def _whole_np(q: str, start: int, end: int) -> bool:
     """The entity at q[start:end] is a noun phrase of its own, not part of one ("six Wrenlet R2 robots")."""
     if not _NP_BEFORE.search(q[:start]):
@@ -544,8 +554,13 @@ def bridge_pairs(pairs: list[QA], descriptions: dict[str, list[tuple[str, str, s
                 key = f"{ent}|{desc}"
                 owner = re.sub(r"^.* (?:of|that) (?:the )?", "", desc)
                 if used.get(key, 0) >= limit or normalize(desc) in normalize(qa.question) \
-                        or normalize(qa.answer) in normalize(desc) or owner in qa.question:
-                    continue
+                        or normalize(qa.answer) in normalize(desc) or owner in qa.question \
+                        or (_YEAR.search(desc) and (_YEAR.search(qa.question) or _ASKS_TIME.match(qa.question))):
+                    continue  # two years in one question would be ambiguous about which one is asked
+                tail = qa.question[m.end():].split()
+                if " that " in desc and tail and tail[0] != "?" and not (verbs.lookup(tail[0].rstrip("?")) and
+                                                                        tail[0][:1].islower()):
+                    continue  # "the company that X in 2016": a relative clause swallows what follows it
                 q = qa.question[: m.start()] + desc + qa.question[m.end():]
                 q = q[:1].upper() + q[1:]
                 cross = doc_id not in qa.doc_ids
