@@ -33,6 +33,9 @@ class ExportConfig(BaseModel):
     parity_prompts: int = Field(default=4, ge=1)
     parity_tokens: int = Field(default=24, ge=1)
     block_size: int = Field(default=32, ge=16)
+    # int8/int4 weight quantization: the builder's round-to-nearest, or llama.cpp-style k-quant (slower to
+    # build; on base SmolLM2 int4 it kept more greedy answers identical to fp32).
+    quant_algo: Literal["default", "rtn", "k_quant"] = "default"
     zip: bool = False
     overwrite: bool = True
 

@@ -83,6 +83,8 @@ def special_tokens(ckpt: Checkpoint, prompt: MemoryPrompt) -> SpecialTokens:
 
 
 def provenance(ckpt: Checkpoint) -> dict[str, Any]:
+    """memo_train.json as written by training (base, corpus fingerprint, counts by type, config, metrics),
+    minus its per-epoch history, which stays in the checkpoint's metrics.jsonl."""
     path = ckpt.root / TRAIN_FILE
     prov: dict[str, Any] = {}
     if path.is_file():
@@ -90,17 +92,24 @@ def provenance(ckpt: Checkpoint) -> dict[str, Any]:
             prov = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise MemoError(f"{path}: not valid JSON ({e})") from None
-    prov.setdefault("base_model", ckpt.config.get("_name_or_path") or ckpt.config.get("_model_name_or_path"))
+        if not isinstance(prov, dict):
+            raise MemoError(f"{path}: expected a JSON object")
+        prov.pop("history", None)
+    prov.setdefault("base_model", prov.get("base") or ckpt.config.get("_name_or_path")
+                    or ckpt.config.get("_model_name_or_path"))
     prov["checkpoint"] = str(ckpt.root.resolve())
     return prov
 
 
 def reflections_path(ckpt: Checkpoint, explicit: Path | None) -> Path | None:
-    """The held-out slice comes from the training reflections, named in memo_train.json unless given."""
+    """Where the recall check samples from: an explicit file, else the facts the checkpoint was trained on
+    (train_reflections.jsonl, written by memo train), else the reflections file memo_train.json names."""
     if explicit is not None:
         return Path(explicit)
+    if (ckpt.root / "train_reflections.jsonl").is_file():
+        return ckpt.root / "train_reflections.jsonl"
     prov = provenance(ckpt)
-    for key in ("reflections_path", "reflections", "data"):
+    for key in ("reflections_path", "reflections"):
         v = prov.get(key)
         if isinstance(v, str):
             p = Path(v)

@@ -24,7 +24,7 @@ BUILDER_OUTPUTS = ("model.onnx", "model.onnx.data", "genai_config.json", "tokeni
                    "tokenizer_config.json", "chat_template.jinja")
 
 
-def builder_options(ckpt: Checkpoint, precision: str, block_size: int) -> list[str]:
+def builder_options(ckpt: Checkpoint, precision: str, block_size: int, algo: str = "default") -> list[str]:
     opts = ["hf_token=false"]
     if precision in ("int8", "int4"):
         opts.append(f"block_size={block_size}")
@@ -32,10 +32,16 @@ def builder_options(ckpt: Checkpoint, precision: str, block_size: int) -> list[s
         # One 4-bit matrix serves the embedding Gather and the lm_head MatMul (GatherBlockQuantized): without it
         # the 49k x hidden embedding stays fp32 and dominates the file.
         opts.append("shared_embeddings=true")
+    elif precision == "int8":
+        # GatherBlockQuantized is 4-bit only: the builder would try, log errors and fall back to an fp32 copy
+        # anyway; quantize_embedding() handles the embedding instead.
+        opts.append("shared_embeddings=false")
+    if algo != "default" and precision in ("int8", "int4"):
+        opts.append(f"algo_config={algo}")
     return opts
 
 
-def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32) -> str:
+def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32, algo: str = "default") -> str:
     """Write the builder's files into `out`; returns the builder's captured log (for error messages)."""
     try:
         import onnxruntime_genai.models.builder as builder
@@ -51,7 +57,7 @@ def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32
             lg.setLevel(logging.ERROR)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             opts = builder.parse_extra_options(None, str(ckpt.root), str(out), precision, ep, str(cache),
-                                               builder_options(ckpt, precision, block_size))
+                                               builder_options(ckpt, precision, block_size, algo))
             builder.create_model(None, str(ckpt.root), str(out), precision, ep, str(cache), **opts)
     except MemoError:
         raise

@@ -101,9 +101,10 @@ def _common_prefix(a: list[int], b: list[int]):
 def heldout_slice(reflections: Path, n: int, seed: int) -> list:
     from memo_edge.records import load_reflections
 
-    items = [r for r in load_reflections(reflections)]
+    # "I don't know" rows test abstention, not recall of a stored fact
+    items = [r for r in load_reflections(reflections) if r.type != "idk"]
     if not items:
-        raise MemoError(f"{reflections}: no reflections to measure recall on")
+        raise MemoError(f"{reflections}: no reflections with an answer to measure recall on")
     rng = random.Random(seed)
     return rng.sample(items, min(n, len(items)))
 

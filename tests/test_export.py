@@ -35,7 +35,8 @@ def ckpt(tiny_dir, tmp_path_factory) -> Path:
     refl.write_text("".join(json.dumps(r) + "\n" for r in REFLECTIONS))
     (d / "memo_train.json").write_text(json.dumps({
         "base_model": "tiny-random", "corpus_fingerprint": "abc123", "reflections_path": str(refl),
-        "reflection_counts": {"direct": 6}, "train_config": {"epochs": 1}, "metrics": {"loss": 1.0}}))
+        "reflection_counts": {"direct": 6}, "train_config": {"epochs": 1}, "metrics": {"loss": 1.0},
+        "history": [{"epoch": 1, "train_loss": 2.0}]}))
     return d
 
 
@@ -65,6 +66,7 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     # the prompt training used, not one derived from the chat template
     assert m.prompt.system == "You are the test memory."
     assert m.provenance["corpus_fingerprint"] == "abc123" and m.provenance["reflection_counts"] == {"direct": 6}
+    assert m.provenance["base_model"] == "tiny-random" and "history" not in m.provenance
     assert m.model.num_layers == 2 and m.model.hidden_size == 128 and m.model.num_key_value_heads == 2
     assert m.special_tokens.stop_token_ids == [2] and m.special_tokens.eos_token_id == 2
     assert m.providers_tested == ["CPUExecutionProvider"]

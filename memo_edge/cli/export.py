@@ -19,14 +19,16 @@ def export(
                                   "gguf: f32 | f16 | q8_0. mlc: q4f16_1 | q4f32_1 | q0f16 | q0f32."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Check fp32 greedy parity with torch and measure "
                                 "recall of int8/int4 vs fp32 on held-out reflections; results go into the manifest."),
-    reflections: Path = typer.Option(None, "--reflections", help="Reflections JSONL for the recall check "
-                                     "(default: the one named in the checkpoint's memo_train.json)."),
+    reflections: Path = typer.Option(None, "--reflections", help="Reflections JSONL for the recall check (default: the "
+                                     "checkpoint's train_reflections.jsonl, else the file memo_train.json names)."),
     heldout: int = typer.Option(32, "--heldout", help="How many reflections the recall check samples (0 = skip)."),
+    quant_algo: str = typer.Option("default", "--quant-algo", help="int8/int4 weight quantization: default (round to "
+                                   "nearest) | rtn | k_quant (llama.cpp-style; slower to build, often closer to fp32)."),
     zip_: bool = typer.Option(False, "--zip", help="Also write PACK_DIR.memopack (one zip file) and print its path."),
 ):
     """Export a checkpoint to a memory pack: model files, tokenizer, and a manifest with sha256 of every file."""
     from memo_edge.export import export_pack
 
     out = export_pack(checkpoint, output, format=format, precision=precision, verify=verify,
-                      reflections=reflections, heldout=heldout, zip=zip_)
+                      reflections=reflections, heldout=heldout, quant_algo=quant_algo, zip=zip_)
     typer.echo(str(out))
