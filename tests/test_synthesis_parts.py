@@ -111,3 +111,16 @@ def test_embedding_similarity_groups_related_documents(tmp_path):
     assert any(q in g and s in g for g in groups)
     with pytest.raises(MemoError, match="not a sentence-embedding model directory"):
         minilm_dir(tmp_path)
+
+
+def test_groups_do_not_depend_on_the_hash_seed():
+    """Cross-document prompts (and so cache keys) must be identical in every process, or a rerun asks again."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from memo_edge.corpus import load_corpus\nfrom memo_edge.synthesis.grouping import entity_groups\n"
+            f"print(entity_groups(load_corpus({str(DEMO)!r}), 3, 64))")
+    outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
+                           capture_output=True, text=True, check=True).stdout for seed in (1, 2, 3)}
+    assert len(outs) == 1

@@ -32,11 +32,11 @@ def entity_scores(docs: list[Document], max_df: int = 50) -> dict[tuple[str, str
     ents = {d.doc_id: doc_entities(d) for d in docs}
     where: dict[str, list[str]] = {}
     for doc_id, names in ents.items():
-        for e in names:
+        for e in sorted(names):  # a fixed summation order: float sums must not depend on the hash seed
             where.setdefault(e, []).append(doc_id)
     n = len(docs)
     scores: dict[tuple[str, str], float] = {}
-    for e, ids in where.items():
+    for e, ids in sorted(where.items()):
         if not 2 <= len(ids) <= max_df:
             continue
         w = math.log((n + 1) / len(ids))
@@ -60,8 +60,8 @@ def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 6
                      for k, s in embedding_sims.items()}
     neighbours: dict[str, list[tuple[float, str]]] = {}
     for (a, b), score in scores_of.items():
-        if score > 0:
-            neighbours.setdefault(a, []).append((-score, b))
+        if score > 0:  # rounded, so equal scores tie-break on the document id, not on float noise
+            neighbours.setdefault(a, []).append((-round(score, 9), b))
     groups: list[list[str]] = []
     seen: set[tuple[str, ...]] = set()
     for d in docs:
