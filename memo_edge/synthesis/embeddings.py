@@ -63,5 +63,6 @@ def similarity(docs: list[Document], model_dir: Path, top_k: int = 8) -> dict[tu
             i = start + r
             row[i] = -np.inf
             for j in np.argpartition(-row, k - 1)[:k] if k > 0 else []:
-                sims[(docs[i].doc_id, docs[int(j)].doc_id)] = float(row[j])
+                # rounded: thread-count jitter in the last float bits must not change groups (and cache keys)
+                sims[(docs[i].doc_id, docs[int(j)].doc_id)] = round(float(row[j]), 4)
     return sims
