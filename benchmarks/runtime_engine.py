@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -22,6 +23,21 @@ def questions(k: int) -> list[str]:
     return (qs * (k // len(qs) + 1))[:k]
 
 
+def raw_loop_decode_tps(e, prompt_ids: list[int], n: int) -> float:
+    """Reference: the barest numpy KV-cache loop over the same session (no batching, sampling or stops)."""
+    import numpy as np
+
+    x = np.array([prompt_ids], np.int64)
+    logits, kv = e._run(x, np.ones_like(x), e._empty_past(1))
+    tok, length = int(logits[0, -1].argmax()), len(prompt_ids)
+    t = time.perf_counter()
+    for _ in range(n - 1):
+        length += 1
+        logits, kv = e._run(np.array([[tok]], np.int64), np.ones((1, length), np.int64), kv)
+        tok = int(logits[0, -1].argmax())
+    return (n - 1) / (time.perf_counter() - t)
+
+
 def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -> dict:
     from memo_edge.runtime.engine import Engine
 
@@ -31,7 +47,8 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
     prompts = [mp.render(q) for q in qs]
     fixed = dict(max_new_tokens=new_tokens, stop_token_ids=[])  # same token count every run
     e.generate(prompts[:1], max_new_tokens=4, prefix=mp.prefix)  # warm-up (also fills the prefix cache)
-    rows = {"ttft_ms_no_reuse": [], "ttft_ms_prefix_reuse": [], "decode_tps": [], "prefill_tps": [],
+    rows = {"ttft_ms_no_reuse": [], "ttft_ms_prefix_reuse": [], "decode_tps": [], "raw_loop_decode_tps": [],
+            "prefill_tps": [],
             "seq_s": [], "batch_s": [], "batch_ttft_ms": [], "batch_decode_tps_total": []}
     for _ in range(repeats):
         for q in prompts[:3]:
@@ -41,6 +58,7 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
             c = e.generate([q], prefix=mp.prefix, **fixed)[0]
             rows["ttft_ms_prefix_reuse"].append(c.ttft_s * 1000)
             rows["decode_tps"].append(c.decode_tps)
+            rows["raw_loop_decode_tps"].append(raw_loop_decode_tps(e, e.encode(q), new_tokens))
         t = time.perf_counter()
         seq = [e.generate([p], prefix=mp.prefix, **fixed)[0] for p in prompts]
         rows["seq_s"].append(time.perf_counter() - t)
@@ -52,7 +70,7 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
         assert [c.token_ids for c in seq] == [c.token_ids for c in bat], "batched output differs from sequential"
     med = {key: statistics.median(v) for key, v in rows.items()}
     med["batch_speedup"] = med["seq_s"] / med["batch_s"]
-    return {"pack": str(path), "precision": e.manifest.precision, "threads": threads, "k": k,
+    return {"pack": str(path), "loadavg": round(os.getloadavg()[0], 1), "precision": e.manifest.precision, "threads": threads, "k": k,
             "new_tokens": new_tokens, "load_s": e.load_s, "prompt_tokens": len(e.encode(prompts[0])),
             "prefix_tokens": len(e.encode(mp.prefix)), **{k2: round(v, 2) for k2, v in med.items()}}
 
@@ -68,10 +86,12 @@ def main(argv=None):
     a = ap.parse_args(argv)
     results = [bench_pack(p, a.threads, a.k, a.repeats, a.new_tokens) for p in a.packs]
     cols = ["precision", "load_s", "ttft_ms_no_reuse", "ttft_ms_prefix_reuse", "prefill_tps", "decode_tps",
+            "raw_loop_decode_tps",
             "seq_s", "batch_s", "batch_speedup", "batch_decode_tps_total"]
-    print(" | ".join(f"{c:>22}" for c in cols))
+    print(" | ".join(f"{c:>14}" for c in cols))
     for r in results:
-        print(" | ".join(f"{r[c]:>22}" for c in cols))
+        print(" | ".join(f"{r[c]:>14}" if not isinstance(r[c], float) else f"{r[c]:>14.2f}" for c in cols))
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} (timings are noisy on a shared machine)")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     png = out / "runtime_engine.png"
