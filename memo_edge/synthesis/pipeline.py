@@ -114,7 +114,7 @@ def _card(cfg, docs, chunks, pairs: list[Pair], candidates: list[Pair], refl, de
 
 
 def card_markdown(card: dict) -> str:
-    lines = [f"# Reflections dataset card", "",
+    lines = ["# Reflections dataset card", "",
              f"- generator: `{card['generator']}` ({card['generator_model']}), prompts `{card['prompt_version']}`",
              f"- corpus fingerprint: `{card['corpus_fingerprint']}` ({card['documents']} documents, "
              f"{card['chunks']} chunks)",
