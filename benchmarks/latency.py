@@ -110,17 +110,19 @@ def _onnx_pack(ckpt: Path, cache: Path, precision: str, log) -> Path:
 
 def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
     if precision in LLAMA_4BIT:
-        import llama_cpp
+        import llama_cpp  # noqa: F401  (fail here, as ImportError, when llama-cpp-python is absent)
 
         dst = cache / f"gguf-{precision}.gguf"
         if not dst.is_file():
             src = _gguf(ckpt, cache, "f16", log)
             log(f"llama.cpp quantize {src.name} -> {dst.name}")
-            params = llama_cpp.llama_model_quantize_default_params()
-            params.ftype = LLAMA_4BIT[precision]
-            params.nthread = 2
             tmp = dst.with_suffix(".tmp")
-            rc = llama_cpp.llama_model_quantize(str(src).encode(), str(tmp).encode(), params)
+            # In a child process: llama.cpp's C code prints to stdout, and our last stdout line must be the JSON.
+            code = ("import sys, llama_cpp as L; p = L.llama_model_quantize_default_params(); "
+                    f"p.ftype = {LLAMA_4BIT[precision]}; p.nthread = 2; "
+                    "sys.exit(L.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
+            rc = subprocess.run([sys.executable, "-c", code, str(src), str(tmp)], stdout=sys.stderr,
+                                stderr=sys.stderr).returncode
             if rc != 0:
                 raise RuntimeError(f"llama_model_quantize returned {rc}")
             tmp.rename(dst)
