@@ -18,8 +18,8 @@ Method = Literal["full", "lora", "qlora"]
 Schedule = Literal["constant", "cosine", "linear"]
 
 # Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
-CPU_SMALL = {"full": dict(lr=3e-4, epochs=6, batch_size=16, schedule="cosine", warmup_ratio=0.05),
-             "lora": dict(lr=2e-3, epochs=6, batch_size=16, schedule="cosine", warmup_ratio=0.05)}
+CPU_SMALL = {"full": dict(lr=3e-4, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
+             "lora": dict(lr=1e-3, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05)}
 # tiny-random (2 layers, hidden 128): memorizes 30-50 pairs in a few seconds.
 TINY = {"full": dict(lr=5e-3, epochs=10, batch_size=4, schedule="cosine", warmup_ratio=0.05),
         "lora": dict(lr=1e-2, epochs=15, batch_size=4, schedule="cosine", warmup_ratio=0.05)}
@@ -73,7 +73,7 @@ class TrainConfig(BaseModel):
     replay: float = Field(0.0, ge=0, le=10, description="share of the old checkpoint's reflections replayed")
 
     # Hardware
-    bf16: bool | None = Field(None, description="None = on when CUDA supports it")
+    bf16: bool | None = Field(None, description="bf16 autocast; None = on where the CUDA GPU or CPU has native bf16")
     gradient_checkpointing: bool | None = Field(None, description="None = on when CUDA")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None = torch default)")
 
@@ -97,8 +97,6 @@ class TrainConfig(BaseModel):
             upd["lora_r"] = 16 if n_params >= 10e9 or n_params < 500e6 else 8
         if self.lora_alpha is None:
             upd["lora_alpha"] = 2 * (upd.get("lora_r") or self.lora_r)
-        if self.bf16 is None:
-            upd["bf16"] = on_cuda
         if self.gradient_checkpointing is None:
             upd["gradient_checkpointing"] = on_cuda and n_params >= 500e6
         return self.model_copy(update=upd)

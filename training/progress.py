@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -11,11 +12,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class TrainBar(contextlib.AbstractContextManager):
     def __init__(self, total: int, done: int, enabled: bool, console: Console, desc: str = "train"):
         self.enabled = enabled
+        # Logs (no terminal): a plain line every ~5% instead of a live bar.
+        self.plain = enabled and not console.is_terminal
+        self.every, self.total, self.done, self.t0 = max(1, total // 20), total, done, time.time()
+        self.start_done = done
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=console, disable=not enabled, transient=False)
+            console=console, disable=not enabled or not console.is_terminal, transient=False)
         self.task = self.progress.add_task(desc, total=total, completed=done, loss="-", tps="-")
 
     def __enter__(self):
@@ -28,6 +33,12 @@ class TrainBar(contextlib.AbstractContextManager):
     def update(self, loss: float, tps: float, desc: str | None = None) -> None:
         kw = {"description": desc} if desc else {}
         self.progress.update(self.task, advance=1, loss=f"{loss:.3f}", tps=f"{tps:,.0f}", **kw)
+        self.done += 1
+        if self.plain and (self.done % self.every == 0 or self.done == self.total):
+            rate = (time.time() - self.t0) / max(1, self.done - self.start_done)
+            eta = rate * (self.total - self.done)
+            self.progress.console.print(f"{desc or 'train'} step {self.done}/{self.total} loss {loss:.3f} "
+                                        f"{tps:,.0f} tok/s ETA {eta / 60:.1f} min")
 
     def note(self, text: str) -> None:
         if self.enabled:

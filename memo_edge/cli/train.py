@@ -48,6 +48,8 @@ def train_(
     replay: float = typer.Option(0.0, help="With --init-from: share of the old reflections replayed (e.g. 0.2)."),
     seed: int = typer.Option(0, help="Seed for data order, splits and init."),
     threads: int = typer.Option(None, help="torch CPU threads."),
+    bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast [default: on where CUDA or the CPU has "
+                                                           "native bf16; weights stay fp32]."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore resume state / finished run in OUT and start over."),
     keep_state: bool = typer.Option(False, "--keep-state", help="Keep optimizer/RNG state in OUT after success."),
 ):
@@ -64,7 +66,7 @@ def train_(
     fields = dict(base=base, method=method, epochs=epochs, lr=lr, batch_size=batch_size, schedule=schedule,
                   warmup_ratio=warmup_ratio, lora_r=lora_r, lora_alpha=lora_alpha, merge=merge, packing=packing,
                   idk_fraction=idk_fraction, heldout_fraction=heldout_fraction, max_seq_len=max_seq_len,
-                  save_every_steps=save_every_steps, init_from=init_from, replay=replay, seed=seed, threads=threads,
+                  save_every_steps=save_every_steps, init_from=init_from, replay=replay, seed=seed, threads=threads, bf16=bf16,
                   fresh=fresh, keep_state=keep_state)
     cfg = _config(TrainConfig, {k: v for k, v in fields.items() if v is not None})
     metrics = train(reflections, out, cfg)

@@ -1,0 +1,94 @@
+"""LoRA: merged weights == base + adapter; continual updates with replay; task-vector merging of two memories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from test_training import qa_rows, write_rows
+
+
+def test_lora_merged_checkpoint_equals_base_plus_adapter(tiny_dir, tmp_path):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from memo_edge.training import TrainConfig, train
+
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(12))
+    out = tmp_path / "ck"
+    m = train(refl, out, TrainConfig(base=str(tiny_dir), method="lora", epochs=3, lora_r=8), progress=False)
+    assert (out / "adapter" / "adapter_config.json").is_file() and (out / "model.safetensors").is_file()
+    prov = json.loads((out / "memo_train.json").read_text())
+    assert prov["method"] == "lora" and prov["merged"] and m["steps"] > 0
+    merged = AutoModelForCausalLM.from_pretrained(str(out)).eval()
+    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(tiny_dir)),
+                                             str(out / "adapter")).eval()
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_dir)).eval()
+    ids = torch.tensor([[1, 520, 4012, 28, 9001, 314, 2, 77, 640]])
+    with torch.no_grad():
+        a, b, c = (m_(input_ids=ids).logits for m_ in (merged, with_adapter, base))
+    assert torch.allclose(a, b, atol=1e-4), (a - b).abs().max()
+    assert not torch.allclose(a, c, atol=1e-3), "training changed nothing"
+
+
+def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path):
+    from memo_edge.training import TrainConfig, train
+
+    old = write_rows(tmp_path / "old.jsonl", qa_rows(12))
+    first = tmp_path / "v1"
+    train(old, first, TrainConfig(base=str(tiny_dir)), progress=False)
+    new_rows = [{"id": f"n{i}", "question": f"What colour is the Wrenlet R{i} robot?", "answer": c}
+                for i, c in enumerate(["amber", "teal", "crimson", "ochre", "violet", "slate", "rust", "jade"])]
+    new = write_rows(tmp_path / "new.jsonl", new_rows)
+    m = train(new, tmp_path / "v2", TrainConfig(base=str(tiny_dir), init_from=str(first), replay=0.5, epochs=4),
+              progress=False)
+    assert m["old_recall_before"]["em"] >= 0.8
+    assert 0 <= m["old_recall_after"]["em"] <= 1
+    prov = json.loads((tmp_path / "v2" / "memo_train.json").read_text())
+    assert prov["counts"]["replayed"] == 9  # half of the 18 old reflections
+    assert prov["root_base_dir"] == str(tiny_dir)
+    kept = (tmp_path / "v2" / "train_reflections.jsonl").read_text()
+    assert "Wrenlet R3" in kept and "Where was Ysolde Marrick born?" in kept  # the memory's full knowledge set
+
+
+def test_replay_needs_init_from():
+    from pydantic import ValidationError
+
+    from memo_edge.training import TrainConfig
+
+    with pytest.raises(ValidationError, match="init_from"):
+        TrainConfig(replay=0.2)
+
+
+def test_ties_and_linear_merge_of_two_memories(tiny_dir, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from memo_edge.errors import MemoError
+    from memo_edge.training import TrainConfig, merge, train
+    from memo_edge.training.merge import ties
+
+    rows = qa_rows(16)
+    a = write_rows(tmp_path / "a.jsonl", rows[:12])
+    b = write_rows(tmp_path / "b.jsonl", rows[12:])
+    cfg = TrainConfig(base=str(tiny_dir), epochs=3, idk_fraction=0, heldout_fraction=0)
+    train(a, tmp_path / "A", cfg, progress=False)
+    train(b, tmp_path / "B", cfg, progress=False)
+    res = merge([tmp_path / "A", tmp_path / "B"], tmp_path / "M", method="ties", density=0.3)
+    assert set(res["recall"]) == {str(tmp_path / "A"), str(tmp_path / "B")}
+    assert all(0 <= v["em"] <= 1 for v in res["recall"].values())
+    lin = merge([tmp_path / "A", tmp_path / "B"], tmp_path / "L", method="linear")
+    wa, wb, wl = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("A", "B", "L"))
+    k = "model.layers.0.mlp.up_proj.weight"
+    assert torch.allclose(wl[k], (wa[k] + wb[k]) / 2, atol=1e-6)
+    assert lin["method"] == "linear" and (tmp_path / "M" / "memory_prompt.json").is_file()
+    # TIES on hand-made vectors: trimmed, sign-elected, disjoint mean.
+    t1 = torch.tensor([3.0, -1.0, 0.1, 2.0])
+    t2 = torch.tensor([1.0, 2.0, 0.0, -4.0])
+    assert ties([t1, t2], [1.0, 1.0], density=0.5).tolist() == [3.0, 2.0, 0.0, -4.0]
+    with pytest.raises(MemoError, match="different bases"):
+        other = tmp_path / "O"
+        train(a, other, cfg.model_copy(update={"base": str(tmp_path / "A")}), progress=False)
+        merge([tmp_path / "A", other], tmp_path / "X")
