@@ -24,6 +24,9 @@ DEMO = Path(__file__).resolve().parent.parent / "memo_edge" / "demo" / "corpus"
     'Sure, here it is:\n```json\n{"qa_pairs": [{"question": "Who?", "answer": "X"}]}\n```\nAnything else?',
     'The answer {is below}: {"qa_pairs": [{"question": "Who? {a}", "answer": "X"},]} -- done',
     '```\n{"qa_pairs": [{"question": "Who?", "answer": "X",}],}\n```',
+    '<think>The user wants {"qa_pairs"}; maybe {"a": 1} first.</think>\n{"qa_pairs": [{"question": "Who?", '
+    '"answer": "X"}]}',
+    'Example shape: {"example": true}. Answer: {"qa_pairs": [{"question": "Who?", "answer": "X"}]}',
 ])
 def test_extracts_json_from_fences_prose_and_trailing_commas(text):
     out = parse_reply(text, FactsOut)

@@ -51,26 +51,41 @@ def _loads(s: str):
     return None
 
 
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+
+
+def _objects(text: str):
+    """Every JSON object in the reply, most likely first: the whole reply, fenced blocks, then brace spans."""
+    text = _THINK.sub("", text)  # reasoning models think out loud before answering
+    whole = _loads(text)
+    if isinstance(whole, dict):
+        yield whole
+    for cand in _candidates(text):
+        obj = _loads(cand)
+        if isinstance(obj, dict):
+            yield obj
+
+
 def extract_json(text: str) -> dict:
     """The first JSON object found in `text`; raises ReplyError when there is none."""
     if not isinstance(text, str) or not text.strip():
         raise ReplyError("empty reply")
-    whole = _loads(text)
-    if isinstance(whole, dict):
-        return whole
-    for cand in _candidates(text):
-        obj = _loads(cand)
-        if isinstance(obj, dict):
-            return obj
+    for obj in _objects(text):
+        return obj
     raise ReplyError("no JSON object in the reply")
 
 
 def parse_reply(text: str, schema: type[BaseModel]) -> BaseModel:
-    """Extract and validate; a wrong shape raises ReplyError naming the first bad field."""
-    obj = extract_json(text)
-    try:
-        return schema.model_validate(obj)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "<object>"
-        raise ReplyError(f"field '{loc}': {err['msg']}") from None
+    """The first object in the reply that validates; otherwise ReplyError naming the first bad field."""
+    if not isinstance(text, str) or not text.strip():
+        raise ReplyError("empty reply")
+    first_error = None
+    for obj in _objects(text):
+        try:
+            return schema.model_validate(obj)
+        except ValidationError as e:
+            if first_error is None:
+                err = e.errors()[0]
+                loc = ".".join(str(x) for x in err["loc"]) or "<object>"
+                first_error = f"field '{loc}': {err['msg']}"
+    raise ReplyError(first_error or "no JSON object in the reply")
