@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from . import verbs
-from .clauses import Clause
+from .clauses import ADVERBS, Clause
 from .entities import cap_spans, strip_article
 from .resolve import CorpusInfo
 from .text import detok, tokenize
@@ -113,8 +113,8 @@ class Wording:
             be_words = be.split()
             rest = " ".join(w for w in words if w not in be_words)
             return f"{be_words[0]} {subj} {' '.join(be_words[1:])} {rest}".replace("  ", " ").strip()
-        if c.kind == "copula":
-            return f"{words[0]} {subj} {tail}".strip()
+        if c.kind == "copula":  # "Varrowick is also home to X" -> "What is Varrowick?", not "is Varrowick also"
+            return f"{words[0]} {subj} {' '.join(w for w in words[1:] if w not in ADVERBS)}".strip()
         if c.aux:
             rest = " ".join(words[1:])
             return f"{c.aux} {subj} {rest}"
