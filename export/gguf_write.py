@@ -82,6 +82,16 @@ def _tokenizer_metadata(writer, ckpt: Checkpoint) -> None:
 
 
 def write_gguf(ckpt: Checkpoint, out: Path, precision: str, name: str = "memo-memory") -> None:
+    quiet = logging.getLogger("gguf.gguf_writer")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # it logs endianness and every file it writes at INFO
+    try:
+        _write(ckpt, out, precision, name)
+    finally:
+        quiet.setLevel(level)
+
+
+def _write(ckpt: Checkpoint, out: Path, precision: str, name: str) -> None:
     import gguf
 
     c = ckpt.config
@@ -127,13 +137,7 @@ def write_gguf(ckpt: Checkpoint, out: Path, precision: str, name: str = "memo-me
             writer.add_tensor(new, data.astype(np.float16))
         else:
             writer.add_tensor(new, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
-    quiet = logging.getLogger("gguf.gguf_writer")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # it logs every file it writes at INFO
-    try:
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-    finally:
-        quiet.setLevel(level)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
