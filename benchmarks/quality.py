@@ -45,6 +45,7 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=None, help="training epochs when building")
     p.add_argument("--executive-url", default=None, help="OpenAI-compatible executive for a MeMo+executive row")
     p.add_argument("--executive-model", default=None)
+    p.add_argument("--systems", default="closed,rag,memo", help="comma-separated subset of: closed, rag, memo")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=24)
@@ -259,12 +260,14 @@ def main(argv=None) -> int:
             items = b.items
             row = lambda system, res: results.append({"dataset": bench.name, "corpus": variant,  # noqa: E731
                                                       "docs": len(b.docs), "system": system, **res})
-            log(f"[{key}] closed-book")
-            if variant == "clean":
+            systems = set(a.systems.split(","))
+            if variant == "clean" and "closed" in systems:
+                log(f"[{key}] closed-book")
                 row("closed-book", run_closed_book(engine, items, a))
-            log(f"[{key}] BM25-RAG top-{a.top_k}")
-            row(f"BM25-RAG k={a.top_k}", run_rag(engine, items, b.docs, a))
-            if a.quick and variant != "clean" and key not in a.packs:
+            if "rag" in systems:
+                log(f"[{key}] BM25-RAG top-{a.top_k}")
+                row(f"BM25-RAG k={a.top_k}", run_rag(engine, items, b.docs, a))
+            if "memo" not in systems or a.quick and variant != "clean" and key not in a.packs:
                 continue
             pack = memory_pack_for(a, b, key, log)
             if pack is None:
