@@ -23,8 +23,10 @@ def _engine(pack: Pack):
         from memo_edge.runtime import Engine
     except ImportError as e:
         return None, f"the runtime engine is not importable ({e})"
+    # fp16 is meant for CUDA: let the runtime pick it when a GPU is present; everything else is checked on CPU
+    provider = None if pack.manifest.precision == "fp16" else "cpu"
     try:
-        return Engine(pack, provider="cpu"), None
+        return Engine(pack, provider=provider), None
     except MemoError as e:
         return None, str(e)
 
@@ -55,7 +57,7 @@ def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflection
         metrics["recall"] = _recall(engine, ref, held, cfg, m, stop_ids, rep)
     metrics["onnxruntime_genai"] = genai_check(pack.root, engine, prompts[0]) if cfg.precision != "fp16" else {
         "status": "skipped", "reason": "fp16 genai_config targets the CUDA provider"}
-    return metrics, list(engine.providers) if hasattr(engine, "providers") else ["CPUExecutionProvider"]
+    return metrics, [engine.providers[0]]
 
 
 def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_ids, rep: Reporter) -> dict:
