@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import time
 from pathlib import Path
 from typing import Any
@@ -43,23 +44,17 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
 
         require_mlc()
     ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
-    check_disk_space(ckpt, out, cfg.precision)
+    check_disk_space(ckpt, out, cfg.precision, copies=2 if cfg.zip else 1)
     check_weights(ckpt)
-    with atomic_dir(out, overwrite=cfg.overwrite) as tmp:
-        if cfg.format == "onnx":
-            from .onnx_pack import write_onnx_pack
-
-            manifest = write_onnx_pack(ckpt, tmp, cfg, rep)
-        elif cfg.format == "gguf":
-            from .gguf_pack import write_gguf_pack
-
-            manifest = write_gguf_pack(ckpt, tmp, cfg, rep)
-        else:
-            from .mlc_pack import write_mlc_pack
-
-            manifest = write_mlc_pack(ckpt, tmp, cfg, rep)
-        manifest.metrics.setdefault("export", {})["total_s"] = round(time.perf_counter() - t0, 2)
-        finalize(tmp, manifest)
+    try:
+        with atomic_dir(out, overwrite=cfg.overwrite) as tmp:
+            manifest = _writer(cfg.format)(ckpt, tmp, cfg, rep)
+            manifest.metrics.setdefault("export", {})["total_s"] = round(time.perf_counter() - t0, 2)
+            finalize(tmp, manifest)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise MemoError(f"{out.parent}: disk full while writing the pack (nothing was left behind)") from None
     rep.log(f"pack written: {out} ({cfg.format} {cfg.precision}, {_size_mb(out):.1f} MB, "
             f"{time.perf_counter() - t0:.1f}s)")
     if cfg.zip:
@@ -67,6 +62,20 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
         rep.log(f"zipped: {z}")
         return z
     return out
+
+
+def _writer(fmt: str):
+    if fmt == "onnx":
+        from .onnx_pack import write_onnx_pack
+
+        return write_onnx_pack
+    if fmt == "gguf":
+        from .gguf_pack import write_gguf_pack
+
+        return write_gguf_pack
+    from .mlc_pack import write_mlc_pack
+
+    return write_mlc_pack
 
 
 def _size_mb(root: Path) -> float:

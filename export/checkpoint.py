@@ -158,8 +158,9 @@ def check_weights_finite(ckpt: Checkpoint) -> None:
             raise MemoError(f"{w}: corrupt safetensors file ({str(e).splitlines()[0][:160]})") from None
 
 
-def check_disk_space(ckpt: Checkpoint, out_dir: Path, precision: str) -> None:
-    need = ckpt.estimated_size(precision)
+def check_disk_space(ckpt: Checkpoint, out_dir: Path, precision: str, copies: int = 1) -> None:
+    """copies=2 when a .memopack zip of the pack is written next to it."""
+    need = ckpt.estimated_size(precision) * copies
     parent = out_dir.expanduser().resolve().parent
     while not parent.exists():
         parent = parent.parent
