@@ -40,7 +40,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     synth_cfg = {"generator": cfg.generator, **cfg.synthesis}
     card = synthesize(cfg.corpus, reflections, _stage_config("synthesis", synth_cfg), progress=progress)
     timings["synthesize_s"] = time.perf_counter() - t
-    log(f"      {card.get('total', card.get('count', '?'))} reflections -> {reflections}")
+    log(f"      {card.get('reflections', '?')} reflections -> {reflections}")
 
     t = time.perf_counter()
     refl_hash = sha256_file(reflections)
