@@ -12,7 +12,7 @@ from memo_edge.pack import Pack
 from .checkpoint import Checkpoint
 from .config import ExportConfig
 from .report import Reporter
-from .verify import TorchReference, check_parity, heldout_slice, parity_prompts, recall
+from .verify import TorchReference, check_parity, cut_at_stops, heldout_slice, parity_prompts, recall
 
 RECALL_MAX_NEW = 48
 BATCH = 16
@@ -68,13 +68,14 @@ def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_
         for i in range(0, len(prompts), BATCH):
             chunk = prompts[i:i + BATCH]
             outs = engine.generate(chunk, max_new_tokens=RECALL_MAX_NEW, prefix=m.prompt.prefix,
-                                   stop_token_ids=sorted(stop_ids))
+                                   stop_token_ids=sorted(stop_ids), stop=list(m.prompt.stop))
             onnx_answers += [c.text.strip() for c in outs]
             adv(len(chunk))
     out = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(onnx_answers, golds)}
     if cfg.precision != "fp32":
         with rep.bar(f"recall on {len(held)} held-out reflections, torch fp32 (batched)", len(held)) as adv:
-            torch_answers = [a.strip() for a in ref.answers(prompts, RECALL_MAX_NEW, stop_ids, progress=adv)]
+            raw = ref.answers(prompts, RECALL_MAX_NEW, stop_ids, progress=adv)
+        torch_answers = [cut_at_stops(a, m.prompt.stop) for a in raw]
         out["fp32"] = recall(torch_answers, golds)
         out["agreement_with_fp32"] = sum(a == b for a, b in zip(onnx_answers, torch_answers)) / len(held)
     return out

@@ -86,7 +86,7 @@ def write_gguf_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Report
 
 def _verify(root: Path, ckpt: Checkpoint, cfg: ExportConfig, m: Manifest, rep: Reporter) -> dict[str, Any]:
     from .checks import RECALL_MAX_NEW
-    from .verify import TorchReference, check_parity, heldout_slice, parity_prompts, recall
+    from .verify import TorchReference, check_parity, cut_at_stops, heldout_slice, parity_prompts, recall
 
     try:
         runner = LlamaCppRunner(root / GGUF_NAME)
@@ -105,8 +105,8 @@ def _verify(root: Path, ckpt: Checkpoint, cfg: ExportConfig, m: Manifest, rep: R
         qs = [m.prompt.render(r.question) for r in held]
         golds = [r.answer for r in held]
         with rep.step(f"recall on {len(held)} held-out reflections, llama.cpp {cfg.precision} and torch fp32"):
-            ours = [c.text.strip() for c in runner.generate(qs, RECALL_MAX_NEW, sorted(stop_ids))]
-            theirs = [a.strip() for a in ref.answers(qs, RECALL_MAX_NEW, stop_ids)]
+            ours = [cut_at_stops(c.text, m.prompt.stop) for c in runner.generate(qs, RECALL_MAX_NEW, sorted(stop_ids))]
+            theirs = [cut_at_stops(a, m.prompt.stop) for a in ref.answers(qs, RECALL_MAX_NEW, stop_ids)]
         out["recall"] = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(ours, golds),
                          "fp32": recall(theirs, golds),
                          "agreement_with_fp32": sum(a == b for a, b in zip(ours, theirs)) / len(held)}

@@ -73,6 +73,15 @@ class TorchReference:
         return texts
 
 
+def cut_at_stops(text: str, stops: list[str]) -> str:
+    """Stop strings that are not single tokens end an answer in the runtime: end the reference's there too."""
+    for s in stops:
+        k = text.find(s) if s else -1
+        if k >= 0:
+            text = text[:k]
+    return text.strip()
+
+
 def parity_prompts(prompt: MemoryPrompt, questions: list[str], n: int) -> list[str]:
     qs = (questions + [q for q in PARITY_QUESTIONS if q not in questions])[:n]
     return [prompt.render(q) for q in qs]

@@ -174,3 +174,10 @@ def test_mlc_conversation_template_renders_the_memory_prompt():
     odd = MemoryPrompt(prefix="Q: ", suffix="\nA: ", answer_end="\n", stop=["\n"], system="")
     with pytest.raises(MemoError, match="ChatML"):
         conv_template(odd, [2])
+
+
+def test_reference_answers_end_at_multi_token_stop_strings():
+    from memo_edge.export.verify import cut_at_stops
+
+    assert cut_at_stops(" Ada Varga\nQ: who else", ["\nQ:"]) == "Ada Varga"
+    assert cut_at_stops("Paris", ["<|im_end|>"]) == "Paris"
