@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from memo_edge.atomic import atomic_dir
 from memo_edge.errors import MemoError
-from memo_edge.pack import SUFFIX, finalize, zip_pack
+from memo_edge.pack import MANIFEST, SUFFIX, finalize, zip_pack
 
 from .config import ExportConfig
 
@@ -43,6 +43,7 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
         from .mlc_pack import require_mlc
 
         require_mlc()
+    _check_replaceable(out)
     ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
     check_disk_space(ckpt, out, cfg.precision, copies=2 if cfg.zip else 1)
     check_weights(ckpt)
@@ -62,6 +63,14 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
         rep.log(f"zipped: {z}")
         return z
     return out
+
+
+def _check_replaceable(out: Path) -> None:
+    """The pack directory is replaced as a whole: never let a typo replace a directory that is not a pack."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise MemoError(f"{out}: exists and is not a directory (expected a pack directory path)")
+    if out.is_dir() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise MemoError(f"{out}: exists and is not a memory pack (no {MANIFEST}); refusing to replace it")
 
 
 def _writer(fmt: str):

@@ -155,3 +155,16 @@ def test_cli_error_is_one_line_exit_2(tiny_dir, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_output_that_is_not_a_pack_is_never_replaced(tiny_dir, tmp_path):
+    docs = tmp_path / "Documents"
+    docs.mkdir()
+    (docs / "thesis.txt").write_text("precious")
+    with pytest.raises(MemoError, match="not a memory pack"):
+        export_pack(tiny_dir, docs, precision="int4", verify=False, progress=False)
+    assert (docs / "thesis.txt").read_text() == "precious"
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(MemoError, match="not a directory"):
+        export_pack(tiny_dir, f, precision="int4", verify=False, progress=False)
