@@ -81,7 +81,7 @@ def load_sets(a, log) -> list:
                                       {"corpus_dir": str(demo / "corpus")})
             out.append((bench, None))
             continue
-        bench = datasets.load(name, n=a.n)
+        bench = datasets.load(name, n=a.n, **({"stratify": True} if name == "musique" else {}))
         out.append((bench, datasets.with_distractors(bench, a.distractors, seed=0) if a.distractors else None))
         log(f"{name}: {len(bench.items)} questions, corpus {len(bench.docs)} docs"
             + (f", +{out[-1][1].meta['distractors']} distractors" if a.distractors else ""))

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     base = Engine(base_pack(a, log), threads=a.threads)
     memory = Engine(a.memory_pack, threads=a.threads) if a.memory_pack else base
     mp = memory.manifest.prompt
-    bench = datasets.load(a.dataset, n=a.n)
+    bench = datasets.load(a.dataset, n=a.n, **({"stratify": True} if a.dataset == "musique" else {}))
     questions = [it.question for it in bench.items]
     # warm both engines (first-call allocations, prefix KV) so factor 1 is not penalized
     timed_generate(base, chat(QA_SYSTEM, questions[0]), 2)

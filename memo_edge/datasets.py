@@ -134,8 +134,25 @@ def naturalize_hop(question: str) -> str:
     return f"What is the {m.group('rel').strip()} of {m.group('subj').strip()}?"
 
 
-def load_musique(path: Path, n: int | None = None, negatives: bool = True) -> BenchSet:
+def _by_hops(rows: list[dict]) -> list[dict]:
+    """Round-robin over hop counts (2, 3, 4, 2, 3, 4, ...), file order within each: the file starts with ~100
+    two-hop questions, so a plain head slice could not be reported per hop count."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(str(row.get("id", ""))[:1], []).append(row)
+    out, queues = [], [groups[k] for k in sorted(groups)]
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
+
+
+def load_musique(path: Path, n: int | None = None, negatives: bool = True, stratify: bool = False) -> BenchSet:
+    """`stratify`: take the slice round-robin over hop counts instead of the file's head."""
     rows = _rows(path)
+    if stratify:
+        rows = _by_hops(rows)
     corpus, items = _Corpus(), []
     for lineno, row in enumerate(rows, 1):
         if n is not None and len(items) >= n:
@@ -159,7 +176,8 @@ def load_musique(path: Path, n: int | None = None, negatives: bool = True) -> Be
             hops=int(m.group(1)) if m else len(steps),
             decomposition=[DecompositionStep(question=naturalize_hop(s["question"]), answer=str(s.get("answer", "")))
                            for s in steps]))
-    return corpus.build("musique", items, {"source": str(path), "negatives": "own non-supporting, 1:1"})
+    return corpus.build("musique", items, {"source": str(path), "negatives": "own non-supporting, 1:1",
+                                           "slice": "round-robin over hop counts" if stratify else "file head"})
 
 
 def _context_paragraphs(row: dict, joiner: str) -> list[tuple[str, str]]:

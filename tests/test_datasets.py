@@ -146,3 +146,10 @@ def test_bad_input_is_one_line_error(benchroot, tmp_path):
     (bad / datasets.FILES["hotpotqa"]).write_text("{not json\n")
     with pytest.raises(MemoError, match=r":1: not valid JSON"):
         datasets.load("hotpotqa", root=bad)
+
+
+def test_musique_stratified_slice_spans_hop_counts(benchroot):
+    b = datasets.load("musique", n=2, root=benchroot, stratify=True)
+    assert [it.hops for it in b.items] == [2, 3] and b.meta["slice"] == "round-robin over hop counts"
+    head = datasets.load("musique", n=2, root=benchroot)
+    assert head.meta["slice"] == "file head"
