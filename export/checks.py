@@ -37,7 +37,7 @@ def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflection
     engine, why = _engine(pack)
     if engine is None:
         if cfg.precision != "fp16":
-            raise MemoError(f"{pack.root}: the exported graph does not load in onnxruntime on CPU ({why})")
+            raise MemoError(f"{ckpt.root}: the exported {cfg.precision} graph does not load in onnxruntime on CPU ({why})")
         # fp16 targets the CUDA execution provider; the CPU provider lacks fp16 kernels for some fused ops.
         warnings.warn(f"fp16 pack not verified here: {why}")
         return {"verify": {"status": "skipped", "reason": why}}, []
