@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/memo demo --out $(DEMO)
 
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
