@@ -80,7 +80,7 @@ def _stage_config(stage: str, options: dict):
     """Validate options with the stage's own config class (imported lazily)."""
     from pydantic import ValidationError
 
-    from .errors import MemoError
+    from .errors import MemoError, field_error
 
     if stage == "synthesis":
         from memo_edge.synthesis.config import SynthesisConfig as C
@@ -89,5 +89,5 @@ def _stage_config(stage: str, options: dict):
     try:
         return C(**options)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise MemoError(f"build config [{stage}]: field '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+        field, msg = field_error(e)
+        raise MemoError(f"build config [{stage}]: field '{field}': {msg}") from None

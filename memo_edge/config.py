@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import MemoError
+from .errors import MemoError, field_error
 
 
 class BuildConfig(BaseModel):
@@ -46,6 +46,5 @@ def load_build_config(path: Path, **overrides: Any) -> BuildConfig:
     try:
         return BuildConfig.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise MemoError(f"{path or 'build config'}: field '{field}': {err['msg']}") from None
+        field, msg = field_error(e)
+        raise MemoError(f"{path or 'build config'}: field '{field}': {msg}") from None

