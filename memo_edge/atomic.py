@@ -13,15 +13,20 @@ from typing import Any, Iterator
 from .errors import MemoError
 
 
-def _check_parent_writable(target: Path) -> Path:
-    parent = target.resolve().parent
+def ensure_dir(path: str | os.PathLike) -> Path:
+    """mkdir -p that fails with a one-line MemoError naming the directory."""
+    d = Path(path).resolve()
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise MemoError(f"{parent}: cannot create output directory ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise MemoError(f"{parent}: output location is not writable")
-    return parent
+        raise MemoError(f"{d}: cannot create output directory ({e.strerror})") from None
+    if not os.access(d, os.W_OK):
+        raise MemoError(f"{d}: output location is not writable")
+    return d
+
+
+def _check_parent_writable(target: Path) -> Path:
+    return ensure_dir(target.resolve().parent)
 
 
 def _umask() -> int:

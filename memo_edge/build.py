@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from .atomic import write_json
+from .atomic import ensure_dir, write_json
 from .config import BuildConfig
 from .pack import MANIFEST, sha256_file
 
@@ -29,7 +29,11 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     from memo_edge.synthesis import synthesize
     from memo_edge.training import train
 
-    cfg.work.mkdir(parents=True, exist_ok=True)
+    from memo_edge.models import resolve_model
+
+    ensure_dir(cfg.work)
+    ensure_dir(cfg.out.parent)
+    resolve_model(cfg.base)  # fail on an unknown base before any work; pulls a known one on first use
     state = _load_state(cfg)
     timings: dict[str, float] = {}
     reflections = cfg.work / "reflections.jsonl"

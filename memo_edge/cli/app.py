@@ -50,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
+    except OSError as e:
+        # A path we could not create, read or write (permissions, missing parent, full disk): name it, one line.
+        if _state["debug"] or e.filename is None:
+            raise
+        print(f"error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        sys.exit(2)
     except Exception as e:  # click usage errors are handled by click itself
         import click
 

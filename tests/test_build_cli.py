@@ -1,0 +1,81 @@
+"""`memo build` -> `memo ask` -> `memo eval` end to end on a tiny corpus and tiny-random, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = {
+    "harbor.md": "# Tillon Harbor\ndate: 2021-03-04\n\nTillon Harbor was built by Maro Velk in 1911. "
+                 "Tillon Harbor has 14 piers. Maro Velk was born in Esterby.\n",
+    "esterby.md": "# Esterby\ndate: 2022-07-01\n\nEsterby is a town on the Grell River. "
+                  "The mayor of Esterby is Ida Sorn. Esterby has a glass museum.\n",
+}
+
+
+def memo(*args, cwd=None, timeout=900):
+    return subprocess.run([sys.executable, "-m", "memo_edge", *args], capture_output=True, text=True,
+                          env=os.environ.copy(), cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    d = tmp_path / "corpus"
+    d.mkdir()
+    for name, text in DOCS.items():
+        (d / name).write_text(text)
+    return d
+
+
+def one_error_line(r) -> str:
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert r.returncode == 2 and len(errors) == 1 and "Traceback" not in r.stderr, r.stderr
+    return errors[0]
+
+
+def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
+    cfg = tmp_path / "build.toml"
+    cfg.write_text(f'base = "{tiny_dir}"\nprecision = "fp32"\n[train]\nepochs = 2\n')
+    pack = tmp_path / "out" / "pack"
+    r = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg))
+    assert r.returncode == 0, r.stderr[-2000:]
+    manifest = json.loads((pack / "manifest.json").read_text())
+    assert manifest["precision"] == "fp32" and manifest["sha256"]
+    assert (tmp_path / "out" / "pack.build" / "reflections.jsonl").stat().st_size > 0
+
+    again = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg))
+    assert again.returncode == 0 and "train: up to date" in again.stderr and "export: up to date" in again.stderr
+
+    r = memo("ask", str(pack), "Who built Tillon Harbor?", "--executive", "none")
+    assert r.returncode == 0, r.stderr
+    assert "TTFT" in r.stderr
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "q1", "question": "Who built Tillon Harbor?", "answer": "Maro Velk",
+                                     "answer_aliases": [], "hops": 1,
+                                     "decomposition": [{"question": "Who built Tillon Harbor?", "answer": "Maro Velk"}]}) + "\n")
+    out = tmp_path / "results.json"
+    r = memo("eval", str(pack), str(questions), "--executive", "none", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    res = json.loads(out.read_text())
+    assert set(res) >= {"em", "f1", "per_hop", "predictions"} and 0.0 <= res["f1"] <= 1.0
+    assert res["predictions"][0].keys() >= {"id", "predicted_answer", "em", "f1", "hops"}
+
+
+def test_build_bad_inputs_are_one_line_errors(tmp_path, corpus):
+    line = one_error_line(memo("build", str(tmp_path / "missing"), "-o", str(tmp_path / "p")))
+    assert "corpus folder not found" in line
+    (tmp_path / "empty").mkdir()
+    assert "no usable documents" in one_error_line(memo("build", str(tmp_path / "empty"), "-o", str(tmp_path / "p")))
+    line = one_error_line(memo("build", str(corpus), "-o", str(tmp_path / "p"), "--base", "no-such-model"))
+    assert "unknown model 'no-such-model'" in line
+    assert not (tmp_path / "p.build" / "reflections.jsonl").exists()  # failed before any work
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    line = one_error_line(memo("build", str(corpus), "-o", str(blocker / "pack")))
+    assert str(blocker) in line
