@@ -34,15 +34,15 @@ def builder_options(ckpt: Checkpoint, precision: str, block_size: int, algo: str
         opts.append("shared_embeddings=true")
     elif precision == "int8":
         # GatherBlockQuantized is 4-bit only: the builder would try, log errors and fall back to an fp32 copy
-        # anyway; quantize_embedding() handles the embedding instead.
+        # anyway; int8_embedding.share_embedding() handles the embedding instead.
         opts.append("shared_embeddings=false")
     if algo != "default" and precision in ("int8", "int4"):
         opts.append(f"algo_config={algo}")
     return opts
 
 
-def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32, algo: str = "default") -> str:
-    """Write the builder's files into `out`; returns the builder's captured log (for error messages)."""
+def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32, algo: str = "default") -> dict:
+    """Write the builder's files into `out`; returns notes for the manifest (how the embedding is stored)."""
     try:
         import onnxruntime_genai.models.builder as builder
     except ImportError as e:
@@ -72,32 +72,7 @@ def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32
         if not (out / name).is_file():
             raise MemoError(f"{out / name}: the ONNX model builder did not write it")
     if precision == "int8" and ckpt.tied:
-        quantize_embedding(out)
-    return log.getvalue()
+        from .int8_embedding import share_embedding
 
-
-def quantize_embedding(out: Path) -> None:
-    """int8 embedding via onnxruntime dynamic quantization (Gather -> int8 Gather + DequantizeLinear).
-
-    The builder's int8 is MatMulNBits (8-bit, block 32) for every MatMul including the lm_head, but its
-    GatherBlockQuantized is 4-bit only, so a tied embedding stays a separate fp32 copy: the int8 pack came out
-    larger than the fp32 one (which shares the matrix). Quantizing that Gather brings SmolLM2's int8 pack from
-    267 MB to ~180 MB.
-    """
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    tmp = out / ".int8-embedding"
-    tmp.mkdir()
-    log = io.StringIO()
-    root_logger = logging.getLogger()
-    level = root_logger.level
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            root_logger.setLevel(logging.ERROR)  # its "consider pre-processing" hint goes to the root logger
-            quantize_dynamic(out / "model.onnx", tmp / "model.onnx", weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["Gather"], use_external_data_format=True)
-        for name in ("model.onnx", "model.onnx.data"):
-            (tmp / name).replace(out / name)
-    finally:
-        root_logger.setLevel(level)
-        shutil.rmtree(tmp, ignore_errors=True)
+        return {"embedding": share_embedding(out)}
+    return {}

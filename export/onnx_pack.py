@@ -46,7 +46,7 @@ def _stop_in_genai_config(root: Path, stop_ids: list[int]) -> dict:
 def write_onnx_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Reporter) -> Manifest:
     t = time.perf_counter()
     with rep.step(f"building the {cfg.precision} ONNX graph (onnxruntime-genai model builder)"):
-        build_onnx(ckpt, root, cfg.precision, cfg.block_size, cfg.quant_algo)
+        notes = build_onnx(ckpt, root, cfg.precision, cfg.block_size, cfg.quant_algo)
     build_s = time.perf_counter() - t
     prompt, prompt_source = memory_prompt(ckpt)
     special = special_tokens(ckpt, prompt)
@@ -55,7 +55,7 @@ def write_onnx_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Report
     prov = provenance(ckpt)
     prov["memory_prompt_source"] = prompt_source
     export_info = {"build_s": round(build_s, 2),
-                   "size_bytes": sum(f.stat().st_size for f in root.iterdir() if f.is_file())}
+                   "size_bytes": sum(f.stat().st_size for f in root.iterdir() if f.is_file()), **notes}
     if cfg.precision in ("int8", "int4"):
         export_info.update(block_size=cfg.block_size, quant_algo=cfg.quant_algo)
     manifest = Manifest(

@@ -97,6 +97,33 @@ def test_quantized_packs_are_smaller(packs):
     assert size["int4"] < 49152 * 128 * 4
 
 
+def test_int8_embedding_shares_the_lm_head_weights(packs):
+    """No second (fp32 or int8) copy of the 49k x 128 tied matrix: the embedding reads the lm_head's 8-bit blocks."""
+    import onnx
+
+    m = Pack.open(packs("int8")).manifest
+    assert m.metrics["export"]["embedding"] == "shared_q8"
+    g = onnx.load(str(packs("int8") / "model.onnx"), load_external_data=False).graph
+    big = [t.name for t in g.initializer if 49152 in t.dims]
+    assert sorted(big) == ["lm_head.MatMul.weight_Q8", "lm_head.MatMul.weight_scales"]
+    assert (packs("int8") / "model.onnx.data").stat().st_size < 49152 * 128 * 1.5
+
+
+def test_int8_embedding_fallback_keeps_the_graph_working(packs, tmp_path):
+    """A graph whose lm_head is not 8-bit MatMulNBits (here: fp32) takes the dynamic-quantization fallback,
+    which must leave a graph that still answers the same."""
+    from memo_edge.export.int8_embedding import share_embedding
+    from memo_edge.runtime import Engine
+
+    src = Pack.open(packs("fp32"))
+    root = Path(shutil.copytree(src.root, tmp_path / "p"))
+    assert share_embedding(root) == "dynamic_int8"
+    prompt = [src.manifest.prompt.render("Who founded Lumen Works?")]
+    before = Engine(src).generate(prompt, max_new_tokens=8, stop_token_ids=[])[0].token_ids
+    after = Engine(Pack(root, src.manifest)).generate(prompt, max_new_tokens=8, stop_token_ids=[])[0].token_ids
+    assert after == before
+
+
 def test_quantized_pack_answers_through_runtime(packs):
     from memo_edge.runtime import Engine
 
