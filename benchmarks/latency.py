@@ -225,6 +225,11 @@ def spawn_cold(spec: dict, work: Path, env: dict) -> dict:
 
 def worker_env(threads: int) -> dict:
     env = dict(os.environ)
+    # OpenMP busy-waits between parallel regions by default. On a machine whose cores are also busy with other work
+    # (a shared VM, a laptop running an app) that makes llama.cpp and torch 10-50x slower (measured here: a tiny
+    # model's TTFT 1.5 s -> 32 ms). Passive waiting is what an app sharing the CPU wants; set OMP_WAIT_POLICY=ACTIVE
+    # to measure the spinning default on an idle machine.
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMO_THREADS=str(threads),
                TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     return env
@@ -277,7 +282,8 @@ def main(argv=None) -> int:
     labels = [f"llamacpp-{a.llama_4bit}" if x == "llamacpp-q4_0" else x for x in labels]
     log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     ckpt = checkpoint(a)
-    head = report.header("latency", ckpt=str(ckpt), threads=a.threads, quick=a.quick, warmup=a.warmup,
+    head = report.header("latency", ckpt=str(ckpt), threads=a.threads,
+                         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), quick=a.quick, warmup=a.warmup,
                          repeats=a.repeats, cold_repeats=a.cold_repeats, decode_tokens=a.decode_tokens,
                          contenders=labels)
     t_build = time.perf_counter()
