@@ -208,3 +208,15 @@ def test_reference_answers_end_at_multi_token_stop_strings():
 
     assert cut_at_stops(" Ada Varga\nQ: who else", ["\nQ:"]) == "Ada Varga"
     assert cut_at_stops("Paris", ["<|im_end|>"]) == "Paris"
+
+
+def test_fp32_parity_tolerates_only_near_ties(tiny_dir):
+    from memo_edge.export.verify import TorchReference, near_tie
+
+    ref = TorchReference(tiny_dir, tiny_dir / "tokenizer.json")
+    prompt = MemoryPrompt.chatml().render("Who founded Lumen Works?")
+    margin = ref.top2_margin(prompt, ref.greedy(prompt, 3)[:2])
+    assert margin >= 0
+    assert near_tie({"equal": False, "torch_top2_margin": 1e-5})
+    assert not near_tie({"equal": False, "torch_top2_margin": 0.5})
+    assert not near_tie({"equal": True})
