@@ -38,7 +38,7 @@ def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path)
 
     old = write_rows(tmp_path / "old.jsonl", qa_rows(12))
     first = tmp_path / "v1"
-    train(old, first, TrainConfig(base=str(tiny_dir)), progress=False)
+    train(old, first, TrainConfig(base=str(tiny_dir), epochs=25), progress=False)
     new_rows = [{"id": f"n{i}", "question": f"What colour is the Wrenlet R{i} robot?", "answer": c}
                 for i, c in enumerate(["amber", "teal", "crimson", "ochre", "violet", "slate", "rust", "jade"])]
     new = write_rows(tmp_path / "new.jsonl", new_rows)

@@ -55,10 +55,11 @@ class TrainConfig(BaseModel):
     max_row_tokens: int = Field(1024, ge=64, description="longest packed row (tokens)")
     idk_fraction: float = Field(0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)")
     heldout_fraction: float = Field(0.1, ge=0, lt=1)
-    heldout_max: int = Field(64, ge=0)
+    heldout_max: int | None = Field(None, ge=0, description="None = 32 for small bases on CPU, else 64")
 
     # Evaluation / selection
-    eval_train_sample: int = Field(64, ge=0, description="trained questions re-asked after each epoch (memorization)")
+    eval_train_sample: int | None = Field(None, ge=0, description="trained questions re-asked after each epoch "
+                                                                  "(memorization); None = 32 small CPU, else 64")
     eval_max_new_tokens: int = Field(48, ge=1)
     eval_batch_size: int = Field(64, ge=1)
     keep_best: bool = Field(True, description="final weights = the best epoch by recall (else the last epoch)")
@@ -93,6 +94,11 @@ class TrainConfig(BaseModel):
         else:
             recipe = PAPER[kind]
         upd = {k: v for k, v in recipe.items() if getattr(self, k) is None}
+        # Greedy evaluation after every epoch is a real share of a CPU run: ask fewer questions there.
+        n_eval = 32 if recipe is CPU_SMALL[kind] else 64
+        for k in ("heldout_max", "eval_train_sample"):
+            if getattr(self, k) is None:
+                upd[k] = n_eval
         if self.lora_r is None:
             upd["lora_r"] = 16 if n_params >= 10e9 or n_params < 500e6 else 8
         if self.lora_alpha is None:

@@ -79,6 +79,13 @@ def _run_id(cfg: TrainConfig, data_fp: str, base_dir: Path) -> str:
 
 
 def _peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss survives fork+exec, so it can report a parent's high-water mark)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -117,6 +124,8 @@ class _Run:
         self.acc = _accelerator(cfg)
         self.main = self.acc.is_main_process
         self.console = Console(stderr=True, quiet=not (progress and self.main))
+        if not self.console.is_terminal:
+            self.console.width = 160  # log files: one line per message
         self.progress = progress and self.main
         self.init_from = resolve_model(cfg.init_from) if cfg.init_from else None
         self.base_dir = self.init_from or resolve_model(cfg.base)
