@@ -86,8 +86,11 @@ def test_quantized_packs_record_recall_against_fp32(packs, precision):
     assert set(rec) >= {"n", "fp32", precision, "agreement_with_fp32"}
     assert 0.0 <= rec["agreement_with_fp32"] <= 1.0
     assert m.metrics["verify"]["status"] == "ok"
-    # parity rows are recorded for quantized packs too (informational: not required to be equal)
-    assert len(m.metrics["verify"]["parity"]["rows"]) == 4
+    # parity rows are recorded for quantized packs too; within tolerance = greedy tokens follow fp32 torch for a
+    # good while (tiny-random's flat logits make long runs diverge: int4 after ~30 tokens)
+    rows = m.metrics["verify"]["parity"]["rows"]
+    assert len(rows) == 4
+    assert min(r["matching_prefix"] for r in rows) >= {"int8": 12, "int4": 8}[precision]
 
 
 def test_quantized_packs_are_smaller(packs):
