@@ -6,7 +6,7 @@ two are comparable although ours computes fewer tokens (one shared prompt prefix
 at answer positions). After training, both models answer the trained questions (greedy, the memory prompt):
 exact-match recall shows the speed-up costs no accuracy.
 
-    python -m benchmarks.training_throughput --quick          # tiny-random, ~1-2 min
+    python -m benchmarks.training_throughput --quick          # tiny-random, 48 pairs, batch 8, 16 epochs
     python -m benchmarks.training_throughput                  # SmolLM2-135M, demo reflections (slow on CPU)
 
 Prints a table, writes a PNG next to --out, and prints one JSON document as the last stdout line.
@@ -90,7 +90,8 @@ def run_trainer(base, examples, batch, epochs, lr, seed, pad_id):
 
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch, num_train_epochs=epochs,
-                                 learning_rate=lr, lr_scheduler_type="cosine", warmup_ratio=0.05, weight_decay=0.01,
+                                 learning_rate=lr, lr_scheduler_type="cosine", weight_decay=0.01,
+                                 warmup_steps=math.ceil(0.05 * epochs * math.ceil(len(examples) / batch)),
                                  max_grad_norm=1.0, save_strategy="no", report_to=[], use_cpu=True, seed=seed,
                                  logging_strategy="no", dataloader_num_workers=0, disable_tqdm=True)
         trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collate)
@@ -135,8 +136,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--base", default=None, help="model name or dir [smollm2-135m-instruct; tiny-random with --quick]")
     ap.add_argument("--reflections", default=None, help="reflections JSONL [demo corpus, extractive]")
     ap.add_argument("--n", type=int, default=None, help="examples [128; 48 with --quick]")
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=None, help="[2; 8 with --quick]")
+    ap.add_argument("--batch", type=int, default=None, help="[16; 8 with --quick]")
+    ap.add_argument("--epochs", type=int, default=None, help="[2; 16 with --quick]")
     ap.add_argument("--lr", type=float, default=None, help="[3e-4; 5e-3 with --quick]")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -154,7 +155,8 @@ def main(argv=None) -> dict:
         torch.set_num_threads(a.threads)
     base = resolve_model(a.base or ("tiny-random" if a.quick else "smollm2-135m-instruct"))
     n = a.n or (48 if a.quick else 128)
-    epochs = a.epochs or (8 if a.quick else 2)
+    epochs = a.epochs or (16 if a.quick else 2)
+    a.batch = a.batch or (8 if a.quick else 16)
     lr = a.lr or (5e-3 if a.quick else 3e-4)
     tok = AutoTokenizer.from_pretrained(str(base))
     prompt = memory_prompt_for(tok)

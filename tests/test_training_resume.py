@@ -11,7 +11,7 @@ import pytest
 
 from test_training import qa_rows, write_rows
 
-ARGS = ["--epochs", "3", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
+ARGS = ["--epochs", "2", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
 
 
 def memo_train(refl, out, base, env_extra=None):
@@ -29,16 +29,17 @@ def weights(path):
 def test_sigkill_then_rerun_resumes_to_identical_weights(tiny_dir, tmp_path):
     from memo_edge.training.loop import KILL_ENV
 
-    refl = write_rows(tmp_path / "r.jsonl", qa_rows(10))
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(6))
     ref = memo_train(refl, tmp_path / "ref", tiny_dir)
     assert ref.returncode == 0, ref.stderr
-    # 15 examples / batch 4 -> 4 steps per epoch; kill after step 7 (mid epoch 2, one step after a checkpoint).
-    killed = memo_train(refl, tmp_path / "ck", tiny_dir, {KILL_ENV: "7"})
+    # 9 reflections + 1 IDK example / batch 4 -> 3 steps per epoch, state saved after steps 2, 3 (epoch end), 4, 6;
+    # kill after step 5 (mid epoch 2, one step past a checkpoint).
+    killed = memo_train(refl, tmp_path / "ck", tiny_dir, {KILL_ENV: "5"})
     assert killed.returncode == -signal.SIGKILL
     assert not (tmp_path / "ck" / "config.json").exists(), "a killed run must not look like a finished checkpoint"
     resumed = memo_train(refl, tmp_path / "ck", tiny_dir)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from step 6" in resumed.stderr
+    assert "resuming from step 4" in resumed.stderr
     a, b = weights(tmp_path / "ref"), weights(tmp_path / "ck")
     assert a.keys() == b.keys()
     for k in a:
@@ -48,7 +49,7 @@ def test_sigkill_then_rerun_resumes_to_identical_weights(tiny_dir, tmp_path):
 
     steps = [json.loads(ln)["step"] for ln in (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()
              if json.loads(ln)["kind"] == "step"]
-    assert steps == list(range(1, 13))
+    assert steps == list(range(1, 7))
 
 
 def test_changed_config_starts_over_instead_of_resuming(tiny_dir, tmp_path):
