@@ -10,22 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import sys
 import time
 from pathlib import Path
 
+from memo_edge.procstats import peak_rss_mb
 
-def _rss_mb() -> float:
-    """Peak RSS of this process image. Not getrusage's ru_maxrss: on Linux that survives fork+exec, so a child
-    would report the parent's high-water mark (the parent may have just run a multi-GB export)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class MemoRunner:
@@ -221,7 +211,7 @@ def cold(spec: dict) -> dict:
     load_s = time.perf_counter() - t0
     times = r.timed(spec["prompts"]["64"], 1)
     return {"label": spec["label"], "load_s": load_s, "first_token_unix": time.time(),
-            "ttft_s": times[0] if times else None, "peak_rss_mb": _rss_mb()}
+            "ttft_s": times[0] if times else None, "peak_rss_mb": peak_rss_mb()}
 
 
 def serve(spec: dict, reply) -> None:
@@ -230,7 +220,7 @@ def serve(spec: dict, reply) -> None:
     t0 = time.perf_counter()
     r = RUNNERS[spec["runner"]](spec["artifact"], spec["threads"])
     reply({"ready": True, "load_s": time.perf_counter() - t0,
-           "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()}, "rss_mb": _rss_mb()})
+           "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()}, "rss_mb": peak_rss_mb()})
     proto = spec.get("protocol") or {}
     for line in sys.stdin:
         req = json.loads(line)
@@ -254,7 +244,7 @@ def serve(spec: dict, reply) -> None:
             out = {"v": time.perf_counter() - t}
         else:
             out = {"error": f"unknown op {op}"}
-        out["rss_mb"] = _rss_mb()
+        out["rss_mb"] = peak_rss_mb()
         reply(out)
 
 

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from memo_edge.procstats import peak_rss_mb
+
 CALL_METRICS = ("ttft_s", "prefill_tps", "decode_tps", "tpot_s", "prompt_tokens", "completion_tokens", "queue_s",
                 "total_s", "batch_size")
 LANES = {"stage": 1, "executive": 2, "memory": 3}
@@ -29,17 +31,6 @@ def percentiles(values: list[float]) -> dict:
     return {"n": len(v), "mean": sum(v) / len(v), "min": v[0], "p50": rank(50), "p95": rank(95), "p99": rank(99),
             "max": v[-1]}
 
-
-def peak_rss_mb() -> float:
-    try:
-        import resource
-
-        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return kb / 1024 / (1024 if sys.platform == "darwin" else 1)  # macOS reports bytes
-    except ImportError:  # Windows
-        import psutil
-
-        return psutil.Process().memory_info().peak_wset / 2**20
 
 
 def _get(ans: Any, key: str, default=None):

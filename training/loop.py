@@ -7,7 +7,6 @@ import json
 import math
 import os
 import random
-import resource
 import shutil
 import signal
 import time
@@ -19,6 +18,7 @@ from rich.console import Console
 from memo_edge.atomic import atomic_dir, write_json, write_jsonl
 from memo_edge.errors import MemoError
 from memo_edge.models import resolve_model
+from memo_edge.procstats import peak_rss_mb
 from memo_edge.prompt import MemoryPrompt
 
 from . import state as st
@@ -77,16 +77,6 @@ def _run_id(cfg: TrainConfig, data_fp: str, base_dir: Path) -> str:
     blob = json.dumps([cfg.fingerprint_fields(), data_fp, str(base_dir.resolve()), base_cfg], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-
-def _peak_rss_mb() -> float:
-    """VmHWM of this process (ru_maxrss survives fork+exec, so it can report a parent's high-water mark)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _stored_prompt(ckpt: Path) -> MemoryPrompt | None:
@@ -336,7 +326,7 @@ def _finish(run: _Run, prog: dict, old_before: dict | None) -> dict:
         "steps": prog["global_step"], "epochs": cfg.epochs, "train_time_s": round(prog["train_time_s"], 1),
         "tokens_per_s": prog["tokens"] / max(prog["train_time_s"], 1e-9),
         "example_tokens_per_s": prog["example_tokens"] / max(prog["train_time_s"], 1e-9),
-        "wall_s": round(time.time() - run.t0, 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "wall_s": round(time.time() - run.t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
         "skipped": len(run.skipped), "n_params": run.n_params,
     }
     if old_before is not None:
