@@ -19,7 +19,7 @@ def ensure_dir(path: str | os.PathLike) -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise MemoError(f"{d}: cannot create output directory ({e.strerror})") from None
+        raise MemoError(f"{d}: cannot create the output directory ({e.strerror})") from None
     if not os.access(d, os.W_OK):
         raise MemoError(f"{d}: output location is not writable")
     return d

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..atomic import write_json, write_jsonl, write_text
+from ..atomic import ensure_dir, write_json, write_jsonl, write_text
 from ..corpus import ChunkingConfig, chunk_document, corpus_fingerprint, load_corpus
 from ..errors import MemoError
 from .config import SynthesisConfig
@@ -28,13 +27,7 @@ def _check_out(out_path: Path) -> Path:
     out_path = Path(out_path).expanduser()
     if out_path.is_dir():
         raise MemoError(f"{out_path}: is a directory (expected a .jsonl output file path)")
-    parent = out_path.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise MemoError(f"{parent}: cannot create the output directory ({e.strerror})") from None
-    if not os.access(parent, os.W_OK):
-        raise MemoError(f"{parent}: output location is not writable")
+    ensure_dir(out_path.resolve().parent)
     return out_path
 
 
