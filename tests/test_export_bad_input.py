@@ -121,7 +121,10 @@ def test_interrupted_export_keeps_the_old_pack(tiny_dir, tmp_path):
     out = export_pack(tiny_dir, tmp_path / "out", precision="int4", verify=False, progress=False)
     before = (out / "manifest.json").read_text()
     proc = subprocess.Popen([sys.executable, "-m", "memo_edge", "export", str(tiny_dir), "-o", str(out),
-                             "--precision", "fp32"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--precision", "fp32"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # Ctrl-C in a terminal: a runner started in the background (CI, `cmd &`) passes SIGINT
+                            # down as ignored, and Python then keeps ignoring it; restore the default in the child.
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".out.*.partial/model.onnx*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
