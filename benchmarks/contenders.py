@@ -50,7 +50,18 @@ class MemoRunner:
         return [c.text for c in self.engine.generate(texts, **kw)]
 
 
-class GenaiRunner:
+class _TokenLoop:
+    """Runners that drive their own token loop: `_ids(text)` and `_run(ids, max_new, on_token)`."""
+
+    def timed(self, text: str, max_new: int) -> list[float]:
+        """Seconds from the call to each generated token."""
+        times: list[float] = []
+        t0 = time.perf_counter()
+        self._run(self._ids(text), max_new, lambda: times.append(time.perf_counter() - t0))
+        return times
+
+
+class GenaiRunner(_TokenLoop):
     """onnxruntime-genai's own Generator on the very same pack directory (it ships genai_config.json)."""
 
     def __init__(self, artifact: str, threads: int):
@@ -80,17 +91,14 @@ class GenaiRunner:
             out.append(t)
         return out
 
-    def timed(self, text: str, max_new: int) -> list[float]:
-        times: list[float] = []
-        t0 = time.perf_counter()
-        self._run(self.tok.encode(text), max_new, lambda: times.append(time.perf_counter() - t0))
-        return times
+    def _ids(self, text: str):
+        return self.tok.encode(text)
 
     def answer(self, texts, max_new, how):
-        return [self.tok.decode(self._run(self.tok.encode(t), max_new)) for t in texts]
+        return [self.tok.decode(self._run(self._ids(t), max_new)) for t in texts]
 
 
-class LlamaCppRunner:
+class LlamaCppRunner(_TokenLoop):
     """llama.cpp through llama-cpp-python on a GGUF file."""
 
     def __init__(self, artifact: str, threads: int):
@@ -120,12 +128,6 @@ class LlamaCppRunner:
                 break
         return out
 
-    def timed(self, text: str, max_new: int) -> list[float]:
-        times: list[float] = []
-        t0 = time.perf_counter()
-        self._run(self._ids(text), max_new, lambda: times.append(time.perf_counter() - t0))
-        return times
-
     def answer(self, texts, max_new, how):
         # "sequential": llama-cpp-python's default, which keeps the KV cache of the longest common prefix with the
         # previous prompt (so the shared system prefix is reused); "sequential-noreuse": every prompt from scratch.
@@ -134,7 +136,7 @@ class LlamaCppRunner:
                 for t in texts]
 
 
-class TorchRunner:
+class TorchRunner(_TokenLoop):
     """torch + transformers fp32, a plain greedy KV-cache loop (no generate() overhead in the timings)."""
 
     def __init__(self, artifact: str, threads: int):
@@ -169,12 +171,6 @@ class TorchRunner:
                 out.append(t)
                 x = torch.tensor([[t]])
         return out
-
-    def timed(self, text: str, max_new: int) -> list[float]:
-        times: list[float] = []
-        t0 = time.perf_counter()
-        self._run(self._ids(text), max_new, lambda: times.append(time.perf_counter() - t0))
-        return times
 
     def answer(self, texts, max_new, how):
         return [self.tok.decode(self._run(self._ids(t), max_new)) for t in texts]
