@@ -23,30 +23,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--decode-tokens", type=int, default=48)
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
-    import onnxruntime as ort
-
     from memo_edge.runtime import Engine
 
     ckpt = latency.checkpoint(argparse.Namespace(ckpt=None))
     pack = a.pack or latency._onnx_pack(ckpt, report.RESULTS_DIR / "cache" / latency._ckpt_key(ckpt), "int4",
                                         lambda *x: print(*x, file=sys.stderr))
     pr = latency.prompts(ckpt)
-    plain = ort.SessionOptions
-
-    def options(spin: bool):
-        def make():
-            so = plain()
-            so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
-            return so
-        return make
-
-    engines = {}
-    for spin in (True, False):
-        ort.SessionOptions = options(spin)
-        try:
-            engines[spin] = Engine(pack, threads=a.threads)
-        finally:
-            ort.SessionOptions = plain
+    engines = {spin: Engine(pack, threads=a.threads, spin=spin) for spin in (True, False)}
     res = {s: {"ttft_ms": [], "decode_tps": []} for s in engines}
     for rep in range(a.repeats + 1):  # the first round is a warm-up
         for spin in ((True, False) if rep % 2 else (False, True)):

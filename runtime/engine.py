@@ -20,7 +20,7 @@ import numpy as np
 from memo_edge.errors import MemoError, PackError
 from memo_edge.pack import OnnxIO, Pack
 
-from .providers import choose_providers, default_threads
+from .providers import choose_providers, default_threads, spinning_default
 from .sampling import pick
 
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
@@ -81,7 +81,7 @@ class Engine:
     """A loaded pack ready to generate: `Engine(path).generate(["prompt", ...])`."""
 
     def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
-                 max_batch: int = MAX_BATCH):
+                 max_batch: int = MAX_BATCH, spin: bool | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -98,6 +98,9 @@ class Engine:
         so.inter_op_num_threads = 1
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
+        self.spin = spinning_default() if spin is None else spin
+        if self.spin is not None:
+            so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
         self.providers = choose_providers(provider, ort.get_available_providers())
         t0 = time.perf_counter()
         try:

@@ -29,6 +29,21 @@ def default_threads() -> int:
     return max(1, min(n, MAX_DEFAULT_THREADS))
 
 
+def spinning_default() -> bool | None:
+    """$MEMO_SPIN (1/0): whether onnxruntime's intra-op threads busy-wait between ops; unset = onnxruntime's default.
+
+    Spinning (the default) is fastest on an idle machine; on a CPU shared with other work (an app's UI thread, a
+    training job) it burns the cores the others need, and turning it off was 1.65x faster there (benchmarks/
+    ort_spinning.py).
+    """
+    env = os.environ.get("MEMO_SPIN")
+    if env is None or env == "":
+        return None
+    if env not in ("0", "1"):
+        raise MemoError(f"MEMO_SPIN={env!r}: expected 1 (spin) or 0 (sleep between ops)")
+    return env == "1"
+
+
 ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "dml": "DmlExecutionProvider",
            "coreml": "CoreMLExecutionProvider"}
 

@@ -6,7 +6,7 @@ import pytest
 from runtime_fixtures import varied_pack
 
 from memo_edge.errors import MemoError
-from memo_edge.runtime.providers import MAX_DEFAULT_THREADS, choose_providers, default_threads
+from memo_edge.runtime.providers import MAX_DEFAULT_THREADS, choose_providers, default_threads, spinning_default
 
 
 def test_default_threads(monkeypatch):
@@ -18,6 +18,26 @@ def test_default_threads(monkeypatch):
     monkeypatch.setenv("MEMO_THREADS", "lots")
     with pytest.raises(MemoError, match="MEMO_THREADS"):
         default_threads()
+
+
+def test_spinning_switch(monkeypatch, tiny_dir):
+    monkeypatch.delenv("MEMO_SPIN", raising=False)
+    assert spinning_default() is None  # onnxruntime decides
+    monkeypatch.setenv("MEMO_SPIN", "0")
+    assert spinning_default() is False
+    monkeypatch.setenv("MEMO_SPIN", "yes")
+    with pytest.raises(MemoError, match="MEMO_SPIN"):
+        spinning_default()
+    monkeypatch.setenv("MEMO_SPIN", "0")
+    from memo_edge.runtime.engine import Engine
+
+    pack = varied_pack(tiny_dir)[1]
+    quiet, spinning = Engine(pack), Engine(pack, spin=True)  # the argument wins over the environment
+    opts = lambda e: e.session.get_session_options().get_session_config_entry(  # noqa: E731
+        "session.intra_op.allow_spinning")
+    assert (opts(quiet), opts(spinning)) == ("0", "1")
+    p = [quiet.manifest.prompt.render("Who founded Lumen Labs?")]
+    assert quiet.generate(p, max_new_tokens=8)[0].token_ids == spinning.generate(p, max_new_tokens=8)[0].token_ids
 
 
 def test_choose_providers(monkeypatch):
