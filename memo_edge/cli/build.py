@@ -13,11 +13,11 @@ from .app import app
 def build_(
     corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl). May come from --config instead."),
     out: Path = typer.Option(None, "-o", "--out", help="Pack directory to write."),
-    config: Path = typer.Option(None, "--config", help="TOML build config ([synthesis], [train], [export] tables)."),
-    base: str = typer.Option(None, help="MEMORY base model name or checkpoint dir [default: smollm2-135m-instruct]."),
-    generator: str = typer.Option(None, help="Reflection generator [default: extractive, no LLM]."),
-    precision: str = typer.Option(None, help="fp32 | fp16 | int8 | int4 [default: int8]."),
-    work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here [default: <out>.build]."),
+    config: Path = typer.Option(None, "--config", help="TOML build config with synthesis, train and export tables."),
+    base: str = typer.Option(None, help="MEMORY base model name or checkpoint dir (default: smollm2-135m-instruct)."),
+    generator: str = typer.Option(None, help="Reflection generator (default: extractive, no LLM)."),
+    precision: str = typer.Option(None, help="fp32 | fp16 | int8 | int4 (default: int8)."),
+    work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
 ):
     """Corpus -> reflections -> fine-tuned MEMORY model -> ONNX memory pack, resumable."""
     from memo_edge.build import build

@@ -31,13 +31,13 @@ def train_(
                                                     "+ memo_train.json + metrics.jsonl). Rerun to resume."),
     base: str = typer.Option("smollm2-135m-instruct", help="Base model name (memo models list) or local HF checkpoint dir."),
     method: str = typer.Option("full", help="full | lora | qlora (qlora needs CUDA)."),
-    epochs: int = typer.Option(None, help="Epochs [default: by base size: 135M on CPU 6, large bases 3 (paper)]."),
-    lr: float = typer.Option(None, help="Peak learning rate [default: by base size and method]."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Examples per optimizer step per process."),
-    schedule: str = typer.Option(None, help="constant | cosine | linear (after warm-up)."),
-    warmup_ratio: float = typer.Option(None, help="Warm-up share of all steps [default 0.05]."),
-    lora_r: int = typer.Option(None, help="LoRA rank [default 8; 16 for >=10B and for small CPU bases]."),
-    lora_alpha: int = typer.Option(None, help="LoRA alpha [default 2 x rank]."),
+    epochs: int = typer.Option(None, help="Epochs (default by base size: 4 for a small base on CPU, 3 for large bases as in the paper)."),
+    lr: float = typer.Option(None, help="Peak learning rate (default by base size and method: small CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Examples per optimizer step per process (default 16 small CPU base, 8 large)."),
+    schedule: str = typer.Option(None, help="constant | cosine | linear after warm-up (default cosine small CPU base, constant large)."),
+    warmup_ratio: float = typer.Option(None, help="Warm-up share of all steps (default 0.05)."),
+    lora_r: int = typer.Option(None, help="LoRA rank (default 8; 16 for >=10B and for small CPU bases)."),
+    lora_alpha: int = typer.Option(None, help="LoRA alpha (default 2 x rank)."),
     merge: bool = typer.Option(True, "--merge/--no-merge", help="LoRA: write merged full weights (export needs them)."),
     packing: bool = typer.Option(True, "--packing/--no-packing", help="Padding-free packing with a shared prompt prefix."),
     idk_fraction: float = typer.Option(0.1, help="Share of generated 'I don't know.' examples (entity-swapped)."),
@@ -48,8 +48,8 @@ def train_(
     replay: float = typer.Option(0.0, help="With --init-from: share of the old reflections replayed (e.g. 0.2)."),
     seed: int = typer.Option(0, help="Seed for data order, splits and init."),
     threads: int = typer.Option(None, help="torch CPU threads."),
-    bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast [default: on where CUDA or the CPU has "
-                                                           "native bf16; weights stay fp32]."),
+    bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on where CUDA or the CPU has "
+                                                           "native bf16; weights stay fp32)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore resume state / finished run in OUT and start over."),
     keep_state: bool = typer.Option(False, "--keep-state", help="Keep optimizer/RNG state in OUT after success."),
 ):
@@ -80,7 +80,7 @@ def merge_(
     out: Path = typer.Option(..., "-o", "--out", help="Merged checkpoint directory."),
     method: str = typer.Option("ties", help="ties | linear (task-vector merging)."),
     density: float = typer.Option(0.3, help="TIES: share of each task vector kept (largest magnitudes)."),
-    weights: str = typer.Option(None, help="Comma-separated weight per checkpoint [default: equal]."),
+    weights: str = typer.Option(None, help="Comma-separated weight per checkpoint (default: equal)."),
 ):
     """Merge memories: base + combined task vectors (checkpoint - base), as in the MeMo paper; reports each
     checkpoint's own reflections' recall for the merged model."""
