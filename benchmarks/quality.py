@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality [--datasets demo,musique] [--n 30] [--distractors 1] [--quick]
                                  [--memory-pack demo=PACK_DIR] [--build] [--executive-url URL]
+                                 [--judge-url URL --judge-model NAME]
 
 All systems use the same small model and the same engine: closed-book and BM25-RAG run the *base* model
 (SmolLM2-135M-Instruct, exported once with export_pack) through memo_edge.runtime.Engine; MeMo runs a memory pack
@@ -9,6 +10,7 @@ fine-tuned on the dataset's corpus (`--memory-pack NAME=DIR`, or `--build` train
 pipeline: extractive synthesis -> full fine-tune -> int8 pack, which costs tens of minutes per corpus on 2 CPU
 cores). MeMo is scored memory-only (`--executive none`), with the oracle executive (gold decompositions, #k
 substituted with the memory's own answers) and, with `--executive-url`, with an OpenAI-compatible executive.
+With `--judge-url`, an OpenAI-compatible LLM also grades the MeMo rows' answers (a "judge" column).
 
 Robustness: the same questions over the corpus plus factor x N extra same-domain distractor documents (RAG
 retrieves from the bigger corpus; a memory is rebuilt on it when --build is given).
@@ -45,6 +47,8 @@ def parse(argv):
     p.add_argument("--epochs", type=int, default=None, help="training epochs when building")
     p.add_argument("--executive-url", default=None, help="OpenAI-compatible executive for a MeMo+executive row")
     p.add_argument("--executive-model", default=None)
+    p.add_argument("--judge-url", default=None, help="OpenAI-compatible LLM judge for the MeMo rows (judge column)")
+    p.add_argument("--judge-model", default=None)
     p.add_argument("--systems", default="closed,rag,memo", help="comma-separated subset of: closed, rag, memo")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=8)
@@ -231,7 +235,7 @@ def run_memo(pack: Path, items, executive: str, a) -> dict:
     if not usable:
         return {"skipped": "no gold decompositions"}
     res = evaluate(pack, usable, executive=executive, executive_model=a.executive_model, batch_size=a.batch_size,
-                   progress=False)
+                   progress=False, judge_url=a.judge_url, judge_model=a.judge_model)
     res.update({k: v for k, v in scored(usable, res["predictions"]).items() if k == "contains"})
     res["sec_per_question"] = res["wall_s"] / max(len(usable), 1)
     return res
@@ -250,7 +254,8 @@ def main(argv=None) -> int:
     head = report.header("quality", datasets=a.datasets, n=a.n, distractors=a.distractors, top_k=a.top_k,
                          base=a.base, precision=a.precision, threads=a.threads, quick=a.quick,
                          max_new_tokens=a.max_new_tokens, memory_packs={k: str(v) for k, v in a.packs.items()},
-                         build=a.build, executive_url=bool(a.executive_url))
+                         build=a.build, executive_url=bool(a.executive_url),
+                         **({"judge_model": a.judge_model or "default"} if a.judge_url else {}))
     engine = Engine(base_pack(a, log), threads=a.threads)
     results = []
     for bench, noisy in load_sets(a, log):
@@ -284,9 +289,10 @@ def main(argv=None) -> int:
     name = "quality-quick" if a.quick else "quality"
     report.save(a.out, name, {**doc, "predictions": results}, md)
     plot(doc, a.out / f"{name}.png")
+    keys = ("dataset", "corpus", "docs", "system", "n", "em", "f1", "contains", "per_hop", "skipped",
+            "sec_per_question", "context_tokens") + (("judge",) if a.judge_url else ())
     report.emit({k: doc[k] for k in ("benchmark", "date_utc", "settings")} | {"results": [
-        {k: r.get(k) for k in ("dataset", "corpus", "docs", "system", "n", "em", "f1", "contains", "per_hop", "skipped",
-                               "sec_per_question", "context_tokens")} for r in doc["results"]]})
+        {k: r.get(k) for k in keys} for r in doc["results"]]})
     return 0
 
 
@@ -294,16 +300,19 @@ def render(doc: dict) -> str:
     f = report.fmt
     rows = []
     hops = sorted({h for r in doc["results"] for h in r.get("per_hop", {})}, key=int)
+    judged = any("judge" in r for r in doc["results"])  # the judge column only exists when --judge-url was given
     for r in doc["results"]:
         if "skipped" in r:
-            rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], "-", "-", "-", "-", *["-"] * len(hops),
-                         "-", r["skipped"]])
+            rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], "-", "-", "-", "-",
+                         *["-"] * judged, *["-"] * len(hops), "-", r["skipped"]])
             continue
+        jd = [f(r["judge"]["judge_accuracy"] * 100) if "judge" in r else "-"] if judged else []
         ph = [f"{f(r['per_hop'][h]['em'] * 100)} / {f(r['per_hop'][h]['f1'] * 100)} ({r['per_hop'][h]['n']})"
               if h in r["per_hop"] else "-" for h in hops]
         rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], r["n"], f(r["em"] * 100), f(r["f1"] * 100),
-                     f(r.get("contains", 0) * 100), *ph, f(r.get("sec_per_question"), 2), f(r.get("context_tokens"), 0) if "context_tokens" in r else ""])
-    cols = ["dataset", "corpus", "docs", "system", "n", "EM", "F1", "contains gold", *[f"{h}-hop EM / F1 (n)" for h in hops],
+                     f(r.get("contains", 0) * 100), *jd, *ph, f(r.get("sec_per_question"), 2), f(r.get("context_tokens"), 0) if "context_tokens" in r else ""])
+    cols = ["dataset", "corpus", "docs", "system", "n", "EM", "F1", "contains gold", *["judge"] * judged,
+            *[f"{h}-hop EM / F1 (n)" for h in hops],
             "s / question", "RAG context tokens"]
     s = doc["settings"]
     return "\n".join([f"## Answer quality ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; base "

@@ -3,6 +3,7 @@
 Executives: `none` (the memory answers the question directly), `oracle` (follows each question's gold
 decomposition, substituting #1, #2 with the memory's own earlier answers: measures the memory's multi-hop recall
 without a large LLM), or anything `memo ask --executive` accepts (an OpenAI-compatible URL, `local:PACK`).
+With a judge URL, an OpenAI-compatible LLM also grades every answer (memo_edge/judge.py), as in the MeMo paper.
 """
 
 from __future__ import annotations
@@ -65,7 +66,14 @@ def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
 
 
 def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none",
-             executive_model: str | None = None, batch_size: int = 8, progress: bool = True) -> dict:
+             executive_model: str | None = None, batch_size: int = 8, progress: bool = True,
+             judge_url: str | None = None, judge_model: str | None = None,
+             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8) -> dict:
+    judge = None
+    if judge_url:  # checked before loading the memory: a malformed judge URL should not cost an eval run
+        from memo_edge.judge import make_endpoint
+
+        judge = make_endpoint(judge_url, judge_model, api_key_env=judge_api_key_env)
     from memo_edge.runtime import Memory
 
     memory = Memory.load(pack)
@@ -88,6 +96,10 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
             preds.append({"predicted_answer": ans.final_answer})
     result = score(items, preds)
     result.update(pack=str(pack), executive=executive, wall_s=round(time.perf_counter() - t0, 3))
+    if judge is not None:  # after wall_s, which stays the memory's (and executive's) time alone
+        from memo_edge.judge import judge_predictions
+
+        result["judge"] = judge_predictions(judge, items, result["predictions"], concurrency=judge_concurrency)
     return result
 
 
@@ -111,10 +123,18 @@ def print_table(result: dict, console=None) -> None:
     from rich.table import Table
 
     console = console or Console()
+    jd = result.get("judge")
     t = Table(title=f"memo eval: {result['executive']} executive", show_lines=False)
-    for col in ("split", "n", "EM", "F1"):
+    for col in ("split", "n", "EM", "F1") + (("judge",) if jd else ()):
         t.add_column(col, justify="right" if col != "split" else "left")
-    t.add_row("all", str(result["n"]), f"{result['em']:.3f}", f"{result['f1']:.3f}")
+    t.add_row("all", str(result["n"]), f"{result['em']:.3f}", f"{result['f1']:.3f}",
+              *([f"{jd['judge_accuracy']:.3f}"] if jd else []))
     for h, v in result["per_hop"].items():
-        t.add_row(f"{h}-hop", str(v["n"]), f"{v['em']:.3f}", f"{v['f1']:.3f}")
+        j = [f"{jd['per_hop'][h]['judge_accuracy']:.3f}" if h in jd["per_hop"] else "-"] if jd else []
+        t.add_row(f"{h}-hop", str(v["n"]), f"{v['em']:.3f}", f"{v['f1']:.3f}", *j)
+    if jd:
+        from rich.markup import escape  # a model name like "x[awq]" must not be read as markup
+
+        t.caption = escape(f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl"
+                           f"{'y' if jd['unparsed'] == 1 else 'ies'}")
     console.print(t)
