@@ -45,9 +45,14 @@ class MemoRunner:
             raise ValueError(how)
         # "+prefix": the memory prompt's fixed prefix is prefilled once per process and its KV cache reused.
         kw = {"max_new_tokens": max_new, "temperature": 0.0, "prefix": self.prefix if how.endswith("+prefix") else None}
+        p = self.engine.encode(self.prefix)
+        if kw["prefix"] and any(self.engine.encode(t)[: len(p)] != p for t in texts):
+            raise RuntimeError(f"{how}: the prompts do not start with the pack's prefix, so it would not be reused")
         if how.startswith("sequential"):
-            return [self.engine.generate([t], **kw)[0].text for t in texts]
-        return [c.text for c in self.engine.generate(texts, **kw)]
+            out = [c for t in texts for c in self.engine.generate([t], **kw)]
+        else:
+            out = self.engine.generate(texts, **kw)
+        return [c.text for c in out]
 
 
 class _TokenLoop:

@@ -44,6 +44,9 @@ def parse(argv):
     p.add_argument("--decode-tokens", type=int, default=None)
     p.add_argument("--llama-4bit", choices=sorted(LLAMA_4BIT), default="q4_0",
                    help="llama.cpp 4-bit type, quantized by llama.cpp itself")
+    p.add_argument("--omp-wait", choices=["default", "passive", "active"], default="default",
+                   help="OpenMP wait policy of the llama.cpp/torch workers: default = libgomp's own (spin briefly, "
+                        "then sleep), as users run them")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     p.add_argument("--cache", type=Path, default=None, help="packs/GGUF cache (default: <out>/cache)")
     a = p.parse_args(argv)
@@ -100,12 +103,21 @@ def _model_bytes(pack: Path) -> int:
 
 def _onnx_pack(ckpt: Path, cache: Path, precision: str, log) -> Path:
     dst = cache / f"onnx-{precision}"
+    if (dst / "manifest.json").is_file() and _pack_prefix(dst) != memory_prompt(ckpt).prefix:
+        log(f"stale {dst.name}: its memory prompt differs from the checkpoint's; re-exporting")
+        import shutil
+
+        shutil.rmtree(dst)
     if not (dst / "manifest.json").is_file():
         from memo_edge.export import export_pack
 
         log(f"export ONNX {precision} -> {dst}")
         export_pack(ckpt, dst, format="onnx", precision=precision, verify=False, progress=False)
     return dst
+
+
+def _pack_prefix(pack: Path) -> str:
+    return json.loads((pack / "manifest.json").read_text())["prompt"]["prefix"]
 
 
 def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
@@ -147,7 +159,6 @@ def prompts(ckpt: Path) -> dict:
     """Exact-length chat prompts (64 and 256 tokens), a long-answer decode prompt, and memory-prompt questions."""
     from tokenizers import Tokenizer
 
-    from memo_edge.prompt import MemoryPrompt
     from memo_edge.records import load_eval_items
 
     tok = Tokenizer.from_file(str(ckpt / "tokenizer.json"))
@@ -164,11 +175,18 @@ def prompts(ckpt: Path) -> dict:
         while n(build(m + 1)) <= target:
             m += 1
         fixed[str(target)] = build(m)
-    mp_file = ckpt / "memory_prompt.json"
-    mp = MemoryPrompt.model_validate_json(mp_file.read_text()) if mp_file.is_file() else MemoryPrompt.chatml()
+    mp = memory_prompt(ckpt)
     questions = [it.question for it in load_eval_items(REPO / "memo_edge/demo/questions.jsonl")][:8]
     return {"fixed": fixed, "decode": chat(DECODE_REQUEST), "memory": [mp.render(q) for q in questions],
             "memory_prefix_tokens": n(mp.prefix), "questions": questions}
+
+
+def memory_prompt(ckpt: Path):
+    """The memory prompt the checkpoint was trained with (what its packs render), else the default ChatML one."""
+    from memo_edge.prompt import MemoryPrompt
+
+    mp_file = ckpt / "memory_prompt.json"
+    return MemoryPrompt.model_validate_json(mp_file.read_text()) if mp_file.is_file() else MemoryPrompt.chatml()
 
 
 # ---------------------------------------------------------------- running contenders
@@ -223,13 +241,15 @@ def spawn_cold(spec: dict, work: Path, env: dict) -> dict:
     return {"cold_s": c["first_token_unix"] - t_spawn, "load_s": c["load_s"], "rss_mb": c["peak_rss_mb"]}
 
 
-def worker_env(threads: int) -> dict:
+def worker_env(threads: int, omp_wait: str = "default") -> dict:
     env = dict(os.environ)
-    # OpenMP busy-waits between parallel regions by default. On a machine whose cores are also busy with other work
-    # (a shared VM, a laptop running an app) that makes llama.cpp and torch 10-50x slower (measured here: a tiny
-    # model's TTFT 1.5 s -> 32 ms). Passive waiting is what an app sharing the CPU wants; set OMP_WAIT_POLICY=ACTIVE
-    # to measure the spinning default on an idle machine.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # libgomp's wait policy decides what llama.cpp's and torch's threads do between parallel regions. Both forced
+    # settings distort a side-by-side run: PASSIVE sleeps after every op (llama.cpp decode 202 -> 49 tok/s measured
+    # here), ACTIVE spins forever, so an idle contender's process keeps 2 cores busy while the next one is timed
+    # (our int4 decode 276 -> 116 tok/s). The default (spin briefly, then sleep) is what users get.
+    env.pop("OMP_WAIT_POLICY", None)
+    if omp_wait != "default":
+        env["OMP_WAIT_POLICY"] = omp_wait.upper()
     env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMO_THREADS=str(threads),
                TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
     return env
@@ -283,14 +303,14 @@ def main(argv=None) -> int:
     log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     ckpt = checkpoint(a)
     head = report.header("latency", ckpt=str(ckpt), threads=a.threads,
-                         omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"), quick=a.quick, warmup=a.warmup,
+                         omp_wait_policy=a.omp_wait, quick=a.quick, warmup=a.warmup,
                          repeats=a.repeats, cold_repeats=a.cold_repeats, decode_tokens=a.decode_tokens,
                          contenders=labels)
     t_build = time.perf_counter()
     arts = artifacts(ckpt, a.cache, labels, a.llama_4bit, log)
     head["settings"]["artifact_build_s"] = round(time.perf_counter() - t_build, 1)
     pr = prompts(ckpt)
-    env = worker_env(a.threads)
+    env = worker_env(a.threads, a.omp_wait)
     work = a.cache / "work"
     results: dict[str, dict] = {}
     specs: dict[str, dict] = {}
