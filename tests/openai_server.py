@@ -18,6 +18,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
 
+class _Server(ThreadingHTTPServer):
+    # http.server's default listen backlog is 5: the 6th simultaneous connect waits ~1 s for a SYN retry, which
+    # would time the test server instead of the client's concurrency. Real servers listen deeper.
+    request_queue_size = 64
+
+
 @dataclass
 class Fault:
     status: int | None = None       # reply with this HTTP status
@@ -83,7 +89,7 @@ class ScriptedServer:
                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
                 self._send(200, json.dumps(resp).encode())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
