@@ -99,7 +99,13 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
     if judge is not None:  # after wall_s, which stays the memory's (and executive's) time alone
         from memo_edge.judge import judge_predictions
 
-        result["judge"] = judge_predictions(judge, items, result["predictions"], concurrency=judge_concurrency)
+        try:
+            result["judge"] = judge_predictions(judge, items, result["predictions"], concurrency=judge_concurrency)
+        except MemoError as e:  # a judge that fails late must not throw away the answers already computed
+            import sys
+
+            print(f"warning: judge skipped: {e}", file=sys.stderr)
+            result["judge_error"] = str(e)
     return result
 
 

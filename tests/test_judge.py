@@ -97,3 +97,15 @@ def test_malformed_judge_url_fails_before_the_pack_is_loaded(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "ftp://judge.example/v1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_judge_failing_late_keeps_the_answers(tiny_dir, capsys):
+    """The answers are computed before the judge runs: an unreachable judge costs the judge column, not the eval."""
+    from runtime_fixtures import varied_pack
+
+    from memo_edge.evaluate import evaluate
+
+    url = f"http://127.0.0.1:{_free_port()}/v1"
+    res = evaluate(varied_pack(tiny_dir)[1], ITEMS[:2], judge_url=url, progress=False)
+    assert len(res["predictions"]) == 2 and "judge" not in res
+    assert url in res["judge_error"] and "judge skipped" in capsys.readouterr().err
