@@ -116,8 +116,6 @@ class Engine:
         eos = st.eos_token_id if isinstance(st.eos_token_id, list) else [st.eos_token_id]
         self.stop_token_ids = sorted({*st.stop_token_ids, *[e for e in eos if e is not None],
                                       *self._single_token_ids(m.prompt.stop)})
-        # in-place KV decoding (see _SharedCache) needs host buffers: CPU provider and a float32/float16 cache
-        self.shared_kv = self.providers[0] == "CPUExecutionProvider" and self.kv_dtype == np.float32
         self.pad_id = st.pad_token_id if st.pad_token_id is not None else (self.stop_token_ids or [0])[0]
 
     # ---- setup -------------------------------------------------------------------------------------------
@@ -257,20 +255,13 @@ class Engine:
                 on_token: OnToken | None) -> None:
         """One token per live row per step; `cur[j]` is where live row j's next token goes in the cache."""
         alive = [i for i, r in enumerate(rows) if not r.finish]
-        if not alive:
-            return
         if len(alive) < len(rows):
             kv, cur = [k[alive] for k in kv], cur[alive]
-        cache = _SharedCache(self, kv, cols + max(rows[i].max_new - len(rows[i].ids) for i in alive) + 1) \
-            if self.shared_kv else None
         while alive:
             tok = np.array([[rows[i].ids[-1]] for i in alive], np.int64)
             cols += 1
             mask = (np.arange(cols)[None, :] <= cur[:, None]).astype(np.int64)
-            if cache is not None:
-                logits = cache.step(tok, mask)
-            else:
-                logits, kv = self._run(tok, mask, kv)
+            logits, kv = self._run(tok, mask, kv)
             cur = cur + 1
             self._step_rows(rows, alive, logits[:, -1], stop_ids, stops, on_token)
             now = time.perf_counter()
@@ -279,11 +270,7 @@ class Engine:
             keep = [j for j, i in enumerate(alive) if not rows[i].finish]
             if len(keep) < len(alive):  # drop finished rows so the rest decode at the smaller batch's cost
                 alive = [alive[j] for j in keep]
-                cur = cur[keep]
-                if cache is not None:
-                    cache.keep(keep)
-                else:
-                    kv = [k[keep] for k in kv]
+                kv, cur = [k[keep] for k in kv], cur[keep]
 
     @staticmethod
     def _completion(r: _Row, prompt_tokens: int, t_first: float, timing: dict) -> Completion:
@@ -374,47 +361,6 @@ class Engine:
         if safe > r.emitted:
             on_token(r.index, r.text[r.emitted:safe], tid)
             r.emitted = safe
-
-
-class _SharedCache:
-    """Decode with one preallocated KV buffer per layer bound as both past input and present output (IO binding).
-
-    GroupQueryAttention then writes each new token's K/V in place instead of copying the whole past into a fresh
-    present tensor every step (the onnxruntime-genai layout: past_present_share_buffer). Measured on the int4 pack,
-    1 row, 128 tokens: 4.6 -> 4.1 ms per token. CPU only: on CUDA the numpy buffers would cross the bus every step.
-    """
-
-    def __init__(self, engine: "Engine", kv: list[np.ndarray], capacity: int):
-        self.e = engine
-        n, h, used, d = kv[0].shape
-        self.bufs = []
-        for k in kv:
-            b = np.zeros((n, h, max(capacity, used), d), k.dtype)
-            b[:, :, :used] = k
-            self.bufs.append(b)
-        self.logits = np.empty((n, 1, engine.manifest.model.vocab_size), np.float32)
-        self._bind()
-
-    def _bind(self) -> None:
-        import onnxruntime as ort
-
-        self.io = self.e.session.io_binding()
-        self.vals = [ort.OrtValue.ortvalue_from_numpy(b) for b in self.bufs]  # shares the numpy memory
-        for past, present, v in zip(self.e.past_names, self.e.present_names, self.vals):
-            self.io.bind_ortvalue_input(past, v)
-            self.io.bind_ortvalue_output(present, v)
-        self.io.bind_ortvalue_output(self.e.io.logits, ort.OrtValue.ortvalue_from_numpy(self.logits))
-
-    def step(self, tok: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        self.io.bind_cpu_input(self.e.io.input_ids, tok)
-        self.io.bind_cpu_input(self.e.io.attention_mask, mask)
-        self.e.session.run_with_iobinding(self.io)
-        return self.logits
-
-    def keep(self, rows: list[int]) -> None:
-        self.bufs = [np.ascontiguousarray(b[rows]) for b in self.bufs]
-        self.logits = np.empty((len(rows), *self.logits.shape[1:]), np.float32)
-        self._bind()
 
 
 def load_engine(path: str | Path, threads: int | None = None, provider: str | None = None) -> Engine:

@@ -60,22 +60,6 @@ def test_batched_equals_unbatched(engine):
     assert len({len(engine.encode(p)) for p in ps}) > 1  # prompts of different lengths: padding is exercised
 
 
-def test_in_place_kv_decoding_equals_copying(engine):
-    """The IO-bound shared past/present buffer gives the tokens of the plain copy-every-step loop, rows dropping
-    out at different steps included."""
-    assert engine.shared_kv  # a CPU pack: the in-place path is the default
-    ps = prompts(engine)
-    lengths = [3, 17, 9, 25, 12, 6, 20][: len(ps)]
-    kw = dict(max_new_tokens=lengths, stop_token_ids=[], prefix=engine.manifest.prompt.prefix)
-    shared = [c.token_ids for c in engine.generate(ps, **kw)]
-    engine.shared_kv = False
-    try:
-        copied = [c.token_ids for c in engine.generate(ps, **kw)]
-    finally:
-        engine.shared_kv = True
-    assert shared == copied and [len(t) for t in shared] == lengths
-
-
 def test_prefix_reuse_equals_no_reuse(engine):
     ps = prompts(engine)
     prefix = engine.manifest.prompt.prefix
