@@ -32,6 +32,13 @@ class MemoRunner:
     def n_tokens(self, text: str) -> int:
         return len(self.engine.encode(text))
 
+    def check_prefix(self, texts: list[str]) -> None:
+        """Once, before anything is timed: the "+prefix" modes only mean something if the prompts really begin with
+        the pack's prefix tokens (else the engine silently prefills them in full)."""
+        p = self.engine.encode(self.prefix)
+        if any(self.engine.encode(t)[: len(p)] != p for t in texts):
+            raise RuntimeError("the protocol prompts do not start with the pack's prefix, so it would not be reused")
+
     def timed(self, text: str, max_new: int) -> list[float]:
         # The engine streams text (it holds back partial UTF-8 and stop-string prefixes), so per-token times come
         # from its own clock: ttft_s = call start -> first token chosen; decode_s = first -> last token.
@@ -45,9 +52,6 @@ class MemoRunner:
             raise ValueError(how)
         # "+prefix": the memory prompt's fixed prefix is prefilled once per process and its KV cache reused.
         kw = {"max_new_tokens": max_new, "temperature": 0.0, "prefix": self.prefix if how.endswith("+prefix") else None}
-        p = self.engine.encode(self.prefix)
-        if kw["prefix"] and any(self.engine.encode(t)[: len(p)] != p for t in texts):
-            raise RuntimeError(f"{how}: the prompts do not start with the pack's prefix, so it would not be reused")
         if how.startswith("sequential"):
             out = [c for t in texts for c in self.engine.generate([t], **kw)]
         else:
@@ -223,6 +227,8 @@ def serve(spec: dict, reply) -> None:
     reply({"ready": True, "load_s": time.perf_counter() - t0,
            "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()}, "rss_mb": peak_rss_mb()})
     proto = spec.get("protocol") or {}
+    if any(m.endswith("+prefix") for m in proto.get("modes", [])):
+        r.check_prefix(proto["prompts"])
     for line in sys.stdin:
         req = json.loads(line)
         op = req["op"]

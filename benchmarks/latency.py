@@ -117,7 +117,9 @@ def _onnx_pack(ckpt: Path, cache: Path, precision: str, log) -> Path:
 
 
 def _pack_prefix(pack: Path) -> str:
-    return json.loads((pack / "manifest.json").read_text())["prompt"]["prefix"]
+    from memo_edge.pack import Pack
+
+    return Pack.open(pack, verify=False).manifest.prompt.prefix
 
 
 def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
@@ -182,11 +184,12 @@ def prompts(ckpt: Path) -> dict:
 
 
 def memory_prompt(ckpt: Path):
-    """The memory prompt the checkpoint was trained with (what its packs render), else the default ChatML one."""
-    from memo_edge.prompt import MemoryPrompt
+    """The memory prompt the exporter puts into this checkpoint's packs (its own rule: memory_prompt.json, else the
+    chat template, else ChatML), so every contender gets the prompt text the memo packs were built for."""
+    from memo_edge.export.checkpoint import inspect_checkpoint
+    from memo_edge.export.describe import memory_prompt as export_prompt
 
-    mp_file = ckpt / "memory_prompt.json"
-    return MemoryPrompt.model_validate_json(mp_file.read_text()) if mp_file.is_file() else MemoryPrompt.chatml()
+    return export_prompt(inspect_checkpoint(ckpt))[0]
 
 
 # ---------------------------------------------------------------- running contenders
