@@ -17,7 +17,6 @@ from pathlib import Path
 from memo_edge.procstats import peak_rss_mb
 
 
-
 class MemoRunner:
     """Our runtime: memo_edge.runtime.Engine on an ONNX pack (torch-free; the pack's hashes are verified on load)."""
 

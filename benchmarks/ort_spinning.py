@@ -2,14 +2,13 @@
 
     python -m benchmarks.ort_spinning [--pack PACK_DIR] [--repeats 5]
 
-The Engine does not expose the setting (yet), so this wraps onnxruntime.SessionOptions while each Engine is
-created. Both engines live in one process and are measured alternately, so they see the same background load.
+Both engines (`Engine(spin=True)` and `Engine(spin=False)`, what `MEMO_SPIN=1|0` selects) live in one process
+and are measured alternately, so they see the same background load.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 

@@ -32,7 +32,6 @@ def percentiles(values: list[float]) -> dict:
             "max": v[-1]}
 
 
-
 def _get(ans: Any, key: str, default=None):
     return ans.get(key, default) if isinstance(ans, dict) else getattr(ans, key, default)
 

@@ -78,7 +78,6 @@ def _run_id(cfg: TrainConfig, data_fp: str, base_dir: Path) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-
 def _stored_prompt(ckpt: Path) -> MemoryPrompt | None:
     p = ckpt / "memory_prompt.json"
     return MemoryPrompt.model_validate_json(p.read_text()) if p.is_file() else None
