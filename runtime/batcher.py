@@ -23,6 +23,10 @@ class QueueFull(Exception):
     """More rows are waiting than the server accepts; the client should retry later (HTTP 503)."""
 
 
+class Cancelled(Exception):
+    """The job was cancelled (its client went away) or ran past its deadline before it finished."""
+
+
 @dataclass
 class Job:
     prompt: str
@@ -37,6 +41,17 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: Completion | None = None
     error: BaseException | None = None
+    # Contract between the HTTP/MCP layer and the scheduler: the server calls cancel() when its client disconnects
+    # and may set a deadline (a time.perf_counter() value); the scheduler drops such a job from the queue and stops
+    # decoding its row at the next step (finish_reason "cancelled" / "deadline").
+    deadline: float | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.cancelled.is_set() or (self.deadline is not None and (now or time.perf_counter()) > self.deadline)
 
     @property
     def key(self):
@@ -100,20 +115,32 @@ class Batcher:
         return out
 
     def _take(self) -> list[Job]:
-        with self._cv:
-            while self._running and not self._q:
-                self._cv.wait()
-            if not self._q:
-                return []
-        time.sleep(self.window_s)  # let concurrent requests that arrive together share this batch
-        with self._cv:
-            key = self._q[0].key
-            batch, rest = [], deque()
-            while self._q:
-                j = self._q.popleft()
-                (batch if j.key == key and len(batch) < self.max_batch else rest).append(j)
-            self._q.extendleft(reversed(rest))
-            return batch
+        while True:
+            with self._cv:
+                while self._running and not self._q:
+                    self._cv.wait()
+                if not self._q:
+                    return []
+            time.sleep(self.window_s)  # let concurrent requests that arrive together share this batch
+            with self._cv:
+                self._drop_expired()
+                if not self._q:
+                    continue
+                key = self._q[0].key
+                batch, rest = [], deque()
+                while self._q:
+                    j = self._q.popleft()
+                    (batch if j.key == key and len(batch) < self.max_batch else rest).append(j)
+                self._q.extendleft(reversed(rest))
+                return batch
+
+    def _drop_expired(self) -> None:
+        """Queued jobs whose client left or whose deadline passed are answered with Cancelled, never run."""
+        now = time.perf_counter()
+        for j in [j for j in self._q if j.expired(now)]:
+            self._q.remove(j)
+            j.error = Cancelled("cancelled" if j.cancelled.is_set() else "deadline passed before the job started")
+            j.done.set()
 
     def _loop(self) -> None:
         while True:
