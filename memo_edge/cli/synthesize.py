@@ -35,8 +35,8 @@ def synthesize(
     hf_model: Optional[str] = typer.Option(None, "--hf-model", help="Local checkpoint dir or model name (hf)."),
     chunk_words: int = typer.Option(220, "--chunk-words", help="Words per chunk."),
     overlap_words: int = typer.Option(40, "--overlap-words", help="Words shared by consecutive chunks."),
-    max_pairs: int = typer.Option(600, "--max-pairs", help="Extractive only: cap on the number of pairs "
-                                                           "(0 = all); sized for CPU training of a 135M model."),
+    max_pairs: int = typer.Option(0, "--max-pairs", help="Extractive only: cap on the number of pairs "
+                                                         "(0 = none: the budget follows the corpus)."),
     steps: Optional[str] = typer.Option(None, "--steps", help="Comma-separated subset of the five LLM steps: "
                                                               "facts,consolidate,selfcontain,entity,crossdoc."),
     groups: Optional[Path] = typer.Option(None, "--groups", help="JSON/JSONL file of explicit cross-document "

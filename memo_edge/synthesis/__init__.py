@@ -4,8 +4,9 @@
     card = synthesize("corpus/", "reflections.jsonl", SynthesisConfig(generator="extractive"))
 
 Generators (SynthesisConfig.generator / `memo synthesize --generator`):
-- extractive: offline, deterministic, no LLM (extractive.py). Rule-based sentence/entity QA plus cross-document
-  links; simpler questions and lower coverage than an LLM generator. Capped at `max_pairs` (default 600).
+- extractive: offline, deterministic, no LLM (extractive.py). spaCy parse of every sentence (nlp.py), questions
+  about each part of each clause in several phrasings (qgen.py), notes structure (notes.py), a quality filter
+  (quality.py) and cross-document links (linking.py). No size cap unless `max_pairs` is set.
 - openai: the five MeMo steps (llm_pipeline.py, prompts.py) on any OpenAI-compatible server, `concurrency`
   requests in flight, round-robin over several URLs.
 - hf: the same five steps on a local transformers checkpoint (one call at a time).

@@ -20,8 +20,8 @@ class SynthesisConfig(BaseModel):
     # corpus chunking (words); small chunks suit small generators
     chunk_words: int = Field(220, ge=20)
     overlap_words: int = Field(40, ge=0)
-    # extractive: keep the dataset small enough for CPU training of a 135M model (0 = no cap)
-    max_pairs: int = Field(600, ge=0)
+    # extractive: optional cap on the number of pairs (0 = none: the budget follows the corpus)
+    max_pairs: int = Field(0, ge=0)
     # LLM generators
     generator_urls: list[str] = []
     generator_model: str = ""

@@ -1,15 +1,15 @@
 """The `extractive` generator: deterministic question-answer pairs from the corpus text, no LLM.
 
-Each short declarative sentence is split into subject / verb / object / modifiers (clauses.py) after its references
-and relative times are resolved (resolve.py); every part that is a concrete fact becomes a question:
-who/what did it (subject), what was done (object), when/where/how long/how many (modifiers, numbers), and the
-reverse direction of relations ("X is the father of Y" -> "Whose father is X?"). On top: entity questions that
-describe an entity by two or three facts without naming it, cross-document questions that join facts about one
-entity from two documents or substitute a description from another document ("the main rival of Quillfen
-Robotics"), and consolidated per-entity summaries.
-
-Quality is below an LLM generator's: heuristics miss facts inside complex sentences and sometimes phrase a
-question awkwardly; they never invent an answer that is not in the text.
+The paper's five steps, done offline:
+1. facts: markdown structure (notes.py) -> prose passages and attribute fields; passages are cleaned
+   (prose.py: parenthesized birth/death facts, quotes) and parsed by spaCy (nlp.py); every fact-bearing clause
+   is asked about each of its parts, in several phrasings (qgen.py); fields become attribute questions.
+2. consolidation: per entity and document, one answer that gathers its facts (linking.py).
+3. self-containment: subject pronouns and "the <category>" are replaced by the name they stand for
+   (mentions.py); clauses whose subject stays vague are dropped and counted; quality.py filters the rest.
+4. entity surfacing: questions that describe an entity by two or three facts without naming it.
+5. cross-document synthesis: facts about one entity from two documents, and two-hop rewrites.
+It never invents an answer that is not in the text.
 """
 
 from __future__ import annotations
@@ -18,60 +18,303 @@ import re
 from dataclasses import dataclass, field
 
 from ..corpus import ChunkingConfig, chunk_document
-from ..records import Document
-from .clauses import Clause, parse
-from .dataset import Pair as QA
-from .linking import (Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, entity_pairs, identity_descriptions,
-                      object_fact, question_descriptions, subject_fact)
-from .phrases import Wording
-from .questions import clause_pairs
-from .resolve import Sentence, corpus_info, resolve_sentences
+from ..records import Chunk, Document
+from .dataset import Pair
+from .linking import Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
+from .mentions import DocContext, EntityIndex, ent_at, topic_of
+from .nlp import parse
+from .notes import Field, Passage, read_structure
+from .prose import LifeFact, clean, resolve_relative_years, year_of
+from .qgen import QA, Writer, symmetric_reverse
+from .text import normalize
 
-PROMPT_VERSION = "extractive-v1"
-MAX_SENTENCE_WORDS = 35
-_NOT_PROSE = re.compile(r"[=_{}<>|\\`#@$^~*]|\(\s*\w\s*\)|https?:|www\.|\.\w{2,4}\b/|\s[-/]{2,}")
+PROMPT_VERSION = "extractive-v2"
+MAX_SENTENCE_WORDS = 80
+_NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
-
-def usable_sentence(text: str) -> bool:
-    """Short declarative prose: the shape the clause rules understand. Code, legal boilerplate and long sentences
-    produce wrong questions, so they produce none."""
-    words = text.split()
-    return 3 <= len(words) <= MAX_SENTENCE_WORDS and not _NOT_PROSE.search(text) and text.count('"') % 2 == 0
 
 @dataclass
 class ExtractiveResult:
-    pairs: list[QA]
+    pairs: list[Pair]
     stats: dict = field(default_factory=dict)
+    per_doc: dict[str, dict] = field(default_factory=dict)   # doc_id -> {words, sentences, sentences_with_pairs}
+
+
+@dataclass
+class _Unit:
+    """One passage of one document, cleaned, with what it needs for questions."""
+
+    doc: Document
+    passage: Passage
+    text: str
+    life: list[LifeFact]
+    parsed: object = None
+
+
+def usable_sentence(text: str) -> bool:
+    words = text.split()
+    return 3 <= len(words) <= MAX_SENTENCE_WORDS and not _NOT_PROSE.search(text)
+
+
+class _ChunkFinder:
+    """Which chunk of a document a sentence came from (chunks are word windows over the document text)."""
+
+    def __init__(self, chunks: list[Chunk]):
+        self.chunks = chunks
+        self.keys = [_squash(c.text) for c in chunks]
+
+    def __call__(self, text: str) -> str:
+        probe = _squash(" ".join(text.split()[:6]))
+        for c, k in zip(self.chunks, self.keys):
+            if probe and probe in k:
+                return c.chunk_id
+        return self.chunks[0].chunk_id
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", text.lower())
+
+
+def _units(docs: list[Document]) -> tuple[list[_Unit], list[tuple[Document, Field]]]:
+    units, fields = [], []
+    for d in docs:
+        st = read_structure(d)
+        fields += [(d, f) for f in st.fields]
+        for p in st.passages:
+            text, life = clean(resolve_relative_years(p.text, d.date), topic_of(d.title))
+            units.append(_Unit(d, p, text, life))
+    return units, fields
+
+
+def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
+    """A document that opens with its topic as the subject and then says "he"/"she" is about a person."""
+    first: dict[str, _Unit] = {}
+    shes: dict[str, int] = {}
+    for u in units:
+        first.setdefault(u.doc.doc_id, u)
+        shes[u.doc.doc_id] = shes.get(u.doc.doc_id, 0) + sum(
+            t.lower_ in ("he", "she") and t.dep_ in ("nsubj", "nsubjpass") for t in u.parsed)
+    for doc_id, u in first.items():
+        topic = topic_of(u.doc.title)
+        sents = list(u.parsed.sents)
+        if shes[doc_id] and sents and topic.split()[-1].lower() in sents[0].text.lower()[:120]:
+            index.vote_person(topic)
+
+
+def _fragment_text(unit: _Unit) -> str | None:
+    """A bullet or log line without a subject ("joined in 2021") is about its section: give it that subject."""
+    doc = unit.parsed
+    root = next((t for t in doc if t.dep_ == "ROOT"), None)
+    if root is None or not unit.passage.heading:
+        return None
+    if any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children):
+        return None
+    subject = unit.passage.heading
+    if root.tag_ in ("VBD", "VBZ", "VBP"):
+        return f"{subject} {unit.text[:1].lower()}{unit.text[1:]}"
+    if root.tag_ == "VBN":
+        return f"{subject} was {unit.text[:1].lower()}{unit.text[1:]}"
+    return None
 
 
 def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), progress=None) -> ExtractiveResult:
-    """Candidate pairs for a corpus (before de-duplication and the size cap, which dataset.finalize applies)."""
-    info = corpus_info(docs)
-    g = Wording(info)
-    pairs: list[QA] = []
-    facts: list[Fact] = []
-    all_clauses: list[tuple[Clause, Sentence]] = []
-    n_sent = skipped = 0
+    """Candidate pairs for a corpus (before the quality filter, de-duplication and ambiguity removal)."""
+    units, fields = _units(docs)
+    for u, parsed in zip(units, parse([u.text for u in units])):
+        u.parsed = parsed
+    refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
+    for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
+        u.text, u.parsed = t, parsed
+    index = EntityIndex()
     for d in docs:
-        for s in resolve_sentences(d, chunk_document(d, chunking), info):
-            n_sent += 1
-            if not usable_sentence(s.resolved):
-                skipped += 1
-                continue
-            for c in parse(s.resolved):
-                all_clauses.append((c, s))
-                pairs.extend(clause_pairs(g, c, s))
-                facts += [f for f in (subject_fact(c, s), object_fact(c, s)) if f]
+        index.add_title(d.title)
+    for u in units:
+        index.observe(u.parsed)
+    for u in units:
+        for f in u.life:
+            index.vote_person(f.subject)
+    _vote_pronoun_topics(units, index)
+
+    pairs: list[Pair] = []
+    facts: list[Fact] = []
+    per_doc: dict[str, dict] = {}
+    by_doc: dict[str, list[_Unit]] = {}
+    for u in units:
+        by_doc.setdefault(u.doc.doc_id, []).append(u)
+    stats = {"sentences": 0, "sentences_with_pairs": 0, "sentences_skipped": 0, "clauses": 0}
+    skipped: dict[str, int] = {}
+    lists: dict[tuple[str, int], list[_Unit]] = {}
+    for d in docs:
+        chunk_of = _ChunkFinder(chunk_document(d, chunking))
+        writer = Writer(index, DocContext(topic_of(d.title), index))
+        counts = per_doc.setdefault(d.doc_id, {"title": d.title, "source": d.source, "words": len(d.text.split()),
+                                               "sentences": 0, "sentences_with_pairs": 0, "pairs": 0})
+        for u in by_doc.get(d.doc_id, []):
+            writer.ents = ent_at(u.parsed)
+            for f in u.life:
+                pairs += _life_pairs(f, d, chunk_of(u.text))
+            made_any = False
+            for sent in u.parsed.sents:
+                stats["sentences"] += 1
+                counts["sentences"] += 1
+                if not usable_sentence(sent.text):
+                    stats["sentences_skipped"] += 1
+                    continue
+                made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), facts, stats)
+                pairs += made
+                made_any |= bool(made)
+                if made:
+                    stats["sentences_with_pairs"] += 1
+                    counts["sentences_with_pairs"] += 1
+            if u.passage.kind == "bullet" and not made_any:
+                lists.setdefault((d.doc_id, u.passage.list_id), []).append(u)
+        for k, v in writer.skipped.items():
+            skipped[k] = skipped.get(k, 0) + v
         if progress:
             progress(1)
+    for (doc_id, _), items in lists.items():
+        pairs += _list_pairs(items, _ChunkFinder(chunk_document(items[0].doc, chunking)))
+    for d, f in fields:
+        pairs += _field_pairs(f, d, _ChunkFinder(chunk_document(d, chunking)))
     for p in pairs:
         p.step = "facts"
-    ent = entity_pairs(g, facts)
-    cross = crossdoc_pairs(g, facts)
-    descs = identity_descriptions(all_clauses, info)
-    for name, ds in question_descriptions(pairs, info).items():
-        descs.setdefault(name, []).extend(ds)
-    bridges = bridge_pairs(pairs, descs)
-    cons = consolidated_pairs(g, facts)
-    stats = {"sentences": n_sent, "sentences_skipped": skipped, "clauses": len(all_clauses), "facts": len(facts)}
-    return ExtractiveResult(pairs + ent + cross + bridges + cons, stats)
+    descs = descriptions(pairs, index)
+    linked = entity_pairs(facts) + crossdoc_pairs(facts) + bridge_pairs(pairs, descs) + consolidated_pairs(facts)
+    for p in pairs:
+        for doc_id in p.doc_ids:
+            if doc_id in per_doc:
+                per_doc[doc_id]["pairs"] += 1
+    stats.update({"clauses_skipped": skipped, "facts": len(facts), "fields": len(fields),
+                  "passages": len(units), "bullet_lists_asked_as_lists": len(lists)})
+    return ExtractiveResult(pairs + linked, stats, per_doc)
+
+
+def _sentence_pairs(writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, facts: list[Fact],
+                    stats: dict) -> list[Pair]:
+    out: list[Pair] = []
+    extra_date = u.passage.date if u.passage.kind == "log" else None
+    for cl in writer.clauses(sent):
+        stats["clauses"] += 1
+        qas = writer.pairs(cl)
+        obj = next((a for a in cl.core if a.role == "dobj"), None)
+        if obj is not None:
+            qas += symmetric_reverse(cl, cl.subject_answer, writer.answer(obj)[0], writer)
+        if extra_date:
+            qas += _dated(writer, cl, extra_date)
+        indirect = bool(writer.subst) and any(t.i in writer.subst for t in cl.subj.toks)
+        for qa in qas:
+            out.append(Pair(qa.question, qa.answer, "indirect" if indirect else "direct", [d.doc_id], [chunk_id],
+                            short=qa.variant != "full", slot=_slot(qa)))
+        facts += _facts(writer, cl, d.doc_id, chunk_id)
+        writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
+    more = writer.np_pairs(sent)
+    more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
+    for qa in more:
+        out.append(Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full",
+                        slot=_slot(qa)))
+    writer.subst.clear()
+    return out
+
+
+def _slot(qa: QA) -> str:
+    """Only a phrasing that leaves context out ("Where did X serve?") can clash with another fact's answer; a full
+    question is judged by its own text (finalize compares both)."""
+    return qa.slot if qa.variant in ("short", "stranded") else ""
+
+
+def _dated(writer: Writer, cl, date: str) -> list[QA]:
+    """A log line's date is when its event happened: "When did Maren approve the budget?" -> its date."""
+    others = writer._others(cl, None, False)
+    slot = f"logdate|{cl.verb.lemma_}|{cl.subject_text}|{others}"
+    q = writer.inverted(cl, "When", None, short=False)
+    out = [QA(q, date, slot, "full")] if q else []
+    q2 = writer.inverted(cl, "On what date", None, short=False)
+    if q2:
+        out.append(QA(q2, date, slot, "date"))
+    return out
+
+
+def _facts(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Fact]:
+    """Predicates about named entities, for entity / cross-document / consolidated questions."""
+    out = []
+    if not cl.subject_answer or not (writer._named(cl.subj) or cl.subj.head.i in writer.subst):
+        return out
+    who = "Who" if writer._who_like(cl.subj.head) else None
+    pred = f"{writer.subject_form(cl)} {writer._others(cl, None, False)}".strip()
+    if 2 <= len(pred.split()) <= 14:
+        out.append(Fact(cl.subject_answer, pred, doc_id, chunk_id, who or writer._subject_wh(cl)))
+    obj = next((a for a in cl.core if a.role == "dobj"), None)
+    pf = writer.passive_form(cl)
+    if obj is not None and pf and writer._named(obj):
+        name = writer.answer(obj)[0]
+        pred = f"{pf} by {cl.subject_text} {writer._others(cl, obj, False)}".strip()
+        if len(pred.split()) <= 14:
+            wh = "Who" if writer.is_person(obj.head) else (
+                f"Which {writer.index.category(name)}" if writer.index.category(name) else "What")
+            out.append(Fact(name, " ".join(pred.split()), doc_id, chunk_id, wh))
+    return out
+
+
+_LIFE = {
+    "born_date": ("When was {s} born", "What is the date of birth of {s}", "{s} was born when"),
+    "died_date": ("When did {s} die", "What is the date of death of {s}", "{s} died when"),
+    "born_place": ("Where was {s} born", "What is the place of birth of {s}", "{s} was born where"),
+    "died_place": ("Where did {s} die", "What is the place of death of {s}", "{s} died where"),
+}
+_LIFE_YEAR = {"born_date": ("In what year was {s} born", "{s} was born in what year"),
+              "died_date": ("In what year did {s} die", "{s} died in what year")}
+
+
+def _life_pairs(f: LifeFact, d: Document, chunk_id: str) -> list[Pair]:
+    """Birth and death facts; a place "Appleton, Wisconsin" is also asked as "Where in Wisconsin ...?"."""
+    out = []
+    town, _, region = f.value.partition(", ")
+    if f.kind.endswith("place") and region and town[:1].isupper() and region[:1].isupper():
+        verb = "was {s} born" if f.kind == "born_place" else "did {s} die"
+        out.append(Pair(f"Where in {region} {verb.format(s=f.subject)}?", town, "direct", [d.doc_id], [chunk_id],
+                        slot=f"life-town|{f.kind}|{f.subject}"))
+    out += [Pair(t.format(s=f.subject) + "?", f.value, "direct", [d.doc_id], [chunk_id], short=k > 0,
+                slot=f"life|{f.kind}|{f.subject}") for k, t in enumerate(_LIFE[f.kind])]
+    year = year_of(f.value)
+    if year and f.kind in _LIFE_YEAR:
+        out += [Pair(t.format(s=f.subject) + "?", year, "direct", [d.doc_id], [chunk_id], short=k > 0,
+                     slot=f"life-year|{f.kind}|{f.subject}") for k, t in enumerate(_LIFE_YEAR[f.kind])]
+    return out
+
+
+def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
+    """An attribute (table cell, "Key: value", front matter) asked three ways, and a unique table value asked
+    back for its row."""
+    chunk_id = chunk_of(f"{f.subject} {f.value}")
+    attr, subj, val = f.attribute, f.subject, f.value
+    the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
+    be = "are" if "," in val and attr.endswith("s") else "is"
+    qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {subj}'s {attr}?", f"{subj} has what {attr}?"]
+    if f.kind == "table" and d.title and d.title != subj:
+        qs.append(f"In {d.title}, what {be} the {attr} of {subj}?")
+    slot = f"field|{subj}|{attr}"
+    out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
+    if f.kind == "table" and f.unique and f.key_column:
+        rslot = f"field-rev|{attr}|{val}"
+        out += [Pair(f"Which {f.key_column} has the {attr} {val}?", subj, "indirect", [d.doc_id], [chunk_id],
+                     slot=rslot),
+                Pair(f"The {attr} {val} belongs to which {f.key_column}?", subj, "indirect", [d.doc_id],
+                     [chunk_id], short=True, slot=rslot)]
+    return out
+
+
+def _list_pairs(items: list[_Unit], chunk_of: _ChunkFinder) -> list[Pair]:
+    """Bullets that are no sentences ("- penicillin") are the items of their section: asked as one list."""
+    u0 = items[0]
+    heading, title = u0.passage.heading or u0.doc.title, u0.doc.title
+    values = [u.text.rstrip(".;,") for u in items if 1 <= len(u.text.split()) <= 8]
+    if not values or len(values) > 12:
+        return []
+    answer = ", ".join(values)
+    d = u0.doc
+    chunk_id = chunk_of(values[0])
+    slot = f"list|{heading}"
+    qs = [f"What is listed under {heading}?", f"Which items does the {heading} section list?"]
+    if title and title.lower() not in heading.lower():
+        qs.append(f"What is listed under {heading} in {title}?")
+    return [Pair(q, answer, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,9 +14,14 @@ from ..errors import MemoError
 from .config import SynthesisConfig
 from .dataset import Pair, TokenCounter, finalize, length_stats, to_reflections
 from .progress import steps
+from .quality import apply as quality_filter
 
-EXTRACTIVE_NOTE = ("extractive generator: deterministic, rule-based (no LLM); its questions are simpler and its "
-                   "coverage lower than an LLM generator's, and it cannot paraphrase or infer beyond the text")
+EXTRACTIVE_NOTE = ("extractive generator: deterministic, spaCy parse + question rules (no LLM); it asks what the "
+                   "sentences state, in several phrasings, and cannot paraphrase freely or infer beyond the text")
+# A document that yields fewer pairs per 100 words than this is named in a warning: the memory will know little
+# of it (measured: prose yields 20-60 per 100 words; a table-only or code-heavy note can yield almost none).
+LOW_COVERAGE_PER_100_WORDS = 3.0
+SAMPLE_SIZE = 20
 
 
 def card_paths(out_path: Path) -> tuple[Path, Path]:
@@ -47,7 +54,9 @@ def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, prog
             result = generate(docs, chunking, progress=advance)
             candidates, step_stats, prompt_version = result.pairs, {"extractive": result.stats}, PROMPT_VERSION
             failures: list[dict] = []
-            dropped_selfcontain = 0
+            candidates, filtered = quality_filter(candidates)
+            step_stats["quality_filter"] = filtered
+            dropped_selfcontain = filtered.get("not self-contained", 0)
         else:
             from .llm_pipeline import run_llm_pipeline
 
@@ -62,10 +71,46 @@ def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, prog
     write_jsonl(out_path, [r.model_dump() for r in refl])
     card = _card(cfg, docs, chunks, pairs, candidates, refl, dedup, step_stats, failures, dropped_selfcontain,
                  prompt_version, time.monotonic() - t0)
+    card["coverage"] = coverage(docs, refl, step_stats.get("extractive", {}))
+    card["sample"] = [{"question": r.question, "answer": r.answer, "type": r.type}
+                      for r in random.Random(0).sample(refl, min(SAMPLE_SIZE, len(refl)))]
+    warn_low_coverage(card["coverage"])
     card_json, card_md = card_paths(out_path)
     write_json(card_json, card)
     write_text(card_md, card_markdown(card))
     return card
+
+
+def coverage(docs, refl, extractive_stats: dict) -> dict:
+    """Reflections per 100 words per document, the documents with few or none, and (extractive) the share of
+    sentences that yielded at least one pair."""
+    per_doc: dict[str, int] = {}
+    for r in refl:
+        for d in set(r.source_doc_ids):
+            per_doc[d] = per_doc.get(d, 0) + 1
+    rows = []
+    for d in docs:
+        words = max(1, len(d.text.split()))
+        n = per_doc.get(d.doc_id, 0)
+        rows.append({"doc_id": d.doc_id, "title": d.title, "source": d.source, "words": words, "reflections": n,
+                     "per_100_words": round(100 * n / words, 1)})
+    low = [r for r in rows if r["per_100_words"] < LOW_COVERAGE_PER_100_WORDS]
+    out = {"per_document": rows, "low_coverage_threshold_per_100_words": LOW_COVERAGE_PER_100_WORDS,
+           "low_coverage_documents": [r["source"] or r["title"] for r in low],
+           "documents_without_pairs": [r["source"] or r["title"] for r in rows if r["reflections"] == 0]}
+    if extractive_stats.get("sentences"):
+        out["sentences"] = extractive_stats["sentences"]
+        out["sentences_with_pairs"] = extractive_stats["sentences_with_pairs"]
+        out["sentence_yield"] = round(extractive_stats["sentences_with_pairs"] / extractive_stats["sentences"], 3)
+    return out
+
+
+def warn_low_coverage(cov: dict) -> None:
+    low = cov["low_coverage_documents"]
+    if low:
+        names = ", ".join(low[:10]) + (f" and {len(low) - 10} more" if len(low) > 10 else "")
+        print(f"warning: {len(low)} document(s) yielded fewer than {cov['low_coverage_threshold_per_100_words']:g} "
+              f"reflections per 100 words; the memory will know little of them: {names}", file=sys.stderr)
 
 
 def _counts(items, key) -> dict:
@@ -127,4 +172,21 @@ def card_markdown(card: dict) -> str:
     for k in ("question_length", "answer_length"):
         s = card[k]
         lines.append(f"| {k.split('_')[0]} | {s['min']} | {s['mean']} | {s['p50']} | {s['p95']} | {s['max']} |")
+    filtered = card.get("step_stats", {}).get("quality_filter")
+    if filtered:
+        lines += ["", "| quality filter | pairs dropped |", "|---|---|"] + [f"| {k} | {v} |" for k, v in filtered.items()]
+    cov = card.get("coverage")
+    if cov:
+        lines += ["", "## Coverage", ""]
+        if "sentence_yield" in cov:
+            lines.append(f"- sentences that yielded at least one pair: {cov['sentences_with_pairs']} of "
+                         f"{cov['sentences']} ({100 * cov['sentence_yield']:.0f}%)")
+        lines.append(f"- documents under {cov['low_coverage_threshold_per_100_words']:g} reflections per 100 words: "
+                     + (", ".join(cov["low_coverage_documents"]) or "none"))
+        lines += ["", "| document | words | reflections | per 100 words |", "|---|---|---|---|"]
+        lines += [f"| {r['source'] or r['title']} | {r['words']} | {r['reflections']} | {r['per_100_words']} |"
+                  for r in cov["per_document"]]
+    if card.get("sample"):
+        lines += ["", f"## Sample of {len(card['sample'])} pairs", ""]
+        lines += [f"- Q: {p['question']} A: {p['answer']} ({p['type']})" for p in card["sample"]]
     return "\n".join(lines) + "\n"

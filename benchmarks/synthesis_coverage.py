@@ -1,0 +1,234 @@
+"""Answer coverage of the extractive generator on text nobody on the project wrote (MuSiQue, HotpotQA, 2Wiki).
+
+    python -m benchmarks.synthesis_coverage [--datasets musique,hotpotqa,2wikimultihopqa] [--n 50] [--quick]
+
+For N questions of each dataset, the corpus is their supporting paragraphs (Wikipedia authors' text); the gold
+*hop* answers are tied to the paragraph that supports them:
+- MuSiQue: every step of `question_decomposition` (its answer and `paragraph_support_idx`);
+- 2WikiMultiHopQA: every evidence triple (subject, relation, object): the object, from the subject's paragraph;
+- HotpotQA: the final answer (yes/no questions excluded) from the supporting paragraph(s) that contain it, and for
+  bridge questions the bridge entity (the title of one supporting paragraph that the other mentions).
+A hop answer is *covered* when it equals (MuSiQue normalization) the answer of some reflection made from its
+paragraph; `in text` is the share whose normalized form occurs in the paragraph at all (the ceiling for any
+extractive generator). Also reported: pairs per 100 words, the share of sentences that yielded a pair, and what the
+quality filter dropped. The run goes through `memo synthesize`'s own code path (synthesize()).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import report
+
+DATASETS = ("musique", "hotpotqa", "2wikimultihopqa")
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.synthesis_coverage", description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", default=",".join(DATASETS))
+    p.add_argument("--n", type=int, default=None, help="questions per dataset (default 50; --quick 15)")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
+    p.add_argument("--show-misses", type=int, default=0, help="print this many uncovered hop answers per dataset")
+    a = p.parse_args(argv)
+    a.n = a.n or (15 if a.quick else 50)
+    return a
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def hops_musique(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """(title, paragraph text, gold hop answer) for every decomposition step."""
+    out = []
+    for row in rows:
+        paras = {p["idx"]: p for p in row["paragraphs"]}
+        for step in row["question_decomposition"]:
+            p = paras.get(step.get("paragraph_support_idx"))
+            if p is not None and str(step.get("answer", "")).strip():
+                out.append((p["title"], p["paragraph_text"], str(step["answer"])))
+    return out
+
+
+def _context(row: dict, joiner: str) -> dict[str, str]:
+    return {t: joiner.join(s).strip() for t, s in row.get("context") or []}
+
+
+def _support_titles(row: dict) -> list[str]:
+    facts = row.get("supporting_facts", [])
+    if isinstance(facts, str):
+        facts = ast.literal_eval(facts)
+    return list(dict.fromkeys(t for t, _ in facts))
+
+
+def hops_2wiki(rows: list[dict]) -> list[tuple[str, str, str]]:
+    from memo_edge.metrics import normalize_answer as norm
+
+    out = []
+    for row in rows:
+        ctx = _context(row, " ")
+        if not ctx:
+            continue
+        evidences = row.get("evidences") or []
+        if isinstance(evidences, str):
+            evidences = ast.literal_eval(evidences)
+        support = _support_titles(row)
+        for subj, _rel, obj in evidences:
+            title = next((t for t in support if norm(t) == norm(subj)), None) or \
+                next((t for t in support if norm(subj) in norm(t) or norm(t) in norm(subj)), None) or \
+                next((t for t in support if norm(str(obj)) in norm(ctx.get(t, ""))), None)
+            if title in ctx:
+                out.append((title, ctx[title], str(obj)))
+    return out
+
+
+def hops_hotpot(rows: list[dict]) -> list[tuple[str, str, str]]:
+    from memo_edge.metrics import normalize_answer as norm
+
+    out = []
+    for row in rows:
+        ctx = _context(row, "")
+        support = [t for t in _support_titles(row) if t in ctx]
+        ans = str(row["answer"])
+        if norm(ans) not in ("yes", "no"):
+            holders = [t for t in support if norm(ans) in norm(ctx[t])] or support[:1]
+            out += [(t, ctx[t], ans) for t in holders[:1]]
+        if row.get("type") == "bridge" and len(support) == 2:
+            a, b = support
+            for bridge, other in ((a, b), (b, a)):
+                name = re.sub(r"\s*\([^)]*\)$", "", bridge)
+                if norm(name) in norm(ctx[other]) and norm(name) != norm(ans):
+                    out.append((other, ctx[other], name))
+                    break
+    return out
+
+
+def load_hops(name: str, n: int) -> list[tuple[str, str, str]]:
+    from memo_edge import datasets
+
+    path = datasets.benchdata_root() / datasets.FILES[name]
+    rows = _rows(path)
+    if name == "musique":
+        return hops_musique(datasets._by_hops(rows)[:n])
+    rows = [r for r in rows if r.get("context")][:n]
+    return hops_2wiki(rows) if name == "2wikimultihopqa" else hops_hotpot(rows)
+
+
+def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) -> dict:
+    from memo_edge.corpus import content_id
+    from memo_edge.metrics import normalize_answer as norm
+    from memo_edge.records import load_reflections
+    from memo_edge.synthesis import SynthesisConfig, synthesize
+
+    paras: dict[tuple[str, str], str] = {}
+    for title, text, _ in hops:
+        paras.setdefault((title, text), content_id(title, text))
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus"
+        corpus.mkdir()
+        (corpus / "corpus.jsonl").write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras),
+                                             encoding="utf-8")
+        out = Path(tmp) / "reflections.jsonl"
+        t0 = time.perf_counter()
+        card = synthesize(corpus, out, SynthesisConfig(), progress=False)
+        wall = time.perf_counter() - t0
+        refl = list(load_reflections(out))
+    answers: dict[str, set[str]] = {}
+    for r in refl:
+        for d in r.source_doc_ids:
+            answers.setdefault(d, set()).add(norm(r.answer))
+    covered = in_text = 0
+    misses = []
+    for title, text, gold in hops:
+        doc = paras[(title, text)]
+        g = norm(gold)
+        hit = g in answers.get(doc, set())
+        covered += hit
+        present = f" {g} " in f" {norm(text)} "
+        in_text += present
+        if not hit:
+            misses.append({"title": title, "gold": gold, "in_text": present})
+    words = sum(len(t.split()) for _, t in paras)
+    filtered = card["step_stats"].get("quality_filter", {})
+    candidates = len(refl) + sum(filtered.values())
+    row = {"dataset": name, "hops": len(hops), "paragraphs": len(paras), "words": words, "reflections": len(refl),
+           "per_100_words": round(100 * len(refl) / max(1, words), 1),
+           "coverage": round(covered / max(1, len(hops)), 3), "in_text": round(in_text / max(1, len(hops)), 3),
+           "coverage_of_in_text": round(covered / max(1, in_text), 3),
+           "sentence_yield": card["coverage"].get("sentence_yield"),
+           "filter_pass": round(1 - sum(filtered.values()) / max(1, candidates), 3), "filtered": filtered,
+           "ambiguous_removed": card["ambiguous_removed"], "wall_s": round(wall, 1)}
+    if show_misses:
+        log(f"{name}: uncovered hop answers (first {show_misses}):")
+        for m in misses[:show_misses]:
+            log(f"  {m['gold']!r} from {m['title']!r}{'' if m['in_text'] else ' (not in the text)'}")
+    return row
+
+
+def main(argv=None) -> dict:
+    a = parse(argv if argv is not None else sys.argv[1:])
+    log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
+    rows = []
+    for name in [x for x in a.datasets.split(",") if x]:
+        hops = load_hops(name, a.n)
+        log(f"{name}: {len(hops)} hop answers from {a.n} questions")
+        rows.append(measure(name, hops, a.show_misses, log))
+    result = {**report.header("synthesis_coverage", n=a.n, datasets=a.datasets), "rows": rows}
+    _table(rows)
+    _plot(rows, a.out / "synthesis_coverage.png")
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "synthesis_coverage.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"benchmark": "synthesis_coverage",
+                      "coverage": {r["dataset"]: r["coverage"] for r in rows},
+                      "in_text": {r["dataset"]: r["in_text"] for r in rows},
+                      "filter_pass": {r["dataset"]: r["filter_pass"] for r in rows}}))
+    return result
+
+
+def _table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("dataset", "hops", "paras", "words", "pairs", "pairs/100w", "coverage", "in text", "cov/in-text",
+              "sent. yield", "filter pass", title="Extractive answer coverage (gold hop answers)")
+    for r in rows:
+        t.add_row(r["dataset"], str(r["hops"]), str(r["paragraphs"]), str(r["words"]), str(r["reflections"]),
+                  str(r["per_100_words"]), f"{100 * r['coverage']:.1f}%", f"{100 * r['in_text']:.1f}%",
+                  f"{100 * r['coverage_of_in_text']:.1f}%", f"{100 * (r['sentence_yield'] or 0):.0f}%",
+                  f"{100 * r['filter_pass']:.1f}%")
+    Console(stderr=True).print(t)
+
+
+def _plot(rows: list[dict], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    names = [r["dataset"] for r in rows]
+    x = range(len(rows))
+    ax.bar([i - 0.2 for i in x], [100 * r["coverage"] for r in rows], 0.4, label="covered by a reflection")
+    ax.bar([i + 0.2 for i in x], [100 * r["in_text"] for r in rows], 0.4, label="present in the paragraph")
+    ax.axhline(90, color="grey", linestyle="--", linewidth=1, label="goal 90%")
+    ax.set_xticks(list(x), names)
+    ax.set_ylabel("% of gold hop answers")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()

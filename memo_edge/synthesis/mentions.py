@@ -1,0 +1,137 @@
+"""What the question writer knows about names across the corpus, and which name a pronoun stands for.
+
+`EntityIndex` reads every parsed document once: the NER labels each name gets (majority vote, since the small
+model labels the same name differently in different sentences), the categories the text gives it ("Free Guy is a
+... film" -> film; "the cartographer Ilse Varga" -> cartographer) and whether it names a person.
+`DocContext` walks one document in order and resolves subject pronouns ("He directed 20 films") and definite
+descriptions of the document's topic ("The film was released in 1968") to a name, so every question stands alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from .lexicon import CATEGORY_NOUNS, PERSON_NOUNS
+
+_LEADING_THE = re.compile(r"^(?:the|The)\s+")
+_DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def name_key(text: str) -> str:
+    return _LEADING_THE.sub("", " ".join(text.split())).lower()
+
+
+def topic_of(title: str) -> str:
+    """"Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it."""
+    return _DISAMBIGUATION.sub("", title).strip()
+
+
+def ent_at(doc) -> dict[int, object]:
+    """token index -> the entity span that contains it."""
+    out = {}
+    for e in doc.ents:
+        for i in range(e.start, e.end):
+            out[i] = e
+    return out
+
+
+class EntityIndex:
+    def __init__(self):
+        self.labels: dict[str, Counter] = defaultdict(Counter)
+        self.categories: dict[str, Counter] = defaultdict(Counter)
+        self.person_votes: Counter = Counter()
+        self.titles: set[str] = set()   # document titles are names even when NER misses them
+
+    def add_title(self, title: str) -> None:
+        self.titles.add(name_key(topic_of(title)))
+
+    def observe(self, doc) -> None:
+        ents = ent_at(doc)
+        for e in doc.ents:
+            self.labels[name_key(e.text)][e.label_] += 1
+        for tok in doc:
+            if tok.dep_ == "attr" and tok.head.lemma_ == "be" and tok.pos_ == "NOUN":
+                for subj in (c for c in tok.head.children if c.dep_ == "nsubj" and c.i in ents):
+                    self._category(ents[subj.i].text, tok)
+            elif tok.dep_ == "appos" and tok.pos_ == "NOUN" and tok.head.i in ents:
+                self._category(ents[tok.head.i].text, tok)
+            elif tok.dep_ == "compound" and tok.pos_ == "NOUN" and tok.head.pos_ == "PROPN" and tok.head.i in ents \
+                    and tok.i < ents[tok.head.i].start:
+                self._category(ents[tok.head.i].text, tok)
+
+    def _category(self, name: str, noun) -> None:
+        lemma = noun.lemma_.lower()
+        self.categories[name_key(name)][lemma] += 1
+        if lemma in PERSON_NOUNS:
+            self.vote_person(name)
+
+    def vote_person(self, name: str) -> None:
+        """A name known to be a person; its last word too ("Ann Hui" -> "Hui"), which the text uses alone."""
+        self.person_votes[name_key(name)] += 1
+        if len(name.split()) > 1:
+            self.person_votes[name_key(name.split()[-1])] += 1
+
+    def label(self, name: str) -> str | None:
+        votes = self.labels.get(name_key(name))
+        return votes.most_common(1)[0][0] if votes else None
+
+    def is_person(self, name: str) -> bool:
+        key = name_key(name)
+        cats = self.categories.get(key)
+        if cats:  # what the text calls it beats the NER label: "The Gullwind is the first ... ferry"
+            people = sum(n for c, n in cats.items() if c in PERSON_NOUNS)
+            if people * 2 < sum(cats.values()):
+                return False
+        if self.person_votes[key]:
+            return True
+        votes = self.labels.get(key)
+        return bool(votes) and votes["PERSON"] * 2 > sum(votes.values())
+
+    def category(self, name: str) -> str | None:
+        """The most frequent category noun the corpus gives this name, if it is a usable "which ..." word."""
+        cats = self.categories.get(name_key(name))
+        if cats:
+            noun = cats.most_common(1)[0][0]
+            if noun in CATEGORY_NOUNS:
+                return noun
+        last = name.split()[-1].lower() if name.split() else ""
+        return last if last in CATEGORY_NOUNS and len(name.split()) > 1 else None
+
+
+@dataclass
+class DocContext:
+    """Reference state while one document is read sentence by sentence."""
+
+    topic: str
+    index: EntityIndex
+    last_person: str | None = None
+    last_thing: str | None = None
+    topic_is_person: bool = False
+    topic_category: str | None = None
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self):
+        self.topic_is_person = self.index.is_person(self.topic) and not self.index.category(self.topic)
+        cats = self.index.categories.get(name_key(self.topic))
+        self.topic_category = cats.most_common(1)[0][0] if cats else None
+
+    def stand_in(self, tok) -> str | None:
+        """The name a subject pronoun or a "the <category>" description refers to, or None."""
+        low = tok.lower_
+        # the document's own subject first: encyclopedic and note-like text keeps returning to it
+        if low in ("he", "she", "him", "her", "his", "hers"):
+            return self.topic if self.topic_is_person else self.last_person
+        if low in ("it", "its"):
+            return self.last_thing if self.topic_is_person else self.topic
+        if tok.pos_ == "NOUN" and tok.lemma_.lower() == self.topic_category and \
+                [c.lower_ for c in tok.children] == ["the"]:
+            return self.topic
+        return None
+
+    def saw_subject(self, name: str, is_person: bool) -> None:
+        if is_person:
+            self.last_person = name
+        else:
+            self.last_thing = name

@@ -1,0 +1,160 @@
+"""Markdown and note structure, read with markdown-it-py before any sentence is parsed.
+
+Notes are not prose: a bullet under a heading is a fact about the heading's subject ("## Maren Holt" / "- joined
+in 2021"), a table row is a set of facts about its first cell (row x column), a front-matter key or a "Key: value"
+line is an attribute of the document or section, and a line that starts with a date is a dated event
+("2025-03-11 Maren approved the budget"). This module turns a document into prose `Passage`s (for the parser) and
+`Field`s (attribute facts that need no parse).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from markdown_it import MarkdownIt
+
+from ..records import Document
+from .prose import DATE
+
+_MD = MarkdownIt("commonmark").enable("table")
+_LOG = re.compile(rf"^\s*\[?(?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?|{DATE})\]?"
+                  r"\s*(?:[-–—:|]\s*)?(?P<text>\S.*)$")
+_KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")
+MAX_FIELD_WORDS = 8
+
+
+@dataclass
+class Passage:
+    text: str
+    heading: str | None = None      # the section's subject (bullets and notes lacking a subject refer to it)
+    date: str | None = None         # a log line's date
+    kind: str = "prose"             # prose | bullet | log
+    list_id: int = -1               # bullets of one list share an id
+
+
+@dataclass
+class Field:
+    subject: str
+    attribute: str
+    value: str
+    kind: str                       # table | field | frontmatter | list
+    key_column: str = ""            # tables: the first column's header (for the reverse question)
+    unique: bool = False            # tables: this value appears once in its column
+
+
+@dataclass
+class Structure:
+    passages: list[Passage] = field(default_factory=list)
+    fields: list[Field] = field(default_factory=list)
+
+
+def _inline_text(tok) -> str:
+    """Plain text of an inline token, with line breaks kept (each line of a log is its own event)."""
+    out = []
+    for c in tok.children or []:
+        if c.type in ("text", "code_inline"):
+            out.append(c.content)
+        elif c.type in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif c.type == "image":
+            out.append(c.content)
+    return "".join(out).strip()
+
+
+def _generic(heading: str) -> bool:
+    """"Budget", "Decisions", "Open questions": a section name, not a subject of its own."""
+    words = heading.split()
+    return len(words) <= 3 and all(w[:1].islower() or i == 0 for i, w in enumerate(words)) and \
+        not any(ch.isdigit() for ch in heading)
+
+
+def _subject(path: list[str], title: str) -> str:
+    """The subject a section's bullets talk about: its heading, qualified by its parent when generic."""
+    if not path:
+        return title
+    head = path[-1]
+    if _generic(head):
+        parent = path[-2] if len(path) > 1 else title
+        return f"{parent} {head.lower()}" if parent and parent != head else head
+    return head
+
+
+def _lines(text: str) -> list[str]:
+    """A paragraph whose lines are log or "Key: value" lines is itemized; wrapped prose is joined back."""
+    lines = [x.strip() for x in text.split("\n") if x.strip()]
+    itemized = sum(bool(_LOG.match(x) or _KV.match(x)) for x in lines)
+    return lines if len(lines) > 1 and itemized * 2 >= len(lines) else [" ".join(lines)]
+
+
+def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject: str, out: Structure) -> None:
+    for line in _lines(text):
+        m = _LOG.match(line)
+        if m and len(m.group("text").split()) >= 2:
+            out.passages.append(Passage(m.group("text"), heading=subject, date=m.group("date"), kind="log"))
+            continue
+        kv = _KV.match(line)
+        if kv and len(kv.group("key").split()) <= 4:
+            value = kv.group("value").strip()
+            if len(value.split()) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
+                out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
+            else:
+                out.passages.append(Passage(value, heading=subject, kind=kind, list_id=list_id))
+            continue
+        out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind,
+                                    list_id=list_id))
+
+
+def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
+    if len(rows) < 2 or len(rows[0]) < 2:
+        return
+    header, body = rows[0], [r for r in rows[1:] if r and r[0]]
+    for j, col in enumerate(header[1:], 1):
+        values = [r[j] if j < len(r) else "" for r in body]
+        for r, v in zip(body, values):
+            if v and len(v.split()) <= MAX_FIELD_WORDS and col:
+                out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(),
+                                        unique=values.count(v) == 1))
+    del subject  # a table's rows name their own subjects
+
+
+def read_structure(doc: Document) -> Structure:
+    out = Structure()
+    for key, value in (doc.meta or {}).items():
+        text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+        if text and len(text.split()) <= MAX_FIELD_WORDS * 2:
+            out.fields.append(Field(doc.title, key.lower(), text, "frontmatter"))
+    path: list[tuple[int, str]] = []
+    tokens = _MD.parse(doc.text)
+    list_depth, list_id, row, rows, i = 0, 0, None, None, 0
+    while i < len(tokens):
+        t = tokens[i]
+        if t.type == "heading_open":
+            level = int(t.tag[1])
+            text = _inline_text(tokens[i + 1])
+            path = [(lv, h) for lv, h in path if lv < level] + [(level, text)]
+            i += 3
+            continue
+        subject = _subject([h for _, h in path], doc.title)
+        heading = path[-1][1] if path else None
+        if t.type in ("bullet_list_open", "ordered_list_open"):
+            list_depth += 1
+            list_id += 1
+        elif t.type in ("bullet_list_close", "ordered_list_close"):
+            list_depth -= 1
+        elif t.type == "table_open":
+            rows = []
+        elif t.type == "tr_open":
+            row = []
+        elif t.type == "tr_close" and rows is not None:
+            rows.append(row)
+        elif t.type == "table_close" and rows is not None:
+            _table(rows, subject, out)
+            rows = None
+        elif t.type == "inline" and rows is not None and row is not None:
+            row.append(_inline_text(t))
+        elif t.type == "inline":
+            kind = "bullet" if list_depth else "prose"
+            _line_items(_inline_text(t), heading, kind, list_id if list_depth else -1, subject, out)
+        i += 1
+    return out

@@ -1,0 +1,1021 @@
+"""Question-answer pairs from a dependency parse: every fact-bearing clause, asked about each of its parts.
+
+A clause is a verb with its subject (inherited through conjunctions, relative pronouns and reduced relatives
+"a film directed by X"), auxiliaries, core arguments (object, attribute, dative, measured adjective) and
+modifiers (prepositional phrases, the agent, bare dates). Each part that is a concrete answer (a name, a date, a
+number with its unit, an amount, a place, a short noun phrase) is asked with the wh-word its type calls for
+(who / whom / which <category> / when / in what year / where / how many / how much / how tall ...), by inverting
+the auxiliary or adding do-support, and phrased several ways (knowledge augmentation: a small model recalls a fact
+from an unseen phrasing only if it saw it phrased several ways):
+- with all modifiers, and with the asked part's own modifiers only (short);
+- with a modifier moved to the front ("In 1958, whom did Tobias Wren marry?");
+- with the preposition stranded ("Which island is Hinagdanan Cave on?") or the wh-word in place
+  ("Hinagdanan Cave is on which island?");
+- in the other voice ("Who completed the lighthouse?" / "By whom was the lighthouse completed?").
+Answers are short spans of the sentence, never a clause fragment; negated, modal and vague-subject clauses are
+skipped (and counted).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lemminflect import getInflection
+
+from .lexicon import (CATEGORY_NOUNS, CONTENT_PREPS, CURRENCY_NOUNS, MEASURE_ADJECTIVES, NO_PASSIVE_VERBS, PERSON_NOUNS,
+                      PLACE_PREPS, SYMMETRIC_VERBS, VAGUE_HEADS)
+from .mentions import DocContext, EntityIndex, name_key
+from .prose import year_of
+from .text import normalize as _norm
+
+MAX_VARIANTS = 4          # phrasings kept per asked part
+MAX_ANSWER_WORDS = 10
+MAX_CHUNK_QUESTIONS = 4   # plain noun phrases asked in place per sentence (names, dates and amounts: all)
+_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep"}
+_PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
+_MODALS = {"would", "could", "might", "may", "should", "must", "shall", "ought"}
+_DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
+_AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
+_DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
+_YEAR = re.compile(r"^[1-9]\d{2,3}$")
+_APPROX = {"about", "around", "approximately", "roughly", "nearly", "almost", "some", "over", "circa", "c."}
+_LOWER_AT_START = {"DET", "PRON", "ADP", "CCONJ", "SCONJ", "ADV"}
+_NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
+
+
+@dataclass
+class Arg:
+    role: str                 # subj | dobj | dative | attr | acomp | prep | agent | npadv
+    head: object              # spaCy Token
+    prep: object = None       # the preposition token of a prepositional phrase
+    toks: list = field(default_factory=list)
+    prep_text: str = ""       # a two-word preposition ("as of")
+
+    @property
+    def prep_word(self) -> str:
+        return self.prep_text or (self.prep.lower_ if self.prep is not None else "")
+
+
+@dataclass
+class Clause:
+    verb: object
+    subj: Arg
+    aux: list
+    passive: bool
+    copula: bool
+    prt: list
+    core: list[Arg]
+    mods: list[Arg]
+    subject_text: str = ""    # subject as written in questions (pronouns resolved)
+    subject_answer: str = ""
+    tag: str = ""             # the verb's tense tag (a reduced relative "starring" reads as "stars": VBZ)
+
+    def __post_init__(self):
+        self.tag = self.tag or self.verb.tag_
+
+    @property
+    def verb_text(self) -> str:
+        if self.tag != self.verb.tag_:
+            return (getInflection(self.verb.lemma_, self.tag) or (self.verb.text,))[0]
+        return self.verb.text
+
+
+@dataclass
+class QA:
+    question: str
+    answer: str
+    slot: str                 # what is asked, wording aside (two answers to one slot make it ambiguous)
+    variant: str              # full | short | fronted | stranded | insitu | voice | year
+
+
+@dataclass
+class Ask:
+    """One way to ask for an argument: the fronted wh-phrase, the answer, and optional other placements."""
+
+    front: str                # "On which island" / "When" / "Whom"
+    answer: str
+    strand: str | None = None  # "Which island" (+ the preposition at the end)
+    insitu: str | None = None  # "on which island"
+    keep_prep: bool = False
+    tag: str = ""
+    extra: tuple[str, ...] = ()   # whole questions that say it differently ("How many residents does X have?")
+
+
+def _list_comma(c) -> bool:
+    """A comma between conjuncts ("A, B and C"), kept so lists read as lists."""
+    return c.text == "," and any(g.dep_ == "conj" and g.i > c.i for g in c.head.children)
+
+
+def _subtree(tok, prune: set[str]) -> list:
+    out = [tok]
+    for c in tok.children:
+        if c.dep_ in prune and not (c.dep_ == "punct" and (c.text in {"-", "–", "'", "&", "/"} or _list_comma(c))):
+            continue
+        if c.dep_ == "cc" and c.i < tok.i:
+            continue
+        out.extend(_subtree(c, prune))
+    return sorted(out, key=lambda t: t.i)
+
+
+def _contiguous(toks: list) -> list:
+    """The longest run of consecutive tokens containing the first (pruning can leave gaps: "X, Y and Z")."""
+    if not toks:
+        return toks
+    keep = [toks[0]]
+    for t in toks[1:]:
+        if t.i - keep[-1].i > 2:
+            break
+        keep.append(t)
+    return keep
+
+
+class Writer:
+    """Question writer for one document: holds the corpus index and the document's reference context."""
+
+    def __init__(self, index: EntityIndex, ctx: DocContext):
+        self.index = index
+        self.ctx = ctx
+        self.subst: dict[int, str] = {}
+        self.ents: dict[int, object] = {}
+        self.skipped: dict[str, int] = {}
+
+    # ---- rendering ---------------------------------------------------------------------------------------------
+    def render(self, toks: list, lower_first: bool = True, strip: bool = True) -> str:
+        parts = []
+        for k, t in enumerate(toks):
+            text = self.subst.get(t.i, t.text)
+            if k == 0 and lower_first and t.i == t.sent.start and t.pos_ in _LOWER_AT_START and t.text != "I" \
+                    and t.i not in self.subst:
+                text = text[:1].lower() + text[1:]
+            ws = t.whitespace_ if k < len(toks) - 1 else ""
+            if k < len(toks) - 1 and toks[k + 1].i != t.i + 1:
+                ws = " "
+            parts.append(text + ws)
+        s = "".join(parts)
+        s = re.sub(r"\s+([,.;:!?%])", r"\1", s)
+        s = re.sub(r"\s+('s|’s)\b", r"\1", s)
+        s = " ".join(s.split())
+        return s.strip(" ,;:-–") if strip else s
+
+    def arg_text(self, a: Arg) -> str:
+        body = self.render(a.toks)
+        return f"{a.prep_word} {body}" if a.prep is not None else body
+
+    def phrase(self, tok, prune: set[str]) -> list:
+        """A head's phrase; a name is never cut ("Payment on Demand" keeps its "on Demand")."""
+        whole = _contiguous(_subtree(tok, _PRUNE_ARG))
+        if len(whole) <= 10 and self.index.titles and \
+                name_key(self.render(whole)) in self.index.titles:
+            return whole  # a document title: "Payment on Demand", "Boundaries of the Heart"
+        toks = _subtree(tok, prune)
+        e = self.ents.get(tok.i)
+        if e is not None and e.label_ not in _NUMERIC:
+            toks = sorted({t.i: t for t in toks + list(e)}.values(), key=lambda t: t.i)
+        return _contiguous(toks)
+
+    # ---- clause extraction --------------------------------------------------------------------------------------
+    def clauses(self, sent) -> list[Clause]:
+        out = []
+        for v in sent:
+            if v.pos_ not in ("VERB", "AUX") or v.dep_ in ("aux", "auxpass"):
+                continue
+            cl = self._clause(v)
+            if cl is not None:
+                out.append(cl)
+        return out
+
+    def _skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def _subject(self, v):
+        """The subject token, following conjunctions ("X founded A and moved to B"), relative clauses, reduced
+        relatives ("a film directed by X"), participles ("Born in Green Bay, Quinn was ...") and appositions
+        ("A highly touted prospect, Benson was drafted ...")."""
+        subjects = [c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")]
+        subjects.sort(key=lambda c: not (c.pos_ == "PROPN" or c.i in self.ents))  # "A prospect, Benson, was ..."
+        for c in subjects[:1]:
+            if c.tag_ in ("WDT", "WP") or c.lower_ == "that":
+                return self._antecedent(v, c) if v.dep_ == "relcl" else None
+            return self._named_appos(c)
+        if v.dep_ == "conj" and v.head.pos_ in ("VERB", "AUX"):
+            return self._subject(v.head)
+        if v.dep_ == "acl" and v.tag_ in ("VBN", "VBG"):
+            return self._described(v.head)
+        if v.dep_ == "advcl" and v.tag_ in ("VBN", "VBG") and not any(c.dep_ == "mark" for c in v.children):
+            return next((c for c in v.head.children if c.dep_ in ("nsubj", "nsubjpass")
+                         and c.tag_ not in ("WDT", "WP")), None)
+        return None
+
+    def _named_appos(self, tok):
+        """"A highly touted prospect, Benson, ...": the name in apposition is the better subject."""
+        if tok.pos_ == "NOUN":
+            for c in tok.children:
+                if c.dep_ == "appos" and (c.pos_ == "PROPN" or c.i in self.ents):
+                    return c
+        return tok
+
+    def _antecedent(self, v, rel):
+        """What a relative pronoun stands for; "who" skips a place the parser attached it to
+        ("a farmer from Appleton, Wisconsin who served ..." is about the farmer's subject)."""
+        head = v.head
+        if head.dep_ == "attr" and head.pos_ == "NOUN":  # "X is a footballer who plays for Y": X plays for Y
+            return self._described(head)
+        if rel.lower_ == "who" and not self.is_person(head):
+            n = head
+            while n.dep_ not in ("attr", "nsubj", "nsubjpass", "dobj", "ROOT") and n.head.i != n.i:
+                n = n.head
+            if n.dep_ == "attr":
+                return self._described(n)
+            return n if self.is_person(n) else None
+        return head
+
+    def _described(self, noun):
+        """"a film directed by X": the film is the clause's subject; if the film is what a copula says its subject
+        is ("Free Guy is a film directed by X"), the subject is Free Guy."""
+        if noun.dep_ == "attr" and noun.head.lemma_ == "be":
+            for c in noun.head.children:
+                if c.dep_ == "nsubj":
+                    return c
+        return noun
+
+    def _clause(self, v) -> Clause | None:
+        subj = self._subject(v)
+        if subj is None:
+            return None
+        aux = [c for c in v.children if c.dep_ in ("aux", "auxpass") and c.i < v.i]
+        if not aux and v.dep_ == "conj":
+            aux = [c for c in v.head.children if c.dep_ in ("aux", "auxpass") and c.i < v.head.i]
+            if v.tag_ != "VBN":
+                aux = []
+        if any(c.dep_ == "neg" for c in v.children) or any(a.lower_ in _MODALS for a in aux):
+            self._skip("negated or modal clause")
+            return None
+        passive = any(c.dep_ == "auxpass" for c in v.children) or (v.dep_ in ("acl", "advcl") and v.tag_ == "VBN") or \
+            (v.dep_ == "conj" and v.tag_ == "VBN" and any(a.dep_ == "auxpass" for a in aux))
+        tag = v.tag_
+        if v.dep_ in ("acl", "advcl") and v.tag_ in ("VBN", "VBG"):
+            aux = []
+            # "a film starring X": X is what the film stars; "Working at Y, she ..." takes her verb's tense
+            tag = ("VBZ" if v.dep_ == "acl" else v.head.tag_) if v.tag_ == "VBG" else tag
+        if not aux and tag in ("VBN", "VBG") and not passive:
+            return None
+        copula = v.lemma_ == "be" and not passive
+        core, mods = [], []
+        for c in v.children:
+            if c.dep_ in ("dobj", "attr", "dative", "oprd") or (c.dep_ == "acomp" and copula):
+                core.append(Arg(c.dep_, c, None, self.phrase(c, _PRUNE_ARG)))
+            elif c.dep_ in ("prep", "agent"):
+                pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                inner = next((g for g in c.children if g.dep_ == "prep"), None) if pobj is None else None
+                if inner is not None:  # "as of 2021", "out of ...": a two-word preposition
+                    pobj = next((g for g in inner.children if g.dep_ == "pobj"), None)
+                if pobj is not None:
+                    mods.append(Arg("agent" if c.dep_ == "agent" else "prep", pobj, c, self.phrase(pobj, _PRUNE_ARG),
+                                    f"{c.lower_} {inner.lower_}" if inner is not None else ""))
+            elif c.dep_ == "npadvmod" and c.i in self.ents and self.ents[c.i].label_ == "DATE":
+                mods.append(Arg("npadv", c, None, list(self.ents[c.i])))
+        if copula:
+            mods += self._attr_places(core)
+        if not core and not mods:
+            core, mods = self._shared_args(v)
+        if not core and not mods:
+            return None
+        cl = Clause(v, Arg("subj", subj, None, self.phrase(subj, _PRUNE_SUBJ)), aux, passive, copula,
+                    [c for c in v.children if c.dep_ == "prt"], core, mods, tag=tag)
+        if not self._name_subject(cl):
+            self._skip("vague subject")
+            return None
+        return cl
+
+    def _shared_args(self, v) -> tuple[list[Arg], list[Arg]]:
+        """"written, directed and edited by X": the first verbs share the last one's object and agent."""
+        last = v
+        while True:
+            nxt = [c for c in last.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.tag_ == v.tag_]
+            if not nxt:
+                break
+            last = nxt[0]
+        if last.i == v.i:
+            return [], []
+        core, mods = [], []
+        for c in last.children:
+            if c.dep_ in ("dobj",):
+                core.append(Arg(c.dep_, c, None, self.phrase(c, _PRUNE_ARG)))
+            elif c.dep_ == "agent":
+                pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                if pobj is not None:
+                    mods.append(Arg("agent", pobj, c, self.phrase(pobj, _PRUNE_ARG)))
+        return core, mods
+
+    def _attr_places(self, core: list[Arg]) -> list[Arg]:
+        """"X is a cave in the municipality of Dauis on Panglao Island": the places belong to X."""
+        out = []
+        for a in core:
+            if a.role != "attr" or not any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in a.head.children):
+                continue
+            stack = [a.head]
+            while stack:
+                n = stack.pop()
+                for c in n.children:
+                    if c.dep_ == "prep" and (c.lower_ in PLACE_PREPS or c.lower_ in ("from", "with")):
+                        pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                        if pobj is not None:
+                            toks = [t for t in _subtree(pobj, _PRUNE_ARG) if not _under_place_prep(t, pobj)]
+                            out.append(Arg("prep", pobj, c, toks))
+                            stack.append(pobj)
+                    elif c.dep_ == "prep" and c.lower_ == "of":
+                        stack.extend(g for g in c.children if g.dep_ == "pobj")
+            if out:
+                drop = {t.i for m in out for t in [m.prep, *m.toks]}
+                a.toks = [t for t in a.toks if t.i not in drop and not (t.dep_ == "prep" and t.lower_ in PLACE_PREPS)]
+                a.toks = _contiguous(a.toks)
+        return out
+
+    def _name_subject(self, cl: Clause) -> bool:
+        """Resolve the subject to something a question can name; False when it stays vague."""
+        head = cl.subj.head
+        stand = self.ctx.stand_in(head)
+        if stand:
+            self.subst[head.i] = stand
+            cl.subj.toks = [head]
+            cl.subject_text = cl.subject_answer = stand
+            return True
+        toks = cl.subj.toks
+        if len(toks) > 12:
+            return False
+        proper = any(t.pos_ == "PROPN" or t.i in self.ents for t in toks)
+        if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
+            return False
+        if not proper and not any(t.like_num for t in toks):
+            return False  # "the couple", "the company": not answerable without the document
+        for t in toks:  # possessives inside the subject: "His films" -> "Pál Gábor's films"
+            if t.tag_ == "PRP$":
+                who = self.ctx.stand_in(t)
+                if not who:
+                    return False
+                self.subst[t.i] = who + "'s"
+        cl.subject_text = self.render(toks)
+        cl.subject_answer = self.answer(cl.subj)[0]
+        self._possessives(cl)
+        return True
+
+    def _possessives(self, cl: Clause) -> None:
+        """"won awards for her films" -> "for Ann Hui's films" (unresolved ones are caught by the filter)."""
+        for a in cl.core + cl.mods:
+            for t in a.toks:
+                if t.tag_ == "PRP$" and t.i not in self.subst:
+                    who = self.ctx.stand_in(t)
+                    if who:
+                        self.subst[t.i] = _possessive(who)
+
+    # ---- typing answers -------------------------------------------------------------------------------------------
+    def _ent(self, tok):
+        return self.ents.get(tok.i)
+
+    def is_person(self, tok) -> bool:
+        if tok.i in self.subst:
+            return tok.lower_ in ("he", "she", "him", "her", "his") or self.index.is_person(self.subst[tok.i])
+        e = self._ent(tok)
+        if e is not None:
+            return self.index.is_person(e.text) and not self.index.category(e.text)
+        return tok.pos_ == "NOUN" and tok.lemma_.lower() in PERSON_NOUNS
+
+    def _who_like(self, tok) -> bool:
+        """People, and organisations without a known category, are asked with "who"."""
+        e = self._ent(tok)
+        return self.is_person(tok) or (e is not None and e.label_ in ("ORG", "NORP") and
+                                       not self.index.category(e.text))
+
+    def answer(self, a: Arg) -> tuple[str, str | None]:
+        """(short answer, category for "which ...") of an argument phrase."""
+        head = a.head
+        toks = a.toks
+        # "the municipality of Dauis" -> ("Dauis", "municipality")
+        if head.pos_ == "NOUN" and head.lemma_.lower() not in PERSON_NOUNS:
+            of = next((c for c in head.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+            pobj = next((g for g in of.children if g.dep_ == "pobj"), None) if of is not None else None
+            det = [c.lower_ for c in head.children if c.dep_ == "det"]
+            if pobj is not None and det == ["the"] and (pobj.pos_ == "PROPN" or pobj.i in self.ents) \
+                    and len([c for c in head.children if c.dep_ in ("amod", "compound")]) == 0:
+                return self.render(_subtree(pobj, _PRUNE_ARG)), head.lemma_.lower()
+        e = self._ent(head)
+        if e is not None and e.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT") \
+                and len(e) >= len([t for t in toks if t.dep_ not in ("det", "amod", "compound")]) \
+                and not any(c.dep_ == "conj" for c in head.children):
+            text = re.sub(r"^[Tt]he\s+", "", e.text)
+            return text, self.index.category(text)
+        if len(toks) > 8:
+            toks = _subtree(head, _PRUNE_ARG | {"prep"})
+        text = self.render(_contiguous(toks))
+        text = re.sub(r"^(?:the|The)\s+", "", text)
+        return text, self.index.category(text) if head.pos_ == "PROPN" else None
+
+    def asks(self, a: Arg, cl: Clause) -> list[Ask]:
+        """The ways to ask for argument `a` (empty when it is no concrete answer)."""
+        head = a.head
+        if head.pos_ in ("PRON", "DET") or head.tag_ in ("WDT", "WP") or \
+                (head.lower_ in VAGUE_HEADS and not any(c.dep_ == "nummod" for c in head.children)):
+            return []
+        ans, cat = self.answer(a)
+        if not ans or len(ans.split()) > MAX_ANSWER_WORDS:
+            return []
+        e = self._ent(head)
+        label = e.label_ if e is not None else ""
+        prep = a.prep_word
+        if prep in ("as of", "as at"):
+            return []  # the time a statement holds: context of the fact, not a fact to ask
+        cap = prep.capitalize()
+        if a.role == "agent":
+            if self._who_like(head):
+                return [Ask("By whom", ans, strand="Who", insitu="by whom", keep_prep=True, tag="agent")]
+            what = f"which {cat}" if cat else "what"
+            return [Ask(f"By {what}", ans, strand=what.capitalize(), insitu=f"by {what}", keep_prep=True,
+                        tag="agent")]
+        if label == "DATE" or (head.like_num and _YEAR.match(head.text) and prep in _DATE_PREPS | {"since"}):
+            return self._date_asks(a, ans, prep)
+        if label == "TIME":
+            return [Ask("At what time" if prep == "at" else "When", ans, insitu="when")]
+        whole = self.render(_contiguous(a.toks))
+        if label == "MONEY" or head.lemma_.lower() in CURRENCY_NOUNS:
+            if a.role in ("dobj", "attr") or prep == "for":
+                return [Ask(f"{cap} how much" if prep == "for" else "How much", whole, insitu=f"{prep} how much"
+                            .strip(), keep_prep=prep == "for")]
+            return []
+        if a.role == "acomp":
+            meas = [c for c in head.children if c.dep_ == "npadvmod"]
+            if head.lemma_.lower() in MEASURE_ADJECTIVES and meas:
+                amount = self.render(_subtree(meas[0], _PRUNE_ARG))
+                return [Ask(f"How {head.lower_}", amount, insitu=f"how {head.lower_}", tag="measure")]
+            return []
+        if label in ("QUANTITY", "PERCENT") and a.role == "dobj":
+            return [Ask("How much", whole, insitu="how much", tag="amount")]
+        count = next((c for c in head.children if c.dep_ == "nummod" and c.like_num), None)
+        if count is not None and head.tag_ == "NNS" and label not in ("DATE", "QUANTITY"):
+            number = self.render([t for t in _subtree(count, _PRUNE_ARG) if t.lower_ not in _APPROX])
+            noun = self.render([t for t in a.toks if t.i > count.i and t.i <= head.i and t.dep_ != "punct"])
+            listed = next((c for c in head.children if c.dep_ == "appos"), None)
+            if noun and number and listed is not None:  # "three ferries: the Gullwind, the Marl Star and X"
+                items = self.render(_contiguous(_subtree(listed, _PRUNE_ARG)))
+                if items and len(items.split()) <= MAX_ANSWER_WORDS * 2:
+                    return [Ask(f"How many {noun}", number, insitu=f"how many {noun}", tag="count"),
+                            Ask(f"Which {noun}", items, insitu=f"which {noun}", tag="list")]
+            if noun and number and not any(t.i in self.subst for t in a.toks):
+                front = f"{cap} how many {noun}" if prep else f"How many {noun}"
+                extra = ()
+                if prep == "with":  # "Tandry is a town with about 9,000 residents": residents Tandry has
+                    do = "did" if cl.tag == "VBD" else "does"
+                    extra = (_question(f"How many {noun} {do} {cl.subject_text} have"),)
+                return [Ask(front, number, insitu=f"{prep} how many {noun}".strip(), keep_prep=bool(prep),
+                            tag="count", extra=extra)]
+        if prep:
+            return self._prep_asks(a, ans, cat, label, prep)
+        if a.role == "attr":
+            return []  # copulas are asked by _copula_pairs
+        if self.is_person(head):
+            return [Ask("Whom", ans, insitu="whom")]
+        if head.pos_ not in ("NOUN", "PROPN", "NUM"):
+            return []
+        if cat:
+            return [Ask(f"Which {cat}", ans, insitu=f"which {cat}"), Ask("What", ans, tag="what")]
+        return [Ask("What", ans, insitu="what")]
+
+    def _prep_asks(self, a: Arg, ans: str, cat: str | None, label: str, prep: str) -> list[Ask]:
+        head, cap = a.head, prep.capitalize()
+        if prep == "as":  # "served as president": a role, even when the noun names people
+            return [Ask("As what", ans, strand="What", insitu="as what", keep_prep=True)]
+        if self.is_person(head):
+            return [Ask(f"{cap} whom", ans, strand="Who", insitu=f"{prep} whom", keep_prep=True)]
+        place = label in ("GPE", "LOC", "FAC") or cat is not None or \
+            (head.pos_ == "PROPN" and label not in ("WORK_OF_ART", "EVENT", "PRODUCT", "NORP", "LAW", "PERSON"))
+        out = []
+        if cat:
+            out.append(Ask(f"{cap} which {cat}", ans, strand=f"Which {cat}", insitu=f"{prep} which {cat}",
+                           keep_prep=True))
+        if place and prep in PLACE_PREPS:
+            region = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
+            if region is not None:
+                full = self.render(_contiguous(_subtree(head, _PRUNE_ARG - {"appos"})))
+                out.append(Ask("Where", full, insitu="where", tag="where"))
+                out.append(Ask(f"Where in {self.render(self.phrase(region, _PRUNE_ARG))}", ans, tag="where-in"))
+            else:
+                out.append(Ask("Where", ans, insitu="where", tag="where"))
+        elif place and prep in ("to", "into", "from"):
+            out.append(Ask(f"{cap} where", ans, strand="Where", insitu=f"{prep} where", keep_prep=True))
+        elif not out and prep in CONTENT_PREPS and head.pos_ in ("NOUN", "PROPN") and len(ans.split()) <= 6:
+            who = self._who_like(head)
+            out.append(Ask(f"{cap} {'whom' if who else 'what'}", ans, strand="Who" if who else "What",
+                           insitu=f"{prep} {'whom' if who else 'what'}", keep_prep=True))
+        return out
+
+    def _date_asks(self, a: Arg, ans: str, prep: str) -> list[Ask]:
+        if prep == "since":
+            return [Ask("Since when", ans, insitu="since when")]
+        if prep in ("until", "till"):
+            return [Ask("Until when", ans, insitu="until when")]
+        if prep in ("before", "after", "from", "to", "between", "within", "for", "over"):
+            return []  # relative or spans: "before 1990" does not answer "when"
+        out = [Ask("When", ans, insitu="when")]
+        if _YEAR.match(ans):
+            out.append(Ask("In what year", ans, strand="What year", insitu="in what year", tag="year"))
+        elif year_of(ans):
+            out.append(Ask("In what year", year_of(ans), strand="What year", insitu="in what year", tag="year"))
+            if re.search(r"\d{1,2}", ans.replace(year_of(ans), "")):
+                out.append(Ask(f"{prep.capitalize() if prep else 'On'} what date", ans, insitu="on what date"))
+        return out
+
+    # ---- realization ----------------------------------------------------------------------------------------------
+    @staticmethod
+    def _order(cl: Clause, a: Arg) -> tuple[int, int]:
+        """Sentence order, but a modifier that opened the sentence ("In 1958, ...") goes after the verb's
+        arguments: questions front their wh-word, not the modifier."""
+        i = (a.prep or a.head).i
+        return (1 if i < cl.verb.i else 0, i)
+
+    def _kept(self, cl: Clause, skip: Arg | None, short: bool) -> list[Arg]:
+        """The other arguments: all of them, or (short) the core ones and the agent."""
+        keep = [x for x in cl.core + cl.mods if x is not skip and (not short or x.role != "prep" and x.role != "npadv")]
+        if cl.copula and skip is not None and skip.role != "attr":
+            keep = [x for x in keep if not (x.role == "attr" and self._category_attr(cl, x))]
+        return sorted(keep, key=lambda x: self._order(cl, x))
+
+    def _category_attr(self, cl: Clause, attr: Arg) -> bool:
+        """"Hinagdanan Cave is a cave ...": an indefinite attribute that only names the subject's kind, dropped
+        when a modifier is asked ("On which island is Hinagdanan Cave?")."""
+        h = attr.head
+        return any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in h.children) and \
+            not any(c.dep_ == "prep" and c.lower_ == "of" for c in h.children)
+
+    def _others(self, cl: Clause, skip: Arg | None, short: bool) -> str:
+        return " ".join(self.arg_text(x) for x in self._kept(cl, skip, short))
+
+    def _verb_rest(self, cl: Clause) -> str:
+        return " ".join([cl.verb_text.lower()] + [p.text.lower() for p in cl.prt])
+
+    def subject_form(self, cl: Clause) -> str:
+        """The verb group as it reads after a singular wh-subject ("Who has", "What contains")."""
+        if cl.aux:
+            first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_)
+            return " ".join([first] + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
+        if cl.verb.dep_ in ("acl", "advcl") and cl.passive:  # "a film directed by X": past passive
+            return "was " + self._verb_rest(cl)
+        verb = cl.verb_text.lower()
+        if cl.tag == "VBP":
+            verb = _AGREE.get(verb) or (getInflection(cl.verb.lemma_, "VBZ") or (verb,))[0]
+        return " ".join([verb] + [p.text.lower() for p in cl.prt])
+
+    def inverted(self, cl: Clause, wh: str, skip: Arg | None, short: bool, tail: str = "", front_mod: str = "") \
+            -> str | None:
+        """"<wh> <aux> <subject> <verb> <others>?" with do-support when there is no auxiliary."""
+        subj = cl.subject_text
+        others = self._others(cl, skip, short)
+        if cl.aux:
+            body = f"{cl.aux[0].lower_} {subj} {' '.join(t.lower_ for t in cl.aux[1:])} {self._verb_rest(cl)}"
+        elif cl.verb.dep_ in ("acl", "advcl") and cl.passive:
+            body = f"was {subj} {self._verb_rest(cl)}"
+        elif cl.copula:
+            body = f"{cl.verb.lower_} {subj}"
+        elif cl.tag in _DO:
+            body = f"{_DO[cl.tag]} {subj} {' '.join([cl.verb.lemma_.lower()] + [p.lower_ for p in cl.prt])}"
+        else:
+            return None
+        lead = f"{front_mod}, {wh[:1].lower()}{wh[1:]}" if front_mod else wh
+        return _question(f"{lead} {body} {others} {tail}")
+
+    def passive_form(self, cl: Clause) -> str | None:
+        """"was founded" for an active clause in the past ("What was founded by X?")."""
+        if cl.aux or cl.copula or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
+            return None
+        vbn = (getInflection(cl.verb.lemma_, "VBN") or (None,))[0]
+        be = {"VBD": "was", "VBZ": "is", "VBP": "is"}.get(cl.tag)
+        if not vbn or not be:
+            return None
+        return f"{be} {vbn} " + " ".join(p.lower_ for p in cl.prt)
+
+    def active_form(self, cl: Clause) -> str | None:
+        """"completed" for a passive clause ("Who completed the lighthouse?")."""
+        if not cl.passive:
+            return None
+        be = cl.aux[0].lower_ if cl.aux else "was"
+        if be in ("was", "were") or cl.verb.dep_ in ("acl", "advcl"):
+            tag = "VBD"
+        elif be in ("is", "are"):
+            tag = "VBZ"
+        else:
+            return None
+        form = getInflection(cl.verb.lemma_, tag)
+        return (form[0] + " " + " ".join(p.lower_ for p in cl.prt)).strip() if form else None
+
+    def pairs(self, cl: Clause) -> list[QA]:
+        out: list[QA] = self._copula_pairs(cl) if cl.copula else self._subject_pairs(cl)
+        for a in cl.core + cl.mods:
+            if cl.copula and a.role == "attr":
+                continue
+            variants: list[QA] = []
+            for ask in self.asks(a, cl):
+                variants += self._arg_pairs(cl, a, ask)
+            out += _spread(variants, MAX_VARIANTS + 1)
+        return out
+
+    def _subject_wh(self, cl: Clause) -> str:
+        if self._who_like(cl.subj.head) and not self.index.category(cl.subject_answer):
+            return "Who"
+        cat = self.index.category(cl.subject_answer)
+        return f"Which {cat}" if cat else "What"
+
+    def _named(self, a: Arg) -> bool:
+        """The phrase holds a name (not just a number): it can stand as the subject of a passive question."""
+        return any(t.pos_ == "PROPN" or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC) for t in a.toks)
+
+    def _subject_pairs(self, cl: Clause) -> list[QA]:
+        wh = self._subject_wh(cl)
+        ans = cl.subject_answer
+        vg = self.subject_form(cl)
+        slot = f"subj|{cl.verb.lemma_}|{self._others(cl, None, True)}"
+        qs = [(_question(f"{wh} {vg} {self._others(cl, None, False)}"), "full")]
+        if self._kept(cl, None, True) and len(self._kept(cl, None, True)) < len(self._kept(cl, None, False)):
+            qs.append((_question(f"{wh} {vg} {self._others(cl, None, True)}"), "short"))
+        obj = next((a for a in cl.core if a.role == "dobj"), None)
+        pf = self.passive_form(cl)
+        by = {"Who": "whom", "What": "what"}.get(wh, wh.lower())
+        if obj is not None and pf and self._named(obj):
+            be, vbn = pf.split(" ", 1)
+            qs.append((_question(f"By {by} {be} {self.arg_text(obj)} {vbn} {self._others(cl, obj, False)}"),
+                       "voice"))
+        agent = next((a for a in cl.mods if a.role == "agent"), None)
+        af = self.active_form(cl)
+        if cl.passive and af and agent is not None:
+            ag = self.render(agent.toks)
+            qs.append((_question(f"{ag[:1].upper()}{ag[1:]} {af} {'whom' if wh == 'Who' else wh.lower()} "
+                                 f"{self._others(cl, agent, False)}"), "voice"))
+        return [QA(q, ans, slot, v) for q, v in qs[:MAX_VARIANTS] if q]
+
+    def _insitu(self, cl: Clause, a: Arg, phrase: str) -> str:
+        """The declarative with the asked part replaced: core arguments stay in place, a modifier goes last."""
+        core = [x for x in cl.core if not (cl.copula and x.role == "attr" and a.role != "attr" and
+                                           self._category_attr(cl, x))]
+        parts = [(self._order(cl, x), self.arg_text(x) if x is not a else phrase) for x in core]
+        parts += [(self._order(cl, x), self.arg_text(x)) for x in cl.mods if x is not a]
+        tail = phrase if a in cl.mods else ""
+        body = " ".join(p for _, p in sorted(parts, key=lambda t: t[0]))
+        return _question(f"{cl.subject_text} {self.subject_form(cl)} {body} {tail}")
+
+    def _arg_pairs(self, cl: Clause, a: Arg, ask: Ask) -> list[QA]:
+        slot = f"{a.role}|{cl.verb.lemma_}|{cl.subject_text}|{self._others(cl, a, True)}|{ask.tag}"
+        qs = [(self.inverted(cl, ask.front, a, short=False), "full")] + [(q, "paraphrase") for q in ask.extra]
+        others = [m for m in cl.mods if m is not a]
+        if others:
+            qs.append((self.inverted(cl, ask.front, a, short=True), "short"))
+            dated = next((m for m in others if m.prep is not None and self._ent(m.head) is not None
+                          and self._ent(m.head).label_ == "DATE"), None)
+            if dated is not None:
+                rest = [m for m in others if m is not dated]
+                cl2 = Clause(cl.verb, cl.subj, cl.aux, cl.passive, cl.copula, cl.prt, cl.core, rest + [a],
+                             cl.subject_text, cl.subject_answer, cl.tag)
+                front = self.arg_text(dated)
+                qs.append((self.inverted(cl2, ask.front, a, short=False, front_mod=front[:1].upper() + front[1:]),
+                           "fronted"))
+        if ask.strand and a.prep is not None:
+            qs.append((self.inverted(cl, ask.strand, a, short=True, tail=a.prep.lower_), "stranded"))
+        if ask.insitu:
+            qs.append((self._insitu(cl, a, ask.insitu), "insitu"))
+        if a.role == "dobj" and self._named(a):
+            pf = self.passive_form(cl)
+            if pf:
+                wh = "Who" if ask.front == "Whom" else ask.front
+                qs.append((_question(f"{wh} {pf} by {cl.subject_text} {self._others(cl, a, False)}"), "voice"))
+        if a.role == "agent":
+            af = self.active_form(cl)
+            if af:
+                wh = "Who" if ask.front == "By whom" else ask.front.removeprefix("By ").capitalize()
+                qs.append((_question(f"{wh} {af} {cl.subject_text} {self._others(cl, a, False)}"), "voice"))
+        seen, out = set(), []
+        for q, v in qs:
+            if q and q not in seen:
+                seen.add(q)
+                out.append(QA(q, ask.answer, slot, v))
+        return out
+
+    def relation_pairs(self, subj: str, subj_answer: str, subj_person: bool, be: str, noun) -> list[QA]:
+        """"Anna Benson is (the) ex-wife of Kris Benson": whose ex-wife is Anna Benson? who is the ex-wife of Kris
+        Benson? Relational nouns are asked both ways."""
+        of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        pobj = next((g for g in of.children if g.dep_ == "pobj"), None) if of is not None else None
+        if pobj is None or noun.pos_ != "NOUN" or noun.lemma_.lower() in CATEGORY_NOUNS:
+            return []
+        obj = Arg("prep", pobj, of, self.phrase(pobj, _PRUNE_ARG))
+        if not self._named(obj):
+            return []
+        owner, _ = self.answer(obj)
+        rel = self.render([t for t in _subtree(noun, _PRUNE_ARG | {"prep", "det", "poss"})])
+        if not rel or len(rel.split()) > 4 or not owner:
+            return []
+        be_sg = _AGREE.get(be, be)
+        owner_person = self.is_person(pobj)
+        slot_a, slot_b = f"rel|{rel}|{subj}", f"rel-rev|{rel}|{owner}"
+        out = [QA(_question(f"{'Who' if subj_person else 'What'} {be_sg} the {rel} of {owner}"), subj_answer,
+                  slot_b, "full"),
+               QA(_question(f"The {rel} of {owner} {be_sg} {'who' if subj_person else 'what'}"), subj_answer, slot_b,
+                  "insitu")]
+        if owner_person:
+            out += [QA(_question(f"Whose {rel} {be} {subj}"), owner, slot_a, "full"),
+                    QA(_question(f"{subj} {be} the {rel} of whom"), owner, slot_a, "insitu")]
+        else:
+            out += [QA(_question(f"{subj} {be} the {rel} of what"), owner, slot_a, "insitu"),
+                    QA(_question(f"Of what {be} {subj} the {rel}"), owner, slot_a, "full")]
+        return out
+
+    def np_pairs(self, sent) -> list[QA]:
+        """Facts inside noun phrases: a place attached to a name ("the Mountrail County Courthouse in Stanley"),
+        and appositions that relate two names ("Tom Baring, the son of Henry Baring, ...")."""
+        out: list[QA] = []
+        for tok in sent:
+            if not (tok.pos_ == "PROPN" or tok.i in self.ents) or tok.dep_ in ("compound", "pobj") or \
+                    (tok.i in self.ents and self.ents[tok.i].root.i != tok.i):
+                continue
+            name_arg = Arg("np", tok, None, self.phrase(tok, _PRUNE_SUBJ))
+            name, _ = self.answer(name_arg)
+            if not name or (tok.i in self.ents and self.ents[tok.i].label_ in _NUMERIC):
+                continue
+            person = self.is_person(tok)
+            for c in tok.children:
+                if c.dep_ == "prep" and c.lower_ in ("in", "at", "near", "from") and not person:
+                    pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                    if pobj is None:
+                        continue
+                    place = Arg("prep", pobj, c, self.phrase(pobj, _PRUNE_ARG))
+                    label = self.ents[pobj.i].label_ if pobj.i in self.ents else ""
+                    if label in ("GPE", "LOC", "FAC") or (pobj.pos_ == "PROPN" and label not in ("PERSON",)):
+                        ans, cat = self.answer(place)
+                        slot = f"np-place|{name}|{c.lower_}"
+                        if c.lower_ == "from":
+                            out += [QA(_question(f"Where is {name} from"), ans, slot, "full")]
+                        else:
+                            out += [QA(_question(f"Where is {name}"), ans, slot, "full"),
+                                    QA(_question(f"Where is {name} located"), ans, slot, "located")]
+                        if cat:
+                            out.append(QA(_question(f"{c.lower_.capitalize()} which {cat} is {name}"), ans,
+                                          slot + "|cat", "category"))
+                elif c.dep_ == "appos" and c.pos_ == "NOUN":
+                    for noun in _conjuncts(c):
+                        out += self.relation_pairs(name, name, person, "is", noun)
+        return out
+
+    def insitu_pairs(self, sent, answered: set[str]) -> list[QA]:
+        """The safety net: every name, date or amount of a sentence that no rule above asked about is asked in
+        place ("Payment on Demand is a 1951 drama film directed by whom?"), in the whole sentence and in the
+        clause around it. Echo questions read less naturally, but the fact is learned rather than lost."""
+        out: list[QA] = []
+        if len(sent) > 60:
+            return out
+        for t in sent:  # every pronoun the context can name, not only the clause subjects
+            if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
+                self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
+        for e in sent.ents:
+            e = _name_span(e)
+            if e.label_ in ("ORDINAL",) or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN") or \
+                    any(t.i in self.subst for t in e):
+                continue
+            ans = re.sub(r"^[Tt]he\s+", "", e.text)
+            if e.label_ in _NUMERIC:  # "about 9,000" answers "how many" with "9,000"
+                ans = " ".join(w for w in ans.split() if w.lower() not in _APPROX)
+            if e.label_ == "CARDINAL" and e.root.head.lemma_.lower() in CURRENCY_NOUNS and e.root.dep_ == "nummod":
+                e = e.doc[e.start: e.root.head.i + 1]  # "18,500" of "18,500 euros" is an amount of money
+                e.label_ = "MONEY"
+                ans = e.text
+            if not _norm(ans) or _norm(ans) in answered or ans.lower() in VAGUE_HEADS:
+                continue
+            answered.add(_norm(ans))
+            wh = self._insitu_wh(e)
+            if not wh:
+                continue
+            out += self._insitu_questions(sent, e, wh, ans)
+        chunks = 0
+        for nc in sent.noun_chunks:  # plain noun phrases too: "a drummer", "pubs, bars and restaurants"
+            root = nc.root
+            if chunks >= MAX_CHUNK_QUESTIONS or root.dep_ not in ("dobj", "pobj", "attr") or \
+                    root.pos_ != "NOUN" or any(t.i in self.ents for t in nc) or not 1 <= len(nc) <= 6 or \
+                    root.lower_ in VAGUE_HEADS or any(t.tag_ in ("PRP", "PRP$", "WP", "WDT") for t in nc):
+                continue
+            ans = re.sub(r"^(?:the|a|an|The|A|An)\s+", "", nc.text)
+            if _norm(ans) in answered:
+                continue
+            answered.add(_norm(ans))
+            chunks += 1
+            wh = "whom" if root.lemma_.lower() in PERSON_NOUNS else "what"
+            out += self._insitu_questions(sent, nc, wh, ans)
+        return out
+
+    def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
+        out = []
+        for scope, variant in ((sent, "sentence"), (self._clause_span(span), "clause")):
+            if scope is None or len(scope) < 4 or self._vague_scope(scope, span):
+                continue
+            q = self._replace(scope, span, wh)
+            if q and not any(x.question == q for x in out):
+                out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
+        return out
+
+    def _insitu_wh(self, e) -> str | None:
+        prev = e.doc[e.start - 1] if e.start > 0 else None
+        prep = prev.lower_ if prev is not None and prev.dep_ == "prep" else ""
+        label = e.label_
+        if label == "PERSON" or self.is_person(e.root):
+            return "who" if e.root.dep_ in ("nsubj", "nsubjpass") else "whom"
+        if label == "DATE":
+            return "what year" if _YEAR.match(e.text) else "what date"
+        if label == "TIME":
+            return "what time"
+        if label in ("MONEY",):
+            return "how much"
+        if label in ("CARDINAL",):
+            return "how many" if e.root.head.tag_ == "NNS" and e.root.dep_ == "nummod" else "what number"
+        if label in ("QUANTITY", "PERCENT"):
+            return "how much"
+        if label == "NORP":
+            return "what nationality" if e.root.dep_ == "amod" else "which group"
+        cat = self.index.category(e.text)
+        if cat:
+            return f"which {cat}"
+        if label in ("GPE", "LOC", "FAC"):
+            return "where" if prep in ("in", "at") else "which place"
+        if label == "ORG":
+            return "which organization"
+        return "what"
+
+    def _vague_scope(self, scope, span) -> bool:
+        """A clause whose subject needs the document ("the couple moved to ...") asks nothing on its own."""
+        root = scope.root
+        subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is None or span.start <= subj.i < span.end:
+            return False
+        toks = _subtree(subj, _PRUNE_SUBJ)
+        named = any(t.pos_ == "PROPN" or t.i in self.ents or t.i in self.subst for t in toks)
+        return not named and not any(t.like_num for t in toks)
+
+    def _clause_span(self, e):
+        """The clause that holds the entity: the subtree of its nearest verb, if contiguous."""
+        v = e.root
+        while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
+            v = v.head
+        if v.pos_ not in ("VERB", "AUX"):
+            return None
+        toks = _subtree(v, {"advcl", "parataxis", "ccomp"} if v.dep_ not in ("advcl", "ccomp") else set())
+        if toks[-1].i - toks[0].i + 1 != len(toks):
+            return None
+        return e.doc[toks[0].i: toks[-1].i + 1]
+
+    def _replace(self, scope, e, wh: str) -> str | None:
+        """`scope` with entity `e` replaced by `wh` ("in Coolgardie" -> "where" drops its preposition)."""
+        start = e.start
+        if wh == "where" and start > scope.start and e.doc[start - 1].lower_ in ("in", "at"):
+            start -= 1
+        if e.start > scope.start and e.doc[e.start - 1].lower_ == "the":
+            start = min(start, e.start - 1)
+        before = self.render([t for t in scope if t.i < start], strip=False) if start > scope.start else ""
+        after = self.render([t for t in scope if t.i >= e.end], strip=False) if e.end < scope.end else ""
+        if not before and not after:
+            return None
+        q = f"{before} {wh} {after}".strip()
+        return _question(q.rstrip(".!;:, "))
+
+    def _year_of_kind(self, cl: Clause, attr: Arg, subj: str, be: str) -> list[QA]:
+        """"Boundaries of the Heart is a 1988 film": the year is asked on its own."""
+        year = next((t for t in attr.toks if t.i != attr.head.i and _YEAR.match(t.text) and t.i in self.ents
+                     and self.ents[t.i].label_ == "DATE" and t.head.i == attr.head.i), None)
+        if year is None or cl.mods:
+            return []
+        slot = f"kind-year|{subj}"
+        return [QA(_question(f"What year {be} {subj} from"), year.text, slot, "full"),
+                QA(_question(f"{subj} {be} from what year"), year.text, slot, "insitu"),
+                QA(_question(f"In what year {be} {subj} from"), year.text, slot, "year")]
+
+    def _copula_pairs(self, cl: Clause) -> list[QA]:
+        """"X is/was Y": the description, the relation both ways ("the mayor of Z"), a nationality."""
+        attr = next((a for a in cl.core if a.role == "attr"), None)
+        if attr is None:
+            return []
+        subj_person = self.is_person(cl.subj.head)
+        be = cl.verb.lower_
+        be_sg = _AGREE.get(be, be)
+        subj = cl.subject_text
+        desc = self.render(_contiguous(attr.toks))
+        out: list[QA] = []
+        definite = any(c.dep_ in ("det", "poss") and c.lower_ != "a" and c.lower_ != "an" for c in attr.head.children)
+        attr_named = attr.head.pos_ == "PROPN" or attr.head.i in self.ents
+        subj_named = self._named(cl.subj) or cl.subj.head.i in self.subst
+        out += self._year_of_kind(cl, attr, subj, be)
+        for noun in _conjuncts(attr.head):
+            out += self.relation_pairs(subj, cl.subject_answer, subj_person, be, noun)
+        if attr_named and not subj_named:
+            # "The mayor of Varrowick is Odile Fanshaw"
+            ans, _ = self.answer(attr)
+            wh = "Who" if self.is_person(attr.head) else "What"
+            slot = f"attr-rev|{subj}"
+            return [QA(_question(f"{wh} {be} {subj}"), ans, slot, "full"),
+                    QA(_question(f"{subj[:1].upper()}{subj[1:]} {be} {wh.lower()}"), ans, slot, "insitu")]
+        if definite and not attr_named and len(desc.split()) <= 10:
+            # "Odile Fanshaw is the mayor of Varrowick": who is the mayor of Varrowick?
+            wh = "Who" if subj_person else "What"
+            slot = f"attr-rev|{desc}"
+            out += [QA(_question(f"{wh} {be_sg} {desc}"), cl.subject_answer, slot, "full"),
+                    QA(_question(f"{desc[:1].upper()}{desc[1:]} {be_sg} {wh.lower()}"), cl.subject_answer, slot,
+                       "insitu")]
+            cat = self.index.category(cl.subject_answer)
+            if cat and not subj_person:
+                out.append(QA(_question(f"Which {cat} {be_sg} {desc}"), cl.subject_answer, slot, "category"))
+        if not cl.mods and not attr_named and len(desc.split()) <= 12:
+            # the description itself, only from undated copulas ("In 1979 he was a member ..." is no identity)
+            wh = "Who" if subj_person else "What"
+            slot = f"attr|{subj}"
+            out.append(QA(_question(f"{wh} {be} {subj}"), desc, slot, "full"))
+            if subj_person and attr.head.lemma_.lower() in PERSON_NOUNS:
+                out.append(QA(_question(f"What {'was' if be == 'was' else 'is'} {_possessive(subj)} occupation"),
+                              desc, slot, "occupation"))
+            out.append(QA(_question(f"{subj} {be} {'who' if subj_person else 'what'}"), desc, slot, "insitu"))
+            if len(desc.split()) >= 3 and subj_named and not definite:
+                # and back: "Who was a Hungarian film director and screenwriter?" -> Pál Gábor
+                rslot = f"attr-rev|{desc}"
+                out.append(QA(_question(f"{wh} {be} {desc}"), cl.subject_answer, rslot, "full"))
+                if subj_person:
+                    out.append(QA(_question(f"Name the person who {be} {desc}"), cl.subject_answer, rslot, "name"))
+        norp = next((c for c in attr.head.children if c.dep_ == "amod" and c.i in self.ents
+                     and self.ents[c.i].label_ == "NORP"), None)
+        if norp is not None:
+            slot = f"nationality|{subj}"
+            out += [QA(_question(f"What nationality {be} {subj}"), norp.text, slot, "full"),
+                    QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu")]
+        return out
+
+
+def _name_span(e):
+    """An entity grown over adjacent proper nouns: the small model often labels "Lorcan Thessaly" as two."""
+    if e.label_ in _NUMERIC:
+        return e
+    doc, start, end = e.doc, e.start, e.end
+    while start > e.sent.start and doc[start - 1].pos_ == "PROPN":
+        start -= 1
+    while end < e.sent.end and doc[end].pos_ == "PROPN":
+        end += 1
+    if (start, end) == (e.start, e.end):
+        return e
+    span = doc[start:end]
+    span.label_ = e.label_
+    return span
+
+
+def _conjuncts(tok) -> list:
+    """A noun and the nouns coordinated with it ("a model, former stripper, and ex-wife of X")."""
+    out, stack = [], [tok]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(c for c in n.children if c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN"))
+    return out
+
+
+def _under_place_prep(tok, top) -> bool:
+    """Is `tok` inside a place preposition phrase below `top` (a flattened place of its own)?"""
+    while tok.i != top.i and tok.head.i != tok.i:  # spaCy makes a new Token object per access: compare indices
+        if tok.dep_ == "prep" and tok.lower_ in PLACE_PREPS:
+            return True
+        tok = tok.head
+    return False
+
+
+def _possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+def _spread(variants: list[QA], limit: int) -> list[QA]:
+    """At most `limit` phrasings of one asked part, taking each answer's full question first, then alternating
+    ("When ..." and "In what year ..." both survive the cap)."""
+    by_answer: dict[str, list[QA]] = {}
+    for v in variants:
+        by_answer.setdefault(v.answer + "|" + v.slot, []).append(v)
+    out, queues = [], list(by_answer.values())
+    while len(out) < limit and any(queues):
+        for q in queues:
+            if q and len(out) < limit:
+                out.append(q.pop(0))
+    return out
+
+
+def _question(text: str) -> str:
+    text = " ".join(text.split()).strip(" ,;:")
+    if not text:
+        return ""
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r",\s*,", ",", text)
+    return text[:1].upper() + text[1:].rstrip("?.") + "?"
+
+
+def symmetric_reverse(cl: Clause, qa_subject: str, obj_answer: str, writer: Writer) -> list[QA]:
+    """"Tobias Wren married Ilse Varga" is also a fact about Ilse Varga: "Whom did Ilse Varga marry?"."""
+    if cl.verb.lemma_.lower() not in SYMMETRIC_VERBS or cl.tag not in _DO:
+        return []
+    do = _DO[cl.tag]
+    q = _question(f"Whom {do} {obj_answer} {cl.verb.lemma_.lower()}")
+    return [QA(q, qa_subject, f"sym|{cl.verb.lemma_}|{obj_answer}", "reverse"),
+            QA(_question(f"Who {cl.verb.lower_} {obj_answer}"), qa_subject, f"subj|{cl.verb.lemma_}|{obj_answer}",
+               "reverse")]

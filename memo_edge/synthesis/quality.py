@@ -1,0 +1,67 @@
+"""The quality filter every extractive pair passes before training, with a count per reason for the card.
+
+A pair is dropped when its question gives the answer away, its answer is longer than the question's wh-type
+allows ("When ...?" is answered by a date, not a clause), the question has no wh-word or auxiliary, it is a
+fragment (ends on a dangling function word, unbalanced brackets) or it is not self-contained (an unresolved
+pronoun or "this/these" that needs the document to make sense).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .dataset import Pair
+from .text import normalize
+
+_WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
+_AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
+_DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$", re.I)
+_UNRESOLVED = re.compile(r"\b(he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b", re.I)
+_PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
+
+
+def _limit(question: str) -> int:
+    """How many words an answer to this kind of question may have."""
+    q = question.lower()
+    if re.search(r"\bhow (many|much)\b", q):
+        return 5
+    if re.search(r"\b(when|what year|what date|since when|until when)\b", q):
+        return 6
+    if re.search(r"\b(who|whom)\b", q):
+        return 12 if re.match(r"^who (is|was|are|were) [A-Z]", question) or q.endswith(" who?") else 8
+    if re.search(r"\b(where|which)\b", q):
+        return 8
+    if q.startswith("what are the key facts"):
+        return 80
+    return 14
+
+
+def rejection(p: Pair) -> str | None:
+    """Why a pair is unfit for training, or None."""
+    q, a = p.question.strip(), p.answer.strip()
+    if not normalize(a) or _PRONOUN_ANSWER.match(a):
+        return "empty or pronoun answer"
+    if len(q.split()) < 3 or not q.endswith("?"):
+        return "fragment"
+    if not (_WH.search(q) or _AUX_START.match(q)):
+        return "no wh-word or auxiliary"
+    if _DANGLING.search(q) or q.count("(") != q.count(")") or q.count('"') % 2:
+        return "fragment"
+    if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
+        return "question contains its answer"
+    if p.type != "consolidated" and len(a.split()) > _limit(q):
+        return "answer too long for its wh-type"
+    if _UNRESOLVED.search(q):
+        return "not self-contained"
+    return None
+
+
+def apply(pairs: list[Pair]) -> tuple[list[Pair], dict[str, int]]:
+    kept, dropped = [], {}
+    for p in pairs:
+        why = rejection(p)
+        if why:
+            dropped[why] = dropped.get(why, 0) + 1
+        else:
+            kept.append(p)
+    return kept, dict(sorted(dropped.items()))

@@ -1,0 +1,157 @@
+"""The extractive generator, sentence shape by sentence shape: the exact question-answer pairs it writes.
+
+Each test parses real sentences with the real spaCy pipeline and runs the quality filter, as `memo synthesize`
+does; the sentences are invented (no demo corpus), one per shape the issue lists: semicolons, apposition, passive,
+relative clauses, lists, numbers and amounts, parenthesized dates, notes (bullets, tables, front matter, logs).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memo_edge.corpus import content_id
+from memo_edge.records import Document, load_reflections
+from memo_edge.synthesis import synthesize
+from memo_edge.synthesis.dataset import Pair
+from memo_edge.synthesis.extractive import generate
+from memo_edge.synthesis.quality import apply, rejection
+
+
+def pairs(text: str, title: str) -> set[tuple[str, str]]:
+    doc = Document(doc_id=content_id(title, text), title=title, text=text)
+    kept, _ = apply(generate([doc]).pairs)
+    return {(p.question, p.answer) for p in kept}
+
+
+def test_semicolon_joined_clauses_are_asked_in_both_directions():
+    got = pairs("In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.",
+                "Tobias Wren")
+    assert {("Whom did Tobias Wren marry?", "Ilse Varga"),            # object
+            ("Whom did Tobias Wren marry in 1958?", "Ilse Varga"),
+            ("In 1958, whom did Tobias Wren marry?", "Ilse Varga"),    # a variant with the date in front
+            ("Who married the cartographer Ilse Varga?", "Tobias Wren"),  # subject
+            ("Whom did Ilse Varga marry?", "Tobias Wren"),            # the relation from the other side
+            ("In what year did Tobias Wren marry the cartographer Ilse Varga?", "1958")} <= got
+    # "the couple" cannot be named without the document: nothing is asked about it
+    assert not [q for q, _ in got if "couple" in q.lower()]
+    # never the old clause-fragment answers
+    assert not [a for _, a in got if ";" in a or "couple" in a]
+
+
+def test_apposition_states_a_relation():
+    got = pairs("Orla Brenn, the daughter of Caspar Brenn, founded the Velmar Press in 1921.", "Orla Brenn")
+    assert {("Whose daughter is Orla Brenn?", "Caspar Brenn"),
+            ("Who is the daughter of Caspar Brenn?", "Orla Brenn"),
+            ("Who founded the Velmar Press?", "Orla Brenn"),
+            ("What did Orla Brenn found?", "Velmar Press"),
+            ("When did Orla Brenn found the Velmar Press?", "1921")} <= got
+
+
+def test_passive_is_asked_in_the_active_voice_too():
+    got = pairs("The Harrow Point Lighthouse was completed in 1872 by the Northern Lights Board.",
+                "Harrow Point Lighthouse")
+    assert {("When was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
+            ("In what year was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
+            ("By whom was the Harrow Point Lighthouse completed?", "Northern Lights Board"),
+            ("Who was the Harrow Point Lighthouse completed by?", "Northern Lights Board"),
+            ("Which lighthouse was completed by the Northern Lights Board?", "Harrow Point Lighthouse")} <= got
+
+
+def test_relative_clause_and_full_dates():
+    got = pairs("The Kessel Bridge, which spans the river Aare, opened on 3 May 2011.", "Kessel Bridge")
+    assert {("What does the Kessel Bridge span?", "river Aare"),
+            ("Which bridge spans the river Aare?", "Kessel Bridge"),
+            ("When did the Kessel Bridge open?", "3 May 2011"),
+            ("On what date did the Kessel Bridge open?", "3 May 2011"),
+            ("In what year did the Kessel Bridge open?", "2011")} <= got
+
+
+def test_parenthesized_life_dates_and_the_description_both_ways():
+    got = pairs("Pál Gábor (2 November 1932 – 21 October 1987) was a Hungarian film director.", "Pál Gábor")
+    assert {("When was Pál Gábor born?", "2 November 1932"),
+            ("In what year was Pál Gábor born?", "1932"),
+            ("When did Pál Gábor die?", "21 October 1987"),
+            ("Who was Pál Gábor?", "a Hungarian film director"),
+            ("Who was a Hungarian film director?", "Pál Gábor"),
+            ("What nationality was Pál Gábor?", "Hungarian")} <= got
+
+
+def test_colon_list_and_numbers_with_units():
+    got = pairs("Marl Ferries operates three ferries: the Gullwind, the Tern and the Petrel. "
+                "Tandry is a river town with about 9,000 residents.", "Marl Ferries")
+    assert {("How many ferries does Marl Ferries operate?", "three"),
+            ("Which ferries does Marl Ferries operate?", "the Gullwind, the Tern and the Petrel"),
+            ("How many residents does Tandry have?", "9,000")} <= got   # "about" is no part of a count
+
+
+def test_at_least_three_phrasings_per_fact():
+    got = pairs("Tobias Wren founded the Lindau Atlas Works in 1961.", "Tobias Wren")
+    by_answer: dict[str, int] = {}
+    for _, a in got:
+        by_answer[a] = by_answer.get(a, 0) + 1
+    assert by_answer["Lindau Atlas Works"] >= 3 and by_answer["Tobias Wren"] >= 3 and by_answer["1961"] >= 3
+
+
+@pytest.mark.parametrize("question,answer,why", [
+    ("Who founded Velmar Press?", "Velmar Press", "question contains its answer"),
+    ("When did Orla Brenn found the press?", "in 1921 after she had moved to the coast with her family",
+     "answer too long for its wh-type"),
+    ("Orla Brenn founded the press.", "1921", "fragment"),
+    ("Orla Brenn founded the press in 1921?", "1921", "no wh-word or auxiliary"),
+    ("Orla Brenn founded the press in which year, 1921?", "1921", "question contains its answer"),
+    ("Orla Brenn founded a press in what?", "1921 and", None),
+    ("When did she found the press?", "1921", "not self-contained"),
+    ("Who was Velmar Press founded by the?", "Orla Brenn", "fragment"),
+    ("Velmar Press was founded by Orla Brenn yesterday?", "yes", "no wh-word or auxiliary"),
+])
+def test_quality_filter_names_each_reason(question, answer, why):
+    assert rejection(Pair(question, answer, "direct", ["d"], ["c"])) == why
+
+
+def test_notes_folder_yields_pairs_from_every_bullet_table_row_and_log_line(tmp_path):
+    corpus = tmp_path / "notes"
+    corpus.mkdir()
+    (corpus / "falcon.md").write_text(
+        "---\ntitle: Project Falcon\ndate: 2025-03-14\ntags: [drones, budget]\nowner: Maren Holt\n---\n"
+        "# Project Falcon\n\n## Budget\n- Total: 40,000 euros\n- Approved by Maren Holt on 2025-03-11\n\n"
+        "## Team\n- Tomas Lind joined the project in January 2025.\n- Leads the motor tests\n- Ines Ruiz\n\n"
+        "## Log\n2025-03-11 Maren Holt approved the budget.\n"
+        "2025-03-12 Tomas Lind ordered six motors from Arvik Components.\n\n"
+        "| Part | Supplier | Cost |\n|---|---|---|\n| Motor | Arvik Components | 120 euros |\n"
+        "| Frame | Delta Works | 80 euros |\n")
+    synthesize(corpus, tmp_path / "r.jsonl", progress=False)
+    got = {(r.question, r.answer) for r in load_reflections(tmp_path / "r.jsonl")}
+    assert {("What are Project Falcon's tags?", "drones, budget"),                 # front matter
+            ("What is the owner of Project Falcon?", "Maren Holt"),
+            ("What is the total of Project Falcon budget?", "40,000 euros"),       # "Key: value" bullet
+            ("By whom was Project Falcon budget approved?", "Maren Holt"),         # a bullet without subject
+            ("When did Tomas Lind join the project?", "January 2025"),             # a sentence bullet
+            ("What does Project Falcon team lead?", "motor tests"),                # subject from the heading
+            ("What is listed under Project Falcon team?", "Ines Ruiz"),            # a bullet that is a name
+            ("When did Maren Holt approve the budget?", "2025-03-11"),             # dated log lines
+            ("How many motors did Tomas Lind order?", "six"),
+            ("What is the supplier of Motor?", "Arvik Components"),                # table row x column
+            ("What is the cost of Frame?", "80 euros"),
+            ("Which part has the supplier Delta Works?", "Frame")} <= got
+    text = " ".join(q + " " + a for q, a in got)
+    for bullet_fact in ("40,000 euros", "Approved", "January 2025", "motor tests", "Ines Ruiz"):
+        assert bullet_fact.lower() in text.lower(), bullet_fact
+
+
+def test_card_counts_coverage_and_warns_about_a_document_without_pairs(tmp_path, capsys):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "press.md").write_text("# Velmar Press\n\nOrla Brenn founded the Velmar Press in 1921. "
+                                     "The Velmar Press printed maps of the Lindau coast.\n")
+    (corpus / "scratch.md").write_text("# Scratch\n\n```\nls -la\n```\n")
+    card = synthesize(corpus, tmp_path / "r.jsonl", progress=False)
+    err = capsys.readouterr().err
+    assert "warning:" in err and "scratch.md" in err and "press.md" not in err
+    cov = card["coverage"]
+    assert cov["documents_without_pairs"] == ["scratch.md"]
+    press = next(r for r in cov["per_document"] if r["source"] == "press.md")
+    assert press["reflections"] > 0 and press["per_100_words"] > 10
+    assert 0 < cov["sentence_yield"] <= 1
+    assert 0 < len(card["sample"]) <= 20 and all(s["question"].endswith("?") for s in card["sample"])
+    md = (tmp_path / "r.card.md").read_text()
+    assert "## Coverage" in md and "scratch.md" in md and "## Sample of" in md
