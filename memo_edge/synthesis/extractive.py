@@ -97,7 +97,9 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
     for doc_id, u in first.items():
         topic = topic_of(u.doc.title)
         sents = list(u.parsed.sents)
-        if shes[doc_id] and sents and topic.split()[-1].lower() in sents[0].text.lower()[:120]:
+        last = topic.split()[-1] if topic.split() else ""
+        # the topic's last name opens the document ("Quinn was ..."); "II" or "(film)" are no names
+        if shes[doc_id] and sents and len(last) > 2 and last.isalpha() and last.lower() in sents[0].text.lower()[:120]:
             index.vote_person(topic)
 
 

@@ -30,6 +30,7 @@ _BORN_IN = re.compile(r"\b(?i:born|b\.)\s+in\s+" + _PLACE_NAME.format("bplace"))
 _DIED = re.compile(rf"\b(?i:died|d\.)\s+(?:on\s+)?(?P<ddate>{DATE}){_IN.format('dplace')}")
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
 _QUOTES = re.compile(r"[\"“”„«»]")
+_CITATION = re.compile(r"\[(?:\d+|[a-z][a-z ]{2,30}|citation needed|clarification needed)\]", re.I)
 _SPACES = re.compile(r"\s+")
 _YEAR_ONLY = re.compile(r"\b([1-9]\d{2,3})\b")
 
@@ -80,7 +81,9 @@ def clean(text: str, subject: str | None = None) -> tuple[str, list[LifeFact]]:
         who = _subject_before(text, m.start(), subject)
         if who:
             facts += _life_facts(_QUOTES.sub("", who), m.group(1).strip())
-    text = _PAREN.sub("", text)
+    while _PAREN.search(text):  # nested: "(/ˈkɑːm/ (listen); 15 October 1931 – ...)"
+        text = _PAREN.sub("", text)
+    text = _CITATION.sub("", text)
     text = _QUOTES.sub("", text).replace(" -- ", " – ")
     text = re.sub(r"\s+([,.;:!?])", r"\1", _SPACES.sub(" ", text)).strip()
     return text, facts

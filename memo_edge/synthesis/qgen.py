@@ -39,6 +39,8 @@ _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
 _DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
 _YEAR = re.compile(r"^[1-9]\d{2,3}$")
+_DEICTIC = {"today", "now", "yesterday", "tomorrow", "currently", "recently", "next year", "last year",
+            "this year", "the next decade", "next decade", "the time", "once", "annually", "daily", "weekly"}
 _APPROX = {"about", "around", "approximately", "roughly", "nearly", "almost", "some", "over", "circa", "c."}
 _LOWER_AT_START = {"DET", "PRON", "ADP", "CCONJ", "SCONJ", "ADV"}
 _NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
@@ -70,6 +72,7 @@ class Clause:
     subject_text: str = ""    # subject as written in questions (pronouns resolved)
     subject_answer: str = ""
     tag: str = ""             # the verb's tense tag (a reduced relative "starring" reads as "stars": VBZ)
+    xcomp: str = ""           # a verb complement that carries the arguments: "hosting", "to build"
 
     def __post_init__(self):
         self.tag = self.tag or self.verb.tag_
@@ -261,6 +264,29 @@ class Writer:
         if not aux and tag in ("VBN", "VBG") and not passive:
             return None
         copula = v.lemma_ == "be" and not passive
+        core, mods = self._args(v, copula)
+        xcomp = ""
+        if copula:
+            mods += self._attr_places(core)
+        if not core and not mods:
+            core, mods = self._shared_args(v)
+        x = next((c for c in v.children if c.dep_ == "xcomp" and c.tag_ in ("VB", "VBG")), None)
+        if not core and not mods and x is not None and not copula:
+            # "began hosting on 14 September 2015", "decided to build a bridge": the complement's arguments
+            core, mods = self._args(x, False)
+            to = "to " if any(c.dep_ == "aux" and c.lower_ == "to" for c in x.children) else ""
+            xcomp = f"{to}{x.lower_}"
+        if not core and not mods:
+            return None
+        cl = Clause(v, Arg("subj", subj, None, self.phrase(subj, _PRUNE_SUBJ)), aux, passive, copula,
+                    [c for c in v.children if c.dep_ == "prt"], core, mods, tag=tag, xcomp=xcomp)
+        if not self._name_subject(cl):
+            self._skip("vague subject")
+            return None
+        return cl
+
+    def _args(self, v, copula: bool) -> tuple[list[Arg], list[Arg]]:
+        """A verb's core arguments (object, attribute, dative, measured adjective) and modifiers."""
         core, mods = [], []
         for c in v.children:
             if c.dep_ in ("dobj", "attr", "dative", "oprd") or (c.dep_ == "acomp" and copula):
@@ -275,18 +301,7 @@ class Writer:
                                     f"{c.lower_} {inner.lower_}" if inner is not None else ""))
             elif c.dep_ == "npadvmod" and c.i in self.ents and self.ents[c.i].label_ == "DATE":
                 mods.append(Arg("npadv", c, None, list(self.ents[c.i])))
-        if copula:
-            mods += self._attr_places(core)
-        if not core and not mods:
-            core, mods = self._shared_args(v)
-        if not core and not mods:
-            return None
-        cl = Clause(v, Arg("subj", subj, None, self.phrase(subj, _PRUNE_SUBJ)), aux, passive, copula,
-                    [c for c in v.children if c.dep_ == "prt"], core, mods, tag=tag)
-        if not self._name_subject(cl):
-            self._skip("vague subject")
-            return None
-        return cl
+        return core, mods
 
     def _shared_args(self, v) -> tuple[list[Arg], list[Arg]]:
         """"written, directed and edited by X": the first verbs share the last one's object and agent."""
@@ -342,9 +357,14 @@ class Writer:
             cl.subject_text = cl.subject_answer = stand
             return True
         toks = cl.subj.toks
+        proper = self._has_name(toks)
+        if not proper:  # "The largest municipality by population in Georgia": the name is in its modifiers
+            full = _contiguous(_subtree(head, _PRUNE_ARG))
+            if any(t.pos_ == "PROPN" or t.i in self.ents for t in full):
+                toks = cl.subj.toks = full
+                proper = True
         if len(toks) > 12:
             return False
-        proper = any(t.pos_ == "PROPN" or t.i in self.ents for t in toks)
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
         if not proper and not any(t.like_num for t in toks):
@@ -474,7 +494,7 @@ class Writer:
             return []  # copulas are asked by _copula_pairs
         if self.is_person(head):
             return [Ask("Whom", ans, insitu="whom")]
-        if head.pos_ not in ("NOUN", "PROPN", "NUM"):
+        if head.pos_ not in ("NOUN", "PROPN", "NUM") or _anaphoric(head):
             return []
         if cat:
             return [Ask(f"Which {cat}", ans, insitu=f"which {cat}"), Ask("What", ans, tag="what")]
@@ -550,7 +570,7 @@ class Writer:
         return " ".join(self.arg_text(x) for x in self._kept(cl, skip, short))
 
     def _verb_rest(self, cl: Clause) -> str:
-        return " ".join([cl.verb_text.lower()] + [p.text.lower() for p in cl.prt])
+        return " ".join([cl.verb_text.lower()] + [p.text.lower() for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
 
     def subject_form(self, cl: Clause) -> str:
         """The verb group as it reads after a singular wh-subject ("Who has", "What contains")."""
@@ -562,7 +582,7 @@ class Writer:
         verb = cl.verb_text.lower()
         if cl.tag == "VBP":
             verb = _AGREE.get(verb) or (getInflection(cl.verb.lemma_, "VBZ") or (verb,))[0]
-        return " ".join([verb] + [p.text.lower() for p in cl.prt])
+        return " ".join([verb] + [p.text.lower() for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
 
     def inverted(self, cl: Clause, wh: str, skip: Arg | None, short: bool, tail: str = "", front_mod: str = "") \
             -> str | None:
@@ -576,7 +596,8 @@ class Writer:
         elif cl.copula:
             body = f"{cl.verb.lower_} {subj}"
         elif cl.tag in _DO:
-            body = f"{_DO[cl.tag]} {subj} {' '.join([cl.verb.lemma_.lower()] + [p.lower_ for p in cl.prt])}"
+            verb = " ".join([cl.verb.lemma_.lower()] + [p.lower_ for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
+            body = f"{_DO[cl.tag]} {subj} {verb}"
         else:
             return None
         lead = f"{front_mod}, {wh[:1].lower()}{wh[1:]}" if front_mod else wh
@@ -584,7 +605,7 @@ class Writer:
 
     def passive_form(self, cl: Clause) -> str | None:
         """"was founded" for an active clause in the past ("What was founded by X?")."""
-        if cl.aux or cl.copula or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
+        if cl.aux or cl.copula or cl.xcomp or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
             return None
         vbn = (getInflection(cl.verb.lemma_, "VBN") or (None,))[0]
         be = {"VBD": "was", "VBZ": "is", "VBP": "is"}.get(cl.tag)
@@ -594,7 +615,7 @@ class Writer:
 
     def active_form(self, cl: Clause) -> str | None:
         """"completed" for a passive clause ("Who completed the lighthouse?")."""
-        if not cl.passive:
+        if not cl.passive or cl.xcomp:
             return None
         be = cl.aux[0].lower_ if cl.aux else "was"
         if be in ("was", "were") or cl.verb.dep_ in ("acl", "advcl"):
@@ -622,6 +643,11 @@ class Writer:
             return "Who"
         cat = self.index.category(cl.subject_answer)
         return f"Which {cat}" if cat else "What"
+
+    def _has_name(self, toks: list) -> bool:
+        """A proper noun, an entity, a resolved pronoun, or a document title ("Sno*Drift", tagged NN)."""
+        return any(t.pos_ == "PROPN" or t.i in self.ents or t.i in self.subst for t in toks) or \
+            (len(toks) <= 10 and name_key(self.render(toks)) in self.index.titles)
 
     def _named(self, a: Arg) -> bool:
         """The phrase holds a name (not just a number): it can stand as the subject of a passive question."""
@@ -671,7 +697,7 @@ class Writer:
             if dated is not None:
                 rest = [m for m in others if m is not dated]
                 cl2 = Clause(cl.verb, cl.subj, cl.aux, cl.passive, cl.copula, cl.prt, cl.core, rest + [a],
-                             cl.subject_text, cl.subject_answer, cl.tag)
+                             cl.subject_text, cl.subject_answer, cl.tag, cl.xcomp)
                 front = self.arg_text(dated)
                 qs.append((self.inverted(cl2, ask.front, a, short=False, front_mod=front[:1].upper() + front[1:]),
                            "fronted"))
@@ -797,12 +823,14 @@ class Writer:
                     root.pos_ != "NOUN" or any(t.i in self.ents for t in nc) or not 1 <= len(nc) <= 6 or \
                     root.lower_ in VAGUE_HEADS or any(t.tag_ in ("PRP", "PRP$", "WP", "WDT") for t in nc):
                 continue
+            if len(nc) == 2 and nc[0].lower_ == "the":
+                continue  # "the club": refers back into the document, no answer on its own
             ans = re.sub(r"^(?:the|a|an|The|A|An)\s+", "", nc.text)
             if _norm(ans) in answered:
                 continue
             answered.add(_norm(ans))
             chunks += 1
-            wh = "whom" if root.lemma_.lower() in PERSON_NOUNS else "what"
+            wh = "whom" if root.lemma_.lower() in PERSON_NOUNS and root.dep_ != "attr" else "what"
             out += self._insitu_questions(sent, nc, wh, ans)
         return out
 
@@ -823,6 +851,10 @@ class Writer:
         if label == "PERSON" or self.is_person(e.root):
             return "who" if e.root.dep_ in ("nsubj", "nsubjpass") else "whom"
         if label == "DATE":
+            if e.root.dep_ == "nummod" and e.root.head.tag_ == "NNS":
+                return "how many"  # "a maximum of 1548 adult male inmates": a count the tagger took for a year
+            if e.text.lower() in _DEICTIC:
+                return None
             return "what year" if _YEAR.match(e.text) else "what date"
         if label == "TIME":
             return "what time"
@@ -844,14 +876,17 @@ class Writer:
         return "what"
 
     def _vague_scope(self, scope, span) -> bool:
-        """A clause whose subject needs the document ("the couple moved to ...") asks nothing on its own."""
+        """A clause whose subject needs the document ("the couple moved to ...") or that has no subject or
+        finite verb at all ("Then owned by ...", "Including ...") asks nothing on its own."""
         root = scope.root
-        subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-        if subj is None or span.start <= subj.i < span.end:
+        subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")), None)
+        finite = any(t.tag_ in ("VBD", "VBZ", "VBP", "MD") for t in scope)
+        if subj is None or not finite:
+            return True
+        if span.start <= subj.i < span.end:
             return False
-        toks = _subtree(subj, _PRUNE_SUBJ)
-        named = any(t.pos_ == "PROPN" or t.i in self.ents or t.i in self.subst for t in toks)
-        return not named and not any(t.like_num for t in toks)
+        named = self._has_name(_subtree(subj, _PRUNE_ARG))
+        return not named and not any(t.like_num for t in _subtree(subj, _PRUNE_ARG))
 
     def _clause_span(self, e):
         """The clause that holds the entity: the subtree of its nearest verb, if contiguous."""
@@ -946,6 +981,12 @@ class Writer:
             out += [QA(_question(f"What nationality {be} {subj}"), norp.text, slot, "full"),
                     QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu")]
         return out
+
+
+def _anaphoric(head) -> bool:
+    """"left the club": a definite bare common noun refers back into the document; it answers nothing alone."""
+    kids = [c for c in head.children if c.dep_ not in ("punct",)]
+    return head.pos_ == "NOUN" and [c.lower_ for c in kids] == ["the"]
 
 
 def _name_span(e):

@@ -1,0 +1,153 @@
+"""What a memory built with the defaults recalls of text nobody on the project wrote (MuSiQue, Wikipedia paragraphs
+and crowd-written questions), next to the same measure on the demo corpus.
+
+    python -m benchmarks.memory_recall [--n 30] [--datasets musique,demo] [--quick] [--work DIR]
+
+For MuSiQue: the N first 2-hop questions; the corpus is their supporting paragraphs; `memo build` with its defaults
+(extractive reflections with no cap -> SmolLM2-135M full fine-tune -> int8 pack) builds the memory. Then:
+- single-hop recall: every gold hop sub-question (MuSiQue's own decomposition, with "#1" replaced by the *gold*
+  first answer, and "X >> relation" hops phrased "What is the relation of X?"), asked to the memory alone;
+- multi-hop: the original questions, memory-only and with the oracle executive (gold decomposition, the memory's
+  own answers substituted hop by hop).
+For the demo corpus the same build is scored on its 30 gold questions (there are no single-hop decompositions of
+its own, so the 1-hop questions play that role). Builds are cached in --work and resume where they stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import report
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.memory_recall", description=__doc__.split("\n\n")[0])
+    p.add_argument("--datasets", default="musique,demo")
+    p.add_argument("--n", type=int, default=None, help="MuSiQue 2-hop questions (default 30; --quick 8)")
+    p.add_argument("--quick", action="store_true", help="8 questions, 1 epoch: checks the plumbing, not recall")
+    p.add_argument("--epochs", type=int, default=None, help="override the training default")
+    p.add_argument("--work", type=Path, default=report.RESULTS_DIR / "cache" / "memory_recall")
+    p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
+    a = p.parse_args(argv)
+    a.n = a.n or (8 if a.quick else 30)
+    if a.quick and a.epochs is None:
+        a.epochs = 1
+    return a
+
+
+def musique_sets(n: int, root: Path) -> dict:
+    """corpus.jsonl (supporting paragraphs), hops.jsonl (single-hop items), questions.jsonl (multi-hop)."""
+    from memo_edge import datasets
+    from memo_edge.evaluate import substitute_refs
+    from memo_edge.records import DecompositionStep, EvalItem
+
+    rows = [r for r in report_rows(datasets.benchdata_root() / datasets.FILES["musique"]) if r["id"].startswith("2hop")]
+    rows = rows[:n]
+    paras, hops, items = {}, [], []
+    for row in rows:
+        by_idx = {p["idx"]: p for p in row["paragraphs"]}
+        golds: list[str] = []
+        steps = []
+        for k, step in enumerate(row["question_decomposition"]):
+            p = by_idx[step["paragraph_support_idx"]]
+            paras[(p["title"], p["paragraph_text"])] = None
+            q = datasets.naturalize_hop(substitute_refs(step["question"], golds))
+            hops.append(EvalItem(id=f"{row['id']}-hop{k + 1}", question=q, answer=str(step["answer"]), hops=1))
+            golds.append(str(step["answer"]))
+            steps.append(DecompositionStep(question=datasets.naturalize_hop(step["question"]), answer=str(step["answer"])))
+        items.append(EvalItem(id=row["id"], question=row["question"], answer=str(row["answer"]),
+                              answer_aliases=[str(a) for a in row.get("answer_aliases", [])], hops=2,
+                              decomposition=steps))
+    root.mkdir(parents=True, exist_ok=True)
+    corpus = root / "corpus"
+    corpus.mkdir(exist_ok=True)
+    (corpus / "corpus.jsonl").write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras),
+                                         encoding="utf-8")
+    for name, rows_ in (("hops.jsonl", hops), ("questions.jsonl", items)):
+        (root / name).write_text("".join(r.model_dump_json() + "\n" for r in rows_), encoding="utf-8")
+    return {"corpus": corpus, "hops": root / "hops.jsonl", "questions": root / "questions.jsonl",
+            "paragraphs": len(paras)}
+
+
+def report_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_memory(corpus: Path, work: Path, epochs: int | None, log) -> tuple[Path, dict]:
+    from memo_edge.build import build
+    from memo_edge.config import BuildConfig
+
+    cfg = BuildConfig(corpus=corpus, out=work / "pack", train={"epochs": epochs} if epochs else {})
+    t0 = time.perf_counter()
+    pack = build(cfg, log=log, progress=False)
+    card = json.loads((cfg.work / "reflections.card.json").read_text())
+    train = json.loads((cfg.work / "checkpoint" / "memo_train.json").read_text())
+    m = train.get("metrics", {})
+    return pack, {"reflections": card["reflections"], "build_wall_s": round(time.perf_counter() - t0, 1),
+                  "train": {"wall_s": m.get("wall_s"), "steps": m.get("steps"), "epochs": m.get("epochs"),
+                            "best_epoch": m.get("best_epoch"), "heldout_phrasing_em": m.get("recall_em"),
+                            "trained_em": m.get("train_em"), "examples": train.get("counts", {}).get("train")}}
+
+
+def score(pack: Path, path: Path, executive: str) -> dict:
+    from memo_edge.evaluate import evaluate
+    from memo_edge.records import load_eval_items
+
+    r = evaluate(pack, load_eval_items(path), executive=executive, progress=False)
+    return {"n": r["n"], "em": round(r["em"], 3), "f1": round(r["f1"], 3), "per_hop": r["per_hop"],
+            "predictions": r["predictions"]}
+
+
+def main(argv=None) -> dict:
+    a = parse(argv if argv is not None else sys.argv[1:])
+    log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
+    rows = []
+    for name in [x for x in a.datasets.split(",") if x]:
+        work = a.work / f"{name}-n{a.n}" if name != "demo" else a.work / "demo"
+        if name == "musique":
+            sets = musique_sets(a.n, work / "data")
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, log)
+            single = score(pack, sets["hops"], "none")
+            rows.append({"dataset": f"musique ({a.n} 2-hop q, {sets['paragraphs']} paragraphs)", **build_info,
+                         "single_hop": single, "multi_none": score(pack, sets["questions"], "none"),
+                         "multi_oracle": score(pack, sets["questions"], "oracle")})
+        elif name == "demo":
+            demo = REPO / "memo_edge" / "demo"
+            pack, build_info = build_memory(demo / "corpus", work, a.epochs, log)
+            multi = score(pack, demo / "questions.jsonl", "none")
+            one = multi["per_hop"].get("1", {})
+            rows.append({"dataset": "demo (ours, 12 documents)", **build_info,
+                         "single_hop": {"n": one.get("n"), "em": round(one.get("em", 0), 3),
+                                        "f1": round(one.get("f1", 0), 3)},
+                         "multi_none": multi, "multi_oracle": score(pack, demo / "questions.jsonl", "oracle")})
+    result = {**report.header("memory_recall", n=a.n, epochs=a.epochs), "rows": rows}
+    _table(rows)
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "memory_recall.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps({"benchmark": "memory_recall", **{r["dataset"].split()[0]: {
+        "single_hop_em": r["single_hop"]["em"], "oracle_em": r["multi_oracle"]["em"],
+        "reflections": r["reflections"], "train_wall_s": r["train"].get("wall_s")} for r in rows}}))
+    return result
+
+
+def _table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table("corpus", "pairs", "train s", "1-hop n", "1-hop EM", "1-hop F1", "multi EM (memory)",
+              "multi EM (oracle)", title="Recall of a memory built with the defaults")
+    for r in rows:
+        s = r["single_hop"]
+        t.add_row(r["dataset"], str(r["reflections"]), str(r["train"].get("wall_s", "-")), str(s["n"]),
+                  f"{s['em']:.3f}", f"{s['f1']:.3f}", f"{r['multi_none']['em']:.3f}", f"{r['multi_oracle']['em']:.3f}")
+    Console(stderr=True).print(t)
+
+
+if __name__ == "__main__":
+    main()
