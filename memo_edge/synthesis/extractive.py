@@ -215,6 +215,7 @@ def _sentence_pairs(writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, 
         out.append(Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full",
                         slot=_slot(qa)))
     writer.subst.clear()
+    writer.title_toks.clear()
     return out
 
 

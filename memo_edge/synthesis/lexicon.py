@@ -43,7 +43,7 @@ MEASURE_ADJECTIVES = frozenset("tall high long wide deep old heavy thick far lar
 # Verbs whose passive reads wrongly or whose subject/object are not a fact to ask in the other voice.
 NO_PASSIVE_VERBS = frozenset("""
 be have marry meet include contain lack own become remain seem appear get resemble comprise consist cost weigh
-measure equal suit fit mean involve feature
+measure equal suit fit mean involve feature star
 """.split())
 
 # A relation that holds both ways: "X married Y" is also "Y married X".

@@ -30,7 +30,7 @@ _BORN_IN = re.compile(r"\b(?i:born|b\.)\s+in\s+" + _PLACE_NAME.format("bplace"))
 _DIED = re.compile(rf"\b(?i:died|d\.)\s+(?:on\s+)?(?P<ddate>{DATE}){_IN.format('dplace')}")
 _PAREN = re.compile(r"\s*\(([^()]*)\)")
 _QUOTES = re.compile(r"[\"“”„«»]")
-_CITATION = re.compile(r"\[(?:\d+|[a-z][a-z ]{2,30}|citation needed|clarification needed)\]", re.I)
+_CITATION = re.compile(r"\[(?:\d+|[a-z][a-z ]{0,30}|citation needed|clarification needed)\]|\[[A-Z]$", re.I)
 _SPACES = re.compile(r"\s+")
 _YEAR_ONLY = re.compile(r"\b([1-9]\d{2,3})\b")
 

@@ -140,6 +140,7 @@ class Writer:
         self.index = index
         self.ctx = ctx
         self.subst: dict[int, str] = {}
+        self.title_toks: set[int] = set()   # tokens of a document title (never lower-cased: "My Cousin ...")
         self.ents: dict[int, object] = {}
         self.skipped: dict[str, int] = {}
 
@@ -149,7 +150,7 @@ class Writer:
         for k, t in enumerate(toks):
             text = self.subst.get(t.i, t.text)
             if k == 0 and lower_first and t.i == t.sent.start and t.pos_ in _LOWER_AT_START and t.text != "I" \
-                    and t.i not in self.subst:
+                    and t.i not in self.subst and t.i not in self.title_toks:
                 text = text[:1].lower() + text[1:]
             ws = t.whitespace_ if k < len(toks) - 1 else ""
             if k < len(toks) - 1 and toks[k + 1].i != t.i + 1:
@@ -169,8 +170,9 @@ class Writer:
         """A head's phrase; a name is never cut ("Payment on Demand" keeps its "on Demand")."""
         whole = _contiguous(_subtree(tok, _PRUNE_ARG))
         if len(whole) <= 10 and self.index.titles and \
-                name_key(self.render(whole)) in self.index.titles:
-            return whole  # a document title: "Payment on Demand", "Boundaries of the Heart"
+                name_key(self.render(whole, lower_first=False)) in self.index.titles:
+            self.title_toks.update(t.i for t in whole if t.dep_ != "det")
+            return whole  # a document title: "Payment on Demand", "My Cousin from Warsaw"
         toks = _subtree(tok, prune)
         e = self.ents.get(tok.i)
         if e is not None and e.label_ not in _NUMERIC:
@@ -254,13 +256,13 @@ class Writer:
         if any(c.dep_ == "neg" for c in v.children) or any(a.lower_ in _MODALS for a in aux):
             self._skip("negated or modal clause")
             return None
-        passive = any(c.dep_ == "auxpass" for c in v.children) or (v.dep_ in ("acl", "advcl") and v.tag_ == "VBN") or \
+        passive = any(c.dep_ == "auxpass" for c in v.children) or (_participle(v) and v.tag_ == "VBN") or \
             (v.dep_ == "conj" and v.tag_ == "VBN" and any(a.dep_ == "auxpass" for a in aux))
         tag = v.tag_
-        if v.dep_ in ("acl", "advcl") and v.tag_ in ("VBN", "VBG"):
+        if _participle(v) and v.tag_ in ("VBN", "VBG"):
             aux = []
             # "a film starring X": X is what the film stars; "Working at Y, she ..." takes her verb's tense
-            tag = ("VBZ" if v.dep_ == "acl" else v.head.tag_) if v.tag_ == "VBG" else tag
+            tag = ("VBZ" if v.dep_ != "advcl" else v.head.tag_) if v.tag_ == "VBG" else tag
         if not aux and tag in ("VBN", "VBG") and not passive:
             return None
         copula = v.lemma_ == "be" and not passive
@@ -367,10 +369,10 @@ class Writer:
             return False
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
-        if not proper and not any(t.like_num for t in toks):
-            return False  # "the couple", "the company": not answerable without the document
+        if not proper and not any(t.text[:1].isdigit() for t in toks):
+            return False  # "the couple", "the company", "half": not answerable without the document
         for t in toks:  # possessives inside the subject: "His films" -> "Pál Gábor's films"
-            if t.tag_ == "PRP$":
+            if t.tag_ == "PRP$" and t.lower_ in ("his", "her", "its", "their"):
                 who = self.ctx.stand_in(t)
                 if not who:
                     return False
@@ -492,7 +494,7 @@ class Writer:
             return self._prep_asks(a, ans, cat, label, prep)
         if a.role == "attr":
             return []  # copulas are asked by _copula_pairs
-        if self.is_person(head):
+        if self.is_person(head) and a.role != "oprd":  # "elected him president": a role, asked with "what"
             return [Ask("Whom", ans, insitu="whom")]
         if head.pos_ not in ("NOUN", "PROPN", "NUM") or _anaphoric(head):
             return []
@@ -577,7 +579,7 @@ class Writer:
         if cl.aux:
             first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_)
             return " ".join([first] + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
-        if cl.verb.dep_ in ("acl", "advcl") and cl.passive:  # "a film directed by X": past passive
+        if _participle(cl.verb) and cl.passive:  # "a film directed by X": past passive
             return "was " + self._verb_rest(cl)
         verb = cl.verb_text.lower()
         if cl.tag == "VBP":
@@ -591,7 +593,7 @@ class Writer:
         others = self._others(cl, skip, short)
         if cl.aux:
             body = f"{cl.aux[0].lower_} {subj} {' '.join(t.lower_ for t in cl.aux[1:])} {self._verb_rest(cl)}"
-        elif cl.verb.dep_ in ("acl", "advcl") and cl.passive:
+        elif _participle(cl.verb) and cl.passive:
             body = f"was {subj} {self._verb_rest(cl)}"
         elif cl.copula:
             body = f"{cl.verb.lower_} {subj}"
@@ -618,7 +620,7 @@ class Writer:
         if not cl.passive or cl.xcomp:
             return None
         be = cl.aux[0].lower_ if cl.aux else "was"
-        if be in ("was", "were") or cl.verb.dep_ in ("acl", "advcl"):
+        if be in ("was", "were") or _participle(cl.verb):
             tag = "VBD"
         elif be in ("is", "are"):
             tag = "VBZ"
@@ -646,7 +648,8 @@ class Writer:
 
     def _has_name(self, toks: list) -> bool:
         """A proper noun, an entity, a resolved pronoun, or a document title ("Sno*Drift", tagged NN)."""
-        return any(t.pos_ == "PROPN" or t.i in self.ents or t.i in self.subst for t in toks) or \
+        return any(t.pos_ == "PROPN" or t.i in self.subst or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC)
+                   for t in toks) or \
             (len(toks) <= 10 and name_key(self.render(toks)) in self.index.titles)
 
     def _named(self, a: Arg) -> bool:
@@ -668,13 +671,20 @@ class Writer:
             be, vbn = pf.split(" ", 1)
             qs.append((_question(f"By {by} {be} {self.arg_text(obj)} {vbn} {self._others(cl, obj, False)}"),
                        "voice"))
+        if obj is not None:  # "starring A, B and C": which film stars B? (each member of a list of names)
+            members = [c for c in _conjuncts(obj.head)[1:] if c.pos_ == "PROPN" or c.i in self.ents]
+            for m in [obj.head] + members if members else []:
+                name = self.render(self.phrase(m, _PRUNE_ARG | {"conj", "cc"}))
+                if name:
+                    qs.append((_question(f"{wh} {vg} {name}"), "member"))
         agent = next((a for a in cl.mods if a.role == "agent"), None)
         af = self.active_form(cl)
         if cl.passive and af and agent is not None:
             ag = self.render(agent.toks)
             qs.append((_question(f"{ag[:1].upper()}{ag[1:]} {af} {'whom' if wh == 'Who' else wh.lower()} "
                                  f"{self._others(cl, agent, False)}"), "voice"))
-        return [QA(q, ans, slot, v) for q, v in qs[:MAX_VARIANTS] if q]
+        base = [(q, v) for q, v in qs if v != "member"][:MAX_VARIANTS]
+        return [QA(q, ans, slot, v) for q, v in base + [(q, v) for q, v in qs if v == "member"] if q]
 
     def _insitu(self, cl: Clause, a: Arg, phrase: str) -> str:
         """The declarative with the asked part replaced: core arguments stay in place, a modifier goes last."""
@@ -764,6 +774,8 @@ class Writer:
             if not name or (tok.i in self.ents and self.ents[tok.i].label_ in _NUMERIC):
                 continue
             person = self.is_person(tok)
+            if name_key(name) in self.index.titles and any(c.dep_ == "prep" for c in tok.children):
+                continue  # "My Cousin from Warsaw" is a title, not a cousin who comes from Warsaw
             for c in tok.children:
                 if c.dep_ == "prep" and c.lower_ in ("in", "at", "near", "from") and not person:
                     pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
@@ -835,14 +847,32 @@ class Writer:
         return out
 
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
+        """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
+        with the answer replaced; whatever is short enough to be a question someone would ask."""
         out = []
-        for scope, variant in ((sent, "sentence"), (self._clause_span(span), "clause")):
-            if scope is None or len(scope) < 4 or self._vague_scope(scope, span):
+        minimal = self._minimal_toks(span)
+        for scope, variant in ((list(sent), "sentence"), (self._clause_span(span), "clause"), (minimal, "minimal")):
+            if not scope or len(scope) < 4 or len(scope) > 24 or self._vague_scope(scope, span):
                 continue
             q = self._replace(scope, span, wh)
             if q and not any(x.question == q for x in out):
                 out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
         return out
+
+    def _minimal_toks(self, span) -> list:
+        """Subject + auxiliaries + verb + the verb's dependent that contains `span`, pruned of other clauses."""
+        v, child = span.root, None
+        while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
+            v, child = v.head, v
+        if v.pos_ not in ("VERB", "AUX") or child is None:
+            return []
+        subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subj is None or subj.tag_ in ("WDT", "WP"):
+            return []
+        keep = set(_subtree(child, _PRUNE_ARG - {"punct"}))
+        keep |= set(_subtree(subj, _PRUNE_ARG)) | {v} | {c for c in v.children if c.dep_ in ("aux", "auxpass", "prt")}
+        keep |= set(span)
+        return sorted(keep, key=lambda t: t.i)
 
     def _insitu_wh(self, e) -> str | None:
         prev = e.doc[e.start - 1] if e.start > 0 else None
@@ -861,7 +891,9 @@ class Writer:
         if label in ("MONEY",):
             return "how much"
         if label in ("CARDINAL",):
-            return "how many" if e.root.head.tag_ == "NNS" and e.root.dep_ == "nummod" else "what number"
+            if e.root.dep_ == "nummod" and e.root.head.tag_ == "NNS":
+                return "how many"
+            return None if e.root.dep_ in ("nummod", "compound", "amod") else "what number"  # "a three piece band"
         if label in ("QUANTITY", "PERCENT"):
             return "how much"
         if label == "NORP":
@@ -878,7 +910,9 @@ class Writer:
     def _vague_scope(self, scope, span) -> bool:
         """A clause whose subject needs the document ("the couple moved to ...") or that has no subject or
         finite verb at all ("Then owned by ...", "Including ...") asks nothing on its own."""
-        root = scope.root
+        idx = {t.i for t in scope}
+        roots = [t for t in scope if t.head.i not in idx or t.head.i == t.i]
+        root = roots[0] if roots else scope[0]
         subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")), None)
         finite = any(t.tag_ in ("VBD", "VBZ", "VBP", "MD") for t in scope)
         if subj is None or not finite:
@@ -886,29 +920,30 @@ class Writer:
         if span.start <= subj.i < span.end:
             return False
         named = self._has_name(_subtree(subj, _PRUNE_ARG))
-        return not named and not any(t.like_num for t in _subtree(subj, _PRUNE_ARG))
+        return not named and not any(t.text[:1].isdigit() for t in _subtree(subj, _PRUNE_ARG))
 
-    def _clause_span(self, e):
+    def _clause_span(self, e) -> list:
         """The clause that holds the entity: the subtree of its nearest verb, if contiguous."""
         v = e.root
         while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
             v = v.head
         if v.pos_ not in ("VERB", "AUX"):
-            return None
+            return []
         toks = _subtree(v, {"advcl", "parataxis", "ccomp"} if v.dep_ not in ("advcl", "ccomp") else set())
         if toks[-1].i - toks[0].i + 1 != len(toks):
-            return None
-        return e.doc[toks[0].i: toks[-1].i + 1]
+            return []
+        return toks
 
-    def _replace(self, scope, e, wh: str) -> str | None:
-        """`scope` with entity `e` replaced by `wh` ("in Coolgardie" -> "where" drops its preposition)."""
+    def _replace(self, scope: list, e, wh: str) -> str | None:
+        """`scope` (tokens) with entity `e` replaced by `wh` ("in Coolgardie" -> "where" drops its preposition)."""
         start = e.start
-        if wh == "where" and start > scope.start and e.doc[start - 1].lower_ in ("in", "at"):
+        first, last = scope[0].i, scope[-1].i
+        if wh == "where" and start > first and e.doc[start - 1].lower_ in ("in", "at"):
             start -= 1
-        if e.start > scope.start and e.doc[e.start - 1].lower_ == "the":
+        if e.start > first and e.doc[e.start - 1].lower_ == "the":
             start = min(start, e.start - 1)
-        before = self.render([t for t in scope if t.i < start], strip=False) if start > scope.start else ""
-        after = self.render([t for t in scope if t.i >= e.end], strip=False) if e.end < scope.end else ""
+        before = self.render([t for t in scope if t.i < start], strip=False) if start > first else ""
+        after = self.render([t for t in scope if t.i >= e.end], strip=False) if e.end <= last else ""
         if not before and not after:
             return None
         q = f"{before} {wh} {after}".strip()
@@ -981,6 +1016,15 @@ class Writer:
             out += [QA(_question(f"What nationality {be} {subj}"), norp.text, slot, "full"),
                     QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu")]
         return out
+
+
+def _participle(v) -> bool:
+    """A participle without auxiliaries that modifies a noun or a clause ("a film directed by X and starring Y",
+    "Born in Green Bay, Quinn ...")."""
+    if v.dep_ == "conj" and v.head.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("aux", "auxpass")
+                                                                       for c in v.children):
+        return _participle(v.head)
+    return v.dep_ in ("acl", "advcl") and not any(c.dep_ in ("aux", "auxpass", "mark") for c in v.children)
 
 
 def _anaphoric(head) -> bool:

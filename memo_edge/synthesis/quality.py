@@ -1,6 +1,6 @@
 """The quality filter every extractive pair passes before training, with a count per reason for the card.
 
-A pair is dropped when its question gives the answer away, its answer is longer than the question's wh-type
+A pair is dropped when its question gives the answer away or runs past 25 words, its answer is longer than the question's wh-type
 allows ("When ...?" is answered by a date, not a clause), the question has no wh-word or auxiliary, it is a
 fragment (ends on a dangling function word, unbalanced brackets) or it is not self-contained (an unresolved
 pronoun or "this/these" that needs the document to make sense).
@@ -13,6 +13,7 @@ import re
 from .dataset import Pair
 from .text import normalize
 
+MAX_QUESTION_WORDS = 25   # a user's question is short; a 40-word echo of a sentence teaches little
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
 _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
 _DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$", re.I)
@@ -43,9 +44,12 @@ def rejection(p: Pair) -> str | None:
         return "empty or pronoun answer"
     if len(q.split()) < 3 or not q.endswith("?"):
         return "fragment"
+    if len(q.split()) > MAX_QUESTION_WORDS:
+        return "question too long"
     if not (_WH.search(q) or _AUX_START.match(q)):
         return "no wh-word or auxiliary"
-    if _DANGLING.search(q) or q.count("(") != q.count(")") or q.count('"') % 2:
+    if _DANGLING.search(q) or any(x.count(o) != x.count(c) for x in (q, a) for o, c in ("()", "[]")) \
+            or q.count('"') % 2:
         return "fragment"
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"
