@@ -97,6 +97,8 @@ class EntityIndex:
             if noun in CATEGORY_NOUNS:
                 return noun
         last = name.split()[-1].lower() if name.split() else ""
+        if self.label(name) in ("WORK_OF_ART", "PERSON", "PRODUCT", "EVENT", "LAW"):
+            return None  # "The Deep Blue Sea" is a film, not a sea
         return last if last in CATEGORY_NOUNS and len(name.split()) > 1 else None
 
 

@@ -871,6 +871,9 @@ class Writer:
             return []
         keep = set(_subtree(child, _PRUNE_ARG - {"punct"}))
         keep |= set(_subtree(subj, _PRUNE_ARG)) | {v} | {c for c in v.children if c.dep_ in ("aux", "auxpass", "prt")}
+        for c in v.children:  # the object stays ("pursued a solo career"), or the question loses its verb's sense
+            if c.dep_ in ("dobj", "attr", "acomp", "oprd") and c.i != child.i:
+                keep |= set(_subtree(c, _PRUNE_ARG | {"prep"}))
         keep |= set(span)
         return sorted(keep, key=lambda t: t.i)
 
@@ -1028,9 +1031,10 @@ def _participle(v) -> bool:
 
 
 def _anaphoric(head) -> bool:
-    """"left the club": a definite bare common noun refers back into the document; it answers nothing alone."""
+    """"left the club": a definite bare common noun refers back into the document; "entered service", "parted
+    ways": a bare noun is part of the verb's idiom. Neither answers anything alone."""
     kids = [c for c in head.children if c.dep_ not in ("punct",)]
-    return head.pos_ == "NOUN" and [c.lower_ for c in kids] == ["the"]
+    return head.pos_ == "NOUN" and ([c.lower_ for c in kids] == ["the"] or not kids)
 
 
 def _name_span(e):
