@@ -761,12 +761,25 @@ class Writer:
                     QA(_question(f"Of what {be} {subj} the {rel}"), owner, slot_a, "full")]
         return out
 
+    def _work_by(self, subj: str, be: str, noun) -> list[QA]:
+        """"X is a painting by Paul Kane": whose painting is X? (a work and its author)."""
+        by = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "by"), None)
+        pobj = next((g for g in by.children if g.dep_ == "pobj"), None) if by is not None else None
+        if pobj is None or not self.is_person(pobj) or noun.pos_ != "NOUN":
+            return []
+        author, _ = self.answer(Arg("prep", pobj, by, self.phrase(pobj, _PRUNE_ARG)))
+        kind = noun.lower_
+        slot = f"work-by|{subj}"
+        return [QA(_question(f"Whose {kind} {be} {subj}"), author, slot, "full"),
+                QA(_question(f"{subj} {be} a {kind} by whom"), author, slot, "insitu"),
+                QA(_question(f"Who made the {kind} {subj}"), author, slot, "made")]
+
     def np_pairs(self, sent) -> list[QA]:
         """Facts inside noun phrases: a place attached to a name ("the Mountrail County Courthouse in Stanley"),
         and appositions that relate two names ("Tom Baring, the son of Henry Baring, ...")."""
         out: list[QA] = []
         for tok in sent:
-            if not (tok.pos_ == "PROPN" or tok.i in self.ents) or tok.dep_ in ("compound", "pobj") or \
+            if not (tok.pos_ == "PROPN" or tok.i in self.ents) or tok.dep_ == "compound" or \
                     (tok.i in self.ents and self.ents[tok.i].root.i != tok.i):
                 continue
             name_arg = Arg("np", tok, None, self.phrase(tok, _PRUNE_SUBJ))
@@ -777,7 +790,7 @@ class Writer:
             if name_key(name) in self.index.titles and any(c.dep_ == "prep" for c in tok.children):
                 continue  # "My Cousin from Warsaw" is a title, not a cousin who comes from Warsaw
             for c in tok.children:
-                if c.dep_ == "prep" and c.lower_ in ("in", "at", "near", "from") and not person:
+                if c.dep_ == "prep" and c.lower_ in ("in", "at", "near", "from") and not person and tok.dep_ != "pobj":
                     pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
                     if pobj is None:
                         continue
@@ -980,6 +993,7 @@ class Writer:
         out += self._year_of_kind(cl, attr, subj, be)
         for noun in _conjuncts(attr.head):
             out += self.relation_pairs(subj, cl.subject_answer, subj_person, be, noun)
+            out += self._work_by(subj, be, noun)
         if attr_named and not subj_named:
             # "The mayor of Varrowick is Odile Fanshaw"
             ans, _ = self.answer(attr)
