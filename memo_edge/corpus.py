@@ -14,13 +14,14 @@ from datetime import date as _date
 from pathlib import Path
 
 import yaml
+from markdown_it import MarkdownIt
 
 from .errors import MemoError
 from .records import Chunk, Document
 
 SUFFIXES = {".md", ".markdown", ".txt", ".jsonl", ".pdf"}
 _DATE_LINE = re.compile(r"^\s*(?:date|Date|DATE)\s*:\s*(\d{4}-\d{2}-\d{2}|\d{4}-\d{2}|\d{4})\s*$", re.M)
-_TITLE_LINE = re.compile(r"^\s*#\s+(.+?)\s*$", re.M)
+_MD = MarkdownIt("commonmark")
 _FRONT_MATTER = re.compile(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.S)
 
 
@@ -69,6 +70,17 @@ def front_matter(path: Path, text: str) -> tuple[dict, str]:
     return {str(k): v for k, v in data.items()}, text[m.end():]
 
 
+def _first_heading(text: str) -> tuple[str | None, str]:
+    """The first level-1 Markdown heading (not a "# comment" inside a code block) and the text without it."""
+    tokens = _MD.parse(text)
+    for k, tok in enumerate(tokens):
+        if tok.type == "heading_open" and tok.tag == "h1" and tok.map:
+            lines = text.splitlines(keepends=True)
+            start, end = tok.map
+            return tokens[k + 1].content.strip(), "".join(lines[:start] + lines[end:])
+    return None, text
+
+
 def _doc_from_text(path: Path, text: str) -> Document:
     meta, text = front_matter(path, text)
     date = _scalar(meta.pop("date", None))
@@ -78,11 +90,9 @@ def _doc_from_text(path: Path, text: str) -> Document:
         date = m.group(1)
         text = text[: m.start()] + text[m.end():]
     title = _scalar(meta.pop("title", None))
-    t = _TITLE_LINE.search(text)
     if not isinstance(title, str):
-        title = t.group(1) if t else path.stem.replace("-", " ").replace("_", " ")
-        if t:
-            text = text[: t.start()] + text[t.end():]
+        title, text = _first_heading(text)
+        title = title or path.stem.replace("-", " ").replace("_", " ")
     meta = {k: v for k, v in ((k, _scalar(v)) for k, v in meta.items()) if v}
     text = text.strip()
     parts = (title, text, json.dumps(meta, sort_keys=True)) if meta else (title, text)

@@ -110,12 +110,23 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
         return
     header, body = rows[0], [r for r in rows[1:] if r and r[0]]
     for j, col in enumerate(header[1:], 1):
-        values = [r[j] if j < len(r) else "" for r in body]
+        values = [_cell(r[j]) if j < len(r) else "" for r in body]
         for r, v in zip(body, values):
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
                 out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(),
                                         unique=values.count(v) == 1))
     del subject  # a table's rows name their own subjects
+
+
+_MARKS = {"✅": "yes", "✔": "yes", "✓": "yes", "☑": "yes", "❌": "no", "✗": "no", "✘": "no", "❎": "no"}
+
+
+def _cell(text: str) -> str:
+    """A table cell as an answer: check marks read as yes/no; cells with no letter or digit say nothing."""
+    text = text.strip()
+    if text in _MARKS:
+        return _MARKS[text]
+    return text if any(ch.isalnum() for ch in text) else ""
 
 
 def read_structure(doc: Document) -> Structure:
