@@ -23,11 +23,11 @@ def ask(
     protocol: str = typer.Option("structured", "--protocol", "-p",
                                  help="structured (grounding -> entity pinning -> answer seeking -> final) or "
                                       "single-turn (decompose once, ask once, answer). Ignored with --executive none."),
-    entity_turns: int = typer.Option(7, "--entity-turns", help="Entity-pinning turn budget."),
-    answer_turns: int = typer.Option(8, "--answer-turns", help="Answer-seeking turn budget."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Memory reply length limit (tokens)."),
+    entity_turns: int = typer.Option(7, "--entity-turns", min=0, help="Entity-pinning turn budget."),
+    answer_turns: int = typer.Option(8, "--answer-turns", min=0, help="Answer-seeking turn budget."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="Memory reply length limit (tokens)."),
     seed: int = typer.Option(None, "--seed", help="Seed for sampled replies (memory; a local:PACK executive too)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."),
     provider: str = typer.Option("auto", "--provider", help="auto (CUDA when available, else CPU), cpu, cuda, or an "
                                                             "onnxruntime provider name."),
     trace: Path = typer.Option(None, "--trace", help="Write the run's trace (JSON lines) here and print it readably."),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app
+from .app import app, require_extra
 
 
 @app.command("export")
@@ -27,6 +27,7 @@ def export(
     zip_: bool = typer.Option(False, "--zip", help="Also write PACK_DIR.memopack (one zip file) and print its path."),
 ):
     """Export a checkpoint to a memory pack: model files, tokenizer, and a manifest with sha256 of every file."""
+    require_extra("export", "torch", "transformers")
     from memo_edge.export import export_pack
 
     out = export_pack(checkpoint, output, format=format, precision=precision, verify=verify,
