@@ -94,6 +94,15 @@ class Pack:
     def __init__(self, root: Path, manifest: Manifest):
         self.root = root
         self.manifest = manifest
+        self._pack_id: str | None = None
+
+    @property
+    def pack_id(self) -> str:
+        """sha256 of manifest.json: the manifest lists every file's sha256, so this names the pack's whole content
+        (any edit to any file or to the manifest gives another id). Shown by `memo ask --json` and /v1/models."""
+        if self._pack_id is None:
+            self._pack_id = "sha256:" + sha256_file(self.root / MANIFEST)
+        return self._pack_id
 
     def path(self, role: str) -> Path:
         if role not in self.manifest.files:

@@ -67,11 +67,21 @@ class Memory:
         return [c.text.strip() for c in self.complete(questions, temperature, max_new_tokens)]
 
     def ask(self, question: str, executive=None, protocol: str = "structured", config=None, tracer=None,
-            executive_model: str | None = None):
+            executive_model: str | None = None, allow_fallback: bool = False):
         """MeMo's protocol: `executive` is None/"none" (memory answers directly), an OpenAI-compatible URL,
-        "local:PACK", a callable (messages, temperature, max_tokens) -> str, or an Executive."""
+        "local:PACK", a callable (messages, temperature, max_tokens) -> str, or an Executive.
+
+        A failed executive never passes silently: when it is unreachable or never replies usably, the protocol
+        finishes with its best-known answer and this raises `memo_edge.errors.ExecutiveError` (its `.answer` is
+        that fallback Answer, its message the cause). With allow_fallback=True the fallback Answer is returned
+        instead, with `status == "fallback"` and `error` set, for callers that count fallbacks (memo eval).
+        """
+        from memo_edge.errors import ExecutiveError
         from memo_edge.executives import make_executive
         from memo_edge.protocol import run_protocol
 
         ex = make_executive(executive, model=executive_model)
-        return run_protocol(question, self, ex, mode=protocol, config=config, tracer=tracer)
+        ans = run_protocol(question, self, ex, mode=protocol, config=config, tracer=tracer)
+        if ans.status == "fallback" and not allow_fallback:
+            raise ExecutiveError(f"executive failed ({ans.error}); fallback answer: {ans.final_answer!r}", ans)
+        return ans

@@ -41,7 +41,9 @@ def ask(
 ):
     """Answer a question from a memory pack, alone or driven by an EXECUTIVE through MeMo's protocol.
 
-    Prints the answer on stdout and one latency line on stderr (time to first token, decode tokens/s)."""
+    Prints the answer on stdout and one latency line on stderr (time to first token, decode tokens/s). If the
+    executive fails (unreachable, or no usable reply), the protocol's fallback answer is printed, a warning names
+    the cause, and the exit code is 3."""
     import json
     import sys
 
@@ -89,7 +91,8 @@ def ask(
 
         print_trace(trace, file=sys.stderr)
     if as_json:
-        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps({**ans.to_dict(), "pack_id": mem.engine.pack.pack_id}, ensure_ascii=False, indent=2,
+                         default=str))
     elif live and "".join(streamed).strip() == ans.final_answer:
         print()
     else:
@@ -107,3 +110,8 @@ def ask(
         written = prof.write(profile)
         prof.print_summary(file=sys.stderr)
         print("profile: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    if ans.status == "fallback":
+        # the answer above is the protocol's best guess without a working executive: say so, and exit 3
+        print(f"warning: the executive failed ({ans.error}); the answer is the protocol's fallback, not the "
+              "executive's (exit code 3)", file=sys.stderr)
+        raise typer.Exit(3)
