@@ -68,7 +68,7 @@ def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
 def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none",
              executive_model: str | None = None, batch_size: int = 8, progress: bool = True,
              judge_url: str | None = None, judge_model: str | None = None,
-             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8) -> dict:
+             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8, trusted_keys=None) -> dict:
     judge = None
     if judge_url:  # checked before loading the memory: a malformed judge URL should not cost an eval run
         from memo_edge.judge import make_endpoint
@@ -76,7 +76,7 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
         judge = make_endpoint(judge_url, judge_model, api_key_env=judge_api_key_env)
     from memo_edge.runtime import Memory
 
-    memory = Memory.load(pack)
+    memory = Memory.load(pack, trusted_keys=trusted_keys)
     t0 = time.perf_counter()
     if executive == "oracle":
         missing = [it.id for it in items if not it.decomposition]
@@ -99,7 +99,7 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
     # Answers the protocol had to give without a working executive: scored, but counted and reported, so a dead
     # endpoint cannot pass for a weak model.
     fallbacks = [p for p in preds if p.get("status") == "fallback"]
-    result.update(pack=str(pack), executive=executive, wall_s=round(time.perf_counter() - t0, 3),
+    result.update(pack=str(pack), pack_id=memory.pack_id, executive=executive, wall_s=round(time.perf_counter() - t0, 3),
                   fallbacks=len(fallbacks))
     if fallbacks:
         import sys

@@ -74,6 +74,7 @@ NO_ARGS = {
     ("eval",): "pack",
     ("serve",): "pack",
     ("models", "pull"): "name",
+    ("keygen",): "key",
     (): "missing command",
     ("models",): "missing command",
 }
@@ -93,7 +94,7 @@ def test_the_issues_commands_as_real_processes():
         assert_one_error(p, n)
 
 
-VERBS = ["synthesize", "train", "merge", "export", "build", "demo", "ask", "eval", "serve", "bench"]
+VERBS = ["synthesize", "train", "merge", "export", "build", "demo", "ask", "eval", "serve", "bench", "keygen"]
 
 
 def test_unknown_flag_and_unknown_verb():

@@ -35,6 +35,10 @@ def ask(
     profile: Path = typer.Option(None, "--profile",
                                  help="Write a latency profile JSON here, plus PROFILE.trace.json (Chrome/Perfetto) "
                                       "and PROFILE.png (timeline; needs matplotlib)."),
+    trusted_key: list[Path] = typer.Option(None, "--trusted-key",
+                                           help="Public key file (memo keygen's KEY.pub); repeatable. The pack "
+                                                "must be signed by one of them: unsigned or foreign packs are "
+                                                "refused. Default: $MEMO_TRUSTED_KEY."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON (answer, justification, timings)."),
     stream: bool = typer.Option(True, "--stream/--no-stream",
                                 help="With --executive none, print the answer token by token as it is generated."),
@@ -62,7 +66,8 @@ def ask(
     from memo_edge.runtime.memory import Memory
     from memo_edge.tracing import Tracer
 
-    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider, seed=seed)
+    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider, seed=seed,
+                      trusted_keys=list(trusted_key) if trusted_key else None)
     ex = make_executive(executive, model=executive_model, api_key_env=api_key_env, timeout_s=executive_timeout,
                         threads=threads, seed=seed)
     cfg = ProtocolConfig(entity_turns=entity_turns, answer_turns=answer_turns, memory_max_tokens=max_new_tokens,
@@ -91,8 +96,8 @@ def ask(
 
         print_trace(trace, file=sys.stderr)
     if as_json:
-        print(json.dumps({**ans.to_dict(), "pack_id": mem.engine.pack.pack_id}, ensure_ascii=False, indent=2,
-                         default=str))
+        print(json.dumps({**ans.to_dict(), "pack_id": mem.pack_id, "signed_by": mem.engine.pack.signer},
+                         ensure_ascii=False, indent=2, default=str))
     elif live and "".join(streamed).strip() == ans.final_answer:
         print()
     else:

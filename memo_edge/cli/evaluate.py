@@ -25,6 +25,9 @@ def eval_(
     judge_model: str = typer.Option(None, "--judge-model", help="Model name sent to the judge endpoint."),
     judge_api_key_env: str = typer.Option("OPENAI_API_KEY", "--judge-api-key-env",
                                           help="Environment variable holding the judge endpoint's API key."),
+    trusted_key: list[Path] = typer.Option(None, "--trusted-key",
+                                           help="Public key file; repeatable. Refuse packs not signed by one of "
+                                                "them (default: $MEMO_TRUSTED_KEY)."),
     judge_concurrency: int = typer.Option(8, "--judge-concurrency", min=1, help="Judge requests in flight at once."),
 ):
     """Score a pack on gold questions: EM/F1 overall and per hop count (MuSiQue normalization); optionally an LLM
@@ -38,7 +41,7 @@ def eval_(
         items = items[:limit]
     result = evaluate(pack, items, executive=executive, executive_model=executive_model, batch_size=batch_size,
                       judge_url=judge_url, judge_model=judge_model, judge_api_key_env=judge_api_key_env,
-                      judge_concurrency=judge_concurrency)
+                      judge_concurrency=judge_concurrency, trusted_keys=list(trusted_key) if trusted_key else None)
     print_table(result)
     if output:
         write_json(output, result)
