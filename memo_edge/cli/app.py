@@ -109,6 +109,17 @@ def _is_enospc(e: BaseException) -> bool:
         or "os error 28" in str(e)
 
 
+def _output_arg(argv: list[str]) -> str | None:
+    """The value of -o/--out/--output in argv: where a verb was writing."""
+    for i, a in enumerate(argv):
+        if a in ("-o", "--out", "--output") and i + 1 < len(argv):
+            return argv[i + 1]
+        for flag in ("--out=", "--output="):
+            if a.startswith(flag):
+                return a[len(flag):]
+    return None
+
+
 def _exit(msg: str, code: int) -> None:
     print(f"error: {msg}", file=sys.stderr)
     sys.exit(code)
@@ -153,8 +164,8 @@ def main(argv: list[str] | None = None) -> None:
             _exit(f"memo {verb or ''}: needs the [{extra}] extra ({mod} is not installed): "
                   f"pip install 'memo-edge[{extra}]'".replace("memo :", "memo:"), 2)
         if _is_enospc(e):
-            where = getattr(e, "filename", None)
-            _exit(f"{where + ': ' if where else ''}no space left on device (free some disk space and run the "
+            where = getattr(e, "filename", None) or _output_arg(args)  # torch/safetensors do not say where
+            _exit(f"{str(where) + ': ' if where else ''}no space left on device (free some disk space and run the "
                   "command again)", 2)
         if isinstance(e, OSError) and e.filename is not None:
             # A path we could not create, read or write (permissions, missing parent): name it, one line.
