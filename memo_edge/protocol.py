@@ -50,7 +50,9 @@ class ProtocolConfig(BaseModel):
     memory_max_tokens: int = Field(64, ge=1)
     memory_reply_chars: int = Field(300, ge=20, description="memory replies are cut to this length in prompts")
     json_repairs: int = Field(1, ge=0, description="re-asks after an invalid JSON reply")
-    max_exec_failures: int = Field(3, ge=1, description="consecutive failed executive calls before giving up")
+    max_exec_failures: int = Field(3, ge=1, description="consecutive unusable replies (each after its repair) "
+                                   "before giving up; a call that fails outright (after the client's retries) "
+                                   "gives up at once")
     seed: int | None = None
 
 
