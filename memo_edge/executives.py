@@ -37,9 +37,9 @@ class OpenAIExecutive:
 
     def close(self) -> None:
         if self._client is not None:
-            from .openai_client import _http_loop
+            from .openai_client import run_blocking
 
-            _http_loop().run(self._client.aclose())
+            run_blocking(self._client.aclose())
             self._client = None
 
     def __repr__(self) -> str:

@@ -95,7 +95,7 @@ class ChatEndpoint:
         """Blocking call for synchronous callers (the executive). It runs `achat` on the process's HTTP loop thread:
         only a coroutine can be cancelled mid-read, which is what makes `timeout_s` a deadline and not a per-read
         timeout. `client`, if given, is an httpx.AsyncClient (its pool lives on that loop)."""
-        return _http_loop().run(self.achat(messages, temperature, max_tokens, extra, client=client))
+        return run_blocking(self.achat(messages, temperature, max_tokens, extra, client=client))
 
     async def achat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512,
                     extra: dict | None = None, client: httpx.AsyncClient | None = None) -> str:
@@ -147,12 +147,14 @@ _LOOP: _LoopThread | None = None
 _LOOP_LOCK = threading.Lock()
 
 
-def _http_loop() -> _LoopThread:
+def run_blocking(coro):
+    """Run a coroutine on the process's HTTP loop thread and wait for it (for synchronous callers)."""
     global _LOOP
     with _LOOP_LOCK:
         if _LOOP is None or _LOOP.pid != os.getpid():  # a forked child has no copy of the thread
             _LOOP = _LoopThread()
-        return _LOOP
+        loop = _LOOP
+    return loop.run(coro)
 
 
 class _Retryable(Exception):
