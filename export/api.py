@@ -44,6 +44,11 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
 
         require_mlc()
     _check_replaceable(out)
+    key = None
+    if cfg.sign is not None:  # read the key before minutes of export work, not after
+        from memo_edge.signing import load_private_key
+
+        key = load_private_key(cfg.sign)
     ckpt = inspect_checkpoint(ckpt_dir, cfg.format)
     check_disk_space(ckpt, out, cfg.precision, copies=2 if cfg.zip else 1)
     check_weights(ckpt)
@@ -52,6 +57,10 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
             manifest = _writer(cfg.format)(ckpt, tmp, cfg, rep)
             manifest.metrics.setdefault("export", {})["total_s"] = round(time.perf_counter() - t0, 2)
             finalize(tmp, manifest)
+            if key is not None:
+                from memo_edge.signing import sign_pack
+
+                rep.log(f"signed by {sign_pack(tmp, key)}")
     except OSError as e:
         if e.errno != errno.ENOSPC:
             raise

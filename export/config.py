@@ -38,6 +38,7 @@ class ExportConfig(BaseModel):
     quant_algo: Literal["default", "rtn", "k_quant"] = "default"
     zip: bool = False
     overwrite: bool = True
+    sign: Path | None = None  # Ed25519 private key (PEM): write signature.json over manifest.json
 
     @model_validator(mode="after")
     def _precision_for_format(self) -> "ExportConfig":

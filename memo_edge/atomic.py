@@ -1,12 +1,19 @@
-"""Atomic writes: a crash never leaves a complete-looking but broken file or directory."""
+"""Atomic writes: a crash never leaves a complete-looking but broken file or directory.
+
+Temp names carry the writer's pid (`.NAME.<pid>-<random>.partial|.tmp`), so a later run can tell a leftover of a
+killed writer (pid gone, or reused by a process started after the leftover was made) from a concurrent writer's
+work in progress, and removes only the former.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -29,6 +36,57 @@ def _check_parent_writable(target: Path) -> Path:
     return ensure_dir(target.resolve().parent)
 
 
+def _process_start(pid: int) -> float | None:
+    """Start time of a live process, None if there is none with that pid."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return None
+    except psutil.Error:
+        return 0.0  # exists but unreadable (another user): treat as alive since forever
+
+
+_RUN_START = _process_start(os.getpid()) or time.time()
+
+
+def sweep_stale(parent: Path, name: str) -> list[Path]:
+    """Remove temp files/dirs of earlier, dead writers of `name` in `parent` (see the module doc). Returns them."""
+    rnd = "[a-z0-9_]{8}"  # tempfile's random part
+    pat = re.compile(rf"^\.{re.escape(name)}\.(?:(\d+)-(?:{rnd}|zip)|{rnd})\.(?:partial|tmp)$"
+                     rf"|^\.{re.escape(name)}\.old-(\d+)$")
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for p in entries:
+        m = pat.match(p.name)
+        if not m:
+            continue
+        pid = m.group(1) or m.group(2)
+        try:
+            mtime = p.lstat().st_mtime
+        except FileNotFoundError:
+            continue
+        if pid is not None:
+            if int(pid) == os.getpid():
+                continue
+            started = _process_start(int(pid))
+            stale = started is None or mtime < started  # dead, or the pid now belongs to a newer process
+        else:
+            stale = mtime < _RUN_START  # an older version's name without a pid: older than this run
+        if stale:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            removed.append(p)
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -39,7 +97,8 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a file via a temp file in the same directory + rename (atomic on POSIX)."""
     target = Path(path)
     parent = _check_parent_writable(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    sweep_stale(parent, target.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -71,7 +130,8 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
     parent = _check_parent_writable(target)
     if target.exists() and not overwrite:
         raise MemoError(f"{target}: already exists (pass --overwrite to replace it)")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    sweep_stale(parent, target.name)  # what killed runs left behind (SIGKILL skips the cleanup below)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".partial", dir=parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result should look like a normal mkdir
     try:
         yield tmp

@@ -138,7 +138,19 @@ def _read_pdf(path: Path) -> Document | None:
     except ImportError:
         warnings.warn(f"{path}: skipped (PDF needs the [pdf] extra: pip install 'memo-edge[pdf]')", stacklevel=3)
         return None
-    text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    import logging  # here, not at the top: this function is the only part of corpus.py issue 14 touches
+
+    log = logging.getLogger("pypdf")
+    level = log.level
+    log.setLevel(logging.ERROR)  # pypdf logs each repair it tries ("EOF marker not found"): one warning is enough
+    try:
+        text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
+    except Exception as e:  # pypdf raises many types (PdfReadError, ValueError, KeyError...) on a broken file
+        warnings.warn(f"{path}: skipped (not a readable PDF: {type(e).__name__}: {' '.join(str(e).split())[:120]})",
+                      stacklevel=3)
+        return None
+    finally:
+        log.setLevel(level)
     # PDF lines break inside words ("tech-\nnology") and sentences; re-join them before sentence splitting
     text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
     return _doc_from_text(path, text) if text.strip() else None

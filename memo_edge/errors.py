@@ -10,7 +10,21 @@ class MemoError(Exception):
 
 
 class PackError(MemoError):
-    """A pack failed verification (tampered, incomplete, unknown format)."""
+    """A pack failed verification (tampered, incomplete, unsigned where a signature is required, unknown format)."""
+
+
+class ExecutiveError(MemoError):
+    """The EXECUTIVE failed (unreachable, or no usable reply) and the protocol could only fall back.
+
+    `answer` is the protocol's fallback Answer (status "fallback", `error` set): a caller that wants it anyway
+    can use it, but cannot mistake it for a real answer. The CLI exits with code 3 for it.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, answer=None):
+        super().__init__(message)
+        self.answer = answer
 
 
 def field_error(e, default: str = "<record>") -> tuple[str, str]:

@@ -68,7 +68,7 @@ def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
 def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none",
              executive_model: str | None = None, batch_size: int = 8, progress: bool = True,
              judge_url: str | None = None, judge_model: str | None = None,
-             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8) -> dict:
+             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8, trusted_keys=None) -> dict:
     judge = None
     if judge_url:  # checked before loading the memory: a malformed judge URL should not cost an eval run
         from memo_edge.judge import make_endpoint
@@ -76,7 +76,7 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
         judge = make_endpoint(judge_url, judge_model, api_key_env=judge_api_key_env)
     from memo_edge.runtime import Memory
 
-    memory = Memory.load(pack)
+    memory = Memory.load(pack, trusted_keys=trusted_keys)
     t0 = time.perf_counter()
     if executive == "oracle":
         missing = [it.id for it in items if not it.decomposition]
@@ -92,10 +92,20 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
         ex = make_executive(executive, model=executive_model)
         preds = []
         for it in _track(items, progress, "asking"):
-            ans = memory.ask(it.question, executive=ex)
-            preds.append({"predicted_answer": ans.final_answer})
+            ans = memory.ask(it.question, executive=ex, allow_fallback=True)
+            preds.append({"predicted_answer": ans.final_answer, "status": ans.status,
+                          **({"executive_error": ans.error} if ans.error else {})})
     result = score(items, preds)
-    result.update(pack=str(pack), executive=executive, wall_s=round(time.perf_counter() - t0, 3))
+    # Answers the protocol had to give without a working executive: scored, but counted and reported, so a dead
+    # endpoint cannot pass for a weak model.
+    fallbacks = [p for p in preds if p.get("status") == "fallback"]
+    result.update(pack=str(pack), pack_id=memory.pack_id, executive=executive, wall_s=round(time.perf_counter() - t0, 3),
+                  fallbacks=len(fallbacks))
+    if fallbacks:
+        import sys
+
+        print(f"warning: the executive failed on {len(fallbacks)} of {len(preds)} questions; those answers are "
+              f"the protocol's fallback (first cause: {fallbacks[0].get('executive_error')})", file=sys.stderr)
     if judge is not None:  # after wall_s, which stays the memory's (and executive's) time alone
         from memo_edge.judge import judge_predictions
 
@@ -138,9 +148,14 @@ def print_table(result: dict, console=None) -> None:
     for h, v in result["per_hop"].items():
         j = [f"{jd['per_hop'][h]['judge_accuracy']:.3f}" if h in jd["per_hop"] else "-"] if jd else []
         t.add_row(f"{h}-hop", str(v["n"]), f"{v['em']:.3f}", f"{v['f1']:.3f}", *j)
+    captions = []
+    if result.get("fallbacks"):
+        captions.append(f"{result['fallbacks']} fallback answer(s): the executive failed")
     if jd:
+        captions.append(f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl"
+                        f"{'y' if jd['unparsed'] == 1 else 'ies'}")
+    if captions:
         from rich.markup import escape  # a model name like "x[awq]" must not be read as markup
 
-        t.caption = escape(f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl"
-                           f"{'y' if jd['unparsed'] == 1 else 'ies'}")
+        t.caption = escape("; ".join(captions))
     console.print(t)

@@ -32,12 +32,14 @@ class OpenAIExecutive:
         import httpx
 
         if self._client is None:  # one connection pool per executive: the protocol makes many short calls
-            self._client = httpx.Client(timeout=self.endpoint.timeout_s)
+            self._client = httpx.AsyncClient(timeout=self.endpoint.timeout_s)
         return self.endpoint.chat(messages, temperature=temperature, max_tokens=max_tokens, client=self._client)
 
     def close(self) -> None:
         if self._client is not None:
-            self._client.close()
+            from .openai_client import run_blocking
+
+            run_blocking(self._client.aclose())
             self._client = None
 
     def __repr__(self) -> str:

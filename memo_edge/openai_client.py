@@ -1,7 +1,8 @@
 """A small client for OpenAI-compatible chat endpoints (vLLM, Ollama, llama.cpp server, OpenAI).
 
-Used by the `openai` GENERATOR backend and by the OpenAI EXECUTIVE. Retries with exponential backoff and jitter
-on 429/5xx, timeouts and dropped connections; several base URLs are used round-robin.
+Used by the `openai` GENERATOR backend, the OpenAI EXECUTIVE and the judge. Each attempt has a deadline
+(`timeout_s`: the whole reply, not each read); retries with exponential backoff and jitter on 429/5xx, deadlines
+and dropped connections; several base URLs are used round-robin. Errors name the URL and what went wrong.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import asyncio
 import itertools
 import os
 import random
-import time
+import threading
 from dataclasses import dataclass, field
 
 import httpx
@@ -90,44 +91,70 @@ class ChatEndpoint:
         return self._content(resp)
 
     def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512, extra: dict | None = None,
-             client: httpx.Client | None = None) -> str:
-        own = client is None
-        client = client or httpx.Client(timeout=self.timeout_s)
-        try:
-            last = None
-            for attempt in range(self.max_retries + 1):
-                try:
-                    resp = client.post(self._url(), json=self._body(messages, temperature, max_tokens, extra),
-                                       headers=self._headers())
-                    return self._check(resp)
-                except (_Retryable, httpx.TransportError) as e:
-                    last = e
-                    if attempt < self.max_retries:
-                        time.sleep(self._delay(attempt, getattr(e, "retry_after", None)))
-            raise ChatError(f"chat call failed after {self.max_retries + 1} attempts: {last}")
-        finally:
-            if own:
-                client.close()
+             client: httpx.AsyncClient | None = None) -> str:
+        """Blocking call for synchronous callers (the executive). It runs `achat` on the process's HTTP loop thread:
+        only a coroutine can be cancelled mid-read, which is what makes `timeout_s` a deadline and not a per-read
+        timeout. `client`, if given, is an httpx.AsyncClient (its pool lives on that loop)."""
+        return run_blocking(self.achat(messages, temperature, max_tokens, extra, client=client))
 
     async def achat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512,
                     extra: dict | None = None, client: httpx.AsyncClient | None = None) -> str:
+        """One chat call: each attempt must finish (connect, send, the whole reply) within `timeout_s`, a deadline
+        that a server dripping bytes cannot stretch; failed attempts are retried `max_retries` times."""
         own = client is None
         client = client or httpx.AsyncClient(timeout=self.timeout_s)
         try:
-            last = None
+            last = "no attempt made"
             for attempt in range(self.max_retries + 1):
+                url, retry_after = self._url(), None
                 try:
-                    resp = await client.post(self._url(), json=self._body(messages, temperature, max_tokens, extra),
-                                             headers=self._headers())
+                    async with asyncio.timeout(self.timeout_s):
+                        resp = await client.post(url, json=self._body(messages, temperature, max_tokens, extra),
+                                                 headers=self._headers())
                     return self._check(resp)
-                except (_Retryable, httpx.TransportError) as e:
-                    last = e
-                    if attempt < self.max_retries:
-                        await asyncio.sleep(self._delay(attempt, getattr(e, "retry_after", None)))
-            raise ChatError(f"chat call failed after {self.max_retries + 1} attempts: {last}")
+                except TimeoutError:
+                    last = f"{url}: no complete reply within the {self.timeout_s:g} s deadline"
+                except _Retryable as e:
+                    last, retry_after = f"{url}: {e}", e.retry_after
+                except httpx.TransportError as e:
+                    last = f"{url}: {type(e).__name__}: {str(e) or 'connection failed'}"
+                if attempt < self.max_retries:
+                    await asyncio.sleep(self._delay(attempt, retry_after))
+            raise ChatError(f"chat call failed after {self.max_retries + 1} attempt(s): {last}")
         finally:
             if own:
                 await client.aclose()
+
+
+class _LoopThread:
+    """A daemon thread running one asyncio loop, where blocking callers' requests run (see ChatEndpoint.chat)."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="memo-http", daemon=True).start()
+
+    def run(self, coro):
+        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return fut.result()
+        except BaseException:
+            fut.cancel()  # e.g. Ctrl-C in the caller: do not leave the request running
+            raise
+
+
+_LOOP: _LoopThread | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def run_blocking(coro):
+    """Run a coroutine on the process's HTTP loop thread and wait for it (for synchronous callers)."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None or _LOOP.pid != os.getpid():  # a forked child has no copy of the thread
+            _LOOP = _LoopThread()
+        loop = _LOOP
+    return loop.run(coro)
 
 
 class _Retryable(Exception):

@@ -1,8 +1,13 @@
 """The memory pack: a directory (or a `.memopack` zip of it) whose manifest fully describes it.
 
 Loading verifies the manifest and the sha256 of every file; any mismatch is refused with a one-line error naming
-the file. JSON and safetensors/ONNX only: no pickle anywhere. This module is shared by the exporter (writer) and
-the runtime (reader), so it imports nothing heavy.
+the file. The sha256 of manifest.json itself is the pack id (`Pack.pack_id`): it covers every file, so any edit
+gives another id. Hashes catch corruption, not an attacker who rewrites a file and its hash: for that a pack can
+be signed (Ed25519 over manifest.json, `signature.json`, see signing.py) and opened with trusted keys, which
+refuses unsigned and foreign packs. A `.memopack` is extracted once into a content-addressed cache entry under
+$MEMO_HOME/packs (temp dir + verify + atomic rename under a file lock; limits on size, entry count and compression
+ratio; an entry found incomplete is extracted again). JSON and safetensors/ONNX only: no pickle anywhere. This
+module is shared by the exporter (writer) and the runtime (reader), so it imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -20,11 +26,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
+from .signing import SIGNATURE, check_signature, trusted_from_env
 
 FORMAT = "memo-pack"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 SUFFIX = ".memopack"
+
+# Extraction limits: a pack is a few large weight files stored uncompressed, so anything far from that is refused
+# before a byte is written. MEMO_PACK_MAX_BYTES raises the size cap for very large models.
+MAX_ENTRIES = 4096
+MAX_RATIO = 100          # uncompressed / compressed per entry; weights barely compress, zip bombs reach 1000+
+MAX_TOTAL_BYTES = 64 << 30
 
 
 class ModelInfo(BaseModel):
@@ -91,9 +104,21 @@ class Manifest(BaseModel):
 class Pack:
     """A verified pack on disk: `Pack.open(path)`."""
 
-    def __init__(self, root: Path, manifest: Manifest):
+    def __init__(self, root: Path, manifest: Manifest, manifest_bytes: bytes | None = None):
         self.root = root
         self.manifest = manifest
+        # from the bytes that were parsed, so the id always names what was loaded (the exporter builds a Pack
+        # before it writes manifest.json: then the id is computed on first use)
+        self._pack_id = None if manifest_bytes is None else "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
+        self.signer: str | None = None  # key id of a verified signature (signing.key_id), if the pack is signed
+
+    @property
+    def pack_id(self) -> str:
+        """sha256 of manifest.json, which lists every file's sha256: any change anywhere gives another id. Shown by
+        `memo ask --json` and (after the server rewrite) /v1/models."""
+        if self._pack_id is None:
+            self._pack_id = "sha256:" + sha256_file(self.root / MANIFEST)
+        return self._pack_id
 
     def path(self, role: str) -> Path:
         if role not in self.manifest.files:
@@ -101,24 +126,39 @@ class Pack:
         return self.root / self.manifest.files[role]
 
     @classmethod
-    def open(cls, path: str | os.PathLike, verify: bool = True) -> "Pack":
+    def open(cls, path: str | os.PathLike, verify: bool = True, trusted_keys=None) -> "Pack":
+        """Open and verify a pack directory or `.memopack` file.
+
+        verify: check every file's sha256 (False: only that they exist). trusted_keys: public key files (or
+        loaded keys); when given, the pack must carry a valid signature by one of them. None means the
+        MEMO_TRUSTED_KEY environment variable (key files separated by os.pathsep), if set. A signature present
+        in a pack is always checked against manifest.json, trusted keys or not.
+        """
+        keys = trusted_from_env() if trusted_keys is None else trusted_keys
         p = Path(path).expanduser()
         if p.is_file() and p.suffix == SUFFIX:
-            p = _extract(p)
-        if not p.is_dir():
-            raise PackError(f"{p}: not a memory pack (expected a directory with {MANIFEST} or a {SUFFIX} file)")
-        manifest = read_manifest(p)
-        if verify:
-            verify_files(p, manifest)
-        return cls(p, manifest)
+            pack = _open_memopack(p, verify)
+        else:
+            if not p.is_dir():
+                raise PackError(f"{p}: not a memory pack (expected a directory with {MANIFEST} or a {SUFFIX} file)")
+            manifest, raw = read_manifest_bytes(p)
+            verify_files(p, manifest, hashes=verify)
+            pack = cls(p, manifest, raw)
+        pack.signer = check_signature(pack.root, (pack.root / MANIFEST).read_bytes(), keys, shown=p)
+        return pack
 
 
 def read_manifest(root: Path) -> Manifest:
+    return read_manifest_bytes(root)[0]
+
+
+def read_manifest_bytes(root: Path) -> tuple[Manifest, bytes]:
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise PackError(f"{mpath}: missing (not a memory pack, or an incomplete one)")
+    data = mpath.read_bytes()
     try:
-        raw = json.loads(mpath.read_text(encoding="utf-8"))
+        raw = json.loads(data.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PackError(f"{mpath}: not valid JSON ({e})") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
@@ -127,7 +167,7 @@ def read_manifest(root: Path) -> Manifest:
         raise PackError(f"{mpath}: field 'format_version': {raw.get('format_version')!r} is not supported "
                         f"(this memo-edge reads version {FORMAT_VERSION})")
     try:
-        return Manifest.model_validate(raw)
+        return Manifest.model_validate(raw), data
     except ValidationError as e:
         field, msg = field_error(e)
         raise PackError(f"{mpath}: field '{field}': {msg}") from None
@@ -158,7 +198,8 @@ def _through_symlink(root: Path, rel: PurePosixPath) -> bool:
     return False
 
 
-def verify_files(root: Path, manifest: Manifest) -> None:
+def verify_files(root: Path, manifest: Manifest, hashes: bool = True) -> None:
+    """Every listed file exists as a plain file inside the pack and (hashes=True) matches its sha256."""
     if not manifest.sha256:
         raise PackError(f"{root / MANIFEST}: field 'sha256': no file hashes (refusing an unverifiable pack)")
     for role, rel in manifest.files.items():
@@ -170,15 +211,16 @@ def verify_files(root: Path, manifest: Manifest) -> None:
             raise PackError(f"{f}: is a symbolic link (a pack holds plain files only)")
         if not f.is_file():
             raise PackError(f"{f}: missing from the pack")
-        if sha256_file(f) != digest:
+        if hashes and sha256_file(f) != digest:
             raise PackError(f"{f}: sha256 does not match the manifest (file modified or corrupt)")
 
 
 def finalize(root: Path, manifest: Manifest) -> Manifest:
-    """Hash every file under root (except the manifest) and write manifest.json. Call inside an atomic_dir."""
+    """Hash every file under root (except the manifest and a signature) and write manifest.json. Call inside an
+    atomic_dir; sign after this (signing.sign_pack), since the signature covers these exact bytes."""
     hashes = {}
     for f in sorted(root.rglob("*")):
-        if f.is_file() and f.name != MANIFEST:
+        if f.is_file() and f.relative_to(root).as_posix() not in (MANIFEST, SIGNATURE):
             hashes[f.relative_to(root).as_posix()] = sha256_file(f)
     manifest = manifest.model_copy(update={"sha256": hashes})
     (root / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -187,38 +229,154 @@ def finalize(root: Path, manifest: Manifest) -> Manifest:
 
 def zip_pack(root: Path, out: Path) -> Path:
     """Write a `.memopack` (stored, not deflated: ONNX weights barely compress and stored loads faster)."""
+    from .atomic import sweep_stale
+
     read_manifest(root)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
-        for f in sorted(root.rglob("*")):
-            if f.is_file():
-                zf.write(f, f.relative_to(root).as_posix())
-    os.replace(tmp, out)
+    sweep_stale(out.parent, out.name)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}-zip.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as zf:
+            for f in sorted(root.rglob("*")):
+                if f.is_file():
+                    zf.write(f, f.relative_to(root).as_posix())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return out
 
 
-def _extract(zpath: Path) -> Path:
-    """Extract into $MEMO_HOME/packs/<sha256 of the zip>/ once; refuse entries that escape the directory."""
-    digest = sha256_file(zpath)[:16]
-    dest = memo_home() / "packs" / f"{zpath.stem}-{digest}"
-    if (dest / MANIFEST).is_file():
-        return dest
-    tmp = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+# ---- .memopack extraction cache ---------------------------------------------------------------------------------
+def packs_dir() -> Path:
+    return memo_home() / "packs"
+
+
+def _max_total() -> int:
+    v = os.environ.get("MEMO_PACK_MAX_BYTES")
+    if not v:
+        return MAX_TOTAL_BYTES
+    try:
+        return int(v)
+    except ValueError:
+        raise PackError(f"MEMO_PACK_MAX_BYTES={v!r}: expected a number of bytes") from None
+
+
+def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
+    """The zip's entries, refused before anything is written: escaping names, links, too many entries, too large
+    in total, or compressed suspiciously well (a zip bomb)."""
     try:
         with zipfile.ZipFile(zpath) as zf:
-            for info in zf.infolist():
-                name = info.filename
-                pp = PurePosixPath(name)
-                if pp.is_absolute() or ".." in pp.parts or "\\" in name or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    raise PackError(f"{zpath}: entry '{name}' escapes the pack directory; refusing it")
-                zf.extract(info, tmp)
-    except zipfile.BadZipFile as e:
-        shutil.rmtree(tmp, ignore_errors=True)
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as e:
         raise PackError(f"{zpath}: not a valid {SUFFIX} zip ({e})") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    os.replace(tmp, dest)
-    return dest
+    if len(infos) > MAX_ENTRIES:
+        raise PackError(f"{zpath}: {len(infos)} entries (a pack holds at most {MAX_ENTRIES}); refusing it")
+    seen: set[str] = set()
+    total, cap = 0, _max_total()
+    for info in infos:
+        name = info.filename
+        pp = PurePosixPath(name)
+        if pp.is_absolute() or ".." in pp.parts or "\\" in name or (info.external_attr >> 16) & 0o170000 == 0o120000:
+            raise PackError(f"{zpath}: entry '{name}' escapes the pack directory; refusing it")
+        if name in seen:
+            raise PackError(f"{zpath}: entry '{name}' appears twice; refusing it")
+        seen.add(name)
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > (1 << 20):
+            raise PackError(f"{zpath}: entry '{name}' expands {info.file_size / max(info.compress_size, 1):.0f}x "
+                            f"(more than {MAX_RATIO}x: a zip bomb?); refusing it")
+        total += info.file_size
+    if total > cap:
+        raise PackError(f"{zpath}: would extract {total / 1e9:.1f} GB (limit {cap / 1e9:.1f} GB; raise it with "
+                        "MEMO_PACK_MAX_BYTES); refusing it")
+    return infos
+
+
+def _extract_to(zpath: Path, infos: list[zipfile.ZipInfo], dest: Path) -> None:
+    """Stream every entry into dest, counting real bytes: the headers' sizes are checked above, this holds even if
+    they lie (zipfile also stops at the declared size and checks each CRC)."""
+    cap, written = _max_total(), 0
+    with zipfile.ZipFile(zpath) as zf:
+        for info in infos:
+            target = dest / PurePosixPath(info.filename)
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as out:
+                while block := src.read(1 << 20):
+                    written += len(block)
+                    if written > cap:
+                        raise PackError(f"{zpath}: extracts to more than its entries declare; refusing it")
+                    out.write(block)
+
+
+def _relative_error(e: PackError, root: Path, zpath: Path) -> PackError:
+    """Messages about a temp extraction name the .memopack and the member, not the temp path."""
+    return PackError(f"{zpath}: " + str(e).replace(f"{root}/", "").replace(str(root), "(pack)"))
+
+
+def _sweep(cache: Path, entry: Path) -> None:
+    """Leftovers of killed extractions of this entry (we hold its lock, so none is in progress)."""
+    for old in cache.iterdir():
+        if old.name.startswith(f".{entry.name}."):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _extract_locked(zpath: Path, entry: Path, infos: list[zipfile.ZipInfo], broken: bool = False) -> None:
+    """Extract zpath into the cache entry, once, whatever the number of processes doing it at the same time."""
+    from filelock import FileLock
+
+    cache = entry.parent
+    locks = cache / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"{entry.name}.lock")):
+        _sweep(cache, entry)
+        if entry.is_dir():
+            if not broken:
+                return  # another process finished it while we waited
+            try:  # another process may have healed it already
+                verify_files(entry, read_manifest(entry))
+                return
+            except PackError:
+                aside = cache / f".{entry.name}.{os.getpid()}.broken"
+                os.replace(entry, aside)
+                shutil.rmtree(aside, ignore_errors=True)
+        need = sum(i.file_size for i in infos)
+        free = shutil.disk_usage(cache).free
+        if need > free:
+            raise PackError(f"{cache}: not enough disk space to extract {zpath.name} (needs {need / 1e6:.0f} MB, "
+                            f"{free / 1e6:.0f} MB free)")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".partial", dir=cache))
+        try:
+            _extract_to(zpath, infos, tmp)
+            try:  # verify the extracted files before they become visible to anyone
+                verify_files(tmp, read_manifest(tmp))
+            except PackError as e:
+                raise _relative_error(e, tmp, zpath) from None
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, entry)  # atomic: the entry is complete or absent
+        except zipfile.BadZipFile as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise PackError(f"{zpath}: corrupt {SUFFIX} zip ({e})") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
+def _open_memopack(zpath: Path, verify: bool) -> "Pack":
+    """Open a `.memopack` through its content-addressed cache entry: $MEMO_HOME/packs/<stem>-<sha256 prefix>."""
+    infos = _checked_entries(zpath)
+    entry = packs_dir() / f"{zpath.stem}-{sha256_file(zpath)[:32]}"
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    if not entry.is_dir():
+        _extract_locked(zpath, entry, infos)
+    try:
+        manifest, raw = read_manifest_bytes(entry)
+        verify_files(entry, manifest, hashes=verify)
+    except PackError:
+        # The entry was damaged after extraction (a file deleted or edited, a crash of an older version): the zip
+        # is the source of truth, so extract it again instead of failing on every later run.
+        _extract_locked(zpath, entry, infos, broken=True)
+        manifest, raw = read_manifest_bytes(entry)
+        verify_files(entry, manifest, hashes=verify)
+    return Pack(entry, manifest, raw)

@@ -72,8 +72,13 @@ def read_jsonl(path: str | Path, model: type[Record]) -> Iterator[Record]:
     path = Path(path)
     if not path.is_file():
         raise MemoError(f"{path}: file not found (expected a .jsonl file)")
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
+    with path.open("rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MemoError(f"{path}:{lineno}: not UTF-8 text (expected a .jsonl file of JSON objects; "
+                                "is this a binary file?)") from None
             if not line.strip():
                 continue
             try:

@@ -13,8 +13,12 @@ def read_trace(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file():
         raise MemoError(f"{p}: trace file not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise MemoError(f"{p}: not UTF-8 text (expected a trace written by memo ask --trace)") from None
     out = []
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if line.strip():
             try:
                 out.append(json.loads(line))

@@ -4,7 +4,8 @@
         endpoint = ChatEndpoint(urls=[srv.url], model="test")
 
 `reply_fn` returns the assistant text, or a Fault to misbehave: an HTTP status, a delay past the client's timeout,
-an unparseable body, or a dropped connection. Every request body is recorded in `srv.requests`.
+an unparseable body, a dropped connection, or a reply dripped one byte at a time. Every request body is recorded
+in `srv.requests`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Fault:
     garbage: bool = False           # 200 with a body that is not JSON
     drop: bool = False              # close the socket without replying
     then: str | None = None         # after delay, reply normally with this text
+    drip_s: float = 0.0             # send the reply one byte every drip_s seconds (defeats per-read timeouts)
 
 
 class ScriptedServer:
@@ -47,12 +49,22 @@ class ScriptedServer:
             def log_message(self, *a):  # keep test output clean
                 pass
 
-            def _send(self, status: int, body: bytes, ctype="application/json"):
+            def _send(self, status: int, body: bytes, ctype="application/json", drip_s: float = 0.0):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not drip_s:
+                    self.wfile.write(body)
+                    return
+                self.wfile.flush()
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(drip_s)
+                except OSError:  # the client gave up: that is the point of the test
+                    self.close_connection = True
 
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/models"):
@@ -81,13 +93,15 @@ class ScriptedServer:
                     if out.status:
                         self._send(out.status, json.dumps({"error": {"message": "injected"}}).encode())
                         return
-                    out = out.then or ""
+                    drip, out = out.drip_s, out.then or ""
+                else:
+                    drip = 0.0
                 resp = {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                         "model": body.get("model", "scripted"),
                         "choices": [{"index": 0, "finish_reason": "stop",
                                      "message": {"role": "assistant", "content": out}}],
                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
-                self._send(200, json.dumps(resp).encode())
+                self._send(200, json.dumps(resp).encode(), drip_s=drip)
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

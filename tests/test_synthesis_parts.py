@@ -85,7 +85,8 @@ def test_entity_groups_link_documents_that_share_entities():
 
 
 def test_hf_generator_runs_a_local_checkpoint(tmp_path, tiny_dir):
-    """A random tiny model cannot write JSON: every call is made, cached, reported, and the run says so."""
+    """A random tiny model cannot write JSON: every call is made and reported, none is cached as final (a rerun
+    asks again), and the run says so."""
     c = tmp_path / "c"
     c.mkdir()
     (c / "a.md").write_text("# Orvel Works\n\nOrvel Works is a glass company. Dana Orvel founded it in 1990.\n")
@@ -93,7 +94,7 @@ def test_hf_generator_runs_a_local_checkpoint(tmp_path, tiny_dir):
     with pytest.raises(MemoError, match="no usable question-answer pairs"):
         synthesize(c, tmp_path / "r.jsonl", cfg, progress=False)
     cache = CallCache(tmp_path / "r.cache.jsonl")
-    assert len(cache) == 4  # 1a + 1b, each asked once more with the validation error
+    assert len(cache) == 0  # 1a + 1b were each asked twice, but no reply validated: nothing is final
 
     from memo_edge.synthesis.backends import HFBackend
 

@@ -46,11 +46,16 @@ def save_state(accelerator, work: Path, progress: dict) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp), safe_serialization=False)
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        write_json(tmp / "progress.json", progress)
-        _swap_in(tmp, work / "state")
+    try:
+        accelerator.save_state(str(tmp), safe_serialization=False)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            write_json(tmp / "progress.json", progress)
+            _swap_in(tmp, work / "state")
+    except BaseException:  # e.g. a full disk: leave the last good state, not half a new one
+        if accelerator.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     accelerator.wait_for_everyone()
 
 
@@ -60,9 +65,13 @@ def save_weights(accelerator, model, tokenizer, dest: Path) -> None:
     state = accelerator.get_state_dict(model)
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.unwrap_model(model).save_pretrained(str(tmp), state_dict=state)
-        tokenizer.save_pretrained(str(tmp))
-        _swap_in(tmp, dest)
+        try:
+            accelerator.unwrap_model(model).save_pretrained(str(tmp), state_dict=state)
+            tokenizer.save_pretrained(str(tmp))
+            _swap_in(tmp, dest)
+        except BaseException:  # e.g. a full disk: never leave best.partial behind
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     accelerator.wait_for_everyone()
 
 

@@ -23,11 +23,11 @@ def ask(
     protocol: str = typer.Option("structured", "--protocol", "-p",
                                  help="structured (grounding -> entity pinning -> answer seeking -> final) or "
                                       "single-turn (decompose once, ask once, answer). Ignored with --executive none."),
-    entity_turns: int = typer.Option(7, "--entity-turns", help="Entity-pinning turn budget."),
-    answer_turns: int = typer.Option(8, "--answer-turns", help="Answer-seeking turn budget."),
-    max_new_tokens: int = typer.Option(64, "--max-new-tokens", help="Memory reply length limit (tokens)."),
+    entity_turns: int = typer.Option(7, "--entity-turns", min=0, help="Entity-pinning turn budget."),
+    answer_turns: int = typer.Option(8, "--answer-turns", min=0, help="Answer-seeking turn budget."),
+    max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1, help="Memory reply length limit (tokens)."),
     seed: int = typer.Option(None, "--seed", help="Seed for sampled replies (memory; a local:PACK executive too)."),
-    threads: int = typer.Option(None, "--threads", help="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."),
     provider: str = typer.Option("auto", "--provider", help="auto (CUDA when available, else CPU), cpu, cuda, or an "
                                                             "onnxruntime provider name."),
     trace: Path = typer.Option(None, "--trace", help="Write the run's trace (JSON lines) here and print it readably."),
@@ -35,13 +35,19 @@ def ask(
     profile: Path = typer.Option(None, "--profile",
                                  help="Write a latency profile JSON here, plus PROFILE.trace.json (Chrome/Perfetto) "
                                       "and PROFILE.png (timeline; needs matplotlib)."),
+    trusted_key: list[Path] = typer.Option(None, "--trusted-key",
+                                           help="Public key file (memo keygen's KEY.pub); repeatable. The pack "
+                                                "must be signed by one of them: unsigned or foreign packs are "
+                                                "refused. Default: $MEMO_TRUSTED_KEY."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON (answer, justification, timings)."),
     stream: bool = typer.Option(True, "--stream/--no-stream",
                                 help="With --executive none, print the answer token by token as it is generated."),
 ):
     """Answer a question from a memory pack, alone or driven by an EXECUTIVE through MeMo's protocol.
 
-    Prints the answer on stdout and one latency line on stderr (time to first token, decode tokens/s)."""
+    Prints the answer on stdout and one latency line on stderr (time to first token, decode tokens/s). If the
+    executive fails (unreachable, or no usable reply), the protocol's fallback answer is printed, a warning names
+    the cause, and the exit code is 3."""
     import json
     import sys
 
@@ -60,7 +66,8 @@ def ask(
     from memo_edge.runtime.memory import Memory
     from memo_edge.tracing import Tracer
 
-    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider, seed=seed)
+    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider, seed=seed,
+                      trusted_keys=list(trusted_key) if trusted_key else None)
     ex = make_executive(executive, model=executive_model, api_key_env=api_key_env, timeout_s=executive_timeout,
                         threads=threads, seed=seed)
     cfg = ProtocolConfig(entity_turns=entity_turns, answer_turns=answer_turns, memory_max_tokens=max_new_tokens,
@@ -89,7 +96,8 @@ def ask(
 
         print_trace(trace, file=sys.stderr)
     if as_json:
-        print(json.dumps(ans.to_dict(), ensure_ascii=False, indent=2, default=str))
+        print(json.dumps({**ans.to_dict(), "pack_id": mem.pack_id, "signed_by": mem.engine.pack.signer},
+                         ensure_ascii=False, indent=2, default=str))
     elif live and "".join(streamed).strip() == ans.final_answer:
         print()
     else:
@@ -107,3 +115,8 @@ def ask(
         written = prof.write(profile)
         prof.print_summary(file=sys.stderr)
         print("profile: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    if ans.status == "fallback":
+        # the answer above is the protocol's best guess without a working executive: say so, and exit 3
+        print(f"warning: the executive failed ({ans.error}); the answer is the protocol's fallback, not the "
+              "executive's (exit code 3)", file=sys.stderr)
+        raise typer.Exit(3)

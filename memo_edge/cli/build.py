@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app
+from .app import app, require_extra
 
 
 @app.command("build")
@@ -20,6 +20,7 @@ def build_(
     work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
 ):
     """Corpus -> reflections -> fine-tuned MEMORY model -> ONNX memory pack, resumable."""
+    require_extra("build", "torch", "transformers")
     from memo_edge.build import build
     from memo_edge.config import load_build_config
 
@@ -37,6 +38,7 @@ def demo(
     show: int = typer.Option(8, help="How many demo questions to print answers for."),
 ):
     """Build a pack from the shipped demo corpus, ask demo questions, print answers, latency and EM/F1."""
+    require_extra("demo", "torch", "transformers")
     from memo_edge.demo_run import run_demo
 
     run_demo(out, base=base, precision=precision, show=show)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app
+from .app import app, require_extra
 
 
 @app.command("export")
@@ -25,10 +25,24 @@ def export(
     quant_algo: str = typer.Option("default", "--quant-algo", help="int8/int4 weight quantization: default (round to "
                                    "nearest) | rtn | k_quant (llama.cpp-style; slower to build, often closer to fp32)."),
     zip_: bool = typer.Option(False, "--zip", help="Also write PACK_DIR.memopack (one zip file) and print its path."),
+    sign: Path = typer.Option(None, "--sign", help="Sign the pack with this Ed25519 private key (memo keygen): "
+                              "signature.json over manifest.json; load with --trusted-key KEY.pub to require it."),
 ):
     """Export a checkpoint to a memory pack: model files, tokenizer, and a manifest with sha256 of every file."""
+    require_extra("export", "torch", "transformers")
     from memo_edge.export import export_pack
 
     out = export_pack(checkpoint, output, format=format, precision=precision, verify=verify,
-                      reflections=reflections, heldout=heldout, quant_algo=quant_algo, zip=zip_)
+                      reflections=reflections, heldout=heldout, quant_algo=quant_algo, zip=zip_, sign=sign)
     typer.echo(str(out))
+
+
+@app.command("keygen")
+def keygen(key: Path = typer.Argument(..., help="Private key file to create (KEY.pub is written next to it).")):
+    """Make an Ed25519 key pair for signing packs: KEY (private, mode 0600: keep it secret) and KEY.pub (give it to
+    whoever loads your packs, for --trusted-key)."""
+    from memo_edge.signing import generate, key_id, load_public_key
+
+    priv, pub = generate(key)
+    typer.echo(f"{priv} (private; memo export --sign {priv})\n{pub} (public; memo ask --trusted-key {pub}); "
+               f"key id {key_id(load_public_key(pub))}")

@@ -63,9 +63,15 @@ def synthesize(
               grouping=grouping, embedding_model=embedding_model)
     if steps:
         kw["steps"] = tuple(s.strip() for s in steps.split(",") if s.strip())
+    from memo_edge.errors import MemoError
+
     card = run(corpus_dir, out, SynthesisConfig.make(**kw), progress=not no_progress)
     counts = ", ".join(f"{k} {v}" for k, v in card["counts_by_type"].items())
-    if card["failed_items"]:
-        typer.echo(f"warning: {len(card['failed_items'])} item(s) failed after retries; they are listed in the "
-                   "card's failed_items", err=True)
     typer.echo(f"{card['reflections']} reflections -> {out} ({counts}); card: {out.with_suffix('')}.card.json")
+    lost = card["failed_items"]
+    if lost:
+        # The reflections that did succeed are written, but a run that lost items is not a success: name them
+        # (all of them are in the card), exit non-zero, and let the rerun ask only for them (the cache has the rest).
+        shown = "; ".join(f"{f['step']} '{f['item']}'" for f in lost[:5]) + ("; ..." if len(lost) > 5 else "")
+        raise MemoError(f"{out}: {len(lost)} item(s) lost after retries: {shown} (first cause: {lost[0]['error']}); "
+                        "all are listed in the card's failed_items; run the same command again to retry only them")

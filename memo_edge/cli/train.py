@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .app import app
+from .app import app, require_extra
 
 
 def _summary(m: dict) -> str:
@@ -59,6 +59,7 @@ def train_(
     with the same weights. Multi-GPU: `accelerate launch --config_file <training/accelerate/*.yaml> -m
     memo_edge.training REFLECTIONS -o OUT ...` (same flags).
     """
+    require_extra("train", "torch", "transformers")
     import json
 
     from memo_edge.training import TrainConfig, train
@@ -79,16 +80,22 @@ def merge_(
     ckpts: list[Path] = typer.Argument(..., help="Two or more memory checkpoints trained from the same base."),
     out: Path = typer.Option(..., "-o", "--out", help="Merged checkpoint directory."),
     method: str = typer.Option("ties", help="ties | linear (task-vector merging)."),
-    density: float = typer.Option(0.3, help="TIES: share of each task vector kept (largest magnitudes)."),
+    density: float = typer.Option(0.3, min=0.0, max=1.0, help="TIES: share of each task vector kept (largest magnitudes)."),
     weights: str = typer.Option(None, help="Comma-separated weight per checkpoint (default: equal)."),
 ):
     """Merge memories: base + combined task vectors (checkpoint - base), as in the MeMo paper; reports each
     checkpoint's own reflections' recall for the merged model."""
+    require_extra("merge", "torch", "transformers")
     import json
 
     from memo_edge.training import merge
 
-    w = [float(x) for x in weights.split(",")] if weights else None
+    from memo_edge.errors import MemoError
+
+    try:
+        w = [float(x) for x in weights.split(",")] if weights else None
+    except ValueError:
+        raise MemoError(f"--weights '{weights}': expected comma-separated numbers, one per checkpoint") from None
     res = merge(ckpts, out, method=method, density=density, weights=w)
     typer.echo(json.dumps(res))
 

@@ -1,8 +1,10 @@
 """Append-only cache of GENERATOR calls: every reply is on disk the moment it arrives.
 
-One JSON line per finished call, keyed by sha256(step, prompt version, model, input messages, attempt). A SIGKILL
-can at worst cut the last line short; loading skips such a line, so a rerun asks exactly the calls that never
-finished. The file is never rewritten, so an edited corpus reuses every call whose input did not change.
+One JSON line per finished call, keyed by sha256(step, prompt version, model, input messages, attempt). Only replies
+that validated are written (llm_pipeline): a reply that failed validation is not final, so a rerun asks again. A
+SIGKILL can at worst cut the last line short; loading skips such a line, so a rerun asks exactly the calls that
+never finished. The file is never rewritten, so an edited corpus reuses every call whose input did not change; a
+key written twice keeps its last line.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ class CallCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._mem: dict[str, str] = {}
-        self.hits = 0
+        self.hits = 0           # lookups that finished a call (counted by the caller, which validates)
         self.writes = 0
         self.skipped_lines = 0
+        self.stale = 0          # cached replies that no longer validate (asked again)
         if self.path.is_file():
             self._load()
         try:
@@ -55,17 +58,18 @@ class CallCache:
                     os.write(self._fd, b"\n")
 
     def get(self, key: str) -> str | None:
-        reply = self._mem.get(key)
-        if reply is not None:
-            self.hits += 1
-        return reply
+        return self._mem.get(key)
 
     def put(self, key: str, reply: str, step: str = "") -> None:
-        if key in self._mem:
+        if self._mem.get(key) == reply:
             return
         self._mem[key] = reply
         line = json.dumps({"key": key, "step": step, "reply": reply}, ensure_ascii=False) + "\n"
-        os.write(self._fd, line.encode("utf-8"))
+        try:
+            os.write(self._fd, line.encode("utf-8"))
+        except OSError as e:  # a full disk: say where (the calls cached so far stay usable)
+            raise MemoError(f"{self.path}: cannot append to the call cache ({e.strerror}); free some space and "
+                            "run again: finished calls are not asked again") from None
         self.writes += 1
 
     def __len__(self) -> int:

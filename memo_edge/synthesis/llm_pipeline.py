@@ -66,31 +66,47 @@ class _Ctx:
         self.failures.append({"step": step, "item": item[:200], "error": error[:300]})
 
     async def ask(self, prompt: P.Prompt, item: str, **fmt):
-        """One logical call: cached attempt by attempt; re-asked (with the error) while the reply fails to validate."""
+        """One logical call: re-asked (with the error) while the reply fails to validate.
+
+        Only a reply that validated is cached, under the key of the attempt that produced it, and any such reply
+        finishes the call on a rerun. A reply that never validated is not final: the next run asks again
+        (earlier versions cached it, so a rerun against a healthy server lost the same items again)."""
         from ..openai_client import ChatError
 
         base = prompt.messages(**fmt)
-        msgs, st = base, self.stat(prompt.step)
-        for attempt in range(self.cfg.parse_retries + 1):
-            key = call_key(prompt.name, prompt.version, self.backend.model, base, attempt)
-            reply = self.cache.get(key)
-            if reply is None:
-                try:
-                    async with self.sem:
-                        reply = await self.backend.complete(msgs)
-                except ChatError as e:
-                    self.fail(prompt.step, item, f"{prompt.name}: {e}")
-                    return None
-                self.cache.put(key, reply, prompt.name)
-                st.calls += 1
-            else:
-                st.cached += 1
+        st = self.stat(prompt.step)
+        keys = [call_key(prompt.name, prompt.version, self.backend.model, base, a)
+                for a in range(self.cfg.parse_retries + 1)]
+        for key in keys:
+            cached = self.cache.get(key)
+            if cached is None:
+                continue
             try:
-                return parse_reply(reply, prompt.schema)
+                res = parse_reply(cached, prompt.schema)
+            except ReplyError:
+                self.cache.stale += 1  # an invalid reply an older version cached: not served
+                continue
+            self.cache.hits += 1
+            st.cached += 1
+            return res
+        msgs, err = base, ""
+        for key in keys:
+            try:
+                async with self.sem:
+                    reply = await self.backend.complete(msgs)
+            except ChatError as e:
+                self.fail(prompt.step, item, f"{prompt.name}: {e}")
+                return None
+            st.calls += 1
+            try:
+                res = parse_reply(reply, prompt.schema)
             except ReplyError as e:
                 st.invalid += 1
                 msgs = base + [{"role": "assistant", "content": reply}, P.retry_message(str(e))]
                 err = str(e)
+                continue
+            self.cache.put(key, reply, prompt.name)
+            return res
         self.fail(prompt.step, item, f"{prompt.name}: reply never validated ({err})")
         return None
 
@@ -260,7 +276,7 @@ async def _run(cfg, docs, chunks, out_path, ui, backend) -> LLMRun:
     pairs = [p for part in results for p in part]
     stats = {k: vars(v) for k, v in ctx.stats.items()}
     stats["cache"] = {"path": str(cache.path), "hits": cache.hits, "writes": cache.writes,
-                      "skipped_lines": cache.skipped_lines, "groups": len(groups)}
+                      "skipped_lines": cache.skipped_lines, "stale_invalid": cache.stale, "groups": len(groups)}
     return LLMRun(pairs, stats, P.prompt_version(), ctx.failures, ctx.dropped)
 
 
