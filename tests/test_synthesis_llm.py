@@ -13,6 +13,7 @@ import pytest
 from memo_edge.errors import MemoError
 from memo_edge.records import load_reflections
 from memo_edge.synthesis import SynthesisConfig, synthesize
+from memo_edge.synthesis.nlp import load_nlp
 from memo_edge.synthesis.scripted import scripted_reply
 from memo_edge.synthesis.text import normalize
 from openai_server import Fault, ScriptedServer
@@ -85,8 +86,9 @@ def test_faults_500_timeout_garbage_drop_and_prose_are_survived(tmp_path, small_
             return f"Here is the JSON you asked for:\n```json\n{good}\n```\nHope this helps!"
         return good
 
-    with ScriptedServer(reply) as srv:
-        card = synthesize(small_corpus, tmp_path / "r.jsonl", _cfg([srv.url], timeout_s=1.0, max_retries=4),
+    load_nlp()  # the scripted generator parses with spaCy: load it before the clock of the first request starts
+    with ScriptedServer(reply) as srv:  # 2 s: a healthy scripted reply takes ~0.2 s; fault 2 sleeps 3 s (a timeout)
+        card = synthesize(small_corpus, tmp_path / "r.jsonl", _cfg([srv.url], timeout_s=2.0, max_retries=4),
                           progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
     assert card["failed_items"] == []
