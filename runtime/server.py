@@ -88,6 +88,7 @@ def error_body(status: int, message: str, kind: str = "invalid_request_error", p
 
 _CODES = {401: "invalid_api_key", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
           408: "request_timeout", 413: "request_too_large", 415: "unsupported_media_type", 422: "unsupported",
+          431: "headers_too_large",
           503: "server_busy", 504: "timeout"}
 
 
@@ -698,6 +699,13 @@ class _Guard:
         await self.app(scope, receive, send_cors)
 
     def _check(self, scope, headers: dict, origin: str | None, cors: bool) -> ApiError | None:
+        # h11 caps a head that arrives in pieces (max_header_bytes); one that arrives whole in a single read
+        # (up to 256 KB) is parsed, and refused here
+        size = len(scope["raw_path"]) + len(scope["query_string"]) + sum(len(k) + len(v) + 4
+                                                                         for k, v in scope["headers"])
+        if size > self.cfg.max_header_bytes:
+            return ApiError(431, f"request headers are {size} bytes; at most {self.cfg.max_header_bytes}",
+                            headers={"Connection": "close"})
         hosts = self.srv._hosts
         if hosts is not None and _host_name(headers.get("host")) not in hosts:
             return ApiError(403, f"Host '{headers.get('host', '')}' is not served here (loopback names only; "
