@@ -44,6 +44,7 @@ from .chat import ChatFormat, content_text
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+INLINE_PROMPT_CHARS = 4096  # longer prompts are tokenized in a worker thread, off the event loop
 ANY_HOST = ("0.0.0.0", "::", "")
 
 
@@ -432,6 +433,13 @@ class MemoServer:
         except MemoError as e:
             raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
 
+    async def _admit(self, job: Job) -> None:
+        # tokenizing a short prompt takes well under a millisecond: a thread hop would cost more than it saves
+        if len(job.prompt) <= INLINE_PROMPT_CHARS:
+            self.admit(job)
+        else:
+            await anyio.to_thread.run_sync(self.admit, job)
+
     async def _chat(self, request: Request) -> Response:
         req = parse_body(ChatRequest, await read_body(request, self.cfg))
         job = self.chat_job(req)
@@ -441,12 +449,12 @@ class MemoServer:
             tokens: asyncio.Queue = asyncio.Queue()  # text pieces, then None when the job is done
             job.on_token = lambda text, tid: loop.call_soon_threadsafe(tokens.put_nowait, text)
             job.done = _LoopDone(loop, then=lambda: tokens.put_nowait(None))
-            await anyio.to_thread.run_sync(self.admit, job)
+            await self._admit(job)
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
             return StreamingResponse(self._sse(job, tokens, rid, include_usage), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         job.done = _LoopDone(loop)
-        await anyio.to_thread.run_sync(self.admit, job)
+        await self._admit(job)
         if not await _wait_or_leave(job, request, _time_left(job)):
             return Response(status_code=499)  # the client left: nobody reads this
         _raise_job_error(job)
