@@ -524,7 +524,34 @@ class MemoServer:
         req = parse_body(AskRequest, await read_body(request, self.cfg))
         if self._ask_slots is None:  # one protocol run per batch row at most; the rest wait their turn
             self._ask_slots = anyio.CapacityLimiter(self.cfg.max_batch)
-        return JSONResponse(await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots))
+        out: list = []  # the answer, or the exception the run raised (kept out of the task group's ExceptionGroup)
+        left = False
+        # The run's memory calls go through Batcher.generate, which makes its own jobs: a client that leaves or a
+        # deadline stops the wait (the run finishes in its thread, bounded by the protocol's budgets).
+        with anyio.move_on_after(self.cfg.request_timeout_s):
+            async with anyio.create_task_group() as tg:
+                async def client_left():
+                    nonlocal left
+                    while (await request.receive())["type"] != "http.disconnect":
+                        pass
+                    left = True
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(client_left)
+                try:
+                    out.append(await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots,
+                                                              abandon_on_cancel=True))
+                except Exception as e:  # noqa: BLE001 - re-raised below, outside the task group
+                    out.append(e)
+                tg.cancel_scope.cancel()
+        if left:
+            return Response(status_code=499)  # nobody reads this
+        if not out:
+            raise ApiError(504, "the protocol run went past its deadline (memo serve --request-timeout)",
+                           "server_error", code="timeout")
+        if isinstance(out[0], Exception):
+            raise out[0]
+        return JSONResponse(out[0])
 
 
 def memory_messages(chat: ChatFormat, messages: list[dict]) -> list[dict]:

@@ -129,3 +129,12 @@ def test_mcp_streamable_http_on_loopback(pack):
     finally:
         p.terminate()
         p.wait(timeout=30)
+
+
+def test_serve_and_mcp_modules_stay_torch_free():
+    code = ("import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp, memo_edge.cli.serve\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx')\n"
+            "             or m.startswith(('memo_edge.training', 'memo_edge.export')))\n"
+            "print(bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

@@ -15,7 +15,7 @@ import time
 
 import httpx
 import pytest
-from openai_server import ScriptedServer
+from openai_server import Fault, ScriptedServer
 from runtime_fixtures import varied_pack
 
 from memo_edge.executives import OpenAIExecutive
@@ -410,6 +410,17 @@ def test_memo_ask_endpoint_runs_the_protocol(pack):
     assert d["trace"][0]["kind"] == "start"
     assert direct.json()["mode"] == "none" and direct.json()["executive_calls"] == 0
     assert extra.status_code == 400 and extra.json()["error"]["param"] == "tools"
+
+
+def test_memo_ask_has_a_deadline(pack):
+    with ScriptedServer(lambda body: Fault(delay_s=3, then=json.dumps({"final_answer": "late"}))) as exe:
+        ex = OpenAIExecutive(exe.url, model="scripted", max_retries=0)
+        cfg = ServerConfig(port=0, protocol="single-turn", request_timeout_s=0.5)
+        with MemoServer(Memory.load(pack, threads=2), cfg, executive=ex) as srv:
+            t = time.perf_counter()
+            r = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who founded Lumen Labs?"}, timeout=60)
+            assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+            assert time.perf_counter() - t < 2.5
 
 
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
