@@ -291,7 +291,7 @@ def test_idle_connections_hold_no_threads(server):
 
 def test_sigterm_with_idle_keep_alive_clients_and_a_stream_in_flight(pack):
     p = subprocess.Popen([sys.executable, "-c", "from memo_edge.cli import main; main()", "serve", str(pack),
-                          "--port", "0", "--threads", "2", "--max-tokens", "1000", "--shutdown-timeout", "120"],
+                          "--port", "0", "--threads", "2", "--max-tokens", "300", "--shutdown-timeout", "120"],
                          stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     socks = []
     try:
@@ -310,7 +310,7 @@ def test_sigterm_with_idle_keep_alive_clients_and_a_stream_in_flight(pack):
             s.sendall(request(srv, "GET", "/healthz"))
             assert read_reply(s).status == 200
         stream = conn()
-        stream.sendall(request(srv, "POST", "/v1/chat/completions", chat(srv, max_tokens=1000, stream=True)))
+        stream.sendall(request(srv, "POST", "/v1/chat/completions", chat(srv, max_tokens=300, stream=True)))
         stream.settimeout(30)
         first = stream.recv(65536)
         assert b"200" in first.split(b"\r\n")[0]
