@@ -132,7 +132,7 @@ def test_mcp_streamable_http_on_loopback(pack):
 
 
 def test_serve_and_mcp_modules_stay_torch_free():
-    code = ("import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp, memo_edge.cli.serve\n"
+    code = ("import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx')\n"
             "             or m.startswith(('memo_edge.training', 'memo_edge.export')))\n"
             "print(bad)")

@@ -1,4 +1,4 @@
-"""memo serve PACK [--host 127.0.0.1] [--port 8088] [--api-key-env VAR] [--model-name NAME] [--executive URL|local:PACK]"""
+"""memo serve PACK [--host 127.0.0.1] [--port 8088] [--api-key-env VAR] [--model-name NAME] [--executive URL]"""
 
 from __future__ import annotations
 
