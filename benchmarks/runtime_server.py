@@ -8,6 +8,9 @@ benchmarks/legacy_http_server.py) in the same run:
   shutdown    `memo serve` as a process, 50 idle keep-alive clients, SIGTERM: seconds until it exits (goal <= 5 s)
   memory      `memo serve` as a process: RSS at baseline, after 500 mixed requests, after an ~8k-token prompt
               (goal: back within 10% of the baseline)
+  system      EM/F1 on the demo questions through the API: no system message; a desktop app's system message kept
+              as context after the trained one (new); the same message replacing it (old). Meaningful on a pack
+              trained on the demo corpus (make demo -> demo-build/pack)
 
     python -m benchmarks.runtime_server PACK [--quick] [--threads 2] [--max-tokens 32] [--clients 64] ...
 
@@ -235,6 +238,45 @@ def memory_after_load(pack: str, a) -> dict:
             "after_long_ratio": round(after_long / base, 3), "peak_seen_mb": peak, "goal": "<= 1.10"}
 
 
+DESKTOP_SYSTEM = ("You are a helpful assistant running on the user's computer. Answer the user's questions "
+                  "accurately and concisely.")
+
+
+def system_messages(pack: str, a) -> dict:
+    from benchmarks.runtime_engine import DEMO_QUESTIONS
+    from memo_edge.metrics import best_em_f1
+    from memo_edge.runtime.memory import Memory
+
+    rows = [json.loads(line) for line in DEMO_QUESTIONS.read_text().splitlines() if line.strip()]
+    mem = Memory.load(pack, threads=a.threads)
+    out = {}
+    for label, stack, system in (("no system message", "new", None), ("client system kept as context (new)", "new",
+                                 DESKTOP_SYSTEM), ("client system replaces the trained one (old)", "legacy",
+                                                   DESKTOP_SYSTEM)):
+        if stack == "legacy":
+            from benchmarks.legacy_http_server import MemoServer, ServerConfig
+        else:
+            from memo_edge.runtime.server import MemoServer, ServerConfig
+        srv = MemoServer(mem, ServerConfig(port=0)).start()
+        try:
+            bodies = []
+            for r in rows:
+                msgs = ([{"role": "system", "content": system}] if system else []) + [
+                    {"role": "user", "content": r["question"]}]
+                bodies.append({"model": srv.model_id, "messages": msgs, "temperature": 0,
+                               "max_tokens": mem.defaults.max_new_tokens})
+            answers = [httpx.post(srv.url + "/v1/chat/completions", json=b, timeout=600).json()
+                       ["choices"][0]["message"]["content"].strip() for b in bodies]
+        finally:
+            srv.stop()
+        scores = [best_em_f1(ans, [r["answer"], *r.get("answer_aliases", [])]) for ans, r in zip(answers, rows)]
+        out[label] = {"n": len(rows), "em": round(sum(e for e, _ in scores) / len(rows), 3),
+                      "f1": round(sum(f for _, f in scores) / len(rows), 3),
+                      "em_count": int(sum(e for e, _ in scores))}
+    out["system_message"] = DESKTOP_SYSTEM
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("pack")
@@ -250,7 +292,7 @@ def main(argv=None):
     ap.add_argument("--idle", type=int, default=50)
     ap.add_argument("--mixed", type=int, default=500)
     ap.add_argument("--long-prompt", type=int, default=8000)
-    ap.add_argument("--skip", default="", help="Comma-separated sections to skip: load,short,shutdown,memory.")
+    ap.add_argument("--skip", default="", help="Comma-separated sections to skip: load,short,shutdown,memory,system.")
     ap.add_argument("--out", default="benchmarks/results")
     a = ap.parse_args(argv)
     if a.quick:
@@ -270,6 +312,8 @@ def main(argv=None):
         res["shutdown"] = {stack: shutdown_time(stack, a.pack, a) for stack in ("legacy", "new")}
     if "memory" not in skip:
         res["memory"] = memory_after_load(a.pack, a)
+    if "system" not in skip:
+        res["system"] = system_messages(a.pack, a)
 
     if "load" in res:
         print(f"{'stack':<7} {'mode':<11} {'requests':>8} {'errors':>6} {'wall s':>7} {'p50 s':>7} {'p95 s':>7}")
@@ -293,6 +337,10 @@ def main(argv=None):
         print(f"RSS baseline {m['baseline_mb']} MB; after {m['mixed_requests']} mixed requests {m['after_mixed_mb']}"
               f" MB (x{m['after_mixed_ratio']}); after a {m['long_prompt_tokens']}-token prompt {m['after_long_mb']} MB"
               f" (x{m['after_long_ratio']}, peak seen {m['peak_seen_mb']} MB, {m['long_prompt_s']} s)")
+    if "system" in res:
+        for label, r in res["system"].items():
+            if isinstance(r, dict):
+                print(f"demo questions, {label}: EM {r['em_count']}/{r['n']} ({r['em']}), F1 {r['f1']}")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     res["png"] = None
