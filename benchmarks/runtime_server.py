@@ -191,7 +191,9 @@ def shutdown_time(stack: str, pack: str, a) -> dict:
 def memory_after_load(pack: str, a) -> dict:
     ctx = int(json.loads((Path(pack) / "manifest.json").read_text())["model"]["context_length"])
     long_prompt_tokens = min(a.long_prompt, ctx - 64)
-    p, url, model = _start(_serve_cmd("new", pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200)))
+    # no deadline here: on a loaded machine the long prefill can outlast the default 300 s, and this measures memory
+    p, url, model = _start(_serve_cmd("new", pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200),
+                                      "--request-timeout", "36000"))
     proc = psutil.Process(p.pid)
 
     def rss() -> float:
@@ -300,47 +302,41 @@ def main(argv=None):
     skip = set(filter(None, a.skip.split(",")))
     qs = questions(max(a.clients, a.sequential, a.many))
     res: dict = {"pack": a.pack, "threads": a.threads, "max_tokens": a.max_tokens, "quick": a.quick}
+    lat: dict = {}
     if "load" not in skip:
         res["load"] = {stack: load_test(stack, a.pack, a, qs) for stack in ("legacy", "new")}
         lat = {s: res["load"][s].pop("_lat") for s in ("legacy", "new")}
         L, N = res["load"]["legacy"], res["load"]["new"]
         res["load"]["new_vs_legacy"] = {f"{m}_{p}": round(N[m]["latency_s"][p] / L[m]["latency_s"][p], 2)
                                         for m in ("sequential", "concurrent") for p in ("p50", "p95")}
-    if "short" not in skip:
-        res["short_behind_long"] = short_behind_long(a.pack, a)
-    if "shutdown" not in skip:
-        res["shutdown"] = {stack: shutdown_time(stack, a.pack, a) for stack in ("legacy", "new")}
-    if "memory" not in skip:
-        res["memory"] = memory_after_load(a.pack, a)
-    if "system" not in skip:
-        res["system"] = system_messages(a.pack, a)
-
-    if "load" in res:
         print(f"{'stack':<7} {'mode':<11} {'requests':>8} {'errors':>6} {'wall s':>7} {'p50 s':>7} {'p95 s':>7}")
         for stack in ("legacy", "new"):
             for mode in ("sequential", "concurrent", "many"):
                 r = res["load"][stack][mode]
                 print(f"{stack:<7} {mode:<11} {r['requests']:>8} {r['errors']:>6} {r['wall_s']:>7} "
                       f"{r['latency_s']['p50']:>7} {r['latency_s']['p95']:>7}")
-        print("new/legacy latency:", res["load"]["new_vs_legacy"])
-    if "short_behind_long" in res:
-        s = res["short_behind_long"]
-        print(f"short alone {s['short_alone_s']} s, behind a {s['long_tokens']}-token answer {s['short_behind_long_s']}"
-              f" s: x{s['ratio']} (goal <= 2x)")
-    if "shutdown" in res:
+        print("new/legacy latency:", res["load"]["new_vs_legacy"], flush=True)
+    if "short" not in skip:
+        res["short_behind_long"] = s_ = short_behind_long(a.pack, a)
+        print(f"short alone {s_['short_alone_s']} s, behind a {s_['long_tokens']}-token answer "
+              f"{s_['short_behind_long_s']} s: x{s_['ratio']} (goal <= 2x)", flush=True)
+    if "shutdown" not in skip:
+        res["shutdown"] = {stack: shutdown_time(stack, a.pack, a) for stack in ("legacy", "new")}
         for stack in ("legacy", "new"):
-            s = res["shutdown"][stack]
-            print(f"shutdown ({stack}) with {s['idle_clients']} idle keep-alive clients: {s['exit_s']} s, "
-                  f"exit code {s['exit_code']}")
-    if "memory" in res:
-        m = res["memory"]
+            s_ = res["shutdown"][stack]
+            print(f"shutdown ({stack}) with {s_['idle_clients']} idle keep-alive clients: {s_['exit_s']} s, "
+                  f"exit code {s_['exit_code']}", flush=True)
+    if "memory" not in skip:
+        res["memory"] = m = memory_after_load(a.pack, a)
         print(f"RSS baseline {m['baseline_mb']} MB; after {m['mixed_requests']} mixed requests {m['after_mixed_mb']}"
               f" MB (x{m['after_mixed_ratio']}); after a {m['long_prompt_tokens']}-token prompt {m['after_long_mb']} MB"
-              f" (x{m['after_long_ratio']}, peak seen {m['peak_seen_mb']} MB, {m['long_prompt_s']} s)")
-    if "system" in res:
+              f" (x{m['after_long_ratio']}, peak seen {m['peak_seen_mb']} MB, {m['long_prompt_s']} s, "
+              f"status {m['long_prompt_status']})", flush=True)
+    if "system" not in skip:
+        res["system"] = system_messages(a.pack, a)
         for label, r in res["system"].items():
             if isinstance(r, dict):
-                print(f"demo questions, {label}: EM {r['em_count']}/{r['n']} ({r['em']}), F1 {r['f1']}")
+                print(f"demo questions, {label}: EM {r['em_count']}/{r['n']} ({r['em']}), F1 {r['f1']}", flush=True)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     res["png"] = None
