@@ -413,14 +413,15 @@ def test_memo_ask_endpoint_runs_the_protocol(pack):
 
 
 def test_memo_ask_has_a_deadline(pack):
-    with ScriptedServer(lambda body: Fault(delay_s=3, then=json.dumps({"final_answer": "late"}))) as exe:
+    # the executive answers after 10 s; the 0.5 s deadline answers 504 long before (slack for a loaded machine)
+    with ScriptedServer(lambda body: Fault(delay_s=10, then=json.dumps({"final_answer": "late"}))) as exe:
         ex = OpenAIExecutive(exe.url, model="scripted", max_retries=0)
         cfg = ServerConfig(port=0, protocol="single-turn", request_timeout_s=0.5)
         with MemoServer(Memory.load(pack, threads=2), cfg, executive=ex) as srv:
             t = time.perf_counter()
             r = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who founded Lumen Labs?"}, timeout=60)
             assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
-            assert time.perf_counter() - t < 2.5
+            assert time.perf_counter() - t < 8
 
 
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
