@@ -7,7 +7,7 @@ import importlib
 from .app import app, main
 
 # Each module registers its verb on `app`; importing them is cheap (no torch/onnx at module level).
-for _name in ("models", "synthesize", "train", "export", "build", "ask", "evaluate", "serve", "bench"):
+for _name in ("models", "synthesize", "train", "export", "build", "ask", "evaluate", "serve", "mcp", "bench"):
     try:
         importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as e:

@@ -1,0 +1,109 @@
+"""`memo mcp PACK`: the memory as an MCP server (official `mcp` SDK), for desktop assistants and any MCP client.
+
+    ask_memory(question, mode)   mode "none": the memory model answers the question directly;
+                                 "structured": MeMo's protocol, an executive LLM (memo mcp --executive, or
+                                 MEMO_EXECUTIVE) questions the memory turn by turn and writes the final answer
+    memory_info()                what the pack is: name, base model, corpus, precision, measured recall
+
+stdio by default (the assistant starts the process and talks over stdin/stdout); streamable HTTP on 127.0.0.1 with
+`serve_http` (memo mcp --port), where the SDK refuses foreign Host/Origin headers (DNS rebinding). Torch-free, like
+the rest of the runtime: the engine, a batcher shared by concurrent tool calls, and the protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from memo_edge.errors import MemoError
+from memo_edge.protocol import run_protocol
+
+from .batcher import Batcher
+from .memory import Memory
+from .server import model_name
+
+INSTRUCTIONS = ("A private memory: a small model fine-tuned on the user's documents. Ask it factual questions "
+                "about that corpus with ask_memory; memory_info says what it holds. Answers come from the "
+                "memory model and can be wrong or 'I don't know.': ask simple one-fact questions, and several "
+                "of them for a multi-step question, or use mode 'structured' when an executive is configured.")
+
+
+class MemoryAnswer(BaseModel):
+    answer: str = Field(description="The final answer ('I don't know.' when the memory has nothing).")
+    mode: str = Field(description="none | structured: how it was answered.")
+    status: str = Field(description="ok, or fallback when the executive failed and the run ended with what it knew.")
+    justification: str = ""
+    entity: str | None = None
+    memory_calls: int = 0
+    executive_calls: int = 0
+    wall_s: float = 0.0
+
+
+class MemoryInfo(BaseModel):
+    name: str
+    pack: str
+    base_model: str | None = None
+    precision: str
+    context_length: int
+    corpus_fingerprint: str | None = None
+    reflections: dict | None = Field(None, description="Training reflections by type, as trained on.")
+    recall: dict | None = Field(None, description="Measured at export on trained reflections.")
+    created_at: str = ""
+    memo_edge_version: str = ""
+    modes: list[str] = Field(description="Modes ask_memory accepts on this server.")
+    executive: str | None = Field(None, description="The executive for mode 'structured', if configured.")
+
+
+def build_server(memory: Memory, executive=None, protocol_config=None, max_batch: int = 8) -> MCPServer:
+    """An MCPServer with the two tools over `memory` (its engine behind a batcher: concurrent calls share batches
+    and the engine is driven by one thread)."""
+    engine = memory.engine
+    mem = Memory(engine, generator=Batcher(engine, max_batch=max_batch), seed=memory.seed)
+    name = model_name(engine.pack)
+    modes = ["none", "structured"] if executive is not None else ["none"]
+    server = MCPServer(name="memo-edge", title=f"memory: {name}", instructions=INSTRUCTIONS)
+    read_only = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
+                                openWorldHint=executive is not None)
+
+    @server.tool(annotations=read_only)
+    def ask_memory(question: str = Field(description="A question about the memory's corpus.", min_length=1,
+                                         max_length=2000),
+                   mode: Literal["none", "structured"] | None = Field(
+                       None, description="none: the memory answers directly. structured: an executive LLM "
+                                         "questions the memory step by step (multi-hop). Default: structured "
+                                         "when an executive is configured, else none.")) -> MemoryAnswer:
+        """Ask the private memory a question about its corpus."""
+        m = mode or modes[-1]
+        if m not in modes:
+            raise ToolError("mode 'structured' needs an executive LLM: start memo mcp with --executive URL "
+                            "(or set MEMO_EXECUTIVE), or ask with mode 'none'")
+        try:
+            ans = run_protocol(question, mem, executive if m == "structured" else None, mode=m,
+                               config=protocol_config)
+        except MemoError as e:  # bad input: the assistant sees why; anything else is a crash the SDK logs
+            raise ToolError(str(e)) from None
+        return MemoryAnswer(answer=ans.final_answer, mode=ans.mode, status=ans.status,
+                            justification=ans.justification, entity=ans.entity, memory_calls=ans.memory_calls,
+                            executive_calls=ans.executive_calls, wall_s=round(ans.wall_s, 3))
+
+    @server.tool(annotations=read_only)
+    def memory_info() -> MemoryInfo:
+        """What this memory is: its name, base model, corpus fingerprint, training data and measured recall."""
+        m = engine.manifest
+        prov = m.provenance or {}
+        return MemoryInfo(name=name, pack=str(engine.pack.root), base_model=prov.get("base") or prov.get("base_model"),
+                          precision=m.precision, context_length=m.model.context_length,
+                          corpus_fingerprint=prov.get("corpus_fingerprint"), reflections=prov.get("counts"),
+                          recall=m.metrics or None, created_at=m.created_at, memo_edge_version=m.memo_edge_version,
+                          modes=modes, executive=str(executive) if executive is not None else None)
+
+    return server
+
+
+async def serve_http(server: MCPServer, host: str, port: int) -> None:
+    """Streamable HTTP at http://HOST:PORT/mcp (the SDK turns on its Host/Origin checks for loopback hosts)."""
+    await server.run_streamable_http_async(host=host, port=port)

@@ -1,0 +1,140 @@
+"""memo mcp: the MCP SDK's own client starts `memo mcp PACK` as a subprocess and talks to it over stdio, as a
+desktop assistant does: tools listed, ask_memory in mode none (the memory's own answer) and structured (a scripted
+executive on a real OpenAI-compatible HTTP server, configured through the environment), memory_info."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import anyio
+import httpx
+import pytest
+from openai_server import ScriptedServer
+from runtime_fixtures import varied_pack
+
+from memo_edge.runtime.memory import Memory
+from memo_edge.runtime.server import model_name
+
+mcp = pytest.importorskip("mcp")
+from mcp import Client  # noqa: E402
+from mcp.client.stdio import StdioServerParameters  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pack(tiny_dir):
+    return varied_pack(tiny_dir)[1]
+
+
+def memo_mcp(pack, env: dict | None = None, *args: str) -> StdioServerParameters:
+    return StdioServerParameters(command=sys.executable,
+                                 args=["-c", "from memo_edge.cli import main; main()", "mcp", str(pack),
+                                       "--threads", "2", *args],
+                                 env={**os.environ, **(env or {})})
+
+
+def run(coro_fn):
+    return anyio.run(coro_fn)
+
+
+def test_mcp_stdio_tools_with_the_sdk_client(pack):
+    mem = Memory.load(pack, threads=2)
+    q = "Who founded Lumen Labs?"
+    direct = mem.answer([q], max_new_tokens=mem.defaults.max_new_tokens)[0] or "I don't know."
+
+    async def main():
+        async with Client(memo_mcp(pack, {"MEMO_EXECUTIVE": "none"}), read_timeout_seconds=120) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            assert set(tools) == {"ask_memory", "memory_info"}
+            assert tools["ask_memory"].input_schema["required"] == ["question"]
+            assert tools["ask_memory"].annotations.read_only_hint is True
+            r = await client.call_tool("ask_memory", {"question": q, "mode": "none"})
+            assert not r.is_error, r.content
+            assert r.structured_content["answer"] == direct and r.structured_content["mode"] == "none"
+            assert direct in r.content[0].text
+            info = await client.call_tool("memory_info", {})
+            assert info.structured_content["name"] == model_name(mem.engine.pack)
+            assert info.structured_content["modes"] == ["none"]
+            assert info.structured_content["context_length"] == mem.engine.context_length
+            # structured without an executive: a clear tool error, not a crash or a silent fallback
+            bad = await client.call_tool("ask_memory", {"question": q, "mode": "structured"})
+            assert bad.is_error and "--executive" in bad.content[0].text
+            bad = await client.call_tool("ask_memory", {"question": ""})
+            assert bad.is_error
+
+    run(main)
+
+
+def test_mcp_structured_mode_uses_the_executive_from_the_environment(pack):
+    def script(body):
+        user = body["messages"][1]["content"]
+        if "Stage: GROUNDING" in user:
+            return json.dumps({"grounding_questions": [{"question": "Who founded Lumen Labs?"}]})
+        if "Stage: ENTITY PINNING" in user:
+            return json.dumps({"entity_confirmed": True, "confirmed_entity": "Lumen Labs", "sub_questions": [],
+                               "decision": "exhaust"})
+        if "Stage: ANSWER SEEKING" in user:
+            return json.dumps({"decision": "answer", "answer": "Ada Vell"})
+        return json.dumps({"final_answer": "Ada Vell", "justification": "memory"})
+
+    with ScriptedServer(script) as exe:
+        env = {"MEMO_EXECUTIVE": exe.url, "MEMO_EXECUTIVE_MODEL": "scripted"}
+
+        async def main():
+            async with Client(memo_mcp(pack, env), read_timeout_seconds=120) as client:
+                r = await client.call_tool("ask_memory", {"question": "Who founded Lumen Labs?"})
+                assert not r.is_error, r.content
+                d = r.structured_content
+                assert d["answer"] == "Ada Vell" and d["mode"] == "structured" and d["status"] == "ok"
+                assert d["executive_calls"] >= 3
+                info = await client.call_tool("memory_info", {})
+                assert info.structured_content["modes"] == ["none", "structured"]
+                assert "scripted" in info.structured_content["executive"]
+
+        run(main)
+    assert any(req.get("model") == "scripted" for req in exe.requests)
+
+
+def test_mcp_streamable_http_on_loopback(pack):
+    with socket.socket() as s:  # a free port (the SDK's runner takes a number, not a socket)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    p = subprocess.Popen([sys.executable, "-c", "from memo_edge.cli import main; main()", "mcp", str(pack),
+                          "--threads", "2", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert f"http://127.0.0.1:{port}/mcp" in p.stderr.readline()
+        url = f"http://127.0.0.1:{port}/mcp"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+        async def main():
+            async with Client(url, read_timeout_seconds=120) as client:
+                r = await client.call_tool("ask_memory", {"question": "Who founded Lumen Labs?"})
+                assert not r.is_error and r.structured_content["mode"] == "none"
+
+        run(main)
+        # DNS rebinding: the SDK refuses a foreign Host on loopback
+        r = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json",
+                                     "Accept": "application/json, text/event-stream"}, content=b"{}")
+        assert r.status_code in (400, 403, 421), r.status_code
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+
+
+def test_serve_and_mcp_modules_stay_torch_free():
+    code = ("import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx')\n"
+            "             or m.startswith(('memo_edge.training', 'memo_edge.export')))\n"
+            "print(bad)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
