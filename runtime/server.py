@@ -378,7 +378,9 @@ class MemoServer:
         return {"object": "list", "data": [self._model_card()]}
 
     def _model_card(self) -> dict:
-        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "memo-edge"}
+        # pack_id: the manifest's own hash, what a client pins to know it talks to the memory it trusts
+        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "memo-edge",
+                "pack_id": self.memory.pack_id}
 
     def health(self) -> dict:
         return {"status": "ok", "model": self.model_id, "queued": self.batcher.pending,

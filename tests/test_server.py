@@ -206,7 +206,9 @@ def test_model_name_comes_from_the_manifest_not_the_folder(pack, tmp_path):
     name = model_name(Pack.open(copy))
     assert name == model_name(Pack.open(pack)) and name != "pack" and name.startswith("memo-")
     with MemoServer(Memory.load(copy, threads=2), ServerConfig(port=0, model_id="my-notes")) as srv:
-        assert httpx.get(srv.url + "/v1/models").json()["data"][0]["id"] == "my-notes"
+        card = httpx.get(srv.url + "/v1/models").json()["data"][0]
+        assert card["id"] == "my-notes"
+        assert card["pack_id"] == Pack.open(pack).pack_id  # the manifest's hash: the same for a copy of the pack
         assert httpx.post(srv.url + "/v1/chat/completions", json=chat(srv)).status_code == 200
 
 

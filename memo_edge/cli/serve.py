@@ -14,7 +14,7 @@ def serve(
     pack: Path = typer.Argument(..., help="Pack directory or .memopack file."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind. Loopback by default: other machines "
                                                          "cannot connect unless you choose otherwise."),
-    port: int = typer.Option(8088, "--port", help="TCP port (0 = pick a free one)."),
+    port: int = typer.Option(8088, "--port", min=0, max=65535, help="TCP port (0 = pick a free one)."),
     api_key_env: str = typer.Option(None, "--api-key-env",
                                     help="Environment variable holding an API key; when set, every request must send "
                                          "Authorization: Bearer KEY (else 401)."),
@@ -45,6 +45,9 @@ def serve(
                                           help="Seconds a generation may take from arrival; then 504."),
     shutdown_timeout: float = typer.Option(30.0, "--shutdown-timeout",
                                            help="Seconds in-flight requests get to finish after SIGTERM/Ctrl-C."),
+    trusted_key: list[Path] = typer.Option(None, "--trusted-key",
+                                           help="Public key file (memo keygen's KEY.pub); repeatable. Unsigned or "
+                                                "foreign packs are refused. Default: $MEMO_TRUSTED_KEY."),
 ):
     """Serve a pack as an OpenAI-compatible API (/v1/models, /v1/chat/completions with streaming), the whole MeMo
     protocol (/v1/memo/ask) and /healthz. Concurrent requests are batched. Stops cleanly on SIGTERM/Ctrl-C."""
@@ -84,7 +87,8 @@ def serve(
         flag = {"model_id": "model-name", "cors_origins": "cors-origin", "allow_hosts": "allow-host",
                 "request_timeout_s": "request-timeout", "shutdown_timeout_s": "shutdown-timeout"}.get(field, field)
         raise MemoError(f"--{flag.replace('_', '-')}: {msg}") from None
-    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider)
+    mem = Memory.load(pack, threads=threads, provider=None if provider == "auto" else provider,
+                      trusted_keys=list(trusted_key) if trusted_key else None)
     ex = make_executive(executive, model=executive_model, api_key_env=executive_api_key_env, threads=threads)
     try:
         srv = MemoServer(mem, cfg, executive=ex)
