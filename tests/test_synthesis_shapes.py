@@ -103,6 +103,7 @@ def test_at_least_three_phrasings_per_fact():
     ("When did she found the press?", "1921", "not self-contained"),
     ("Who was Velmar Press founded by the?", "Orla Brenn", "fragment"),
     ("Velmar Press was founded by Orla Brenn yesterday?", "yes", "no wh-word or auxiliary"),
+    ("What did Orla Brenn start in 1921?", "Orla Brenn's press", "answer repeats the question's name"),
 ])
 def test_quality_filter_names_each_reason(question, answer, why):
     assert rejection(Pair(question, answer, "direct", ["d"], ["c"])) == why

@@ -713,7 +713,8 @@ class Writer:
                            "fronted"))
         if ask.strand and a.prep is not None:
             qs.append((self.inverted(cl, ask.strand, a, short=True, tail=a.prep.lower_), "stranded"))
-        if ask.insitu:
+        other_dates = [m for m in others if self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"]
+        if ask.insitu and not (a in cl.mods and other_dates):  # "... in 2000 when?" reads as the wrong date
             qs.append((self._insitu(cl, a, ask.insitu), "insitu"))
         if a.role == "dobj" and self._named(a):
             pf = self.passive_form(cl)
@@ -757,8 +758,9 @@ class Writer:
             out += [QA(_question(f"Whose {rel} {be} {subj}"), owner, slot_a, "full"),
                     QA(_question(f"{subj} {be} the {rel} of whom"), owner, slot_a, "insitu")]
         else:
-            out += [QA(_question(f"{subj} {be} the {rel} of what"), owner, slot_a, "insitu"),
-                    QA(_question(f"Of what {be} {subj} the {rel}"), owner, slot_a, "full")]
+            the = "the " if any(c.dep_ == "det" for c in noun.children) else ""  # "is part of Y": no article
+            out += [QA(_question(f"{subj} {be} {the}{rel} of what"), owner, slot_a, "insitu"),
+                    QA(_question(f"What {be} {subj} {the}{rel} of"), owner, slot_a, "full")]
         return out
 
     def _work_by(self, subj: str, be: str, noun) -> list[QA]:
@@ -824,7 +826,9 @@ class Writer:
                 self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
         for e in sent.ents:
             e = _name_span(e)
-            if e.label_ in ("ORDINAL",) or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN") or \
+            region = e.root.dep_ == "appos" and e.root.head.i in self.ents and \
+                self.ents[e.root.head.i].label_ in ("GPE", "LOC")  # "Pulaski, Wisconsin": the place is Pulaski
+            if e.label_ in ("ORDINAL",) or region or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN") or \
                     any(t.i in self.subst for t in e):
                 continue
             ans = re.sub(r"^[Tt]he\s+", "", e.text)
@@ -958,6 +962,10 @@ class Writer:
             start -= 1
         if e.start > first and e.doc[e.start - 1].lower_ == "the":
             start = min(start, e.start - 1)
+        # "by architects Buechner & Orth" -> "by whom": the name's own modifiers go with it
+        mods = [c.i for c in e.root.children if c.dep_ in ("compound", "amod", "det", "nmod") and c.i < e.start]
+        if mods and wh not in ("how many", "how much"):
+            start = min(start, *mods)
         before = self.render([t for t in scope if t.i < start], strip=False) if start > first else ""
         after = self.render([t for t in scope if t.i >= e.end], strip=False) if e.end <= last else ""
         if not before and not after:

@@ -37,6 +37,27 @@ def _limit(question: str) -> int:
     return 14
 
 
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
+
+
+_OPENERS = {"What", "Who", "Whom", "Whose", "Which", "When", "Where", "How", "In", "On", "At", "By", "From", "To",
+            "With", "For", "Of", "As", "The", "A", "An", "Is", "Was", "Are", "Were", "Do", "Does", "Did", "Has", "Had",
+            "Name", "Since", "Until", "During", "After", "Before", "Between"}
+
+
+def _repeats_name(q: str, a: str) -> bool:
+    """"What did Mido start?" -> "Mido's career": an answer that holds a whole name the question already names
+    says nothing new ("Thomas Baring was the brother of whom?" -> "Edward Baring" shares only a surname: fine)."""
+    names = set()
+    for m in _NAME.finditer(q):
+        words = m.group(0).split()
+        while words and words[0] in _OPENERS:  # a capitalized question word is no part of a name
+            words = words[1:]
+        if words:
+            names.add(" ".join(words))
+    return any(re.search(rf"\b{re.escape(n)}\b", a) for n in names if len(n) > 2)
+
+
 def rejection(p: Pair) -> str | None:
     """Why a pair is unfit for training, or None."""
     q, a = p.question.strip(), p.answer.strip()
@@ -53,6 +74,8 @@ def rejection(p: Pair) -> str | None:
         return "fragment"
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"
+    if p.type != "consolidated" and _repeats_name(q, a):
+        return "answer repeats the question's name"
     if p.type != "consolidated" and len(a.split()) > _limit(q):
         return "answer too long for its wh-type"
     if _UNRESOLVED.search(q):
