@@ -32,6 +32,8 @@ def parse(argv):
     p.add_argument("--n", type=int, default=None, help="MuSiQue 2-hop questions (default 30; --quick 8)")
     p.add_argument("--quick", action="store_true", help="8 questions, 1 epoch: checks the plumbing, not recall")
     p.add_argument("--epochs", type=int, default=None, help="override the training default")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads for training (1 is far faster than 2 when other jobs share the 2 cores)")
     p.add_argument("--work", type=Path, default=report.RESULTS_DIR / "cache" / "memory_recall")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     a = p.parse_args(argv)
@@ -79,11 +81,12 @@ def report_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def build_memory(corpus: Path, work: Path, epochs: int | None, log) -> tuple[Path, dict]:
+def build_memory(corpus: Path, work: Path, epochs: int | None, threads: int | None, log) -> tuple[Path, dict]:
     from memo_edge.build import build
     from memo_edge.config import BuildConfig
 
-    cfg = BuildConfig(corpus=corpus, out=work / "pack", train={"epochs": epochs} if epochs else {})
+    train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v}
+    cfg = BuildConfig(corpus=corpus, out=work / "pack", train=train)
     t0 = time.perf_counter()
     pack = build(cfg, log=log, progress=False)
     card = json.loads((cfg.work / "reflections.card.json").read_text())
@@ -112,14 +115,14 @@ def main(argv=None) -> dict:
         work = a.work / f"{name}-n{a.n}" if name != "demo" else a.work / "demo"
         if name == "musique":
             sets = musique_sets(a.n, work / "data")
-            pack, build_info = build_memory(sets["corpus"], work, a.epochs, log)
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log)
             single = score(pack, sets["hops"], "none")
             rows.append({"dataset": f"musique ({a.n} 2-hop q, {sets['paragraphs']} paragraphs)", **build_info,
                          "single_hop": single, "multi_none": score(pack, sets["questions"], "none"),
                          "multi_oracle": score(pack, sets["questions"], "oracle")})
         elif name == "demo":
             demo = REPO / "memo_edge" / "demo"
-            pack, build_info = build_memory(demo / "corpus", work, a.epochs, log)
+            pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log)
             multi = score(pack, demo / "questions.jsonl", "none")
             one = multi["per_hop"].get("1", {})
             rows.append({"dataset": "demo (ours, 12 documents)", **build_info,
