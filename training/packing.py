@@ -13,7 +13,8 @@ with `max_per_row=1` gives the plain padded batch, used to test that all three g
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -25,16 +26,22 @@ class PackedBatch:
     input_ids: torch.Tensor        # (rows, L)
     position_ids: torch.Tensor     # (rows, L)
     segments: torch.Tensor         # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding
-    keep: torch.Tensor             # (rows, L) bool: positions whose NEXT token is a label
-    targets: torch.Tensor          # (n_labels,) the label tokens in `keep` order (row-major)
+    keep_idx: torch.Tensor         # (n_labels,) flat (row-major) positions whose NEXT token is a label
+    targets: torch.Tensor          # (n_labels,) the label tokens, in keep_idx order
     n_tokens: int                  # real (non-pad) tokens
     n_examples: int
+    shared_prefix: bool = True     # False: classic packing, each example complete with positions from 0
+
+    @property
+    def n_labels(self) -> int:
+        return int(self.targets.numel())
 
     def attention_mask(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """(rows, 1, L, L): causal, within one segment, and every real token sees the shared prefix.
 
-        Padding tokens see themselves so no softmax row is empty (no NaNs); nothing real sees them.
-        Bool (True = attend) for sdpa; pass a float dtype for eager attention (additive mask).
+        Built from the (rows, L) segment ids on whatever device they are on (the GPU in training: only the small
+        id tensor crosses the bus, never the 4D mask). Padding tokens see themselves so no softmax row is empty (no
+        NaNs); nothing real sees them. Bool (True = attend) for sdpa; a float dtype gives eager's additive mask.
         """
         seg = self.segments
         L = seg.shape[1]
@@ -46,9 +53,14 @@ class PackedBatch:
             return mask
         return torch.zeros(mask.shape, dtype=dtype, device=seg.device).masked_fill(~mask, torch.finfo(dtype).min)
 
-    def to(self, device) -> "PackedBatch":
-        return PackedBatch(self.input_ids.to(device), self.position_ids.to(device), self.segments.to(device),
-                           self.keep.to(device), self.targets.to(device), self.n_tokens, self.n_examples)
+    def pin_memory(self) -> "PackedBatch":
+        return replace(self, **{k: getattr(self, k).pin_memory() for k in _TENSORS})
+
+    def to(self, device, non_blocking: bool = False) -> "PackedBatch":
+        return replace(self, **{k: getattr(self, k).to(device, non_blocking=non_blocking) for k in _TENSORS})
+
+
+_TENSORS = ("input_ids", "position_ids", "segments", "keep_idx", "targets")
 
 
 def _rows(examples: list[Example], share_prefix: bool, max_row_tokens: int, max_per_row: int) -> list[list]:
@@ -95,23 +107,66 @@ def pack(examples: list[Example], *, share_prefix: bool = True, max_row_tokens: 
             seg[r, o:o + n] = s
             o += n
     # Position j predicts token j+1; a body always starts with a question token (label -100), so a kept position
-    # and its target are always in the same segment.
+    # and its target are always in the same segment. The kept positions are found here, on the host, once: a
+    # boolean index on the GPU would make the host wait for the device (nonzero) in every step.
     keep = torch.zeros((R, L), dtype=torch.bool)
     keep[:, :-1] = lab[:, 1:] != IGNORE
     targets = lab[:, 1:][keep[:, :-1]]
-    return PackedBatch(ids, pos, seg, keep, targets, int((seg >= 0).sum()), len(examples))
+    keep_idx = keep.view(-1).nonzero().squeeze(1)
+    return PackedBatch(ids, pos, seg, keep_idx, targets, int((seg >= 0).sum()), len(examples), share_prefix)
 
 
-def packed_loss(model, batch: PackedBatch, attn_impl: str = "sdpa") -> tuple[torch.Tensor, int]:
-    """(sum of token cross-entropies, number of label tokens); logits only at label positions."""
-    dtype = None if attn_impl == "sdpa" else next(model.parameters()).dtype
-    if attn_impl.startswith("flash"):
-        # varlen flash kernels: no 4D masks; transformers detects the packed boundaries from position_ids.
-        kwargs = dict(attention_mask=None)
+def _unwrap(model):
+    """The transformers model inside DDP / DeepSpeed (`.module`) and peft wrappers (they forward attributes)."""
+    while hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+        model = model.module
+    return model
+
+
+@contextlib.contextmanager
+def head_only_at(model, keep_idx: torch.Tensor, capture: dict | None = None):
+    """Run the output head (lm_head) only on the kept positions, whatever the transformers version.
+
+    A forward pre-hook on the output embedding replaces its input (rows, L, hidden) by the kept rows (n, hidden),
+    so the model returns logits of shape (n, vocab). This works through DDP/FSDP/peft wrappers (the head still runs
+    inside the model's own forward) and on releases that take only an int/1-D `logits_to_keep` (5.17 does not
+    accept the 2-D mask newer ones do). With `capture`, the head gets an empty input and the kept hidden states
+    are stored in capture["hidden"] for a fused linear + cross-entropy kernel.
+    """
+    head = _unwrap(model).get_output_embeddings()
+
+    def pre(_mod, args):
+        h = args[0]
+        h = h.reshape(-1, h.shape[-1]).index_select(0, keep_idx)
+        if capture is not None:
+            capture["hidden"] = h
+            return (h[:0],)
+        return (h,)
+
+    handle = head.register_forward_pre_hook(pre)
+    try:
+        yield head
+    finally:
+        handle.remove()
+
+
+def packed_loss(model, batch: PackedBatch, attn_impl: str = "sdpa", fused_ce=None) -> tuple[torch.Tensor, int]:
+    """(sum of token cross-entropies, number of label tokens); logits only at label positions.
+
+    fused_ce: optional `f(weight, hidden, targets) -> summed loss` (liger-kernel's fused linear cross-entropy),
+    which never materializes the (n, vocab) logits.
+    """
+    if attn_impl.startswith("flash") or not batch.shared_prefix:
+        # No 4D mask: varlen flash kernels (and SDPA, through transformers' packed-sequence detection) find the
+        # example boundaries from position_ids restarting at 0.
+        mask = None
     else:
-        kwargs = dict(attention_mask=batch.attention_mask(dtype))
-    out = model(input_ids=batch.input_ids, position_ids=batch.position_ids, logits_to_keep=batch.keep,
-                use_cache=False, **kwargs)
+        mask = batch.attention_mask(None if attn_impl == "sdpa" else next(model.parameters()).dtype)
+    capture = {} if fused_ce is not None else None
+    with head_only_at(model, batch.keep_idx, capture) as head:
+        out = model(input_ids=batch.input_ids, position_ids=batch.position_ids, attention_mask=mask, use_cache=False)
+    if capture is not None:
+        return fused_ce(head.weight, capture["hidden"], batch.targets), batch.n_labels
     logits = out.logits.reshape(-1, out.logits.shape[-1]).float()
     loss = torch.nn.functional.cross_entropy(logits, batch.targets, reduction="sum")
-    return loss, int(batch.targets.numel())
+    return loss, batch.n_labels
