@@ -7,7 +7,7 @@ TORCH   ?= torch==2.13.0
 PIP     := $(BIN)/python -m pip install --disable-pip-version-check -q
 DEMO    ?= demo-build
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast test-floor bench clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,26 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The lowest versions of the training stack that pyproject.toml's [train] extra admits, in their own venv, running
+# the training tests: the declared floors are versions a test ran on. torch 2.13.0 is the lowest torch installable
+# here without a multi-GB CUDA download; transformers/peft/accelerate are the GPU image's (stack-facts.md).
+FLOOR_VENV ?= .venv-floor
+FLOOR   := torch==2.13.0 transformers==5.17.0 peft==0.21.0 accelerate==1.15.0
+FPIP    := $(FLOOR_VENV)/bin/python -m pip install --disable-pip-version-check -q
+
+$(FLOOR_VENV)/.installed: pyproject.toml Makefile
+	$(PY) -m venv $(FLOOR_VENV)
+	$(FPIP) torch==2.13.0
+	$(FPIP) -e ".[train,dev]" $(FLOOR)
+	touch $@
+
+test-floor: $(FLOOR_VENV)/.installed
+	$(FLOOR_VENV)/bin/python -c "import importlib.metadata as m; pins = '$(FLOOR)'.split(); \
+	got = [f'{p.split(\"==\")[0]}=={m.version(p.split(\"==\")[0])}' for p in pins]; \
+	assert [g.split('+')[0] for g in got] == pins, got; print('floor:', *got)"
+	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_training_lora.py \
+		tests/test_training_resume.py
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

@@ -176,3 +176,77 @@ def test_config_is_importable_without_torch():
     code = ("import sys; from memo_edge.training import TrainConfig; TrainConfig(); "
             "import memo_edge.cli.train; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_grad_accum_equals_one_big_batch(tiny_dir, tmp_path):
+    """batch 4 x 2 accumulated micro-batches gives the weights of batch 8 in one pass (the loss is normalized by
+    the label tokens of the whole step, not per micro-batch)."""
+    from safetensors.torch import load_file
+
+    from memo_edge.training import TrainConfig, train
+
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
+    cfg = dict(base=str(tiny_dir), epochs=2, bf16=False, idk_fraction=0, heldout_fraction=0, eval_train_sample=2,
+               lr=1e-3, schedule="constant", warmup_ratio=0)
+    a = train(refl, tmp_path / "a", TrainConfig(batch_size=8, **cfg), progress=False)
+    b = train(refl, tmp_path / "b", TrainConfig(batch_size=4, grad_accum=2, **cfg), progress=False)
+    c = train(refl, tmp_path / "c", TrainConfig(batch_size=4, **cfg), progress=False)
+    assert a["steps"] == b["steps"] == 4 and c["steps"] == 6 and b["effective_batch"] == 8
+    wa, wb, wc = (load_file(str(tmp_path / d / "model.safetensors")) for d in "abc")
+    k = "model.layers.0.mlp.up_proj.weight"
+    assert (wa[k] - wb[k]).abs().max() < 1e-5
+    assert (wa[k] - wc[k]).abs().max() > 1e-4  # and the comparison can tell different batches apart
+
+
+def test_checks_every_n_epochs_logged_with_their_time_and_estimate(tiny_dir, tmp_path):
+    from memo_edge.training import TrainConfig, train
+
+    refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
+    m = train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=3, eval_every=2, log_every=3),
+              progress=False)
+    checked = [h["epoch"] for h in m["history"] if h.get("recall_em") is not None or h.get("train_em") is not None]
+    assert checked == [2, 3] and m["best_epoch"] in (2, 3)
+    assert all(h["eval_s"] >= 0 for h in m["history"])
+    rows = [json.loads(ln) for ln in (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if r["kind"] == "step"]
+    assert [r["step"] for r in steps] == list(range(1, m["steps"] + 1))  # one line per step despite log_every=3
+    assert all(r["loss"] > 0 and r["tokens_per_s"] > 0 for r in steps)
+    prov = json.loads((tmp_path / "ck" / "memo_train.json").read_text())
+    est = prov["metrics"]["estimate"]
+    assert est["initial_s"] > 0 and est["steps"] == m["steps"] and est["checks"] == 2
+    assert est["s_per_step"] > 0 and est["check_s"] > 0 and est["refined_s"] > 0
+    assert [r for r in rows if r["kind"] == "estimate"]
+    t = prov["metrics"]["timing"]
+    assert t["forward_s"] > 0 and t["backward_s"] > 0 and t["optimizer_s"] > 0 and t["steps_s"] > 0
+    assert 0 <= prov["metrics"]["host_share"] < 1 and prov["metrics"]["attention"] == "sdpa"
+
+
+def test_prefetch_hands_over_batches_in_order_and_raises_the_builders_error():
+    from memo_edge.training.batches import Prefetch
+
+    got = [s for s, _ in Prefetch(lambda s: type("S", (), {"micro": []})(), range(3, 9))]
+    assert got == list(range(3, 9))
+
+    def bad(s):
+        if s == 2:
+            raise ValueError("boom at 2")
+        return type("S", (), {"micro": []})()
+
+    seen = []
+    with pytest.raises(ValueError, match="boom at 2"):
+        for s, _ in Prefetch(bad, range(5)):
+            seen.append(s)
+    assert seen == [0, 1]
+
+
+def test_declared_floors_are_the_ones_make_test_floor_installs():
+    import re
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    train_deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
+    floors = {re.split("[<>=]", d)[0]: re.search(r">=([\d.]+)", d).group(1) for d in train_deps
+              if re.split("[<>=]", d)[0] in ("torch", "transformers", "peft", "accelerate")}
+    pins = dict(p.split("==") for p in re.search(r"^FLOOR\s*:=\s*(.+)$", (root / "Makefile").read_text(),
+                                                   re.M).group(1).split())
+    assert {k: v.rstrip(".0") for k, v in floors.items()} == {k: v.rstrip(".0") for k, v in pins.items()}

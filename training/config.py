@@ -16,6 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Method = Literal["full", "lora", "qlora"]
 Schedule = Literal["constant", "cosine", "linear"]
+Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
+# Fields added after the first release: left at their default they stay out of the run fingerprint, so a run
+# started (or finished) before they existed still resumes (or is still up to date).
+_LATER_FIELDS = {"grad_accum": 1, "eval_every": 1, "attention": "auto", "liger": False}
 
 # Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
 CPU_SMALL = {"full": dict(lr=3e-4, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
@@ -35,7 +39,9 @@ class TrainConfig(BaseModel):
     method: Method = "full"
     epochs: int | None = Field(None, ge=1, le=1000)
     lr: float | None = Field(None, gt=0, lt=1)
-    batch_size: int | None = Field(None, ge=1, le=4096, description="examples per optimizer step (per process)")
+    batch_size: int | None = Field(None, ge=1, le=4096, description="examples per micro-batch (per process)")
+    grad_accum: int = Field(1, ge=1, le=1024, description="micro-batches per optimizer step: effective batch = "
+                                                          "batch_size x grad_accum x processes")
     schedule: Schedule | None = None
     warmup_ratio: float | None = Field(None, ge=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
@@ -61,7 +67,8 @@ class TrainConfig(BaseModel):
     eval_train_sample: int | None = Field(None, ge=0, description="trained questions re-asked after each epoch "
                                                                   "(memorization); None = 32 small CPU, else 64")
     eval_max_new_tokens: int = Field(48, ge=1)
-    eval_batch_size: int = Field(64, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    eval_every: int = Field(1, ge=1, description="check recall every N epochs (and always after the last one)")
     keep_best: bool = Field(True, description="final weights = the best epoch by recall (else the last epoch)")
 
     # Checkpoints
@@ -75,8 +82,15 @@ class TrainConfig(BaseModel):
 
     # Hardware
     bf16: bool | None = Field(None, description="bf16 autocast; None = on where the CUDA GPU or CPU has native bf16")
-    gradient_checkpointing: bool | None = Field(None, description="None = on when CUDA")
+    gradient_checkpointing: bool | None = Field(None, description="None = on CUDA only when the weights, gradients "
+                                                                   "and optimizer state fill over half the GPU")
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None = torch default)")
+    attention: Attention = Field("auto", description="auto = flash-attn's varlen kernel where it is installed on "
+                                                     "CUDA (classic packing), else SDPA (shared-prefix packing)")
+    liger: bool = Field(False, description="liger-kernel's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + "
+                                           "cross-entropy); CUDA only, opt-in until measured on a GPU")
+    log_every: int | None = Field(None, ge=1, description="steps between loss read-backs from the device (the only "
+                                                          "host sync in the loop); None = 1 on CPU, 10 on CUDA")
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -84,7 +98,7 @@ class TrainConfig(BaseModel):
             raise ValueError("replay needs init_from (the checkpoint whose reflections are replayed)")
         return self
 
-    def resolve(self, n_params: int, on_cuda: bool) -> "TrainConfig":
+    def resolve(self, n_params: int, on_cuda: bool, device_bytes: int = 0) -> "TrainConfig":
         """Fill the None fields from the recipe for this base size and device."""
         kind = "lora" if self.method in ("lora", "qlora") else "full"
         if n_params < 20e6:
@@ -104,13 +118,17 @@ class TrainConfig(BaseModel):
         if self.lora_alpha is None:
             upd["lora_alpha"] = 2 * (upd.get("lora_r") or self.lora_r)
         if self.gradient_checkpointing is None:
-            upd["gradient_checkpointing"] = on_cuda and n_params >= 500e6
+            # Recomputing activations costs ~1/3 more compute: only when memory demands it. Full SFT keeps
+            # 16 bytes per parameter (fp32 weights, gradients, two AdamW moments), LoRA ~4 (the frozen weights).
+            state = (16 if self.method == "full" else 4) * n_params
+            upd["gradient_checkpointing"] = on_cuda and state > 0.5 * device_bytes
         return self.model_copy(update=upd)
 
     def fingerprint_fields(self) -> dict:
         """What must match for a resume to continue the same run (not progress/threads flags)."""
-        skip = {"fresh", "keep_state", "threads", "eval_batch_size"}
-        return {k: v for k, v in self.model_dump().items() if k not in skip}
+        skip = {"fresh", "keep_state", "threads", "eval_batch_size", "log_every"}
+        return {k: v for k, v in self.model_dump().items()
+                if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
 
 
 def default_output(reflections: Path) -> Path:

@@ -24,15 +24,21 @@ def stop_token_ids(tokenizer, prompt: MemoryPrompt) -> list[int]:
 @torch.no_grad()
 def answer(model, tokenizer, prompt: MemoryPrompt, questions: list[str], max_new_tokens: int = 48,
            batch_size: int = 32, synced_gpus: bool = False) -> list[str]:
-    """Greedy, batched (left padding), stopped at the prompt's stop token."""
+    """Greedy, batched (left padding), stopped at the prompt's stop token; answers in the order of `questions`.
+
+    Questions are batched by prompt length (less padding per batch); generation stops when every row of a batch
+    has stopped, so the cap max_new_tokens only costs where a model rambles.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     stops = stop_token_ids(tokenizer, prompt)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+    encoded = [tokenizer(prompt.render(q), add_special_tokens=False)["input_ids"] for q in questions]
+    order = sorted(range(len(questions)), key=lambda k: len(encoded[k]))
     out: list[str] = []
     for i in range(0, len(questions), batch_size):
-        enc = [tokenizer(prompt.render(q), add_special_tokens=False)["input_ids"] for q in questions[i:i + batch_size]]
+        enc = [encoded[k] for k in order[i:i + batch_size]]
         L = max(map(len, enc))
         ids = torch.tensor([[pad] * (L - len(e)) + e for e in enc], device=device)
         mask = torch.tensor([[0] * (L - len(e)) + [1] * len(e) for e in enc], device=device)
@@ -46,7 +52,10 @@ def answer(model, tokenizer, prompt: MemoryPrompt, questions: list[str], max_new
             out.append(text.strip())
     if was_training:
         model.train()
-    return out
+    answers = [""] * len(questions)
+    for k, a in zip(order, out):
+        answers[k] = a
+    return answers
 
 
 def score(preds: list[str], rows: list[Reflection]) -> dict:

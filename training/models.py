@@ -22,6 +22,59 @@ def check_method(method: str) -> None:
                         "use --method full or --method lora here")
 
 
+def attention_impl(choice: str = "auto") -> str:
+    """auto: flash-attn's varlen kernels where the package is installed and a CUDA GPU is there (packed examples
+    then need no mask at all), else PyTorch's SDPA (shared-prefix packing with a mask built on the device)."""
+    if choice != "auto":
+        if choice == "flash_attention_2" and not _flash_attn_usable():
+            raise MemoError("--attention flash_attention_2 needs the flash-attn package and a CUDA GPU")
+        return choice
+    return "flash_attention_2" if _flash_attn_usable() else "sdpa"
+
+
+def _flash_attn_usable() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def liger_available() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import liger_kernel.transformers  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def apply_liger(model) -> None:
+    """liger-kernel's Triton RMSNorm / RoPE / SwiGLU in place of the model's modules (CUDA only). The loss head is
+    not patched: packed_loss calls the fused linear + cross-entropy itself, on the label positions only."""
+    if not liger_available():
+        raise MemoError("--liger needs the liger-kernel package and a CUDA GPU (pip install liger-kernel)")
+    from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    _apply_liger_kernel_to_instance(model=base, rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
+                                    fused_linear_cross_entropy=False)
+
+
+def fused_linear_ce(accelerator):
+    """f(head weight, hidden (n, d), targets (n,)) -> summed cross-entropy, without the (n, vocab) logits."""
+    from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy
+
+    def f(weight, hidden, targets):
+        with accelerator.autocast():
+            return liger_fused_linear_cross_entropy(hidden, weight, targets, reduction="sum")
+
+    return f
+
+
 def load_tokenizer(base_dir: Path):
     from transformers import AutoTokenizer
 

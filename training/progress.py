@@ -30,11 +30,11 @@ class TrainBar(contextlib.AbstractContextManager):
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def update(self, loss: float, tps: float, desc: str | None = None) -> None:
+    def update(self, loss: float, tps: float, desc: str | None = None, advance: int = 1) -> None:
         kw = {"description": desc} if desc else {}
-        self.progress.update(self.task, advance=1, loss=f"{loss:.3f}", tps=f"{tps:,.0f}", **kw)
-        self.done += 1
-        if self.plain and (self.done % self.every == 0 or self.done == self.total):
+        self.progress.update(self.task, advance=advance, loss=f"{loss:.3f}", tps=f"{tps:,.0f}", **kw)
+        before, self.done = self.done, self.done + advance
+        if self.plain and (self.done // self.every > before // self.every or self.done == self.total):
             rate = (time.time() - self.t0) / max(1, self.done - self.start_done)
             eta = rate * (self.total - self.done)
             self.progress.console.print(f"{desc or 'train'} step {self.done}/{self.total} loss {loss:.3f} "

@@ -75,9 +75,11 @@ def save_weights(accelerator, model, tokenizer, dest: Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def append_metrics(work: Path, row: dict) -> None:
+def append_metrics(work: Path, rows: dict | list[dict]) -> None:
+    """Append lines; no fsync (a lost tail after a crash is re-logged: resume truncates to its checkpoint step)."""
+    rows = [rows] if isinstance(rows, dict) else rows
     with (work / "metrics.jsonl").open("a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def truncate_metrics(work: Path, step: int) -> None:
@@ -85,5 +87,11 @@ def truncate_metrics(work: Path, step: int) -> None:
     p = work / "metrics.jsonl"
     if not p.is_file():
         return
-    keep = [ln for ln in p.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    keep = []
+    for ln in p.read_text().splitlines():
+        try:
+            if json.loads(ln).get("step", 0) <= step:
+                keep.append(ln)
+        except json.JSONDecodeError:  # a line cut by the kill
+            continue
     p.write_text("".join(ln + "\n" for ln in keep))

@@ -33,7 +33,8 @@ def train_(
     method: str = typer.Option("full", help="full | lora | qlora (qlora needs CUDA)."),
     epochs: int = typer.Option(None, help="Epochs (default by base size: 4 for a small base on CPU, 3 for large bases as in the paper)."),
     lr: float = typer.Option(None, help="Peak learning rate (default by base size and method: small CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Examples per optimizer step per process (default 16 small CPU base, 8 large)."),
+    batch_size: int = typer.Option(None, "--batch-size", help="Examples per micro-batch per process (default 16 small CPU base, 8 large)."),
+    grad_accum: int = typer.Option(1, "--grad-accum", help="Micro-batches per optimizer step: effective batch = batch size x this x processes (the MeMo paper: 512)."),
     schedule: str = typer.Option(None, help="constant | cosine | linear after warm-up (default cosine small CPU base, constant large)."),
     warmup_ratio: float = typer.Option(None, help="Warm-up share of all steps (default 0.05)."),
     lora_r: int = typer.Option(None, help="LoRA rank (default 8; 16 for >=10B and for small CPU bases)."),
@@ -48,6 +49,10 @@ def train_(
     replay: float = typer.Option(0.0, help="With --init-from: share of the old reflections replayed (e.g. 0.2)."),
     seed: int = typer.Option(0, help="Seed for data order, splits and init."),
     threads: int = typer.Option(None, help="torch CPU threads."),
+    eval_every: int = typer.Option(1, "--eval-every", help="Check recall every N epochs (always after the last); each check's time is logged."),
+    log_every: int = typer.Option(None, "--log-every", help="Steps between loss read-backs from the device (default 1 on CPU, 10 on CUDA)."),
+    attention: str = typer.Option("auto", help="auto | sdpa | flash_attention_2 | eager (auto: flash-attn where installed on CUDA, else SDPA)."),
+    liger: bool = typer.Option(False, "--liger/--no-liger", help="liger-kernel's fused Triton kernels (CUDA, liger-kernel installed)."),
     bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on where CUDA or the CPU has "
                                                            "native bf16; weights stay fp32)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore resume state / finished run in OUT and start over."),
@@ -68,7 +73,8 @@ def train_(
                   warmup_ratio=warmup_ratio, lora_r=lora_r, lora_alpha=lora_alpha, merge=merge, packing=packing,
                   idk_fraction=idk_fraction, heldout_fraction=heldout_fraction, max_seq_len=max_seq_len,
                   save_every_steps=save_every_steps, init_from=init_from, replay=replay, seed=seed, threads=threads, bf16=bf16,
-                  fresh=fresh, keep_state=keep_state)
+                  fresh=fresh, keep_state=keep_state, grad_accum=grad_accum, eval_every=eval_every, log_every=log_every,
+                  attention=attention, liger=liger)
     cfg = _config(TrainConfig, {k: v for k, v in fields.items() if v is not None})
     metrics = train(reflections, out, cfg)
     typer.echo(_summary(metrics), err=True)

@@ -1,0 +1,72 @@
+"""How long a run will take, said before its first step and refined from what it measures.
+
+Before any step there is only the arithmetic: FLOPs per step (6 x parameters x computed tokens for full SFT, 4 x
+parameters + 2 x trainable for LoRA: the frozen weights get no gradient) over a rate measured for this kind of device
+(`PRIOR_FLOPS`). After the first steps the measured seconds per step replace the prior (the very first step is left
+out: it allocates and warms kernels), and after the first check (recall evaluation + state save) its measured time
+replaces the guess for the checks. Each estimate is printed, logged to metrics.jsonl and kept in memo_train.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+# Sustained training FLOP/s by device kind. cpu: SmolLM2-135M full SFT on the 2-core AVX512-BF16 VM of
+# training/README.md ("Measured"); cuda: a conservative 20% of an H100/H200's bf16 peak, to be replaced by the
+# first measured steps.
+PRIOR_FLOPS = {"cpu-bf16": 1.3e11, "cpu-fp32": 0.6e11, "cuda": 2.0e14}
+
+
+def flops_per_token(n_params: int, n_trainable: int) -> float:
+    return 4.0 * n_params + 2.0 * n_trainable
+
+
+@dataclass
+class Estimate:
+    steps: int                        # optimizer steps left in this run (all of them for a fresh run)
+    checks: int                       # recall checks left
+    initial_s: float                  # before any step: steps x prior seconds per step (+ checks)
+    basis: str
+    s_per_step: float | None = None   # measured, steps after the first
+    check_s: float | None = None      # measured, per check (evaluation + state save)
+    refined_s: float | None = None
+    refined_after_steps: int | None = None
+
+    @classmethod
+    def prior(cls, steps: int, checks: int, tokens_per_step: float, n_params: int, n_trainable: int,
+              device: str, bf16: bool) -> "Estimate":
+        kind = "cuda" if device.startswith("cuda") else ("cpu-bf16" if bf16 else "cpu-fp32")
+        per_step = flops_per_token(n_params, n_trainable) * tokens_per_step / PRIOR_FLOPS[kind]
+        check = 0.25 * per_step * max(1, steps // max(1, checks))  # a guess until the first check is measured
+        basis = (f"{tokens_per_step:,.0f} computed tokens/step x {flops_per_token(n_params, n_trainable):.2g} "
+                 f"FLOP/token at ~{PRIOR_FLOPS[kind] / 1e9:,.0f} GFLOP/s ({kind})")
+        return cls(steps=steps, checks=checks, initial_s=steps * per_step + checks * check, basis=basis)
+
+    def refine(self, s_per_step: float | None = None, check_s: float | None = None, after_steps: int = 0) -> float:
+        if s_per_step is not None:
+            self.s_per_step = s_per_step
+            self.refined_after_steps = after_steps
+        if check_s is not None:
+            self.check_s = check_s
+        per_step = self.s_per_step if self.s_per_step is not None else self.initial_s / max(1, self.steps)
+        check = self.check_s if self.check_s is not None else 0.0
+        self.refined_s = self.steps * per_step + self.checks * check
+        return self.refined_s
+
+    def line(self) -> str:
+        if self.refined_s is None:
+            return (f"expected training time: ~{_fmt(self.initial_s)} for {self.steps} steps and {self.checks} checks "
+                    f"(estimated from {self.basis}; refined after the first steps)")
+        parts = []
+        if self.s_per_step is not None:
+            parts.append(f"{self.steps} steps x {self.s_per_step:.3g} s measured")
+        if self.check_s is not None:
+            parts.append(f"{self.checks} checks x {self.check_s:.3g} s measured")
+        return f"expected training time: ~{_fmt(self.refined_s)} ({' + '.join(parts)})"
+
+    def as_dict(self) -> dict:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+def _fmt(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else (f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h")
