@@ -73,6 +73,8 @@ class TrainConfig(BaseModel):
 
     # Checkpoints
     save_every_steps: int = Field(0, ge=0, description="resume checkpoint every N steps (0 = only at epoch ends)")
+    resume_state: bool = Field(True, description="save the resume state (weights + optimizer, 16 bytes/param for full "
+                                                 "SFT) at epoch ends; off: a killed run starts over")
     keep_state: bool = Field(False, description="keep the resume state (optimizer etc.) after a successful run")
     fresh: bool = Field(False, description="ignore an existing resume state and start over")
 
@@ -126,7 +128,7 @@ class TrainConfig(BaseModel):
 
     def fingerprint_fields(self) -> dict:
         """What must match for a resume to continue the same run (not progress/threads flags)."""
-        skip = {"fresh", "keep_state", "threads", "eval_batch_size", "log_every"}
+        skip = {"fresh", "keep_state", "threads", "eval_batch_size", "log_every", "resume_state"}
         return {k: v for k, v in self.model_dump().items()
                 if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
 

@@ -34,6 +34,8 @@ from .packing import packed_loss
 from .progress import TrainBar
 
 KILL_ENV = "MEMO_TRAIN_KILL_AFTER_STEP"  # tests: SIGKILL ourselves right after this optimizer step
+# benchmarks: profile optimizer steps 6-9 with torch.profiler and write the op table to "$MEMO_TRAIN_PROFILE.txt"
+PROFILE_ENV = "MEMO_TRAIN_PROFILE"
 
 
 def bf16_available() -> bool:
@@ -291,10 +293,12 @@ class _Run:
         dt, self.clock = t - self.clock, t
         prog["train_time_s"] += dt
         self.session_train_s += dt
-        tokens = sum(r.pop("tokens") for r in pending)
-        ex_tokens = sum(r.pop("ex_tokens") for r in pending)
+        tokens = sum(r["computed_tokens"] for r in pending)
+        ex_tokens = sum(r["example_tokens"] for r in pending)
+        wall = time.time()
         for r, loss in zip(pending, losses):
-            r.update(loss=loss, tokens_per_s=tokens / dt, example_tokens_per_s=ex_tokens / dt)
+            # tokens_per_s: the average over the steps of this read-back (one step on a CPU, log_every on a GPU)
+            r.update(loss=loss, tokens_per_s=tokens / dt, example_tokens_per_s=ex_tokens / dt, time=wall)
             self.ep_losses.append(loss)
         if self.main:
             st.append_metrics(work, pending)
@@ -321,6 +325,7 @@ class _Run:
         cfg, work = self.cfg, st.work_dir(self.out_dir)
         self.flushes: list[tuple[int, float]] = []
         self.session_train_s = 0.0
+        self.profiler = _StepProfiler(os.environ.get(PROFILE_ENV))
         log_every = cfg.log_every or (10 if self.acc.device.type == "cuda" else 1)
         with TrainBar(self.total_steps, prog["global_step"], self.progress, self.console) as bar:
             self.log_estimate(prog, bar)
@@ -334,6 +339,7 @@ class _Run:
                 self.clock = time.perf_counter()
                 try:
                     for s, step in batches:
+                        self.profiler.tick(prog["global_step"])
                         loss = self.step(to_device(step, self.acc.device))
                         prog["global_step"] += 1
                         prog["tokens"] += step.tokens
@@ -342,7 +348,7 @@ class _Run:
                                         "loss_t": loss, "lr": self.scheduler.get_last_lr()[0],
                                         "rows": sum(int(b.input_ids.shape[0]) for b, _ in step.micro),
                                         "row_len": max(int(b.input_ids.shape[1]) for b, _ in step.micro),
-                                        "tokens": step.tokens, "ex_tokens": step.example_tokens})
+                                        "computed_tokens": step.tokens, "example_tokens": step.example_tokens})
                         save = cfg.save_every_steps and prog["global_step"] % cfg.save_every_steps == 0 \
                             and s < self.steps_per_epoch - 1
                         kill = os.environ.get(KILL_ENV) == str(prog["global_step"])
@@ -379,7 +385,8 @@ class _Run:
             prog["best"] = {"epoch": epoch + 1, "score": rep["score"]}
             st.save_weights(self.acc, self.model, self.tok, work / "best")
         bar.note(_epoch_line(row))
-        st.save_state(self.acc, work, {**prog, "epoch": epoch + 1, "step_in_epoch": 0})
+        if cfg.resume_state or cfg.keep_state:
+            st.save_state(self.acc, work, {**prog, "epoch": epoch + 1, "step_in_epoch": 0})
         save_s = time.perf_counter() - t
         self.timing["save_s"] += save_s
         prog.update(epoch=epoch + 1, step_in_epoch=0)
@@ -387,6 +394,39 @@ class _Run:
         if checked and self.estimate.check_s is None:
             self.estimate.refine(check_s=eval_s + save_s)
             self.log_estimate(prog, bar)
+
+
+class _StepProfiler:
+    """torch.profiler over a few steps past the warm-up, on request (PROFILE_ENV): where a step's time goes."""
+
+    FIRST, LAST = 5, 9
+
+    def __init__(self, prefix: str | None):
+        self.prefix, self.prof = prefix, None
+
+    def tick(self, done: int) -> None:
+        if not self.prefix:
+            return
+        if done == self.FIRST and self.prof is None:
+            from torch.profiler import ProfilerActivity, profile
+
+            acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+            self.prof = profile(activities=acts)
+            self.prof.__enter__()
+            self.t0 = time.perf_counter()
+        elif done == self.LAST and self.prof is not None:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            wall = time.perf_counter() - self.t0
+            self.prof.__exit__(None, None, None)
+            ka = self.prof.key_averages()
+            key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+            busy = sum(getattr(e, "self_device_time_total", 0) for e in ka) / 1e6 if torch.cuda.is_available() else None
+            head = f"steps {self.FIRST + 1}-{self.LAST}: wall {wall:.3f} s" + (
+                f", GPU kernels {busy:.3f} s ({100 * busy / wall:.0f}% busy)" if busy is not None else "")
+            Path(self.prefix + ".txt").write_text(head + "\n" + ka.table(sort_by=key, row_limit=25) + "\n"
+                                                  + ka.table(sort_by="self_cpu_time_total", row_limit=25))
+            self.prefix, self.prof = None, None
 
 
 def _fmt(v) -> str:
@@ -444,11 +484,15 @@ def _time_split(run: _Run) -> dict:
     compute = run.timing["forward_s"] + run.timing["backward_s"] + run.timing["optimizer_s"]
     out = {"timing": {**tm, "steps_s": round(steps_s, 2)},
            "checks_share": round((run.timing["eval_s"] + run.timing["save_s"]) / max(1e-9, time.time() - run.t0), 4),
-           "host_share": None, "attention": run.attn, "effective_batch": run.cfg.batch_size * run.cfg.grad_accum
+           "host_share": None, "attention": run.attn, "peak_gpu_mb": _peak_gpu_mb(), "effective_batch": run.cfg.batch_size * run.cfg.grad_accum
            * run.world, "estimate": run.estimate.as_dict()}
     if run.acc.device.type == "cpu" and steps_s > 0:
         out["host_share"] = round(max(0.0, 1 - compute / steps_s), 4)
     return out
+
+
+def _peak_gpu_mb() -> float | None:
+    return round(torch.cuda.max_memory_allocated() / 2**20, 1) if torch.cuda.is_available() else None
 
 
 def _final_model(run: _Run, work: Path):

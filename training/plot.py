@@ -27,7 +27,8 @@ def plot_metrics(metrics_path: Path, out_png: Path) -> Path | None:
         if pts:
             b.plot(*zip(*pts), marker="o", label=label)
     b.set(xlabel="epoch", ylabel="rate", ylim=(-0.02, 1.02), title="recall after each epoch")
-    b.legend(fontsize=8)
+    if b.get_legend_handles_labels()[0]:
+        b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out_png, dpi=100)
     plt.close(fig)

@@ -57,6 +57,7 @@ def train_(
                                                            "native bf16; weights stay fp32)."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore resume state / finished run in OUT and start over."),
     keep_state: bool = typer.Option(False, "--keep-state", help="Keep optimizer/RNG state in OUT after success."),
+    resume_state: bool = typer.Option(True, "--resume-state/--no-resume-state", help="Save the resume state (weights + optimizer) at epoch ends; off: a killed run starts over (short GPU runs of big bases)."),
 ):
     """Fine-tune the MEMORY model on reflections (answer-only loss, the runtime's exact prompt, IDK examples).
 
@@ -74,7 +75,7 @@ def train_(
                   idk_fraction=idk_fraction, heldout_fraction=heldout_fraction, max_seq_len=max_seq_len,
                   save_every_steps=save_every_steps, init_from=init_from, replay=replay, seed=seed, threads=threads, bf16=bf16,
                   fresh=fresh, keep_state=keep_state, grad_accum=grad_accum, eval_every=eval_every, log_every=log_every,
-                  attention=attention, liger=liger)
+                  attention=attention, liger=liger, resume_state=resume_state)
     cfg = _config(TrainConfig, {k: v for k, v in fields.items() if v is not None})
     metrics = train(reflections, out, cfg)
     typer.echo(_summary(metrics), err=True)
