@@ -163,11 +163,12 @@ def steady_from_metrics(metrics: Path, skip: float = 0.2) -> dict:
             "t_last_step": steps[-1]["time"], "steps": len(steps)}
 
 
-def run_ours(c: dict, refl: Path, work: Path, timeout: float, profile: bool) -> dict:
+def run_ours(c: dict, refl: Path, work: Path, timeout: float, profile_dir: Path | None) -> dict:
     out = work / c["name"].replace(" ", "_").replace("/", "_")
     env = dict(os.environ)
-    if profile:
-        env["MEMO_TRAIN_PROFILE"] = str(work / f"profile-{out.name}")
+    prof = profile_dir / f"profile-{out.name}.txt" if profile_dir else None
+    if prof:
+        env["MEMO_TRAIN_PROFILE"] = str(prof.with_suffix(""))
     # cwd = the scratch dir: from the repo root, `memo_edge` would resolve to the source folder, which lacks the
     # installed package's memo_edge.training (package-dir mapping); the carried wheel or the venv has it.
     p = subprocess.run(ours_cmd(c, refl, out), capture_output=True, text=True, timeout=timeout, env=env, cwd=work)
@@ -179,8 +180,7 @@ def run_ours(c: dict, refl: Path, work: Path, timeout: float, profile: bool) -> 
          "steps": m["steps"], "attention": m.get("attention"), "effective_batch": m.get("effective_batch"),
          "estimate": m.get("estimate"), "timing": m.get("timing"), "train_em": m.get("train_em")}
     r.update(steady_from_metrics(out / "metrics.jsonl"))
-    prof = work / f"profile-{out.name}.txt"
-    if profile and prof.is_file():
+    if prof and prof.is_file():
         r["profile_head"] = prof.read_text().splitlines()[0]
         r["profile_file"] = str(prof)
     return r
@@ -261,7 +261,9 @@ def trl_worker(spec: dict) -> None:
 
 
 def contenders(a, bases: dict, have: dict) -> list[dict]:
-    """The run list. Full-size: each 135M run ~15-25 s, each 1.7B run ~40-60 s on an H200."""
+    """The run list. Full-size: each 135M run ~15-25 s, each 1.7B run ~40-60 s on an H200 (estimates: the first
+    GPU run replaces them). 1.7B runs: batch 128 examples per step (TRL's default 8 x 1024-token rows hold ~136)
+    and the paper's 512 (128 x 4 accumulated)."""
     small, big = bases["small"], bases["big"]
     e_s, e_b = (3, 2) if a.quick else (20, 12)
     b_s, b_b = (8, 8) if a.quick else (128, 128)
@@ -279,17 +281,19 @@ def contenders(a, bases: dict, have: dict) -> list[dict]:
              accelerate="fsdp.yaml", skip="needs CUDA" if a.cpu else None, **cpu),
         dict(name="135M full ZeRO-2 x1", kind="ours", base="small", method="full", epochs=e_s, batch=b_s,
              accelerate="deepspeed_zero2.yaml", skip=None if have["deepspeed"] and not a.cpu
-             else "needs deepspeed and CUDA", **cpu),
+             else "needs deepspeed and CUDA (not in the image, too big to carry)", **cpu),
         dict(name="1.7B full", kind="ours", base="big", method="full", epochs=e_b, batch=b_b, profile=True, **cpu),
         dict(name="1.7B full b512", kind="ours", base="big", method="full", epochs=e_b, batch=b_b,
              accum=1 if a.quick else 4, **cpu),
         dict(name="1.7B full liger", kind="ours", base="big", method="full", epochs=e_b, batch=b_b, liger=True,
-             skip=None if have["liger-kernel"] and not a.cpu else "needs liger-kernel and CUDA", **cpu),
+             more=True, skip=None if have["liger-kernel"] and not a.cpu else "needs liger-kernel and CUDA", **cpu),
         dict(name="1.7B TRL SFTTrainer", kind="trl", base="big", epochs=e_b,
              skip=None if have["trl"] else "trl not importable", **cpu),
         dict(name="1.7B TRL no ckpt", kind="trl", base="big", epochs=e_b, gradient_checkpointing=False,
-             skip=None if have["trl"] else "trl not importable", **cpu),
+             more=True, skip=None if have["trl"] else "trl not importable", **cpu),
     ]
+    if not a.more:  # the default list fits ~5 minutes on one H200; --more adds liger and TRL without checkpointing
+        cs = [c for c in cs if not c.get("more")]
     for c in cs:
         c["base_dir"] = small if c["base"] == "small" else big
     if a.only:
@@ -328,6 +332,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--quick", action="store_true", help="tiny models, few epochs (with --cpu: a CPU smoke test)")
     ap.add_argument("--cpu", action="store_true", help="run on the CPU (no GPU figures; checks the code paths)")
     ap.add_argument("--only", default=None, help="comma-separated name fragments, e.g. '135m full,trl'")
+    ap.add_argument("--n", type=int, default=None, help="train on the first N reflections [all; 48 with --quick]")
+    ap.add_argument("--more", action="store_true", help="also: 1.7B with liger-kernel, TRL without grad checkpointing")
     ap.add_argument("--carry", default=str(ROOT / ".carry"))
     ap.add_argument("--work", default=None, help="scratch dir [/tmp/gpu-training]")
     ap.add_argument("--timeout", type=float, default=150, help="seconds per contender")
@@ -365,6 +371,10 @@ def main(argv=None) -> dict:
         refl = work / "reflections.jsonl"
         if not refl.is_file():
             synthesize(ROOT / "memo_edge" / "demo" / "corpus", refl, progress=False)
+    if a.n or a.quick:
+        lines = [ln for ln in refl.read_text().splitlines() if ln.strip()][:a.n or 48]
+        refl = work / f"reflections-{len(lines)}.jsonl"
+        refl.write_text("".join(ln + "\n" for ln in lines))
     t = time.time()
     small_shape, big_shape = (TINY, SMALL) if a.quick else (None, SHAPE_1P7B)
     sizes = {"small": make_base(src, work / ("base-tiny" if a.quick else "base-135m"), small_shape, on_gpu),
@@ -383,7 +393,8 @@ def main(argv=None) -> dict:
             r = {"skipped": c["skip"]}
         else:
             try:
-                r = (run_ours(c, refl, work, a.timeout, bool(c.get("profile")) and on_gpu) if c["kind"] == "ours"
+                pdir = Path(a.out).parent if c.get("profile") else None
+                r = (run_ours(c, refl, work, a.timeout, pdir) if c["kind"] == "ours"
                      else run_trl(c, refl, work, a.timeout))
             except subprocess.TimeoutExpired:
                 r = {"error": f"timed out after {a.timeout:.0f} s"}
