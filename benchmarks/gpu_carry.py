@@ -108,7 +108,8 @@ def main(argv=None) -> dict:
     total = sum(sizes.values())
     for k, v in sizes.items():
         print(f"{k:20} {v / 2**20:8.1f} MiB")
-    print(f"{'total':20} {total / 2**20:8.1f} MiB (limit 64 MiB); {n_refl} reflections; wheels: {', '.join(wheel_names)}")
+    print(f"{'total':20} {total / 2**20:8.1f} MiB (limit 64 MiB); {n_refl} reflections; "
+          f"wheels: {', '.join(wheel_names)}")
     doc = {"benchmark": "gpu_carry", "out": str(out), "sizes_mib": {k: round(v / 2**20, 2) for k, v in sizes.items()},
            "total_mib": round(total / 2**20, 2), "fits": total <= LIMIT, "wheels": wheel_names,
            "reflections": n_refl, "trl": not a.no_trl}

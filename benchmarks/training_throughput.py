@@ -87,7 +87,8 @@ def run_trainer(base, examples, batch, epochs, lr, seed, pad_id, bf16):
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch, num_train_epochs=epochs,
                                  learning_rate=lr, lr_scheduler_type="cosine", weight_decay=0.01,
                                  warmup_steps=math.ceil(0.05 * epochs * math.ceil(len(examples) / batch)),
-                                 max_grad_norm=1.0, save_strategy="no", report_to=[], use_cpu=True, seed=seed, bf16=bf16,
+                                 max_grad_norm=1.0, save_strategy="no", report_to=[], use_cpu=True, seed=seed,
+                                 bf16=bf16,
                                  logging_strategy="no", dataloader_num_workers=0, disable_tqdm=True)
         trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collate)
         t0 = time.perf_counter()

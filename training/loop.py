@@ -483,10 +483,12 @@ def _time_split(run: _Run) -> dict:
     tm = {k: round(v, 2) for k, v in run.timing.items()}
     steps_s = run.session_train_s
     compute = run.timing["forward_s"] + run.timing["backward_s"] + run.timing["optimizer_s"]
+    checks = run.timing["eval_s"] + run.timing["save_s"]
     out = {"timing": {**tm, "steps_s": round(steps_s, 2)},
-           "checks_share": round((run.timing["eval_s"] + run.timing["save_s"]) / max(1e-9, time.time() - run.t0), 4),
-           "host_share": None, "attention": run.attn, "peak_gpu_mb": _peak_gpu_mb(), "effective_batch": run.cfg.batch_size * run.cfg.grad_accum
-           * run.world, "estimate": run.estimate.as_dict()}
+           "checks_share": round(checks / max(1e-9, time.time() - run.t0), 4), "host_share": None,
+           "attention": run.attn, "peak_gpu_mb": _peak_gpu_mb(),
+           "effective_batch": run.cfg.batch_size * run.cfg.grad_accum * run.world,
+           "estimate": run.estimate.as_dict()}
     if run.acc.device.type == "cpu" and steps_s > 0:
         out["host_share"] = round(max(0.0, 1 - compute / steps_s), 4)
     return out
