@@ -28,6 +28,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     from memo_edge.export import export_pack
     from memo_edge.synthesis import synthesize
     from memo_edge.training import train
+    from memo_edge.training.estimate import card_line, for_reflections
 
     from memo_edge.models import resolve_model
 
@@ -42,9 +43,11 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     t = time.perf_counter()
     log(f"[1/3] synthesize reflections from {cfg.corpus} ({cfg.generator} generator)")
     synth_cfg = {"generator": cfg.generator, **cfg.synthesis}
-    card = synthesize(cfg.corpus, reflections, _stage_config("synthesis", synth_cfg), progress=progress)
+    card = synthesize(cfg.corpus, reflections, _stage_config("synthesis", synth_cfg), progress=progress,
+                      training_estimate=for_reflections)
     timings["synthesize_s"] = time.perf_counter() - t
     log(f"      {card.get('reflections', '?')} reflections -> {reflections}")
+    log(f"      {card_line(card['training_estimate'])}")
 
     t = time.perf_counter()
     refl_hash = sha256_file(reflections)

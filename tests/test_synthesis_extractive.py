@@ -125,6 +125,9 @@ def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
     assert p.returncode == 0, p.stderr
     assert out.is_file() and (tmp_path / "r.card.json").is_file()
     assert "reflections" in p.stdout
+    est = json.loads((tmp_path / "r.card.json").read_text())["training_estimate"]  # how long training will take
+    assert est["cpu"]["steps"] == est["cpu"]["epochs"] * -(-est["cpu"]["examples_per_epoch"] // est["cpu"]["batch_size"])
+    assert est["cpu"]["seconds"] > 0 and "training with the defaults" in p.stderr
 
 
 def test_cli_unwritable_output_fails_before_work(tmp_path, demo_dir):

@@ -70,3 +70,36 @@ class Estimate:
 
 def _fmt(s: float) -> str:
     return f"{s:.0f} s" if s < 120 else (f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h")
+
+
+# SmolLM2-135M-Instruct, the default MEMORY base (parameters counted by training/loop.py on the pulled checkpoint).
+SMOLLM2_PARAMS = 134_515_008
+PROMPT_TOKENS = 8  # chat markup around one question and answer (packing shares the system prefix per row)
+
+
+def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
+    """What `memo train` with its defaults will cost for a dataset card: examples, steps, and the prior estimate on
+    this kind of CPU and on a CUDA GPU (the training log refines it from measured steps)."""
+    from .config import TrainConfig
+
+    n = int(card.get("reflections", 0))
+    cpu = TrainConfig().resolve(n_params, on_cuda=False)
+    gpu = TrainConfig().resolve(n_params, on_cuda=True)
+    tokens = PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + \
+        card.get("answer_length", {}).get("mean", 5)
+    out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
+    for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
+        held = min(cfg.heldout_max or 32, int(n * cfg.heldout_fraction))
+        examples = n - held + int(n * cfg.idk_fraction)
+        steps = cfg.epochs * -(-examples // cfg.batch_size)
+        est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16)
+        out[name] = {"examples_per_epoch": examples, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
+                     "steps": steps, "seconds": round(est.initial_s), "basis": est.basis}
+    return out
+
+
+def card_line(est: dict) -> str:
+    c, g = est["cpu"], est["cuda"]
+    return (f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
+            f"epochs = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a prior estimate; the training log "
+            f"refines it from measured steps); {g['steps']} steps on a CUDA GPU (no GPU rate measured yet)")

@@ -65,9 +65,12 @@ def synthesize(
         kw["steps"] = tuple(s.strip() for s in steps.split(",") if s.strip())
     from memo_edge.errors import MemoError
 
-    card = run(corpus_dir, out, SynthesisConfig.make(**kw), progress=not no_progress)
+    from memo_edge.training.estimate import card_line, for_reflections  # torch-free
+
+    card = run(corpus_dir, out, SynthesisConfig.make(**kw), progress=not no_progress, training_estimate=for_reflections)
     counts = ", ".join(f"{k} {v}" for k, v in card["counts_by_type"].items())
     typer.echo(f"{card['reflections']} reflections -> {out} ({counts}); card: {out.with_suffix('')}.card.json")
+    typer.echo(card_line(card["training_estimate"]), err=True)
     lost = card["failed_items"]
     if lost:
         # The reflections that did succeed are written, but a run that lost items is not a success: name them

@@ -38,8 +38,11 @@ def _check_out(out_path: Path) -> Path:
     return out_path
 
 
-def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, progress: bool = True) -> dict:
-    """Reflections for every document of `corpus_dir`, written atomically to `out_path`; returns the card."""
+def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, progress: bool = True,
+               training_estimate=None) -> dict:
+    """Reflections for every document of `corpus_dir`, written atomically to `out_path`; returns the card.
+    `training_estimate(card) -> dict`, when given (the CLI passes training's), puts the expected training time for
+    this many pairs into the card (synthesis itself does not import the training stage)."""
     cfg = config or SynthesisConfig()
     out_path = _check_out(out_path)
     t0 = time.monotonic()
@@ -75,6 +78,8 @@ def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, prog
     card["sample"] = [{"question": r.question, "answer": r.answer, "type": r.type}
                       for r in random.Random(0).sample(refl, min(SAMPLE_SIZE, len(refl)))]
     warn_low_coverage(card["coverage"])
+    if training_estimate is not None:
+        card["training_estimate"] = training_estimate(card)
     card_json, card_md = card_paths(out_path)
     write_json(card_json, card)
     write_text(card_md, card_markdown(card))
@@ -186,6 +191,11 @@ def card_markdown(card: dict) -> str:
         lines += ["", "| document | words | reflections | per 100 words |", "|---|---|---|---|"]
         lines += [f"| {r['source'] or r['title']} | {r['words']} | {r['reflections']} | {r['per_100_words']} |"
                   for r in cov["per_document"]]
+    if card.get("training_estimate"):
+        est = card["training_estimate"]
+        lines += ["", "## Expected training time (defaults, prior estimate)", "",
+                  f"- CPU (2 cores): {est['cpu']['steps']} steps, ~{round(est['cpu']['seconds'] / 60)} min",
+                  f"- CUDA GPU: {est['cuda']['steps']} steps (no GPU rate measured yet)"]
     if card.get("sample"):
         lines += ["", f"## Sample of {len(card['sample'])} pairs", ""]
         lines += [f"- Q: {p['question']} A: {p['answer']} ({p['type']})" for p in card["sample"]]
