@@ -7,7 +7,6 @@ timeline (matplotlib, imported only when plotting, optional).
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -132,7 +131,7 @@ class Profile:
         except ImportError:
             import warnings
 
-            warnings.warn("matplotlib is not installed: no PNG timeline (pip install 'memo-edge[plot]')")
+            warnings.warn("matplotlib is not installed: no PNG timeline (pip install 'memo-edge[plot]')", stacklevel=2)
             return False
         answers = self.answers[:max_questions]
         colors = {"executive": "#e07b39", "memory": "#3a7ca5"}

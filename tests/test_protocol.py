@@ -18,7 +18,6 @@ from memo_edge.executives import CallableExecutive, OpenAIExecutive, make_execut
 from memo_edge.errors import ExecutiveError, MemoError
 from memo_edge.protocol import ProtocolConfig, extract_json, run_protocol, ParseError
 from memo_edge.runtime.engine import Completion
-from memo_edge.tracing import Tracer
 
 STAGE_MARKERS = {"GROUNDING": "grounding", "ENTITY PINNING": "entity_pinning", "ANSWER SEEKING": "answer_seeking",
                  "FINAL SYNTHESIS": "final"}

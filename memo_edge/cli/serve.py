@@ -74,8 +74,8 @@ def serve(
         print(f"warning: serving on {host} without an API key: anyone who can reach this port can query the "
               f"memory (use --api-key-env)", file=sys.stderr)
     if host in ("0.0.0.0", "::") and not allow_host:
-        print(f"note: requests must name this machine as localhost/127.0.0.1/[::1] in their Host header; other "
-              f"machines use its name or address: allow it with --allow-host NAME", file=sys.stderr)
+        print("note: requests must name this machine as localhost/127.0.0.1/[::1] in their Host header; other "
+              "machines use its name or address: allow it with --allow-host NAME", file=sys.stderr)
     try:
         cfg = ServerConfig(host=host, port=port, api_key=key, max_tokens=max_tokens, max_body_bytes=max_body_bytes,
                            max_batch=max_batch, max_queue=max_queue, protocol=protocol, model_id=model_name,

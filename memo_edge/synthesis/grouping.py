@@ -35,7 +35,7 @@ def entity_scores(docs: list[Document], max_df: int = 50) -> dict[tuple[str, str
             where.setdefault(e, []).append(doc_id)
     n = len(docs)
     scores: dict[tuple[str, str], float] = {}
-    for e, ids in sorted(where.items()):
+    for _entity, ids in sorted(where.items()):
         if not 2 <= len(ids) <= max_df:
             continue
         w = math.log((n + 1) / len(ids))
