@@ -14,9 +14,10 @@ import pytest
 from openai_server import Fault, ScriptedServer
 from runtime_fixtures import varied_pack
 
-from memo_edge.executives import CallableExecutive, OpenAIExecutive, make_executive
+from memo_edge.executives import CallableExecutive, OpenAIExecutive
 from memo_edge.errors import ExecutiveError, MemoError
 from memo_edge.protocol import ProtocolConfig, extract_json, run_protocol, ParseError
+from memo_edge.runtime.executives import make_executive
 from memo_edge.runtime.engine import Completion
 
 STAGE_MARKERS = {"GROUNDING": "grounding", "ENTITY PINNING": "entity_pinning", "ANSWER SEEKING": "answer_seeking",
