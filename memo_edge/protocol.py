@@ -17,12 +17,12 @@ this module imports nothing from the runtime.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .jsonreply import ReplyError, extract_json
 from .prompt import IDK_ANSWER, is_idk
 from .tracing import Tracer
 
@@ -121,30 +121,7 @@ class Answer:
         return d
 
 
-class ParseError(ValueError):
-    pass
-
-
-# ---- JSON from an LLM reply -------------------------------------------------------------------------------------
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-def extract_json(text: str) -> dict:
-    """The first JSON object in a reply: tolerates code fences, prose around it, and trailing commas."""
-    if not isinstance(text, str) or not text.strip():
-        raise ParseError("empty reply")
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    dec = json.JSONDecoder()
-    for chunk in candidates:
-        for m in re.finditer(r"\{", chunk):
-            for attempt in (chunk[m.start():], re.sub(r",\s*([}\]])", r"\1", chunk[m.start():])):
-                try:
-                    obj, _ = dec.raw_decode(attempt)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict):
-                    return obj
-    raise ParseError("no JSON object found")
+ParseError = ReplyError  # a reply the executive is asked to repair (memo_edge.jsonreply's error, one type)
 
 
 def _as_bool(v: Any) -> bool:

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MemoError
+from ..jsonreply import ReplyError, parse_reply
 from ..records import Chunk, Document
 from . import prompts as P
 from .cache import CallCache, call_key
 from .config import STEPS, SynthesisConfig
 from .dataset import Pair
 from .grouping import entity_groups, load_groups
-from .jsonparse import ReplyError, parse_reply
 
 CROSSDOC_WORDS_PER_DOC = 350
 MAX_CONSOLIDATE_INPUT = 60
