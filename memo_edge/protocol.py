@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import MemoError
 from .jsonreply import ReplyError, extract_json
 from .prompt import IDK_ANSWER, is_idk
 from .tracing import Tracer
@@ -602,12 +603,8 @@ def run_protocol(question: str, memory, executive=None, mode: str = "structured"
     """Answer one question. `executive` None (or mode "none"): the memory answers the question directly, and
     `on_text` (if given) receives its answer text as it is generated."""
     if mode not in MODES:
-        from .errors import MemoError
-
         raise MemoError(f"protocol '{mode}': expected one of {', '.join(MODES)}")
     if not question or not question.strip():
-        from .errors import MemoError
-
         raise MemoError("question: expected a non-empty question")
     cfg = config or ProtocolConfig()
     tr = tracer or Tracer()
