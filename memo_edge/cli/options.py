@@ -19,6 +19,7 @@ import inspect
 import types
 import typing
 from dataclasses import dataclass, field, replace
+
 import typer
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
