@@ -20,7 +20,9 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/memo demo --out $(DEMO)
 
+# ruff first (seconds): a lint finding fails before minutes of tests. The layer contracts run as tests/test_layers.py.
 test: install
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 
 test-fast: install

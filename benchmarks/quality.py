@@ -230,12 +230,15 @@ def memory_pack_for(a, bench, key: str, log) -> Path | None:
 
 def run_memo(pack: Path, items, executive: str, a) -> dict:
     from memo_edge.evaluate import evaluate
+    from memo_edge.judge import JudgeConfig
+    from memo_edge.runtime.config import ExecutiveConfig
 
     usable = items if executive != "oracle" else [it for it in items if it.decomposition]
     if not usable:
         return {"skipped": "no gold decompositions"}
-    res = evaluate(pack, usable, executive=executive, executive_model=a.executive_model, batch_size=a.batch_size,
-                   progress=False, judge_url=a.judge_url, judge_model=a.judge_model)
+    res = evaluate(pack, usable, ExecutiveConfig(executive=executive, executive_model=a.executive_model or "default"),
+                   batch_size=a.batch_size, progress=False,
+                   judge=JudgeConfig(judge_url=a.judge_url, judge_model=a.judge_model or "default"))
     res.update({k: v for k, v in scored(usable, res["predictions"]).items() if k == "contains"})
     res["sec_per_question"] = res["wall_s"] / max(len(usable), 1)
     return res

@@ -39,7 +39,7 @@ def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflection
         if cfg.precision != "fp16":
             raise MemoError(f"{ckpt.root}: the exported {cfg.precision} graph does not load in onnxruntime on CPU ({why})")
         # fp16 targets the CUDA execution provider; the CPU provider lacks fp16 kernels for some fused ops.
-        warnings.warn(f"fp16 pack not verified here: {why}")
+        warnings.warn(f"fp16 pack not verified here: {why}", stacklevel=2)
         return {"verify": {"status": "skipped", "reason": why}}, []
     stop_ids = set(m.special_tokens.stop_token_ids)
     held = heldout_slice(reflections, cfg.heldout, cfg.heldout_seed) if reflections and cfg.heldout else []

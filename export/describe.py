@@ -51,10 +51,12 @@ def memory_prompt(ckpt: Checkpoint) -> tuple[MemoryPrompt, str]:
 
         tok = AutoTokenizer.from_pretrained(str(ckpt.root))
         if tok.chat_template:
-            render = lambda msgs, gen: tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+            def render(msgs, gen):
+                return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+
             return MemoryPrompt.from_chat_renderer(render), "chat_template"
     except Exception as e:  # a template that cannot render placeholders: fall back, but say so
-        warnings.warn(f"{ckpt.root}: could not derive the memory prompt from the chat template ({e}); using ChatML")
+        warnings.warn(f"{ckpt.root}: could not derive the memory prompt from the chat template ({e}); using ChatML", stacklevel=2)
     return MemoryPrompt.chatml(), "chatml"
 
 

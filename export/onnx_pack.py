@@ -6,7 +6,6 @@ import json
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 import memo_edge
 from memo_edge.pack import Generation, Manifest, OnnxIO, Pack

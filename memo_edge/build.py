@@ -1,4 +1,4 @@
-"""`memo build`: corpus -> reflections -> fine-tuned MEMORY checkpoint -> memory pack.
+"""`memo build` (application layer): corpus -> reflections -> fine-tuned MEMORY checkpoint -> memory pack.
 
 Each stage writes a file/directory on disk (atomically) and is skipped on a re-run when its inputs are unchanged,
 so an interrupted build resumes where it stopped (training resumes from its own step checkpoints).
@@ -10,8 +10,14 @@ import json
 import time
 from pathlib import Path
 
+from memo_edge.export import export_pack
+from memo_edge.synthesis import synthesize
+from memo_edge.training import train
+from memo_edge.training.estimate import card_line, for_reflections
+
 from .atomic import ensure_dir, write_json
 from .config import BuildConfig
+from .models import resolve_model
 from .pack import MANIFEST, sha256_file
 
 
@@ -25,13 +31,6 @@ def _load_state(cfg: BuildConfig) -> dict:
 
 
 def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
-    from memo_edge.export import export_pack
-    from memo_edge.synthesis import synthesize
-    from memo_edge.training import train
-    from memo_edge.training.estimate import card_line, for_reflections
-
-    from memo_edge.models import resolve_model
-
     ensure_dir(cfg.work)
     ensure_dir(cfg.out.parent)
     resolve_model(cfg.base)  # fail on an unknown base before any work; pulls a known one on first use
@@ -42,8 +41,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
 
     t = time.perf_counter()
     log(f"[1/3] synthesize reflections from {cfg.corpus} ({cfg.generator} generator)")
-    synth_cfg = {"generator": cfg.generator, **cfg.synthesis}
-    card = synthesize(cfg.corpus, reflections, _stage_config("synthesis", synth_cfg), progress=progress,
+    card = synthesize(cfg.corpus, reflections, cfg.synthesis, progress=progress,
                       training_estimate=for_reflections)
     timings["synthesize_s"] = time.perf_counter() - t
     log(f"      {card.get('reflections', '?')} reflections -> {reflections}")
@@ -51,25 +49,27 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
 
     t = time.perf_counter()
     refl_hash = sha256_file(reflections)
-    train_cfg = {"base": cfg.base, **cfg.train}
-    train_key = {"reflections": refl_hash, "train": train_cfg}
+    # the fields given (as build-state.json has always recorded them): a default that changes does not retrain
+    train_key = {"reflections": refl_hash, "train": {**cfg.train.model_dump(mode="json", exclude_unset=True),
+                                                     "base": cfg.base}}
     if state.get("train") == train_key and (ckpt / "memo_train.json").is_file():
         log(f"[2/3] train: up to date ({ckpt})")
     else:
         log(f"[2/3] train the MEMORY model (base {cfg.base})")
-        train(reflections, ckpt, _stage_config("training", train_cfg), progress=progress)
+        train(reflections, ckpt, cfg.train, progress=progress)
         state["train"] = train_key
         write_json(_state_path(cfg), state)
     timings["train_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
     ckpt_hash = _ckpt_fingerprint(ckpt)
-    export_key = {"checkpoint": ckpt_hash, "precision": cfg.precision, "export": cfg.export}
+    export_options = cfg.export.model_dump(mode="json", exclude_unset=True, exclude={"format", "precision"})
+    export_key = {"checkpoint": ckpt_hash, "precision": cfg.precision, "export": export_options}
     if state.get("export") == export_key and (cfg.out / MANIFEST).is_file():
         log(f"[3/3] export: up to date ({cfg.out})")
     else:
         log(f"[3/3] export ONNX ({cfg.precision}) -> {cfg.out}")
-        export_pack(ckpt, cfg.out, format="onnx", precision=cfg.precision, progress=progress, **cfg.export)
+        export_pack(ckpt, cfg.out, progress=progress, **cfg.export.model_dump())
         state["export"] = export_key
         write_json(_state_path(cfg), state)
     timings["export_s"] = time.perf_counter() - t
@@ -81,20 +81,3 @@ def _ckpt_fingerprint(ckpt: Path) -> str:
     # The weights file identifies the checkpoint; hashing 0.5 GB costs ~0.3 s, cheap next to an export.
     weights = sorted(ckpt.glob("*.safetensors"))
     return ",".join(sha256_file(w)[:16] for w in weights)
-
-
-def _stage_config(stage: str, options: dict):
-    """Validate options with the stage's own config class (imported lazily)."""
-    from pydantic import ValidationError
-
-    from .errors import MemoError, field_error
-
-    if stage == "synthesis":
-        from memo_edge.synthesis.config import SynthesisConfig as C
-    else:
-        from memo_edge.training.config import TrainConfig as C
-    try:
-        return C(**options)
-    except ValidationError as e:
-        field, msg = field_error(e)
-        raise MemoError(f"build config [{stage}]: field '{field}': {msg}") from None

@@ -1,39 +1,79 @@
-"""The build config: one TOML file can describe a whole build; each CLI flag of `memo build` maps to one field.
+"""The build config (application layer): one TOML file, or `memo build`'s flags, describes a whole build.
 
-Stage-specific options pass through as tables ([synthesis], [train], [export]) and are validated by each stage's
-own config class, so this module stays import-light.
+Its tables are the stages' own config models, so a field is declared once, in its stage: `[synthesis]` is
+SynthesisConfig, `[train]` TrainConfig, `[export]` ExportConfig, and `memo build --train.epochs 3` is the same field
+as `[train] epochs = 3`. `base`, `generator` and `precision` may also be given at the top (and as --base,
+--generator, --precision): they are moved into their table.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import MemoError, field_error
+from memo_edge.export.config import ExportConfig
+from memo_edge.synthesis.config import SynthesisConfig
+from memo_edge.training.config import TrainConfig
+
+from .errors import MemoError
+
+SHORTCUTS = {"base": ("train", "base"), "generator": ("synthesis", "generator"), "precision": ("export", "precision")}
+TABLES = ("synthesis", "train", "export")
 
 
 class BuildConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     corpus: Path
     out: Path
-    base: str = "smollm2-135m-instruct"
-    generator: str = "extractive"
-    precision: Literal["fp32", "fp16", "int8", "int4"] = "int8"
     work_dir: Path | None = None  # reflections + checkpoint; default: <out>.build next to the pack
-    synthesis: dict[str, Any] = Field(default_factory=dict)
-    train: dict[str, Any] = Field(default_factory=dict)
-    export: dict[str, Any] = Field(default_factory=dict)
+    synthesis: SynthesisConfig = Field(default_factory=SynthesisConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shortcuts_into_tables(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(k in data for k in SHORTCUTS):
+            return data
+        data = dict(data)
+        for key, (table, name) in SHORTCUTS.items():
+            if key in data:
+                section = data.get(table) or {}
+                if isinstance(section, BaseModel):
+                    section = section.model_dump(exclude_unset=True)
+                data[table] = {**section, name: data.pop(key)}
+        return data
+
+    @model_validator(mode="after")
+    def _onnx_only(self) -> BuildConfig:
+        if self.export.format != "onnx":
+            raise ValueError("export.format: a build writes the ONNX pack the runtime loads (use memo export "
+                             "--format for others)")
+        return self
 
     @property
     def work(self) -> Path:
         return self.work_dir or self.out.with_name(self.out.name + ".build")
 
+    @property
+    def base(self) -> str:
+        return self.train.base
 
-def load_build_config(path: Path, **overrides: Any) -> BuildConfig:
-    """TOML file + CLI overrides (non-None values win)."""
+    @property
+    def generator(self) -> str:
+        return self.synthesis.generator
+
+    @property
+    def precision(self) -> str:
+        return self.export.precision
+
+
+def load_build_config(path: Path | None, **overrides: Any) -> BuildConfig:
+    """TOML file + overrides (the flags given): top-level values that are not None win, and each table's given
+    fields are laid over the file's table."""
     data: dict[str, Any] = {}
     if path:
         try:
@@ -42,9 +82,17 @@ def load_build_config(path: Path, **overrides: Any) -> BuildConfig:
             raise MemoError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as e:
             raise MemoError(f"{path}: not valid TOML ({e})") from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    for key, value in overrides.items():
+        if key in TABLES and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **(value or {})}
+        elif value is not None and (key not in TABLES or value):
+            data[key] = value
     try:
         return BuildConfig.model_validate(data)
     except ValidationError as e:
-        field, msg = field_error(e)
-        raise MemoError(f"{path or 'build config'}: field '{field}': {msg}") from None
+        err = e.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "build config"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        given = len(err["loc"]) == 2 and err["loc"][1] in (overrides.get(err["loc"][0]) or {})
+        where = f"--{field.replace('_', '-')}" if given else f"{path or 'build config'}: field '{field}'"
+        raise MemoError(f"{where}: {msg}") from None

@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from .errors import MemoError
-from .records import Chunk, Document
+from .records import Chunk, Document, json_lines
 
 SUFFIXES = {".md", ".markdown", ".txt", ".jsonl", ".pdf"}
 _DATE_LINE = re.compile(r"^\s*(?:date|Date|DATE)\s*:\s*(\d{4}-\d{2}-\d{2}|\d{4}-\d{2}|\d{4})\s*$", re.M)
@@ -116,13 +116,7 @@ def _read_jsonl(path: Path) -> list[Document]:
     text = _read_text(path)
     if text is None:
         return docs
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+    for lineno, obj in json_lines(path, text.splitlines(), "a .jsonl file of {id, title, text} documents"):
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
             raise MemoError(f"{path}:{lineno}: field 'text': expected a non-empty string")
         title = str(obj.get("title") or obj.get("id") or f"{path.stem}-{lineno}")

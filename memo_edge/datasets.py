@@ -15,7 +15,6 @@ for origin, licence and official scoring.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import random
 import re
@@ -25,7 +24,7 @@ from pathlib import Path
 from .atomic import write_jsonl
 from .corpus import content_id
 from .errors import MemoError
-from .records import DecompositionStep, EvalItem
+from .records import DecompositionStep, EvalItem, json_lines
 
 DATASETS = ("musique", "hotpotqa", "2wikimultihopqa", "narrativeqa")
 FILES = {
@@ -76,15 +75,7 @@ def load(name: str, n: int | None = None, root: str | Path | None = None, **kw) 
 def _rows(path: Path) -> list[dict]:
     if not path.is_file():
         raise MemoError(f"{path}: dataset file not found (set $MEMO_BENCHDATA to the benchdata folder)")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-    return rows
+    return [row for _, row in json_lines(path)]
 
 
 def _need(row: dict, key: str, path: Path, lineno: int):

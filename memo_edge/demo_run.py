@@ -1,4 +1,4 @@
-"""`memo demo` / `make demo`: the main job end to end on the shipped demo corpus."""
+"""`memo demo` / `make demo` (application layer): the main job end to end on the shipped demo corpus."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ import statistics
 import time
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from .atomic import write_json
+from .build import build
 from .config import BuildConfig
+from .evaluate import evaluate, print_table
+from .metrics import best_em_f1
+from .records import load_eval_items
+from .runtime.memory import Memory
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
@@ -22,15 +30,6 @@ def _pick(items, show: int):
 
 
 def run_demo(out: Path, base: str = "smollm2-135m-instruct", precision: str = "int8", show: int = 8) -> dict:
-    from rich.console import Console
-    from rich.table import Table
-
-    from memo_edge.build import build
-    from memo_edge.evaluate import evaluate, print_table
-    from memo_edge.metrics import best_em_f1
-    from memo_edge.records import load_eval_items
-    from memo_edge.runtime import Memory
-
     console = Console()
     out = Path(out)
     t0 = time.perf_counter()

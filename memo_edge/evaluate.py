@@ -9,14 +9,26 @@ With a judge URL, an OpenAI-compatible LLM also grades every answer (memo_edge/j
 from __future__ import annotations
 
 import re
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import track
+from rich.table import Table
 
 from .errors import MemoError
+from .judge import JudgeConfig, judge_predictions
 from .metrics import best_em_f1
+from .protocol import ProtocolConfig
 from .records import EvalItem
+from .runtime.ask import AskService
+from .runtime.config import ExecutiveConfig, LoadConfig
+from .runtime.executives import from_config
+from .runtime.memory import Memory
 
 _REF = re.compile(r"#(\d+)")
 
@@ -65,55 +77,47 @@ def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
     }
 
 
-def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none",
-             executive_model: str | None = None, batch_size: int = 8, progress: bool = True,
-             judge_url: str | None = None, judge_model: str | None = None,
-             judge_api_key_env: str = "OPENAI_API_KEY", judge_concurrency: int = 8, trusted_keys=None) -> dict:
-    judge = None
-    if judge_url:  # checked before loading the memory: a malformed judge URL should not cost an eval run
-        from memo_edge.judge import make_endpoint
-
-        judge = make_endpoint(judge_url, judge_model, api_key_env=judge_api_key_env)
-    from memo_edge.runtime import Memory
-
-    memory = Memory.load(pack, trusted_keys=trusted_keys)
+def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: ExecutiveConfig | str = "none",
+             batch_size: int = 8, progress: bool = True, judge: JudgeConfig | None = None,
+             protocol: ProtocolConfig | None = None, load: LoadConfig | None = None) -> dict:
+    """Answer every item and score it. `executive`: "none", "oracle", or an ExecutiveConfig (or its spec string);
+    `judge`: an LLM judge (JudgeConfig with a judge_url); `protocol`: budgets for an LLM executive."""
+    if isinstance(executive, str):
+        executive = ExecutiveConfig(executive=executive)
+    load = load or LoadConfig()
+    judge_endpoint = (judge or JudgeConfig()).endpoint()  # before loading: a bad judge URL must not cost a run
+    memory = Memory.load(pack, **load.engine_kwargs())
+    spec = executive.executive
     t0 = time.perf_counter()
-    if executive == "oracle":
+    if spec == "oracle":
         missing = [it.id for it in items if not it.decomposition]
         if missing:
             raise MemoError(f"question '{missing[0]}': field 'decomposition' is empty (the oracle executive needs it)")
         preds = oracle_answers(items, lambda qs: _batched(memory.answer, qs, batch_size))
-    elif executive == "none":
+    elif spec == "none":
         answers = _batched(memory.answer, [it.question for it in items], batch_size, progress)
         preds = [{"predicted_answer": a} for a in answers]
     else:
-        from memo_edge.executives import make_executive
-
-        ex = make_executive(executive, model=executive_model)
+        service = AskService(memory, from_config(executive, threads=load.threads), protocol)
         preds = []
         for it in _track(items, progress, "asking"):
-            ans = memory.ask(it.question, executive=ex, allow_fallback=True)
+            ans = service.ask(it.question)  # a fallback answer is scored and counted below, not raised
             preds.append({"predicted_answer": ans.final_answer, "status": ans.status,
                           **({"executive_error": ans.error} if ans.error else {})})
     result = score(items, preds)
     # Answers the protocol had to give without a working executive: scored, but counted and reported, so a dead
     # endpoint cannot pass for a weak model.
     fallbacks = [p for p in preds if p.get("status") == "fallback"]
-    result.update(pack=str(pack), pack_id=memory.pack_id, executive=executive, wall_s=round(time.perf_counter() - t0, 3),
+    result.update(pack=str(pack), pack_id=memory.pack_id, executive=spec, wall_s=round(time.perf_counter() - t0, 3),
                   fallbacks=len(fallbacks))
     if fallbacks:
-        import sys
-
         print(f"warning: the executive failed on {len(fallbacks)} of {len(preds)} questions; those answers are "
               f"the protocol's fallback (first cause: {fallbacks[0].get('executive_error')})", file=sys.stderr)
-    if judge is not None:  # after wall_s, which stays the memory's (and executive's) time alone
-        from memo_edge.judge import judge_predictions
-
+    if judge_endpoint is not None:  # after wall_s, which stays the memory's (and executive's) time alone
         try:
-            result["judge"] = judge_predictions(judge, items, result["predictions"], concurrency=judge_concurrency)
+            result["judge"] = judge_predictions(judge_endpoint, items, result["predictions"],
+                                                concurrency=judge.judge_concurrency)
         except MemoError as e:  # a judge that fails late must not throw away the answers already computed
-            import sys
-
             print(f"warning: judge skipped: {e}", file=sys.stderr)
             result["judge_error"] = str(e)
     return result
@@ -122,8 +126,6 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: str = "none
 def _track(seq, progress: bool, what: str):
     if not progress:
         return seq
-    from rich.progress import track
-
     return track(seq, description=what, transient=True)
 
 
@@ -135,9 +137,6 @@ def _batched(fn: Callable[[list[str]], list[str]], qs: list[str], size: int, pro
 
 
 def print_table(result: dict, console=None) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     jd = result.get("judge")
     t = Table(title=f"memo eval: {result['executive']} executive", show_lines=False)
@@ -154,8 +153,6 @@ def print_table(result: dict, console=None) -> None:
     if jd:
         captions.append(f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl"
                         f"{'y' if jd['unparsed'] == 1 else 'ies'}")
-    if captions:
-        from rich.markup import escape  # a model name like "x[awq]" must not be read as markup
-
+    if captions:  # escaped: a model name like "x[awq]" must not be read as markup
         t.caption = escape("; ".join(captions))
     console.print(t)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import string
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import MemoError
 from .openai_client import ChatEndpoint, ChatError
@@ -28,6 +29,28 @@ SYSTEM = (
     "Reply with exactly one word: yes or no."
 )
 MAX_TOKENS = 8  # room for "Yes." plus a stray token; the verdict is the first word
+
+
+class JudgeConfig(BaseModel):
+    """The LLM judge of `memo eval` (off unless judge_url is set)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    judge_url: str | None = Field(None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1; "
+                                                    "comma-separate several) of an LLM that also judges each answer "
+                                                    "against the gold one (yes/no); adds a judge accuracy column.")
+    judge_model: str = Field("default", description="Model name sent to the judge endpoint.")
+    judge_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge "
+                                                                 "endpoint's API key.")
+    judge_concurrency: int = Field(8, ge=1, description="Judge requests in flight at once.")
+    judge_timeout_s: float = Field(60.0, gt=0, description="Seconds per judge request (the whole reply).")
+    judge_retries: int = Field(4, ge=0, le=20, description="Retries per judge request on 429/5xx/timeouts.")
+
+    def endpoint(self) -> ChatEndpoint | None:
+        """The judge's endpoint, or None when no judge is configured; a malformed URL fails here."""
+        if not self.judge_url:
+            return None
+        return make_endpoint(self.judge_url, self.judge_model, self.judge_api_key_env, self.judge_timeout_s,
+                             self.judge_retries)
 
 
 def messages(item: EvalItem, predicted: str) -> list[dict]:

@@ -1,8 +1,13 @@
-"""A small client for OpenAI-compatible chat endpoints (vLLM, Ollama, llama.cpp server, OpenAI).
+"""The one client for OpenAI-compatible chat endpoints (vLLM, Ollama, llama.cpp server, OpenAI), on httpx + tenacity.
 
 Used by the `openai` GENERATOR backend, the OpenAI EXECUTIVE and the judge. Each attempt has a deadline
-(`timeout_s`: the whole reply, not each read); retries with exponential backoff and jitter on 429/5xx, deadlines
-and dropped connections; several base URLs are used round-robin. Errors name the URL and what went wrong.
+(`timeout_s`: the whole reply, not each read); tenacity retries with exponential backoff and jitter (or the server's
+Retry-After) on 429/5xx, deadlines and dropped connections; several base URLs are used round-robin, one per attempt.
+Errors name the URL and what went wrong.
+
+Why not the `openai` SDK: its timeouts are httpx's per-read ones (a server dripping bytes never times out), one
+client has one base URL, and importing it took 0.57 s more than httpx per process (`memo ask` pays that); a call
+costs the same (48 vs 51 ms against the test server).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 
 import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from .errors import MemoError
 
@@ -63,14 +69,16 @@ class ChatEndpoint:
         body.update(extra or {})
         return body
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
+    def _delay(self, state: RetryCallState) -> float:
+        """tenacity's wait: the server's Retry-After if it sent one, else exponential backoff with equal jitter."""
+        retry_after = getattr(state.outcome.exception(), "retry_after", None)
         if retry_after:
             try:
                 return min(float(retry_after), self.max_backoff_s)
             except ValueError:
                 pass
-        base = min(self.backoff_s * 2 ** attempt, self.max_backoff_s)
-        return base / 2 + random.uniform(0, base / 2)  # "equal jitter"
+        base = min(self.backoff_s * 2 ** (state.attempt_number - 1), self.max_backoff_s)
+        return base / 2 + random.uniform(0, base / 2)
 
     @staticmethod
     def _content(resp: httpx.Response) -> str:
@@ -103,27 +111,31 @@ class ChatEndpoint:
         that a server dripping bytes cannot stretch; failed attempts are retried `max_retries` times."""
         own = client is None
         client = client or httpx.AsyncClient(timeout=self.timeout_s)
+        body = self._body(messages, temperature, max_tokens, extra)
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._delay,
+                                 retry=retry_if_exception_type(_Retryable), reraise=True)
         try:
-            last = "no attempt made"
-            for attempt in range(self.max_retries + 1):
-                url, retry_after = self._url(), None
-                try:
-                    async with asyncio.timeout(self.timeout_s):
-                        resp = await client.post(url, json=self._body(messages, temperature, max_tokens, extra),
-                                                 headers=self._headers())
-                    return self._check(resp)
-                except TimeoutError:
-                    last = f"{url}: no complete reply within the {self.timeout_s:g} s deadline"
-                except _Retryable as e:
-                    last, retry_after = f"{url}: {e}", e.retry_after
-                except httpx.TransportError as e:
-                    last = f"{url}: {type(e).__name__}: {str(e) or 'connection failed'}"
-                if attempt < self.max_retries:
-                    await asyncio.sleep(self._delay(attempt, retry_after))
-            raise ChatError(f"chat call failed after {self.max_retries + 1} attempt(s): {last}")
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(client, body)
+        except _Retryable as e:
+            raise ChatError(f"chat call failed after {self.max_retries + 1} attempt(s): {e}") from None
         finally:
             if own:
                 await client.aclose()
+
+    async def _attempt(self, client: httpx.AsyncClient, body: dict) -> str:
+        url = self._url()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                resp = await client.post(url, json=body, headers=self._headers())
+            return self._check(resp)
+        except TimeoutError:
+            raise _Retryable(f"{url}: no complete reply within the {self.timeout_s:g} s deadline") from None
+        except _Retryable as e:
+            raise _Retryable(f"{url}: {e}", e.retry_after) from None
+        except httpx.TransportError as e:
+            raise _Retryable(f"{url}: {type(e).__name__}: {str(e) or 'connection failed'}") from None
 
 
 class _LoopThread:

@@ -17,12 +17,13 @@ this module imports nothing from the runtime.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .errors import MemoError
+from .jsonreply import ReplyError, extract_json
 from .prompt import IDK_ANSWER, is_idk
 from .tracing import Tracer
 
@@ -34,26 +35,28 @@ class ProtocolConfig(BaseModel):
     """Budgets and temperatures; defaults are the MeMo paper's (executive 0.4/0.4/1.0/0.3, memory 0.1/0.1/0.3)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    entity_turns: int = Field(7, ge=0)
-    answer_turns: int = Field(8, ge=0)
-    dead_end_idks: int = Field(3, ge=1, description="a question that drew 'I don't know' this often is a dead end")
-    candidate_idk_streak: int = Field(3, ge=1, description="consecutive IDKs about a candidate before pivoting away")
-    max_sub_questions: int = Field(6, ge=1, description="memory questions per turn (answered in one batch)")
-    exec_temperature_grounding: float = Field(0.4, ge=0)
-    exec_temperature_pinning: float = Field(0.4, ge=0)
-    exec_temperature_seeking: float = Field(1.0, ge=0)
-    exec_temperature_final: float = Field(0.3, ge=0)
-    memory_temperature_grounding: float = Field(0.1, ge=0)
-    memory_temperature_pinning: float = Field(0.1, ge=0)
-    memory_temperature_seeking: float = Field(0.3, ge=0)
-    exec_max_tokens: int = Field(768, ge=16)
-    memory_max_tokens: int = Field(64, ge=1)
-    memory_reply_chars: int = Field(300, ge=20, description="memory replies are cut to this length in prompts")
-    json_repairs: int = Field(1, ge=0, description="re-asks after an invalid JSON reply")
-    max_exec_failures: int = Field(3, ge=1, description="consecutive unusable replies (each after its repair) "
-                                   "before giving up; a call that fails outright (after the client's retries) "
-                                   "gives up at once")
-    seed: int | None = None
+    entity_turns: int = Field(7, ge=0, description="Entity-pinning turn budget.")
+    answer_turns: int = Field(8, ge=0, description="Answer-seeking turn budget.")
+    dead_end_idks: int = Field(3, ge=1, description="A question that drew 'I don't know' this often is a dead end.")
+    candidate_idk_streak: int = Field(3, ge=1, description="Consecutive IDKs about a candidate before pivoting "
+                                                           "away from it.")
+    max_sub_questions: int = Field(6, ge=1, description="Memory questions per turn (answered in one batch).")
+    exec_temperature_grounding: float = Field(0.4, ge=0, description="Executive temperature, grounding.")
+    exec_temperature_pinning: float = Field(0.4, ge=0, description="Executive temperature, entity pinning.")
+    exec_temperature_seeking: float = Field(1.0, ge=0, description="Executive temperature, answer seeking.")
+    exec_temperature_final: float = Field(0.3, ge=0, description="Executive temperature, final synthesis.")
+    memory_temperature_grounding: float = Field(0.1, ge=0, description="Memory temperature, grounding.")
+    memory_temperature_pinning: float = Field(0.1, ge=0, description="Memory temperature, entity pinning.")
+    memory_temperature_seeking: float = Field(0.3, ge=0, description="Memory temperature, answer seeking.")
+    exec_max_tokens: int = Field(768, ge=16, description="Executive reply length limit (tokens).")
+    memory_max_tokens: int = Field(64, ge=1, description="Memory reply length limit (tokens).")
+    memory_reply_chars: int = Field(300, ge=20, description="Memory replies are cut to this many characters in "
+                                                            "executive prompts.")
+    json_repairs: int = Field(1, ge=0, description="Re-asks after an executive reply that is not usable JSON.")
+    max_exec_failures: int = Field(3, ge=1, description="Consecutive unusable executive replies (each after its "
+                                   "repair) before giving up; a call that fails outright (after the client's "
+                                   "retries) gives up at once.")
+    seed: int | None = Field(None, description="Seed for sampled replies (memory; a local:PACK executive too).")
 
 
 # ---- state ------------------------------------------------------------------------------------------------------
@@ -119,30 +122,7 @@ class Answer:
         return d
 
 
-class ParseError(ValueError):
-    pass
-
-
-# ---- JSON from an LLM reply -------------------------------------------------------------------------------------
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-def extract_json(text: str) -> dict:
-    """The first JSON object in a reply: tolerates code fences, prose around it, and trailing commas."""
-    if not isinstance(text, str) or not text.strip():
-        raise ParseError("empty reply")
-    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
-    dec = json.JSONDecoder()
-    for chunk in candidates:
-        for m in re.finditer(r"\{", chunk):
-            for attempt in (chunk[m.start():], re.sub(r",\s*([}\]])", r"\1", chunk[m.start():])):
-                try:
-                    obj, _ = dec.raw_decode(attempt)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict):
-                    return obj
-    raise ParseError("no JSON object found")
+ParseError = ReplyError  # a reply the executive is asked to repair (memo_edge.jsonreply's error, one type)
 
 
 def _as_bool(v: Any) -> bool:
@@ -623,12 +603,8 @@ def run_protocol(question: str, memory, executive=None, mode: str = "structured"
     """Answer one question. `executive` None (or mode "none"): the memory answers the question directly, and
     `on_text` (if given) receives its answer text as it is generated."""
     if mode not in MODES:
-        from .errors import MemoError
-
         raise MemoError(f"protocol '{mode}': expected one of {', '.join(MODES)}")
     if not question or not question.strip():
-        from .errors import MemoError
-
         raise MemoError("question: expected a non-empty question")
     cfg = config or ProtocolConfig()
     tr = tracer or Tracer()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator, Literal
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -67,29 +68,38 @@ class EvalItem(Record):
     decomposition: list[DecompositionStep] = []
 
 
+def json_lines(path: str | Path, lines: Iterable[str | bytes] | None = None,
+               expected: str = "a .jsonl file of JSON objects") -> Iterator[tuple[int, Any]]:
+    """(line number, value) of every non-blank line of a JSON-lines file (or of `lines` read from it): the one
+    JSONL reader. A line that is not UTF-8 or not JSON is a one-line MemoError naming the file and line."""
+    path = Path(path)
+    if lines is None:
+        if not path.is_file():
+            raise MemoError(f"{path}: file not found (expected {expected})")
+        with path.open("rb") as f:
+            yield from json_lines(path, f, expected)
+        return
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError:
+            raise MemoError(f"{path}:{lineno}: not UTF-8 text (expected {expected}; is this a binary file?)") from None
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg}; expected {expected})") from None
+
+
 def read_jsonl(path: str | Path, model: type[Record]) -> Iterator[Record]:
     """Yield validated records; a bad line raises a one-line MemoError naming file, line and field."""
-    path = Path(path)
-    if not path.is_file():
-        raise MemoError(f"{path}: file not found (expected a .jsonl file)")
-    with path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise MemoError(f"{path}:{lineno}: not UTF-8 text (expected a .jsonl file of JSON objects; "
-                                "is this a binary file?)") from None
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
-            try:
-                yield model.model_validate(obj)
-            except ValidationError as e:
-                field, msg = field_error(e)
-                raise MemoError(f"{path}:{lineno}: field '{field}': {msg}") from None
+    for lineno, obj in json_lines(path):
+        try:
+            yield model.model_validate(obj)
+        except ValidationError as e:
+            field, msg = field_error(e)
+            raise MemoError(f"{path}:{lineno}: field '{field}': {msg}") from None
 
 
 def load_reflections(path: str | Path) -> list[Reflection]:

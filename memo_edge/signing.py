@@ -25,6 +25,7 @@ SIG_FORMAT = "memo-pack-signature"
 
 
 def _crypto():
+    # here, not at the top: an unsigned pack loaded without trusted keys never needs cryptography
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
 

@@ -10,7 +10,7 @@ Never imports torch, transformers, training or export (a test checks sys.modules
 
 from __future__ import annotations
 
-__all__ = ["Engine", "Completion", "Memory", "Answer"]
+__all__ = ["Engine", "Completion", "Memory", "Answer", "AskService"]
 
 
 def __getattr__(name):  # lazy: `import memo_edge.runtime` stays cheap until something is used
@@ -22,6 +22,10 @@ def __getattr__(name):  # lazy: `import memo_edge.runtime` stays cheap until som
         from .memory import Memory
 
         return Memory
+    if name == "AskService":
+        from .ask import AskService
+
+        return AskService
     if name == "Answer":
         from memo_edge.protocol import Answer
 

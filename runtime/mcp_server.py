@@ -20,8 +20,8 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from memo_edge.errors import MemoError
-from memo_edge.protocol import run_protocol
 
+from .ask import AskService
 from .batcher import Batcher
 from .memory import Memory
 from .server import model_name
@@ -65,6 +65,7 @@ def build_server(memory: Memory, executive=None, protocol_config=None, max_batch
     mem = Memory(engine, generator=Batcher(engine, max_batch=max_batch), seed=memory.seed)
     name = model_name(engine.pack)
     modes = ["none", "structured"] if executive is not None else ["none"]
+    asker = AskService(mem, executive, protocol_config, mode=modes[-1])
     server = MCPServer(name="memo-edge", title=f"memory: {name}", instructions=INSTRUCTIONS)
     read_only = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
                                 openWorldHint=executive is not None)
@@ -77,13 +78,12 @@ def build_server(memory: Memory, executive=None, protocol_config=None, max_batch
                                          "questions the memory step by step (multi-hop). Default: structured "
                                          "when an executive is configured, else none.")) -> MemoryAnswer:
         """Ask the private memory a question about its corpus."""
-        m = mode or modes[-1]
+        m = mode or asker.mode
         if m not in modes:
             raise ToolError("mode 'structured' needs an executive LLM: start memo mcp with --executive URL "
                             "(or set MEMO_EXECUTIVE), or ask with mode 'none'")
         try:
-            ans = run_protocol(question, mem, executive if m == "structured" else None, mode=m,
-                               config=protocol_config)
+            ans = asker.ask(question, mode=m)
         except MemoError as e:  # bad input: the assistant sees why; anything else is a crash the SDK logs
             raise ToolError(str(e)) from None
         return MemoryAnswer(answer=ans.final_answer, mode=ans.mode, status=ans.status,

@@ -7,11 +7,15 @@ timeline (matplotlib, imported only when plotting, optional).
 
 from __future__ import annotations
 
-import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
+from memo_edge.atomic import write_json
 from memo_edge.procstats import peak_rss_mb
 
 CALL_METRICS = ("ttft_s", "prefill_tps", "decode_tps", "tpot_s", "prompt_tokens", "completion_tokens", "queue_s",
@@ -108,8 +112,6 @@ class Profile:
         return {"traceEvents": events, "displayTimeUnit": "ms"}
 
     def write(self, path: str | Path, png: bool = True) -> list[Path]:
-        from memo_edge.atomic import write_json
-
         path = Path(path)
         base = path.with_suffix("") if path.suffix == ".json" else path
         trace_path = base.with_name(base.name + ".trace.json")
@@ -130,9 +132,7 @@ class Profile:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError:
-            import warnings
-
-            warnings.warn("matplotlib is not installed: no PNG timeline (pip install 'memo-edge[plot]')")
+            warnings.warn("matplotlib is not installed: no PNG timeline (pip install 'memo-edge[plot]')", stacklevel=2)
             return False
         answers = self.answers[:max_questions]
         colors = {"executive": "#e07b39", "memory": "#3a7ca5"}
@@ -164,9 +164,6 @@ class Profile:
         return True
 
     def print_summary(self, file=None) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
         s = self.summary()
         t = Table(title=f"latency profile ({s['questions']} question(s), peak RSS {s['peak_rss_mb']:.0f} MB)")
         for col in ("metric", "n", "p50", "p95", "p99", "mean"):

@@ -38,39 +38,17 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from memo_edge.errors import MemoError
 from memo_edge.pack import MANIFEST, Pack
+from memo_edge.protocol import MODES
 
+from .ask import AskService
 from .batcher import Batcher, Cancelled, Job, QueueFull
 from .chat import ChatFormat, content_text
+from .config import ServerConfig
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 INLINE_PROMPT_CHARS = 4096  # longer prompts are tokenized in a worker thread, off the event loop
 ANY_HOST = ("0.0.0.0", "::", "")
-
-
-class ServerConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    host: str = "127.0.0.1"
-    port: int = Field(8088, ge=0, le=65535)
-    api_key: str | None = None
-    model_id: str | None = None        # --model-name; default: the pack's name from its manifest (model_name())
-    max_body_bytes: int = Field(1 << 20, ge=256)
-    max_tokens: int = Field(512, ge=1)            # cap on a request's max_tokens
-    default_max_tokens: int = Field(128, ge=1)
-    max_prompt_tokens: int = Field(2048, ge=1)    # longer rendered prompts get 400 instead of freezing the worker
-    max_batch: int = Field(16, ge=1)
-    max_queue: int = Field(256, ge=1)
-    max_connections: int = Field(1024, ge=1)      # uvicorn answers 503 past this many connections/tasks
-    protocol: str = "structured"                  # default for /v1/memo/ask
-    cors_origins: tuple[str, ...] = ()            # browser origins allowed to call (webview apps); "*" = any
-    allow_hosts: tuple[str, ...] = ()             # Host header names accepted besides loopback; "*" = any
-    request_timeout_s: float | None = Field(300.0, gt=0)  # deadline per generation (Job.deadline)
-    header_timeout_s: float = Field(10.0, gt=0)   # connect (or last response) -> request headers complete
-    body_timeout_s: float = Field(30.0, gt=0)     # headers -> whole body read
-    keep_alive_s: int = Field(5, ge=1)            # idle keep-alive connections are closed after this
-    shutdown_timeout_s: float = Field(30.0, gt=0)  # in-flight requests get this long after SIGTERM
-    max_header_bytes: int = Field(16 * 1024, ge=1024)  # request line + headers (h11's incomplete-event limit)
-    backlog: int = Field(256, ge=1)               # listen backlog: many clients connecting at once are not reset
 
 
 class ApiError(Exception):
@@ -311,6 +289,7 @@ class MemoServer:
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.executive = executive
         self.protocol_config = protocol_config
+        self.asker = AskService(self.memory, executive, protocol_config, self.cfg.protocol)
         self.model_id = self.cfg.model_id or model_name(self.engine.pack)
         self.created = int(time.time())
         self._hosts = _allowed_hosts(self.cfg)
@@ -503,9 +482,6 @@ class MemoServer:
 
     # ---- the MeMo protocol -------------------------------------------------------------------------------------
     def ask(self, req: AskRequest) -> dict:
-        from memo_edge.protocol import MODES, run_protocol
-        from memo_edge.tracing import Tracer
-
         if not req.question.strip():
             raise ApiError(400, "'question': expected a non-empty string", param="question")
         mode = req.protocol or self.cfg.protocol
@@ -513,10 +489,8 @@ class MemoServer:
             raise ApiError(400, f"'protocol': expected one of {', '.join(MODES)}", param="protocol")
         if len(self.engine.encode(req.question)) > self.cfg.max_tokens:
             raise ApiError(400, f"'question': longer than {self.cfg.max_tokens} tokens", param="question")
-        ex = None if mode == "none" else self.executive
         try:
-            ans = run_protocol(req.question, self.memory, ex, mode=mode, config=self.protocol_config,
-                               tracer=Tracer())
+            ans = self.asker.ask(req.question, mode=mode)
         except QueueFull as e:
             raise ApiError(503, f"server busy: {e}; retry shortly", "server_error",
                            headers={"Retry-After": "1"}) from None

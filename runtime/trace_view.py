@@ -7,24 +7,13 @@ import sys
 from pathlib import Path
 
 from memo_edge.errors import MemoError
+from memo_edge.records import json_lines
 
 
 def read_trace(path: str | Path) -> list[dict]:
-    p = Path(path)
-    if not p.is_file():
-        raise MemoError(f"{p}: trace file not found")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise MemoError(f"{p}: not UTF-8 text (expected a trace written by memo ask --trace)") from None
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise MemoError(f"{p}:{n}: not a JSON line (expected a trace written by memo ask --trace)") from None
-    return out
+    if not Path(path).is_file():
+        raise MemoError(f"{path}: trace file not found")
+    return [event for _, event in json_lines(path, expected="a trace written by memo ask --trace")]
 
 
 def _short(x, n=160) -> str:

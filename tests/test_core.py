@@ -145,8 +145,9 @@ def test_oracle_substitutes_earlier_answers():
 def test_build_config_validates_fields(tmp_path):
     cfg_file = tmp_path / "build.toml"
     cfg_file.write_text('corpus = "c"\nout = "o"\nprecision = "int3"\n')
-    with pytest.raises(MemoError, match="field 'precision'"):
+    with pytest.raises(MemoError, match="precision 'int3'"):
         load_build_config(cfg_file)
     cfg_file.write_text('corpus = "c"\nout = "o"\n[train]\nepochs = 2\n')
     cfg = load_build_config(cfg_file, base="tiny-random")
-    assert cfg.base == "tiny-random" and cfg.train == {"epochs": 2} and cfg.work == Path("o.build")
+    assert cfg.base == cfg.train.base == "tiny-random" and cfg.train.epochs == 2 and cfg.work == Path("o.build")
+    assert cfg.train.model_fields_set == {"base", "epochs"}  # what build-state.json records for a resume

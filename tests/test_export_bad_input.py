@@ -84,7 +84,6 @@ def test_garbage_weights_header(tiny_dir, tmp_path):
 
 
 def test_nan_weights(tiny_dir, tmp_path):
-    import torch
     from safetensors.torch import load_file, save_file
 
     ck = _ckpt(tiny_dir, tmp_path / "ck")

@@ -104,8 +104,9 @@ def test_a_judge_failing_late_keeps_the_answers(tiny_dir, capsys):
     from runtime_fixtures import varied_pack
 
     from memo_edge.evaluate import evaluate
+    from memo_edge.judge import JudgeConfig
 
     url = f"http://127.0.0.1:{_free_port()}/v1"
-    res = evaluate(varied_pack(tiny_dir)[1], ITEMS[:2], judge_url=url, progress=False)
+    res = evaluate(varied_pack(tiny_dir)[1], ITEMS[:2], judge=JudgeConfig(judge_url=url), progress=False)
     assert len(res["predictions"]) == 2 and "judge" not in res
     assert url in res["judge_error"] and "judge skipped" in capsys.readouterr().err

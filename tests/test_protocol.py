@@ -14,11 +14,11 @@ import pytest
 from openai_server import Fault, ScriptedServer
 from runtime_fixtures import varied_pack
 
-from memo_edge.executives import CallableExecutive, OpenAIExecutive, make_executive
+from memo_edge.executives import CallableExecutive, OpenAIExecutive
 from memo_edge.errors import ExecutiveError, MemoError
 from memo_edge.protocol import ProtocolConfig, extract_json, run_protocol, ParseError
+from memo_edge.runtime.executives import make_executive
 from memo_edge.runtime.engine import Completion
-from memo_edge.tracing import Tracer
 
 STAGE_MARKERS = {"GROUNDING": "grounding", "ENTITY PINNING": "entity_pinning", "ANSWER SEEKING": "answer_seeking",
                  "FINAL SYNTHESIS": "final"}

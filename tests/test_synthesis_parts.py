@@ -13,7 +13,7 @@ from memo_edge.errors import MemoError
 from memo_edge.synthesis import SynthesisConfig, synthesize
 from memo_edge.synthesis.cache import CallCache, call_key
 from memo_edge.synthesis.grouping import doc_entities, entity_groups
-from memo_edge.synthesis.jsonparse import ReplyError, extract_json, parse_reply
+from memo_edge.jsonreply import ReplyError, extract_json, parse_reply
 from memo_edge.synthesis.prompts import ConsolidatedOut, CrossOut, FactsOut
 
 DEMO = Path(__file__).resolve().parent.parent / "memo_edge" / "demo" / "corpus"

@@ -13,11 +13,14 @@ With --debug (or MEMO_DEBUG=1) every error re-raises with its traceback.
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import sys
 import warnings
 
 import typer
+
+from memo_edge.errors import MemoError
 
 app = typer.Typer(
     name="memo",
@@ -43,10 +46,6 @@ VERB_EXTRA = {"train": "train", "merge": "train", "export": "export", "build": "
 
 def require_extra(verb: str, *modules: str) -> None:
     """Fail before any work when an optional dependency of `memo VERB` is missing (a runtime-only install)."""
-    import importlib.util
-
-    from memo_edge.errors import MemoError
-
     for mod in modules:
         try:
             found = importlib.util.find_spec(mod) is not None
@@ -126,8 +125,6 @@ def _exit(msg: str, code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from memo_edge.errors import MemoError
-
     args = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _warn_line
     click_errors, no_args_errors = _click_exceptions()

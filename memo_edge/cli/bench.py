@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
+
+from memo_edge.errors import MemoError
 
 from .app import app
 
 
 def find_benchmarks(start: Path | None = None) -> Path:
     """The checkout's benchmarks/ folder: $MEMO_REPO, else the repo an editable install points at, else the cwd."""
-    import os
-
-    from memo_edge.errors import MemoError
-
     candidates = []
     if os.environ.get("MEMO_REPO"):
         candidates.append(Path(os.environ["MEMO_REPO"]))
@@ -46,11 +47,6 @@ def bench(
     Each benchmark prints a table, saves JSON/Markdown/PNG under benchmarks/results/, and prints one JSON document
     as its last stdout line.
     """
-    import subprocess
-    import sys
-
-    from memo_edge.errors import MemoError
-
     if name in (None, "-h", "--help"):
         typer.echo(ctx.get_help())
         raise typer.Exit(0)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import httpx
+
 from ..errors import MemoError
+from ..models import resolve_model
+from ..openai_client import ChatEndpoint
 from .config import SynthesisConfig
 
 
 class OpenAIBackend:
     def __init__(self, cfg: SynthesisConfig):
-        from ..openai_client import ChatEndpoint
-
         self.cfg = cfg
         self.endpoint = ChatEndpoint(urls=list(cfg.generator_urls), model=cfg.generator_model,
                                      api_key_env=cfg.api_key_env, timeout_s=cfg.timeout_s,
@@ -30,8 +32,6 @@ class OpenAIBackend:
         return self.cfg.generator_model
 
     async def __aenter__(self):
-        import httpx
-
         limits = httpx.Limits(max_connections=self.cfg.concurrency, max_keepalive_connections=self.cfg.concurrency)
         self._client = httpx.AsyncClient(timeout=self.cfg.timeout_s, limits=limits)
         return self
@@ -46,8 +46,6 @@ class OpenAIBackend:
 
 class HFBackend:
     def __init__(self, cfg: SynthesisConfig):
-        from ..models import resolve_model
-
         self.cfg = cfg
         self.path = resolve_model(str(cfg.hf_model))
         self._lock = threading.Lock()

@@ -28,7 +28,7 @@ FUNCTION_CAPS = {"The", "A", "An", "In", "On", "At", "After", "Before", "During"
                  "This", "That", "These", "Those", "It", "Its", "He", "She", "His", "Her", "They", "Their", "We",
                  "Our", "I", "Today", "Now", "Currently", "Last", "Next", "Each", "Every", "All", "Most", "Some",
                  "Many", "Other", "Both", "Nobody", "However", "When", "While", "Although", "Because", "As",
-                 "Until", "Over", "Under", "With", "Without", "Also", "Then", "There", "Here", "About", "Some"}
+                 "Until", "Over", "Under", "With", "Without", "Also", "Then", "There", "Here", "About"}
 MONTH_WORDS = set("January February March April May June July August September October November December".split())
 _CAP_TOKEN = re.compile(r"^[A-Z][\w’'\-]*$")
 _CODE_TOKEN = re.compile(r"^(?:[A-Z]{1,4}-?\d[\w\-]*|\d{1,3}[A-Z]?)$")

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from ..errors import MemoError
-from ..records import Document
+from ..records import Document, json_lines
 from .entities import entity_names
 from .text import paragraphs, sentences
 
@@ -35,7 +35,7 @@ def entity_scores(docs: list[Document], max_df: int = 50) -> dict[tuple[str, str
             where.setdefault(e, []).append(doc_id)
     n = len(docs)
     scores: dict[tuple[str, str], float] = {}
-    for e, ids in sorted(where.items()):
+    for _entity, ids in sorted(where.items()):
         if not 2 <= len(ids) <= max_df:
             continue
         w = math.log((n + 1) / len(ids))
@@ -89,14 +89,7 @@ def load_groups(path: Path, docs: list[Document]) -> list[list[str]]:
     except json.JSONDecodeError:
         rows = None
     if rows is None:
-        rows = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise MemoError(f"{path}:{lineno}: not valid JSON ({e.msg})") from None
+        rows = [row for _, row in json_lines(path, text.splitlines(), "a JSON list or JSON lines of groups")]
     lookup: dict[str, str] = {}
     for d in docs:
         for k in (d.doc_id, d.title, d.source, d.source.rsplit(".", 1)[0], Path(d.source.split(":")[0]).stem):

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import MemoError
+from ..jsonreply import ReplyError, parse_reply
+from ..openai_client import ChatError
 from ..records import Chunk, Document
 from . import prompts as P
+from .backends import make_backend
 from .cache import CallCache, call_key
 from .config import STEPS, SynthesisConfig
 from .dataset import Pair
 from .grouping import entity_groups, load_groups
-from .jsonparse import ReplyError, parse_reply
 
 CROSSDOC_WORDS_PER_DOC = 350
 MAX_CONSOLIDATE_INPUT = 60
@@ -71,8 +73,6 @@ class _Ctx:
         Only a reply that validated is cached, under the key of the attempt that produced it, and any such reply
         finishes the call on a rerun. A reply that never validated is not final: the next run asks again
         (earlier versions cached it, so a rerun against a healthy server lost the same items again)."""
-        from ..openai_client import ChatError
-
         base = prompt.messages(**fmt)
         st = self.stat(prompt.step)
         keys = [call_key(prompt.name, prompt.version, self.backend.model, base, a)
@@ -237,7 +237,7 @@ def _groups(cfg: SynthesisConfig, docs: list[Document]) -> list[list[Document]]:
     else:
         sims = None
         if cfg.grouping == "embeddings":
-            from .embeddings import minilm_dir, similarity
+            from .embeddings import minilm_dir, similarity  # here: an optional package, only for this grouping
 
             sims = similarity(docs, minilm_dir(cfg.embedding_model))
         ids = entity_groups(docs, cfg.group_size, cfg.max_groups, embedding_sims=sims)
@@ -282,8 +282,6 @@ async def _run(cfg, docs, chunks, out_path, ui, backend) -> LLMRun:
 
 def run_llm_pipeline(docs: list[Document], chunks: dict[str, list[Chunk]], cfg: SynthesisConfig, out_path: Path,
                      ui) -> LLMRun:
-    from .backends import make_backend
-
     backend = make_backend(cfg)
     try:
         return asyncio.run(_run(cfg, docs, chunks, Path(out_path), ui, backend))

@@ -1,10 +1,18 @@
-"""Defensive JSON extraction from LLM replies: code fences, prose around the object, trailing commas, smart quotes."""
+"""JSON objects in LLM replies, for every caller (the protocol's executive, the synthesis generator).
+
+Replies wrap their object in code fences, prose, reasoning (<think>...</think>), trailing commas and smart quotes;
+those are read as they are. Only when no object parses that way does json-repair mend the reply (unquoted keys,
+single quotes, a reply cut off before its closing braces): a reply that holds one good object among broken ones
+yields the good one, not a repaired broken one.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
+import json_repair
 from pydantic import BaseModel, ValidationError
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
@@ -15,7 +23,7 @@ class ReplyError(ValueError):
     """A reply that holds no JSON object of the expected shape (the caller re-asks)."""
 
 
-def _candidates(text: str):
+def _candidates(text: str) -> Iterator[str]:
     for m in _FENCE.finditer(text):
         yield m.group(1)
     # every balanced {...} span, outermost first, scanning with a string-aware brace counter
@@ -54,16 +62,24 @@ def _loads(s: str):
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 
 
-def _objects(text: str):
-    """Every JSON object in the reply, most likely first: the whole reply, fenced blocks, then brace spans."""
+def _objects(text: str) -> Iterator[dict]:
+    """Every JSON object in the reply, most likely first: the whole reply, fenced blocks, brace spans, and only
+    then what json-repair makes of the reply."""
     text = _THINK.sub("", text)  # reasoning models think out loud before answering
+    found = False
     whole = _loads(text)
     if isinstance(whole, dict):
+        found = True
         yield whole
-    for cand in _candidates(text):
-        obj = _loads(cand)
+    for candidate in _candidates(text):
+        obj = _loads(candidate)
         if isinstance(obj, dict):
+            found = True
             yield obj
+    if not found:
+        repaired = json_repair.loads(text)
+        yield from (obj for obj in (repaired if isinstance(repaired, list) else [repaired])
+                    if isinstance(obj, dict) and obj)
 
 
 def extract_json(text: str) -> dict:
