@@ -6,16 +6,25 @@ of copying the whole past into a freshly allocated present every step. A buffer 
 head_dim); a batch of n rows binds the contiguous view [lo:hi] of it, so rows that leave are compacted by moving
 the last row into the hole (one row's used columns), never by copying the others.
 
-Buffers grow by doubling (copying only used columns) and are reallocated small again by `release()`, so a long
-prompt does not keep its memory after it finishes. numpy's zeros come from calloc: pages a row never reaches are
-never touched and cost no resident memory.
+Buffers grow by doubling (copying only used columns) and are dropped by `release()`, so a long prompt does not
+keep its memory after it finishes. They are anonymous memory maps, not malloc'd: pages a row never reaches are
+never touched (no resident memory), and a dropped buffer is unmapped, i.e. really returned to the OS (glibc keeps
+freed blocks under its 32 MB dynamic mmap threshold in the heap, where RSS stays high).
 """
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 MIN_CAPACITY = 256  # positions per row allocated at first use
+
+
+def _zeros(shape: tuple[int, ...], dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape)) * dtype.itemsize
+    return np.frombuffer(mmap.mmap(-1, max(n, 1)), dtype, count=int(np.prod(shape))).reshape(shape)
 
 
 def _round_up(n: int, floor: int) -> int:
@@ -48,7 +57,7 @@ class KVCache:
         new_cap = min(max(_round_up(capacity, MIN_CAPACITY), self.capacity), self.max_capacity)
         shape = (new_rows, self.kv_heads, new_cap, self.head_dim)
         old = self.bufs
-        self.bufs = [np.zeros(shape, self.dtype) for _ in range(self.n_tensors)]
+        self.bufs = [_zeros(shape, self.dtype) for _ in range(self.n_tensors)]
         if old and used_rows and used_cols:
             for dst, src in zip(self.bufs, old):
                 dst[:used_rows, :, :used_cols] = src[:used_rows, :, :used_cols]
