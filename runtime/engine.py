@@ -124,7 +124,8 @@ class Engine:
     """A loaded pack ready to generate: `Engine(path).generate(["prompt", ...])`."""
 
     def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
-                 max_batch: int = MAX_BATCH, spin: bool | None = None, prefill_chunk: int = PREFILL_CHUNK):
+                 max_batch: int = MAX_BATCH, spin: bool | None = None, prefill_chunk: int = PREFILL_CHUNK,
+                 ort_profile: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -145,6 +146,9 @@ class Engine:
         self.spin = spinning_default() if spin is None else spin
         if self.spin is not None:
             so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+        if ort_profile:  # onnxruntime's own per-node timings (benchmarks/ort_profile.py); end_profiling() writes them
+            so.enable_profiling = True
+            so.profile_file_prefix = ort_profile
         self.providers = choose_providers(provider, ort.get_available_providers())
         graph = self.pack.path("engine_model" if "engine_model" in m.files else "model")
         t0 = time.perf_counter()
@@ -399,6 +403,8 @@ class Batch:
         self.finished: list[Request] = []
         self._bindings: dict = {}
         self._logits = np.empty(0, np.float32)
+        self._logit_values: dict[tuple, tuple[np.ndarray, object]] = {}  # shape -> (view, OrtValue over it)
+        self._positions = np.arange(engine.context_length + 1)
         self.keep_kv_bytes = KEEP_KV_BYTES
         self.steps = 0
 
@@ -650,9 +656,10 @@ class Batch:
         n = len(live)
         lens = np.fromiter((r.length for r in live), np.int64, n)
         width = int(lens.max()) + 1
-        self._place(n, width)
+        if width > self.kv.capacity:
+            self._place(n, width)
         tok = np.fromiter((r.out[-1] for r in live), np.int64, n).reshape(n, 1)
-        mask = (np.arange(width)[None, :] <= lens[:, None]).astype(np.int64)
+        mask = (self._positions[:width] <= lens[:, None]).astype(np.int64)
         logits = self._call(self.kv, 0, n, tok, mask, self.e.extra_feeds(lens.reshape(n, 1), width, [0]), width)
         now = time.perf_counter()
         for j, r in enumerate(live):
@@ -690,10 +697,16 @@ class Batch:
             io.bind_cpu_input(name, arr)
         n_logits = len(extra[e.logits_index]) if e.logits_index else input_ids.shape[1]
         size = (hi - lo) * n_logits * e.vocab
-        if self._logits.size < size:
-            self._logits = np.empty(size, np.float32)
-        logits = self._logits[:size].reshape(hi - lo, n_logits, e.vocab)  # valid until the next call
-        io.bind_ortvalue_output(e.io.logits, ort.OrtValue.ortvalue_from_numpy(logits))
+        if self._logits.size < size or len(self._logit_values) > 64:
+            self._logits = np.empty(max(size, self._logits.size), np.float32)
+            self._logit_values.clear()
+        shape = (hi - lo, n_logits, e.vocab)
+        hit = self._logit_values.get(shape)
+        if hit is None:
+            view = self._logits[:size].reshape(shape)
+            hit = self._logit_values[shape] = (view, ort.OrtValue.ortvalue_from_numpy(view))
+        logits = hit[0]  # valid until the next call
+        io.bind_ortvalue_output(e.io.logits, hit[1])
         if total > SHRINK_ARENA_AT and input_ids.shape[1] > 1:
             e.session.run_with_iobinding(io, e._shrink)
         else:
