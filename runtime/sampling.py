@@ -3,7 +3,6 @@
 Sampling draws one uniform number per token and inverts the (nucleus') cumulative distribution, as
 `Generator.choice(p=...)` does, without its validation passes and without sorting the whole 49k vocabulary for
 top-p: the nucleus is found among the largest candidates (argpartition, widened until it holds top_p of the mass).
-On the memory's temperature 0.1 this took a sampled token from ~3.6 ms to ~0.2 ms.
 """
 
 from __future__ import annotations
