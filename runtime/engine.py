@@ -432,6 +432,9 @@ class Batch:
         if self.kv.nbytes > self.keep_kv_bytes:
             self.kv.release()
             self._bindings.clear()
+        if self._logits.size > 2 * self.max_rows * self.e.vocab:  # a plain graph's full prefill logits
+            self._logits = np.empty(0, np.float32)
+            self._logit_values.clear()
 
     # ---- one step ------------------------------------------------------------------------------------------
     def step(self) -> list[Request]:
