@@ -386,8 +386,9 @@ class Batch:
 
     Each step: rows whose `should_stop` fires leave; waiting prompts that fit in one chunk are prefilled (packed
     into one call when the graph allows, else one call each) straight into free rows and give their first token;
-    one chunk of a long prompt is prefilled in a staging cache (copied into a row once complete); then every live
-    row decodes one token. Live rows occupy KV rows [0:n) in order; a finished row is replaced by the last one.
+    one chunk of a long prompt is prefilled in a staging cache (copied into a row once complete; while other rows
+    decode, chunks are 4x smaller and take at most half of the time); then every live row decodes one token.
+    Live rows occupy KV rows [0:n) in order; a finished row is replaced by the last one.
     Not thread-safe: one thread drives a batch.
     """
 
@@ -406,6 +407,7 @@ class Batch:
         self._logit_values: dict[tuple, tuple[np.ndarray, object]] = {}  # shape -> (view, OrtValue over it)
         self._positions = np.arange(engine.context_length + 1)
         self.keep_kv_bytes = KEEP_KV_BYTES
+        self._chunk_s = self._decoded_s = 0.0  # last long-prompt chunk's time, decode time since then
         self.steps = 0
 
     @property
@@ -627,11 +629,16 @@ class Batch:
         if self.staging is None:
             return
         r, cache = self.staging
-        if r.cached < len(r.ids):
-            piece = r.ids[r.cached:r.cached + self.e.prefill_chunk]
+        # Rows decoding beside a long prompt keep at least half of the time: a chunk runs only once they have
+        # decoded for as long as the previous chunk took, and chunks are 4x smaller while they wait on it.
+        sharing = bool(self.live)
+        if r.cached < len(r.ids) and (not sharing or self._decoded_s >= self._chunk_s):
+            size = max(16, self.e.prefill_chunk // 4) if sharing else self.e.prefill_chunk
+            piece = r.ids[r.cached:r.cached + size]
             t = time.perf_counter()
             r._pending = self._prefill_call(cache, 0, piece, r.cached).copy()
-            r.prefill_s += time.perf_counter() - t
+            self._chunk_s, self._decoded_s = time.perf_counter() - t, 0.0
+            r.prefill_s += self._chunk_s
             r.prefill_tokens += len(piece)
             r.cached += len(piece)
         if r.cached == len(r.ids) and len(self.live) < self.max_rows:
@@ -655,6 +662,7 @@ class Batch:
 
     # ---- decode --------------------------------------------------------------------------------------------
     def _decode(self) -> None:
+        t0 = time.perf_counter()
         live = self.live
         n = len(live)
         lens = np.fromiter((r.length for r in live), np.int64, n)
@@ -669,6 +677,7 @@ class Batch:
             r.length += 1
             r.batch_size = max(r.batch_size, n)
             self.e.accept(r, logits[j, 0], now)
+        self._decoded_s += time.perf_counter() - t0
 
     # ---- the graph call ------------------------------------------------------------------------------------
     def _binding(self, cache: KVCache, lo: int, hi: int):
