@@ -152,7 +152,7 @@ def profile_genai(pack: Path, threads: int, work: Path, prompt: str, n: int) -> 
         t = time.perf_counter()
         times = run()
         wall = (time.perf_counter() - t) * 1e3
-        del model
+        run = tok = model = None  # genai writes its profile when the model's session ends
         files = sorted(work.glob("genai*.json"), key=lambda f: f.stat().st_mtime)
         prof = parse_profile(str(files[-1])) if files else {"runs": 0, "run_ms": 0.0, "ops_ms": {}}
         # the profile covers both runs: halve to compare with the timed one
