@@ -123,7 +123,7 @@ class Engine:
 
     def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
                  max_batch: int = MAX_BATCH, spin: bool | None = None, prefill_chunk: int = PREFILL_CHUNK,
-                 ort_profile: str | None = None):
+                 packed_prefill: bool = True, ort_profile: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -157,6 +157,10 @@ class Engine:
         self.load_s = time.perf_counter() - t0
         self.tokenizer = Tokenizer.from_file(str(self.pack.path("tokenizer")))
         self._check_graph()
+        # Packing several prompts into one prefill call is exact up to float rounding in the attention's sums; with
+        # int8 activations (int4/int8 packs) such a rounding can flip a later token. False: one call per prompt,
+        # bit-identical to running each prompt alone.
+        self.packed_prefill = packed_prefill and self.packed_prefill
         self._shrink = ort.RunOptions()
         self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._prefix_cache: OrderedDict[str, tuple[list[int], list[np.ndarray]]] = OrderedDict()
@@ -184,7 +188,7 @@ class Engine:
         # the engine graph's extra inputs (see the module docstring); absent from plain genai-builder graphs
         self.logits_index = "logits_index" if "logits_index" in ins else None
         self.position_ids = "position_ids" if "position_ids" in ins and "attention_bias" in ins else None
-        self.packed_prefill = bool(self.logits_index and self.position_ids)
+        self.packed_prefill = bool(self.logits_index and self.position_ids)  # the graph allows it
         self.vocab = m.vocab_size
 
     def _single_token_ids(self, strings: Sequence[str]) -> list[int]:
