@@ -84,9 +84,9 @@ def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32
 def write_engine_graph(out: Path) -> str:
     """model.memo.onnx: the builder's graph for memo-edge's runtime, reading the same model.onnx.data.
 
-    - `logits_index` (int64 [n]): the lm_head runs only on those input positions (a Gather in front of it). A
-      prefill of S tokens then computes one row of the 49k-wide lm_head instead of S, and returns [rows, n, vocab]
-      logits instead of [rows, S, vocab] (256 tokens: 50 MB of logits nobody reads).
+    - `logits_index` (int64 [batch, n, 1]): the lm_head runs only on those positions of each row (a GatherND with
+      batch_dims=1 in front of it). A prefill of S tokens then computes one row of the 49k-wide lm_head instead of
+      S, and returns [rows, n, vocab] logits instead of [rows, S, vocab] (256 tokens: 50 MB nobody reads).
     - `position_ids` (int64 [batch, seq]) and `attention_bias` (float [batch, 1, seq, total]) wired into every
       GroupQueryAttention: several prompts after a shared prefix are prefilled as one packed row, each with its own
       rotary positions and a block mask (GQA refuses batch > 1 for several new tokens after a past).
@@ -102,10 +102,10 @@ def write_engine_graph(out: Path) -> str:
     head = _lm_head_matmul(g)
     if head is None or names & {"logits_index", "position_ids", "attention_bias"}:
         return "none"
-    g.input.append(helper.make_tensor_value_info("logits_index", TensorProto.INT64, ["logits_positions"]))
+    g.input.append(helper.make_tensor_value_info("logits_index", TensorProto.INT64, ["batch_size", "logits_positions", 1]))
     picked = head.input[0] + "/memo_logits_positions"
-    gather = helper.make_node("Gather", [head.input[0], "logits_index"], [picked], axis=1,
-                              name="/memo/logits_positions/Gather")
+    gather = helper.make_node("GatherND", [head.input[0], "logits_index"], [picked], batch_dims=1,
+                              name="/memo/logits_positions/GatherND")
     head.input[0] = picked
     g.node.insert(list(g.node).index(head), gather)
     gqa = [n for n in g.node if n.op_type == "GroupQueryAttention"]

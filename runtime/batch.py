@@ -43,6 +43,7 @@ class Batch:
         self._logits = np.empty(0, np.float32)
         self._logit_values: dict[tuple, tuple[np.ndarray, object]] = {}  # shape -> (view, OrtValue over it)
         self._positions = np.arange(engine.context_length + 1)
+        self._zeros = np.zeros((max_rows, 1), np.int64)
         self.keep_kv_bytes = KEEP_KV_BYTES
         self._chunk_s = self._decoded_s = 0.0  # last long-prompt chunk's time, decode time since then
         self.steps = 0
@@ -182,8 +183,7 @@ class Batch:
 
     def _prefill_padded(self, items: list) -> None:
         """Whole prompts (no cached prefix) in one call, right-padded: a first prompt may be batched, and each row's
-        length comes from its mask row. The engine graph computes logits at every row's last position for every
-        row (rows^2 lm_head rows, still far fewer than rows x length); row i's are [i, i]."""
+        length comes from its mask row; logits at each row's own last position."""
         slot0 = len(self.live)
         lens = [len(r.ids) for r, _, _ in items]
         n, L = len(items), max(lens)
@@ -196,10 +196,10 @@ class Batch:
         pos = np.broadcast_to(np.arange(L), (n, L)).copy()
         t = time.perf_counter()
         logits = self._call(self.kv, slot0, slot0 + n, x, mask,
-                            self.e.extra_feeds(pos, L, [k - 1 for k in lens]), L)
+                            self.e.extra_feeds(pos, L, np.array(lens).reshape(n, 1) - 1), L)
         dt = time.perf_counter() - t
         for i, (r, _, _) in enumerate(items):
-            self._joined(r, 0, logits[i, i] if self.e.logits_index else logits[i, lens[i] - 1], dt, sum(lens))
+            self._joined(r, 0, logits[i, 0] if self.e.logits_index else logits[i, lens[i] - 1], dt, sum(lens))
 
     def _prefill_packed(self, items: list) -> None:
         """Prompts after the same cached prefix in ONE call: their suffixes concatenated in one row after the
@@ -226,7 +226,7 @@ class Batch:
             r.started = True
         x = np.array([np.concatenate(segs)], np.int64)
         logits = self._call(self.kv, slot0, slot0 + 1, x, np.ones((1, P + S), np.int64),
-                            self.e.extra_feeds(pos, P + S, [int(st + n - 1) for st, n in zip(starts, lens)], bias),
+                            self.e.extra_feeds(pos, P + S, [[int(st + n - 1) for st, n in zip(starts, lens)]], bias),
                             P + S)
         # row slot0 holds prefix + suffix 0 in place; move suffix j's columns to row slot0 + j
         for j, (st, n) in enumerate(zip(starts, lens)):
@@ -308,7 +308,8 @@ class Batch:
             self._place(n, width)
         tok = np.fromiter((r.out[-1] for r in live), np.int64, n).reshape(n, 1)
         mask = (self._positions[:width] <= lens[:, None]).astype(np.int64)
-        logits = self._call(self.kv, 0, n, tok, mask, self.e.extra_feeds(lens.reshape(n, 1), width, [0]), width)
+        logits = self._call(self.kv, 0, n, tok, mask, self.e.extra_feeds(lens.reshape(n, 1), width, self._zeros[:n]),
+                            width)
         now = time.perf_counter()
         for j, r in enumerate(live):
             r.length += 1
@@ -344,7 +345,7 @@ class Batch:
         io.bind_cpu_input(e.io.attention_mask, mask)
         for name, arr in extra.items():
             io.bind_cpu_input(name, arr)
-        n_logits = len(extra[e.logits_index]) if e.logits_index else input_ids.shape[1]
+        n_logits = extra[e.logits_index].shape[1] if e.logits_index else input_ids.shape[1]
         size = (hi - lo) * n_logits * e.vocab
         if self._logits.size < size or len(self._logit_values) > 64:
             self._logits = np.empty(max(size, self._logits.size), np.float32)

@@ -213,17 +213,18 @@ class Engine:
     def _empty_past(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, *self.kv_shape[:1], 0, self.kv_shape[1]), self.kv_dtype) for _ in self.past_names]
 
-    def extra_feeds(self, positions: np.ndarray, total: int, index: Sequence[int] | None,
+    def extra_feeds(self, positions: np.ndarray, total: int, index: Sequence[int] | np.ndarray | None = None,
                     bias: np.ndarray | None = None) -> dict:
-        """The engine graph's extra inputs: rotary positions (rows, tokens), an additive attention bias
-        (zeros unless given) and where logits are wanted (default: the last input position)."""
+        """The engine graph's extra inputs: rotary positions (rows, tokens), an additive attention bias (zeros
+        unless given) and where each row's logits are wanted ((rows, n) positions; default: the last input one)."""
         feeds = {}
         b, s = positions.shape
         if self.position_ids:
             feeds[self.position_ids] = positions
             feeds["attention_bias"] = bias if bias is not None else np.zeros((b, 1, s, total), self.kv_dtype)
         if self.logits_index:
-            feeds[self.logits_index] = np.asarray([s - 1] if index is None else index, np.int64)
+            idx = np.full((b, 1), s - 1, np.int64) if index is None else np.asarray(index, np.int64).reshape(b, -1)
+            feeds[self.logits_index] = idx[:, :, None]
         return feeds
 
     def _run(self, input_ids: np.ndarray, mask: np.ndarray, past: list[np.ndarray]):

@@ -69,7 +69,7 @@ def make_pack(ckpt: Path, work: Path, precision: str = "fp32") -> Path:
 
 
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "runtime-test-packs"
-VARIED_VERSION = "v2"  # v2: packs carry the engine graph (model.memo.onnx)
+VARIED_VERSION = "v3"  # v2+: packs carry the engine graph (model.memo.onnx)
 
 
 def varied_checkpoint(tiny_dir: Path, out: Path, noise: float = 0.15, seed: int = 0) -> Path:
