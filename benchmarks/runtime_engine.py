@@ -1,4 +1,5 @@
-"""Engine latency per pack: TTFT (prefix reuse on/off), decode tok/s, and K questions batched vs sequential.
+"""Engine latency per pack: TTFT (prefix reuse on/off), decode tok/s, K questions batched vs sequential, and
+continuous batching: a short request alone vs submitted right behind a long one (a 512-token answer, a long prompt).
 
     python -m benchmarks.runtime_engine PACK [PACK ...] [--threads 2] [--k 8] [--repeats 3] [--out DIR]
 
@@ -38,6 +39,38 @@ def raw_loop_decode_tps(e, prompt_ids: list[int], n: int) -> float:
     return (n - 1) / (time.perf_counter() - t)
 
 
+def short_behind_long(e, short: str, repeats: int) -> dict:
+    """Seconds from submit to answer of a short request alone, and right behind a long one, through the Batcher
+    (what the server runs): the long one is a 512-token answer, or a ~2,000-token prompt."""
+    from memo_edge.runtime.batcher import Batcher, Job
+
+    b = Batcher(e, max_batch=16)
+    long_prompt = e.manifest.prompt.render("Summarize: " + " ".join(f"item{i % 97} is next to item{(i * 7) % 97}."
+                                                                   for i in range(200)))
+    longs = {"long_answer": lambda: Job(e.manifest.prompt.render("Tell me a very long story."), max_new_tokens=512),
+             "long_prompt": lambda: Job(long_prompt, max_new_tokens=8)}
+    out = {"alone_s": [], **{f"behind_{k}_s": [] for k in longs}}
+    try:
+        def timed(job):
+            b.submit(job)
+            job.done.wait()
+            return time.perf_counter() - job.t_submit
+
+        timed(Job(short, max_new_tokens=16))  # warm-up
+        for _ in range(repeats):
+            out["alone_s"].append(timed(Job(short, max_new_tokens=16)))
+            for name, make in longs.items():
+                big = make()
+                b.submit(big)
+                out[f"behind_{name}_s"].append(timed(Job(short, max_new_tokens=16)))
+                big.done.wait()
+    finally:
+        b.close()
+    med = {k: statistics.median(v) for k, v in out.items()}
+    return {**med, **{f"ratio_{k}": med[f"behind_{k}_s"] / med["alone_s"] for k in longs},
+            "long_prompt_tokens": len(e.encode(long_prompt))}
+
+
 def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -> dict:
     from memo_edge.runtime.engine import Engine
 
@@ -70,6 +103,7 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
         assert [c.token_ids for c in seq] == [c.token_ids for c in bat], "batched output differs from sequential"
     med = {key: statistics.median(v) for key, v in rows.items()}
     med["batch_speedup"] = med["seq_s"] / med["batch_s"]
+    med.update(short_behind_long(e, prompts[0], repeats))
     return {"pack": str(path), "loadavg": round(os.getloadavg()[0], 1), "precision": e.manifest.precision, "threads": threads, "k": k,
             "new_tokens": new_tokens, "load_s": e.load_s, "prompt_tokens": len(e.encode(prompts[0])),
             "prefix_tokens": len(e.encode(mp.prefix)), **{k2: round(v, 2) for k2, v in med.items()}}
@@ -86,8 +120,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
     results = [bench_pack(p, a.threads, a.k, a.repeats, a.new_tokens) for p in a.packs]
     cols = ["precision", "load_s", "ttft_ms_no_reuse", "ttft_ms_prefix_reuse", "prefill_tps", "decode_tps",
-            "raw_loop_decode_tps",
-            "seq_s", "batch_s", "batch_speedup", "batch_decode_tps_total"]
+            "raw_loop_decode_tps", "seq_s", "batch_s", "batch_speedup", "batch_decode_tps_total", "alone_s",
+            "ratio_long_answer", "ratio_long_prompt"]
     print(" | ".join(f"{c:>14}" for c in cols))
     for r in results:
         print(" | ".join(f"{r[c]:>14}" if not isinstance(r[c], float) else f"{r[c]:>14.2f}" for c in cols))

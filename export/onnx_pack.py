@@ -18,7 +18,7 @@ from .report import Reporter
 
 ROLES = {"model": "model.onnx", "weights": "model.onnx.data", "tokenizer": "tokenizer.json",
          "tokenizer_config": "tokenizer_config.json", "genai_config": "genai_config.json",
-         "chat_template": "chat_template.jinja"}
+         "chat_template": "chat_template.jinja", "engine_model": "model.memo.onnx"}
 # Where the graph runs when verified here: fp16 graphs target CUDA and are only loaded on CPU when possible.
 CPU = "CPUExecutionProvider"
 

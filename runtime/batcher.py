@@ -1,9 +1,22 @@
-"""Continuous request batching for the server: concurrent requests are queued and decoded together.
+"""Continuous batching for the server: requests join the running batch at the next decode step and leave when done.
 
-A single worker thread owns the engine. It waits for work, gives stragglers a few milliseconds to arrive, then
-runs up to `max_batch` queued rows (same stop strings and prefix; per-row token limits, temperatures and seeds) as
-one batched `Engine.generate`. `Batcher.generate` has the engine's signature, so `Memory` can sit on top of it and
-protocol runs from many clients share batches too.
+A single worker thread owns the engine's `Batch` (engine.py). Each turn of its loop it moves queued jobs into the
+batch while it has room (`max_batch` rows), then runs one `Batch.step()`: expired rows leave, new prompts are
+prefilled (a long prompt one chunk per step, so it never freezes the rows decoding beside it), every live row
+decodes one token, finished rows are answered at once. Rows differ freely in prompt, prefix, stop strings, token
+limit, temperature and seed. `Batcher.generate` has Engine.generate's signature, so `Memory` can sit on top of it
+and protocol runs from many clients share decode steps too.
+
+The contract between the HTTP/MCP layer and the scheduler (`Job`):
+- `submit(job)` validates the prompt (MemoError: empty, or too long for the context) and queues it, or raises
+  `QueueFull` (more than `max_queue` jobs waiting, or shutting down: HTTP 503).
+- `job.on_token(text, token_id)` streams new text from the worker thread (keep it quick; an exception in it stops
+  that job's streaming, never the batch). `job.done` is set when `job.result` (a Completion) or `job.error` is.
+- `job.cancel()` (its client went away) and `job.deadline` (a `time.perf_counter()` value) are honoured at the next
+  step: a job still queued, or admitted but not yet prefilled, is answered with the error `Cancelled` and never
+  runs; a job already generating stops there and is answered with its partial Completion, finish_reason
+  "cancelled" or "deadline".
+- `close()` stops taking jobs and lets queued and running ones finish.
 """
 
 from __future__ import annotations
@@ -14,9 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
-from memo_edge.errors import MemoError
-
-from .engine import Completion, Engine
+from .engine import Completion, Engine, Request
 
 
 class QueueFull(Exception):
@@ -24,7 +35,7 @@ class QueueFull(Exception):
 
 
 class Cancelled(Exception):
-    """The job was cancelled (its client went away) or ran past its deadline before it finished."""
+    """The job was cancelled (its client went away) or ran past its deadline before it started."""
 
 
 @dataclass
@@ -41,60 +52,80 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     result: Completion | None = None
     error: BaseException | None = None
-    # Contract between the HTTP/MCP layer and the scheduler: the server calls cancel() when its client disconnects
-    # and may set a deadline (a time.perf_counter() value); the scheduler drops such a job from the queue and stops
-    # decoding its row at the next step (finish_reason "cancelled" / "deadline").
+    # Contract between the HTTP/MCP layer and the scheduler (module docstring): the server calls cancel() when its
+    # client disconnects and may set a deadline (a time.perf_counter() value).
     deadline: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    request: Request | None = field(default=None, repr=False)  # the engine's row, made by submit()
 
     def cancel(self) -> None:
         self.cancelled.set()
 
     def expired(self, now: float | None = None) -> bool:
-        return self.cancelled.is_set() or (self.deadline is not None and (now or time.perf_counter()) > self.deadline)
+        return self.stop_reason(now) is not None
 
-    @property
-    def key(self):
-        return (self.stop, self.prefix)
+    def stop_reason(self, now: float | None = None) -> str | None:
+        if self.cancelled.is_set():
+            return "cancelled"
+        if self.deadline is not None and (now or time.perf_counter()) > self.deadline:
+            return "deadline"
+        return None
 
 
 class Batcher:
-    def __init__(self, engine: Engine, max_batch: int = 16, max_queue: int = 256, window_s: float = 0.004):
+    def __init__(self, engine: Engine, max_batch: int = 16, max_queue: int = 256):
         self.engine = engine
         self.max_batch = max_batch
         self.max_queue = max_queue
-        self.window_s = window_s
+        self.batch = engine.batch(max_rows=max_batch)
         self._q: deque[Job] = deque()
+        self._jobs: dict[int, Job] = {}  # id(request) -> job, for the rows in the batch
         self._cv = threading.Condition()
         self._running = True
-        self.batches = 0
-        self.rows = 0
+        self.batches = 0  # busy periods: from idle until the batch is empty again
+        self.rows = 0     # jobs answered
+        self.steps = 0
         self._thread = threading.Thread(target=self._loop, name="memo-batcher", daemon=True)
         self._thread.start()
 
     @property
     def pending(self) -> int:
+        """Jobs waiting for room in the batch."""
         return len(self._q)
 
     def submit(self, job: Job) -> Job:
-        n = len(self.engine.encode(job.prompt))
-        if n == 0:
-            raise MemoError("prompt is empty")
-        if n + 1 >= self.engine.context_length:
-            raise MemoError(f"prompt is {n} tokens; the model's context is {self.engine.context_length}")
+        return self.submit_many([job])[0]
+
+    def submit_many(self, jobs: list[Job]) -> list[Job]:
+        """Queue jobs together (they can then share a prefill call); all or none are queued."""
+        for j in jobs:
+            j.request = self._request(j)
         with self._cv:
             if not self._running:
                 raise QueueFull("server is shutting down")
-            if len(self._q) >= self.max_queue:
+            if len(self._q) + len(jobs) > self.max_queue:
                 raise QueueFull(f"{len(self._q)} requests already queued")
-            self._q.append(job)
+            self._q.extend(jobs)
             self._cv.notify()
-        return job
+        return jobs
+
+    def _request(self, job: Job) -> Request:
+        def stream(text, tid):
+            cb = job.on_token
+            if cb is not None:
+                try:
+                    cb(text, tid)
+                except Exception:  # a client that went away must not break the others' batch
+                    job.on_token = None
+
+        # MemoError here (empty prompt, longer than the context) goes back to the caller of submit()
+        return self.engine.request(job.prompt, job.max_new_tokens, job.temperature, job.top_p, job.seed,
+                                   list(job.stop), None, job.prefix, stream if job.on_token else None,
+                                   job.stop_reason)
 
     def generate(self, prompts: list[str], max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None, stop=None,
                  on_token=None, prefix=None, **_) -> list[Completion]:
-        """Engine.generate's contract, served through the shared queue (blocks until all rows are done)."""
-        n = len(prompts)
+        """Engine.generate's contract, served through the shared batch (blocks until all rows are done)."""
 
         def per(v, i):
             return v[i] if isinstance(v, (list, tuple)) else v
@@ -102,37 +133,61 @@ class Batcher:
         jobs = []
         for i, p in enumerate(prompts):
             cb = (lambda i: (lambda text, tid: on_token(i, text, tid)))(i) if on_token else None
-            jobs.append(self.submit(Job(p, int(per(max_new_tokens, i)), float(per(temperature, i)),
-                                        float(per(top_p, i)), per(seed, i) if seed is not None else None,
-                                        tuple(stop or ()), prefix, cb)))
+            jobs.append(Job(p, int(per(max_new_tokens, i)), float(per(temperature, i)), float(per(top_p, i)),
+                            per(seed, i) if seed is not None else None, tuple(stop or ()), prefix, cb))
+        self.submit_many(jobs)
         out = []
         for j in jobs:
             j.done.wait()
             if j.error is not None:
                 raise j.error
             out.append(j.result)
-        assert len(out) == n
         return out
 
-    def _take(self) -> list[Job]:
+    # ---- the worker --------------------------------------------------------------------------------------
+    def _loop(self) -> None:
         while True:
             with self._cv:
-                while self._running and not self._q:
+                while self._running and not self._q and not self.batch.busy:
                     self._cv.wait()
-                if not self._q:
-                    return []
-            time.sleep(self.window_s)  # let concurrent requests that arrive together share this batch
-            with self._cv:
+                if not self._q and not self.batch.busy:
+                    return
+                if not self.batch.busy:
+                    self.batches += 1
                 self._drop_expired()
-                if not self._q:
-                    continue
-                key = self._q[0].key
-                batch, rest = [], deque()
-                while self._q:
-                    j = self._q.popleft()
-                    (batch if j.key == key and len(batch) < self.max_batch else rest).append(j)
-                self._q.extendleft(reversed(rest))
-                return batch
+                room = self.max_batch - self.batch.rows - len(self.batch.waiting)
+                admitted = [self._q.popleft() for _ in range(min(room, len(self._q)))]
+            now = time.perf_counter()
+            for j in admitted:
+                j.request.t_start = now  # ttft counts from admission; the wait before it is queue_s
+                self._jobs[id(j.request)] = j
+                self.batch.add(j.request)
+            try:
+                finished = self.batch.step()
+            except Exception as e:  # an engine failure fails the rows in the batch, not the worker
+                self._fail_batch(e)
+                continue
+            self.steps += 1
+            for r in finished:
+                self._answer(r)
+
+    def _answer(self, r: Request) -> None:
+        j = self._jobs.pop(id(r))
+        if r.finish in ("cancelled", "deadline") and not r.started:
+            j.error = Cancelled("cancelled" if r.finish == "cancelled" else "deadline passed before the job started")
+        else:
+            c = r.completion()
+            c.queue_s = r.t_start - j.t_submit
+            j.result = c
+        self.rows += 1
+        j.done.set()
+
+    def _fail_batch(self, e: Exception) -> None:
+        for j in self._jobs.values():
+            j.error = e
+            j.done.set()
+        self._jobs.clear()
+        self.batch.reset()
 
     def _drop_expired(self) -> None:
         """Queued jobs whose client left or whose deadline passed are answered with Cancelled, never run."""
@@ -142,47 +197,8 @@ class Batcher:
             j.error = Cancelled("cancelled" if j.cancelled.is_set() else "deadline passed before the job started")
             j.done.set()
 
-    def _loop(self) -> None:
-        while True:
-            batch = self._take()
-            if not batch:
-                return
-            self._run(batch)
-
-    def _run(self, batch: list[Job]) -> None:
-        t_start = time.perf_counter()
-
-        def dispatch(i, text, tid):
-            cb = batch[i].on_token
-            if cb is not None:
-                try:
-                    cb(text, tid)
-                except Exception:  # a client that went away must not break the others' batch
-                    batch[i].on_token = None
-
-        try:
-            comps = self.engine.generate(
-                [j.prompt for j in batch], max_new_tokens=[j.max_new_tokens for j in batch],
-                temperature=[j.temperature for j in batch], top_p=[j.top_p for j in batch],
-                seed=[j.seed for j in batch], stop=list(batch[0].stop), prefix=batch[0].prefix,
-                on_token=dispatch if any(j.on_token for j in batch) else None)
-        except Exception as e:
-            if len(batch) > 1:  # isolate the row that failed; the others still get answers
-                for j in batch:
-                    self._run([j])
-                return
-            batch[0].error = e
-            batch[0].done.set()
-            return
-        self.batches += 1
-        self.rows += len(batch)
-        for j, c in zip(batch, comps):
-            c.queue_s = t_start - j.t_submit
-            j.result = c
-            j.done.set()
-
     def close(self, timeout: float | None = 30.0) -> None:
-        """Stop taking work; rows already queued are still answered."""
+        """Stop taking work; jobs already queued or running are still answered."""
         with self._cv:
             self._running = False
             self._cv.notify_all()

@@ -1,9 +1,21 @@
 """The torch-free generation engine: onnxruntime + tokenizers + numpy over a pack's decoder graph with KV cache.
 
-One decoder graph does prefill and decode (genai-builder layout: input_ids, attention_mask, past_key_values.%d.*,
-no position_ids; GroupQueryAttention derives each row's sequence length from the attention mask's row sum).
-That is what makes right-padded batching work: a row's real length is the number of ones in its mask row, and its
-next token's KV lands at that index, overwriting whatever padding sat there.
+One decoder graph does prefill and decode (genai-builder layout: input_ids, attention_mask, past_key_values.%d.*;
+GroupQueryAttention derives each row's length from the attention mask's row sum and writes a new token's K/V at
+that index). The KV cache is one buffer per layer and K/V bound as both past and present (`kvcache.py`), so a
+decode step writes one column per row in place instead of copying the cache.
+
+Generation is continuous batching (`batch.py`): a request joins the running batch at the next step (its prompt is
+prefilled into a free row, on top of a cached shared prefix when it has one; prompts longer than `prefill_chunk`
+are prefilled a chunk at a time in a staging cache, so they never freeze the rows that are decoding), every live
+row decodes one token per step, and a row leaves the moment it finishes, is cancelled or passes its deadline
+(`should_stop`). `Engine.generate` runs one batch to completion; the server's `Batcher` keeps one running and
+feeds it. This module holds the session, the tokenizer, the prefix cache, requests and token acceptance.
+
+Packs exported by this version carry `model.memo.onnx` (role `engine_model`): the same weights file with a graph
+that computes logits only at the positions asked for (`logits_index`) and takes rotary `position_ids` and an
+additive `attention_bias`, so several prompts after a shared prefix are prefilled as ONE packed row with a block
+mask. Older packs run their plain `model.onnx` (full logits, one prompt per prefill call).
 """
 
 from __future__ import annotations
@@ -20,31 +32,33 @@ import numpy as np
 from memo_edge.errors import MemoError, PackError
 from memo_edge.pack import OnnxIO, Pack
 
+from .batch import Batch
 from .providers import choose_providers, default_threads, spinning_default
 from .sampling import pick
 
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
 PREFIX_CACHE_SIZE = 4
-MAX_BATCH = 32  # rows per graph call: a batched prefill returns [rows, tokens, vocab] float logits
+MAX_BATCH = 32        # rows decoded together
+PREFILL_CHUNK = 256   # prompt tokens per prefill call; longer prompts are prefilled a chunk per step
 
 
 @dataclass
 class Completion:
     text: str
     token_ids: list[int]
-    finish_reason: str  # "stop" (stop token or string) | "length"
+    finish_reason: str  # "stop" (stop token or string) | "length" | "cancelled" | "deadline"
     prompt_tokens: int
     completion_tokens: int
     prefix_tokens_reused: int = 0
-    batch_size: int = 1
-    ttft_s: float = 0.0        # call start -> first token chosen (tokenize + prefill + first pick)
+    batch_size: int = 1        # most rows decoded together while this one was live
+    ttft_s: float = 0.0        # request start -> first token chosen (tokenize + prefill + first pick)
     prefill_s: float = 0.0
-    prefill_tps: float = 0.0   # prompt tokens actually computed this call / prefill_s
+    prefill_tps: float = 0.0   # tokens computed by the prefill call(s) of this row / their time
     decode_s: float = 0.0      # first token -> this row's last token
     decode_tps: float = 0.0    # this row's tokens after the first / decode_s
     tpot_s: float = 0.0        # time per output token after the first
     total_s: float = 0.0
-    queue_s: float = 0.0       # time waiting for a batch (set by the server's batcher)
+    queue_s: float = 0.0       # time waiting before the request joined a batch (set by the server's batcher)
 
     def timings(self) -> dict:
         d = asdict(self)
@@ -61,27 +75,55 @@ def _as_list(value, n: int, name: str) -> list:
     return [value] * n
 
 
-class _Row:
-    """Decode state of one prompt in a batch."""
+class Request:
+    """One prompt's generation: its settings and its decode state (a row of a Batch once admitted)."""
 
-    def __init__(self, index: int, max_new: int, temperature: float, top_p: float, seed):
-        self.index = index
-        self.max_new = max_new
-        self.temperature = temperature
-        self.top_p = top_p
+    def __init__(self, ids: list[int], max_new: int, temperature: float = 0.0, top_p: float = 1.0, seed=None,
+                 stop_ids: frozenset[int] = frozenset(), stops: Sequence[str] = (), prefix: str | None = None,
+                 on_token: Callable[[str, int], None] | None = None,
+                 should_stop: Callable[[float], str | None] | None = None, t_start: float | None = None):
+        self.ids, self.max_new = ids, max_new
+        self.temperature, self.top_p = temperature, top_p
         self.rng = np.random.default_rng(seed) if temperature > 0 else None
-        self.ids: list[int] = []
+        self.stop_ids, self.stops, self.prefix = stop_ids, [s for s in stops if s], prefix
+        self.on_token, self.should_stop = on_token, should_stop
+        self.t_start = time.perf_counter() if t_start is None else t_start
+        self.out: list[int] = []
         self.text = ""
         self.emitted = 0
         self.finish = ""
-        self.t_last = 0.0
+        self.started = False      # prefill begun (a cancelled request that never started was never run)
+        self.cached = 0           # prompt tokens in the KV cache so far
+        self.length = 0           # tokens in this row's KV cache
+        self.prefix_reused = 0
+        self.prefix_computed = False
+        self.batch_size = 1
+        self.prefill_s = 0.0
+        self.prefill_tokens = 0
+        self.t_first = self.t_last = 0.0
+        self._detok = (0, 0)      # incremental detokenizer offsets (prefix start, read end) into self.out
+        self._pending = None      # logits row of the first token, set by prefill
+
+    def completion(self) -> Completion:
+        ntok = len(self.out)
+        t_first = self.t_first or self.t_last or time.perf_counter()
+        dec_s = max(0.0, self.t_last - t_first)
+        return Completion(text=self.text, token_ids=self.out, finish_reason=self.finish or "length",
+                          prompt_tokens=len(self.ids), completion_tokens=ntok, prefix_tokens_reused=self.prefix_reused,
+                          batch_size=self.batch_size, ttft_s=max(0.0, t_first - self.t_start),
+                          prefill_s=self.prefill_s,
+                          prefill_tps=self.prefill_tokens / self.prefill_s if self.prefill_s > 0 else 0.0,
+                          decode_s=dec_s, decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
+                          tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0,
+                          total_s=max(0.0, (self.t_last or t_first) - self.t_start))
 
 
 class Engine:
     """A loaded pack ready to generate: `Engine(path).generate(["prompt", ...])`."""
 
     def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
-                 max_batch: int = MAX_BATCH, spin: bool | None = None):
+                 max_batch: int = MAX_BATCH, spin: bool | None = None, prefill_chunk: int = PREFILL_CHUNK,
+                 packed_prefill: bool = True, ort_profile: str | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -93,6 +135,7 @@ class Engine:
         self.io = m.onnx_io or OnnxIO()
         self.threads = threads or default_threads()
         self.max_batch = max(1, max_batch)
+        self.prefill_chunk = max(16, prefill_chunk)
         so = ort.SessionOptions()
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
@@ -101,17 +144,29 @@ class Engine:
         self.spin = spinning_default() if spin is None else spin
         if self.spin is not None:
             so.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
+        if ort_profile:  # onnxruntime's own per-node timings (benchmarks/ort_profile.py); end_profiling() writes them
+            so.enable_profiling = True
+            so.profile_file_prefix = ort_profile
         self.providers = choose_providers(provider, ort.get_available_providers())
+        graph = self.pack.path("engine_model" if "engine_model" in m.files else "model")
         t0 = time.perf_counter()
         try:
-            self.session = ort.InferenceSession(str(self.pack.path("model")), so, providers=self.providers)
+            self.session = ort.InferenceSession(str(graph), so, providers=self.providers)
         except Exception as e:  # onnxruntime raises its own exception types
-            raise PackError(f"{self.pack.path('model')}: onnxruntime could not load it ({str(e).splitlines()[0]})") from None
+            raise PackError(f"{graph}: onnxruntime could not load it ({str(e).splitlines()[0]})") from None
         self.load_s = time.perf_counter() - t0
         self.tokenizer = Tokenizer.from_file(str(self.pack.path("tokenizer")))
         self._check_graph()
+        # Packing several prompts into one prefill call is exact up to float rounding in the attention's sums; with
+        # int8 activations (int4/int8 packs) such a rounding can flip a later token. False: one call per prompt,
+        # bit-identical to running each prompt alone.
+        self.packed_prefill = packed_prefill and self.packed_prefill
+        self._shrink = ort.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._prefix_cache: OrderedDict[str, tuple[list[int], list[np.ndarray]]] = OrderedDict()
         self._prefix_lock = threading.Lock()
+        self._idle: list[Batch] = []  # one warm batch (KV buffers) kept between generate() calls
+        self._idle_lock = threading.Lock()
         st = m.special_tokens
         eos = st.eos_token_id if isinstance(st.eos_token_id, list) else [st.eos_token_id]
         self.stop_token_ids = sorted({*st.stop_token_ids, *[e for e in eos if e is not None],
@@ -130,6 +185,11 @@ class Engine:
         self.kv_dtype = np.float16 if "float16" in ins[self.past_names[0]].type else np.float32
         self.kv_shape = (m.num_key_value_heads, m.head_dim)
         self.output_names = [io.logits, *self.present_names]
+        # the engine graph's extra inputs (see the module docstring); absent from plain genai-builder graphs
+        self.logits_index = "logits_index" if "logits_index" in ins else None
+        self.position_ids = "position_ids" if "position_ids" in ins and "attention_bias" in ins else None
+        self.packed_prefill = bool(self.logits_index and self.position_ids)  # the graph allows it
+        self.vocab = m.vocab_size
 
     def _single_token_ids(self, strings: Sequence[str]) -> list[int]:
         out = []
@@ -153,9 +213,28 @@ class Engine:
     def _empty_past(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, *self.kv_shape[:1], 0, self.kv_shape[1]), self.kv_dtype) for _ in self.past_names]
 
+    def extra_feeds(self, positions: np.ndarray, total: int, index: Sequence[int] | np.ndarray | None = None,
+                    bias: np.ndarray | None = None) -> dict:
+        """The engine graph's extra inputs: rotary positions (rows, tokens), an additive attention bias (zeros
+        unless given) and where each row's logits are wanted ((rows, n) positions; default: the last input one)."""
+        feeds = {}
+        b, s = positions.shape
+        if self.position_ids:
+            feeds[self.position_ids] = positions
+            feeds["attention_bias"] = bias if bias is not None else np.zeros((b, 1, s, total), self.kv_dtype)
+        if self.logits_index:
+            idx = np.full((b, 1), s - 1, np.int64) if index is None else np.asarray(index, np.int64).reshape(b, -1)
+            feeds[self.logits_index] = idx[:, :, None]
+        return feeds
+
     def _run(self, input_ids: np.ndarray, mask: np.ndarray, past: list[np.ndarray]):
+        """One plain session.run (no IO binding): logits at the last position(s) and the grown present KV."""
+        past_len = past[0].shape[2]
+        s = input_ids.shape[1]
         feeds = {self.io.input_ids: input_ids, self.io.attention_mask: mask}
         feeds.update(zip(self.past_names, past))
+        feeds.update(self.extra_feeds(np.broadcast_to(np.arange(past_len, past_len + s), input_ids.shape).copy(),
+                                      mask.shape[1], None))
         out = self.session.run(self.output_names, feeds)
         return out[0], out[1:]
 
@@ -177,15 +256,38 @@ class Engine:
                 self._prefix_cache.popitem(last=False)
             return ids, kv
 
+    # ---- requests ------------------------------------------------------------------------------------------
+    def request(self, prompt: str | list[int], max_new_tokens: int = 64, temperature: float = 0.0,
+                top_p: float = 1.0, seed: int | None = None, stop: Sequence[str] | None = None,
+                stop_token_ids: Sequence[int] | None = None, prefix: str | None = None,
+                on_token: Callable[[str, int], None] | None = None,
+                should_stop: Callable[[float], str | None] | None = None, t_start: float | None = None,
+                name: str = "prompt") -> Request:
+        """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it."""
+        ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
+        if not ids:
+            raise MemoError(f"{name}: empty after tokenization")
+        if len(ids) >= self.context_length:
+            raise MemoError(f"{name}: {len(ids)} tokens; the model's context is {self.context_length}")
+        stops = [s for s in (stop or []) if s]
+        stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
+        stop_ids.update(self._single_token_ids(stops))
+        max_new = max(0, min(int(max_new_tokens), self.context_length - len(ids)))
+        return Request(ids, max_new, float(temperature), float(top_p), seed, frozenset(stop_ids), stops, prefix,
+                       on_token, should_stop, t_start)
+
+    def batch(self, max_rows: int | None = None) -> Batch:
+        return Batch(self, max_rows or self.max_batch)
+
     # ---- generation ----------------------------------------------------------------------------------------
     def generate(self, prompts: list[str], max_new_tokens: int | list[int] = 64, temperature: float | list[float] = 0.0,
                  top_p: float | list[float] = 1.0, seed: int | list[int | None] | None = None,
                  stop: list[str] | None = None, on_token: OnToken | None = None, prefix: str | None = None,
                  stop_token_ids: list[int] | None = None) -> list[Completion]:
-        """Generate for all prompts in one batch.
+        """Generate for all prompts as one continuous batch (at most `max_batch` rows decode together).
 
         `prefix`: a fixed leading text shared by every prompt (the memory prompt's prefix); its KV cache is computed
-        once and reused whenever every prompt's tokens start with the prefix's tokens (else it is ignored).
+        once and reused whenever a prompt's tokens start with the prefix's tokens (else it is ignored for it).
         `seed` seeds each row's own RNG (a list gives one seed per row), so a row samples the same tokens batched
         or alone. `stop` strings end a row and are cut from its text; stop token ids come from the manifest.
         """
@@ -194,173 +296,92 @@ class Engine:
         n = len(prompts)
         if n == 0:
             return []
-        if n > self.max_batch:
-            return self._generate_chunked(prompts, max_new_tokens=max_new_tokens, temperature=temperature,
-                                          top_p=top_p, seed=seed, stop=stop, on_token=on_token, prefix=prefix,
-                                          stop_token_ids=stop_token_ids)
         t0 = time.perf_counter()
-        rows = self._rows(n, max_new_tokens, temperature, top_p, seed)
-        stops = [s for s in (stop or []) if s]
-        stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
-        stop_ids.update(self._single_token_ids(stops))
-        ids = self._encode_prompts(prompts, rows)
-        p_ids, past, computed = self._prefix_for(prefix, ids)
-        P = len(p_ids)
-        suffix = [x[P:] for x in ids]
-        lens = np.array([len(s) for s in suffix])
-        tp = time.perf_counter()
-        last, kv = self._prefill(suffix, lens, past)
-        prefill_s = time.perf_counter() - tp + computed[1]
-        self._step_rows(rows, range(n), last, stop_ids, stops, on_token)
-        t_first = time.perf_counter()
-        for r in rows:
-            r.t_last = t_first
-        self._decode(rows, kv, P + lens, P + int(lens.max()), stop_ids, stops, on_token)
-        t_end = time.perf_counter()
-        timing = dict(batch_size=n, ttft_s=t_first - t0, prefill_s=prefill_s, total_s=t_end - t0,
-                      prefill_tps=(int(lens.sum()) + computed[0]) / prefill_s if prefill_s > 0 else 0.0,
-                      prefix_tokens_reused=P if not computed[0] else 0)
-        return [self._completion(r, len(x), t_first, timing) for r, x in zip(rows, ids)]
-
-    @staticmethod
-    def _rows(n, max_new_tokens, temperature, top_p, seed) -> list[_Row]:
         seeds = seed if isinstance(seed, (list, tuple)) else [seed] * n
-        return [_Row(i, int(mx), float(t), float(p), s) for i, (mx, t, p, s) in enumerate(zip(
-            _as_list(max_new_tokens, n, "max_new_tokens"), _as_list(temperature, n, "temperature"),
-            _as_list(top_p, n, "top_p"), _as_list(seeds, n, "seed")))]
+        settings = zip(_as_list(max_new_tokens, n, "max_new_tokens"), _as_list(temperature, n, "temperature"),
+                       _as_list(top_p, n, "top_p"), _as_list(seeds, n, "seed"))
+        encoded = [e.ids for e in self.tokenizer.encode_batch(list(prompts), add_special_tokens=False)]
+        reqs = []
+        for i, (ids, (mx, t, p, s)) in enumerate(zip(encoded, settings)):
+            cb = (lambda i: (lambda text, tid: on_token(i, text, tid)))(i) if on_token else None
+            reqs.append(self.request(ids, mx, t, p, s, stop, stop_token_ids, prefix, cb, t_start=t0,
+                                     name=f"prompt {i}"))
+        batch = self._checkout()
+        try:
+            for r in reqs:
+                batch.add(r)
+            while batch.busy:
+                batch.step()
+        finally:
+            self._checkin(batch)
+        return [r.completion() for r in reqs]
 
-    def _encode_prompts(self, prompts: list[str], rows: list[_Row]) -> list[list[int]]:
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(prompts), add_special_tokens=False)]
-        for i, x in enumerate(ids):
-            if not x:
-                raise MemoError(f"prompt {i}: empty after tokenization")
-            if len(x) >= self.context_length:
-                raise MemoError(f"prompt {i}: {len(x)} tokens; the model's context is {self.context_length}")
-            rows[i].max_new = max(0, min(rows[i].max_new, self.context_length - len(x)))
-        return ids
+    def _checkout(self) -> Batch:
+        with self._idle_lock:
+            return self._idle.pop() if self._idle else self.batch()
 
-    def _prefill(self, suffix: list[list[int]], lens: np.ndarray, prefix_kv):
-        """Logits at each row's last prompt token, and the right-padded KV cache of the batch."""
-        n, L = len(suffix), int(lens.max())
-        if prefix_kv is not None:
-            return self._prefill_after_prefix(suffix, prefix_kv, prefix_kv[0].shape[2] + L)
-        x = np.full((n, L), self.pad_id, np.int64)
-        for i, s in enumerate(suffix):
-            x[i, : len(s)] = s
-        mask = (np.arange(L)[None, :] < lens[:, None]).astype(np.int64)
-        logits, kv = self._run(x, mask, self._empty_past(n))
-        return logits[np.arange(n), lens - 1], kv
+    def _checkin(self, batch: Batch) -> None:
+        batch.reset()
+        with self._idle_lock:
+            if not self._idle:
+                self._idle.append(batch)
 
-    def _decode(self, rows: list[_Row], kv, cur: np.ndarray, cols: int, stop_ids: set, stops: list[str],
-                on_token: OnToken | None) -> None:
-        """One token per live row per step; `cur[j]` is where live row j's next token goes in the cache."""
-        alive = [i for i, r in enumerate(rows) if not r.finish]
-        if len(alive) < len(rows):
-            kv, cur = [k[alive] for k in kv], cur[alive]
-        while alive:
-            tok = np.array([[rows[i].ids[-1]] for i in alive], np.int64)
-            cols += 1
-            mask = (np.arange(cols)[None, :] <= cur[:, None]).astype(np.int64)
-            logits, kv = self._run(tok, mask, kv)
-            cur = cur + 1
-            self._step_rows(rows, alive, logits[:, -1], stop_ids, stops, on_token)
-            now = time.perf_counter()
-            for i in alive:
-                rows[i].t_last = now
-            keep = [j for j, i in enumerate(alive) if not rows[i].finish]
-            if len(keep) < len(alive):  # drop finished rows so the rest decode at the smaller batch's cost
-                alive = [alive[j] for j in keep]
-                kv, cur = [k[keep] for k in kv], cur[keep]
+    # ---- tokens --------------------------------------------------------------------------------------------
+    def _detokenize(self, r: Request) -> str | None:
+        """New text for r.out[-1], or None while it ends in an incomplete UTF-8 sequence (incremental: decodes a
+        short window, not the whole answer, each token)."""
+        start, read = r._detok
+        before = self.decode(r.out[start:read]) if read > start else ""
+        now = self.decode(r.out[start:])
+        if now.endswith("\ufffd"):
+            return None
+        r._detok = (read, len(r.out))
+        return now[len(before):] if now.startswith(before) else now
 
-    @staticmethod
-    def _completion(r: _Row, prompt_tokens: int, t_first: float, timing: dict) -> Completion:
-        ntok, dec_s = len(r.ids), r.t_last - t_first
-        return Completion(text=r.text, token_ids=r.ids, finish_reason=r.finish or "length",
-                          prompt_tokens=prompt_tokens, completion_tokens=ntok, decode_s=dec_s,
-                          decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
-                          tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0, **timing)
-
-    def _generate_chunked(self, prompts: list[str], on_token: OnToken | None = None, **kw) -> list[Completion]:
-        n, out = len(prompts), []
-        for start in range(0, n, self.max_batch):
-            end = min(n, start + self.max_batch)
-            part = {k: v[start:end] if isinstance(v, (list, tuple)) and k != "stop" and k != "stop_token_ids" else v
-                    for k, v in kw.items()}
-            cb = (lambda off: (lambda i, text, tid: on_token(i + off, text, tid)))(start) if on_token else None
-            out.extend(self.generate(prompts[start:end], on_token=cb, **part))
-        return out
-
-    def _prefill_after_prefix(self, suffixes: list[list[int]], prefix_kv: list[np.ndarray], width: int):
-        """Prefill each suffix on top of the prefix KV, then right-pad the caches into one batch of `width`.
-
-        GroupQueryAttention refuses batch > 1 when several new tokens follow a past, so rows go one at a time here;
-        the short suffixes make that cheap, and decoding (one token per row) is batched again.
-        """
-        n = len(suffixes)
-        last = np.empty((n, self.manifest.model.vocab_size), np.float32)
-        kv = [np.zeros((n, k.shape[1], width, k.shape[3]), k.dtype) for k in prefix_kv]
-        P = prefix_kv[0].shape[2]
-        for i, s in enumerate(suffixes):
-            x = np.array([s], np.int64)
-            logits, row_kv = self._run(x, np.ones((1, P + len(s)), np.int64), prefix_kv)
-            last[i] = logits[0, -1]
-            for dst, src in zip(kv, row_kv):
-                dst[i, :, : src.shape[2]] = src[0]
-        return last, kv
-
-    def _prefix_for(self, prefix: str | None, ids: list[list[int]]):
-        """(prefix ids, prefix KV, (tokens computed now, seconds)) or no prefix when it does not apply."""
-        if not prefix:
-            return [], None, (0, 0.0)
-        cached = prefix in self._prefix_cache
-        t = time.perf_counter()
-        p_ids, kv = self.prefix_state(prefix)
-        spent = (0, 0.0) if cached else (len(p_ids), time.perf_counter() - t)
-        P = len(p_ids)
-        # BPE can merge across the boundary: only reuse when the prefix tokens really are each prompt's first tokens
-        if P == 0 or any(len(x) <= P or x[:P] != p_ids for x in ids):
-            return [], None, (0, 0.0)
-        return p_ids, kv, spent
-
-    def _step_rows(self, rows: list[_Row], which, logits: np.ndarray, stop_ids: set, stops: list[str],
-                   on_token: OnToken | None) -> None:
-        for j, i in enumerate(which):
-            r = rows[i]
-            if r.max_new <= 0:
-                r.finish = "length"
-                continue
-            tid = pick(logits[j], r.temperature, r.top_p, r.rng)
-            if tid in stop_ids:
-                r.finish = "stop"
-                self._flush(r, on_token, final=True)
-                continue
-            r.ids.append(tid)
-            r.text = self.decode(r.ids)
-            for s in stops:
-                k = r.text.find(s)
+    def accept(self, r: Request, logits: np.ndarray, now: float) -> None:
+        """Choose r's next token from its logits row, apply stops/limits and stream its text."""
+        if r.max_new <= 0:
+            r.finish = "length"
+            return
+        tid = pick(logits, r.temperature, r.top_p, r.rng)
+        if not r.out:
+            r.t_first = now
+        r.t_last = now
+        if tid in r.stop_ids:
+            r.finish = "stop"
+            self._flush(r, final=True)
+            return
+        r.out.append(tid)
+        new = self._detokenize(r)
+        if new:
+            seen = len(r.text)
+            r.text += new
+            for s in r.stops:  # only where a stop string could newly appear
+                k = r.text.find(s, max(0, seen - len(s) + 1))
                 if k >= 0:
                     r.text = r.text[:k]
                     r.finish = "stop"
-            if not r.finish and len(r.ids) >= r.max_new:
-                r.finish = "length"
-            self._flush(r, on_token, final=bool(r.finish), tid=tid, stops=stops)
+                    break
+        if not r.finish and len(r.out) >= r.max_new:
+            r.finish = "length"
+            if r._detok[1] < len(r.out):  # ended inside a UTF-8 sequence: keep what decode() gives for it
+                r.text += self.decode(r.out[r._detok[0]:])[len(self.decode(r.out[r._detok[0]:r._detok[1]])):]
+        self._flush(r, final=bool(r.finish), tid=tid)
 
     @staticmethod
-    def _flush(r: _Row, on_token: OnToken | None, final: bool, tid: int = -1, stops: list[str] = ()) -> None:
-        if on_token is None:
+    def _flush(r: Request, final: bool, tid: int = -1) -> None:
+        if r.on_token is None:
             return
         safe = len(r.text)
         if not final:
-            if r.text.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the next token
-                return
-            for s in stops:  # hold back text that may be the start of a stop string
+            for s in r.stops:  # hold back text that may be the start of a stop string
                 for k in range(min(len(s) - 1, len(r.text)), 0, -1):
                     if r.text.endswith(s[:k]):
                         safe = min(safe, len(r.text) - k)
                         break
         if safe > r.emitted:
-            on_token(r.index, r.text[r.emitted:safe], tid)
-            r.emitted = safe
+            text, r.emitted = r.text[r.emitted:safe], safe
+            r.on_token(text, tid)
 
 
 def load_engine(path: str | Path, threads: int | None = None, provider: str | None = None) -> Engine:

@@ -69,8 +69,10 @@ def test_prompts_have_exact_token_counts(tiny_dir):
 
 def test_goal_ratios_and_verdicts():
     m = lambda v: {"median": v}  # noqa: E731
-    rows = {"memo-int4": {"decode_tps": m(150.0), "cold_s": m(0.5)},
-            "llamacpp-q4_0": {"decode_tps": m(100.0)}, "torch-fp32": {"cold_s": m(4.0)}}
+    rows = {"memo-int4": {"decode_tps": m(150.0), "cold_s": m(0.5), "ttft64_ms": m(40.0), "peak_rss_mb": 300.0,
+                          "peak_rss_mb_generate": 250.0},
+            "genai-int4": {"decode_tps": m(160.0), "peak_rss_mb": 280.0, "peak_rss_mb_generate": 280.0},
+            "llamacpp-q4_0": {"decode_tps": m(100.0), "ttft64_ms": m(50.0)}, "torch-fp32": {"cold_s": m(4.0)}}
     proto = {"memo-int4": {"sequential+prefix/call_ttft": {"wall_ms": m(20.0)}, "batched+prefix/k8": {"wall_ms": m(90.0)},
                            "sequential/k8": {"wall_ms": m(400.0)}},
              "llamacpp-q4_0": {"sequential/call_ttft": {"wall_ms": m(50.0)}, "sequential/k8": {"wall_ms": m(300.0)}}}
@@ -79,6 +81,9 @@ def test_goal_ratios_and_verdicts():
     assert g["protocol_call_ttft_vs_llamacpp"]["ratio"] == pytest.approx(0.4) and g["protocol_call_ttft_vs_llamacpp"]["met"]
     assert g["k8_round_vs_llamacpp_sequential"]["ratio"] == pytest.approx(0.3)  # best mode: batched+prefix
     assert g["cold_start_vs_torch"]["ratio"] == pytest.approx(0.125) and g["cold_start_vs_torch"]["met"]
+    assert g["decode_4bit_vs_genai"]["ratio"] == pytest.approx(150 / 160) and g["decode_4bit_vs_genai"]["met"] is False
+    assert g["ttft64_vs_llamacpp"]["ratio"] == pytest.approx(0.8) and g["ttft64_vs_llamacpp"]["met"]
+    assert g["peak_rss_4bit_vs_genai"]["met"] is False and g["peak_rss_4bit_vs_genai_same_work"]["met"]
     g = latency.goals({}, {}, "q4_0")
     assert all(v["met"] is None for v in g.values())  # missing contenders are n/a, not failures
 

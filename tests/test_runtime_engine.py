@@ -7,6 +7,7 @@ import pytest
 from runtime_fixtures import varied_pack
 
 from memo_edge.errors import MemoError, PackError
+from memo_edge.pack import Pack
 from memo_edge.runtime.engine import Engine
 
 QUESTIONS = ["Who founded Lumen Labs?", "What is 2+2?", "Name the river that runs through the old town of Vell.",
@@ -18,9 +19,18 @@ def pack(tiny_dir):
     return varied_pack(tiny_dir)[1]
 
 
-@pytest.fixture(scope="module")
-def engine(pack):
-    return Engine(pack, threads=2)
+@pytest.fixture(scope="module", params=["engine-graph", "plain-graph"])
+def engine(pack, request):
+    """Both graphs a pack may hold: model.memo.onnx (logits at chosen positions, packed prefill) and the builder's
+    model.onnx that older packs run (full logits, one prompt per prefill call)."""
+    p = Pack.open(pack)
+    assert "engine_model" in p.manifest.files
+    if request.param == "plain-graph":
+        files = {k: v for k, v in p.manifest.files.items() if k != "engine_model"}
+        p = Pack(p.root, p.manifest.model_copy(update={"files": files}))
+    e = Engine(p, threads=2)
+    assert e.packed_prefill == (request.param == "engine-graph")
+    return e
 
 
 def prompts(engine, qs=QUESTIONS):
@@ -142,7 +152,7 @@ def test_sampling_top_p_keeps_the_nucleus():
     assert pick(logits, 0.0, 1.0, None) == 0
 
 
-def test_more_prompts_than_max_batch_are_chunked(pack):
+def test_more_prompts_than_max_batch_join_as_rows_leave(pack):
     small = Engine(pack, threads=2, max_batch=2)
     ps = prompts(small)
     streamed: dict[int, str] = {}
@@ -151,7 +161,9 @@ def test_more_prompts_than_max_batch_are_chunked(pack):
     ref = small.generate(ps[:1], max_new_tokens=4, stop_token_ids=[])[0]
     assert [len(c.token_ids) for c in out] == [4, 5, 6, 7, 8] and out[0].token_ids == ref.token_ids
     assert [streamed[i] for i in range(5)] == [c.text for c in out]
-    assert {c.batch_size for c in out} == {2, 1}
+    assert {c.batch_size for c in out} == {2}  # never more than max_batch rows at once, and rows did share steps
+    alone = [small.generate([p], max_new_tokens=k, stop_token_ids=[])[0].token_ids for p, k in zip(ps, [4, 5, 6, 7, 8])]
+    assert [c.token_ids for c in out] == alone
 
 
 @pytest.mark.slow
@@ -159,10 +171,23 @@ def test_real_smollm2_int4_batched_and_prefix_reuse_match(smollm2_dir):
     from runtime_fixtures import smollm2_pack
 
     eng = Engine(smollm2_pack(smollm2_dir, "int4"), threads=2)
+    assert eng.packed_prefill
     mp = eng.manifest.prompt
     ps = [mp.render(q) for q in ("What is the capital of France?", "Who wrote Hamlet?", "Name a large mammal.",
                                  "What colour is the sky on a clear day, and why?")]
     alone = [eng.generate([p], max_new_tokens=24)[0] for p in ps]
-    batched = eng.generate(ps, max_new_tokens=24, prefix=mp.prefix)
-    assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
     assert "Paris" in alone[0].text  # real language: the comparison is between meaningful outputs
+    assert [c.token_ids for c in eng.generate(ps, max_new_tokens=24)] == [c.token_ids for c in alone]
+    assert [c.token_ids for c in eng.generate(ps[:1], max_new_tokens=24, prefix=mp.prefix)] == [alone[0].token_ids]
+    packed = eng.generate(ps, max_new_tokens=24, prefix=mp.prefix)
+    # one call per prompt after the prefix: bit-identical to each prompt alone
+    eng.packed_prefill = False
+    try:
+        unpacked = eng.generate(ps, max_new_tokens=24, prefix=mp.prefix)
+    finally:
+        eng.packed_prefill = True
+    assert [c.token_ids for c in unpacked] == [c.token_ids for c in alone]
+    # packed into one call: equal up to float rounding, which int8 activations may turn into another later token;
+    # the first token (from the packed call's own logits) and the answers' substance stay
+    assert [c.token_ids[0] for c in packed] == [c.token_ids[0] for c in alone]
+    assert "Paris" in packed[0].text and all(c.prefix_tokens_reused for c in packed)
