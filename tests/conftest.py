@@ -42,16 +42,3 @@ def tiny_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_dir() -> Path:
     return REPO / "memo_edge" / "demo"
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests marked needs_continuous_batching check server behaviour that needs the engine-level scheduler (issue 15:
-    a cut stream stops decoding, a short request overtakes a long one). They fail on the run-to-completion batcher,
-    so they are skipped - visibly, with this reason - unless MEMO_TEST_CONTINUOUS_BATCHING=1."""
-    if os.environ.get("MEMO_TEST_CONTINUOUS_BATCHING") == "1":
-        return
-    skip = pytest.mark.skip(reason="needs the engine-level scheduler (issue 15); run with "
-                                   "MEMO_TEST_CONTINUOUS_BATCHING=1")
-    for item in items:
-        if "needs_continuous_batching" in item.keywords:
-            item.add_marker(skip)
