@@ -14,11 +14,10 @@ from typer.testing import CliRunner
 from memo_edge.cli import app, load_verbs
 from memo_edge.cli.options import field_default
 
-VERBS = ("synthesize", "ask", "eval", "serve", "mcp", "export", "build")
-# Models whose every field must say what it is (the help text). TrainConfig is issue 12's (training/ is being
-# reworked there): its fields without a description have an empty help until it lands.
+VERBS = ("synthesize", "train", "ask", "eval", "serve", "mcp", "export", "build")
+# Models whose every field must say what it is (the help text).
 DESCRIBED = {"SynthesisConfig", "ProtocolConfig", "ExecutiveConfig", "LoadConfig", "ServerConfig", "McpConfig",
-             "JudgeConfig", "ExportConfig"}
+             "JudgeConfig", "ExportConfig", "TrainConfig"}
 
 
 def commands() -> dict:

@@ -36,23 +36,27 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     base: str = Field("smollm2-135m-instruct", description="model name (memo models list) or a local HF checkpoint dir")
-    method: Method = "full"
-    epochs: int | None = Field(None, ge=1, le=1000)
-    lr: float | None = Field(None, gt=0, lt=1)
+    method: Method = Field("full", description="full | lora | qlora (qlora needs CUDA and bitsandbytes)")
+    epochs: int | None = Field(None, ge=1, le=1000, description="epochs; None = by base size (4 for a small base on "
+                                                                "CPU, 3 for large bases as in the paper)")
+    lr: float | None = Field(None, gt=0, lt=1, description="peak learning rate; None = by base size and method (small "
+                                                          "CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)")
     batch_size: int | None = Field(None, ge=1, le=4096, description="examples per micro-batch (per process)")
     grad_accum: int = Field(1, ge=1, le=1024, description="micro-batches per optimizer step: effective batch = "
                                                           "batch_size x grad_accum x processes")
-    schedule: Schedule | None = None
-    warmup_ratio: float | None = Field(None, ge=0, lt=1)
-    weight_decay: float = Field(0.01, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
-    seed: int = 0
+    schedule: Schedule | None = Field(None, description="constant | cosine | linear after warm-up; None = cosine on a "
+                                                       "small CPU base, constant on large ones")
+    warmup_ratio: float | None = Field(None, ge=0, lt=1, description="warm-up share of all steps; None = 0.05")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradients clipped to this global norm")
+    seed: int = Field(0, description="seed for data order, splits and init")
 
     # LoRA / QLoRA
-    lora_r: int | None = Field(None, ge=1)
-    lora_alpha: int | None = Field(None, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    lora_targets: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    lora_r: int | None = Field(None, ge=1, description="LoRA rank; None = 8 (16 for >=10B bases and small CPU bases)")
+    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; None = 2 x rank")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
+    lora_targets: list[str] = Field(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                                    description="modules LoRA adapts (repeat the flag for each)")
     merge: bool = Field(True, description="LoRA: write merged full weights (what export needs); the adapter is kept too")
 
     # Data
@@ -60,14 +64,14 @@ class TrainConfig(BaseModel):
     packing: bool = Field(True, description="padding-free packing: many examples per row, one shared prompt prefix")
     max_row_tokens: int = Field(1024, ge=64, description="longest packed row (tokens)")
     idk_fraction: float = Field(0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)")
-    heldout_fraction: float = Field(0.1, ge=0, lt=1)
+    heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of reflections held out to measure recall")
     heldout_max: int | None = Field(None, ge=0, description="None = 32 for small bases on CPU, else 64")
 
     # Evaluation / selection
     eval_train_sample: int | None = Field(None, ge=0, description="trained questions re-asked after each epoch "
                                                                   "(memorization); None = 32 small CPU, else 64")
-    eval_max_new_tokens: int = Field(48, ge=1)
-    eval_batch_size: int = Field(128, ge=1)
+    eval_max_new_tokens: int = Field(48, ge=1, description="answer tokens generated per recall check question")
+    eval_batch_size: int = Field(128, ge=1, description="questions per batched greedy recall check")
     eval_every: int = Field(1, ge=1, description="check recall every N epochs (and always after the last one)")
     keep_best: bool = Field(True, description="final weights = the best epoch by recall (else the last epoch)")
 
