@@ -17,6 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
+from .onnx_build import ENGINE_GRAPH, write_engine_graph
+
 WEIGHTS = "model.onnx.data"
 
 
@@ -35,7 +37,17 @@ def _embedding(graph):
 
 
 def share_embedding(out: Path) -> str:
-    """Rewrite out/model.onnx in place; returns how the embedding is stored ("shared_q8" or "dynamic_int8")."""
+    """Rewrite out/model.onnx in place; returns how the embedding is stored ("shared_q8" or "dynamic_int8").
+
+    An engine graph already beside it (model.memo.onnx) reads model.onnx.data at the old offsets: it is rebuilt."""
+    how = _share_embedding(out)
+    if (out / ENGINE_GRAPH).is_file():
+        (out / ENGINE_GRAPH).unlink()
+        write_engine_graph(out)
+    return how
+
+
+def _share_embedding(out: Path) -> str:
     import onnx
 
     model = onnx.load(str(out / "model.onnx"))

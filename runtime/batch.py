@@ -348,7 +348,7 @@ class Batch:
         n_logits = extra[e.logits_index].shape[1] if e.logits_index else input_ids.shape[1]
         size = (hi - lo) * n_logits * e.vocab
         if self._logits.size < size or len(self._logit_values) > 64:
-            self._logits = np.empty(max(size, self._logits.size), np.float32)
+            self._logits = np.empty(max(size, self._logits.size), e.logits_dtype)
             self._logit_values.clear()
         shape = (hi - lo, n_logits, e.vocab)
         hit = self._logit_values.get(shape)
@@ -361,4 +361,4 @@ class Batch:
             e.session.run_with_iobinding(io, e._shrink)
         else:
             e.session.run_with_iobinding(io)
-        return logits
+        return logits if logits.dtype == np.float32 else logits.astype(np.float32)  # sampling works in fp32

@@ -183,6 +183,9 @@ class Engine:
         if missing:
             raise PackError(f"{self.pack.path('model')}: graph lacks input '{missing[0]}' named in the manifest")
         self.kv_dtype = np.float16 if "float16" in ins[self.past_names[0]].type else np.float32
+        outs = {o.name: o for o in self.session.get_outputs()}
+        # fp16 graphs (CUDA packs) return fp16 logits: the bound output buffer must match
+        self.logits_dtype = np.float16 if "float16" in outs[io.logits].type else np.float32
         self.kv_shape = (m.num_key_value_heads, m.head_dim)
         self.output_names = [io.logits, *self.present_names]
         # the engine graph's extra inputs (see the module docstring); absent from plain genai-builder graphs
