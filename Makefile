@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/memo demo --out $(DEMO)
 
-# ruff first (seconds): a lint finding fails before minutes of tests. The layer contracts run as tests/test_layers.py.
+# ruff first (seconds): a lint or format finding fails before minutes of tests (`ruff format .` fixes the latter).
+# The layer contracts run as tests/test_layers.py.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q -p no:cacheprovider --durations=10
 
 test-fast: install

@@ -112,8 +112,9 @@ class LlamaCppRunner(_TokenLoop):
     def __init__(self, artifact: str, threads: int):
         from llama_cpp import Llama
 
-        self.llm = Llama(model_path=artifact, n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads,
-                         verbose=False)
+        self.llm = Llama(
+            model_path=artifact, n_ctx=2048, n_batch=512, n_threads=threads, n_threads_batch=threads, verbose=False
+        )
         self.stop = {self.llm.token_eos(), *self.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)}
 
     def _ids(self, text: str) -> list[int]:
@@ -140,8 +141,9 @@ class LlamaCppRunner(_TokenLoop):
         # "sequential": llama-cpp-python's default, which keeps the KV cache of the longest common prefix with the
         # previous prompt (so the shared system prefix is reused); "sequential-noreuse": every prompt from scratch.
         reuse = how == "sequential"
-        return [self.llm.detokenize(self._run(self._ids(t), max_new, reuse=reuse)).decode("utf-8", "replace")
-                for t in texts]
+        return [
+            self.llm.detokenize(self._run(self._ids(t), max_new, reuse=reuse)).decode("utf-8", "replace") for t in texts
+        ]
 
 
 class TorchRunner(_TokenLoop):
@@ -214,8 +216,13 @@ def cold(spec: dict) -> dict:
     r = RUNNERS[spec["runner"]](spec["artifact"], spec["threads"])
     load_s = time.perf_counter() - t0
     times = r.timed(spec["prompts"]["64"], 1)
-    return {"label": spec["label"], "load_s": load_s, "first_token_unix": time.time(),
-            "ttft_s": times[0] if times else None, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "label": spec["label"],
+        "load_s": load_s,
+        "first_token_unix": time.time(),
+        "ttft_s": times[0] if times else None,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def serve(spec: dict, reply) -> None:
@@ -223,8 +230,14 @@ def serve(spec: dict, reply) -> None:
     (on a shared, noisy machine every contender then sees the same background load)."""
     t0 = time.perf_counter()
     r = RUNNERS[spec["runner"]](spec["artifact"], spec["threads"])
-    reply({"ready": True, "load_s": time.perf_counter() - t0,
-           "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()}, "rss_mb": peak_rss_mb()})
+    reply(
+        {
+            "ready": True,
+            "load_s": time.perf_counter() - t0,
+            "prompt_tokens": {k: r.n_tokens(p) for k, p in spec["prompts"].items()},
+            "rss_mb": peak_rss_mb(),
+        }
+    )
     proto = spec.get("protocol") or {}
     if any(m.endswith("+prefix") for m in proto.get("modes", [])):
         r.check_prefix(proto["prompts"])
@@ -241,7 +254,7 @@ def serve(spec: dict, reply) -> None:
         elif op == "round":
             # one grounding round: K memory-prompt questions, answered sequentially or batched
             t = time.perf_counter()
-            answers = r.answer(proto["prompts"][:req["k"]], proto["max_new"], req["how"])
+            answers = r.answer(proto["prompts"][: req["k"]], proto["max_new"], req["how"])
             out = {"v": time.perf_counter() - t, "answers": answers}
         elif op == "call":
             # one protocol call up to its first token (what the executive waits for per sub-question)

@@ -31,7 +31,11 @@ def demo_facts(limit: int = 0) -> list[tuple[str, list[str]]]:
     for item in load_eval_items(DEMO_QUESTIONS):
         answers: list[str] = []
         for i, step in enumerate(item.decomposition):
-            q = re.sub(r"#(\d+)", lambda m: answers[int(m.group(1)) - 1] if int(m.group(1)) <= len(answers) else m.group(0), step.question)
+            q = re.sub(
+                r"#(\d+)",
+                lambda m: answers[int(m.group(1)) - 1] if int(m.group(1)) <= len(answers) else m.group(0),
+                step.question,
+            )
             answers.append(step.answer)
             golds = [step.answer] + (item.answer_aliases if i == len(item.decomposition) - 1 else [])
             if q not in seen and step.answer:
@@ -66,8 +70,11 @@ def bench_onnx(pack: Path, facts, loads: int, threads: int) -> dict:
     t = time.perf_counter()
     out = eng.generate([mp.render(q) for q, _ in facts], max_new_tokens=32, prefix=mp.prefix)
     answer_s = time.perf_counter() - t
-    return {"load_s": round(statistics.median(times), 3), "answer_s": round(answer_s, 2),
-            "answers": [c.text.strip() for c in out]}
+    return {
+        "load_s": round(statistics.median(times), 3),
+        "answer_s": round(answer_s, 2),
+        "answers": [c.text.strip() for c in out],
+    }
 
 
 def bench_gguf(pack: Path, facts, loads: int, threads: int) -> dict:
@@ -82,11 +89,15 @@ def bench_gguf(pack: Path, facts, loads: int, threads: int) -> dict:
         times.append(time.perf_counter() - t)
     mp = p.manifest.prompt
     t = time.perf_counter()
-    out = runner.generate([mp.render(q) for q, _ in facts], max_new_tokens=32,
-                          stop_token_ids=p.manifest.special_tokens.stop_token_ids)
+    out = runner.generate(
+        [mp.render(q) for q, _ in facts], max_new_tokens=32, stop_token_ids=p.manifest.special_tokens.stop_token_ids
+    )
     answer_s = time.perf_counter() - t
-    return {"load_s": round(statistics.median(times), 3), "answer_s": round(answer_s, 2),
-            "answers": [c.text.strip() for c in out]}
+    return {
+        "load_s": round(statistics.median(times), 3),
+        "answer_s": round(answer_s, 2),
+        "answers": [c.text.strip() for c in out],
+    }
 
 
 def run(ckpt: Path, precisions: list[str], ggufs: list[str], facts, work: Path, loads: int, threads: int) -> list[dict]:
@@ -98,7 +109,12 @@ def run(ckpt: Path, precisions: list[str], ggufs: list[str], facts, work: Path, 
         t = time.perf_counter()
         pack = export_pack(ckpt, work / f"{fmt}-{prec}", format=fmt, precision=prec, verify=False, progress=False)
         export_s = time.perf_counter() - t
-        row = {"format": fmt, "precision": prec, "export_s": round(export_s, 1), "size_mb": round(dir_size(pack) / 1e6, 1)}
+        row = {
+            "format": fmt,
+            "precision": prec,
+            "export_s": round(export_s, 1),
+            "size_mb": round(dir_size(pack) / 1e6, 1),
+        }
         if fmt == "onnx" and prec == "fp16":
             row["note"] = "fp16 targets the CUDA provider; not loaded on CPU"
             rows.append(row)
@@ -174,8 +190,18 @@ def main(argv=None):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     png = plot(rows, out / "export_sizes.png")
-    print(json.dumps({"benchmark": "export_sizes", "checkpoint": str(ckpt), "facts": len(facts), "quick": a.quick,
-                      "rows": rows, "png": str(png) if png else None}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "export_sizes",
+                "checkpoint": str(ckpt),
+                "facts": len(facts),
+                "quick": a.quick,
+                "rows": rows,
+                "png": str(png) if png else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,21 +30,68 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 64 * 2**20
-CORE = ["pydantic==2.14.4", "pydantic-core", "annotated-types", "typing-inspection", "liger-kernel==0.8.5",
-        "bitsandbytes==0.50.2"]
+CORE = [
+    "pydantic==2.14.4",
+    "pydantic-core",
+    "annotated-types",
+    "typing-inspection",
+    "liger-kernel==0.8.5",
+    "bitsandbytes==0.50.2",
+]
 # TRL and what it and datasets need that the GPU image lacks. datasets 4.8.5, not 5.x: 5.x wants
 # huggingface_hub>=1.31, 4.8.5 takes <2 (what transformers 5.17 pins). Versions as pip resolved them here
 # (.venv-gpusim: transformers 5.17, peft 0.21.0, accelerate 1.15.0, trl 1.16.0).
-TRL = ["trl==1.16.0", "datasets==4.8.5", "pyarrow==26.0.1", "pandas==3.1.1", "dill==0.4.1", "multiprocess==0.70.19",
-       "xxhash==4.1.0", "fsspec==2026.2.0", "aiohttp", "aiosignal", "aiohappyeyeballs", "attrs", "frozenlist",
-       "multidict", "propcache", "yarl", "requests", "urllib3", "idna", "certifi", "charset-normalizer",
-       "python-dateutil", "six", "tzdata"]
+TRL = [
+    "trl==1.16.0",
+    "datasets==4.8.5",
+    "pyarrow==26.0.1",
+    "pandas==3.1.1",
+    "dill==0.4.1",
+    "multiprocess==0.70.19",
+    "xxhash==4.1.0",
+    "fsspec==2026.2.0",
+    "aiohttp",
+    "aiosignal",
+    "aiohappyeyeballs",
+    "attrs",
+    "frozenlist",
+    "multidict",
+    "propcache",
+    "yarl",
+    "requests",
+    "urllib3",
+    "idna",
+    "certifi",
+    "charset-normalizer",
+    "python-dateutil",
+    "six",
+    "tzdata",
+]
 # Parts of wheels that are never imported by the benchmark: big shared libraries and test suites.
-DROP = ("pyarrow/include/", "pyarrow/tests/", "pyarrow/src/", "pandas/tests/", "pyarrow/libarrow_flight",
-        "pyarrow/_flight", "pyarrow/libarrow_s3", "pyarrow/_s3fs", "pyarrow/libarrow_substrait", "pyarrow/_substrait",
-        "pyarrow/libgandiva", "pyarrow/gandiva", "pyarrow/_orc", "pyarrow/_azurefs", "pyarrow/_gcsfs",
-        "pyarrow/_hdfs", "pyarrow/libarrow_python_flight", "pyarrow/_cuda", "pyarrow/libarrow_cuda",
-        "bitsandbytes/libbitsandbytes_cuda1", "bitsandbytes/libbitsandbytes_rocm", "bitsandbytes/libbitsandbytes_xpu")
+DROP = (
+    "pyarrow/include/",
+    "pyarrow/tests/",
+    "pyarrow/src/",
+    "pandas/tests/",
+    "pyarrow/libarrow_flight",
+    "pyarrow/_flight",
+    "pyarrow/libarrow_s3",
+    "pyarrow/_s3fs",
+    "pyarrow/libarrow_substrait",
+    "pyarrow/_substrait",
+    "pyarrow/libgandiva",
+    "pyarrow/gandiva",
+    "pyarrow/_orc",
+    "pyarrow/_azurefs",
+    "pyarrow/_gcsfs",
+    "pyarrow/_hdfs",
+    "pyarrow/libarrow_python_flight",
+    "pyarrow/_cuda",
+    "pyarrow/libarrow_cuda",
+    "bitsandbytes/libbitsandbytes_cuda1",
+    "bitsandbytes/libbitsandbytes_rocm",
+    "bitsandbytes/libbitsandbytes_xpu",
+)
 KEEP = ("bitsandbytes/libbitsandbytes_cuda130",)
 
 
@@ -52,8 +99,21 @@ def _download(reqs: list[str], dest: Path, python: str) -> None:
     plat = []
     for p in ("manylinux_2_28_x86_64", "manylinux_2_24_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"):
         plat += ["--platform", p]
-    cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", "--python-version",
-           python, *plat, "-d", str(dest), *reqs]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "-q",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        *plat,
+        "-d",
+        str(dest),
+        *reqs,
+    ]
     subprocess.run(cmd, check=True)
 
 
@@ -84,8 +144,9 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         wheels, site = tmp / "wheels", tmp / "site"
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)], check=True
+        )
         _download(CORE + ([] if a.no_trl else TRL), wheels, a.python)
         for w in sorted(wheels.glob("*.whl")):
             _unpack(w, site)
@@ -103,20 +164,31 @@ def main(argv=None) -> dict:
             shutil.copy(f, base / f.name)
     n_refl = _demo_reflections(out / "reflections.jsonl")
     (out / "carry.json").write_text(json.dumps({"python": a.python, "wheels": wheel_names}))
-    sizes = {p.name: sum(f.stat().st_size for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
-             for p in sorted(out.iterdir())}
+    sizes = {
+        p.name: sum(f.stat().st_size for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+        for p in sorted(out.iterdir())
+    }
     total = sum(sizes.values())
     for k, v in sizes.items():
         print(f"{k:20} {v / 2**20:8.1f} MiB")
-    print(f"{'total':20} {total / 2**20:8.1f} MiB (limit 64 MiB); {n_refl} reflections; "
-          f"wheels: {', '.join(wheel_names)}")
-    doc = {"benchmark": "gpu_carry", "out": str(out), "sizes_mib": {k: round(v / 2**20, 2) for k, v in sizes.items()},
-           "total_mib": round(total / 2**20, 2), "fits": total <= LIMIT, "wheels": wheel_names,
-           "reflections": n_refl, "trl": not a.no_trl}
+    print(
+        f"{'total':20} {total / 2**20:8.1f} MiB (limit 64 MiB); {n_refl} reflections; wheels: {', '.join(wheel_names)}"
+    )
+    doc = {
+        "benchmark": "gpu_carry",
+        "out": str(out),
+        "sizes_mib": {k: round(v / 2**20, 2) for k, v in sizes.items()},
+        "total_mib": round(total / 2**20, 2),
+        "fits": total <= LIMIT,
+        "wheels": wheel_names,
+        "reflections": n_refl,
+        "trl": not a.no_trl,
+    }
     print(json.dumps(doc))
     if total > LIMIT:
-        raise SystemExit(f"error: .carry is {total / 2**20:.1f} MiB, over the 64 MiB the device tool carries; "
-                         "rerun with --no-trl")
+        raise SystemExit(
+            f"error: .carry is {total / 2**20:.1f} MiB, over the 64 MiB the device tool carries; rerun with --no-trl"
+        )
     return doc
 
 

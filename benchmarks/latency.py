@@ -25,8 +25,16 @@ from pathlib import Path
 from benchmarks import report
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = ["memo-fp32", "memo-int8", "memo-int4", "genai-int4", "llamacpp-f16", "llamacpp-q8_0", "llamacpp-q4_0",
-       "torch-fp32"]
+ALL = [
+    "memo-fp32",
+    "memo-int8",
+    "memo-int4",
+    "genai-int4",
+    "llamacpp-f16",
+    "llamacpp-q8_0",
+    "llamacpp-q4_0",
+    "torch-fp32",
+]
 QUICK = ["memo-int8", "memo-int4", "genai-int4", "llamacpp-q8_0", "llamacpp-q4_0", "torch-fp32"]
 LLAMA_4BIT = {"q4_0": 2, "q4_k_m": 15}  # llama_ftype values (LLAMA_FTYPE_MOSTLY_*)
 DECODE_REQUEST = "Write a long, detailed story about a lighthouse keeper, a storm, and a lost ship."
@@ -42,11 +50,19 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--cold-repeats", type=int, default=None)
     p.add_argument("--decode-tokens", type=int, default=None)
-    p.add_argument("--llama-4bit", choices=sorted(LLAMA_4BIT), default="q4_0",
-                   help="llama.cpp 4-bit type, quantized by llama.cpp itself")
-    p.add_argument("--omp-wait", choices=["default", "passive", "active"], default="default",
-                   help="OpenMP wait policy of the llama.cpp/torch workers: default = libgomp's own (spin briefly, "
-                        "then sleep), as users run them")
+    p.add_argument(
+        "--llama-4bit",
+        choices=sorted(LLAMA_4BIT),
+        default="q4_0",
+        help="llama.cpp 4-bit type, quantized by llama.cpp itself",
+    )
+    p.add_argument(
+        "--omp-wait",
+        choices=["default", "passive", "active"],
+        default="default",
+        help="OpenMP wait policy of the llama.cpp/torch workers: default = libgomp's own (spin briefly, "
+        "then sleep), as users run them",
+    )
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     p.add_argument("--cache", type=Path, default=None, help="packs/GGUF cache (default: <out>/cache)")
     a = p.parse_args(argv)
@@ -59,6 +75,7 @@ def parse(argv):
 
 
 # ---------------------------------------------------------------- artifacts (built once, cached)
+
 
 def checkpoint(a) -> Path:
     if a.ckpt:
@@ -83,8 +100,11 @@ def artifacts(ckpt: Path, cache: Path, labels: list[str], llama_4bit: str, log) 
                 path = _gguf(ckpt, cache, prec if prec != "q4" else llama_4bit, log)
                 out[label] = {"runner": kind, "artifact": str(path), "size_bytes": path.stat().st_size}
             elif kind == "torch":
-                out[label] = {"runner": kind, "artifact": str(ckpt),
-                              "size_bytes": sum(p.stat().st_size for p in ckpt.glob("*.safetensors"))}
+                out[label] = {
+                    "runner": kind,
+                    "artifact": str(ckpt),
+                    "size_bytes": sum(p.stat().st_size for p in ckpt.glob("*.safetensors")),
+                }
         except ImportError as e:
             log(f"skip {label}: {e}")
             out[label] = {"skipped": f"{type(e).__name__}: {e}"}
@@ -98,7 +118,9 @@ def _ckpt_key(ckpt: Path) -> str:
 
 
 def _model_bytes(pack: Path) -> int:
-    return sum(p.stat().st_size for p in pack.iterdir() if p.suffix in (".onnx", ".data") or p.name.endswith(".onnx.data"))
+    return sum(
+        p.stat().st_size for p in pack.iterdir() if p.suffix in (".onnx", ".data") or p.name.endswith(".onnx.data")
+    )
 
 
 def _onnx_pack(ckpt: Path, cache: Path, precision: str, log) -> Path:
@@ -137,11 +159,14 @@ def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
             log(f"llama.cpp quantize {src.name} -> {dst.name}")
             tmp = dst.with_suffix(".tmp")
             # In a child process: llama.cpp's C code prints to stdout, and our last stdout line must be the JSON.
-            code = ("import sys, llama_cpp as L; p = L.llama_model_quantize_default_params(); "
-                    f"p.ftype = {LLAMA_4BIT[precision]}; p.nthread = 2; "
-                    "sys.exit(L.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))")
-            rc = subprocess.run([sys.executable, "-c", code, str(src), str(tmp)], stdout=sys.stderr,
-                                stderr=sys.stderr).returncode
+            code = (
+                "import sys, llama_cpp as L; p = L.llama_model_quantize_default_params(); "
+                f"p.ftype = {LLAMA_4BIT[precision]}; p.nthread = 2; "
+                "sys.exit(L.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), p))"
+            )
+            rc = subprocess.run(
+                [sys.executable, "-c", code, str(src), str(tmp)], stdout=sys.stderr, stderr=sys.stderr
+            ).returncode
             if rc != 0:
                 raise RuntimeError(f"llama_model_quantize returned {rc}")
             tmp.rename(dst)
@@ -161,6 +186,7 @@ def _gguf(ckpt: Path, cache: Path, precision: str, log) -> Path:
 
 
 # ---------------------------------------------------------------- prompts
+
 
 def prompts(ckpt: Path) -> dict:
     """Exact-length chat prompts (64 and 256 tokens), a long-answer decode prompt, and memory-prompt questions."""
@@ -184,8 +210,13 @@ def prompts(ckpt: Path) -> dict:
         fixed[str(target)] = build(m)
     mp = memory_prompt(ckpt)
     questions = [it.question for it in load_eval_items(REPO / "memo_edge/demo/questions.jsonl")][:8]
-    return {"fixed": fixed, "decode": chat(DECODE_REQUEST), "memory": [mp.render(q) for q in questions],
-            "memory_prefix_tokens": n(mp.prefix), "questions": questions}
+    return {
+        "fixed": fixed,
+        "decode": chat(DECODE_REQUEST),
+        "memory": [mp.render(q) for q in questions],
+        "memory_prefix_tokens": n(mp.prefix),
+        "questions": questions,
+    }
 
 
 def memory_prompt(ckpt: Path):
@@ -199,6 +230,7 @@ def memory_prompt(ckpt: Path):
 
 # ---------------------------------------------------------------- running contenders
 
+
 class Worker:
     """A contender process answering one measurement request per line (see contenders.serve)."""
 
@@ -208,9 +240,16 @@ class Worker:
         sp = work / f"{self.label}.spec.json"
         sp.write_text(json.dumps(spec))
         self.errlog = work / f"{self.label}.stderr.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.contenders", str(sp), "-"], cwd=REPO, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errlog.open("w"),
-                                     text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.contenders", str(sp), "-"],
+            cwd=REPO,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errlog.open("w"),
+            text=True,
+            bufsize=1,
+        )
         self.hello = self._recv()
 
     def _recv(self) -> dict:
@@ -240,8 +279,14 @@ def spawn_cold(spec: dict, work: Path, env: dict) -> dict:
     sp.write_text(json.dumps({**spec, "mode": "cold"}))
     op.unlink(missing_ok=True)
     t_spawn = time.time()
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.contenders", str(sp), str(op)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.contenders", str(sp), str(op)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0 or not op.is_file():
         tail = [x for x in proc.stderr.splitlines() if x.strip()][-1:]
         return {"error": tail[0] if tail else f"exit {proc.returncode}"}
@@ -258,8 +303,13 @@ def worker_env(threads: int, omp_wait: str = "default") -> dict:
     env.pop("OMP_WAIT_POLICY", None)
     if omp_wait != "default":
         env["OMP_WAIT_POLICY"] = omp_wait.upper()
-    env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), MEMO_THREADS=str(threads),
-               TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""))
+    env.update(
+        OMP_NUM_THREADS=str(threads),
+        MKL_NUM_THREADS=str(threads),
+        MEMO_THREADS=str(threads),
+        TOKENIZERS_PARALLELISM="false",
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
     return env
 
 
@@ -294,8 +344,10 @@ def _ask(workers, label, req, results, log):
 def protocol_modes(runner: str) -> dict:
     """Which grounding-round variants each contender runs (torch and genai: none, they are not protocol engines)."""
     if runner == "memo":
-        return {"modes": ["sequential", "sequential+prefix", "batched", "batched+prefix"],
-                "call_ttft_modes": ["sequential", "sequential+prefix"]}
+        return {
+            "modes": ["sequential", "sequential+prefix", "batched", "batched+prefix"],
+            "call_ttft_modes": ["sequential", "sequential+prefix"],
+        }
     if runner == "llamacpp":
         return {"modes": ["sequential", "sequential-noreuse"], "call_ttft_modes": ["sequential", "sequential-noreuse"]}
     return {"modes": [], "call_ttft_modes": []}
@@ -310,10 +362,18 @@ def main(argv=None) -> int:
     labels = [f"llamacpp-{a.llama_4bit}" if x == "llamacpp-q4_0" else x for x in labels]
     log = lambda *x: print(*x, file=sys.stderr, flush=True)  # noqa: E731
     ckpt = checkpoint(a)
-    head = report.header("latency", ckpt=str(ckpt), threads=a.threads,
-                         omp_wait_policy=a.omp_wait, quick=a.quick, warmup=a.warmup,
-                         repeats=a.repeats, cold_repeats=a.cold_repeats, decode_tokens=a.decode_tokens,
-                         contenders=labels)
+    head = report.header(
+        "latency",
+        ckpt=str(ckpt),
+        threads=a.threads,
+        omp_wait_policy=a.omp_wait,
+        quick=a.quick,
+        warmup=a.warmup,
+        repeats=a.repeats,
+        cold_repeats=a.cold_repeats,
+        decode_tokens=a.decode_tokens,
+        contenders=labels,
+    )
     t_build = time.perf_counter()
     arts = artifacts(ckpt, a.cache, labels, a.llama_4bit, log)
     head["settings"]["artifact_build_s"] = round(time.perf_counter() - t_build, 1)
@@ -329,9 +389,16 @@ def main(argv=None) -> int:
             results[label] = {"skipped": art["skipped"]}
             continue
         proto = {"prompts": pr["memory"], "ks": [1, 4, 8], "max_new": 24, **protocol_modes(art["runner"])}
-        specs[label] = {"label": label, "runner": art["runner"], "artifact": art["artifact"], "threads": a.threads,
-                        "prompts": pr["fixed"], "decode_prompt": pr["decode"], "decode_tokens": a.decode_tokens,
-                        "protocol": proto}
+        specs[label] = {
+            "label": label,
+            "runner": art["runner"],
+            "artifact": art["artifact"],
+            "threads": a.threads,
+            "prompts": pr["fixed"],
+            "decode_prompt": pr["decode"],
+            "decode_tokens": a.decode_tokens,
+            "protocol": proto,
+        }
         log(f"[{label}] load")
         try:
             workers[label] = Worker(specs[label], work, env)
@@ -340,8 +407,15 @@ def main(argv=None) -> int:
             results[label] = {"error": str(e)}
             continue
         h = workers[label].hello
-        results[label] = {"prompt_tokens": h["prompt_tokens"], "load_s": h["load_s"], "ttft_s": {"64": [], "256": []},
-                          "decode": [], "protocol": {}, "size_bytes": art["size_bytes"], "peak_rss_mb": h["rss_mb"]}
+        results[label] = {
+            "prompt_tokens": h["prompt_tokens"],
+            "load_s": h["load_s"],
+            "ttft_s": {"64": [], "256": []},
+            "decode": [],
+            "protocol": {},
+            "size_bytes": art["size_bytes"],
+            "peak_rss_mb": h["rss_mb"],
+        }
     live = list(workers)
 
     def store(label, req, out):
@@ -362,34 +436,47 @@ def main(argv=None) -> int:
     try:
         for key in ("64", "256"):
             log(f"TTFT {key}-token prompt")
-            interleaved(workers, [(l, {"op": "ttft", "key": key}) for l in live], a.warmup, a.repeats, results, store, log)
+            interleaved(
+                workers, [(lab, {"op": "ttft", "key": key}) for lab in live], a.warmup, a.repeats, results, store, log
+            )
         log("decode")
-        interleaved(workers, [(l, {"op": "decode"}) for l in live], a.warmup, max(3, a.repeats // 2), results, store, log)
+        interleaved(
+            workers, [(lab, {"op": "decode"}) for lab in live], a.warmup, max(3, a.repeats // 2), results, store, log
+        )
         for k in (1, 4, 8):
             log(f"grounding round K={k}")
-            jobs = [(l, {"op": "round", "how": how, "k": k}) for l in live for how in specs[l]["protocol"]["modes"]]
+            jobs = [
+                (lab, {"op": "round", "how": how, "k": k}) for lab in live for how in specs[lab]["protocol"]["modes"]
+            ]
             interleaved(workers, jobs, a.warmup, a.repeats, results, store, log)
         log("protocol call TTFT")
-        calls = [(l, how) for l in live for how in specs[l]["protocol"]["call_ttft_modes"]]
+        calls = [(lab, how) for lab in live for how in specs[lab]["protocol"]["call_ttft_modes"]]
         # Each call asks the next distinct question, so a prompt cache can only reuse the shared template prefix.
         n_q = len(pr["memory"])
-        jobs = [(l, {"op": "call", "how": how, "i": n_q - 1}) for l, how in calls]
+        jobs = [(lab, {"op": "call", "how": how, "i": n_q - 1}) for lab, how in calls]
         interleaved(workers, jobs, 1, 0, results, store, log)
         for i in range(n_q):
-            interleaved(workers, [(l, {"op": "call", "how": how, "i": i}) for l, how in calls], 0, 1, results, store, log)
+            interleaved(
+                workers, [(lab, {"op": "call", "how": how, "i": i}) for lab, how in calls], 0, 1, results, store, log
+            )
     finally:
         for w in workers.values():
             w.close()
     log("cold starts")
     for rep in range(a.cold_repeats):
-        order = live[rep % len(live):] + live[:rep % len(live)] if live else []
+        order = live[rep % len(live) :] + live[: rep % len(live)] if live else []
         for label in order:
             if "error" not in results[label]:
                 results[label].setdefault("cold", []).append(spawn_cold(specs[label], work, env))
     summary = summarize(results, a)
     head["settings"]["load_avg_1m_end"] = round(os.getloadavg()[0], 2)  # the machine is shared: say how busy
-    doc = {**head, "results": summary["rows"], "protocol": summary["protocol"], "goals": summary["goals"],
-           "raw": results}
+    doc = {
+        **head,
+        "results": summary["rows"],
+        "protocol": summary["protocol"],
+        "goals": summary["goals"],
+        "raw": results,
+    }
     md = render(doc)
     print(md)
     report.save(a.out, "latency-quick" if a.quick else "latency", doc, md)
@@ -400,6 +487,7 @@ def main(argv=None) -> int:
 
 # ---------------------------------------------------------------- summary, goals, output
 
+
 def summarize(results: dict, a) -> dict:
     S = report.stats
     rows, proto = {}, {}
@@ -408,17 +496,19 @@ def summarize(results: dict, a) -> dict:
             rows[label] = {k: v for k, v in r.items() if k in ("skipped", "error")}
             continue
         pt = r["prompt_tokens"]
-        row = {"prompt_tokens": pt,
-               "ttft64_ms": S([x * 1e3 for x in r["ttft_s"]["64"]]),
-               "ttft256_ms": S([x * 1e3 for x in r["ttft_s"]["256"]]),
-               "prefill_tps": S([pt["256"] / x for x in r["ttft_s"]["256"]]),
-               "decode_tps": S([d["tps"] for d in r["decode"]]),
-               "decode_tokens": [d["tokens"] for d in r["decode"]],
-               "cold_s": S([c["cold_s"] for c in r.get("cold", []) if "cold_s" in c]),
-               "peak_rss_mb": r["peak_rss_mb"],
-               "peak_rss_mb_generate": r.get("peak_rss_mb_generate"),
-               "cold_rss_mb": S([c["rss_mb"] for c in r.get("cold", []) if "rss_mb" in c])["median"],
-               "size_mb": r["size_bytes"] / 2**20}
+        row = {
+            "prompt_tokens": pt,
+            "ttft64_ms": S([x * 1e3 for x in r["ttft_s"]["64"]]),
+            "ttft256_ms": S([x * 1e3 for x in r["ttft_s"]["256"]]),
+            "prefill_tps": S([pt["256"] / x for x in r["ttft_s"]["256"]]),
+            "decode_tps": S([d["tps"] for d in r["decode"]]),
+            "decode_tokens": [d["tokens"] for d in r["decode"]],
+            "cold_s": S([c["cold_s"] for c in r.get("cold", []) if "cold_s" in c]),
+            "peak_rss_mb": r["peak_rss_mb"],
+            "peak_rss_mb_generate": r.get("peak_rss_mb_generate"),
+            "cold_rss_mb": S([c["rss_mb"] for c in r.get("cold", []) if "rss_mb" in c])["median"],
+            "size_mb": r["size_bytes"] / 2**20,
+        }
         rows[label] = row
         proto[label] = {k: {"wall_ms": S([x * 1e3 for x in v["wall_s"]])} for k, v in r["protocol"].items()}
     return {"rows": rows, "protocol": proto, "goals": goals(rows, proto, a.llama_4bit)}
@@ -443,28 +533,68 @@ def goals(rows: dict, proto: dict, q4: str) -> dict:
     def g(name, ours, theirs, target, lower_is_better):
         r = report.ratio(ours, theirs)
         ok = None if r is None else (r <= target if lower_is_better else r >= target)
-        return {"ratio": r, "target": ("<= " if lower_is_better else ">= ") + f"{target:.2f}", "met": ok,
-                "ours": ours, "theirs": theirs, "what": name}
+        return {
+            "ratio": r,
+            "target": ("<= " if lower_is_better else ">= ") + f"{target:.2f}",
+            "met": ok,
+            "ours": ours,
+            "theirs": theirs,
+            "what": name,
+        }
 
     return {
-        "decode_4bit_vs_genai": g(f"decode tok/s {ours4} / genai-int4 (same graph)", dec,
-                                  _med(rows, "genai-int4", "decode_tps", "median"), 1.0, False),
-        "decode_4bit_vs_llamacpp": g(f"decode tok/s {ours4} / {ll}", dec, _med(rows, ll, "decode_tps", "median"),
-                                     1.2, False),
-        "protocol_call_ttft_vs_llamacpp": g(f"protocol-call TTFT ms {ours_proto[0]} / {ll} sequential",
-                                            ours_proto[1], _med(proto, ll, "sequential/call_ttft", "wall_ms", "median"),
-                                            0.5, True),
-        "k8_round_vs_llamacpp_sequential": g(f"K=8 round ms {ours_round[0]} / {ll} sequential", ours_round[1],
-                                             _med(proto, ll, "sequential/k8", "wall_ms", "median"), 1 / 3, True),
-        "ttft64_vs_llamacpp": g(f"TTFT 64 tokens ms {ours4} / {ll}", _med(rows, ours4, "ttft64_ms", "median"),
-                                _med(rows, ll, "ttft64_ms", "median"), 1.0, True),
-        "peak_rss_4bit_vs_genai": g(f"peak RSS MB (bench) {ours4} / genai-int4", _med(rows, ours4, "peak_rss_mb"),
-                                    _med(rows, "genai-int4", "peak_rss_mb"), 1.0, True),
-        "peak_rss_4bit_vs_genai_same_work": g(f"peak RSS MB after TTFT + decode only {ours4} / genai-int4",
-                                              _med(rows, ours4, "peak_rss_mb_generate"),
-                                              _med(rows, "genai-int4", "peak_rss_mb_generate"), 1.0, True),
-        "cold_start_vs_torch": g(f"cold start s {ours4} / torch-fp32", _med(rows, ours4, "cold_s", "median"),
-                                 _med(rows, "torch-fp32", "cold_s", "median"), 0.25, True),
+        "decode_4bit_vs_genai": g(
+            f"decode tok/s {ours4} / genai-int4 (same graph)",
+            dec,
+            _med(rows, "genai-int4", "decode_tps", "median"),
+            1.0,
+            False,
+        ),
+        "decode_4bit_vs_llamacpp": g(
+            f"decode tok/s {ours4} / {ll}", dec, _med(rows, ll, "decode_tps", "median"), 1.2, False
+        ),
+        "protocol_call_ttft_vs_llamacpp": g(
+            f"protocol-call TTFT ms {ours_proto[0]} / {ll} sequential",
+            ours_proto[1],
+            _med(proto, ll, "sequential/call_ttft", "wall_ms", "median"),
+            0.5,
+            True,
+        ),
+        "k8_round_vs_llamacpp_sequential": g(
+            f"K=8 round ms {ours_round[0]} / {ll} sequential",
+            ours_round[1],
+            _med(proto, ll, "sequential/k8", "wall_ms", "median"),
+            1 / 3,
+            True,
+        ),
+        "ttft64_vs_llamacpp": g(
+            f"TTFT 64 tokens ms {ours4} / {ll}",
+            _med(rows, ours4, "ttft64_ms", "median"),
+            _med(rows, ll, "ttft64_ms", "median"),
+            1.0,
+            True,
+        ),
+        "peak_rss_4bit_vs_genai": g(
+            f"peak RSS MB (bench) {ours4} / genai-int4",
+            _med(rows, ours4, "peak_rss_mb"),
+            _med(rows, "genai-int4", "peak_rss_mb"),
+            1.0,
+            True,
+        ),
+        "peak_rss_4bit_vs_genai_same_work": g(
+            f"peak RSS MB after TTFT + decode only {ours4} / genai-int4",
+            _med(rows, ours4, "peak_rss_mb_generate"),
+            _med(rows, "genai-int4", "peak_rss_mb_generate"),
+            1.0,
+            True,
+        ),
+        "cold_start_vs_torch": g(
+            f"cold start s {ours4} / torch-fp32",
+            _med(rows, ours4, "cold_s", "median"),
+            _med(rows, "torch-fp32", "cold_s", "median"),
+            0.25,
+            True,
+        ),
     }
 
 
@@ -472,8 +602,11 @@ def _best_memo(proto: dict, suffix: str) -> tuple[str, float | None]:
     """Our best mode at 4-bit (int8 if no int4 ran) for a protocol figure: (label/mode, median ms)."""
     for label in ("memo-int4", "memo-int8", "memo-fp32"):
         if label in proto:
-            cands = [(f"{label} {k.split('/')[0]}", v["wall_ms"]["median"]) for k, v in proto[label].items()
-                     if k.endswith(suffix) and v["wall_ms"]["median"] is not None]
+            cands = [
+                (f"{label} {k.split('/')[0]}", v["wall_ms"]["median"])
+                for k, v in proto[label].items()
+                if k.endswith(suffix) and v["wall_ms"]["median"] is not None
+            ]
             if cands:
                 return min(cands, key=lambda x: x[1])
     return ("memo", None)
@@ -487,28 +620,66 @@ def render(doc: dict) -> str:
             rows.append([label, *(["-"] * 10), r.get("skipped") or r.get("error", "")])
             continue
         spread = lambda s: f"{f(s['median'])} ({f(s['min'])}-{f(s['max'])})"  # noqa: E731
-        rows.append([label, spread(r["ttft64_ms"]), spread(r["ttft256_ms"]), f(r["prefill_tps"]["median"], 0),
-                     spread(r["decode_tps"]), f(r["cold_s"]["median"], 2), f(r["peak_rss_mb"], 0),
-                     f(r.get("peak_rss_mb_generate"), 0), f(r["cold_rss_mb"], 0), f(r["size_mb"], 0),
-                     r["prompt_tokens"]["64"], ""])
-    cols = ["contender", "TTFT 64 tok ms (min-max)", "TTFT 256 tok ms (min-max)", "prefill tok/s (256)",
-            "decode tok/s (min-max)", "cold start s", "peak RSS MB (bench)", "peak RSS MB (TTFT+decode)",
-            "peak RSS MB (load+1 tok)", "model MB", "tokens", "note"]
-    load = f"load {doc['machine'].get('load_avg_1m', '?')} at start, {doc['settings'].get('load_avg_1m_end', '?')} at end"
-    out = [f"## Latency ({doc['date_utc']} UTC, {doc['settings']['threads']} threads"
-           f"{', --quick' if doc['settings']['quick'] else ''}, {load})", "", report.markdown_table(cols, rows), ""]
+        rows.append(
+            [
+                label,
+                spread(r["ttft64_ms"]),
+                spread(r["ttft256_ms"]),
+                f(r["prefill_tps"]["median"], 0),
+                spread(r["decode_tps"]),
+                f(r["cold_s"]["median"], 2),
+                f(r["peak_rss_mb"], 0),
+                f(r.get("peak_rss_mb_generate"), 0),
+                f(r["cold_rss_mb"], 0),
+                f(r["size_mb"], 0),
+                r["prompt_tokens"]["64"],
+                "",
+            ]
+        )
+    cols = [
+        "contender",
+        "TTFT 64 tok ms (min-max)",
+        "TTFT 256 tok ms (min-max)",
+        "prefill tok/s (256)",
+        "decode tok/s (min-max)",
+        "cold start s",
+        "peak RSS MB (bench)",
+        "peak RSS MB (TTFT+decode)",
+        "peak RSS MB (load+1 tok)",
+        "model MB",
+        "tokens",
+        "note",
+    ]
+    load = (
+        f"load {doc['machine'].get('load_avg_1m', '?')} at start, {doc['settings'].get('load_avg_1m_end', '?')} at end"
+    )
+    out = [
+        f"## Latency ({doc['date_utc']} UTC, {doc['settings']['threads']} threads"
+        f"{', --quick' if doc['settings']['quick'] else ''}, {load})",
+        "",
+        report.markdown_table(cols, rows),
+        "",
+    ]
     prow = []
     for label, p in doc["protocol"].items():
         for key, v in p.items():
             prow.append([label, key, f(v["wall_ms"]["median"]), f"{f(v['wall_ms']['min'])}-{f(v['wall_ms']['max'])}"])
-    out += ["### Protocol-shaped workload (memory-prompt questions, 24 new tokens max)", "",
-            report.markdown_table(["contender", "mode / K", "wall ms (median)", "min-max"], prow), ""]
+    out += [
+        "### Protocol-shaped workload (memory-prompt questions, 24 new tokens max)",
+        "",
+        report.markdown_table(["contender", "mode / K", "wall ms (median)", "min-max"], prow),
+        "",
+    ]
     grows = []
-    for k, g in doc["goals"].items():
+    for g in doc["goals"].values():
         met = {True: "met", False: "NOT met", None: "n/a"}[g["met"]]
         grows.append([g["what"], f(g["ours"], 2), f(g["theirs"], 2), f(g["ratio"], 3), g["target"], met])
-    out += ["### Goals (ratios measured in this run)", "",
-            report.markdown_table(["figure", "ours", "theirs", "ratio", "target", "status"], grows), ""]
+    out += [
+        "### Goals (ratios measured in this run)",
+        "",
+        report.markdown_table(["figure", "ours", "theirs", "ratio", "target", "status"], grows),
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -522,17 +693,24 @@ def plot(doc: dict, path: Path) -> None:
     if not rows:
         return
     labels = list(rows)
-    figs = [("TTFT 64-token prompt (ms)", "ttft64_ms"), ("TTFT 256-token prompt (ms)", "ttft256_ms"),
-            ("decode tok/s", "decode_tps"), ("cold start: spawn to first token (s)", "cold_s"),
-            ("peak RSS, bench process (MB)", "peak_rss_mb"), ("model file size (MB)", "size_mb")]
+    figs = [
+        ("TTFT 64-token prompt (ms)", "ttft64_ms"),
+        ("TTFT 256-token prompt (ms)", "ttft256_ms"),
+        ("decode tok/s", "decode_tps"),
+        ("cold start: spawn to first token (s)", "cold_s"),
+        ("peak RSS, bench process (MB)", "peak_rss_mb"),
+        ("model file size (MB)", "size_mb"),
+    ]
     fig, axes = plt.subplots(2, 4, figsize=(22, 9))
     for ax, (title, key) in zip(axes.flat, figs):
-        vals = [rows[l][key]["median"] if isinstance(rows[l][key], dict) else rows[l][key] for l in labels]
+        vals = [rows[lab][key]["median"] if isinstance(rows[lab][key], dict) else rows[lab][key] for lab in labels]
         errs = None
         if isinstance(rows[labels[0]][key], dict):
-            errs = [[(v or 0) - (rows[l][key]["min"] or 0) for l, v in zip(labels, vals)],
-                    [(rows[l][key]["max"] or 0) - (v or 0) for l, v in zip(labels, vals)]]
-        ax.bar(labels, [v or 0 for v in vals], yerr=errs, color=[_color(l) for l in labels], capsize=3)
+            errs = [
+                [(v or 0) - (rows[lab][key]["min"] or 0) for lab, v in zip(labels, vals)],
+                [(rows[lab][key]["max"] or 0) - (v or 0) for lab, v in zip(labels, vals)],
+            ]
+        ax.bar(labels, [v or 0 for v in vals], yerr=errs, color=[_color(lab) for lab in labels], capsize=3)
         ax.set_title(title)
         ax.tick_params(axis="x", rotation=45)
     ax = axes.flat[6]
@@ -540,20 +718,32 @@ def plot(doc: dict, path: Path) -> None:
         for mode in sorted({k.split("/")[0] for k in p}):
             ks = [k for k in (1, 4, 8) if f"{mode}/k{k}" in p]
             if ks:
-                ax.plot(ks, [p[f"{mode}/k{k}"]["wall_ms"]["median"] for k in ks], marker="o", label=f"{label} {mode}",
-                        color=_color(label), linestyle="-" if "batched" in mode else "--")
+                ax.plot(
+                    ks,
+                    [p[f"{mode}/k{k}"]["wall_ms"]["median"] for k in ks],
+                    marker="o",
+                    label=f"{label} {mode}",
+                    color=_color(label),
+                    linestyle="-" if "batched" in mode else "--",
+                )
     ax.set_title("grounding round: K sub-questions (ms)")
     ax.set_xlabel("K")
     ax.legend(fontsize=7)
     ax = axes.flat[7]
-    calls = {f"{l} {k.split('/')[0]}": v["wall_ms"]["median"] for l, p in doc["protocol"].items()
-             for k, v in p.items() if k.endswith("call_ttft")}
+    calls = {
+        f"{lab} {k.split('/')[0]}": v["wall_ms"]["median"]
+        for lab, p in doc["protocol"].items()
+        for k, v in p.items()
+        if k.endswith("call_ttft")
+    }
     ax.bar(list(calls), list(calls.values()), color=[_color(k) for k in calls])
     ax.set_title("protocol call: time to first token (ms)")
     ax.tick_params(axis="x", rotation=45)
     s = doc["settings"]
-    fig.suptitle(f"memo-edge latency, {s['threads']} threads, {doc['date_utc']} UTC{' (--quick)' if s['quick'] else ''}"
-                 f" - {doc['machine'].get('model_name', '')}")
+    fig.suptitle(
+        f"memo-edge latency, {s['threads']} threads, {doc['date_utc']} UTC{' (--quick)' if s['quick'] else ''}"
+        f" - {doc['machine'].get('model_name', '')}"
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
@@ -562,7 +752,8 @@ def plot(doc: dict, path: Path) -> None:
 
 def _color(label: str) -> str:
     return {"memo": "tab:blue", "genai": "tab:purple", "llamacpp": "tab:orange", "torch": "tab:red"}.get(
-        label.split("-")[0], "tab:gray")
+        label.split("-")[0], "tab:gray"
+    )
 
 
 if __name__ == "__main__":

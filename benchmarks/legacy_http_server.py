@@ -42,7 +42,7 @@ class ServerConfig:
     port: int = 8088
     api_key: str | None = None
     max_body_bytes: int = 1 << 20
-    max_tokens: int = 512          # cap on a request's max_tokens
+    max_tokens: int = 512  # cap on a request's max_tokens
     default_max_tokens: int = 128
     max_batch: int = 16
     max_queue: int = 256
@@ -120,12 +120,19 @@ class MemoServer:
 
     # ---- endpoints -----------------------------------------------------------------------------------------
     def models(self) -> dict:
-        return {"object": "list", "data": [{"id": self.model_id, "object": "model", "created": self.created,
-                                            "owned_by": "memo-edge"}]}
+        return {
+            "object": "list",
+            "data": [{"id": self.model_id, "object": "model", "created": self.created, "owned_by": "memo-edge"}],
+        }
 
     def health(self) -> dict:
-        return {"status": "ok", "model": self.model_id, "queued": self.batcher.pending,
-                "batches": self.batcher.batches, "rows": self.batcher.rows}
+        return {
+            "status": "ok",
+            "model": self.model_id,
+            "queued": self.batcher.pending,
+            "batches": self.batcher.batches,
+            "rows": self.batcher.rows,
+        }
 
     def chat_job(self, body: dict) -> tuple[Job, dict]:
         msgs = body.get("messages")
@@ -140,7 +147,9 @@ class MemoServer:
                 raise ApiError(400, f"'messages': {e}") from None
         if body.get("n", 1) != 1:
             raise ApiError(400, "'n': only 1 is supported")
-        mx = body.get("max_completion_tokens", body.get("max_tokens")) or min(self.cfg.default_max_tokens, self.cfg.max_tokens)
+        mx = body.get("max_completion_tokens", body.get("max_tokens")) or min(
+            self.cfg.default_max_tokens, self.cfg.max_tokens
+        )
         if not isinstance(mx, int) or mx < 1 or mx > self.cfg.max_tokens:
             raise ApiError(400, f"'max_tokens': expected an integer from 1 to {self.cfg.max_tokens}")
         temp = body.get("temperature", 0.0)
@@ -157,10 +166,13 @@ class MemoServer:
         if seed is not None and not isinstance(seed, int):
             raise ApiError(400, "'seed': expected an integer")
         prompt = self.chat.render(msgs)
-        job = Job(prompt, mx, float(temp), float(top_p), seed, tuple(self.chat.stop + stop),
-                  self.chat.system_prefix(msgs))
-        return job, {"stream": bool(body.get("stream")),
-                     "include_usage": bool((body.get("stream_options") or {}).get("include_usage"))}
+        job = Job(
+            prompt, mx, float(temp), float(top_p), seed, tuple(self.chat.stop + stop), self.chat.system_prefix(msgs)
+        )
+        return job, {
+            "stream": bool(body.get("stream")),
+            "include_usage": bool((body.get("stream_options") or {}).get("include_usage")),
+        }
 
     def submit(self, job: Job) -> Job:
         try:
@@ -172,10 +184,17 @@ class MemoServer:
 
     def completion_body(self, job: Job, rid: str) -> dict:
         c = job.result
-        return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": self.model_id,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
-                             "finish_reason": c.finish_reason}],
-                "usage": usage(c), "memo": {"timings": c.timings()}}
+        return {
+            "id": rid,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model_id,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish_reason}
+            ],
+            "usage": usage(c),
+            "memo": {"timings": c.timings()},
+        }
 
     def ask(self, body: dict) -> dict:
         from memo_edge.protocol import MODES, run_protocol
@@ -198,8 +217,11 @@ class MemoServer:
 
 
 def usage(c) -> dict:
-    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-            "total_tokens": c.prompt_tokens + c.completion_tokens}
+    return {
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "total_tokens": c.prompt_tokens + c.completion_tokens,
+    }
 
 
 def _handler_class(server: MemoServer):
@@ -252,8 +274,7 @@ def _handler_class(server: MemoServer):
             got = self.headers.get("Authorization", "")
             token = got[7:].strip() if got.lower().startswith("bearer ") else ""
             if not hmac.compare_digest(token.encode(), cfg.api_key.encode()):
-                raise ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)",
-                               "authentication_error")
+                raise ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "authentication_error")
 
         def _body(self) -> dict:
             n = self.headers.get("Content-Length")
@@ -288,12 +309,17 @@ def _handler_class(server: MemoServer):
         # ---- verbs -----------------------------------------------------------------------------------------
         def do_GET(self):
             path = self.path.split("?")[0].rstrip("/")
-            routes = {"/healthz": lambda: self._json(200, server.health()),
-                      "/v1/models": lambda: self._json(200, server.models())}
+            routes = {
+                "/healthz": lambda: self._json(200, server.health()),
+                "/v1/models": lambda: self._json(200, server.models()),
+            }
             if path.startswith("/v1/models/"):
-                mid = path[len("/v1/models/"):]
-                routes[path] = lambda: self._json(200, server.models()["data"][0]) if mid == server.model_id \
+                mid = path[len("/v1/models/") :]
+                routes[path] = lambda: (
+                    self._json(200, server.models()["data"][0])
+                    if mid == server.model_id
                     else self._error(ApiError(404, f"model '{mid}' not found"))
+                )
             self._route(routes.get(path, lambda: self._error(ApiError(404, f"no route GET {path}"))))
 
         def do_POST(self):
@@ -334,8 +360,13 @@ def _handler_class(server: MemoServer):
             created = int(time.time())
 
             def chunk(delta: dict, finish=None, extra=None):
-                obj = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": server.model_id,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+                obj = {
+                    "id": rid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": server.model_id,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
                 obj.update(extra or {})
                 self.wfile.write(b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n")
                 self.wfile.flush()
@@ -350,8 +381,14 @@ def _handler_class(server: MemoServer):
             else:
                 chunk({}, job.result.finish_reason)
                 if include_usage:
-                    obj = {"id": rid, "object": "chat.completion.chunk", "created": created,
-                           "model": server.model_id, "choices": [], "usage": usage(job.result)}
+                    obj = {
+                        "id": rid,
+                        "object": "chat.completion.chunk",
+                        "created": created,
+                        "model": server.model_id,
+                        "choices": [],
+                        "usage": usage(job.result),
+                    }
                     self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()

@@ -32,8 +32,12 @@ def parse(argv):
     p.add_argument("--n", type=int, default=None, help="MuSiQue 2-hop questions (default 30; --quick 8)")
     p.add_argument("--quick", action="store_true", help="8 questions, 1 epoch: checks the plumbing, not recall")
     p.add_argument("--epochs", type=int, default=None, help="override the training default")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads for training (1 is far faster than 2 when other jobs share the 2 cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for training (1 is far faster than 2 when other jobs share the 2 cores)",
+    )
     p.add_argument("--work", type=Path, default=report.RESULTS_DIR / "cache" / "memory_recall")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     a = p.parse_args(argv)
@@ -62,19 +66,33 @@ def musique_sets(n: int, root: Path) -> dict:
             q = datasets.naturalize_hop(substitute_refs(step["question"], golds))
             hops.append(EvalItem(id=f"{row['id']}-hop{k + 1}", question=q, answer=str(step["answer"]), hops=1))
             golds.append(str(step["answer"]))
-            steps.append(DecompositionStep(question=datasets.naturalize_hop(step["question"]), answer=str(step["answer"])))
-        items.append(EvalItem(id=row["id"], question=row["question"], answer=str(row["answer"]),
-                              answer_aliases=[str(a) for a in row.get("answer_aliases", [])], hops=2,
-                              decomposition=steps))
+            steps.append(
+                DecompositionStep(question=datasets.naturalize_hop(step["question"]), answer=str(step["answer"]))
+            )
+        items.append(
+            EvalItem(
+                id=row["id"],
+                question=row["question"],
+                answer=str(row["answer"]),
+                answer_aliases=[str(a) for a in row.get("answer_aliases", [])],
+                hops=2,
+                decomposition=steps,
+            )
+        )
     root.mkdir(parents=True, exist_ok=True)
     corpus = root / "corpus"
     corpus.mkdir(exist_ok=True)
-    (corpus / "corpus.jsonl").write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras),
-                                         encoding="utf-8")
+    (corpus / "corpus.jsonl").write_text(
+        "".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras), encoding="utf-8"
+    )
     for name, rows_ in (("hops.jsonl", hops), ("questions.jsonl", items)):
         (root / name).write_text("".join(r.model_dump_json() + "\n" for r in rows_), encoding="utf-8")
-    return {"corpus": corpus, "hops": root / "hops.jsonl", "questions": root / "questions.jsonl",
-            "paragraphs": len(paras)}
+    return {
+        "corpus": corpus,
+        "hops": root / "hops.jsonl",
+        "questions": root / "questions.jsonl",
+        "paragraphs": len(paras),
+    }
 
 
 def report_rows(path: Path) -> list[dict]:
@@ -92,10 +110,19 @@ def build_memory(corpus: Path, work: Path, epochs: int | None, threads: int | No
     card = json.loads((cfg.work / "reflections.card.json").read_text())
     train = json.loads((cfg.work / "checkpoint" / "memo_train.json").read_text())
     m = train.get("metrics", {})
-    return pack, {"reflections": card["reflections"], "build_wall_s": round(time.perf_counter() - t0, 1),
-                  "train": {"wall_s": m.get("wall_s"), "steps": m.get("steps"), "epochs": m.get("epochs"),
-                            "best_epoch": m.get("best_epoch"), "heldout_phrasing_em": m.get("recall_em"),
-                            "trained_em": m.get("train_em"), "examples": train.get("counts", {}).get("train")}}
+    return pack, {
+        "reflections": card["reflections"],
+        "build_wall_s": round(time.perf_counter() - t0, 1),
+        "train": {
+            "wall_s": m.get("wall_s"),
+            "steps": m.get("steps"),
+            "epochs": m.get("epochs"),
+            "best_epoch": m.get("best_epoch"),
+            "heldout_phrasing_em": m.get("recall_em"),
+            "trained_em": m.get("train_em"),
+            "examples": train.get("counts", {}).get("train"),
+        },
+    }
 
 
 def score(pack: Path, path: Path, executive: str) -> dict:
@@ -103,8 +130,13 @@ def score(pack: Path, path: Path, executive: str) -> dict:
     from memo_edge.records import load_eval_items
 
     r = evaluate(pack, load_eval_items(path), executive=executive, progress=False)
-    return {"n": r["n"], "em": round(r["em"], 3), "f1": round(r["f1"], 3), "per_hop": r["per_hop"],
-            "predictions": r["predictions"]}
+    return {
+        "n": r["n"],
+        "em": round(r["em"], 3),
+        "f1": round(r["f1"], 3),
+        "per_hop": r["per_hop"],
+        "predictions": r["predictions"],
+    }
 
 
 def main(argv=None) -> dict:
@@ -117,25 +149,53 @@ def main(argv=None) -> dict:
             sets = musique_sets(a.n, work / "data")
             pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log)
             single = score(pack, sets["hops"], "none")
-            rows.append({"dataset": f"musique ({a.n} 2-hop q, {sets['paragraphs']} paragraphs)", **build_info,
-                         "single_hop": single, "multi_none": score(pack, sets["questions"], "none"),
-                         "multi_oracle": score(pack, sets["questions"], "oracle")})
+            rows.append(
+                {
+                    "dataset": f"musique ({a.n} 2-hop q, {sets['paragraphs']} paragraphs)",
+                    **build_info,
+                    "single_hop": single,
+                    "multi_none": score(pack, sets["questions"], "none"),
+                    "multi_oracle": score(pack, sets["questions"], "oracle"),
+                }
+            )
         elif name == "demo":
             demo = REPO / "memo_edge" / "demo"
             pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log)
             multi = score(pack, demo / "questions.jsonl", "none")
             one = multi["per_hop"].get("1", {})
-            rows.append({"dataset": "demo (ours, 12 documents)", **build_info,
-                         "single_hop": {"n": one.get("n"), "em": round(one.get("em", 0), 3),
-                                        "f1": round(one.get("f1", 0), 3)},
-                         "multi_none": multi, "multi_oracle": score(pack, demo / "questions.jsonl", "oracle")})
+            rows.append(
+                {
+                    "dataset": "demo (ours, 12 documents)",
+                    **build_info,
+                    "single_hop": {
+                        "n": one.get("n"),
+                        "em": round(one.get("em", 0), 3),
+                        "f1": round(one.get("f1", 0), 3),
+                    },
+                    "multi_none": multi,
+                    "multi_oracle": score(pack, demo / "questions.jsonl", "oracle"),
+                }
+            )
     result = {**report.header("memory_recall", n=a.n, epochs=a.epochs), "rows": rows}
     _table(rows)
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "memory_recall.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"benchmark": "memory_recall", **{r["dataset"].split()[0]: {
-        "single_hop_em": r["single_hop"]["em"], "oracle_em": r["multi_oracle"]["em"],
-        "reflections": r["reflections"], "train_wall_s": r["train"].get("wall_s")} for r in rows}}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "memory_recall",
+                **{
+                    r["dataset"].split()[0]: {
+                        "single_hop_em": r["single_hop"]["em"],
+                        "oracle_em": r["multi_oracle"]["em"],
+                        "reflections": r["reflections"],
+                        "train_wall_s": r["train"].get("wall_s"),
+                    }
+                    for r in rows
+                },
+            }
+        )
+    )
     return result
 
 
@@ -143,12 +203,29 @@ def _table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table("corpus", "pairs", "train s", "1-hop n", "1-hop EM", "1-hop F1", "multi EM (memory)",
-              "multi EM (oracle)", title="Recall of a memory built with the defaults")
+    t = Table(
+        "corpus",
+        "pairs",
+        "train s",
+        "1-hop n",
+        "1-hop EM",
+        "1-hop F1",
+        "multi EM (memory)",
+        "multi EM (oracle)",
+        title="Recall of a memory built with the defaults",
+    )
     for r in rows:
         s = r["single_hop"]
-        t.add_row(r["dataset"], str(r["reflections"]), str(r["train"].get("wall_s", "-")), str(s["n"]),
-                  f"{s['em']:.3f}", f"{s['f1']:.3f}", f"{r['multi_none']['em']:.3f}", f"{r['multi_oracle']['em']:.3f}")
+        t.add_row(
+            r["dataset"],
+            str(r["reflections"]),
+            str(r["train"].get("wall_s", "-")),
+            str(s["n"]),
+            f"{s['em']:.3f}",
+            f"{s['f1']:.3f}",
+            f"{r['multi_none']['em']:.3f}",
+            f"{r['multi_oracle']['em']:.3f}",
+        )
     Console(stderr=True).print(t)
 
 

@@ -33,8 +33,11 @@ def parse_profile(path: str) -> dict:
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
             ops[e.get("args", {}).get("op_name", "?")] += e["dur"]
-    return {"runs": len(runs), "run_ms": sum(runs) / 1e3, "ops_ms": {k: v / 1e3 for k, v in
-                                                                       sorted(ops.items(), key=lambda x: -x[1])}}
+    return {
+        "runs": len(runs),
+        "run_ms": sum(runs) / 1e3,
+        "ops_ms": {k: v / 1e3 for k, v in sorted(ops.items(), key=lambda x: -x[1])},
+    }
 
 
 def main(argv=None) -> int:
@@ -82,11 +85,21 @@ def main(argv=None) -> int:
     tab = []
     for name, r in rows.items():
         top = ", ".join(f"{k} {v:.1f}" for k, v in list(r["ops_ms"].items())[:4])
-        tab.append([name, report.fmt(r["wall_ms"]), report.fmt(r["run_ms"]), report.fmt(r["wall_ms"] - r["run_ms"]),
-                    r["runs"], report.fmt(r.get("per_token_ms"), 2), top])
+        tab.append(
+            [
+                name,
+                report.fmt(r["wall_ms"]),
+                report.fmt(r["run_ms"]),
+                report.fmt(r["wall_ms"] - r["run_ms"]),
+                r["runs"],
+                report.fmt(r.get("per_token_ms"), 2),
+                top,
+            ]
+        )
     cols = ["workload", "wall ms", "in onnxruntime Run ms", "outside Run ms", "runs", "ms/token", "top ops (ms)"]
-    report.print_table(f"where the time goes ({pack.name}, {a.threads} threads, load {os.getloadavg()[0]:.1f})",
-                       cols, tab)
+    report.print_table(
+        f"where the time goes ({pack.name}, {a.threads} threads, load {os.getloadavg()[0]:.1f})", cols, tab
+    )
     head = report.header("ort_profile", pack=str(pack), threads=a.threads, decode_tokens=n_dec)
     doc = {**head, "results": rows}
     md = f"## Where the time goes ({head['date_utc']} UTC)\n\n" + report.markdown_table(cols, tab) + "\n"
@@ -156,10 +169,17 @@ def profile_genai(pack: Path, threads: int, work: Path, prompt: str, n: int) -> 
         files = sorted(work.glob("genai*.json"), key=lambda f: f.stat().st_mtime)
         prof = parse_profile(str(files[-1])) if files else {"runs": 0, "run_ms": 0.0, "ops_ms": {}}
         # the profile covers both runs: halve to compare with the timed one
-        prof = {"runs": prof["runs"] // 2, "run_ms": prof["run_ms"] / 2,
-                "ops_ms": {k: v / 2 for k, v in prof["ops_ms"].items()}}
-        return {"wall_ms": wall, **prof, "tokens": len(times),
-                "per_token_ms": (times[-1] - times[0]) / max(1, len(times) - 1) * 1e3}
+        prof = {
+            "runs": prof["runs"] // 2,
+            "run_ms": prof["run_ms"] / 2,
+            "ops_ms": {k: v / 2 for k, v in prof["ops_ms"].items()},
+        }
+        return {
+            "wall_ms": wall,
+            **prof,
+            "tokens": len(times),
+            "per_token_ms": (times[-1] - times[0]) / max(1, len(times) - 1) * 1e3,
+        }
     finally:
         shutil.rmtree(prof_view, ignore_errors=True)
 
@@ -181,8 +201,13 @@ def plot(rows: dict, path: Path) -> None:
     other = [rows[n]["run_ms"] - b for n, b in zip(names, bottom)]
     ax.bar(names, other, bottom=bottom, label="other ops / Run overhead", color="lightgray")
     bottom = [b + o for b, o in zip(bottom, other)]
-    ax.bar(names, [rows[n]["wall_ms"] - rows[n]["run_ms"] for n in names], bottom=bottom,
-           label="outside Run (Python loop)", color="black")
+    ax.bar(
+        names,
+        [rows[n]["wall_ms"] - rows[n]["run_ms"] for n in names],
+        bottom=bottom,
+        label="outside Run (Python loop)",
+        color="black",
+    )
     ax.set_ylabel("ms")
     ax.legend(fontsize=7)
     ax.set_title("where the time goes: onnxruntime profiler")

@@ -25,13 +25,14 @@ def main(argv=None) -> int:
     from memo_edge.runtime import Engine
 
     ckpt = latency.checkpoint(argparse.Namespace(ckpt=None))
-    pack = a.pack or latency._onnx_pack(ckpt, report.RESULTS_DIR / "cache" / latency._ckpt_key(ckpt), "int4",
-                                        lambda *x: print(*x, file=sys.stderr))
+    pack = a.pack or latency._onnx_pack(
+        ckpt, report.RESULTS_DIR / "cache" / latency._ckpt_key(ckpt), "int4", lambda *x: print(*x, file=sys.stderr)
+    )
     pr = latency.prompts(ckpt)
     engines = {spin: Engine(pack, threads=a.threads, spin=spin) for spin in (True, False)}
     res = {s: {"ttft_ms": [], "decode_tps": []} for s in engines}
     for rep in range(a.repeats + 1):  # the first round is a warm-up
-        for spin in ((True, False) if rep % 2 else (False, True)):
+        for spin in (True, False) if rep % 2 else (False, True):
             e = engines[spin]
             ttft = e.generate([pr["fixed"]["64"]], max_new_tokens=1)[0].ttft_s * 1e3
             dec = e.generate([pr["decode"]], max_new_tokens=a.decode_tokens)[0].decode_tps
@@ -39,10 +40,11 @@ def main(argv=None) -> int:
                 res[spin]["ttft_ms"].append(ttft)
                 res[spin]["decode_tps"].append(dec)
     rows = {f"allow_spinning={int(s)}": {k: report.stats(v) for k, v in r.items()} for s, r in res.items()}
-    report.print_table(f"onnxruntime intra-op spinning ({pack.name}, {a.threads} threads)",
-                       ["setting", "TTFT 64-token prompt ms", "decode tok/s"],
-                       [[k, report.fmt(v["ttft_ms"]["median"]), report.fmt(v["decode_tps"]["median"])]
-                        for k, v in rows.items()])
+    report.print_table(
+        f"onnxruntime intra-op spinning ({pack.name}, {a.threads} threads)",
+        ["setting", "TTFT 64-token prompt ms", "decode tok/s"],
+        [[k, report.fmt(v["ttft_ms"]["median"]), report.fmt(v["decode_tps"]["median"])] for k, v in rows.items()],
+    )
     head = report.header("ort_spinning", pack=str(pack), threads=a.threads, repeats=a.repeats)
     report.emit({k: head[k] for k in ("benchmark", "date_utc", "settings")} | {"results": rows})
     return 0

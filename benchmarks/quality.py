@@ -27,21 +27,32 @@ from benchmarks import report
 
 REPO = Path(__file__).resolve().parent.parent
 QA_SYSTEM = "Answer the question with a short answer only: a name, a date, a number or a few words."
-RAG_SYSTEM = ("Answer the question using the passages. Reply with a short answer only: a name, a date, a number "
-              "or a few words.")
+RAG_SYSTEM = (
+    "Answer the question using the passages. Reply with a short answer only: a name, a date, a number or a few words."
+)
 
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks.quality", description=__doc__.split("\n\n")[0])
-    p.add_argument("--datasets", default="demo,musique",
-                   help="comma-separated: demo, musique, hotpotqa, 2wikimultihopqa, narrativeqa")
+    p.add_argument(
+        "--datasets",
+        default="demo,musique",
+        help="comma-separated: demo, musique, hotpotqa, 2wikimultihopqa, narrativeqa",
+    )
     p.add_argument("--n", type=int, default=None, help="questions per benchmark dataset (default 30; --quick 10)")
-    p.add_argument("--distractors", type=float, default=1.0, help="robustness run: factor x N extra documents (0 = off)")
+    p.add_argument(
+        "--distractors", type=float, default=1.0, help="robustness run: factor x N extra documents (0 = off)"
+    )
     p.add_argument("--top-k", type=int, default=3, help="BM25 passages in the RAG context")
     p.add_argument("--base", default="smollm2-135m-instruct", help="base model name or checkpoint dir")
     p.add_argument("--precision", default="int8", help="precision of the base pack and of built memory packs")
-    p.add_argument("--memory-pack", action="append", default=[], metavar="NAME=DIR",
-                   help="memory pack for a dataset (NAME, or NAME+d for its distractor corpus); repeatable")
+    p.add_argument(
+        "--memory-pack",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="memory pack for a dataset (NAME, or NAME+d for its distractor corpus); repeatable",
+    )
     p.add_argument("--build", action="store_true", help="train memory packs that were not given (slow on CPU)")
     p.add_argument("--max-pairs", type=int, default=None, help="extractive reflections per corpus when building")
     p.add_argument("--epochs", type=int, default=None, help="training epochs when building")
@@ -70,6 +81,7 @@ def parse(argv):
 
 # ---------------------------------------------------------------- data
 
+
 def load_sets(a, log) -> list:
     from memo_edge import datasets
     from memo_edge.corpus import load_corpus
@@ -81,18 +93,22 @@ def load_sets(a, log) -> list:
             demo = REPO / "memo_edge" / "demo"
             docs = [{"id": d.doc_id, "title": d.title, "text": d.text} for d in load_corpus(demo / "corpus")]
             # the memory is built from the original Markdown files (their date lines and titles)
-            bench = datasets.BenchSet("demo", load_eval_items(demo / "questions.jsonl"), docs, [],
-                                      {"corpus_dir": str(demo / "corpus")})
+            bench = datasets.BenchSet(
+                "demo", load_eval_items(demo / "questions.jsonl"), docs, [], {"corpus_dir": str(demo / "corpus")}
+            )
             out.append((bench, None))
             continue
         bench = datasets.load(name, n=a.n, **({"stratify": True} if name == "musique" else {}))
         out.append((bench, datasets.with_distractors(bench, a.distractors, seed=0) if a.distractors else None))
-        log(f"{name}: {len(bench.items)} questions, corpus {len(bench.docs)} docs"
-            + (f", +{out[-1][1].meta['distractors']} distractors" if a.distractors else ""))
+        log(
+            f"{name}: {len(bench.items)} questions, corpus {len(bench.docs)} docs"
+            + (f", +{out[-1][1].meta['distractors']} distractors" if a.distractors else "")
+        )
     return out
 
 
 # ---------------------------------------------------------------- base model systems (same Engine)
+
 
 def base_pack(a, log) -> Path:
     from memo_edge.models import resolve_model
@@ -110,14 +126,18 @@ def base_pack(a, log) -> Path:
 # A 135M base model answers in full sentences unless shown the format; two generic demonstrations (no dataset
 # content) make closed-book and RAG answer short, like the memory model was trained to, so EM/F1 compare fairly.
 QA_SHOTS = [("Who wrote the novel Moby-Dick?", "Herman Melville"), ("In what year did the Berlin Wall fall?", "1989")]
-RAG_SHOTS = [("Passages:\n[1] Lake Bled: Lake Bled is a lake in the Julian Alps in north-western Slovenia, next to "
-              "the town of Bled.\n\nQuestion: In which country is Lake Bled?", "Slovenia")]
+RAG_SHOTS = [
+    (
+        "Passages:\n[1] Lake Bled: Lake Bled is a lake in the Julian Alps in north-western Slovenia, next to "
+        "the town of Bled.\n\nQuestion: In which country is Lake Bled?",
+        "Slovenia",
+    )
+]
 
 
 def chat(system: str, user: str, shots: list[tuple[str, str]] = ()) -> str:
     turns = "".join(f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n{a}<|im_end|>\n" for q, a in shots)
-    return (f"<|im_start|>system\n{system}<|im_end|>\n{turns}"
-            f"<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n")
+    return f"<|im_start|>system\n{system}<|im_end|>\n{turns}<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n"
 
 
 def contains_gold(prediction: str, golds: list[str]) -> float:
@@ -143,7 +163,7 @@ def short_answer(text: str) -> str:
     line = text.strip().splitlines()[0] if text.strip() else ""
     for lead in ("Answer:", "A:", "The answer is"):
         if line.lower().startswith(lead.lower()):
-            line = line[len(lead):]
+            line = line[len(lead) :]
     return line.strip()
 
 
@@ -151,7 +171,7 @@ def generate(engine, prompts: list[str], a) -> tuple[list[str], list[float]]:
     out, per_q = [], []
     for i in range(0, len(prompts), a.batch_size):
         t = time.perf_counter()
-        comps = engine.generate(prompts[i:i + a.batch_size], max_new_tokens=a.max_new_tokens, temperature=0.0)
+        comps = engine.generate(prompts[i : i + a.batch_size], max_new_tokens=a.max_new_tokens, temperature=0.0)
         dt = (time.perf_counter() - t) / len(comps)
         out += [short_answer(c.text) for c in comps]
         per_q += [dt] * len(comps)
@@ -167,13 +187,16 @@ class BM25:
         self.bm25s = bm25s
         self.docs = docs
         self.r = bm25s.BM25()
-        self.r.index(bm25s.tokenize([f"{d['title']} {d['text']}" for d in docs], stopwords="en",
-                                    show_progress=False), show_progress=False)
+        self.r.index(
+            bm25s.tokenize([f"{d['title']} {d['text']}" for d in docs], stopwords="en", show_progress=False),
+            show_progress=False,
+        )
 
     def top(self, queries: list[str], k: int) -> list[list[dict]]:
         k = min(k, len(self.docs))
-        idx, _ = self.r.retrieve(self.bm25s.tokenize(queries, stopwords="en", show_progress=False), k=k,
-                                 show_progress=False)
+        idx, _ = self.r.retrieve(
+            self.bm25s.tokenize(queries, stopwords="en", show_progress=False), k=k, show_progress=False
+        )
         return [[self.docs[int(j)] for j in row] for row in idx]
 
 
@@ -204,6 +227,7 @@ def run_rag(engine, items, docs, a) -> dict:
 
 # ---------------------------------------------------------------- MeMo systems
 
+
 def memory_pack_for(a, bench, key: str, log) -> Path | None:
     if key in a.packs:
         return a.packs[key]
@@ -216,14 +240,27 @@ def memory_pack_for(a, bench, key: str, log) -> Path | None:
     out = work / "pack"
     if (out / "manifest.json").is_file():
         return out
-    corpus_dir = Path(bench.meta["corpus_dir"]) if "corpus_dir" in bench.meta else bench.write(work / "data")["corpus_dir"]
+    corpus_dir = (
+        Path(bench.meta["corpus_dir"]) if "corpus_dir" in bench.meta else bench.write(work / "data")["corpus_dir"]
+    )
     synthesis = {"max_pairs": a.max_pairs} if a.max_pairs else {}
     train = {"epochs": a.epochs} if a.epochs else {}
     train["threads"] = a.threads
     log(f"[{key}] building a memory pack: {len(bench.docs)} docs -> {out} (this trains a model on CPU)")
     t = time.perf_counter()
-    build(BuildConfig(corpus=corpus_dir, out=out, base=a.base, precision=a.precision, work_dir=work / "build",
-                      synthesis=synthesis, train=train), log=log, progress=False)
+    build(
+        BuildConfig(
+            corpus=corpus_dir,
+            out=out,
+            base=a.base,
+            precision=a.precision,
+            work_dir=work / "build",
+            synthesis=synthesis,
+            train=train,
+        ),
+        log=log,
+        progress=False,
+    )
     log(f"[{key}] memory built in {time.perf_counter() - t:.0f}s")
     return out
 
@@ -236,15 +273,21 @@ def run_memo(pack: Path, items, executive: str, a) -> dict:
     usable = items if executive != "oracle" else [it for it in items if it.decomposition]
     if not usable:
         return {"skipped": "no gold decompositions"}
-    res = evaluate(pack, usable, ExecutiveConfig(executive=executive, executive_model=a.executive_model or "default"),
-                   batch_size=a.batch_size, progress=False,
-                   judge=JudgeConfig(judge_url=a.judge_url, judge_model=a.judge_model or "default"))
+    res = evaluate(
+        pack,
+        usable,
+        ExecutiveConfig(executive=executive, executive_model=a.executive_model or "default"),
+        batch_size=a.batch_size,
+        progress=False,
+        judge=JudgeConfig(judge_url=a.judge_url, judge_model=a.judge_model or "default"),
+    )
     res.update({k: v for k, v in scored(usable, res["predictions"]).items() if k == "contains"})
     res["sec_per_question"] = res["wall_s"] / max(len(usable), 1)
     return res
 
 
 # ---------------------------------------------------------------- main
+
 
 def main(argv=None) -> int:
     a = parse(argv if argv is not None else sys.argv[1:])
@@ -254,11 +297,22 @@ def main(argv=None) -> int:
     os.environ.setdefault("MEMO_THREADS", str(a.threads))
     from memo_edge.runtime import Engine
 
-    head = report.header("quality", datasets=a.datasets, n=a.n, distractors=a.distractors, top_k=a.top_k,
-                         base=a.base, precision=a.precision, threads=a.threads, quick=a.quick,
-                         max_new_tokens=a.max_new_tokens, memory_packs={k: str(v) for k, v in a.packs.items()},
-                         build=a.build, executive_url=bool(a.executive_url),
-                         **({"judge_model": a.judge_model or "default"} if a.judge_url else {}))
+    head = report.header(
+        "quality",
+        datasets=a.datasets,
+        n=a.n,
+        distractors=a.distractors,
+        top_k=a.top_k,
+        base=a.base,
+        precision=a.precision,
+        threads=a.threads,
+        quick=a.quick,
+        max_new_tokens=a.max_new_tokens,
+        memory_packs={k: str(v) for k, v in a.packs.items()},
+        build=a.build,
+        executive_url=bool(a.executive_url),
+        **({"judge_model": a.judge_model or "default"} if a.judge_url else {}),
+    )
     engine = Engine(base_pack(a, log), threads=a.threads)
     results = []
     for bench, noisy in load_sets(a, log):
@@ -266,8 +320,15 @@ def main(argv=None) -> int:
         for variant, b in variants:
             key = bench.name + ("" if variant == "clean" else "+d")
             items = b.items
-            row = lambda system, res: results.append({"dataset": bench.name, "corpus": variant,  # noqa: E731
-                                                      "docs": len(b.docs), "system": system, **res})
+            row = lambda system, res: results.append(  # noqa: E731
+                {
+                    "dataset": bench.name,
+                    "corpus": variant,
+                    "docs": len(b.docs),
+                    "system": system,
+                    **res,
+                }
+            )
             systems = set(a.systems.split(","))
             if variant == "clean" and "closed" in systems:
                 log(f"[{key}] closed-book")
@@ -292,10 +353,24 @@ def main(argv=None) -> int:
     name = "quality-quick" if a.quick else "quality"
     report.save(a.out, name, {**doc, "predictions": results}, md)
     plot(doc, a.out / f"{name}.png")
-    keys = ("dataset", "corpus", "docs", "system", "n", "em", "f1", "contains", "per_hop", "skipped",
-            "sec_per_question", "context_tokens") + (("judge",) if a.judge_url else ())
-    report.emit({k: doc[k] for k in ("benchmark", "date_utc", "settings")} | {"results": [
-        {k: r.get(k) for k in keys} for r in doc["results"]]})
+    keys = (
+        "dataset",
+        "corpus",
+        "docs",
+        "system",
+        "n",
+        "em",
+        "f1",
+        "contains",
+        "per_hop",
+        "skipped",
+        "sec_per_question",
+        "context_tokens",
+    ) + (("judge",) if a.judge_url else ())
+    report.emit(
+        {k: doc[k] for k in ("benchmark", "date_utc", "settings")}
+        | {"results": [{k: r.get(k) for k in keys} for r in doc["results"]]}
+    )
     return 0
 
 
@@ -306,21 +381,70 @@ def render(doc: dict) -> str:
     judged = any("judge" in r for r in doc["results"])  # the judge column only exists when --judge-url was given
     for r in doc["results"]:
         if "skipped" in r:
-            rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], "-", "-", "-", "-",
-                         *["-"] * judged, *["-"] * len(hops), "-", r["skipped"]])
+            rows.append(
+                [
+                    r["dataset"],
+                    r["corpus"],
+                    r["docs"],
+                    r["system"],
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    *["-"] * judged,
+                    *["-"] * len(hops),
+                    "-",
+                    r["skipped"],
+                ]
+            )
             continue
         jd = [f(r["judge"]["judge_accuracy"] * 100) if "judge" in r else "-"] if judged else []
-        ph = [f"{f(r['per_hop'][h]['em'] * 100)} / {f(r['per_hop'][h]['f1'] * 100)} ({r['per_hop'][h]['n']})"
-              if h in r["per_hop"] else "-" for h in hops]
-        rows.append([r["dataset"], r["corpus"], r["docs"], r["system"], r["n"], f(r["em"] * 100), f(r["f1"] * 100),
-                     f(r.get("contains", 0) * 100), *jd, *ph, f(r.get("sec_per_question"), 2), f(r.get("context_tokens"), 0) if "context_tokens" in r else ""])
-    cols = ["dataset", "corpus", "docs", "system", "n", "EM", "F1", "contains gold", *["judge"] * judged,
-            *[f"{h}-hop EM / F1 (n)" for h in hops],
-            "s / question", "RAG context tokens"]
+        ph = [
+            f"{f(r['per_hop'][h]['em'] * 100)} / {f(r['per_hop'][h]['f1'] * 100)} ({r['per_hop'][h]['n']})"
+            if h in r["per_hop"]
+            else "-"
+            for h in hops
+        ]
+        rows.append(
+            [
+                r["dataset"],
+                r["corpus"],
+                r["docs"],
+                r["system"],
+                r["n"],
+                f(r["em"] * 100),
+                f(r["f1"] * 100),
+                f(r.get("contains", 0) * 100),
+                *jd,
+                *ph,
+                f(r.get("sec_per_question"), 2),
+                f(r.get("context_tokens"), 0) if "context_tokens" in r else "",
+            ]
+        )
+    cols = [
+        "dataset",
+        "corpus",
+        "docs",
+        "system",
+        "n",
+        "EM",
+        "F1",
+        "contains gold",
+        *["judge"] * judged,
+        *[f"{h}-hop EM / F1 (n)" for h in hops],
+        "s / question",
+        "RAG context tokens",
+    ]
     s = doc["settings"]
-    return "\n".join([f"## Answer quality ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; base "
-                      f"{s['base']} {s['precision']}, {s['threads']} threads)", "",
-                      report.markdown_table(cols, rows), ""])
+    return "\n".join(
+        [
+            f"## Answer quality ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; base "
+            f"{s['base']} {s['precision']}, {s['threads']} threads)",
+            "",
+            report.markdown_table(cols, rows),
+            "",
+        ]
+    )
 
 
 def plot(doc: dict, path: Path) -> None:
@@ -337,8 +461,10 @@ def plot(doc: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(8, 2.2 * len(groups)), 5))
     w = 0.8 / len(systems)
     for j, sysname in enumerate(systems):
-        vals = [next((r["f1"] * 100 for r in rows if f"{r['dataset']} {r['corpus']}" == g and r["system"] == sysname),
-                     0) for g in groups]
+        vals = [
+            next((r["f1"] * 100 for r in rows if f"{r['dataset']} {r['corpus']}" == g and r["system"] == sysname), 0)
+            for g in groups
+        ]
         ax.bar([i + j * w for i in range(len(groups))], vals, w, label=sysname)
     ax.set_xticks([i + 0.4 - w / 2 for i in range(len(groups))], groups)
     ax.set_ylabel("answer F1 (%)")

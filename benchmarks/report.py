@@ -13,8 +13,17 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-VERSIONED = ("onnxruntime", "onnxruntime-genai", "tokenizers", "numpy", "torch", "transformers", "llama-cpp-python",
-             "bm25s", "memo-edge")
+VERSIONED = (
+    "onnxruntime",
+    "onnxruntime-genai",
+    "tokenizers",
+    "numpy",
+    "torch",
+    "transformers",
+    "llama-cpp-python",
+    "bm25s",
+    "memo-edge",
+)
 
 
 def versions() -> dict:
@@ -51,9 +60,14 @@ def machine() -> dict:
 
 
 def header(name: str, **settings) -> dict:
-    return {"benchmark": name, "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-            "command": " ".join([Path(sys.executable).name, "-m", f"benchmarks.{name}", *sys.argv[1:]]),
-            "machine": machine(), "versions": versions(), "settings": settings}
+    return {
+        "benchmark": name,
+        "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "command": " ".join([Path(sys.executable).name, "-m", f"benchmarks.{name}", *sys.argv[1:]]),
+        "machine": machine(),
+        "versions": versions(),
+        "settings": settings,
+    }
 
 
 def stats(xs: list[float]) -> dict:

@@ -45,12 +45,16 @@ def short_behind_long(e, short: str, repeats: int) -> dict:
     from memo_edge.runtime.batcher import Batcher, Job
 
     b = Batcher(e, max_batch=16)
-    long_prompt = e.manifest.prompt.render("Summarize: " + " ".join(f"item{i % 97} is next to item{(i * 7) % 97}."
-                                                                   for i in range(200)))
-    longs = {"long_answer": lambda: Job(e.manifest.prompt.render("Tell me a very long story."), max_new_tokens=512),
-             "long_prompt": lambda: Job(long_prompt, max_new_tokens=8)}
+    long_prompt = e.manifest.prompt.render(
+        "Summarize: " + " ".join(f"item{i % 97} is next to item{(i * 7) % 97}." for i in range(200))
+    )
+    longs = {
+        "long_answer": lambda: Job(e.manifest.prompt.render("Tell me a very long story."), max_new_tokens=512),
+        "long_prompt": lambda: Job(long_prompt, max_new_tokens=8),
+    }
     out = {"alone_s": [], **{f"behind_{k}_s": [] for k in longs}}
     try:
+
         def timed(job):
             b.submit(job)
             job.done.wait()
@@ -67,8 +71,11 @@ def short_behind_long(e, short: str, repeats: int) -> dict:
     finally:
         b.close()
     med = {k: statistics.median(v) for k, v in out.items()}
-    return {**med, **{f"ratio_{k}": med[f"behind_{k}_s"] / med["alone_s"] for k in longs},
-            "long_prompt_tokens": len(e.encode(long_prompt))}
+    return {
+        **med,
+        **{f"ratio_{k}": med[f"behind_{k}_s"] / med["alone_s"] for k in longs},
+        "long_prompt_tokens": len(e.encode(long_prompt)),
+    }
 
 
 def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -> dict:
@@ -80,9 +87,17 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
     prompts = [mp.render(q) for q in qs]
     fixed = dict(max_new_tokens=new_tokens, stop_token_ids=[])  # same token count every run
     e.generate(prompts[:1], max_new_tokens=4, prefix=mp.prefix)  # warm-up (also fills the prefix cache)
-    rows = {"ttft_ms_no_reuse": [], "ttft_ms_prefix_reuse": [], "decode_tps": [], "raw_loop_decode_tps": [],
-            "prefill_tps": [],
-            "seq_s": [], "batch_s": [], "batch_ttft_ms": [], "batch_decode_tps_total": []}
+    rows = {
+        "ttft_ms_no_reuse": [],
+        "ttft_ms_prefix_reuse": [],
+        "decode_tps": [],
+        "raw_loop_decode_tps": [],
+        "prefill_tps": [],
+        "seq_s": [],
+        "batch_s": [],
+        "batch_ttft_ms": [],
+        "batch_decode_tps_total": [],
+    }
     for _ in range(repeats):
         for q in prompts[:3]:
             c = e.generate([q], **fixed)[0]
@@ -104,9 +119,18 @@ def bench_pack(path: str, threads: int, k: int, repeats: int, new_tokens: int) -
     med = {key: statistics.median(v) for key, v in rows.items()}
     med["batch_speedup"] = med["seq_s"] / med["batch_s"]
     med.update(short_behind_long(e, prompts[0], repeats))
-    return {"pack": str(path), "loadavg": round(os.getloadavg()[0], 1), "precision": e.manifest.precision, "threads": threads, "k": k,
-            "new_tokens": new_tokens, "load_s": e.load_s, "prompt_tokens": len(e.encode(prompts[0])),
-            "prefix_tokens": len(e.encode(mp.prefix)), **{k2: round(v, 2) for k2, v in med.items()}}
+    return {
+        "pack": str(path),
+        "loadavg": round(os.getloadavg()[0], 1),
+        "precision": e.manifest.precision,
+        "threads": threads,
+        "k": k,
+        "new_tokens": new_tokens,
+        "load_s": e.load_s,
+        "prompt_tokens": len(e.encode(prompts[0])),
+        "prefix_tokens": len(e.encode(mp.prefix)),
+        **{k2: round(v, 2) for k2, v in med.items()},
+    }
 
 
 def main(argv=None):
@@ -119,9 +143,22 @@ def main(argv=None):
     ap.add_argument("--out", default="benchmarks/results")
     a = ap.parse_args(argv)
     results = [bench_pack(p, a.threads, a.k, a.repeats, a.new_tokens) for p in a.packs]
-    cols = ["precision", "load_s", "ttft_ms_no_reuse", "ttft_ms_prefix_reuse", "prefill_tps", "decode_tps",
-            "raw_loop_decode_tps", "seq_s", "batch_s", "batch_speedup", "batch_decode_tps_total", "alone_s",
-            "ratio_long_answer", "ratio_long_prompt"]
+    cols = [
+        "precision",
+        "load_s",
+        "ttft_ms_no_reuse",
+        "ttft_ms_prefix_reuse",
+        "prefill_tps",
+        "decode_tps",
+        "raw_loop_decode_tps",
+        "seq_s",
+        "batch_s",
+        "batch_speedup",
+        "batch_decode_tps_total",
+        "alone_s",
+        "ratio_long_answer",
+        "ratio_long_prompt",
+    ]
     print(" | ".join(f"{c:>14}" for c in cols))
     for r in results:
         print(" | ".join(f"{r[c]:>14}" if not isinstance(r[c], float) else f"{r[c]:>14.2f}" for c in cols))
@@ -137,13 +174,17 @@ def main(argv=None):
 
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
         names = [r["precision"] for r in results]
-        axes[0].bar([f"{n}\nno reuse" for n in names] + [f"{n}\nprefix reuse" for n in names],
-                    [r["ttft_ms_no_reuse"] for r in results] + [r["ttft_ms_prefix_reuse"] for r in results])
+        axes[0].bar(
+            [f"{n}\nno reuse" for n in names] + [f"{n}\nprefix reuse" for n in names],
+            [r["ttft_ms_no_reuse"] for r in results] + [r["ttft_ms_prefix_reuse"] for r in results],
+        )
         axes[0].set_title("TTFT (ms)")
         axes[1].bar(names, [r["decode_tps"] for r in results])
         axes[1].set_title("decode tok/s (batch 1)")
-        axes[2].bar([f"{n}\nsequential" for n in names] + [f"{n}\nbatched" for n in names],
-                    [r["seq_s"] for r in results] + [r["batch_s"] for r in results])
+        axes[2].bar(
+            [f"{n}\nsequential" for n in names] + [f"{n}\nbatched" for n in names],
+            [r["seq_s"] for r in results] + [r["batch_s"] for r in results],
+        )
         axes[2].set_title(f"K={a.k} questions, {a.new_tokens} tokens each (s)")
         fig.tight_layout()
         fig.savefig(png, dpi=100)

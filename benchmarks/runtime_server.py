@@ -49,8 +49,7 @@ def _stats(lat: list[float]) -> dict:
 
 
 def _body(model: str, q: str, max_tokens: int, stream: bool = False) -> dict:
-    return {"model": model, "messages": [{"role": "user", "content": q}], "max_tokens": max_tokens,
-            "stream": stream}
+    return {"model": model, "messages": [{"role": "user", "content": q}], "max_tokens": max_tokens, "stream": stream}
 
 
 def _post(url: str, body: dict) -> tuple[int, float]:
@@ -96,18 +95,33 @@ def load_test(stack: str, pack: str, a, qs: list[str]) -> dict:
         b0 = srv.batcher.batches
         conc, conc_wall = _concurrent(srv.url, [_body(srv.model_id, q, a.max_tokens) for q in qs[: a.clients]])
         batches = srv.batcher.batches - b0
-        many, many_wall = _concurrent(srv.url, [_body(srv.model_id, q, a.many_tokens, stream=i % 4 == 0)
-                                                for i, q in enumerate(qs[: a.many])])
+        many, many_wall = _concurrent(
+            srv.url, [_body(srv.model_id, q, a.many_tokens, stream=i % 4 == 0) for i, q in enumerate(qs[: a.many])]
+        )
     finally:
         srv.stop()
     return {
-        "sequential": {"requests": len(seq), "errors": sum(s != 200 for s, _ in seq), "wall_s": round(seq_wall, 2),
-                       "req_per_s": round(len(seq) / seq_wall, 2), "latency_s": _stats([x for _, x in seq])},
-        "concurrent": {"requests": len(conc), "errors": sum(s != 200 for s, _ in conc),
-                       "wall_s": round(conc_wall, 2), "req_per_s": round(len(conc) / conc_wall, 2),
-                       "batches": batches, "latency_s": _stats([x for _, x in conc])},
-        "many": {"requests": len(many), "errors": sum(s != 200 for s, _ in many), "wall_s": round(many_wall, 2),
-                 "latency_s": _stats([x for _, x in many])},
+        "sequential": {
+            "requests": len(seq),
+            "errors": sum(s != 200 for s, _ in seq),
+            "wall_s": round(seq_wall, 2),
+            "req_per_s": round(len(seq) / seq_wall, 2),
+            "latency_s": _stats([x for _, x in seq]),
+        },
+        "concurrent": {
+            "requests": len(conc),
+            "errors": sum(s != 200 for s, _ in conc),
+            "wall_s": round(conc_wall, 2),
+            "req_per_s": round(len(conc) / conc_wall, 2),
+            "batches": batches,
+            "latency_s": _stats([x for _, x in conc]),
+        },
+        "many": {
+            "requests": len(many),
+            "errors": sum(s != 200 for s, _ in many),
+            "wall_s": round(many_wall, 2),
+            "latency_s": _stats([x for _, x in many]),
+        },
         "_lat": {"sequential": [x for _, x in seq], "concurrent": [x for _, x in conc]},
     }
 
@@ -127,8 +141,12 @@ def short_behind_long(pack: str, a) -> dict:
 
         def long_request():
             t = time.perf_counter()
-            with httpx.stream("POST", srv.url + "/v1/chat/completions", timeout=900, json=_body(
-                    srv.model_id, "Tell me everything about Quillfen Robotics.", a.long_tokens, stream=True)) as r:
+            with httpx.stream(
+                "POST",
+                srv.url + "/v1/chat/completions",
+                timeout=900,
+                json=_body(srv.model_id, "Tell me everything about Quillfen Robotics.", a.long_tokens, stream=True),
+            ) as r:
                 for line in r.iter_lines():
                     if '"content": "' in line and '"content": ""' not in line:
                         started.set()  # decoding has begun
@@ -140,9 +158,14 @@ def short_behind_long(pack: str, a) -> dict:
         started.wait(120)
         behind = _post(srv.url, short)[1]
         th.join()
-    return {"short_alone_s": round(alone, 3), "short_behind_long_s": round(behind, 3),
-            "ratio": round(behind / alone, 2), "long_tokens": a.long_tokens, "long_s": round(long_s[0], 2),
-            "goal": "<= 2x"}
+    return {
+        "short_alone_s": round(alone, 3),
+        "short_behind_long_s": round(behind, 3),
+        "ratio": round(behind / alone, 2),
+        "long_tokens": a.long_tokens,
+        "long_s": round(long_s[0], 2),
+        "goal": "<= 2x",
+    }
 
 
 def _start(cmd: list[str]) -> tuple[subprocess.Popen, str, str]:
@@ -157,8 +180,18 @@ def _start(cmd: list[str]) -> tuple[subprocess.Popen, str, str]:
 def _serve_cmd(stack: str, pack: str, a, *extra: str) -> list[str]:
     if stack == "legacy":
         return [sys.executable, "-m", "benchmarks.legacy_http_server", pack, "--threads", str(a.threads), *extra]
-    return [sys.executable, "-c", "from memo_edge.cli import main; main()", "serve", pack, "--port", "0",
-            "--threads", str(a.threads), *extra]
+    return [
+        sys.executable,
+        "-c",
+        "from memo_edge.cli import main; main()",
+        "serve",
+        pack,
+        "--port",
+        "0",
+        "--threads",
+        str(a.threads),
+        *extra,
+    ]
 
 
 def shutdown_time(stack: str, pack: str, a) -> dict:
@@ -184,16 +217,21 @@ def shutdown_time(stack: str, pack: str, a) -> dict:
             s.close()
         if p.poll() is None:
             p.kill()
-    return {"idle_clients": a.idle, "exit_s": round(took, 2) if took is not None else f">{CAP_S:g} (killed)",
-            "exit_code": rc, "goal": "<= 5 s"}
+    return {
+        "idle_clients": a.idle,
+        "exit_s": round(took, 2) if took is not None else f">{CAP_S:g} (killed)",
+        "exit_code": rc,
+        "goal": "<= 5 s",
+    }
 
 
 def memory_after_load(pack: str, a) -> dict:
     ctx = int(json.loads((Path(pack) / "manifest.json").read_text())["model"]["context_length"])
     long_prompt_tokens = min(a.long_prompt, ctx - 64)
     # no deadline here: on a loaded machine the long prefill can outlast the default 300 s, and this measures memory
-    p, url, model = _start(_serve_cmd("new", pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200),
-                                      "--request-timeout", "36000"))
+    p, url, model = _start(
+        _serve_cmd("new", pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200), "--request-timeout", "36000")
+    )
     proc = psutil.Process(p.pid)
 
     def rss() -> float:
@@ -210,13 +248,14 @@ def memory_after_load(pack: str, a) -> dict:
         for i in range(a.mixed):  # streams and not, short and longer answers, some refused requests
             kind = i % 8
             if kind == 7:
-                bodies.append({"model": model, "messages": [{"role": "user", "content": [{"type": "text",
-                                                                                           "text": 5}]}]})
+                bodies.append(
+                    {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}
+                )
             else:
                 bodies.append(_body(model, rng.choice(qs), rng.choice((4, 16, 32, 64)), stream=kind % 2 == 0))
         statuses = []
         for k in range(0, len(bodies), 16):
-            res, _ = _concurrent(url, bodies[k:k + 16])
+            res, _ = _concurrent(url, bodies[k : k + 16])
             statuses += [s for s, _ in res]
         after_mixed = rss()
         word = "memory "  # ~1 token per word: the prompt is built to ~long_prompt_tokens tokens
@@ -233,15 +272,25 @@ def memory_after_load(pack: str, a) -> dict:
             p.wait(timeout=60)
         except subprocess.TimeoutExpired:
             p.kill()
-    return {"baseline_mb": base, "after_mixed_mb": after_mixed, "mixed_requests": len(bodies),
-            "mixed_errors_unexpected": sum(1 for i, s in enumerate(statuses) if s != (400 if i % 8 == 7 else 200)),
-            "after_mixed_ratio": round(after_mixed / base, 3), "long_prompt_tokens": long_prompt_tokens,
-            "long_prompt_status": status, "long_prompt_s": round(long_s, 2), "after_long_mb": after_long,
-            "after_long_ratio": round(after_long / base, 3), "peak_seen_mb": peak, "goal": "<= 1.10"}
+    return {
+        "baseline_mb": base,
+        "after_mixed_mb": after_mixed,
+        "mixed_requests": len(bodies),
+        "mixed_errors_unexpected": sum(1 for i, s in enumerate(statuses) if s != (400 if i % 8 == 7 else 200)),
+        "after_mixed_ratio": round(after_mixed / base, 3),
+        "long_prompt_tokens": long_prompt_tokens,
+        "long_prompt_status": status,
+        "long_prompt_s": round(long_s, 2),
+        "after_long_mb": after_long,
+        "after_long_ratio": round(after_long / base, 3),
+        "peak_seen_mb": peak,
+        "goal": "<= 1.10",
+    }
 
 
-DESKTOP_SYSTEM = ("You are a helpful assistant running on the user's computer. Answer the user's questions "
-                  "accurately and concisely.")
+DESKTOP_SYSTEM = (
+    "You are a helpful assistant running on the user's computer. Answer the user's questions accurately and concisely."
+)
 
 
 def system_messages(pack: str, a) -> dict:
@@ -252,9 +301,11 @@ def system_messages(pack: str, a) -> dict:
     rows = [json.loads(line) for line in DEMO_QUESTIONS.read_text().splitlines() if line.strip()]
     mem = Memory.load(pack, threads=a.threads)
     out = {}
-    for label, stack, system in (("no system message", "new", None), ("client system kept as context (new)", "new",
-                                 DESKTOP_SYSTEM), ("client system replaces the trained one (old)", "legacy",
-                                                   DESKTOP_SYSTEM)):
+    for label, stack, system in (
+        ("no system message", "new", None),
+        ("client system kept as context (new)", "new", DESKTOP_SYSTEM),
+        ("client system replaces the trained one (old)", "legacy", DESKTOP_SYSTEM),
+    ):
         if stack == "legacy":
             from benchmarks.legacy_http_server import MemoServer, ServerConfig
         else:
@@ -264,17 +315,31 @@ def system_messages(pack: str, a) -> dict:
             bodies = []
             for r in rows:
                 msgs = ([{"role": "system", "content": system}] if system else []) + [
-                    {"role": "user", "content": r["question"]}]
-                bodies.append({"model": srv.model_id, "messages": msgs, "temperature": 0,
-                               "max_tokens": mem.defaults.max_new_tokens})
-            answers = [httpx.post(srv.url + "/v1/chat/completions", json=b, timeout=600).json()
-                       ["choices"][0]["message"]["content"].strip() for b in bodies]
+                    {"role": "user", "content": r["question"]}
+                ]
+                bodies.append(
+                    {
+                        "model": srv.model_id,
+                        "messages": msgs,
+                        "temperature": 0,
+                        "max_tokens": mem.defaults.max_new_tokens,
+                    }
+                )
+            answers = [
+                httpx.post(srv.url + "/v1/chat/completions", json=b, timeout=600)
+                .json()["choices"][0]["message"]["content"]
+                .strip()
+                for b in bodies
+            ]
         finally:
             srv.stop()
         scores = [best_em_f1(ans, [r["answer"], *r.get("answer_aliases", [])]) for ans, r in zip(answers, rows)]
-        out[label] = {"n": len(rows), "em": round(sum(e for e, _ in scores) / len(rows), 3),
-                      "f1": round(sum(f for _, f in scores) / len(rows), 3),
-                      "em_count": int(sum(e for e, _ in scores))}
+        out[label] = {
+            "n": len(rows),
+            "em": round(sum(e for e, _ in scores) / len(rows), 3),
+            "f1": round(sum(f for _, f in scores) / len(rows), 3),
+            "em_count": int(sum(e for e, _ in scores)),
+        }
     out["system_message"] = DESKTOP_SYSTEM
     return out
 
@@ -307,31 +372,45 @@ def main(argv=None):
         res["load"] = {stack: load_test(stack, a.pack, a, qs) for stack in ("legacy", "new")}
         lat = {s: res["load"][s].pop("_lat") for s in ("legacy", "new")}
         L, N = res["load"]["legacy"], res["load"]["new"]
-        res["load"]["new_vs_legacy"] = {f"{m}_{p}": round(N[m]["latency_s"][p] / L[m]["latency_s"][p], 2)
-                                        for m in ("sequential", "concurrent") for p in ("p50", "p95")}
+        res["load"]["new_vs_legacy"] = {
+            f"{m}_{p}": round(N[m]["latency_s"][p] / L[m]["latency_s"][p], 2)
+            for m in ("sequential", "concurrent")
+            for p in ("p50", "p95")
+        }
         print(f"{'stack':<7} {'mode':<11} {'requests':>8} {'errors':>6} {'wall s':>7} {'p50 s':>7} {'p95 s':>7}")
         for stack in ("legacy", "new"):
             for mode in ("sequential", "concurrent", "many"):
                 r = res["load"][stack][mode]
-                print(f"{stack:<7} {mode:<11} {r['requests']:>8} {r['errors']:>6} {r['wall_s']:>7} "
-                      f"{r['latency_s']['p50']:>7} {r['latency_s']['p95']:>7}")
+                print(
+                    f"{stack:<7} {mode:<11} {r['requests']:>8} {r['errors']:>6} {r['wall_s']:>7} "
+                    f"{r['latency_s']['p50']:>7} {r['latency_s']['p95']:>7}"
+                )
         print("new/legacy latency:", res["load"]["new_vs_legacy"], flush=True)
     if "short" not in skip:
         res["short_behind_long"] = s_ = short_behind_long(a.pack, a)
-        print(f"short alone {s_['short_alone_s']} s, behind a {s_['long_tokens']}-token answer "
-              f"{s_['short_behind_long_s']} s: x{s_['ratio']} (goal <= 2x)", flush=True)
+        print(
+            f"short alone {s_['short_alone_s']} s, behind a {s_['long_tokens']}-token answer "
+            f"{s_['short_behind_long_s']} s: x{s_['ratio']} (goal <= 2x)",
+            flush=True,
+        )
     if "shutdown" not in skip:
         res["shutdown"] = {stack: shutdown_time(stack, a.pack, a) for stack in ("legacy", "new")}
         for stack in ("legacy", "new"):
             s_ = res["shutdown"][stack]
-            print(f"shutdown ({stack}) with {s_['idle_clients']} idle keep-alive clients: {s_['exit_s']} s, "
-                  f"exit code {s_['exit_code']}", flush=True)
+            print(
+                f"shutdown ({stack}) with {s_['idle_clients']} idle keep-alive clients: {s_['exit_s']} s, "
+                f"exit code {s_['exit_code']}",
+                flush=True,
+            )
     if "memory" not in skip:
         res["memory"] = m = memory_after_load(a.pack, a)
-        print(f"RSS baseline {m['baseline_mb']} MB; after {m['mixed_requests']} mixed requests {m['after_mixed_mb']}"
-              f" MB (x{m['after_mixed_ratio']}); after a {m['long_prompt_tokens']}-token prompt {m['after_long_mb']} MB"
-              f" (x{m['after_long_ratio']}, peak seen {m['peak_seen_mb']} MB, {m['long_prompt_s']} s, "
-              f"status {m['long_prompt_status']})", flush=True)
+        print(
+            f"RSS baseline {m['baseline_mb']} MB; after {m['mixed_requests']} mixed requests {m['after_mixed_mb']}"
+            f" MB (x{m['after_mixed_ratio']}); after a {m['long_prompt_tokens']}-token prompt {m['after_long_mb']} MB"
+            f" (x{m['after_long_ratio']}, peak seen {m['peak_seen_mb']} MB, {m['long_prompt_s']} s, "
+            f"status {m['long_prompt_status']})",
+            flush=True,
+        )
     if "system" not in skip:
         res["system"] = system_messages(a.pack, a)
         for label, r in res["system"].items():

@@ -29,8 +29,12 @@ def parse(argv):
     p.add_argument("--n", type=int, default=None, help="questions (default 20; --quick 8)")
     p.add_argument("--factors", default=None, help="corpus multipliers (default 1,2,5,10; --quick 1,5,10)")
     p.add_argument("--top-k", type=int, default=3)
-    p.add_argument("--memory-pack", type=Path, default=None,
-                   help="memory pack to time (default: the base model exported at --precision, same architecture)")
+    p.add_argument(
+        "--memory-pack",
+        type=Path,
+        default=None,
+        help="memory pack to time (default: the base model exported at --precision, same architecture)",
+    )
     p.add_argument("--base", default="smollm2-135m-instruct")
     p.add_argument("--precision", default="int8")
     p.add_argument("--threads", type=int, default=2)
@@ -57,9 +61,17 @@ def main(argv=None) -> int:
     from memo_edge import datasets
     from memo_edge.runtime import Engine
 
-    head = report.header("scaling", dataset=a.dataset, n=a.n, factors=a.factors, top_k=a.top_k,
-                         memory_pack=str(a.memory_pack) if a.memory_pack else f"base {a.precision} (same architecture)",
-                         threads=a.threads, quick=a.quick, max_new_tokens=a.max_new_tokens)
+    head = report.header(
+        "scaling",
+        dataset=a.dataset,
+        n=a.n,
+        factors=a.factors,
+        top_k=a.top_k,
+        memory_pack=str(a.memory_pack) if a.memory_pack else f"base {a.precision} (same architecture)",
+        threads=a.threads,
+        quick=a.quick,
+        max_new_tokens=a.max_new_tokens,
+    )
     base = Engine(base_pack(a, log), threads=a.threads)
     memory = Engine(a.memory_pack, threads=a.threads) if a.memory_pack else base
     mp = memory.manifest.prompt
@@ -81,18 +93,25 @@ def main(argv=None) -> int:
         rag = [timed_generate(base, p, a.max_new_tokens) for p in prompts]
         mem = [timed_generate(memory, mp.render(q), a.max_new_tokens, prefix=mp.prefix) for q in questions]
         corpus_tokens = sum(len(base.encode(f"{d['title']}: {d['text']}")) for d in b.docs)
-        row = {"factor": f, "docs": len(b.docs), "corpus_tokens": corpus_tokens, "bm25_index_s": index_s,
-               "bm25_retrieve_ms": retrieve_ms,
-               "rag_context_tokens": statistics.mean(len(base.encode(p)) for p in prompts),
-               "rag_ttft_ms": statistics.median(x[0] for x in rag) * 1e3,
-               "rag_total_ms": statistics.median(x[1] for x in rag) * 1e3 + retrieve_ms,
-               "memory_ttft_ms": statistics.median(x[0] for x in mem) * 1e3,
-               "memory_total_ms": statistics.median(x[1] for x in mem) * 1e3,
-               "memory_prompt_tokens": statistics.mean(len(memory.encode(mp.render(q))) for q in questions),
-               "memory_pack_mb": sum(p.stat().st_size for p in memory.pack.root.iterdir() if p.is_file()) / 2**20}
+        row = {
+            "factor": f,
+            "docs": len(b.docs),
+            "corpus_tokens": corpus_tokens,
+            "bm25_index_s": index_s,
+            "bm25_retrieve_ms": retrieve_ms,
+            "rag_context_tokens": statistics.mean(len(base.encode(p)) for p in prompts),
+            "rag_ttft_ms": statistics.median(x[0] for x in rag) * 1e3,
+            "rag_total_ms": statistics.median(x[1] for x in rag) * 1e3 + retrieve_ms,
+            "memory_ttft_ms": statistics.median(x[0] for x in mem) * 1e3,
+            "memory_total_ms": statistics.median(x[1] for x in mem) * 1e3,
+            "memory_prompt_tokens": statistics.mean(len(memory.encode(mp.render(q))) for q in questions),
+            "memory_pack_mb": sum(p.stat().st_size for p in memory.pack.root.iterdir() if p.is_file()) / 2**20,
+        }
         rows.append(row)
-        log(f"x{f:g}: {row['docs']} docs, RAG {row['rag_total_ms']:.0f} ms/question, memory "
-            f"{row['memory_total_ms']:.0f} ms/call")
+        log(
+            f"x{f:g}: {row['docs']} docs, RAG {row['rag_total_ms']:.0f} ms/question, memory "
+            f"{row['memory_total_ms']:.0f} ms/call"
+        )
     doc = {**head, "results": rows}
     md = render(doc)
     print(md)
@@ -105,16 +124,47 @@ def main(argv=None) -> int:
 
 def render(doc: dict) -> str:
     f = report.fmt
-    cols = ["corpus", "docs", "corpus tokens (long-context)", "BM25 index s", "BM25 retrieve ms/q",
-            "RAG context tokens", "RAG TTFT ms", "RAG ms/question", "memory prompt tokens", "memory TTFT ms",
-            "memory ms/call", "memory pack MB"]
-    rows = [[f"{r['factor']:g}x", r["docs"], r["corpus_tokens"], f(r["bm25_index_s"], 2), f(r["bm25_retrieve_ms"], 2),
-             f(r["rag_context_tokens"], 0), f(r["rag_ttft_ms"]), f(r["rag_total_ms"]), f(r["memory_prompt_tokens"], 0),
-             f(r["memory_ttft_ms"]), f(r["memory_total_ms"]), f(r["memory_pack_mb"], 0)] for r in doc["results"]]
+    cols = [
+        "corpus",
+        "docs",
+        "corpus tokens (long-context)",
+        "BM25 index s",
+        "BM25 retrieve ms/q",
+        "RAG context tokens",
+        "RAG TTFT ms",
+        "RAG ms/question",
+        "memory prompt tokens",
+        "memory TTFT ms",
+        "memory ms/call",
+        "memory pack MB",
+    ]
+    rows = [
+        [
+            f"{r['factor']:g}x",
+            r["docs"],
+            r["corpus_tokens"],
+            f(r["bm25_index_s"], 2),
+            f(r["bm25_retrieve_ms"], 2),
+            f(r["rag_context_tokens"], 0),
+            f(r["rag_ttft_ms"]),
+            f(r["rag_total_ms"]),
+            f(r["memory_prompt_tokens"], 0),
+            f(r["memory_ttft_ms"]),
+            f(r["memory_total_ms"]),
+            f(r["memory_pack_mb"], 0),
+        ]
+        for r in doc["results"]
+    ]
     s = doc["settings"]
-    return "\n".join([f"## Scaling ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; {s['dataset']}, "
-                      f"{s['n']} questions, top-{s['top_k']}, {s['threads']} threads, medians)", "",
-                      report.markdown_table(cols, rows), ""])
+    return "\n".join(
+        [
+            f"## Scaling ({doc['date_utc']} UTC{', --quick' if s['quick'] else ''}; {s['dataset']}, "
+            f"{s['n']} questions, top-{s['top_k']}, {s['threads']} threads, medians)",
+            "",
+            report.markdown_table(cols, rows),
+            "",
+        ]
+    )
 
 
 def plot(doc: dict, path: Path) -> None:

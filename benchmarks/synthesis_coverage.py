@@ -37,9 +37,13 @@ def parse(argv):
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     p.add_argument("--show-misses", type=int, default=0, help="print this many uncovered hop answers per dataset")
-    p.add_argument("--wild-markdown", type=int, default=20,
-                   help="also synthesize from this many Markdown READMEs of installed packages (notes-like text "
-                        "nobody here wrote: headings, bullets, tables, code); 0 = off")
+    p.add_argument(
+        "--wild-markdown",
+        type=int,
+        default=20,
+        help="also synthesize from this many Markdown READMEs of installed packages (notes-like text "
+        "nobody here wrote: headings, bullets, tables, code); 0 = off",
+    )
     a = p.parse_args(argv)
     a.n = a.n or (15 if a.quick else 50)
     return a
@@ -85,9 +89,11 @@ def hops_2wiki(rows: list[dict]) -> list[tuple[str, str, str]]:
             evidences = ast.literal_eval(evidences)
         support = _support_titles(row)
         for subj, _rel, obj in evidences:
-            title = next((t for t in support if norm(t) == norm(subj)), None) or \
-                next((t for t in support if norm(subj) in norm(t) or norm(t) in norm(subj)), None) or \
-                next((t for t in support if norm(str(obj)) in norm(ctx.get(t, ""))), None)
+            title = (
+                next((t for t in support if norm(t) == norm(subj)), None)
+                or next((t for t in support if norm(subj) in norm(t) or norm(t) in norm(subj)), None)
+                or next((t for t in support if norm(str(obj)) in norm(ctx.get(t, ""))), None)
+            )
             if title in ctx:
                 out.append((title, ctx[title], str(obj)))
     return out
@@ -137,8 +143,9 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
-        (corpus / "corpus.jsonl").write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras),
-                                             encoding="utf-8")
+        (corpus / "corpus.jsonl").write_text(
+            "".join(json.dumps({"title": t, "text": x}) + "\n" for t, x in paras), encoding="utf-8"
+        )
         out = Path(tmp) / "reflections.jsonl"
         t0 = time.perf_counter()
         card = synthesize(corpus, out, SynthesisConfig(), progress=False)
@@ -162,13 +169,22 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
     words = sum(len(t.split()) for _, t in paras)
     filtered = card["step_stats"].get("quality_filter", {})
     candidates = len(refl) + sum(filtered.values())
-    row = {"dataset": name, "hops": len(hops), "paragraphs": len(paras), "words": words, "reflections": len(refl),
-           "per_100_words": round(100 * len(refl) / max(1, words), 1),
-           "coverage": round(covered / max(1, len(hops)), 3), "in_text": round(in_text / max(1, len(hops)), 3),
-           "coverage_of_in_text": round(covered / max(1, in_text), 3),
-           "sentence_yield": card["coverage"].get("sentence_yield"),
-           "filter_pass": round(1 - sum(filtered.values()) / max(1, candidates), 3), "filtered": filtered,
-           "ambiguous_removed": card["ambiguous_removed"], "wall_s": round(wall, 1)}
+    row = {
+        "dataset": name,
+        "hops": len(hops),
+        "paragraphs": len(paras),
+        "words": words,
+        "reflections": len(refl),
+        "per_100_words": round(100 * len(refl) / max(1, words), 1),
+        "coverage": round(covered / max(1, len(hops)), 3),
+        "in_text": round(in_text / max(1, len(hops)), 3),
+        "coverage_of_in_text": round(covered / max(1, in_text), 3),
+        "sentence_yield": card["coverage"].get("sentence_yield"),
+        "filter_pass": round(1 - sum(filtered.values()) / max(1, candidates), 3),
+        "filtered": filtered,
+        "ambiguous_removed": card["ambiguous_removed"],
+        "wall_s": round(wall, 1),
+    }
     if show_misses:
         log(f"{name}: uncovered hop answers (first {show_misses}):")
         for m in misses[:show_misses]:
@@ -185,8 +201,12 @@ def wild_markdown(n: int) -> list[tuple[str, str]]:
     for d in sorted(metadata.distributions(), key=lambda d: (d.metadata["Name"] or "").lower()):
         name = d.metadata["Name"] or ""
         body = d.metadata.get_payload() or d.metadata.get("Description") or ""
-        if name.lower() in seen or name == "memo-edge" or "markdown" not in (
-                d.metadata.get("Description-Content-Type") or "") or len(body.split()) < 300:
+        if (
+            name.lower() in seen
+            or name == "memo-edge"
+            or "markdown" not in (d.metadata.get("Description-Content-Type") or "")
+            or len(body.split()) < 300
+        ):
             continue
         seen.add(name.lower())
         out.append((name, body))
@@ -207,11 +227,18 @@ def measure_wild(docs: list[tuple[str, str]]) -> dict:
     cov = card["coverage"]
     filtered = card["step_stats"].get("quality_filter", {})
     words = sum(r["words"] for r in cov["per_document"])
-    return {"dataset": f"package READMEs ({len(docs)})", "documents": len(docs), "words": words,
-            "reflections": card["reflections"], "per_100_words": round(100 * card["reflections"] / max(1, words), 1),
-            "sentence_yield": cov.get("sentence_yield"), "low_coverage_documents": cov["low_coverage_documents"],
-            "filter_pass": round(1 - sum(filtered.values()) / max(1, card["reflections"] + sum(filtered.values())), 3),
-            "filtered": filtered, "wall_s": round(wall, 1)}
+    return {
+        "dataset": f"package READMEs ({len(docs)})",
+        "documents": len(docs),
+        "words": words,
+        "reflections": card["reflections"],
+        "per_100_words": round(100 * card["reflections"] / max(1, words), 1),
+        "sentence_yield": cov.get("sentence_yield"),
+        "low_coverage_documents": cov["low_coverage_documents"],
+        "filter_pass": round(1 - sum(filtered.values()) / max(1, card["reflections"] + sum(filtered.values())), 3),
+        "filtered": filtered,
+        "wall_s": round(wall, 1),
+    }
 
 
 def main(argv=None) -> dict:
@@ -226,19 +253,33 @@ def main(argv=None) -> dict:
     result = {**report.header("synthesis_coverage", n=a.n, datasets=a.datasets), "rows": rows, "wild_markdown": wild}
     _table(rows)
     if wild:
-        log(f"{wild['dataset']}: {wild['reflections']} pairs from {wild['words']} words ({wild['per_100_words']} per "
+        log(
+            f"{wild['dataset']}: {wild['reflections']} pairs from {wild['words']} words ({wild['per_100_words']} per "
             f"100 words), sentence yield {wild['sentence_yield']}, filter pass {wild['filter_pass']}, "
             f"low coverage: {len(wild['low_coverage_documents'])} of {wild['documents']} "
-            f"({', '.join(wild['low_coverage_documents'][:8])})")
+            f"({', '.join(wild['low_coverage_documents'][:8])})"
+        )
     _plot(rows, a.out / "synthesis_coverage.png")
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "synthesis_coverage.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps({"benchmark": "synthesis_coverage",
-                      "coverage": {r["dataset"]: r["coverage"] for r in rows},
-                      "in_text": {r["dataset"]: r["in_text"] for r in rows},
-                      "filter_pass": {r["dataset"]: r["filter_pass"] for r in rows},
-                      **({"wild_markdown_per_100_words": wild["per_100_words"],
-                          "wild_markdown_sentence_yield": wild["sentence_yield"]} if wild else {})}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "synthesis_coverage",
+                "coverage": {r["dataset"]: r["coverage"] for r in rows},
+                "in_text": {r["dataset"]: r["in_text"] for r in rows},
+                "filter_pass": {r["dataset"]: r["filter_pass"] for r in rows},
+                **(
+                    {
+                        "wild_markdown_per_100_words": wild["per_100_words"],
+                        "wild_markdown_sentence_yield": wild["sentence_yield"],
+                    }
+                    if wild
+                    else {}
+                ),
+            }
+        )
+    )
     return result
 
 
@@ -246,13 +287,34 @@ def _table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table("dataset", "hops", "paras", "words", "pairs", "pairs/100w", "coverage", "in text", "cov/in-text",
-              "sent. yield", "filter pass", title="Extractive answer coverage (gold hop answers)")
+    t = Table(
+        "dataset",
+        "hops",
+        "paras",
+        "words",
+        "pairs",
+        "pairs/100w",
+        "coverage",
+        "in text",
+        "cov/in-text",
+        "sent. yield",
+        "filter pass",
+        title="Extractive answer coverage (gold hop answers)",
+    )
     for r in rows:
-        t.add_row(r["dataset"], str(r["hops"]), str(r["paragraphs"]), str(r["words"]), str(r["reflections"]),
-                  str(r["per_100_words"]), f"{100 * r['coverage']:.1f}%", f"{100 * r['in_text']:.1f}%",
-                  f"{100 * r['coverage_of_in_text']:.1f}%", f"{100 * (r['sentence_yield'] or 0):.0f}%",
-                  f"{100 * r['filter_pass']:.1f}%")
+        t.add_row(
+            r["dataset"],
+            str(r["hops"]),
+            str(r["paragraphs"]),
+            str(r["words"]),
+            str(r["reflections"]),
+            str(r["per_100_words"]),
+            f"{100 * r['coverage']:.1f}%",
+            f"{100 * r['in_text']:.1f}%",
+            f"{100 * r['coverage_of_in_text']:.1f}%",
+            f"{100 * (r['sentence_yield'] or 0):.0f}%",
+            f"{100 * r['filter_pass']:.1f}%",
+        )
     Console(stderr=True).print(t)
 
 

@@ -24,8 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 DEMO = REPO / "memo_edge" / "demo" / "corpus"
-QUICK_DOCS = ("03-quillfen-robotics.md", "04-ysolde-marrick.md", "07-ilsen-strait-ferries.md",
-              "09-drossel-dynamics.md", "10-saltcell-batteries.md", "12-pellory-innovation-prize.md")
+QUICK_DOCS = (
+    "03-quillfen-robotics.md",
+    "04-ysolde-marrick.md",
+    "07-ilsen-strait-ferries.md",
+    "09-drossel-dynamics.md",
+    "10-saltcell-batteries.md",
+    "12-pellory-innovation-prize.md",
+)
 GOAL = 6.0
 
 
@@ -60,9 +66,15 @@ def _run(corpus: Path, url: str, conc: int, tmp: Path) -> dict:
     card = synthesize(corpus, out, cfg, progress=False)
     wall = time.perf_counter() - t0
     calls = sum(s.get("calls", 0) for s in card["step_stats"].values() if isinstance(s, dict))
-    return {"concurrency": conc, "wall_s": round(wall, 2), "calls": calls, "calls_per_s": round(calls / wall, 2),
-            "reflections": card["reflections"], "failed_items": len(card["failed_items"]),
-            "output_sha": __import__("hashlib").sha256(out.read_bytes()).hexdigest()[:16]}
+    return {
+        "concurrency": conc,
+        "wall_s": round(wall, 2),
+        "calls": calls,
+        "calls_per_s": round(calls / wall, 2),
+        "reflections": card["reflections"],
+        "failed_items": len(card["failed_items"]),
+        "output_sha": __import__("hashlib").sha256(out.read_bytes()).hexdigest()[:16],
+    }
 
 
 def _plot(rows: list[dict], path: Path, latency: float) -> bool:
@@ -112,28 +124,49 @@ def main(argv=None) -> dict:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"Synthesis throughput, {a.latency * 1000:.0f} ms per call "
-                    f"({'quick: ' + str(len(QUICK_DOCS)) if a.quick else 12} docs, same calls in every run)")
+    t = Table(
+        title=f"Synthesis throughput, {a.latency * 1000:.0f} ms per call "
+        f"({'quick: ' + str(len(QUICK_DOCS)) if a.quick else 12} docs, same calls in every run)"
+    )
     for col in ("concurrency", "calls", "wall s", "calls/s", "speedup", "reflections", "failed", "output sha"):
         t.add_column(col, justify="right")
     for r in rows:
-        t.add_row(str(r["concurrency"]), str(r["calls"]), f"{r['wall_s']:.2f}", f"{r['calls_per_s']:.1f}",
-                  f"{r['speedup']:.2f}x", str(r["reflections"]), str(r["failed_items"]), r["output_sha"])
+        t.add_row(
+            str(r["concurrency"]),
+            str(r["calls"]),
+            f"{r['wall_s']:.2f}",
+            f"{r['calls_per_s']:.1f}",
+            f"{r['speedup']:.2f}x",
+            str(r["reflections"]),
+            str(r["failed_items"]),
+            r["output_sha"],
+        )
     Console(width=140).print(t)
     top = rows[-1]
-    doc = {"benchmark": "synthesis_throughput", "latency_s": a.latency, "quick": a.quick,
-           "docs": len(QUICK_DOCS) if a.quick else 12, "levels": levels, "runs": rows,
-           "speedup": top["speedup"], "goal": GOAL, "goal_met": top["speedup"] >= GOAL,
-           "same_output": len({r["output_sha"] for r in rows}) == 1,
-           "machine": {"platform": platform.platform(), "python": platform.python_version()}}
+    doc = {
+        "benchmark": "synthesis_throughput",
+        "latency_s": a.latency,
+        "quick": a.quick,
+        "docs": len(QUICK_DOCS) if a.quick else 12,
+        "levels": levels,
+        "runs": rows,
+        "speedup": top["speedup"],
+        "goal": GOAL,
+        "goal_met": top["speedup"] >= GOAL,
+        "same_output": len({r["output_sha"] for r in rows}) == 1,
+        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+    }
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "synthesis_throughput.json").write_text(json.dumps(doc, indent=1))
     md = ["| concurrency | calls | wall s | calls/s | speedup |", "|---|---|---|---|---|"]
-    md += [f"| {r['concurrency']} | {r['calls']} | {r['wall_s']:.2f} | {r['calls_per_s']:.1f} | {r['speedup']:.2f}x |"
-           for r in rows]
+    md += [
+        f"| {r['concurrency']} | {r['calls']} | {r['wall_s']:.2f} | {r['calls_per_s']:.1f} | {r['speedup']:.2f}x |"
+        for r in rows
+    ]
     (a.out / "synthesis_throughput.md").write_text("\n".join(md) + "\n")
-    doc["plot"] = str(a.out / "synthesis_throughput.png") if _plot(rows, a.out / "synthesis_throughput.png",
-                                                                  a.latency) else None
+    doc["plot"] = (
+        str(a.out / "synthesis_throughput.png") if _plot(rows, a.out / "synthesis_throughput.png", a.latency) else None
+    )
     print(json.dumps(doc, separators=(",", ":")), flush=True)
     return doc
 

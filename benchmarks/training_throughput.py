@@ -55,16 +55,37 @@ def run_ours(base, rows, batch, epochs, lr, seed, bf16, threads):
     tmp = Path(tempfile.mkdtemp(prefix="tt-"))
     refl = tmp / "r.jsonl"
     refl.write_text("".join(r.model_dump_json() + "\n" for r in rows))
-    cfg = TrainConfig(base=str(base), epochs=epochs, batch_size=batch, lr=lr, schedule="cosine", warmup_ratio=0.05,
-                      seed=seed, bf16=bf16, idk_fraction=0, heldout_fraction=0, eval_train_sample=0,
-                      eval_every=epochs, keep_best=False, threads=threads, resume_state=False)
+    cfg = TrainConfig(
+        base=str(base),
+        epochs=epochs,
+        batch_size=batch,
+        lr=lr,
+        schedule="cosine",
+        warmup_ratio=0.05,
+        seed=seed,
+        bf16=bf16,
+        idk_fraction=0,
+        heldout_fraction=0,
+        eval_train_sample=0,
+        eval_every=epochs,
+        keep_best=False,
+        threads=threads,
+        resume_state=False,
+    )
     m = train(refl, tmp / "ckpt", cfg, progress=False)
     model = AutoModelForCausalLM.from_pretrained(str(tmp / "ckpt"))
     t = m["timing"]
-    r = {"seconds": t["steps_s"], "example_tokens": round(m["example_tokens_per_s"] * m["train_time_s"]),
-         "computed_tokens": round(m["tokens_per_s"] * m["train_time_s"]), "host_share": m["host_share"],
-         "forward_s": t["forward_s"], "backward_s": t["backward_s"], "optimizer_s": t["optimizer_s"],
-         "estimate_initial_s": m["estimate"]["initial_s"], "estimate_refined_s": m["estimate"]["refined_s"]}
+    r = {
+        "seconds": t["steps_s"],
+        "example_tokens": round(m["example_tokens_per_s"] * m["train_time_s"]),
+        "computed_tokens": round(m["tokens_per_s"] * m["train_time_s"]),
+        "host_share": m["host_share"],
+        "forward_s": t["forward_s"],
+        "backward_s": t["backward_s"],
+        "optimizer_s": t["optimizer_s"],
+        "estimate_initial_s": m["estimate"]["initial_s"],
+        "estimate_refined_s": m["estimate"]["refined_s"],
+    }
     return model, r
 
 
@@ -78,28 +99,44 @@ def run_trainer(base, examples, batch, epochs, lr, seed, pad_id, bf16):
 
     def collate(rows):
         L = max(len(r["input_ids"]) for r in rows)
-        return {"input_ids": torch.tensor([r["input_ids"] + [pad_id] * (L - len(r["input_ids"])) for r in rows]),
-                "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (L - len(r["input_ids"]))
-                                                for r in rows]),
-                "labels": torch.tensor([r["labels"] + [-100] * (L - len(r["labels"])) for r in rows])}
+        return {
+            "input_ids": torch.tensor([r["input_ids"] + [pad_id] * (L - len(r["input_ids"])) for r in rows]),
+            "attention_mask": torch.tensor([[1] * len(r["input_ids"]) + [0] * (L - len(r["input_ids"])) for r in rows]),
+            "labels": torch.tensor([r["labels"] + [-100] * (L - len(r["labels"])) for r in rows]),
+        }
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=batch, num_train_epochs=epochs,
-                                 learning_rate=lr, lr_scheduler_type="cosine", weight_decay=0.01,
-                                 warmup_steps=math.ceil(0.05 * epochs * math.ceil(len(examples) / batch)),
-                                 max_grad_norm=1.0, save_strategy="no", report_to=[], use_cpu=True, seed=seed,
-                                 bf16=bf16,
-                                 logging_strategy="no", dataloader_num_workers=0, disable_tqdm=True)
+        args = TrainingArguments(
+            output_dir=tmp,
+            per_device_train_batch_size=batch,
+            num_train_epochs=epochs,
+            learning_rate=lr,
+            lr_scheduler_type="cosine",
+            weight_decay=0.01,
+            warmup_steps=math.ceil(0.05 * epochs * math.ceil(len(examples) / batch)),
+            max_grad_norm=1.0,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            seed=seed,
+            bf16=bf16,
+            logging_strategy="no",
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
         trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=collate)
         t0 = time.perf_counter()
         trainer.train()
         dt = time.perf_counter() - t0
     padded = 0
     for i in range(0, len(examples), batch):  # what the Trainer computes per epoch (padded to the batch's longest)
-        chunk = examples[i:i + batch]
+        chunk = examples[i : i + batch]
         padded += max(len(e.ids) for e in chunk) * len(chunk)
-    return model, {"seconds": dt, "example_tokens": sum(len(e.ids) for e in examples) * epochs,
-                   "computed_tokens": padded * epochs}
+    return model, {
+        "seconds": dt,
+        "example_tokens": sum(len(e.ids) for e in examples) * epochs,
+        "computed_tokens": padded * epochs,
+    }
 
 
 def recall(model, tok, prompt, rows):
@@ -163,10 +200,13 @@ def main(argv=None) -> dict:
     results = {}
     # Ours trains on exactly the rows that tokenized within max_seq_len (the Trainer's examples).
     kept_rows = [r for r in rows if r.id in kept]
-    for name, fn in (("memo (packed)", lambda: run_ours(base, kept_rows, a.batch, epochs, lr, a.seed, a.bf16,
-                                                        a.threads)),
-                     ("Trainer (padded)", lambda: run_trainer(base, examples, a.batch, epochs, lr, a.seed,
-                                                              tok.pad_token_id or 0, a.bf16))):
+    for name, fn in (
+        ("memo (packed)", lambda: run_ours(base, kept_rows, a.batch, epochs, lr, a.seed, a.bf16, a.threads)),
+        (
+            "Trainer (padded)",
+            lambda: run_trainer(base, examples, a.batch, epochs, lr, a.seed, tok.pad_token_id or 0, a.bf16),
+        ),
+    ):
         model, r = fn()
         r["example_tokens_per_s"] = r["example_tokens"] / r["seconds"]
         r["recall_em"] = recall(model, tok, prompt, [x for x in rows if x.id in kept])
@@ -178,21 +218,36 @@ def main(argv=None) -> dict:
     print(f"{'':18} {'seconds':>8} {'ex tok/s':>9} {'computed tok':>13} {'recall EM':>9} {'host share':>10}")
     for k, r in results.items():
         hs = "-" if r.get("host_share") is None else f"{100 * r['host_share']:.1f}%"
-        print(f"{k:18} {r['seconds']:8.1f} {r['example_tokens_per_s']:9.0f} {r['computed_tokens']:13d} "
-              f"{r['recall_em']:9.3f} {hs:>10}")
-    print(f"throughput ratio (ours / Trainer): {ratio:.2f}x (goal >= 2.28x, the previous figure); host share of our "
-          f"steps {100 * ours['host_share']:.1f}% (goal <= 5%); base {base.name}, {len(examples)} examples, batch "
-          f"{a.batch}, {epochs} epochs, {'bf16' if a.bf16 else 'fp32'}, {torch.get_num_threads()} threads; "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+        print(
+            f"{k:18} {r['seconds']:8.1f} {r['example_tokens_per_s']:9.0f} {r['computed_tokens']:13d} "
+            f"{r['recall_em']:9.3f} {hs:>10}"
+        )
+    print(
+        f"throughput ratio (ours / Trainer): {ratio:.2f}x (goal >= 2.28x, the previous figure); host share of our "
+        f"steps {100 * ours['host_share']:.1f}% (goal <= 5%); base {base.name}, {len(examples)} examples, batch "
+        f"{a.batch}, {epochs} epochs, {'bf16' if a.bf16 else 'fp32'}, {torch.get_num_threads()} threads; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(results, out.with_suffix(".png"))
-    doc = {"benchmark": "training_throughput", "base": base.name, "examples": len(examples), "batch": a.batch,
-           "epochs": epochs, "threads": torch.get_num_threads(), "bf16": a.bf16, "ratio": round(ratio, 3),
-           "goal": 2.28, "host_share": ours["host_share"], "host_share_goal": 0.05,
-           "load_average": [round(x, 2) for x in load],
-           "results": {k: {kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in r.items()}
-                       for k, r in results.items()}}
+    doc = {
+        "benchmark": "training_throughput",
+        "base": base.name,
+        "examples": len(examples),
+        "batch": a.batch,
+        "epochs": epochs,
+        "threads": torch.get_num_threads(),
+        "bf16": a.bf16,
+        "ratio": round(ratio, 3),
+        "goal": 2.28,
+        "host_share": ours["host_share"],
+        "host_share_goal": 0.05,
+        "load_average": [round(x, 2) for x in load],
+        "results": {
+            k: {kk: (round(v, 4) if isinstance(v, float) else v) for kk, v in r.items()} for k, r in results.items()
+        },
+    }
     out.write_text(json.dumps(doc, indent=2))
     print(json.dumps(doc))
     return doc

@@ -25,8 +25,16 @@ def make_config(format: str, precision: str, verify: bool, **options: Any) -> Ex
         raise MemoError(f"export option '{field}': {err['msg'].removeprefix('Value error, ')}") from None
 
 
-def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onnx", precision: str = "int8",
-                verify: bool = True, progress: bool = True, **options: Any) -> Path:
+def export_pack(
+    ckpt_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    format: str = "onnx",
+    precision: str = "int8",
+    verify: bool = True,
+    progress: bool = True,
+    **options: Any,
+) -> Path:
     """Export a merged HF checkpoint (config.json, *.safetensors, tokenizer files, memory_prompt.json,
     memo_train.json) into a verified memory pack at out_dir. Options: the fields of ExportConfig.
 
@@ -65,8 +73,9 @@ def export_pack(ckpt_dir: str | Path, out_dir: str | Path, *, format: str = "onn
         if e.errno != errno.ENOSPC:
             raise
         raise MemoError(f"{out.parent}: disk full while writing the pack (nothing was left behind)") from None
-    rep.log(f"pack written: {out} ({cfg.format} {cfg.precision}, {_size_mb(out):.1f} MB, "
-            f"{time.perf_counter() - t0:.1f}s)")
+    rep.log(
+        f"pack written: {out} ({cfg.format} {cfg.precision}, {_size_mb(out):.1f} MB, {time.perf_counter() - t0:.1f}s)"
+    )
     if cfg.zip:
         z = zip_pack(out, out.with_name(out.name + SUFFIX) if out.suffix != SUFFIX else out.with_suffix(SUFFIX))
         rep.log(f"zipped: {z}")

@@ -20,8 +20,19 @@ ONNX_ARCHITECTURES = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalL
 GGUF_ARCHITECTURES = {"LlamaForCausalLM"}
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 # Bytes on disk per parameter, with headroom for scales, the fp32 embedding kept by the int8 graph, and the graph.
-BYTES_PER_PARAM = {"fp32": 4.1, "f32": 4.1, "fp16": 2.1, "f16": 2.1, "int8": 2.1, "q8_0": 1.2, "int4": 0.8,
-                   "q4f16_1": 0.8, "q4f32_1": 0.8, "q0f16": 2.1, "q0f32": 4.1}
+BYTES_PER_PARAM = {
+    "fp32": 4.1,
+    "f32": 4.1,
+    "fp16": 2.1,
+    "f16": 2.1,
+    "int8": 2.1,
+    "q8_0": 1.2,
+    "int4": 0.8,
+    "q4f16_1": 0.8,
+    "q4f32_1": 0.8,
+    "q0f16": 2.1,
+    "q0f32": 4.1,
+}
 
 
 @dataclass
@@ -63,24 +74,34 @@ def inspect_checkpoint(ckpt_dir: str | Path, fmt: str = "onnx") -> Checkpoint:
     if not root.is_dir():
         raise MemoError(f"{root}: checkpoint directory not found")
     if (root / "adapter_config.json").is_file():
-        raise MemoError(f"{root}: holds an un-merged LoRA adapter (adapter_config.json); merge it first: "
-                        f"`memo train --merge` or peft's merge_and_unload() + save_pretrained()")
+        raise MemoError(
+            f"{root}: holds an un-merged LoRA adapter (adapter_config.json); merge it first: "
+            f"`memo train --merge` or peft's merge_and_unload() + save_pretrained()"
+        )
     if not (root / "config.json").is_file():
         raise MemoError(f"{root}: not a model checkpoint (expected config.json inside)")
     config = _read_json(root / "config.json")
     arch = (config.get("architectures") or [None])[0]
     supported = ONNX_ARCHITECTURES if fmt == "onnx" else GGUF_ARCHITECTURES if fmt == "gguf" else None
     if supported is not None and arch not in supported:
-        raise MemoError(f"{root / 'config.json'}: field 'architectures': {arch!r} is not supported for {fmt} export "
-                        f"(expected one of: {', '.join(sorted(supported))})")
+        raise MemoError(
+            f"{root / 'config.json'}: field 'architectures': {arch!r} is not supported for {fmt} export "
+            f"(expected one of: {', '.join(sorted(supported))})"
+        )
     for name in TOKENIZER_FILES:
         if not (root / name).is_file():
-            raise MemoError(f"{root / name}: missing (the pack needs the checkpoint's tokenizer files: "
-                            f"{', '.join(TOKENIZER_FILES)})")
+            raise MemoError(
+                f"{root / name}: missing (the pack needs the checkpoint's tokenizer files: "
+                f"{', '.join(TOKENIZER_FILES)})"
+            )
     weights = sorted(root.glob("*.safetensors"))
     if not weights:
         pickles = sorted(p.name for p in root.glob("*.bin"))
-        hint = f" (found {', '.join(pickles)}: pickle checkpoints are not loaded; re-save with safetensors)" if pickles else ""
+        hint = (
+            f" (found {', '.join(pickles)}: pickle checkpoints are not loaded; re-save with safetensors)"
+            if pickles
+            else ""
+        )
         raise MemoError(f"{root}: no *.safetensors weights{hint}")
     gen = _read_json(root / "generation_config.json") if (root / "generation_config.json").is_file() else {}
     return Checkpoint(root, config, weights, _count_parameters(weights), gen)
@@ -121,7 +142,9 @@ def check_weights_match_config(ckpt: Checkpoint) -> None:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(config)
     except Exception as e:
-        raise MemoError(f"{ckpt.root / 'config.json'}: cannot build the model it describes ({str(e).splitlines()[0][:160]})") from None
+        raise MemoError(
+            f"{ckpt.root / 'config.json'}: cannot build the model it describes ({str(e).splitlines()[0][:160]})"
+        ) from None
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if ckpt.tied:
         expected.pop("lm_head.weight", None)
@@ -132,12 +155,15 @@ def check_weights_match_config(ckpt: Checkpoint) -> None:
                 found[name] = tuple(f.get_slice(name).get_shape())
     missing = sorted(set(expected) - set(found))
     if missing:
-        raise MemoError(f"{ckpt.weights[0]}: {len(missing)} tensors that config.json implies are missing "
-                        f"(first: {missing[0]}); the weights do not belong to this config")
+        raise MemoError(
+            f"{ckpt.weights[0]}: {len(missing)} tensors that config.json implies are missing "
+            f"(first: {missing[0]}); the weights do not belong to this config"
+        )
     for name, shape in expected.items():
         if found[name] != shape:
-            raise MemoError(f"{ckpt.weights[0]}: tensor '{name}' has shape {list(found[name])}, "
-                            f"config.json implies {list(shape)}")
+            raise MemoError(
+                f"{ckpt.weights[0]}: tensor '{name}' has shape {list(found[name])}, config.json implies {list(shape)}"
+            )
 
 
 def check_weights_finite(ckpt: Checkpoint) -> None:
@@ -166,5 +192,7 @@ def check_disk_space(ckpt: Checkpoint, out_dir: Path, precision: str, copies: in
         parent = parent.parent
     free = shutil.disk_usage(parent).free
     if free < need:
-        raise MemoError(f"{parent}: not enough disk space for the {precision} pack "
-                        f"(needs ~{need / 1e6:.0f} MB, {free / 1e6:.0f} MB free)")
+        raise MemoError(
+            f"{parent}: not enough disk space for the {precision} pack "
+            f"(needs ~{need / 1e6:.0f} MB, {free / 1e6:.0f} MB free)"
+        )

@@ -31,13 +31,16 @@ def _engine(pack: Pack):
         return None, str(e)
 
 
-def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflections: Path | None,
-                     rep: Reporter) -> tuple[dict[str, Any], list[str]]:
+def verify_onnx_pack(
+    pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflections: Path | None, rep: Reporter
+) -> tuple[dict[str, Any], list[str]]:
     m = pack.manifest
     engine, why = _engine(pack)
     if engine is None:
         if cfg.precision != "fp16":
-            raise MemoError(f"{ckpt.root}: the exported {cfg.precision} graph does not load in onnxruntime on CPU ({why})")
+            raise MemoError(
+                f"{ckpt.root}: the exported {cfg.precision} graph does not load in onnxruntime on CPU ({why})"
+            )
         # fp16 targets the CUDA execution provider; the CPU provider lacks fp16 kernels for some fused ops.
         warnings.warn(f"fp16 pack not verified here: {why}", stacklevel=2)
         return {"verify": {"status": "skipped", "reason": why}}, []
@@ -50,14 +53,19 @@ def verify_onnx_pack(pack: Pack, ckpt: Checkpoint, cfg: ExportConfig, reflection
         parity = check_parity(engine, ref, prompts, cfg.parity_tokens, stop_ids)
     bad = [r for r in parity["rows"] if not r["equal"] and not near_tie(r)]
     if cfg.precision == "fp32" and bad:
-        raise MemoError(f"{ckpt.root}: fp32 ONNX greedy tokens differ from torch on {len(bad)}/{len(prompts)} prompts "
-                        f"(first after {bad[0]['matching_prefix']} equal tokens, torch's top-2 logit margin there "
-                        f"{bad[0]['torch_top2_margin']:.3g}); export refused")
+        raise MemoError(
+            f"{ckpt.root}: fp32 ONNX greedy tokens differ from torch on {len(bad)}/{len(prompts)} prompts "
+            f"(first after {bad[0]['matching_prefix']} equal tokens, torch's top-2 logit margin there "
+            f"{bad[0]['torch_top2_margin']:.3g}); export refused"
+        )
     metrics: dict[str, Any] = {"verify": {"status": "ok", "parity": parity}}
     if held:
         metrics["recall"] = _recall(engine, ref, held, cfg, m, stop_ids, rep)
-    metrics["onnxruntime_genai"] = genai_check(pack.root, engine, prompts[0]) if cfg.precision != "fp16" else {
-        "status": "skipped", "reason": "fp16 genai_config targets the CUDA provider"}
+    metrics["onnxruntime_genai"] = (
+        genai_check(pack.root, engine, prompts[0])
+        if cfg.precision != "fp16"
+        else {"status": "skipped", "reason": "fp16 genai_config targets the CUDA provider"}
+    )
     return metrics, [engine.providers[0]]
 
 
@@ -67,9 +75,14 @@ def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_
     onnx_answers: list[str] = []
     with rep.bar(f"recall on {len(held)} held-out reflections, ONNX {cfg.precision}", len(held)) as adv:
         for i in range(0, len(prompts), BATCH):
-            chunk = prompts[i:i + BATCH]
-            outs = engine.generate(chunk, max_new_tokens=RECALL_MAX_NEW, prefix=m.prompt.prefix,
-                                   stop_token_ids=sorted(stop_ids), stop=list(m.prompt.stop))
+            chunk = prompts[i : i + BATCH]
+            outs = engine.generate(
+                chunk,
+                max_new_tokens=RECALL_MAX_NEW,
+                prefix=m.prompt.prefix,
+                stop_token_ids=sorted(stop_ids),
+                stop=list(m.prompt.stop),
+            )
             onnx_answers += [c.text.strip() for c in outs]
             adv(len(chunk))
     out = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(onnx_answers, golds)}

@@ -22,15 +22,27 @@ ALIASES: dict[str, dict[str, str]] = {
 
 class ExportConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    format: Format = Field("onnx", description="onnx (memo-edge runtime, onnxruntime-genai) | gguf (llama.cpp, "
-                                               "Ollama) | mlc (needs mlc_llm installed).")
-    precision: str = Field("int8", description="onnx: fp32 | fp16 (CUDA) | int8 | int4 (MatMulNBits, block 32). "
-                                               "gguf: f32 | f16 | q8_0. mlc: q4f16_1 | q4f32_1 | q0f16 | q0f32.")
-    verify: bool = Field(True, description="Check fp32 greedy parity with torch and measure recall of int8/int4 vs "
-                                           "fp32 on held-out reflections; results go into the manifest.")
-    reflections: Path | None = Field(None, description="Reflections JSONL for the recall check (default: the "
-                                                       "checkpoint's train_reflections.jsonl, else the file "
-                                                       "memo_train.json names).")
+    format: Format = Field(
+        "onnx",
+        description="onnx (memo-edge runtime, onnxruntime-genai) | gguf (llama.cpp, "
+        "Ollama) | mlc (needs mlc_llm installed).",
+    )
+    precision: str = Field(
+        "int8",
+        description="onnx: fp32 | fp16 (CUDA) | int8 | int4 (MatMulNBits, block 32). "
+        "gguf: f32 | f16 | q8_0. mlc: q4f16_1 | q4f32_1 | q0f16 | q0f32.",
+    )
+    verify: bool = Field(
+        True,
+        description="Check fp32 greedy parity with torch and measure recall of int8/int4 vs "
+        "fp32 on held-out reflections; results go into the manifest.",
+    )
+    reflections: Path | None = Field(
+        None,
+        description="Reflections JSONL for the recall check (default: the "
+        "checkpoint's train_reflections.jsonl, else the file "
+        "memo_train.json names).",
+    )
     heldout: int = Field(32, ge=0, description="How many reflections the recall check samples (0 = skip).")
     heldout_seed: int = Field(0, description="Seed that picks the recall check's reflections.")
     parity_prompts: int = Field(4, ge=1, description="Prompts of the greedy parity check.")
@@ -38,20 +50,28 @@ class ExportConfig(BaseModel):
     block_size: int = Field(32, ge=16, description="int4 quantization block size.")
     # on base SmolLM2 int4, k_quant kept more greedy answers identical to fp32
     quant_algo: Literal["default", "rtn", "k_quant"] = Field(
-        "default", description="int8/int4 weight quantization: default (round to nearest) | rtn | k_quant "
-                               "(llama.cpp-style; slower to build, often closer to fp32).")
+        "default",
+        description="int8/int4 weight quantization: default (round to nearest) | rtn | k_quant "
+        "(llama.cpp-style; slower to build, often closer to fp32).",
+    )
     zip: bool = Field(False, description="Also write PACK_DIR.memopack (one zip file) and print its path.")
-    overwrite: bool = Field(True, description="Replace an existing pack at the output path (never a directory "
-                                              "that is not a pack).")
-    sign: Path | None = Field(None, description="Sign the pack with this Ed25519 private key (memo keygen): "
-                                                "signature.json over manifest.json; load with --trusted-key KEY.pub "
-                                                "to require it.")
+    overwrite: bool = Field(
+        True, description="Replace an existing pack at the output path (never a directory that is not a pack)."
+    )
+    sign: Path | None = Field(
+        None,
+        description="Sign the pack with this Ed25519 private key (memo keygen): "
+        "signature.json over manifest.json; load with --trusted-key KEY.pub "
+        "to require it.",
+    )
 
     @model_validator(mode="after")
     def _precision_for_format(self) -> ExportConfig:
         p = ALIASES.get(self.format, {}).get(self.precision, self.precision)
         if p not in PRECISIONS[self.format]:
-            raise ValueError(f"precision '{self.precision}' is not available for format '{self.format}' "
-                             f"(expected one of: {', '.join(PRECISIONS[self.format])})")
+            raise ValueError(
+                f"precision '{self.precision}' is not available for format '{self.format}' "
+                f"(expected one of: {', '.join(PRECISIONS[self.format])})"
+            )
         object.__setattr__(self, "precision", p)
         return self

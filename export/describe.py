@@ -51,12 +51,15 @@ def memory_prompt(ckpt: Checkpoint) -> tuple[MemoryPrompt, str]:
 
         tok = AutoTokenizer.from_pretrained(str(ckpt.root))
         if tok.chat_template:
+
             def render(msgs, gen):
                 return tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
 
             return MemoryPrompt.from_chat_renderer(render), "chat_template"
     except Exception as e:  # a template that cannot render placeholders: fall back, but say so
-        warnings.warn(f"{ckpt.root}: could not derive the memory prompt from the chat template ({e}); using ChatML", stacklevel=2)
+        warnings.warn(
+            f"{ckpt.root}: could not derive the memory prompt from the chat template ({e}); using ChatML", stacklevel=2
+        )
     return MemoryPrompt.chatml(), "chatml"
 
 
@@ -97,8 +100,9 @@ def provenance(ckpt: Checkpoint) -> dict[str, Any]:
         if not isinstance(prov, dict):
             raise MemoError(f"{path}: expected a JSON object")
         prov.pop("history", None)
-    prov.setdefault("base_model", prov.get("base") or ckpt.config.get("_name_or_path")
-                    or ckpt.config.get("_model_name_or_path"))
+    prov.setdefault(
+        "base_model", prov.get("base") or ckpt.config.get("_name_or_path") or ckpt.config.get("_model_name_or_path")
+    )
     prov["checkpoint"] = str(ckpt.root.resolve())
     return prov
 

@@ -39,15 +39,15 @@ class LlamaCppRunner:
     def encode(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def generate(self, prompts: list[str], max_new_tokens: int = 64, stop_token_ids: list[int] | None = None,
-                 **_: Any) -> list[_Out]:
+    def generate(
+        self, prompts: list[str], max_new_tokens: int = 64, stop_token_ids: list[int] | None = None, **_: Any
+    ) -> list[_Out]:
         stop = set(stop_token_ids if stop_token_ids is not None else [self.llm.token_eos()])
         outs = []
         for p in prompts:
             ids: list[int] = []
             self.llm.reset()
-            for tid in self.llm.generate(self.encode(p), top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0,
-                                         reset=True):
+            for tid in self.llm.generate(self.encode(p), top_k=1, top_p=1.0, temp=0.0, repeat_penalty=1.0, reset=True):
                 if tid in stop or len(ids) >= max_new_tokens:
                     break
                 ids.append(int(tid))
@@ -72,9 +72,14 @@ def write_gguf_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Report
     manifest = Manifest(
         memo_edge_version=memo_edge.__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        kind="gguf", precision=cfg.precision, model=model_info(ckpt),
+        kind="gguf",
+        precision=cfg.precision,
+        model=model_info(ckpt),
         files={"model": GGUF_NAME, "modelfile": "Modelfile", "tokenizer": "tokenizer.json"},
-        prompt=prompt, generation=gen, special_tokens=special_tokens(ckpt, prompt), provenance=prov,
+        prompt=prompt,
+        generation=gen,
+        special_tokens=special_tokens(ckpt, prompt),
+        provenance=prov,
         metrics={"export": {"build_s": round(build_s, 2), "size_bytes": (root / GGUF_NAME).stat().st_size}},
     )
     if cfg.verify:
@@ -91,8 +96,12 @@ def _verify(root: Path, ckpt: Checkpoint, cfg: ExportConfig, m: Manifest, rep: R
     try:
         runner = LlamaCppRunner(root / GGUF_NAME)
     except ImportError:
-        return {"verify": {"status": "skipped", "reason": "llama-cpp-python is not installed "
-                           "(pip install 'memo-edge[llama]')"}}
+        return {
+            "verify": {
+                "status": "skipped",
+                "reason": "llama-cpp-python is not installed (pip install 'memo-edge[llama]')",
+            }
+        }
     stop_ids = set(m.special_tokens.stop_token_ids)
     reflections = reflections_path(ckpt, cfg.reflections)
     held = heldout_slice(reflections, cfg.heldout, cfg.heldout_seed) if reflections and cfg.heldout else []
@@ -107,7 +116,11 @@ def _verify(root: Path, ckpt: Checkpoint, cfg: ExportConfig, m: Manifest, rep: R
         with rep.step(f"recall on {len(held)} held-out reflections, llama.cpp {cfg.precision} and torch fp32"):
             ours = [cut_at_stops(c.text, m.prompt.stop) for c in runner.generate(qs, RECALL_MAX_NEW, sorted(stop_ids))]
             theirs = [cut_at_stops(a, m.prompt.stop) for a in ref.answers(qs, RECALL_MAX_NEW, stop_ids)]
-        out["recall"] = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(ours, golds),
-                         "fp32": recall(theirs, golds),
-                         "agreement_with_fp32": sum(a == b for a, b in zip(ours, theirs)) / len(held)}
+        out["recall"] = {
+            "n": len(held),
+            "seed": cfg.heldout_seed,
+            cfg.precision: recall(ours, golds),
+            "fp32": recall(theirs, golds),
+            "agreement_with_fp32": sum(a == b for a, b in zip(ours, theirs)) / len(held),
+        }
     return out

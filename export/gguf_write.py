@@ -39,8 +39,10 @@ def _pre_tokenizer(tok: dict) -> str:
     vocab = tok.get("model", {}).get("vocab", {})
     if tok.get("model", {}).get("type") == "BPE" and vocab.get("<|im_start|>") == 1 and len(vocab) == 49152:
         return "smollm"
-    raise MemoError("tokenizer.json: GGUF export supports the SmolLM2 tokenizer (BPE, 49152 tokens); "
-                    "use --format onnx for this checkpoint")
+    raise MemoError(
+        "tokenizer.json: GGUF export supports the SmolLM2 tokenizer (BPE, 49152 tokens); "
+        "use --format onnx for this checkpoint"
+    )
 
 
 def _tokenizer_metadata(writer, ckpt: Checkpoint) -> None:
@@ -59,7 +61,9 @@ def _tokenizer_metadata(writer, ckpt: Checkpoint) -> None:
     for text, i in vocab.items():
         tokens[i] = text
         a = added.get(text)
-        types[i] = (gguf.TokenType.CONTROL if a["special"] else gguf.TokenType.USER_DEFINED) if a else gguf.TokenType.NORMAL
+        types[i] = (
+            (gguf.TokenType.CONTROL if a["special"] else gguf.TokenType.USER_DEFINED) if a else gguf.TokenType.NORMAL
+        )
     merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"].get("merges", [])]
     writer.add_tokenizer_model("gpt2")
     writer.add_tokenizer_pre(pre)
@@ -67,8 +71,12 @@ def _tokenizer_metadata(writer, ckpt: Checkpoint) -> None:
     writer.add_token_types(types)
     writer.add_token_merges(merges)
     c = ckpt.config
-    for key, add in (("bos_token_id", writer.add_bos_token_id), ("eos_token_id", writer.add_eos_token_id),
-                     ("unk_token_id", writer.add_unk_token_id), ("pad_token_id", writer.add_pad_token_id)):
+    for key, add in (
+        ("bos_token_id", writer.add_bos_token_id),
+        ("eos_token_id", writer.add_eos_token_id),
+        ("unk_token_id", writer.add_unk_token_id),
+        ("pad_token_id", writer.add_pad_token_id),
+    ):
         v = c.get(key)
         if isinstance(v, list):
             v = v[0]

@@ -62,8 +62,14 @@ def _share_embedding(out: Path) -> str:
     tmp = out / ".shared-embedding"
     tmp.mkdir()
     try:
-        onnx.save(model, str(tmp / "model.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=WEIGHTS, size_threshold=1024)
+        onnx.save(
+            model,
+            str(tmp / "model.onnx"),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=WEIGHTS,
+            size_threshold=1024,
+        )
         for name in ("model.onnx", WEIGHTS):
             os.replace(tmp / name, out / name)
     finally:
@@ -77,11 +83,15 @@ def _rewire(g, emb, q_name: str, scales_name: str, hidden: int) -> None:
 
     p = "/model/embed_tokens/shared_q8"
     ids = emb.input[1]
-    g.initializer.extend([numpy_helper.from_array(np.array(128.0, np.float32), f"{p}/zero_point"),
-                          numpy_helper.from_array(np.array([-1], np.int64), f"{p}/last_axis"),
-                          numpy_helper.from_array(np.array([0, 0, hidden], np.int64), f"{p}/shape")])
+    g.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(128.0, np.float32), f"{p}/zero_point"),
+            numpy_helper.from_array(np.array([-1], np.int64), f"{p}/last_axis"),
+            numpy_helper.from_array(np.array([0, 0, hidden], np.int64), f"{p}/shape"),
+        ]
+    )
     nodes = [
-        helper.make_node("Gather", [q_name, ids], [f"{p}/q"], name=f"{p}/GatherQ"),            # (b, s, blocks, 32)
+        helper.make_node("Gather", [q_name, ids], [f"{p}/q"], name=f"{p}/GatherQ"),  # (b, s, blocks, 32)
         helper.make_node("Cast", [f"{p}/q"], [f"{p}/qf"], to=TensorProto.FLOAT, name=f"{p}/Cast"),
         helper.make_node("Sub", [f"{p}/qf", f"{p}/zero_point"], [f"{p}/qc"], name=f"{p}/Sub"),
         helper.make_node("Gather", [scales_name, ids], [f"{p}/s"], name=f"{p}/GatherScales"),  # (b, s, blocks)
@@ -110,8 +120,13 @@ def quantize_embedding_dynamic(out: Path) -> None:
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             root_logger.setLevel(logging.ERROR)  # its "consider pre-processing" hint goes to the root logger
-            quantize_dynamic(out / "model.onnx", tmp / "model.onnx", weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["Gather"], use_external_data_format=True)
+            quantize_dynamic(
+                out / "model.onnx",
+                tmp / "model.onnx",
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=["Gather"],
+                use_external_data_format=True,
+            )
         for name in ("model.onnx", WEIGHTS):
             (tmp / name).replace(out / name)
     finally:

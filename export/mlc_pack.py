@@ -84,8 +84,13 @@ def write_mlc_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Reporte
     return Manifest(
         memo_edge_version=memo_edge.__version__,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        kind="mlc", precision=q, model=model_info(ckpt),
+        kind="mlc",
+        precision=q,
+        model=model_info(ckpt),
         files={"model": "mlc-chat-config.json", "tokenizer": "tokenizer.json"},
-        prompt=prompt, generation=Generation(), special_tokens=special, provenance=prov,
+        prompt=prompt,
+        generation=Generation(),
+        special_tokens=special,
+        provenance=prov,
         metrics={"verify": {"status": "skipped", "reason": "MLC packs are not run by memo-edge's checks"}},
     )

@@ -47,6 +47,9 @@ def modelfile(prompt: MemoryPrompt, gguf_name: str, gen: Generation) -> str:
         lines.append(f'SYSTEM """{system}"""')
     for s in prompt.stop:
         lines.append(f'PARAMETER stop "{s}"')
-    lines += [f"PARAMETER temperature {gen.temperature}", f"PARAMETER top_p {gen.top_p}",
-              f"PARAMETER num_predict {gen.max_new_tokens}"]
+    lines += [
+        f"PARAMETER temperature {gen.temperature}",
+        f"PARAMETER top_p {gen.top_p}",
+        f"PARAMETER num_predict {gen.max_new_tokens}",
+    ]
     return "\n".join(lines) + "\n"

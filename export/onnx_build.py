@@ -20,8 +20,14 @@ from .checkpoint import Checkpoint
 
 # fp16 graphs target the CUDA execution provider; everything else is built for (and tested on) the CPU EP.
 EXECUTION_PROVIDER = {"fp32": "cpu", "fp16": "cuda", "int8": "cpu", "int4": "cpu"}
-BUILDER_OUTPUTS = ("model.onnx", "model.onnx.data", "genai_config.json", "tokenizer.json",
-                   "tokenizer_config.json", "chat_template.jinja")
+BUILDER_OUTPUTS = (
+    "model.onnx",
+    "model.onnx.data",
+    "genai_config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+)
 ENGINE_GRAPH = "model.memo.onnx"
 
 
@@ -47,18 +53,29 @@ def build_onnx(ckpt: Checkpoint, out: Path, precision: str, block_size: int = 32
     try:
         import onnxruntime_genai.models.builder as builder
     except ImportError as e:
-        raise MemoError(f"ONNX export needs the [export] extra ({e.name} is missing): pip install 'memo-edge[export]'") from None
+        raise MemoError(
+            f"ONNX export needs the [export] extra ({e.name} is missing): pip install 'memo-edge[export]'"
+        ) from None
     cache = out / ".builder-cache"
     log = io.StringIO()
-    quiet = [logging.getLogger(n) for n in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer")]
+    quiet = [
+        logging.getLogger(n) for n in ("onnxruntime.quantization", "onnxruntime.quantization.matmul_nbits_quantizer")
+    ]
     levels = [lg.level for lg in quiet]
     ep = EXECUTION_PROVIDER[precision]
     try:
         for lg in quiet:
             lg.setLevel(logging.ERROR)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            opts = builder.parse_extra_options(None, str(ckpt.root), str(out), precision, ep, str(cache),
-                                               builder_options(ckpt, precision, block_size, algo))
+            opts = builder.parse_extra_options(
+                None,
+                str(ckpt.root),
+                str(out),
+                precision,
+                ep,
+                str(cache),
+                builder_options(ckpt, precision, block_size, algo),
+            )
             builder.create_model(None, str(ckpt.root), str(out), precision, ep, str(cache), **opts)
     except MemoError:
         raise
@@ -102,10 +119,13 @@ def write_engine_graph(out: Path) -> str:
     head = _lm_head_matmul(g)
     if head is None or names & {"logits_index", "position_ids", "attention_bias"}:
         return "none"
-    g.input.append(helper.make_tensor_value_info("logits_index", TensorProto.INT64, ["batch_size", "logits_positions", 1]))
+    g.input.append(
+        helper.make_tensor_value_info("logits_index", TensorProto.INT64, ["batch_size", "logits_positions", 1])
+    )
     picked = head.input[0] + "/memo_logits_positions"
-    gather = helper.make_node("GatherND", [head.input[0], "logits_index"], [picked], batch_dims=1,
-                              name="/memo/logits_positions/GatherND")
+    gather = helper.make_node(
+        "GatherND", [head.input[0], "logits_index"], [picked], batch_dims=1, name="/memo/logits_positions/GatherND"
+    )
     head.input[0] = picked
     g.node.insert(list(g.node).index(head), gather)
     gqa = [n for n in g.node if n.op_type == "GroupQueryAttention"]
@@ -113,10 +133,16 @@ def write_engine_graph(out: Path) -> str:
     kind = "logits_index"
     if gqa and rotary:
         past = next(i for i in g.input if i.name == gqa[0].input[3])
-        g.input.append(helper.make_tensor_value_info("position_ids", TensorProto.INT64,
-                                                     ["batch_size", "sequence_length"]))
-        g.input.append(helper.make_tensor_value_info("attention_bias", past.type.tensor_type.elem_type,
-                                                     ["batch_size", 1, "sequence_length", "total_sequence_length"]))
+        g.input.append(
+            helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch_size", "sequence_length"])
+        )
+        g.input.append(
+            helper.make_tensor_value_info(
+                "attention_bias",
+                past.type.tensor_type.elem_type,
+                ["batch_size", 1, "sequence_length", "total_sequence_length"],
+            )
+        )
         for n in gqa:  # inputs 9 and 10 of com.microsoft.GroupQueryAttention
             ins = list(n.input) + [""] * max(0, 11 - len(n.input))
             ins[9], ins[10] = "position_ids", "attention_bias"

@@ -16,9 +16,15 @@ from .describe import memory_prompt, model_info, provenance, reflections_path, s
 from .onnx_build import build_onnx
 from .report import Reporter
 
-ROLES = {"model": "model.onnx", "weights": "model.onnx.data", "tokenizer": "tokenizer.json",
-         "tokenizer_config": "tokenizer_config.json", "genai_config": "genai_config.json",
-         "chat_template": "chat_template.jinja", "engine_model": "model.memo.onnx"}
+ROLES = {
+    "model": "model.onnx",
+    "weights": "model.onnx.data",
+    "tokenizer": "tokenizer.json",
+    "tokenizer_config": "tokenizer_config.json",
+    "genai_config": "genai_config.json",
+    "chat_template": "chat_template.jinja",
+    "engine_model": "model.memo.onnx",
+}
 # Where the graph runs when verified here: fp16 graphs target CUDA and are only loaded on CPU when possible.
 CPU = "CPUExecutionProvider"
 
@@ -26,9 +32,16 @@ CPU = "CPUExecutionProvider"
 def onnx_io(genai_config: dict) -> OnnxIO:
     dec = genai_config["model"]["decoder"]
     i, o = dec["inputs"], dec["outputs"]
-    return OnnxIO(input_ids=i["input_ids"], attention_mask=i["attention_mask"], position_ids=i.get("position_ids"),
-                  past_key=i["past_key_names"], past_value=i["past_value_names"], logits=o["logits"],
-                  present_key=o["present_key_names"], present_value=o["present_value_names"])
+    return OnnxIO(
+        input_ids=i["input_ids"],
+        attention_mask=i["attention_mask"],
+        position_ids=i.get("position_ids"),
+        past_key=i["past_key_names"],
+        past_value=i["past_value_names"],
+        logits=o["logits"],
+        present_key=o["present_key_names"],
+        present_value=o["present_value_names"],
+    )
 
 
 def _stop_in_genai_config(root: Path, stop_ids: list[int]) -> dict:
@@ -53,8 +66,11 @@ def write_onnx_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Report
     files = {role: name for role, name in ROLES.items() if (root / name).is_file()}
     prov = provenance(ckpt)
     prov["memory_prompt_source"] = prompt_source
-    export_info = {"build_s": round(build_s, 2),
-                   "size_bytes": sum(f.stat().st_size for f in root.iterdir() if f.is_file()), **notes}
+    export_info = {
+        "build_s": round(build_s, 2),
+        "size_bytes": sum(f.stat().st_size for f in root.iterdir() if f.is_file()),
+        **notes,
+    }
     if cfg.precision in ("int8", "int4"):
         export_info.update(block_size=cfg.block_size, quant_algo=cfg.quant_algo)
     manifest = Manifest(
@@ -74,6 +90,10 @@ def write_onnx_pack(ckpt: Checkpoint, root: Path, cfg: ExportConfig, rep: Report
     if cfg.verify:
         from .checks import verify_onnx_pack
 
-        metrics, providers = verify_onnx_pack(Pack(root, manifest), ckpt, cfg, reflections_path(ckpt, cfg.reflections), rep)
-        manifest = manifest.model_copy(update={"metrics": {**manifest.metrics, **metrics}, "providers_tested": providers})
+        metrics, providers = verify_onnx_pack(
+            Pack(root, manifest), ckpt, cfg, reflections_path(ckpt, cfg.reflections), rep
+        )
+        manifest = manifest.model_copy(
+            update={"metrics": {**manifest.metrics, **metrics}, "providers_tested": providers}
+        )
     return manifest

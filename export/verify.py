@@ -41,10 +41,18 @@ class TorchReference:
         torch = self.torch
         ids = torch.tensor([self.tok.encode(prompt, add_special_tokens=False).ids])
         with torch.no_grad():
-            out = self.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                      max_new_tokens=max_new, eos_token_id=sorted(stop_ids) or None,
-                                      pad_token_id=0, temperature=None, top_p=None, top_k=None)
-        new = out[0, ids.shape[1]:].tolist()
+            out = self.model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                do_sample=False,
+                max_new_tokens=max_new,
+                eos_token_id=sorted(stop_ids) or None,
+                pad_token_id=0,
+                temperature=None,
+                top_p=None,
+                top_k=None,
+            )
+        new = out[0, ids.shape[1] :].tolist()
         for i, t in enumerate(new):
             if t in stop_ids:
                 return new[:i]
@@ -58,21 +66,31 @@ class TorchReference:
             top = self.model(input_ids=ids).logits[0, -1].topk(2).values
         return float(top[0] - top[1])
 
-    def answers(self, prompts: list[str], max_new: int, stop_ids: set[int], progress=None, batch: int = 16) -> list[str]:
+    def answers(
+        self, prompts: list[str], max_new: int, stop_ids: set[int], progress=None, batch: int = 16
+    ) -> list[str]:
         """Greedy answers, batched with left padding (a reference for recall, where a padding-induced last-bit
         difference does not matter; token parity uses greedy() one prompt at a time)."""
         torch = self.torch
         texts: list[str] = []
         pad = min(stop_ids) if stop_ids else 0
         for i in range(0, len(prompts), batch):
-            enc = [self.tok.encode(p, add_special_tokens=False).ids for p in prompts[i:i + batch]]
+            enc = [self.tok.encode(p, add_special_tokens=False).ids for p in prompts[i : i + batch]]
             width = max(map(len, enc))
             ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc])
             mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc])
             with torch.no_grad():
-                out = self.model.generate(ids, attention_mask=mask, do_sample=False, max_new_tokens=max_new,
-                                          eos_token_id=sorted(stop_ids) or None, pad_token_id=pad,
-                                          temperature=None, top_p=None, top_k=None)
+                out = self.model.generate(
+                    ids,
+                    attention_mask=mask,
+                    do_sample=False,
+                    max_new_tokens=max_new,
+                    eos_token_id=sorted(stop_ids) or None,
+                    pad_token_id=pad,
+                    temperature=None,
+                    top_p=None,
+                    top_k=None,
+                )
             for row in out[:, width:].tolist():
                 cut = next((j for j, t in enumerate(row) if t in stop_ids), len(row))
                 texts.append(self.tok.decode(row[:cut], skip_special_tokens=True))
@@ -107,8 +125,12 @@ def check_parity(engine, ref: TorchReference, prompts: list[str], max_new: int, 
         if want != got:
             row["torch_top2_margin"] = ref.top2_margin(p, want[:same])
         rows.append(row)
-    return {"prompts": len(prompts), "max_new_tokens": max_new, "all_equal": all(r["equal"] for r in rows),
-            "rows": rows}
+    return {
+        "prompts": len(prompts),
+        "max_new_tokens": max_new,
+        "all_equal": all(r["equal"] for r in rows),
+        "rows": rows,
+    }
 
 
 def near_tie(row: dict, tol: float = 1e-3) -> bool:
@@ -139,5 +161,7 @@ def recall(answers: list[str], golds: list[str]) -> dict[str, float]:
     from memo_edge.metrics import exact_match, f1
 
     n = max(1, len(golds))
-    return {"em": sum(exact_match(a, g) for a, g in zip(answers, golds)) / n,
-            "f1": sum(f1(a, g) for a, g in zip(answers, golds)) / n}
+    return {
+        "em": sum(exact_match(a, g) for a, g in zip(answers, golds)) / n,
+        "f1": sum(f1(a, g) for a, g in zip(answers, golds)) / n,
+    }

@@ -54,8 +54,10 @@ _RUN_START = _process_start(os.getpid()) or time.time()
 def sweep_stale(parent: Path, name: str) -> list[Path]:
     """Remove temp files/dirs of earlier, dead writers of `name` in `parent` (see the module doc). Returns them."""
     rnd = "[a-z0-9_]{8}"  # tempfile's random part
-    pat = re.compile(rf"^\.{re.escape(name)}\.(?:(\d+)-(?:{rnd}|zip)|{rnd})\.(?:partial|tmp)$"
-                     rf"|^\.{re.escape(name)}\.old-(\d+)$")
+    pat = re.compile(
+        rf"^\.{re.escape(name)}\.(?:(\d+)-(?:{rnd}|zip)|{rnd})\.(?:partial|tmp)$"
+        rf"|^\.{re.escape(name)}\.old-(\d+)$"
+    )
     removed = []
     try:
         entries = list(parent.iterdir())

@@ -41,8 +41,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
 
     t = time.perf_counter()
     log(f"[1/3] synthesize reflections from {cfg.corpus} ({cfg.generator} generator)")
-    card = synthesize(cfg.corpus, reflections, cfg.synthesis, progress=progress,
-                      training_estimate=for_reflections)
+    card = synthesize(cfg.corpus, reflections, cfg.synthesis, progress=progress, training_estimate=for_reflections)
     timings["synthesize_s"] = time.perf_counter() - t
     log(f"      {card.get('reflections', '?')} reflections -> {reflections}")
     log(f"      {card_line(card['training_estimate'])}")
@@ -50,8 +49,10 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     t = time.perf_counter()
     refl_hash = sha256_file(reflections)
     # the fields given (as build-state.json has always recorded them): a default that changes does not retrain
-    train_key = {"reflections": refl_hash, "train": {**cfg.train.model_dump(mode="json", exclude_unset=True),
-                                                     "base": cfg.base}}
+    train_key = {
+        "reflections": refl_hash,
+        "train": {**cfg.train.model_dump(mode="json", exclude_unset=True), "base": cfg.base},
+    }
     if state.get("train") == train_key and (ckpt / "memo_train.json").is_file():
         log(f"[2/3] train: up to date ({ckpt})")
     else:

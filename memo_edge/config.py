@@ -50,8 +50,9 @@ class BuildConfig(BaseModel):
     @model_validator(mode="after")
     def _onnx_only(self) -> BuildConfig:
         if self.export.format != "onnx":
-            raise ValueError("export.format: a build writes the ONNX pack the runtime loads (use memo export "
-                             "--format for others)")
+            raise ValueError(
+                "export.format: a build writes the ONNX pack the runtime loads (use memo export --format for others)"
+            )
         return self
 
     @property

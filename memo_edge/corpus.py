@@ -66,8 +66,8 @@ def front_matter(path: Path, text: str) -> tuple[dict, str]:
         warnings.warn(f"{path}: front matter is not valid YAML{where}; read as text", stacklevel=3)
         return {}, text
     if not isinstance(data, dict):
-        return {}, text[m.end():]
-    return {str(k): v for k, v in data.items()}, text[m.end():]
+        return {}, text[m.end() :]
+    return {str(k): v for k, v in data.items()}, text[m.end() :]
 
 
 def _first_heading(text: str) -> tuple[str | None, str]:
@@ -88,7 +88,7 @@ def _doc_from_text(path: Path, text: str) -> Document:
     m = _DATE_LINE.search(text)
     if m and not date:
         date = m.group(1)
-        text = text[: m.start()] + text[m.end():]
+        text = text[: m.start()] + text[m.end() :]
     title = _scalar(meta.pop("title", None))
     if not isinstance(title, str):
         title, text = _first_heading(text)
@@ -121,8 +121,15 @@ def _read_jsonl(path: Path) -> list[Document]:
             raise MemoError(f"{path}:{lineno}: field 'text': expected a non-empty string")
         title = str(obj.get("title") or obj.get("id") or f"{path.stem}-{lineno}")
         body = obj["text"].strip()
-        docs.append(Document(doc_id=content_id(title, body), title=title, text=body,
-                             date=obj.get("date"), source=f"{path.name}:{lineno}"))
+        docs.append(
+            Document(
+                doc_id=content_id(title, body),
+                title=title,
+                text=body,
+                date=obj.get("date"),
+                source=f"{path.name}:{lineno}",
+            )
+        )
     return docs
 
 
@@ -140,8 +147,9 @@ def _read_pdf(path: Path) -> Document | None:
     try:
         text = "\n".join(page.extract_text() or "" for page in PdfReader(path).pages)
     except Exception as e:  # pypdf raises many types (PdfReadError, ValueError, KeyError...) on a broken file
-        warnings.warn(f"{path}: skipped (not a readable PDF: {type(e).__name__}: {' '.join(str(e).split())[:120]})",
-                      stacklevel=3)
+        warnings.warn(
+            f"{path}: skipped (not a readable PDF: {type(e).__name__}: {' '.join(str(e).split())[:120]})", stacklevel=3
+        )
         return None
     finally:
         log.setLevel(level)
@@ -181,9 +189,17 @@ def chunk_document(doc: Document, cfg: ChunkingConfig = ChunkingConfig()) -> lis
     step = cfg.chunk_words - cfg.overlap_words
     chunks = []
     for i, start in enumerate(range(0, max(len(words) - cfg.overlap_words, 1), step)):
-        text = " ".join(words[start: start + cfg.chunk_words])
-        chunks.append(Chunk(doc_id=doc.doc_id, chunk_id=content_id(doc.doc_id, text), title=doc.title,
-                            text=text, date=doc.date, index=i))
+        text = " ".join(words[start : start + cfg.chunk_words])
+        chunks.append(
+            Chunk(
+                doc_id=doc.doc_id,
+                chunk_id=content_id(doc.doc_id, text),
+                title=doc.title,
+                text=text,
+                date=doc.date,
+                index=i,
+            )
+        )
     return chunks
 
 

@@ -64,8 +64,12 @@ def benchdata_root() -> Path:
 
 def load(name: str, n: int | None = None, root: str | Path | None = None, **kw) -> BenchSet:
     """Load the first `n` usable questions of a dataset (all when n is None)."""
-    loaders = {"musique": load_musique, "hotpotqa": load_hotpotqa, "2wikimultihopqa": load_2wiki,
-               "narrativeqa": load_narrativeqa}
+    loaders = {
+        "musique": load_musique,
+        "hotpotqa": load_hotpotqa,
+        "2wikimultihopqa": load_2wiki,
+        "narrativeqa": load_narrativeqa,
+    }
     if name not in loaders:
         raise MemoError(f"dataset '{name}': unknown (expected one of {', '.join(DATASETS)})")
     base = Path(root) if root else benchdata_root()
@@ -161,14 +165,28 @@ def load_musique(path: Path, n: int | None = None, negatives: bool = True, strat
             corpus.add_pool(p["title"], p["paragraph_text"])
         qid = str(_need(row, "id", path, lineno))
         m = re.match(r"(\d)hop", qid)
-        items.append(EvalItem(
-            id=qid, question=_need(row, "question", path, lineno), answer=str(_need(row, "answer", path, lineno)),
-            answer_aliases=[str(a) for a in row.get("answer_aliases", [])],
-            hops=int(m.group(1)) if m else len(steps),
-            decomposition=[DecompositionStep(question=naturalize_hop(s["question"]), answer=str(s.get("answer", "")))
-                           for s in steps]))
-    return corpus.build("musique", items, {"source": str(path), "negatives": "own non-supporting, 1:1",
-                                           "slice": "round-robin over hop counts" if stratify else "file head"})
+        items.append(
+            EvalItem(
+                id=qid,
+                question=_need(row, "question", path, lineno),
+                answer=str(_need(row, "answer", path, lineno)),
+                answer_aliases=[str(a) for a in row.get("answer_aliases", [])],
+                hops=int(m.group(1)) if m else len(steps),
+                decomposition=[
+                    DecompositionStep(question=naturalize_hop(s["question"]), answer=str(s.get("answer", "")))
+                    for s in steps
+                ],
+            )
+        )
+    return corpus.build(
+        "musique",
+        items,
+        {
+            "source": str(path),
+            "negatives": "own non-supporting, 1:1",
+            "slice": "round-robin over hop counts" if stratify else "file head",
+        },
+    )
 
 
 def _context_paragraphs(row: dict, joiner: str) -> list[tuple[str, str]]:
@@ -201,10 +219,17 @@ def _load_context_qa(name: str, path: Path, n: int | None, joiner: str, hops_fn,
             corpus.add(t, x)
         for t, x in rest:
             corpus.add_pool(t, x)
-        items.append(EvalItem(id=str(_need(row, "_id", path, lineno)), question=_need(row, "question", path, lineno),
-                              answer=str(_need(row, "answer", path, lineno)), hops=hops_fn(row, len(gold))))
-    return corpus.build(name, items, {"source": str(path), "skipped_without_context": skipped,
-                                      "negatives": "own non-supporting, 1:1"})
+        items.append(
+            EvalItem(
+                id=str(_need(row, "_id", path, lineno)),
+                question=_need(row, "question", path, lineno),
+                answer=str(_need(row, "answer", path, lineno)),
+                hops=hops_fn(row, len(gold)),
+            )
+        )
+    return corpus.build(
+        name, items, {"source": str(path), "skipped_without_context": skipped, "negatives": "own non-supporting, 1:1"}
+    )
 
 
 def load_hotpotqa(path: Path, n: int | None = None, negatives: bool = True) -> BenchSet:
@@ -238,8 +263,15 @@ def load_narrativeqa(path: Path, n: int | None = None, docs_path: Path | None = 
             raise MemoError(f"{path}:{lineno}: field 'answer': expected at least one reference answer")
         corpus.add(title, passage)
         taken[passage] = taken.get(passage, 0) + 1
-        items.append(EvalItem(id=f"nqa-{lineno:05d}", question=_need(row, "question", path, lineno),
-                              answer=refs[0], answer_aliases=refs[1:], hops=1))
+        items.append(
+            EvalItem(
+                id=f"nqa-{lineno:05d}",
+                question=_need(row, "question", path, lineno),
+                answer=refs[0],
+                answer_aliases=refs[1:],
+                hops=1,
+            )
+        )
     return corpus.build("narrativeqa", items, {"source": str(path)})
 
 
@@ -253,9 +285,15 @@ def with_distractors(bench: BenchSet, factor: float = 1.0, seed: int = 0) -> Ben
         raise MemoError(f"distractor factor: {factor} (expected >= 0)")
     want = round(factor * len(bench.docs))
     if want > len(bench.pool):
-        raise MemoError(f"{bench.name}: {want} distractors requested but only {len(bench.pool)} spare paragraphs "
-                        f"(use a smaller factor or slice)")
+        raise MemoError(
+            f"{bench.name}: {want} distractors requested but only {len(bench.pool)} spare paragraphs "
+            f"(use a smaller factor or slice)"
+        )
     extra = random.Random(seed).sample(bench.pool, want)
     ids = {d["id"] for d in extra}
-    return replace(bench, docs=bench.docs + extra, pool=[d for d in bench.pool if d["id"] not in ids],
-                   meta={**bench.meta, "distractors": want, "distractor_factor": factor})
+    return replace(
+        bench,
+        docs=bench.docs + extra,
+        pool=[d for d in bench.pool if d["id"] not in ids],
+        meta={**bench.meta, "distractors": want, "distractor_factor": factor},
+    )

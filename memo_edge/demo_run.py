@@ -33,8 +33,9 @@ def run_demo(out: Path, base: str = "smollm2-135m-instruct", precision: str = "i
     console = Console()
     out = Path(out)
     t0 = time.perf_counter()
-    cfg = BuildConfig(corpus=DEMO_DIR / "corpus", out=out / "pack", work_dir=out / "work", base=base,
-                      precision=precision)
+    cfg = BuildConfig(
+        corpus=DEMO_DIR / "corpus", out=out / "pack", work_dir=out / "work", base=base, precision=precision
+    )
     pack = build(cfg, log=lambda m: console.print(m, highlight=False))
     build_s = time.perf_counter() - t0
 
@@ -51,12 +52,21 @@ def run_demo(out: Path, base: str = "smollm2-135m-instruct", precision: str = "i
         ttfts.append(c.ttft_s * 1e3)
         if c.completion_tokens > 1:
             tps.append(c.decode_tps)
-        table.add_row(str(it.hops), it.question, it.answer, c.text.strip(), "✓" if em else "·",
-                      f"{c.ttft_s * 1e3:.0f}", f"{c.decode_tps:.0f}")
+        table.add_row(
+            str(it.hops),
+            it.question,
+            it.answer,
+            c.text.strip(),
+            "✓" if em else "·",
+            f"{c.ttft_s * 1e3:.0f}",
+            f"{c.decode_tps:.0f}",
+        )
     console.print(table)
     latency = {"ttft_ms_median": statistics.median(ttfts), "decode_tps_median": statistics.median(tps) if tps else 0.0}
-    console.print(f"latency: time to first token {latency['ttft_ms_median']:.0f} ms (median), "
-                  f"decode {latency['decode_tps_median']:.0f} tokens/s (median), {memory.engine.threads} threads")
+    console.print(
+        f"latency: time to first token {latency['ttft_ms_median']:.0f} ms (median), "
+        f"decode {latency['decode_tps_median']:.0f} tokens/s (median), {memory.engine.threads} threads"
+    )
 
     results = {}
     for ex in ("none", "oracle"):
@@ -64,8 +74,13 @@ def run_demo(out: Path, base: str = "smollm2-135m-instruct", precision: str = "i
         print_table(res, console)
         write_json(out / f"eval-{ex}.json", res)
         results[ex] = {"em": res["em"], "f1": res["f1"]}
-    summary = {"pack": str(pack), "build_s": round(build_s, 1), "latency": latency, "eval": results,
-               "wall_s": round(time.perf_counter() - t0, 1)}
+    summary = {
+        "pack": str(pack),
+        "build_s": round(build_s, 1),
+        "latency": latency,
+        "eval": results,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
     write_json(out / "demo-summary.json", summary)
     console.print(f"demo done in {summary['wall_s']:.0f} s; results in {out}/")
     return summary

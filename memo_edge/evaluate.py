@@ -54,8 +54,10 @@ def oracle_answers(items: Sequence[EvalItem], answer_batch: Callable[[list[str]]
         for i, q, a in zip(idx, qs, answer_batch(qs)):
             asked[i].append(q)
             got[i].append(a)
-    return [{"predicted_answer": g[-1], "steps": [{"question": q, "answer": a} for q, a in zip(s, g)]}
-            for s, g in zip(asked, got)]
+    return [
+        {"predicted_answer": g[-1], "steps": [{"question": q, "answer": a} for q, a in zip(s, g)]}
+        for s, g in zip(asked, got)
+    ]
 
 
 def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
@@ -64,22 +66,40 @@ def score(items: Sequence[EvalItem], predictions: Sequence[dict]) -> dict:
     for it, pred in zip(items, predictions):
         em, f1 = best_em_f1(pred["predicted_answer"], [it.answer, *it.answer_aliases])
         per_hop[it.hops].append((em, f1))
-        rows.append({"id": it.id, "question": it.question, "gold": it.answer, "hops": it.hops,
-                     "em": em, "f1": round(f1, 4), **pred})
+        rows.append(
+            {
+                "id": it.id,
+                "question": it.question,
+                "gold": it.answer,
+                "hops": it.hops,
+                "em": em,
+                "f1": round(f1, 4),
+                **pred,
+            }
+        )
     n = max(len(rows), 1)
     return {
         "n": len(rows),
         "em": sum(r["em"] for r in rows) / n,
         "f1": sum(r["f1"] for r in rows) / n,
-        "per_hop": {str(h): {"n": len(v), "em": sum(e for e, _ in v) / len(v), "f1": sum(f for _, f in v) / len(v)}
-                    for h, v in sorted(per_hop.items())},
+        "per_hop": {
+            str(h): {"n": len(v), "em": sum(e for e, _ in v) / len(v), "f1": sum(f for _, f in v) / len(v)}
+            for h, v in sorted(per_hop.items())
+        },
         "predictions": rows,
     }
 
 
-def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: ExecutiveConfig | str = "none",
-             batch_size: int = 8, progress: bool = True, judge: JudgeConfig | None = None,
-             protocol: ProtocolConfig | None = None, load: LoadConfig | None = None) -> dict:
+def evaluate(
+    pack: str | Path,
+    items: Sequence[EvalItem],
+    executive: ExecutiveConfig | str = "none",
+    batch_size: int = 8,
+    progress: bool = True,
+    judge: JudgeConfig | None = None,
+    protocol: ProtocolConfig | None = None,
+    load: LoadConfig | None = None,
+) -> dict:
     """Answer every item and score it. `executive`: "none", "oracle", or an ExecutiveConfig (or its spec string);
     `judge`: an LLM judge (JudgeConfig with a judge_url); `protocol`: budgets for an LLM executive."""
     if isinstance(executive, str):
@@ -102,21 +122,35 @@ def evaluate(pack: str | Path, items: Sequence[EvalItem], executive: ExecutiveCo
         preds = []
         for it in _track(items, progress, "asking"):
             ans = service.ask(it.question)  # a fallback answer is scored and counted below, not raised
-            preds.append({"predicted_answer": ans.final_answer, "status": ans.status,
-                          **({"executive_error": ans.error} if ans.error else {})})
+            preds.append(
+                {
+                    "predicted_answer": ans.final_answer,
+                    "status": ans.status,
+                    **({"executive_error": ans.error} if ans.error else {}),
+                }
+            )
     result = score(items, preds)
     # Answers the protocol had to give without a working executive: scored, but counted and reported, so a dead
     # endpoint cannot pass for a weak model.
     fallbacks = [p for p in preds if p.get("status") == "fallback"]
-    result.update(pack=str(pack), pack_id=memory.pack_id, executive=spec, wall_s=round(time.perf_counter() - t0, 3),
-                  fallbacks=len(fallbacks))
+    result.update(
+        pack=str(pack),
+        pack_id=memory.pack_id,
+        executive=spec,
+        wall_s=round(time.perf_counter() - t0, 3),
+        fallbacks=len(fallbacks),
+    )
     if fallbacks:
-        print(f"warning: the executive failed on {len(fallbacks)} of {len(preds)} questions; those answers are "
-              f"the protocol's fallback (first cause: {fallbacks[0].get('executive_error')})", file=sys.stderr)
+        print(
+            f"warning: the executive failed on {len(fallbacks)} of {len(preds)} questions; those answers are "
+            f"the protocol's fallback (first cause: {fallbacks[0].get('executive_error')})",
+            file=sys.stderr,
+        )
     if judge_endpoint is not None:  # after wall_s, which stays the memory's (and executive's) time alone
         try:
-            result["judge"] = judge_predictions(judge_endpoint, items, result["predictions"],
-                                                concurrency=judge.judge_concurrency)
+            result["judge"] = judge_predictions(
+                judge_endpoint, items, result["predictions"], concurrency=judge.judge_concurrency
+            )
         except MemoError as e:  # a judge that fails late must not throw away the answers already computed
             print(f"warning: judge skipped: {e}", file=sys.stderr)
             result["judge_error"] = str(e)
@@ -132,7 +166,7 @@ def _track(seq, progress: bool, what: str):
 def _batched(fn: Callable[[list[str]], list[str]], qs: list[str], size: int, progress: bool = False) -> list[str]:
     out: list[str] = []
     for start in _track(range(0, len(qs), size), progress, "answering"):
-        out.extend(fn(qs[start:start + size]))
+        out.extend(fn(qs[start : start + size]))
     return out
 
 
@@ -142,8 +176,13 @@ def print_table(result: dict, console=None) -> None:
     t = Table(title=f"memo eval: {result['executive']} executive", show_lines=False)
     for col in ("split", "n", "EM", "F1") + (("judge",) if jd else ()):
         t.add_column(col, justify="right" if col != "split" else "left")
-    t.add_row("all", str(result["n"]), f"{result['em']:.3f}", f"{result['f1']:.3f}",
-              *([f"{jd['judge_accuracy']:.3f}"] if jd else []))
+    t.add_row(
+        "all",
+        str(result["n"]),
+        f"{result['em']:.3f}",
+        f"{result['f1']:.3f}",
+        *([f"{jd['judge_accuracy']:.3f}"] if jd else []),
+    )
     for h, v in result["per_hop"].items():
         j = [f"{jd['per_hop'][h]['judge_accuracy']:.3f}" if h in jd["per_hop"] else "-"] if jd else []
         t.add_row(f"{h}-hop", str(v["n"]), f"{v['em']:.3f}", f"{v['f1']:.3f}", *j)
@@ -151,8 +190,9 @@ def print_table(result: dict, console=None) -> None:
     if result.get("fallbacks"):
         captions.append(f"{result['fallbacks']} fallback answer(s): the executive failed")
     if jd:
-        captions.append(f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl"
-                        f"{'y' if jd['unparsed'] == 1 else 'ies'}")
+        captions.append(
+            f"judge: {jd['judge_model']}, {jd['unparsed']} unparsed repl{'y' if jd['unparsed'] == 1 else 'ies'}"
+        )
     if captions:  # escaped: a model name like "x[awq]" must not be read as markup
         t.caption = escape("; ".join(captions))
     console.print(t)

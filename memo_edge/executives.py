@@ -25,10 +25,21 @@ class Executive(Protocol):
 
 
 class OpenAIExecutive:
-    def __init__(self, url: str | list[str], model: str = "default", api_key_env: str = "OPENAI_API_KEY",
-                 timeout_s: float = 60.0, max_retries: int = 3):
-        self.endpoint = ChatEndpoint(urls=url if isinstance(url, list) else [url], model=model,
-                                     api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries)
+    def __init__(
+        self,
+        url: str | list[str],
+        model: str = "default",
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+    ):
+        self.endpoint = ChatEndpoint(
+            urls=url if isinstance(url, list) else [url],
+            model=model,
+            api_key_env=api_key_env,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+        )
         self._client = None
 
     def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str:

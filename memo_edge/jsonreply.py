@@ -45,7 +45,7 @@ def _candidates(text: str) -> Iterator[str]:
             elif ch == "}":
                 depth -= 1
                 if depth == 0:
-                    yield text[start: j + 1]
+                    yield text[start : j + 1]
                     break
 
 
@@ -78,8 +78,9 @@ def _objects(text: str) -> Iterator[dict]:
             yield obj
     if not found:
         repaired = json_repair.loads(text)
-        yield from (obj for obj in (repaired if isinstance(repaired, list) else [repaired])
-                    if isinstance(obj, dict) and obj)
+        yield from (
+            obj for obj in (repaired if isinstance(repaired, list) else [repaired]) if isinstance(obj, dict) and obj
+        )
 
 
 def extract_json(text: str) -> dict:

@@ -35,12 +35,16 @@ class JudgeConfig(BaseModel):
     """The LLM judge of `memo eval` (off unless judge_url is set)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    judge_url: str | None = Field(None, description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1; "
-                                                    "comma-separate several) of an LLM that also judges each answer "
-                                                    "against the gold one (yes/no); adds a judge accuracy column.")
+    judge_url: str | None = Field(
+        None,
+        description="OpenAI-compatible base URL (e.g. http://127.0.0.1:8000/v1; "
+        "comma-separate several) of an LLM that also judges each answer "
+        "against the gold one (yes/no); adds a judge accuracy column.",
+    )
     judge_model: str = Field("default", description="Model name sent to the judge endpoint.")
-    judge_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the judge "
-                                                                 "endpoint's API key.")
+    judge_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the judge endpoint's API key."
+    )
     judge_concurrency: int = Field(8, ge=1, description="Judge requests in flight at once.")
     judge_timeout_s: float = Field(60.0, gt=0, description="Seconds per judge request (the whole reply).")
     judge_retries: int = Field(4, ge=0, le=20, description="Retries per judge request on 429/5xx/timeouts.")
@@ -49,8 +53,9 @@ class JudgeConfig(BaseModel):
         """The judge's endpoint, or None when no judge is configured; a malformed URL fails here."""
         if not self.judge_url:
             return None
-        return make_endpoint(self.judge_url, self.judge_model, self.judge_api_key_env, self.judge_timeout_s,
-                             self.judge_retries)
+        return make_endpoint(
+            self.judge_url, self.judge_model, self.judge_api_key_env, self.judge_timeout_s, self.judge_retries
+        )
 
 
 def messages(item: EvalItem, predicted: str) -> list[dict]:
@@ -59,8 +64,11 @@ def messages(item: EvalItem, predicted: str) -> list[dict]:
     lines = [f"Question: {item.question}", f"Reference answer: {item.answer}"]
     if aliases:
         lines.append(f"Also accepted: {'; '.join(aliases)}")
-    lines += [f"Candidate answer: {predicted.strip() or '(empty)'}", "",
-              "Does the candidate answer mean the same as the reference answer? Reply yes or no."]
+    lines += [
+        f"Candidate answer: {predicted.strip() or '(empty)'}",
+        "",
+        "Does the candidate answer mean the same as the reference answer? Reply yes or no.",
+    ]
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
 
 
@@ -72,13 +80,19 @@ def parse_verdict(reply: str) -> bool | None:
     return {"yes": True, "no": False}.get(words[0].strip(string.punctuation).lower())
 
 
-def make_endpoint(url: str, model: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                  timeout_s: float = 60.0, max_retries: int = 4) -> ChatEndpoint:
+def make_endpoint(
+    url: str,
+    model: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    timeout_s: float = 60.0,
+    max_retries: int = 4,
+) -> ChatEndpoint:
     """Comma-separated URLs are spread round-robin, as for --executive; a malformed URL fails here, before the
     (slow) answering starts."""
     urls = [u.strip() for u in url.split(",") if u.strip()]
-    return ChatEndpoint(urls=urls, model=model or "default", api_key_env=api_key_env, timeout_s=timeout_s,
-                        max_retries=max_retries)
+    return ChatEndpoint(
+        urls=urls, model=model or "default", api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries
+    )
 
 
 async def _ask_all(endpoint: ChatEndpoint, chats: list[list[dict]], concurrency: int) -> list[str]:
@@ -118,8 +132,9 @@ def _loop_running() -> bool:
     return True
 
 
-def judge_predictions(endpoint: ChatEndpoint, items: Sequence[EvalItem], predictions: Sequence[dict],
-                      concurrency: int = 8) -> dict:
+def judge_predictions(
+    endpoint: ChatEndpoint, items: Sequence[EvalItem], predictions: Sequence[dict], concurrency: int = 8
+) -> dict:
     """Ask the judge about every prediction; sets row["judge"] (bool) in place and returns the summary."""
     chats = [messages(it, str(p.get("predicted_answer", ""))) for it, p in zip(items, predictions)]
     verdicts = [parse_verdict(r) for r in _replies(endpoint, chats, concurrency)]
@@ -136,9 +151,16 @@ def judge_predictions(endpoint: ChatEndpoint, items: Sequence[EvalItem], predict
     }
 
 
-def judge(items: Sequence[EvalItem], predictions: Sequence[dict], url: str, model: str | None = None,
-          api_key_env: str = "OPENAI_API_KEY", concurrency: int = 8, timeout_s: float = 60.0,
-          max_retries: int = 4) -> dict:
+def judge(
+    items: Sequence[EvalItem],
+    predictions: Sequence[dict],
+    url: str,
+    model: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    concurrency: int = 8,
+    timeout_s: float = 60.0,
+    max_retries: int = 4,
+) -> dict:
     """Convenience: make the endpoint and judge in one call."""
     endpoint = make_endpoint(url, model, api_key_env, timeout_s, max_retries)
     return judge_predictions(endpoint, items, predictions, concurrency)

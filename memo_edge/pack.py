@@ -37,7 +37,7 @@ SUFFIX = ".memopack"
 # Extraction limits: a pack is a few large weight files stored uncompressed, so anything far from that is refused
 # before a byte is written. MEMO_PACK_MAX_BYTES raises the size cap for very large models.
 MAX_ENTRIES = 4096
-MAX_RATIO = 100          # uncompressed / compressed per entry; weights barely compress, zip bombs reach 1000+
+MAX_RATIO = 100  # uncompressed / compressed per entry; weights barely compress, zip bombs reach 1000+
 MAX_TOTAL_BYTES = 64 << 30
 
 
@@ -165,8 +165,10 @@ def read_manifest_bytes(root: Path) -> tuple[Manifest, bytes]:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise PackError(f"{mpath}: field 'format': expected '{FORMAT}'")
     if raw.get("format_version") != FORMAT_VERSION:
-        raise PackError(f"{mpath}: field 'format_version': {raw.get('format_version')!r} is not supported "
-                        f"(this memo-edge reads version {FORMAT_VERSION})")
+        raise PackError(
+            f"{mpath}: field 'format_version': {raw.get('format_version')!r} is not supported "
+            f"(this memo-edge reads version {FORMAT_VERSION})"
+        )
     try:
         return Manifest.model_validate(raw), data
     except ValidationError as e:
@@ -281,12 +283,16 @@ def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
             raise PackError(f"{zpath}: entry '{name}' appears twice; refusing it")
         seen.add(name)
         if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > (1 << 20):
-            raise PackError(f"{zpath}: entry '{name}' expands {info.file_size / max(info.compress_size, 1):.0f}x "
-                            f"(more than {MAX_RATIO}x: a zip bomb?); refusing it")
+            raise PackError(
+                f"{zpath}: entry '{name}' expands {info.file_size / max(info.compress_size, 1):.0f}x "
+                f"(more than {MAX_RATIO}x: a zip bomb?); refusing it"
+            )
         total += info.file_size
     if total > cap:
-        raise PackError(f"{zpath}: would extract {total / 1e9:.1f} GB (limit {cap / 1e9:.1f} GB; raise it with "
-                        "MEMO_PACK_MAX_BYTES); refusing it")
+        raise PackError(
+            f"{zpath}: would extract {total / 1e9:.1f} GB (limit {cap / 1e9:.1f} GB; raise it with "
+            "MEMO_PACK_MAX_BYTES); refusing it"
+        )
     return infos
 
 
@@ -343,8 +349,10 @@ def _extract_locked(zpath: Path, entry: Path, infos: list[zipfile.ZipInfo], brok
         need = sum(i.file_size for i in infos)
         free = shutil.disk_usage(cache).free
         if need > free:
-            raise PackError(f"{cache}: not enough disk space to extract {zpath.name} (needs {need / 1e6:.0f} MB, "
-                            f"{free / 1e6:.0f} MB free)")
+            raise PackError(
+                f"{cache}: not enough disk space to extract {zpath.name} (needs {need / 1e6:.0f} MB, "
+                f"{free / 1e6:.0f} MB free)"
+            )
         tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".partial", dir=cache))
         try:
             _extract_to(zpath, infos, tmp)

@@ -52,7 +52,7 @@ class MemoryPrompt(BaseModel):
         prefix, suffix = prompt.split(QUESTION_SLOT)
         if not full.startswith(prompt):
             raise ValueError("chat template renders the assistant turn inconsistently with the generation prompt")
-        answer_end = full[len(prompt):].split(ANSWER_SLOT, 1)[1]
+        answer_end = full[len(prompt) :].split(ANSWER_SLOT, 1)[1]
         end_tok = answer_end.strip() or answer_end
         return cls(system=system, prefix=prefix, suffix=suffix, answer_end=answer_end, stop=stop or [end_tok])
 

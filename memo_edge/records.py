@@ -24,7 +24,7 @@ class Document(Record):
     text: str
     date: str | None = None
     source: str = ""
-    meta: dict[str, str | list[str]] = {}   # front-matter keys other than title and date (tags, author, ...)
+    meta: dict[str, str | list[str]] = {}  # front-matter keys other than title and date (tags, author, ...)
 
 
 class Chunk(Record):
@@ -68,8 +68,9 @@ class EvalItem(Record):
     decomposition: list[DecompositionStep] = []
 
 
-def json_lines(path: str | Path, lines: Iterable[str | bytes] | None = None,
-               expected: str = "a .jsonl file of JSON objects") -> Iterator[tuple[int, Any]]:
+def json_lines(
+    path: str | Path, lines: Iterable[str | bytes] | None = None, expected: str = "a .jsonl file of JSON objects"
+) -> Iterator[tuple[int, Any]]:
     """(line number, value) of every non-blank line of a JSON-lines file (or of `lines` read from it): the one
     JSONL reader. A line that is not UTF-8 or not JSON is a one-line MemoError naming the file and line."""
     path = Path(path)

@@ -51,13 +51,13 @@ def generate(path: str | os.PathLike) -> tuple[Path, Path]:
         if p.exists():
             raise MemoError(f"{p}: already exists (refusing to overwrite a key)")
     key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(pem)
-    pub_path.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                       serialization.PublicFormat.SubjectPublicKeyInfo))
+    pub_path.write_bytes(
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return priv_path, pub_path
 
 
@@ -71,11 +71,14 @@ def load_private_key(path: str | os.PathLike):
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as e:
-        raise MemoError(f"{p}: not an unencrypted PEM private key ({str(e).splitlines()[0][:120]}); make one with "
-                        "`memo keygen KEY`") from None
+        raise MemoError(
+            f"{p}: not an unencrypted PEM private key ({str(e).splitlines()[0][:120]}); make one with `memo keygen KEY`"
+        ) from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise MemoError(f"{p}: a {type(key).__name__.lstrip('_')}, expected an Ed25519 private key "
-                        "(`memo keygen KEY`, or `openssl genpkey -algorithm ed25519`)")
+        raise MemoError(
+            f"{p}: a {type(key).__name__.lstrip('_')}, expected an Ed25519 private key "
+            "(`memo keygen KEY`, or `openssl genpkey -algorithm ed25519`)"
+        )
     return key
 
 
@@ -98,8 +101,9 @@ def load_public_key(path: str | os.PathLike) -> bytes:
         try:
             key = serialization.load_pem_private_key(data, password=None).public_key()
         except Exception:
-            raise MemoError(f"{p}: not an Ed25519 public key (expected the PEM written by `memo keygen`, "
-                            "KEY.pub)") from None
+            raise MemoError(
+                f"{p}: not an Ed25519 public key (expected the PEM written by `memo keygen`, KEY.pub)"
+            ) from None
     if not isinstance(key, ed25519.Ed25519PublicKey):
         raise MemoError(f"{p}: expected an Ed25519 public key, got {type(key).__name__.lstrip('_')}")
     return _raw_public(key)
@@ -115,10 +119,16 @@ def sign_pack(root: Path, key) -> str:
     """Write root/signature.json signing root/manifest.json; returns the signer's key id."""
     raw_manifest = (root / "manifest.json").read_bytes()
     raw_pub = _raw_public(key.public_key())
-    doc = {"format": SIG_FORMAT, "version": 1, "algorithm": "ed25519", "signed_file": "manifest.json",
-           "manifest_sha256": hashlib.sha256(raw_manifest).hexdigest(),
-           "public_key": base64.b64encode(raw_pub).decode(), "key_id": key_id(raw_pub),
-           "signature": base64.b64encode(key.sign(raw_manifest)).decode()}
+    doc = {
+        "format": SIG_FORMAT,
+        "version": 1,
+        "algorithm": "ed25519",
+        "signed_file": "manifest.json",
+        "manifest_sha256": hashlib.sha256(raw_manifest).hexdigest(),
+        "public_key": base64.b64encode(raw_pub).decode(),
+        "key_id": key_id(raw_pub),
+        "signature": base64.b64encode(key.sign(raw_manifest)).decode(),
+    }
     (root / SIGNATURE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return doc["key_id"]
 
@@ -130,8 +140,9 @@ def check_signature(root: Path, raw_manifest: bytes, trusted: list, shown: Path 
     sig_path = root / SIGNATURE
     if not sig_path.is_file():
         if trusted:
-            raise PackError(f"{where}: unsigned pack, and a trusted key was given (--trusted-key / "
-                            "MEMO_TRUSTED_KEY): refusing it")
+            raise PackError(
+                f"{where}: unsigned pack, and a trusted key was given (--trusted-key / MEMO_TRUSTED_KEY): refusing it"
+            )
         return None
     _, ed25519 = _crypto()
     from cryptography.exceptions import InvalidSignature
@@ -148,11 +159,14 @@ def check_signature(root: Path, raw_manifest: bytes, trusted: list, shown: Path 
     try:
         pub.verify(sig, raw_manifest)
     except InvalidSignature:
-        raise PackError(f"{where}: {SIGNATURE}: does not match manifest.json (the manifest was changed after "
-                        "signing); refusing it") from None
+        raise PackError(
+            f"{where}: {SIGNATURE}: does not match manifest.json (the manifest was changed after signing); refusing it"
+        ) from None
     if trusted:
         keys = [k if isinstance(k, bytes) else load_public_key(k) for k in trusted]
         if raw_pub not in keys:
-            raise PackError(f"{where}: signed by {key_id(raw_pub)}, which is not a trusted key "
-                            f"(trusted: {', '.join(key_id(k) for k in keys)}); refusing it")
+            raise PackError(
+                f"{where}: signed by {key_id(raw_pub)}, which is not a trusted key "
+                f"(trusted: {', '.join(key_id(k) for k in keys)}); refusing it"
+            )
     return key_id(raw_pub)

@@ -47,8 +47,14 @@ class Tracer:
         try:
             yield args
         finally:
-            sp = {"name": name, "cat": cat, "start": start, "end": self.now(), "thread": threading.get_ident(),
-                  "args": args}
+            sp = {
+                "name": name,
+                "cat": cat,
+                "start": start,
+                "end": self.now(),
+                "thread": threading.get_ident(),
+                "args": args,
+            }
             with self._lock:
                 self.spans.append(sp)
 

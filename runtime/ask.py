@@ -30,13 +30,19 @@ class AskService:
         """The modes that use an executive need one."""
         return ["none", "single-turn", "structured"] if self.executive is not None else ["none"]
 
-    def ask(self, question: str, mode: str | None = None, tracer: Tracer | None = None,
-            on_text: Callable[[str], None] | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        mode: str | None = None,
+        tracer: Tracer | None = None,
+        on_text: Callable[[str], None] | None = None,
+    ) -> Answer:
         """One question; `on_text` receives the memory's answer as it is generated (mode none only)."""
         mode = self.mode if mode is None else _checked(mode)
         executive = None if mode == "none" else self.executive
-        return run_protocol(question, self.memory, executive, mode=mode, config=self.config, tracer=tracer,
-                            on_text=on_text)
+        return run_protocol(
+            question, self.memory, executive, mode=mode, config=self.config, tracer=tracer, on_text=on_text
+        )
 
 
 def raise_on_fallback(answer: Answer) -> Answer:

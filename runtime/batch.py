@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .engine import Engine, Request
 
 KEEP_KV_BYTES = 128 << 20  # an idle batch keeps KV buffers up to this size (warm pages); larger ones are freed
-SHRINK_ARENA_AT = 2048     # prefill calls over this many positions give onnxruntime's arena memory back after
+SHRINK_ARENA_AT = 2048  # prefill calls over this many positions give onnxruntime's arena memory back after
 
 
 class Batch:
@@ -33,8 +33,9 @@ class Batch:
         self.e = engine
         self.max_rows = max_rows
         m = engine.manifest.model
-        self.kv = KVCache(len(engine.past_names), m.num_key_value_heads, m.head_dim, engine.kv_dtype, max_rows,
-                          engine.context_length)
+        self.kv = KVCache(
+            len(engine.past_names), m.num_key_value_heads, m.head_dim, engine.kv_dtype, max_rows, engine.context_length
+        )
         self.waiting: deque[Request] = deque()
         self.live: list[Request] = []
         self.staging: tuple[Request, KVCache] | None = None
@@ -190,13 +191,14 @@ class Batch:
         self._place(slot0 + n, L + 1)
         x = np.full((n, L), self.e.pad_id, np.int64)
         for i, (r, _, _) in enumerate(items):
-            x[i, :lens[i]] = r.ids
+            x[i, : lens[i]] = r.ids
             r.started = True
         mask = (np.arange(L)[None, :] < np.array(lens)[:, None]).astype(np.int64)
         pos = np.broadcast_to(np.arange(L), (n, L)).copy()
         t = time.perf_counter()
-        logits = self._call(self.kv, slot0, slot0 + n, x, mask,
-                            self.e.extra_feeds(pos, L, np.array(lens).reshape(n, 1) - 1), L)
+        logits = self._call(
+            self.kv, slot0, slot0 + n, x, mask, self.e.extra_feeds(pos, L, np.array(lens).reshape(n, 1) - 1), L
+        )
         dt = time.perf_counter() - t
         for i, (r, _, _) in enumerate(items):
             self._joined(r, 0, logits[i, 0] if self.e.logits_index else logits[i, lens[i] - 1], dt, sum(lens))
@@ -219,20 +221,26 @@ class Batch:
         pos = np.concatenate([np.arange(P, P + n) for n in lens])[None]
         bias = np.zeros((1, 1, S, P + S), self.e.kv_dtype)
         for st, n in zip(starts, lens):  # hide the other suffixes from this one (the prefix stays visible)
-            bias[0, 0, st:st + n, P:P + st] = -np.inf
-            bias[0, 0, st:st + n, P + st + n:] = -np.inf
+            bias[0, 0, st : st + n, P : P + st] = -np.inf
+            bias[0, 0, st : st + n, P + st + n :] = -np.inf
         t = time.perf_counter()
         for r, _, _ in items:
             r.started = True
         x = np.array([np.concatenate(segs)], np.int64)
-        logits = self._call(self.kv, slot0, slot0 + 1, x, np.ones((1, P + S), np.int64),
-                            self.e.extra_feeds(pos, P + S, [[int(st + n - 1) for st, n in zip(starts, lens)]], bias),
-                            P + S)
+        logits = self._call(
+            self.kv,
+            slot0,
+            slot0 + 1,
+            x,
+            np.ones((1, P + S), np.int64),
+            self.e.extra_feeds(pos, P + S, [[int(st + n - 1) for st, n in zip(starts, lens)]], bias),
+            P + S,
+        )
         # row slot0 holds prefix + suffix 0 in place; move suffix j's columns to row slot0 + j
         for j, (st, n) in enumerate(zip(starts, lens)):
             if j:
                 for b in self.kv.bufs:
-                    b[slot0 + j, :, P:P + n] = b[slot0, :, P + st:P + st + n]
+                    b[slot0 + j, :, P : P + n] = b[slot0, :, P + st : P + st + n]
         dt = time.perf_counter() - t
         for j, (r, _, _) in enumerate(items):
             self._joined(r, P, logits[0, j], dt, S)
@@ -254,8 +262,14 @@ class Batch:
                 if len(r.ids) - P > self.e.prefill_chunk:
                     self.waiting.remove(r)
                     m = self.e.manifest.model
-                    cache = KVCache(len(self.e.past_names), m.num_key_value_heads, m.head_dim, self.e.kv_dtype, 1,
-                                    self.e.context_length)
+                    cache = KVCache(
+                        len(self.e.past_names),
+                        m.num_key_value_heads,
+                        m.head_dim,
+                        self.e.kv_dtype,
+                        1,
+                        self.e.context_length,
+                    )
                     cache.reserve(1, len(r.ids) + 1)
                     if P:
                         cache.write_row(0, pkv, P)
@@ -271,7 +285,7 @@ class Batch:
         sharing = bool(self.live)
         if r.cached < len(r.ids) and (not sharing or self._decoded_s >= self._chunk_s):
             size = max(16, self.e.prefill_chunk // 4) if sharing else self.e.prefill_chunk
-            piece = r.ids[r.cached:r.cached + size]
+            piece = r.ids[r.cached : r.cached + size]
             t = time.perf_counter()
             r._pending = self._prefill_call(cache, 0, piece, r.cached).copy()
             self._chunk_s, self._decoded_s = time.perf_counter() - t, 0.0
@@ -293,8 +307,15 @@ class Batch:
         s = len(ids)
         x = np.array([ids], np.int64)
         total = past + s
-        logits = self._call(cache, slot, slot + 1, x, np.ones((1, total), np.int64),
-                            self.e.extra_feeds(np.arange(past, total)[None], total, None), total)
+        logits = self._call(
+            cache,
+            slot,
+            slot + 1,
+            x,
+            np.ones((1, total), np.int64),
+            self.e.extra_feeds(np.arange(past, total)[None], total, None),
+            total,
+        )
         return logits[0, -1]
 
     # ---- decode --------------------------------------------------------------------------------------------
@@ -308,8 +329,9 @@ class Batch:
             self._place(n, width)
         tok = np.fromiter((r.out[-1] for r in live), np.int64, n).reshape(n, 1)
         mask = (self._positions[:width] <= lens[:, None]).astype(np.int64)
-        logits = self._call(self.kv, 0, n, tok, mask, self.e.extra_feeds(lens.reshape(n, 1), width, self._zeros[:n]),
-                            width)
+        logits = self._call(
+            self.kv, 0, n, tok, mask, self.e.extra_feeds(lens.reshape(n, 1), width, self._zeros[:n]), width
+        )
         now = time.perf_counter()
         for j, r in enumerate(live):
             r.length += 1
@@ -335,8 +357,9 @@ class Batch:
             self._bindings[key] = io
         return io
 
-    def _call(self, cache: KVCache, lo: int, hi: int, input_ids: np.ndarray, mask: np.ndarray, extra: dict,
-              total: int) -> np.ndarray:
+    def _call(
+        self, cache: KVCache, lo: int, hi: int, input_ids: np.ndarray, mask: np.ndarray, extra: dict, total: int
+    ) -> np.ndarray:
         import onnxruntime as ort
 
         e = self.e

@@ -83,7 +83,7 @@ class Batcher:
         self._cv = threading.Condition()
         self._running = True
         self.batches = 0  # busy periods: from idle until the batch is empty again
-        self.rows = 0     # jobs answered
+        self.rows = 0  # jobs answered
         self.steps = 0
         self._thread = threading.Thread(target=self._loop, name="memo-batcher", daemon=True)
         self._thread.start()
@@ -119,12 +119,31 @@ class Batcher:
                     job.on_token = None
 
         # MemoError here (empty prompt, longer than the context) goes back to the caller of submit()
-        return self.engine.request(job.prompt, job.max_new_tokens, job.temperature, job.top_p, job.seed,
-                                   list(job.stop), None, job.prefix, stream if job.on_token else None,
-                                   job.stop_reason)
+        return self.engine.request(
+            job.prompt,
+            job.max_new_tokens,
+            job.temperature,
+            job.top_p,
+            job.seed,
+            list(job.stop),
+            None,
+            job.prefix,
+            stream if job.on_token else None,
+            job.stop_reason,
+        )
 
-    def generate(self, prompts: list[str], max_new_tokens=64, temperature=0.0, top_p=1.0, seed=None, stop=None,
-                 on_token=None, prefix=None, **_) -> list[Completion]:
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens=64,
+        temperature=0.0,
+        top_p=1.0,
+        seed=None,
+        stop=None,
+        on_token=None,
+        prefix=None,
+        **_,
+    ) -> list[Completion]:
         """Engine.generate's contract, served through the shared batch (blocks until all rows are done)."""
 
         def per(v, i):
@@ -132,9 +151,19 @@ class Batcher:
 
         jobs = []
         for i, p in enumerate(prompts):
-            cb = (lambda i: (lambda text, tid: on_token(i, text, tid)))(i) if on_token else None
-            jobs.append(Job(p, int(per(max_new_tokens, i)), float(per(temperature, i)), float(per(top_p, i)),
-                            per(seed, i) if seed is not None else None, tuple(stop or ()), prefix, cb))
+            cb = (lambda i: lambda text, tid: on_token(i, text, tid))(i) if on_token else None
+            jobs.append(
+                Job(
+                    p,
+                    int(per(max_new_tokens, i)),
+                    float(per(temperature, i)),
+                    float(per(top_p, i)),
+                    per(seed, i) if seed is not None else None,
+                    tuple(stop or ()),
+                    prefix,
+                    cb,
+                )
+            )
         self.submit_many(jobs)
         out = []
         for j in jobs:

@@ -26,12 +26,20 @@ class ChatFormat:
     def from_memory_prompt(cls, mp: MemoryPrompt) -> "ChatFormat":
         i = mp.prefix.find(mp.system) if mp.system else -1
         end = mp.answer_end
-        rest = mp.prefix[i + len(mp.system):] if i >= 0 else ""
+        rest = mp.prefix[i + len(mp.system) :] if i >= 0 else ""
         if i < 0 or not end or not rest.startswith(end) or not mp.suffix.startswith(end):
-            raise PackError("the pack's memory prompt is not a turn-based chat format this runtime can extend "
-                            "to multi-turn messages (expected system/user/assistant turns closed by answer_end)")
-        return cls(system_open=mp.prefix[:i], user_open=rest[len(end):], assistant_open=mp.suffix[len(end):],
-                   close=end, default_system=mp.system, stop=list(mp.stop))
+            raise PackError(
+                "the pack's memory prompt is not a turn-based chat format this runtime can extend "
+                "to multi-turn messages (expected system/user/assistant turns closed by answer_end)"
+            )
+        return cls(
+            system_open=mp.prefix[:i],
+            user_open=rest[len(end) :],
+            assistant_open=mp.suffix[len(end) :],
+            close=end,
+            default_system=mp.system,
+            stop=list(mp.stop),
+        )
 
     def _open(self, role: str) -> str:
         if role == "system":
@@ -46,8 +54,9 @@ class ChatFormat:
         msgs = list(messages)
         if not msgs or msgs[0].get("role") != "system":
             msgs.insert(0, {"role": "system", "content": self.default_system})
-        parts = [f"{self._open(m.get('role', 'user'))}{content_text(m.get('content')).strip()}{self.close}"
-                 for m in msgs]
+        parts = [
+            f"{self._open(m.get('role', 'user'))}{content_text(m.get('content')).strip()}{self.close}" for m in msgs
+        ]
         if add_generation_prompt:
             parts.append(self.assistant_open)
         return "".join(parts)

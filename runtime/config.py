@@ -18,71 +18,108 @@ class LoadConfig(BaseModel):
     """How a pack is loaded."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: physical cores, at most 8; or "
-                                                        "$MEMO_THREADS).")
-    provider: str = Field("auto", description="auto (CUDA when available, else CPU), cpu, cuda, or an "
-                                              "onnxruntime provider name.")
-    trusted_keys: list[Path] = Field([], description="Public key file (memo keygen's KEY.pub); repeatable. The pack "
-                                                     "must be signed by one of them: unsigned or foreign packs are "
-                                                     "refused. Default: $MEMO_TRUSTED_KEY.")
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (default: physical cores, at most 8; or $MEMO_THREADS)."
+    )
+    provider: str = Field(
+        "auto", description="auto (CUDA when available, else CPU), cpu, cuda, or an onnxruntime provider name."
+    )
+    trusted_keys: list[Path] = Field(
+        [],
+        description="Public key file (memo keygen's KEY.pub); repeatable. The pack "
+        "must be signed by one of them: unsigned or foreign packs are "
+        "refused. Default: $MEMO_TRUSTED_KEY.",
+    )
 
     def engine_kwargs(self) -> dict:
         """Keyword arguments of Memory.load / shared_engine."""
-        return {"threads": self.threads, "provider": None if self.provider == "auto" else self.provider,
-                "trusted_keys": list(self.trusted_keys) or None}
+        return {
+            "threads": self.threads,
+            "provider": None if self.provider == "auto" else self.provider,
+            "trusted_keys": list(self.trusted_keys) or None,
+        }
 
 
 class ExecutiveConfig(BaseModel):
     """Which executive questions the memory (runtime.executives.from_config makes it)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    executive: str = Field("none", description="none (the memory answers directly), an OpenAI-compatible base URL "
-                                               "(e.g. http://127.0.0.1:8000/v1; comma-separate several), or "
-                                               "local:PACK. memo eval also takes oracle (gold decompositions).")
+    executive: str = Field(
+        "none",
+        description="none (the memory answers directly), an OpenAI-compatible base URL "
+        "(e.g. http://127.0.0.1:8000/v1; comma-separate several), or "
+        "local:PACK. memo eval also takes oracle (gold decompositions).",
+    )
     executive_model: str = Field("default", description="Model name sent to the executive endpoint.")
-    executive_api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the executive "
-                                                                     "endpoint's API key.")
+    executive_api_key_env: str = Field(
+        "OPENAI_API_KEY", description="Environment variable holding the executive endpoint's API key."
+    )
     executive_timeout_s: float = Field(60.0, gt=0, description="Seconds per executive call (the whole reply).")
-    executive_retries: int = Field(3, ge=0, le=20, description="Retries per executive call (backoff with jitter) on "
-                                                               "429/5xx/timeouts/dropped connections.")
+    executive_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries per executive call (backoff with jitter) on 429/5xx/timeouts/dropped connections.",
+    )
 
 
 class ServerConfig(BaseModel):
     """`memo serve`: who may call, what they may send, and how long everything may take."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    host: str = Field("127.0.0.1", description="Interface to bind. Loopback by default: other machines cannot "
-                                               "connect unless you choose otherwise.")
+    host: str = Field(
+        "127.0.0.1",
+        description="Interface to bind. Loopback by default: other machines cannot "
+        "connect unless you choose otherwise.",
+    )
     port: int = Field(8088, ge=0, le=65535, description="TCP port (0 = pick a free one).")
-    api_key: str | None = Field(None, description="Every request must send Authorization: Bearer KEY (else 401). "
-                                                  "The CLI reads it from the variable --api-key-env names.")
-    model_id: str | None = Field(None, description="Model id clients send (default: the pack's name from its "
-                                                   "manifest).")
+    api_key: str | None = Field(
+        None,
+        description="Every request must send Authorization: Bearer KEY (else 401). "
+        "The CLI reads it from the variable --api-key-env names.",
+    )
+    model_id: str | None = Field(
+        None, description="Model id clients send (default: the pack's name from its manifest)."
+    )
     max_body_bytes: int = Field(1 << 20, ge=256, description="Largest request body accepted.")
     max_tokens: int = Field(512, ge=1, description="Largest max_tokens a request may ask for.")
     default_max_tokens: int = Field(128, ge=1, description="max_tokens of a request that names none.")
-    max_prompt_tokens: int = Field(2048, ge=1, description="Longest rendered prompt accepted; longer ones get 400 "
-                                                           "instead of freezing the worker.")
+    max_prompt_tokens: int = Field(
+        2048, ge=1, description="Longest rendered prompt accepted; longer ones get 400 instead of freezing the worker."
+    )
     max_batch: int = Field(16, ge=1, description="Most requests decoded together in one batch.")
     max_queue: int = Field(256, ge=1, description="Queued requests beyond this get 503 + Retry-After.")
     max_connections: int = Field(1024, ge=1, description="uvicorn answers 503 past this many connections.")
     protocol: Mode = Field("structured", description="Default protocol for /v1/memo/ask.")
-    cors_origins: tuple[str, ...] = Field((), description="Browser origin allowed to call the API (repeatable; * for "
-                                                          "any), for desktop apps that call it from a webview. "
-                                                          "Requests from other origins get 403.")
-    allow_hosts: tuple[str, ...] = Field((), description="Host header name accepted besides localhost/127.0.0.1/"
-                                                         "[::1] and the --host address (repeatable; * for any). "
-                                                         "Others get 403.")
-    request_timeout_s: float | None = Field(300.0, gt=0, description="Seconds a generation may take from arrival; "
-                                                                     "then 504.")
-    header_timeout_s: float = Field(10.0, gt=0, description="Seconds from connecting (or the last response) until "
-                                                            "the request headers are complete; then the connection "
-                                                            "is closed.")
-    body_timeout_s: float = Field(30.0, gt=0, description="Seconds from the headers until the whole body is read; "
-                                                          "then 408.")
+    cors_origins: tuple[str, ...] = Field(
+        (),
+        description="Browser origin allowed to call the API (repeatable; * for "
+        "any), for desktop apps that call it from a webview. "
+        "Requests from other origins get 403.",
+    )
+    allow_hosts: tuple[str, ...] = Field(
+        (),
+        description="Host header name accepted besides localhost/127.0.0.1/"
+        "[::1] and the --host address (repeatable; * for any). "
+        "Others get 403.",
+    )
+    request_timeout_s: float | None = Field(
+        300.0, gt=0, description="Seconds a generation may take from arrival; then 504."
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds from connecting (or the last response) until "
+        "the request headers are complete; then the connection "
+        "is closed.",
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds from the headers until the whole body is read; then 408."
+    )
     keep_alive_s: int = Field(5, ge=1, description="Idle keep-alive connections are closed after this many seconds.")
-    shutdown_timeout_s: float = Field(30.0, gt=0, description="Seconds in-flight requests get to finish after "
-                                                              "SIGTERM/Ctrl-C.")
+    shutdown_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds in-flight requests get to finish after SIGTERM/Ctrl-C."
+    )
     max_header_bytes: int = Field(16 * 1024, ge=1024, description="Longest request line + headers.")
     backlog: int = Field(256, ge=1, description="Listen backlog: many clients connecting at once are not reset.")
 
@@ -91,7 +128,8 @@ class McpConfig(BaseModel):
     """`memo mcp`: where it listens."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    port: int | None = Field(None, ge=0, le=65535, description="Serve streamable HTTP at http://HOST:PORT/mcp "
-                                                               "instead of stdio.")
+    port: int | None = Field(
+        None, ge=0, le=65535, description="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."
+    )
     host: str = Field("127.0.0.1", description="Interface for --port (loopback by default).")
     max_batch: int = Field(8, ge=1, description="Most concurrent tool calls' memory questions decoded together.")

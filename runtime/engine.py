@@ -38,8 +38,8 @@ from .sampling import pick
 
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
 PREFIX_CACHE_SIZE = 4
-MAX_BATCH = 32        # rows decoded together
-PREFILL_CHUNK = 256   # prompt tokens per prefill call; longer prompts are prefilled a chunk per step
+MAX_BATCH = 32  # rows decoded together
+PREFILL_CHUNK = 256  # prompt tokens per prefill call; longer prompts are prefilled a chunk per step
 
 
 @dataclass
@@ -50,15 +50,15 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     prefix_tokens_reused: int = 0
-    batch_size: int = 1        # most rows decoded together while this one was live
-    ttft_s: float = 0.0        # request start -> first token chosen (tokenize + prefill + first pick)
+    batch_size: int = 1  # most rows decoded together while this one was live
+    ttft_s: float = 0.0  # request start -> first token chosen (tokenize + prefill + first pick)
     prefill_s: float = 0.0
-    prefill_tps: float = 0.0   # tokens computed by the prefill call(s) of this row / their time
-    decode_s: float = 0.0      # first token -> this row's last token
-    decode_tps: float = 0.0    # this row's tokens after the first / decode_s
-    tpot_s: float = 0.0        # time per output token after the first
+    prefill_tps: float = 0.0  # tokens computed by the prefill call(s) of this row / their time
+    decode_s: float = 0.0  # first token -> this row's last token
+    decode_tps: float = 0.0  # this row's tokens after the first / decode_s
+    tpot_s: float = 0.0  # time per output token after the first
     total_s: float = 0.0
-    queue_s: float = 0.0       # time waiting before the request joined a batch (set by the server's batcher)
+    queue_s: float = 0.0  # time waiting before the request joined a batch (set by the server's batcher)
 
     def timings(self) -> dict:
         d = asdict(self)
@@ -78,10 +78,20 @@ def _as_list(value, n: int, name: str) -> list:
 class Request:
     """One prompt's generation: its settings and its decode state (a row of a Batch once admitted)."""
 
-    def __init__(self, ids: list[int], max_new: int, temperature: float = 0.0, top_p: float = 1.0, seed=None,
-                 stop_ids: frozenset[int] = frozenset(), stops: Sequence[str] = (), prefix: str | None = None,
-                 on_token: Callable[[str, int], None] | None = None,
-                 should_stop: Callable[[float], str | None] | None = None, t_start: float | None = None):
+    def __init__(
+        self,
+        ids: list[int],
+        max_new: int,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed=None,
+        stop_ids: frozenset[int] = frozenset(),
+        stops: Sequence[str] = (),
+        prefix: str | None = None,
+        on_token: Callable[[str, int], None] | None = None,
+        should_stop: Callable[[float], str | None] | None = None,
+        t_start: float | None = None,
+    ):
         self.ids, self.max_new = ids, max_new
         self.temperature, self.top_p = temperature, top_p
         self.rng = np.random.default_rng(seed) if temperature > 0 else None
@@ -92,38 +102,55 @@ class Request:
         self.text = ""
         self.emitted = 0
         self.finish = ""
-        self.started = False      # prefill begun (a cancelled request that never started was never run)
-        self.cached = 0           # prompt tokens in the KV cache so far
-        self.length = 0           # tokens in this row's KV cache
+        self.started = False  # prefill begun (a cancelled request that never started was never run)
+        self.cached = 0  # prompt tokens in the KV cache so far
+        self.length = 0  # tokens in this row's KV cache
         self.prefix_reused = 0
         self.prefix_computed = False
         self.batch_size = 1
         self.prefill_s = 0.0
         self.prefill_tokens = 0
         self.t_first = self.t_last = 0.0
-        self._detok = (0, 0)      # incremental detokenizer offsets (prefix start, read end) into self.out
-        self._pending = None      # logits row of the first token, set by prefill
+        self._detok = (0, 0)  # incremental detokenizer offsets (prefix start, read end) into self.out
+        self._pending = None  # logits row of the first token, set by prefill
 
     def completion(self) -> Completion:
         ntok = len(self.out)
         t_first = self.t_first or self.t_last or time.perf_counter()
         dec_s = max(0.0, self.t_last - t_first)
-        return Completion(text=self.text, token_ids=self.out, finish_reason=self.finish or "length",
-                          prompt_tokens=len(self.ids), completion_tokens=ntok, prefix_tokens_reused=self.prefix_reused,
-                          batch_size=self.batch_size, ttft_s=max(0.0, t_first - self.t_start),
-                          prefill_s=self.prefill_s,
-                          prefill_tps=self.prefill_tokens / self.prefill_s if self.prefill_s > 0 else 0.0,
-                          decode_s=dec_s, decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
-                          tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0,
-                          total_s=max(0.0, (self.t_last or t_first) - self.t_start))
+        return Completion(
+            text=self.text,
+            token_ids=self.out,
+            finish_reason=self.finish or "length",
+            prompt_tokens=len(self.ids),
+            completion_tokens=ntok,
+            prefix_tokens_reused=self.prefix_reused,
+            batch_size=self.batch_size,
+            ttft_s=max(0.0, t_first - self.t_start),
+            prefill_s=self.prefill_s,
+            prefill_tps=self.prefill_tokens / self.prefill_s if self.prefill_s > 0 else 0.0,
+            decode_s=dec_s,
+            decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
+            tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0,
+            total_s=max(0.0, (self.t_last or t_first) - self.t_start),
+        )
 
 
 class Engine:
     """A loaded pack ready to generate: `Engine(path).generate(["prompt", ...])`."""
 
-    def __init__(self, pack_or_path, threads: int | None = None, provider: str | None = None, verify: bool = True,
-                 max_batch: int = MAX_BATCH, spin: bool | None = None, prefill_chunk: int = PREFILL_CHUNK,
-                 packed_prefill: bool = True, ort_profile: str | None = None):
+    def __init__(
+        self,
+        pack_or_path,
+        threads: int | None = None,
+        provider: str | None = None,
+        verify: bool = True,
+        max_batch: int = MAX_BATCH,
+        spin: bool | None = None,
+        prefill_chunk: int = PREFILL_CHUNK,
+        packed_prefill: bool = True,
+        ort_profile: str | None = None,
+    ):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -169,8 +196,9 @@ class Engine:
         self._idle_lock = threading.Lock()
         st = m.special_tokens
         eos = st.eos_token_id if isinstance(st.eos_token_id, list) else [st.eos_token_id]
-        self.stop_token_ids = sorted({*st.stop_token_ids, *[e for e in eos if e is not None],
-                                      *self._single_token_ids(m.prompt.stop)})
+        self.stop_token_ids = sorted(
+            {*st.stop_token_ids, *[e for e in eos if e is not None], *self._single_token_ids(m.prompt.stop)}
+        )
         self.pad_id = st.pad_token_id if st.pad_token_id is not None else (self.stop_token_ids or [0])[0]
 
     # ---- setup -------------------------------------------------------------------------------------------
@@ -216,8 +244,13 @@ class Engine:
     def _empty_past(self, batch: int) -> list[np.ndarray]:
         return [np.zeros((batch, *self.kv_shape[:1], 0, self.kv_shape[1]), self.kv_dtype) for _ in self.past_names]
 
-    def extra_feeds(self, positions: np.ndarray, total: int, index: Sequence[int] | np.ndarray | None = None,
-                    bias: np.ndarray | None = None) -> dict:
+    def extra_feeds(
+        self,
+        positions: np.ndarray,
+        total: int,
+        index: Sequence[int] | np.ndarray | None = None,
+        bias: np.ndarray | None = None,
+    ) -> dict:
         """The engine graph's extra inputs: rotary positions (rows, tokens), an additive attention bias (zeros
         unless given) and where each row's logits are wanted ((rows, n) positions; default: the last input one)."""
         feeds = {}
@@ -236,8 +269,11 @@ class Engine:
         s = input_ids.shape[1]
         feeds = {self.io.input_ids: input_ids, self.io.attention_mask: mask}
         feeds.update(zip(self.past_names, past))
-        feeds.update(self.extra_feeds(np.broadcast_to(np.arange(past_len, past_len + s), input_ids.shape).copy(),
-                                      mask.shape[1], None))
+        feeds.update(
+            self.extra_feeds(
+                np.broadcast_to(np.arange(past_len, past_len + s), input_ids.shape).copy(), mask.shape[1], None
+            )
+        )
         out = self.session.run(self.output_names, feeds)
         return out[0], out[1:]
 
@@ -260,12 +296,21 @@ class Engine:
             return ids, kv
 
     # ---- requests ------------------------------------------------------------------------------------------
-    def request(self, prompt: str | list[int], max_new_tokens: int = 64, temperature: float = 0.0,
-                top_p: float = 1.0, seed: int | None = None, stop: Sequence[str] | None = None,
-                stop_token_ids: Sequence[int] | None = None, prefix: str | None = None,
-                on_token: Callable[[str, int], None] | None = None,
-                should_stop: Callable[[float], str | None] | None = None, t_start: float | None = None,
-                name: str = "prompt") -> Request:
+    def request(
+        self,
+        prompt: str | list[int],
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+        stop: Sequence[str] | None = None,
+        stop_token_ids: Sequence[int] | None = None,
+        prefix: str | None = None,
+        on_token: Callable[[str, int], None] | None = None,
+        should_stop: Callable[[float], str | None] | None = None,
+        t_start: float | None = None,
+        name: str = "prompt",
+    ) -> Request:
         """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it."""
         ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
         if not ids:
@@ -276,17 +321,36 @@ class Engine:
         stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
         stop_ids.update(self._single_token_ids(stops))
         max_new = max(0, min(int(max_new_tokens), self.context_length - len(ids)))
-        return Request(ids, max_new, float(temperature), float(top_p), seed, frozenset(stop_ids), stops, prefix,
-                       on_token, should_stop, t_start)
+        return Request(
+            ids,
+            max_new,
+            float(temperature),
+            float(top_p),
+            seed,
+            frozenset(stop_ids),
+            stops,
+            prefix,
+            on_token,
+            should_stop,
+            t_start,
+        )
 
     def batch(self, max_rows: int | None = None) -> Batch:
         return Batch(self, max_rows or self.max_batch)
 
     # ---- generation ----------------------------------------------------------------------------------------
-    def generate(self, prompts: list[str], max_new_tokens: int | list[int] = 64, temperature: float | list[float] = 0.0,
-                 top_p: float | list[float] = 1.0, seed: int | list[int | None] | None = None,
-                 stop: list[str] | None = None, on_token: OnToken | None = None, prefix: str | None = None,
-                 stop_token_ids: list[int] | None = None) -> list[Completion]:
+    def generate(
+        self,
+        prompts: list[str],
+        max_new_tokens: int | list[int] = 64,
+        temperature: float | list[float] = 0.0,
+        top_p: float | list[float] = 1.0,
+        seed: int | list[int | None] | None = None,
+        stop: list[str] | None = None,
+        on_token: OnToken | None = None,
+        prefix: str | None = None,
+        stop_token_ids: list[int] | None = None,
+    ) -> list[Completion]:
         """Generate for all prompts as one continuous batch (at most `max_batch` rows decode together).
 
         `prefix`: a fixed leading text shared by every prompt (the memory prompt's prefix); its KV cache is computed
@@ -301,14 +365,19 @@ class Engine:
             return []
         t0 = time.perf_counter()
         seeds = seed if isinstance(seed, (list, tuple)) else [seed] * n
-        settings = zip(_as_list(max_new_tokens, n, "max_new_tokens"), _as_list(temperature, n, "temperature"),
-                       _as_list(top_p, n, "top_p"), _as_list(seeds, n, "seed"))
+        settings = zip(
+            _as_list(max_new_tokens, n, "max_new_tokens"),
+            _as_list(temperature, n, "temperature"),
+            _as_list(top_p, n, "top_p"),
+            _as_list(seeds, n, "seed"),
+        )
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(prompts), add_special_tokens=False)]
         reqs = []
         for i, (ids, (mx, t, p, s)) in enumerate(zip(encoded, settings)):
-            cb = (lambda i: (lambda text, tid: on_token(i, text, tid)))(i) if on_token else None
-            reqs.append(self.request(ids, mx, t, p, s, stop, stop_token_ids, prefix, cb, t_start=t0,
-                                     name=f"prompt {i}"))
+            cb = (lambda i: lambda text, tid: on_token(i, text, tid))(i) if on_token else None
+            reqs.append(
+                self.request(ids, mx, t, p, s, stop, stop_token_ids, prefix, cb, t_start=t0, name=f"prompt {i}")
+            )
         batch = self._checkout()
         try:
             for r in reqs:
@@ -339,7 +408,7 @@ class Engine:
         if now.endswith("\ufffd"):
             return None
         r._detok = (read, len(r.out))
-        return now[len(before):] if now.startswith(before) else now
+        return now[len(before) :] if now.startswith(before) else now
 
     def accept(self, r: Request, logits: np.ndarray, now: float) -> None:
         """Choose r's next token from its logits row, apply stops/limits and stream its text."""
@@ -368,7 +437,7 @@ class Engine:
         if not r.finish and len(r.out) >= r.max_new:
             r.finish = "length"
             if r._detok[1] < len(r.out):  # ended inside a UTF-8 sequence: keep what decode() gives for it
-                r.text += self.decode(r.out[r._detok[0]:])[len(self.decode(r.out[r._detok[0]:r._detok[1]])):]
+                r.text += self.decode(r.out[r._detok[0] :])[len(self.decode(r.out[r._detok[0] : r._detok[1]])) :]
         self._flush(r, final=bool(r.finish), tid=tid)
 
     @staticmethod
@@ -383,7 +452,7 @@ class Engine:
                         safe = min(safe, len(r.text) - k)
                         break
         if safe > r.emitted:
-            text, r.emitted = r.text[r.emitted:safe], safe
+            text, r.emitted = r.text[r.emitted : safe], safe
             r.on_token(text, tid)
 
 

@@ -17,25 +17,38 @@ from .loader import shared_engine
 class LocalExecutive:
     """An instruct model pack run locally; chat messages rendered with the pack's own chat format."""
 
-    def __init__(self, pack_path: str, threads: int | None = None, provider: str | None = None,
-                 seed: int | None = None):
+    def __init__(
+        self, pack_path: str, threads: int | None = None, provider: str | None = None, seed: int | None = None
+    ):
         self.engine = shared_engine(pack_path, threads, provider)
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.seed = seed
 
     def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str:
         prompt = self.chat.render(messages)
-        completion = self.engine.generate([prompt], max_new_tokens=max_tokens, temperature=temperature,
-                                          seed=self.seed, stop=self.chat.stop,
-                                          prefix=self.chat.system_prefix(messages))[0]
+        completion = self.engine.generate(
+            [prompt],
+            max_new_tokens=max_tokens,
+            temperature=temperature,
+            seed=self.seed,
+            stop=self.chat.stop,
+            prefix=self.chat.system_prefix(messages),
+        )[0]
         return completion.text
 
     def __repr__(self) -> str:
         return f"LocalExecutive({self.engine.pack.root})"
 
 
-def make_executive(spec, model: str | None = None, api_key_env: str = "OPENAI_API_KEY", timeout_s: float = 60.0,
-                   max_retries: int = 3, threads: int | None = None, seed: int | None = None) -> Executive | None:
+def make_executive(
+    spec,
+    model: str | None = None,
+    api_key_env: str = "OPENAI_API_KEY",
+    timeout_s: float = 60.0,
+    max_retries: int = 3,
+    threads: int | None = None,
+    seed: int | None = None,
+) -> Executive | None:
     """None/"none" -> None (memory answers alone); "http(s)://..." -> OpenAI-compatible; "local:PACK" -> local
     engine; an Executive or callable -> used as is."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
@@ -43,10 +56,15 @@ def make_executive(spec, model: str | None = None, api_key_env: str = "OPENAI_AP
     if isinstance(spec, str):
         text = spec.strip()
         if text.startswith(("http://", "https://")):
-            return OpenAIExecutive([u.strip() for u in text.split(",") if u.strip()], model=model or "default",
-                                   api_key_env=api_key_env, timeout_s=timeout_s, max_retries=max_retries)
+            return OpenAIExecutive(
+                [u.strip() for u in text.split(",") if u.strip()],
+                model=model or "default",
+                api_key_env=api_key_env,
+                timeout_s=timeout_s,
+                max_retries=max_retries,
+            )
         if text.startswith("local:"):
-            path = text[len("local:"):]
+            path = text[len("local:") :]
             if not path:
                 raise MemoError("executive 'local:': expected local:PACK_DIR (a pack of an instruct model)")
             return LocalExecutive(path, threads=threads, seed=seed)
@@ -60,6 +78,12 @@ def make_executive(spec, model: str | None = None, api_key_env: str = "OPENAI_AP
 
 def from_config(cfg: ExecutiveConfig, threads: int | None = None, seed: int | None = None) -> Executive | None:
     """The executive `cfg` describes (`threads`, `seed`: for a local:PACK executive)."""
-    return make_executive(cfg.executive, model=cfg.executive_model, api_key_env=cfg.executive_api_key_env,
-                          timeout_s=cfg.executive_timeout_s, max_retries=cfg.executive_retries, threads=threads,
-                          seed=seed)
+    return make_executive(
+        cfg.executive,
+        model=cfg.executive_model,
+        api_key_env=cfg.executive_api_key_env,
+        timeout_s=cfg.executive_timeout_s,
+        max_retries=cfg.executive_retries,
+        threads=threads,
+        seed=seed,
+    )

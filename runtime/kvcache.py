@@ -90,7 +90,7 @@ class KVCache:
         """Copy one row of per-tensor arrays shaped (1 or more, kv_heads, >= cols, head_dim) into `row` at `at`."""
         for b, src in zip(self.bufs, kv):
             n = src.shape[2] if cols is None else cols
-            b[row, :, at:at + n] = src[0, :, :n]
+            b[row, :, at : at + n] = src[0, :, :n]
 
     def read_row(self, row: int, cols: int) -> list[np.ndarray]:
-        return [b[row:row + 1, :, :cols].copy() for b in self.bufs]
+        return [b[row : row + 1, :, :cols].copy() for b in self.bufs]

@@ -19,8 +19,9 @@ _ENGINES: dict[tuple, Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def shared_engine(path: str | os.PathLike, threads: int | None = None, provider: str | None = None,
-                  trusted_keys=None) -> Engine:
+def shared_engine(
+    path: str | os.PathLike, threads: int | None = None, provider: str | None = None, trusted_keys=None
+) -> Engine:
     """One Engine per (pack, threads, provider) per process, so the prefix KV cache is computed once.
 
     trusted_keys: see Pack.open (None: $MEMO_TRUSTED_KEY). Checked on every call, also for a cached engine."""
@@ -32,6 +33,7 @@ def shared_engine(path: str | os.PathLike, threads: int | None = None, provider:
             engine = _ENGINES[key]
             keys = trusted_from_env() if trusted_keys is None else trusted_keys
             if keys:
-                engine.pack.signer = check_signature(engine.pack.root, (engine.pack.root / MANIFEST).read_bytes(),
-                                                     keys, shown=Path(path))
+                engine.pack.signer = check_signature(
+                    engine.pack.root, (engine.pack.root / MANIFEST).read_bytes(), keys, shown=Path(path)
+                )
         return _ENGINES[key]

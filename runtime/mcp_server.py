@@ -26,10 +26,12 @@ from .batcher import Batcher
 from .memory import Memory
 from .server import model_name
 
-INSTRUCTIONS = ("A private memory: a small model fine-tuned on the user's documents. Ask it factual questions "
-                "about that corpus with ask_memory; memory_info says what it holds. Answers come from the "
-                "memory model and can be wrong or 'I don't know.': ask simple one-fact questions, and several "
-                "of them for a multi-step question, or use mode 'structured' when an executive is configured.")
+INSTRUCTIONS = (
+    "A private memory: a small model fine-tuned on the user's documents. Ask it factual questions "
+    "about that corpus with ask_memory; memory_info says what it holds. Answers come from the "
+    "memory model and can be wrong or 'I don't know.': ask simple one-fact questions, and several "
+    "of them for a multi-step question, or use mode 'structured' when an executive is configured."
+)
 
 
 class MemoryAnswer(BaseModel):
@@ -67,39 +69,61 @@ def build_server(memory: Memory, executive=None, protocol_config=None, max_batch
     modes = ["none", "structured"] if executive is not None else ["none"]
     asker = AskService(mem, executive, protocol_config, mode=modes[-1])
     server = MCPServer(name="memo-edge", title=f"memory: {name}", instructions=INSTRUCTIONS)
-    read_only = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                                openWorldHint=executive is not None)
+    read_only = ToolAnnotations(
+        readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=executive is not None
+    )
 
     @server.tool(annotations=read_only)
-    def ask_memory(question: str = Field(description="A question about the memory's corpus.", min_length=1,
-                                         max_length=2000),
-                   mode: Literal["none", "structured"] | None = Field(
-                       None, description="none: the memory answers directly. structured: an executive LLM "
-                                         "questions the memory step by step (multi-hop). Default: structured "
-                                         "when an executive is configured, else none.")) -> MemoryAnswer:
+    def ask_memory(
+        question: str = Field(description="A question about the memory's corpus.", min_length=1, max_length=2000),
+        mode: Literal["none", "structured"] | None = Field(
+            None,
+            description="none: the memory answers directly. structured: an executive LLM "
+            "questions the memory step by step (multi-hop). Default: structured "
+            "when an executive is configured, else none.",
+        ),
+    ) -> MemoryAnswer:
         """Ask the private memory a question about its corpus."""
         m = mode or asker.mode
         if m not in modes:
-            raise ToolError("mode 'structured' needs an executive LLM: start memo mcp with --executive URL "
-                            "(or set MEMO_EXECUTIVE), or ask with mode 'none'")
+            raise ToolError(
+                "mode 'structured' needs an executive LLM: start memo mcp with --executive URL "
+                "(or set MEMO_EXECUTIVE), or ask with mode 'none'"
+            )
         try:
             ans = asker.ask(question, mode=m)
         except MemoError as e:  # bad input: the assistant sees why; anything else is a crash the SDK logs
             raise ToolError(str(e)) from None
-        return MemoryAnswer(answer=ans.final_answer, mode=ans.mode, status=ans.status,
-                            justification=ans.justification, entity=ans.entity, memory_calls=ans.memory_calls,
-                            executive_calls=ans.executive_calls, wall_s=round(ans.wall_s, 3))
+        return MemoryAnswer(
+            answer=ans.final_answer,
+            mode=ans.mode,
+            status=ans.status,
+            justification=ans.justification,
+            entity=ans.entity,
+            memory_calls=ans.memory_calls,
+            executive_calls=ans.executive_calls,
+            wall_s=round(ans.wall_s, 3),
+        )
 
     @server.tool(annotations=read_only)
     def memory_info() -> MemoryInfo:
         """What this memory is: its name, base model, corpus fingerprint, training data and measured recall."""
         m = engine.manifest
         prov = m.provenance or {}
-        return MemoryInfo(name=name, pack=str(engine.pack.root), base_model=prov.get("base") or prov.get("base_model"),
-                          precision=m.precision, context_length=m.model.context_length,
-                          corpus_fingerprint=prov.get("corpus_fingerprint"), reflections=prov.get("counts"),
-                          recall=m.metrics or None, created_at=m.created_at, memo_edge_version=m.memo_edge_version,
-                          modes=modes, executive=str(executive) if executive is not None else None)
+        return MemoryInfo(
+            name=name,
+            pack=str(engine.pack.root),
+            base_model=prov.get("base") or prov.get("base_model"),
+            precision=m.precision,
+            context_length=m.model.context_length,
+            corpus_fingerprint=prov.get("corpus_fingerprint"),
+            reflections=prov.get("counts"),
+            recall=m.metrics or None,
+            created_at=m.created_at,
+            memo_edge_version=m.memo_edge_version,
+            modes=modes,
+            executive=str(executive) if executive is not None else None,
+        )
 
     return server
 

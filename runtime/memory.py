@@ -31,8 +31,14 @@ class Memory:
         self.seed = seed
 
     @classmethod
-    def load(cls, path: str | os.PathLike, threads: int | None = None, provider: str | None = None,
-             seed: int | None = None, trusted_keys=None) -> Memory:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        threads: int | None = None,
+        provider: str | None = None,
+        seed: int | None = None,
+        trusted_keys=None,
+    ) -> Memory:
         """A pack directory or .memopack; trusted_keys (public key files) refuses unsigned and foreign packs."""
         return cls(shared_engine(path, threads, provider, trusted_keys=trusted_keys), seed=seed)
 
@@ -45,8 +51,14 @@ class Memory:
     def name(self) -> str:
         return self.engine.pack.root.name
 
-    def complete(self, questions: list[str], temperature: float | None = None, max_new_tokens: int | None = None,
-                 on_token=None, seed: int | None = None) -> list[Completion]:
+    def complete(
+        self,
+        questions: list[str],
+        temperature: float | None = None,
+        max_new_tokens: int | None = None,
+        on_token=None,
+        seed: int | None = None,
+    ) -> list[Completion]:
         """All questions in one batched run; completions carry the per-call timings."""
         if isinstance(questions, str):
             questions = [questions]
@@ -56,16 +68,32 @@ class Memory:
         max_new_tokens = self.defaults.max_new_tokens if max_new_tokens is None else max_new_tokens
         seed = self.seed if seed is None else seed
         seeds = [None if seed is None else seed + i for i in range(len(questions))]
-        return self.generator.generate([self.prompt.render(q) for q in questions], max_new_tokens=max_new_tokens,
-                                       temperature=temperature, top_p=self.defaults.top_p, seed=seeds,
-                                       stop=self.prompt.stop, on_token=on_token, prefix=self.prompt.prefix)
+        return self.generator.generate(
+            [self.prompt.render(q) for q in questions],
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=self.defaults.top_p,
+            seed=seeds,
+            stop=self.prompt.stop,
+            on_token=on_token,
+            prefix=self.prompt.prefix,
+        )
 
-    def answer(self, questions: list[str], temperature: float | None = None,
-               max_new_tokens: int | None = None) -> list[str]:
+    def answer(
+        self, questions: list[str], temperature: float | None = None, max_new_tokens: int | None = None
+    ) -> list[str]:
         return [c.text.strip() for c in self.complete(questions, temperature, max_new_tokens)]
 
-    def ask(self, question: str, executive=None, protocol: str = "structured", config=None, tracer=None,
-            executive_model: str | None = None, allow_fallback: bool = False) -> Answer:
+    def ask(
+        self,
+        question: str,
+        executive=None,
+        protocol: str = "structured",
+        config=None,
+        tracer=None,
+        executive_model: str | None = None,
+        allow_fallback: bool = False,
+    ) -> Answer:
         """MeMo's protocol (runtime.ask.AskService): `executive` is None/"none" (memory answers directly), an
         OpenAI-compatible URL, "local:PACK", a callable (messages, temperature, max_tokens) -> str, or an Executive.
 

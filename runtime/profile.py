@@ -18,8 +18,17 @@ from rich.table import Table
 from memo_edge.atomic import write_json
 from memo_edge.procstats import peak_rss_mb
 
-CALL_METRICS = ("ttft_s", "prefill_tps", "decode_tps", "tpot_s", "prompt_tokens", "completion_tokens", "queue_s",
-                "total_s", "batch_size")
+CALL_METRICS = (
+    "ttft_s",
+    "prefill_tps",
+    "decode_tps",
+    "tpot_s",
+    "prompt_tokens",
+    "completion_tokens",
+    "queue_s",
+    "total_s",
+    "batch_size",
+)
 LANES = {"stage": 1, "executive": 2, "memory": 3}
 
 
@@ -32,8 +41,15 @@ def percentiles(values: list[float]) -> dict:
     def rank(p):
         return v[min(len(v) - 1, max(0, int(round(p / 100 * len(v) + 0.5)) - 1))]
 
-    return {"n": len(v), "mean": sum(v) / len(v), "min": v[0], "p50": rank(50), "p95": rank(95), "p99": rank(99),
-            "max": v[-1]}
+    return {
+        "n": len(v),
+        "mean": sum(v) / len(v),
+        "min": v[0],
+        "p50": rank(50),
+        "p95": rank(95),
+        "p99": rank(99),
+        "max": v[-1],
+    }
 
 
 def _get(ans: Any, key: str, default=None):
@@ -61,54 +77,94 @@ class Profile:
 
     def summary(self) -> dict:
         calls = self.memory_calls()
-        exec_lat = [s["end"] - s["start"] for a in self.answers for s in _get(a, "spans", []) if s["cat"] == "executive"]
+        exec_lat = [
+            s["end"] - s["start"] for a in self.answers for s in _get(a, "spans", []) if s["cat"] == "executive"
+        ]
         batch_spans = [s for a in self.answers for s in _get(a, "spans", []) if s["cat"] == "memory"]
         per_q = [_get(a, "timings", {}) for a in self.answers]
         stages: dict[str, dict] = {}
         for t in per_q:
             for name, st in (t.get("stages") or {}).items():
-                agg = stages.setdefault(name, {"wall_s": 0.0, "executive_s": 0.0, "memory_s": 0.0, "overhead_s": 0.0,
-                                               "memory_calls": 0, "executive_calls": 0})
+                agg = stages.setdefault(
+                    name,
+                    {
+                        "wall_s": 0.0,
+                        "executive_s": 0.0,
+                        "memory_s": 0.0,
+                        "overhead_s": 0.0,
+                        "memory_calls": 0,
+                        "executive_calls": 0,
+                    },
+                )
                 for k in agg:
                     agg[k] += st.get(k, 0)
         return {
             "questions": len(self.answers),
             "memory_calls": {m: percentiles([c[m] for c in calls if m in c]) for m in CALL_METRICS},
-            "memory_batches": {"n": len(batch_spans),
-                               "latency_s": percentiles([s["end"] - s["start"] for s in batch_spans]),
-                               "batch_size": percentiles([s["args"].get("n", 1) for s in batch_spans])},
+            "memory_batches": {
+                "n": len(batch_spans),
+                "latency_s": percentiles([s["end"] - s["start"] for s in batch_spans]),
+                "batch_size": percentiles([s["args"].get("n", 1) for s in batch_spans]),
+            },
             "executive_calls": {"latency_s": percentiles(exec_lat)},
-            "per_question": {k: percentiles([t.get(k, 0.0) for t in per_q])
-                             for k in ("wall_s", "executive_s", "memory_s", "overhead_s")},
+            "per_question": {
+                k: percentiles([t.get(k, 0.0) for t in per_q])
+                for k in ("wall_s", "executive_s", "memory_s", "overhead_s")
+            },
             "memory_calls_per_question": percentiles([_get(a, "memory_calls", 0) for a in self.answers]),
             "stages": stages,
             "peak_rss_mb": peak_rss_mb(),
         }
 
     def to_json(self) -> dict:
-        return {"summary": self.summary(),
-                "questions": [{"question": _get(a, "question"), "final_answer": _get(a, "final_answer"),
-                               "mode": _get(a, "mode"), "status": _get(a, "status"),
-                               "memory_calls": _get(a, "memory_calls"), "executive_calls": _get(a, "executive_calls"),
-                               "timings": _get(a, "timings"),
-                               "memory_call_timings": [c for s in _get(a, "spans", []) if s["cat"] == "memory"
-                                                       for c in s["args"].get("calls") or []]}
-                              for a in self.answers]}
+        return {
+            "summary": self.summary(),
+            "questions": [
+                {
+                    "question": _get(a, "question"),
+                    "final_answer": _get(a, "final_answer"),
+                    "mode": _get(a, "mode"),
+                    "status": _get(a, "status"),
+                    "memory_calls": _get(a, "memory_calls"),
+                    "executive_calls": _get(a, "executive_calls"),
+                    "timings": _get(a, "timings"),
+                    "memory_call_timings": [
+                        c for s in _get(a, "spans", []) if s["cat"] == "memory" for c in s["args"].get("calls") or []
+                    ],
+                }
+                for a in self.answers
+            ],
+        }
 
     # ---- outputs ---------------------------------------------------------------------------------------------
     def chrome_trace(self) -> dict:
         """Chrome trace-event JSON: one process per question, lanes for stages, executive and memory calls."""
         events = []
         for pid, a in enumerate(self.answers, start=1):
-            events.append({"name": "process_name", "ph": "M", "pid": pid,
-                           "args": {"name": f"Q{pid}: {str(_get(a, 'question'))[:80]}"}})
+            events.append(
+                {
+                    "name": "process_name",
+                    "ph": "M",
+                    "pid": pid,
+                    "args": {"name": f"Q{pid}: {str(_get(a, 'question'))[:80]}"},
+                }
+            )
             for lane, tid in LANES.items():
                 events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid, "args": {"name": lane}})
             for s in _get(a, "spans", []):
                 args = {k: v for k, v in s["args"].items() if k != "calls"}
-                events.append({"name": s["name"], "cat": s["cat"], "ph": "X", "pid": pid,
-                               "tid": LANES.get(s["cat"], 4), "ts": round(s["start"] * 1e6, 1),
-                               "dur": round((s["end"] - s["start"]) * 1e6, 1), "args": args})
+                events.append(
+                    {
+                        "name": s["name"],
+                        "cat": s["cat"],
+                        "ph": "X",
+                        "pid": pid,
+                        "tid": LANES.get(s["cat"], 4),
+                        "ts": round(s["start"] * 1e6, 1),
+                        "dur": round((s["end"] - s["start"]) * 1e6, 1),
+                        "args": args,
+                    }
+                )
         return {"traceEvents": events, "displayTimeUnit": "ms"}
 
     def write(self, path: str | Path, png: bool = True) -> list[Path]:
@@ -136,8 +192,13 @@ class Profile:
             return False
         answers = self.answers[:max_questions]
         colors = {"executive": "#e07b39", "memory": "#3a7ca5"}
-        stage_colors = {"grounding": "#c9d6e3", "entity_pinning": "#d8c9e3", "answer_seeking": "#c9e3d0",
-                        "final": "#e3dcc9", "none": "#dddddd"}
+        stage_colors = {
+            "grounding": "#c9d6e3",
+            "entity_pinning": "#d8c9e3",
+            "answer_seeking": "#c9e3d0",
+            "final": "#e3dcc9",
+            "none": "#dddddd",
+        }
         fig, ax = plt.subplots(figsize=(11, 1.2 + 0.9 * len(answers)))
         yticks, ylabels = [], []
         for qi, a in enumerate(answers):
@@ -192,8 +253,12 @@ class Profile:
             for col in ("stage", "wall s", "executive s", "memory s", "overhead s", "memory calls", "executive calls"):
                 st.add_column(col, justify="right" if col != "stage" else "left")
             for name, d in s["stages"].items():
-                st.add_row(name, *(f"{d[k]:.3f}" for k in ("wall_s", "executive_s", "memory_s", "overhead_s")),
-                           str(d["memory_calls"]), str(d["executive_calls"]))
+                st.add_row(
+                    name,
+                    *(f"{d[k]:.3f}" for k in ("wall_s", "executive_s", "memory_s", "overhead_s")),
+                    str(d["memory_calls"]),
+                    str(d["executive_calls"]),
+                )
             console.print(st)
 
 

@@ -44,8 +44,12 @@ def spinning_default() -> bool | None:
     return env == "1"
 
 
-ALIASES = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider", "dml": "DmlExecutionProvider",
-           "coreml": "CoreMLExecutionProvider"}
+ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+}
 
 
 def choose_providers(provider: str | None, available: list[str]) -> list[str]:
@@ -59,8 +63,9 @@ def choose_providers(provider: str | None, available: list[str]) -> list[str]:
         return ["CPUExecutionProvider"]
     name = ALIASES.get(provider.lower(), provider)
     if name not in available:
-        raise MemoError(f"provider '{provider}': not available in this onnxruntime build "
-                        f"(available: {', '.join(available)})")
+        raise MemoError(
+            f"provider '{provider}': not available in this onnxruntime build (available: {', '.join(available)})"
+        )
     return [name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"]
 
 

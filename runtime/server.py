@@ -54,8 +54,15 @@ ANY_HOST = ("0.0.0.0", "::", "")
 class ApiError(Exception):
     """A refusal with an HTTP status and an OpenAI-shaped body: {"error": {message, type, param, code}}."""
 
-    def __init__(self, status: int, message: str, kind: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None, headers: dict | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict | None = None,
+    ):
         super().__init__(message)
         self.status, self.kind, self.param, self.code = status, kind, param, code
         self.headers = dict(headers or {})
@@ -65,10 +72,19 @@ def error_body(status: int, message: str, kind: str = "invalid_request_error", p
     return {"error": {"message": message, "type": kind, "param": param, "code": code or _CODES.get(status)}}
 
 
-_CODES = {401: "invalid_api_key", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-          408: "request_timeout", 413: "request_too_large", 415: "unsupported_media_type", 422: "unsupported",
-          431: "headers_too_large",
-          503: "server_busy", 504: "timeout"}
+_CODES = {
+    401: "invalid_api_key",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "unsupported",
+    431: "headers_too_large",
+    503: "server_busy",
+    504: "timeout",
+}
 
 
 def error_response(e: ApiError) -> JSONResponse:
@@ -160,10 +176,11 @@ def _unsupported(req: ChatRequest) -> tuple[str, str] | None:
     if req.tools or req.functions:
         return ("tools" if req.tools else "functions"), "tool/function calling is not supported by a memory model"
     if req.tool_choice not in (None, "none") or req.function_call not in (None, "none"):
-        return ("tool_choice" if req.tool_choice not in (None, "none") else "function_call"), \
-            "tool/function calling is not supported by a memory model"
+        return (
+            "tool_choice" if req.tool_choice not in (None, "none") else "function_call"
+        ), "tool/function calling is not supported by a memory model"
     if req.response_format is not None and req.response_format.get("type") != "text":
-        return "response_format", "only {\"type\": \"text\"} is supported (no JSON mode / structured outputs)"
+        return "response_format", 'only {"type": "text"} is supported (no JSON mode / structured outputs)'
     if req.logprobs or req.top_logprobs:
         return ("logprobs" if req.logprobs else "top_logprobs"), "logprobs are not supported"
     if req.logit_bias:
@@ -204,8 +221,9 @@ def parse_body(model: type[BaseModel], raw: bytes) -> Any:
         if err["type"] == "model_type" and not loc:
             raise ApiError(400, "request body must be a JSON object") from None
         if err["type"] == "extra_forbidden":
-            raise ApiError(400, f"Unrecognized request argument supplied: {loc}", param=loc,
-                           code="unknown_parameter") from None
+            raise ApiError(
+                400, f"Unrecognized request argument supplied: {loc}", param=loc, code="unknown_parameter"
+            ) from None
         if err["type"] == "missing":
             raise ApiError(400, f"'{loc}': required", param=loc) from None
         raise ApiError(400, f"'{loc}': {err['msg']}", param=loc or None) from None
@@ -270,8 +288,11 @@ class _LoopDone(threading.Event):
 
 
 def usage(c) -> dict:
-    return {"prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-            "total_tokens": c.prompt_tokens + c.completion_tokens}
+    return {
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        "total_tokens": c.prompt_tokens + c.completion_tokens,
+    }
 
 
 class MemoServer:
@@ -294,18 +315,32 @@ class MemoServer:
         self.created = int(time.time())
         self._hosts = _allowed_hosts(self.cfg)
         self._ask_slots: anyio.CapacityLimiter | None = None
-        self.app = Starlette(routes=[
-            Route("/healthz", self._health, methods=["GET"]),
-            Route("/v1/models", self._models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", self._model, methods=["GET"]),
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/memo/ask", self._ask, methods=["POST"]),
-        ], exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash})
-        self.uvicorn = _Uvicorn(uvicorn.Config(
-            _Guard(self.app, self), http=_protocol(self.cfg), lifespan="off", log_config=None, access_log=False,
-            timeout_keep_alive=self.cfg.keep_alive_s, timeout_graceful_shutdown=self.cfg.shutdown_timeout_s,
-            limit_concurrency=self.cfg.max_connections, h11_max_incomplete_event_size=self.cfg.max_header_bytes,
-            server_header=False, headers=[("server", "memo-edge")], backlog=self.cfg.backlog))
+        self.app = Starlette(
+            routes=[
+                Route("/healthz", self._health, methods=["GET"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/models/{model_id:path}", self._model, methods=["GET"]),
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/memo/ask", self._ask, methods=["POST"]),
+            ],
+            exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_error, Exception: _on_crash},
+        )
+        self.uvicorn = _Uvicorn(
+            uvicorn.Config(
+                _Guard(self.app, self),
+                http=_protocol(self.cfg),
+                lifespan="off",
+                log_config=None,
+                access_log=False,
+                timeout_keep_alive=self.cfg.keep_alive_s,
+                timeout_graceful_shutdown=self.cfg.shutdown_timeout_s,
+                limit_concurrency=self.cfg.max_connections,
+                h11_max_incomplete_event_size=self.cfg.max_header_bytes,
+                server_header=False,
+                headers=[("server", "memo-edge")],
+                backlog=self.cfg.backlog,
+            )
+        )
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -358,12 +393,22 @@ class MemoServer:
 
     def _model_card(self) -> dict:
         # pack_id: the manifest's own hash, what a client pins to know it talks to the memory it trusts
-        return {"id": self.model_id, "object": "model", "created": self.created, "owned_by": "memo-edge",
-                "pack_id": self.memory.pack_id}
+        return {
+            "id": self.model_id,
+            "object": "model",
+            "created": self.created,
+            "owned_by": "memo-edge",
+            "pack_id": self.memory.pack_id,
+        }
 
     def health(self) -> dict:
-        return {"status": "ok", "model": self.model_id, "queued": self.batcher.pending,
-                "batches": self.batcher.batches, "rows": self.batcher.rows}
+        return {
+            "status": "ok",
+            "model": self.model_id,
+            "queued": self.batcher.pending,
+            "batches": self.batcher.batches,
+            "rows": self.batcher.rows,
+        }
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse(self.health())
@@ -374,27 +419,43 @@ class MemoServer:
     async def _model(self, request: Request) -> Response:
         mid = request.path_params["model_id"]
         if mid != self.model_id:
-            raise ApiError(404, f"The model '{mid}' does not exist (this server serves '{self.model_id}')",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"The model '{mid}' does not exist (this server serves '{self.model_id}')",
+                param="model",
+                code="model_not_found",
+            )
         return JSONResponse(self._model_card())
 
     # ---- chat completions ------------------------------------------------------------------------------------
     def chat_job(self, req: ChatRequest) -> Job:
         """A validated request -> the batcher's Job: the trained memory prompt, the client's turns inside it."""
         if req.model != self.model_id:
-            raise ApiError(404, f"The model '{req.model}' does not exist (this server serves '{self.model_id}')",
-                           param="model", code="model_not_found")
+            raise ApiError(
+                404,
+                f"The model '{req.model}' does not exist (this server serves '{self.model_id}')",
+                param="model",
+                code="model_not_found",
+            )
         bad = _unsupported(req)
         if bad is not None:
             raise ApiError(422, f"'{bad[0]}': {bad[1]}", param=bad[0], code="unsupported_parameter")
         mx = req.max_completion_tokens or req.max_tokens or min(self.cfg.default_max_tokens, self.cfg.max_tokens)
         if mx > self.cfg.max_tokens:
-            raise ApiError(400, f"'max_tokens': expected an integer from 1 to {self.cfg.max_tokens}",
-                           param="max_tokens")
+            raise ApiError(
+                400, f"'max_tokens': expected an integer from 1 to {self.cfg.max_tokens}", param="max_tokens"
+            )
         msgs = memory_messages(self.chat, [m.model_dump(include={"role", "content"}) for m in req.messages])
         stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
-        job = Job(self.chat.render(msgs), mx, req.temperature, req.top_p, req.seed, tuple(self.chat.stop + stop),
-                  self.chat.system_prefix(msgs))
+        job = Job(
+            self.chat.render(msgs),
+            mx,
+            req.temperature,
+            req.top_p,
+            req.seed,
+            tuple(self.chat.stop + stop),
+            self.chat.system_prefix(msgs),
+        )
         if self.cfg.request_timeout_s:
             job.deadline = time.perf_counter() + self.cfg.request_timeout_s
         return job
@@ -403,14 +464,19 @@ class MemoServer:
         """Prompt-length limit, then the queue. Blocking (tokenizes): called in a worker thread."""
         n = len(self.engine.encode(job.prompt))
         if n > self.cfg.max_prompt_tokens:
-            raise ApiError(400, f"'messages': the prompt is {n} tokens; this server accepts at most "
-                                f"{self.cfg.max_prompt_tokens} (memo serve --max-prompt-tokens)",
-                           param="messages", code="context_length_exceeded")
+            raise ApiError(
+                400,
+                f"'messages': the prompt is {n} tokens; this server accepts at most "
+                f"{self.cfg.max_prompt_tokens} (memo serve --max-prompt-tokens)",
+                param="messages",
+                code="context_length_exceeded",
+            )
         try:
             return self.batcher.submit(job)
         except QueueFull as e:
-            raise ApiError(503, f"server busy: {e}; retry shortly", "server_error",
-                           headers={"Retry-After": "1"}) from None
+            raise ApiError(
+                503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}
+            ) from None
         except MemoError as e:
             raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
 
@@ -432,27 +498,43 @@ class MemoServer:
             job.done = _LoopDone(loop, then=lambda: tokens.put_nowait(None))
             await self._admit(job)
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
-            return StreamingResponse(self._sse(job, tokens, rid, include_usage), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                self._sse(job, tokens, rid, include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         job.done = _LoopDone(loop)
         await self._admit(job)
         if not await _wait_or_leave(job, request, _time_left(job)):
             return Response(status_code=499)  # the client left: nobody reads this
         _raise_job_error(job)
         c = job.result
-        return JSONResponse({
-            "id": rid, "object": "chat.completion", "created": int(time.time()), "model": self.model_id,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": c.text},
-                         "finish_reason": c.finish_reason}],
-            "usage": usage(c), "memo": {"timings": c.timings()}})
+        return JSONResponse(
+            {
+                "id": rid,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model_id,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": c.text}, "finish_reason": c.finish_reason}
+                ],
+                "usage": usage(c),
+                "memo": {"timings": c.timings()},
+            }
+        )
 
     async def _sse(self, job: Job, tokens: asyncio.Queue, rid: str, include_usage: bool):
         created = int(time.time())
 
         def chunk(delta: dict | None, finish=None, **extra) -> bytes:
-            obj = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": self.model_id,
-                   "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
-                   **extra}
+            obj = {
+                "id": rid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": self.model_id,
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+                **extra,
+            }
             return b"data: " + json.dumps(obj, ensure_ascii=False).encode() + b"\n\n"
 
         try:
@@ -469,8 +551,9 @@ class MemoServer:
                     yield chunk({"content": text})
             err = _job_error(job)
             if err is not None:
-                yield b"data: " + json.dumps(error_body(err.status, str(err), err.kind, code=err.code)).encode() \
-                    + b"\n\n"
+                yield (
+                    b"data: " + json.dumps(error_body(err.status, str(err), err.kind, code=err.code)).encode() + b"\n\n"
+                )
             else:
                 yield chunk({}, job.result.finish_reason)
                 if include_usage:
@@ -492,8 +575,9 @@ class MemoServer:
         try:
             ans = self.asker.ask(req.question, mode=mode)
         except QueueFull as e:
-            raise ApiError(503, f"server busy: {e}; retry shortly", "server_error",
-                           headers={"Retry-After": "1"}) from None
+            raise ApiError(
+                503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}
+            ) from None
         return {"object": "memo.answer", "model": self.model_id, **ans.to_dict(with_trace=req.trace)}
 
     async def _ask(self, request: Request) -> Response:
@@ -506,6 +590,7 @@ class MemoServer:
         # deadline stops the wait (the run finishes in its thread, bounded by the protocol's budgets).
         with anyio.move_on_after(self.cfg.request_timeout_s):
             async with anyio.create_task_group() as tg:
+
                 async def client_left():
                     nonlocal left
                     while (await request.receive())["type"] != "http.disconnect":
@@ -515,16 +600,21 @@ class MemoServer:
 
                 tg.start_soon(client_left)
                 try:
-                    out.append(await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots,
-                                                              abandon_on_cancel=True))
+                    out.append(
+                        await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots, abandon_on_cancel=True)
+                    )
                 except Exception as e:  # noqa: BLE001 - re-raised below, outside the task group
                     out.append(e)
                 tg.cancel_scope.cancel()
         if left:
             return Response(status_code=499)  # nobody reads this
         if not out:
-            raise ApiError(504, "the protocol run went past its deadline (memo serve --request-timeout)",
-                           "server_error", code="timeout")
+            raise ApiError(
+                504,
+                "the protocol run went past its deadline (memo serve --request-timeout)",
+                "server_error",
+                code="timeout",
+            )
         if isinstance(out[0], Exception):
             raise out[0]
         return JSONResponse(out[0])
@@ -570,13 +660,15 @@ async def _wait_or_leave(job: Job, request: Request, timeout: float | None) -> b
 
 def _job_error(job: Job) -> ApiError | None:
     if not job.done.is_set():
-        return ApiError(504, "the request ran past its deadline (memo serve --request-timeout)", "server_error",
-                        code="timeout")
+        return ApiError(
+            504, "the request ran past its deadline (memo serve --request-timeout)", "server_error", code="timeout"
+        )
     e = job.error
     finish = getattr(job.result, "finish_reason", None)
     if isinstance(e, Cancelled) or finish in ("cancelled", "deadline"):
-        return ApiError(504, "the request ran past its deadline (memo serve --request-timeout)", "server_error",
-                        code="timeout")
+        return ApiError(
+            504, "the request ran past its deadline (memo serve --request-timeout)", "server_error", code="timeout"
+        )
     if isinstance(e, QueueFull):
         return ApiError(503, f"{e}; retry shortly", "server_error", headers={"Retry-After": "1"})
     if isinstance(e, MemoError):
@@ -642,8 +734,9 @@ async def _on_http_error(request: Request, e: Exception) -> Response:
 
 
 async def _on_crash(request: Request, e: Exception) -> Response:  # one request failing never kills the server
-    return error_response(ApiError(500, f"internal error: {type(e).__name__}: {e}", "server_error",
-                                   code="internal_error"))
+    return error_response(
+        ApiError(500, f"internal error: {type(e).__name__}: {e}", "server_error", code="internal_error")
+    )
 
 
 # ---- who may call ---------------------------------------------------------------------------------------------
@@ -692,17 +785,26 @@ class _Guard:
 
         async def send_cors(message):
             if cors and message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"access-control-allow-origin", origin.encode("latin-1")),
-                                                  (b"vary", b"Origin")]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"access-control-allow-origin", origin.encode("latin-1")),
+                        (b"vary", b"Origin"),
+                    ],
+                }
             await send(message)
 
         refusal = self._check(scope, headers, origin, cors)
         if refusal is None and scope["method"] == "OPTIONS":  # CORS preflight: browsers send no credentials here
-            return await Response(status_code=204, headers={
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type",
-                "Access-Control-Max-Age": "600"})(scope, receive, send_cors)
+            return await Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                    "Access-Control-Max-Age": "600",
+                },
+            )(scope, receive, send_cors)
         if refusal is None:
             refusal = self._auth(headers)
         if refusal is not None:
@@ -712,21 +814,35 @@ class _Guard:
     def _check(self, scope, headers: dict, origin: str | None, cors: bool) -> ApiError | None:
         # h11 caps a head that arrives in pieces (max_header_bytes); one that arrives whole in a single read
         # (up to 256 KB) is parsed, and refused here
-        size = len(scope["raw_path"]) + len(scope["query_string"]) + sum(len(k) + len(v) + 4
-                                                                         for k, v in scope["headers"])
+        size = (
+            len(scope["raw_path"]) + len(scope["query_string"]) + sum(len(k) + len(v) + 4 for k, v in scope["headers"])
+        )
         if size > self.cfg.max_header_bytes:
-            return ApiError(431, f"request headers are {size} bytes; at most {self.cfg.max_header_bytes}",
-                            headers={"Connection": "close"})
+            return ApiError(
+                431,
+                f"request headers are {size} bytes; at most {self.cfg.max_header_bytes}",
+                headers={"Connection": "close"},
+            )
         hosts = self.srv._hosts
         if hosts is not None and _host_name(headers.get("host")) not in hosts:
-            return ApiError(403, f"Host '{headers.get('host', '')}' is not served here (loopback names only; "
-                                 "add names with memo serve --allow-host)", "permission_error", code="bad_host")
+            return ApiError(
+                403,
+                f"Host '{headers.get('host', '')}' is not served here (loopback names only; "
+                "add names with memo serve --allow-host)",
+                "permission_error",
+                code="bad_host",
+            )
         # Browsers send Origin on every cross-origin request, "simple" text/plain POSTs included, and
         # Sec-Fetch-Site where Origin may be missing. Any page is foreign here: we serve none.
         site = headers.get("sec-fetch-site")
         if (origin is not None and not cors) or (origin is None and site in ("cross-site", "same-site")):
-            return ApiError(403, f"cross-origin request from '{origin or site}' refused (allow a desktop app's "
-                                 "origin with memo serve --cors-origin)", "permission_error", code="bad_origin")
+            return ApiError(
+                403,
+                f"cross-origin request from '{origin or site}' refused (allow a desktop app's "
+                "origin with memo serve --cors-origin)",
+                "permission_error",
+                code="bad_origin",
+            )
         return None
 
     def _auth(self, headers: dict) -> ApiError | None:
@@ -735,8 +851,7 @@ class _Guard:
         got = headers.get("authorization", "")
         token = got[7:].strip() if got.lower().startswith("bearer ") else ""
         if not hmac.compare_digest(token.encode(), self.cfg.api_key.encode()):
-            return ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)",
-                            "authentication_error")
+            return ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "authentication_error")
         return None
 
 
@@ -786,10 +901,16 @@ class _H11Policy(H11Protocol):
             self.transport.close()
             return
         body = json.dumps(error_body(400, f"malformed HTTP request: {msg}", code="bad_http_request")).encode()
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close"),
-                   (b"content-length", str(len(body)).encode())]
-        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
-                      h11.EndOfMessage()):
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"connection", b"close"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
             self.transport.write(self.conn.send(event))
         self.transport.close()
 

@@ -52,8 +52,10 @@ def format_event(ev: dict) -> list[str]:
     if kind in ("fallback", "skipped"):
         return [f"{head} {kind}: {_short({k: v for k, v in ev.items() if k not in ('t', 'stage', 'kind')})}"]
     if kind == "answer":
-        return [f"{head} FINAL {ev.get('final_answer')!r} ({ev.get('status')}; {ev.get('wall_s')} s)",
-                f"{'':27}why: {_short(ev.get('justification'), 200)}"]
+        return [
+            f"{head} FINAL {ev.get('final_answer')!r} ({ev.get('status')}; {ev.get('wall_s')} s)",
+            f"{'':27}why: {_short(ev.get('justification'), 200)}",
+        ]
     return [f"{head} {kind}: {_short(ev)}"]
 
 

@@ -27,12 +27,12 @@ class _Server(ThreadingHTTPServer):
 
 @dataclass
 class Fault:
-    status: int | None = None       # reply with this HTTP status
-    delay_s: float = 0.0            # sleep before replying (past the client timeout = a timeout)
-    garbage: bool = False           # 200 with a body that is not JSON
-    drop: bool = False              # close the socket without replying
-    then: str | None = None         # after delay, reply normally with this text
-    drip_s: float = 0.0             # send the reply one byte every drip_s seconds (defeats per-read timeouts)
+    status: int | None = None  # reply with this HTTP status
+    delay_s: float = 0.0  # sleep before replying (past the client timeout = a timeout)
+    garbage: bool = False  # 200 with a body that is not JSON
+    drop: bool = False  # close the socket without replying
+    then: str | None = None  # after delay, reply normally with this text
+    drip_s: float = 0.0  # send the reply one byte every drip_s seconds (defeats per-read timeouts)
 
 
 class ScriptedServer:
@@ -60,7 +60,7 @@ class ScriptedServer:
                 self.wfile.flush()
                 try:
                     for i in range(len(body)):
-                        self.wfile.write(body[i:i + 1])
+                        self.wfile.write(body[i : i + 1])
                         self.wfile.flush()
                         time.sleep(drip_s)
                 except OSError:  # the client gave up: that is the point of the test
@@ -68,7 +68,9 @@ class ScriptedServer:
 
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/models"):
-                    self._send(200, json.dumps({"object": "list", "data": [{"id": "scripted", "object": "model"}]}).encode())
+                    self._send(
+                        200, json.dumps({"object": "list", "data": [{"id": "scripted", "object": "model"}]}).encode()
+                    )
                 else:
                     self._send(404, b'{"error":"not found"}')
 
@@ -96,11 +98,16 @@ class ScriptedServer:
                     drip, out = out.drip_s, out.then or ""
                 else:
                     drip = 0.0
-                resp = {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
-                        "model": body.get("model", "scripted"),
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": out}}],
-                        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+                resp = {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": body.get("model", "scripted"),
+                    "choices": [
+                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": out}}
+                    ],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+                }
                 self._send(200, json.dumps(resp).encode(), drip_s=drip)
 
         self.httpd = _Server(("127.0.0.1", 0), Handler)

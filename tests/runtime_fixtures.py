@@ -14,8 +14,12 @@ from memo_edge.atomic import atomic_dir
 
 REPO = Path(__file__).resolve().parent.parent
 CACHE = REPO / ".cache" / "runtime-test-packs"
-MAKERS = [*sorted((REPO / "export").glob("*.py")), REPO / "memo_edge" / "pack.py", REPO / "memo_edge" / "prompt.py",
-          Path(__file__)]
+MAKERS = [
+    *sorted((REPO / "export").glob("*.py")),
+    REPO / "memo_edge" / "pack.py",
+    REPO / "memo_edge" / "prompt.py",
+    Path(__file__),
+]
 
 
 def pack_key(ckpt_dir: Path, *params) -> str:

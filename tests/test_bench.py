@@ -17,8 +17,9 @@ from benchmarks import latency, quality, report  # noqa: E402
 
 
 def _memo(*args, cwd=REPO, env=None):
-    return subprocess.run([sys.executable, "-m", "memo_edge", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "memo_edge", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def test_memo_bench_unknown_name_lists_benchmarks():
@@ -69,16 +70,32 @@ def test_prompts_have_exact_token_counts(tiny_dir):
 
 def test_goal_ratios_and_verdicts():
     m = lambda v: {"median": v}  # noqa: E731
-    rows = {"memo-int4": {"decode_tps": m(150.0), "cold_s": m(0.5), "ttft64_ms": m(40.0), "peak_rss_mb": 300.0,
-                          "peak_rss_mb_generate": 250.0},
-            "genai-int4": {"decode_tps": m(160.0), "peak_rss_mb": 280.0, "peak_rss_mb_generate": 280.0},
-            "llamacpp-q4_0": {"decode_tps": m(100.0), "ttft64_ms": m(50.0)}, "torch-fp32": {"cold_s": m(4.0)}}
-    proto = {"memo-int4": {"sequential+prefix/call_ttft": {"wall_ms": m(20.0)}, "batched+prefix/k8": {"wall_ms": m(90.0)},
-                           "sequential/k8": {"wall_ms": m(400.0)}},
-             "llamacpp-q4_0": {"sequential/call_ttft": {"wall_ms": m(50.0)}, "sequential/k8": {"wall_ms": m(300.0)}}}
+    rows = {
+        "memo-int4": {
+            "decode_tps": m(150.0),
+            "cold_s": m(0.5),
+            "ttft64_ms": m(40.0),
+            "peak_rss_mb": 300.0,
+            "peak_rss_mb_generate": 250.0,
+        },
+        "genai-int4": {"decode_tps": m(160.0), "peak_rss_mb": 280.0, "peak_rss_mb_generate": 280.0},
+        "llamacpp-q4_0": {"decode_tps": m(100.0), "ttft64_ms": m(50.0)},
+        "torch-fp32": {"cold_s": m(4.0)},
+    }
+    proto = {
+        "memo-int4": {
+            "sequential+prefix/call_ttft": {"wall_ms": m(20.0)},
+            "batched+prefix/k8": {"wall_ms": m(90.0)},
+            "sequential/k8": {"wall_ms": m(400.0)},
+        },
+        "llamacpp-q4_0": {"sequential/call_ttft": {"wall_ms": m(50.0)}, "sequential/k8": {"wall_ms": m(300.0)}},
+    }
     g = latency.goals(rows, proto, "q4_0")
     assert g["decode_4bit_vs_llamacpp"]["ratio"] == pytest.approx(1.5) and g["decode_4bit_vs_llamacpp"]["met"]
-    assert g["protocol_call_ttft_vs_llamacpp"]["ratio"] == pytest.approx(0.4) and g["protocol_call_ttft_vs_llamacpp"]["met"]
+    assert (
+        g["protocol_call_ttft_vs_llamacpp"]["ratio"] == pytest.approx(0.4)
+        and g["protocol_call_ttft_vs_llamacpp"]["met"]
+    )
     assert g["k8_round_vs_llamacpp_sequential"]["ratio"] == pytest.approx(0.3)  # best mode: batched+prefix
     assert g["cold_start_vs_torch"]["ratio"] == pytest.approx(0.125) and g["cold_start_vs_torch"]["met"]
     assert g["decode_4bit_vs_genai"]["ratio"] == pytest.approx(150 / 160) and g["decode_4bit_vs_genai"]["met"] is False
@@ -89,9 +106,11 @@ def test_goal_ratios_and_verdicts():
 
 
 def test_bm25_rag_pieces():
-    docs = [{"id": "1", "title": "Quillfen Robotics", "text": "Quillfen Robotics was founded by Ysolde Marrick."},
-            {"id": "2", "title": "Varrowick", "text": "Varrowick is a harbour town with a ferry."},
-            {"id": "3", "title": "Saltcell", "text": "Saltcell makes batteries for boats."}]
+    docs = [
+        {"id": "1", "title": "Quillfen Robotics", "text": "Quillfen Robotics was founded by Ysolde Marrick."},
+        {"id": "2", "title": "Varrowick", "text": "Varrowick is a harbour town with a ferry."},
+        {"id": "3", "title": "Saltcell", "text": "Saltcell makes batteries for boats."},
+    ]
     hits = quality.BM25(docs).top(["Who founded Quillfen Robotics?", "batteries"], 2)
     assert hits[0][0]["id"] == "1" and hits[1][0]["id"] == "3" and len(hits[0]) == 2
     p = quality.rag_prompt("Who founded Quillfen Robotics?", hits[0])
@@ -109,10 +128,31 @@ def test_latency_runs_two_contenders_on_a_tiny_pack(tiny_dir, tmp_path):
     """A real run: our Engine and onnxruntime-genai on the same tiny-random int4 pack, interleaved workers, cold
     starts in fresh processes, table + PNG + last-line JSON."""
     out = tmp_path / "out"
-    p = subprocess.run([sys.executable, "-m", "benchmarks.latency", "--ckpt", str(tiny_dir), "--only",
-                        "memo-int4,genai-int4", "--warmup", "0", "--repeats", "1", "--cold-repeats", "1",
-                        "--decode-tokens", "4", "--out", str(out)], cwd=REPO, capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.latency",
+            "--ckpt",
+            str(tiny_dir),
+            "--only",
+            "memo-int4,genai-int4",
+            "--warmup",
+            "0",
+            "--repeats",
+            "1",
+            "--cold-repeats",
+            "1",
+            "--decode-tokens",
+            "4",
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-2000:]
     doc = json.loads(p.stdout.strip().splitlines()[-1])
     assert doc["benchmark"] == "latency" and set(doc["results"]) == {"memo-int4", "genai-int4"}

@@ -12,15 +12,21 @@ import pytest
 
 DOCS = {
     "harbor.md": "# Tillon Harbor\ndate: 2021-03-04\n\nTillon Harbor was built by Maro Velk in 1911. "
-                 "Tillon Harbor has 14 piers. Maro Velk was born in Esterby.\n",
+    "Tillon Harbor has 14 piers. Maro Velk was born in Esterby.\n",
     "esterby.md": "# Esterby\ndate: 2022-07-01\n\nEsterby is a town on the Grell River. "
-                  "The mayor of Esterby is Ida Sorn. Esterby has a glass museum.\n",
+    "The mayor of Esterby is Ida Sorn. Esterby has a glass museum.\n",
 }
 
 
 def memo(*args, cwd=None, timeout=900):
-    return subprocess.run([sys.executable, "-m", "memo_edge", *args], capture_output=True, text=True,
-                          env=os.environ.copy(), cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "memo_edge", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        cwd=cwd,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -56,9 +62,19 @@ def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     assert "TTFT" in r.stderr
 
     questions = tmp_path / "q.jsonl"
-    questions.write_text(json.dumps({"id": "q1", "question": "Who built Tillon Harbor?", "answer": "Maro Velk",
-                                     "answer_aliases": [], "hops": 1,
-                                     "decomposition": [{"question": "Who built Tillon Harbor?", "answer": "Maro Velk"}]}) + "\n")
+    questions.write_text(
+        json.dumps(
+            {
+                "id": "q1",
+                "question": "Who built Tillon Harbor?",
+                "answer": "Maro Velk",
+                "answer_aliases": [],
+                "hops": 1,
+                "decomposition": [{"question": "Who built Tillon Harbor?", "answer": "Maro Velk"}],
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "results.json"
     r = memo("eval", str(pack), str(questions), "--executive", "none", "-o", str(out))
     assert r.returncode == 0, r.stderr

@@ -16,8 +16,17 @@ from memo_edge.cli.options import field_default
 
 VERBS = ("synthesize", "train", "ask", "eval", "serve", "mcp", "export", "build")
 # Models whose every field must say what it is (the help text).
-DESCRIBED = {"SynthesisConfig", "ProtocolConfig", "ExecutiveConfig", "LoadConfig", "ServerConfig", "McpConfig",
-             "JudgeConfig", "ExportConfig", "TrainConfig"}
+DESCRIBED = {
+    "SynthesisConfig",
+    "ProtocolConfig",
+    "ExecutiveConfig",
+    "LoadConfig",
+    "ServerConfig",
+    "McpConfig",
+    "JudgeConfig",
+    "ExportConfig",
+    "TrainConfig",
+}
 
 
 def commands() -> dict:
@@ -45,8 +54,9 @@ def test_every_field_is_an_option_with_the_models_default(verb):
             assert option is not None, f"{where}: not an option"
             assert group.names(name)[0].split("/")[0] in option.opts, where
             default = field_default(info)
-            assert option.default == default or (option.default in (None, ()) and default in (None, [])), \
+            assert option.default == default or (option.default in (None, ()) and default in (None, [])), (
                 f"{where}: option default {option.default!r} != field default {default!r}"
+            )
             if group.model.__name__ in DESCRIBED:
                 assert info.description, f"{where}: no description (the option's help)"
                 assert option.help == info.description
@@ -66,12 +76,28 @@ def test_build_flags_and_config_file_are_the_same_fields(tmp_path, monkeypatch):
     load_verbs(["build"])
     monkeypatch.setattr("memo_edge.cli.build.require_extra", lambda *a: None)
     toml = tmp_path / "b.toml"
-    toml.write_text('corpus = "c"\nout = "o"\nbase = "tiny-random"\n'
-                    '[synthesis]\nchunk_words = 100\nsteps = ["facts"]\n[train]\nepochs = 2\nlr = 0.01\n'
-                    '[export]\nheldout = 4\n')
-    result = CliRunner().invoke(app, [
-        "build", "--config", str(toml), "--train.epochs", "3", "--synthesis.max-pairs", "7", "--precision", "fp32",
-        "--export.no-verify", "--synthesis.steps", "facts,entity"])
+    toml.write_text(
+        'corpus = "c"\nout = "o"\nbase = "tiny-random"\n'
+        '[synthesis]\nchunk_words = 100\nsteps = ["facts"]\n[train]\nepochs = 2\nlr = 0.01\n'
+        "[export]\nheldout = 4\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "build",
+            "--config",
+            str(toml),
+            "--train.epochs",
+            "3",
+            "--synthesis.max-pairs",
+            "7",
+            "--precision",
+            "fp32",
+            "--export.no-verify",
+            "--synthesis.steps",
+            "facts,entity",
+        ],
+    )
     assert result.exit_code == 0, result.output
     cfg = seen["cfg"]
     assert cfg.train.epochs == 3 and cfg.train.lr == 0.01 and cfg.base == "tiny-random"  # flag wins, file stays
@@ -85,10 +111,12 @@ def test_build_flags_and_config_file_are_the_same_fields(tmp_path, monkeypatch):
 def test_a_value_the_model_refuses_names_the_flag(capsys):
     from memo_edge.cli import main
 
-    for args, flag in [(["ask", "p", "q", "--exec-temperature-final", "-1"], "--exec-temperature-final"),
-                       (["serve", "p", "--body-timeout", "0"], "--body-timeout"),
-                       (["build", "c", "-o", "o", "--train.epochs", "0"], "--train.epochs"),
-                       (["mcp", "p", "--port", "70000"], "--port")]:
+    for args, flag in [
+        (["ask", "p", "q", "--exec-temperature-final", "-1"], "--exec-temperature-final"),
+        (["serve", "p", "--body-timeout", "0"], "--body-timeout"),
+        (["build", "c", "-o", "o", "--train.epochs", "0"], "--train.epochs"),
+        (["mcp", "p", "--port", "70000"], "--port"),
+    ]:
         with pytest.raises(SystemExit) as e:
             main(args)
         err = capsys.readouterr().err.strip().splitlines()

@@ -36,7 +36,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
 
 
-def memo(*args: str, env: dict | None = None, code: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def memo(
+    *args: str, env: dict | None = None, code: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-c", code, *args] if code else [*MEMO, *args]
     e = {**os.environ, **(env or {})}
     e.pop("MEMO_DEBUG", None)
@@ -133,9 +135,11 @@ def test_bad_values_name_the_argument(tmp_path):
 
 
 def test_unexpected_exception_is_one_line_pointing_to_debug():
-    code = ("import sys\nfrom memo_edge.cli import app, main\n"
-            "@app.command('boom')\ndef boom():\n    raise RuntimeError('kaboom\\nsecond line')\n"
-            "main(sys.argv[1:])")
+    code = (
+        "import sys\nfrom memo_edge.cli import app, main\n"
+        "@app.command('boom')\ndef boom():\n    raise RuntimeError('kaboom\\nsecond line')\n"
+        "main(sys.argv[1:])"
+    )
     line = assert_one_error(memo("boom", code=code), "RuntimeError", "kaboom", "--debug", rc=1)
     assert "second line" in line  # the message is kept, on one line
     p = memo("--debug", "boom", code=code)
@@ -145,8 +149,11 @@ def test_unexpected_exception_is_one_line_pointing_to_debug():
 def test_binary_files_are_named(tmp_path):
     junk = tmp_path / "blob.jsonl"
     junk.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\xfd binary")
-    cases = [("train", str(junk), "-o", str(tmp_path / "ck")), ("eval", str(tmp_path), str(junk)),
-             ("ask", "--show-trace", str(junk))]
+    cases = [
+        ("train", str(junk), "-o", str(tmp_path / "ck")),
+        ("eval", str(tmp_path), str(junk)),
+        ("ask", "--show-trace", str(junk)),
+    ]
     for args in cases:
         assert_one_error(cli(*args), "blob.jsonl", "not UTF-8")
 
@@ -155,8 +162,10 @@ def test_corrupt_pdf_is_one_warning_and_skipped(tmp_path):
     pytest.importorskip("pypdf")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "notes.md").write_text("# Varrowick\n\nVarrowick is a harbour town founded in 1712 by Ysolde Marrick. "
-                                     "Its lighthouse was built in 1790 and still works.\n")
+    (corpus / "notes.md").write_text(
+        "# Varrowick\n\nVarrowick is a harbour town founded in 1712 by Ysolde Marrick. "
+        "Its lighthouse was built in 1790 and still works.\n"
+    )
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(600))
     (corpus / "truncated.pdf").write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
     p = memo("synthesize", str(corpus), "-o", str(tmp_path / "r.jsonl"), "--no-progress")
@@ -168,15 +177,20 @@ def test_corrupt_pdf_is_one_warning_and_skipped(tmp_path):
     assert any("broken.pdf" in ln for ln in warn) and any("truncated.pdf" in ln for ln in warn)
 
 
-RUNTIME_ONLY = "import sys\nsys.modules['torch'] = None  # as in a runtime-only install\n" \
-               "from memo_edge.cli import main\nmain(sys.argv[1:])"
+RUNTIME_ONLY = (
+    "import sys\nsys.modules['torch'] = None  # as in a runtime-only install\n"
+    "from memo_edge.cli import main\nmain(sys.argv[1:])"
+)
 
 
 def test_runtime_only_install_names_the_extra(tmp_path):
     refl = tmp_path / "r.jsonl"
     refl.write_text('{"id": "1", "question": "Who?", "answer": "Me."}\n')
-    cases = [("train", str(refl), "-o", str(tmp_path / "ck")), ("export", str(tmp_path), "-o", str(tmp_path / "p")),
-             ("merge", "a", "b", "-o", str(tmp_path / "m"))]
+    cases = [
+        ("train", str(refl), "-o", str(tmp_path / "ck")),
+        ("export", str(tmp_path), "-o", str(tmp_path / "p")),
+        ("merge", "a", "b", "-o", str(tmp_path / "m")),
+    ]
     extras = ["[train]", "[export]", "[train]"]
     for extra, p in zip(extras, run_all(cases, code=RUNTIME_ONLY)):
         line = assert_one_error(p, extra, "torch", "pip install")

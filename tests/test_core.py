@@ -30,7 +30,9 @@ def test_normalization_matches_musique():
 def test_corpus_reads_md_txt_jsonl_and_skips_binary(tmp_path):
     (tmp_path / "a.md").write_text("# Alpha Doc\ndate: 2023-05-01\n\nAlpha founded Beta in 2001.\n")
     (tmp_path / "b.txt").write_text("Plain text about Gamma.")
-    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "x", "title": "Delta", "text": "Delta is red.", "date": "2020"}) + "\n")
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"id": "x", "title": "Delta", "text": "Delta is red.", "date": "2020"}) + "\n"
+    )
     (tmp_path / "bin.txt").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "latin.md").write_bytes("caf\xe9".encode("latin-1"))
     with pytest.warns(UserWarning) as rec:
@@ -41,10 +43,13 @@ def test_corpus_reads_md_txt_jsonl_and_skips_binary(tmp_path):
     assert any("bin.txt" in str(w.message) for w in rec) and any("latin.md" in str(w.message) for w in rec)
 
 
-@pytest.mark.parametrize("setup, expected", [
-    (lambda p: None, "corpus folder not found"),
-    (lambda p: p.mkdir(), "no usable documents"),
-])
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        (lambda p: None, "corpus folder not found"),
+        (lambda p: p.mkdir(), "no usable documents"),
+    ],
+)
 def test_corpus_bad_folders(tmp_path, setup, expected):
     folder = tmp_path / "corpus"
     setup(folder)
@@ -127,8 +132,15 @@ def test_memory_prompt_from_chat_renderer_matches_chatml():
 
 def test_oracle_substitutes_earlier_answers():
     assert substitute_refs("Who founded #1 in #2?", ["Acme.", "1999"]) == "Who founded Acme in 1999?"
-    items = [EvalItem(id="a", question="q", answer="Bob", hops=2,
-                      decomposition=[{"question": "Which firm made X?"}, {"question": "Who founded #1?"}])]
+    items = [
+        EvalItem(
+            id="a",
+            question="q",
+            answer="Bob",
+            hops=2,
+            decomposition=[{"question": "Which firm made X?"}, {"question": "Who founded #1?"}],
+        )
+    ]
     table = {"Which firm made X?": "Acme", "Who founded Acme?": "Bob"}
     calls = []
 

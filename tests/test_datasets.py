@@ -21,48 +21,105 @@ def _jsonl(path, rows):
 
 def _musique_row(qid, support, others, decomposition, answer="Stanley", aliases=()):
     paras = [{"idx": i, "title": t, "paragraph_text": x, "is_supporting": False} for i, (t, x) in enumerate(others)]
-    paras += [{"idx": len(paras) + i, "title": t, "paragraph_text": x, "is_supporting": True}
-              for i, (t, x) in enumerate(support)]
-    return {"id": qid, "paragraphs": paras, "question": f"question {qid}?", "answer": answer,
-            "answer_aliases": list(aliases), "answerable": True,
-            "question_decomposition": [{"id": i, "question": q, "answer": a, "paragraph_support_idx": 0}
-                                       for i, (q, a) in enumerate(decomposition)]}
+    paras += [
+        {"idx": len(paras) + i, "title": t, "paragraph_text": x, "is_supporting": True}
+        for i, (t, x) in enumerate(support)
+    ]
+    return {
+        "id": qid,
+        "paragraphs": paras,
+        "question": f"question {qid}?",
+        "answer": answer,
+        "answer_aliases": list(aliases),
+        "answerable": True,
+        "question_decomposition": [
+            {"id": i, "question": q, "answer": a, "paragraph_support_idx": 0} for i, (q, a) in enumerate(decomposition)
+        ],
+    }
 
 
 @pytest.fixture
 def benchroot(tmp_path):
     root = tmp_path / "benchdata"
-    _jsonl(root / datasets.FILES["musique"], [
-        _musique_row("2hop__1_2", [("Van Hook", "Van Hook is in Mountrail County."),
-                                   ("Mountrail", "Its seat is Stanley.")],
-                     [(f"Neg{i}", f"negative paragraph {i}") for i in range(5)],
-                     [("Van Hook Township >> located in the administrative territorial entity", "Mountrail County"),
-                      ("#1 >> capital", "Stanley")], aliases=["Stanley, ND"]),
-        _musique_row("3hop1__3_4_5", [("A", "a1"), ("B", "b1"), ("C", "c1")],
-                     [(f"Other{i}", f"other paragraph {i}") for i in range(4)] + [("Neg0", "negative paragraph 0")],
-                     [("who made A", "Ann"), ("where was #1 born", "Bay"), ("when did #2 flood", "1990")],
-                     answer="1990"),
-        _musique_row("2hop__9_9", [("Z", "z1"), ("Y", "y1")], [(f"Late{i}", f"late {i}") for i in range(3)],
-                     [("q", "a"), ("#1 q", "b")]),
-    ])
+    _jsonl(
+        root / datasets.FILES["musique"],
+        [
+            _musique_row(
+                "2hop__1_2",
+                [("Van Hook", "Van Hook is in Mountrail County."), ("Mountrail", "Its seat is Stanley.")],
+                [(f"Neg{i}", f"negative paragraph {i}") for i in range(5)],
+                [
+                    ("Van Hook Township >> located in the administrative territorial entity", "Mountrail County"),
+                    ("#1 >> capital", "Stanley"),
+                ],
+                aliases=["Stanley, ND"],
+            ),
+            _musique_row(
+                "3hop1__3_4_5",
+                [("A", "a1"), ("B", "b1"), ("C", "c1")],
+                [(f"Other{i}", f"other paragraph {i}") for i in range(4)] + [("Neg0", "negative paragraph 0")],
+                [("who made A", "Ann"), ("where was #1 born", "Bay"), ("when did #2 flood", "1990")],
+                answer="1990",
+            ),
+            _musique_row(
+                "2hop__9_9",
+                [("Z", "z1"), ("Y", "y1")],
+                [(f"Late{i}", f"late {i}") for i in range(3)],
+                [("q", "a"), ("#1 q", "b")],
+            ),
+        ],
+    )
     ctx = lambda t, n: [[f"{t}{i}", [f"{t}{i} sentence one.", " and two."]] for i in range(n)]  # noqa: E731
-    _jsonl(root / datasets.FILES["hotpotqa"], [
-        {"_id": "h1", "question": "Which band?", "answer": "Rush", "type": "bridge", "level": "hard",
-         "supporting_facts": [["P0", 0], ["P1", 1]], "context": ctx("P", 6)},
-        {"_id": "h2", "question": "Which year?", "answer": "1999", "type": "comparison", "level": "hard",
-         "supporting_facts": [["Q3", 0], ["Q4", 0]], "context": ctx("Q", 5)},
-    ])
-    _jsonl(root / datasets.FILES["2wikimultihopqa"], [
-        {"_id": "w0", "type": "comparison", "question": "No context?", "answer": "x", "qa_pairs": []},
-        {"_id": "w1", "type": "bridge_comparison", "question": "Whose director is younger?", "answer": "Free Guy",
-         "supporting_facts": "[['F0', 0], ['F1', 0], ['F2', 0], ['F3', 1]]", "context": ctx("F", 8)},
-    ])
+    _jsonl(
+        root / datasets.FILES["hotpotqa"],
+        [
+            {
+                "_id": "h1",
+                "question": "Which band?",
+                "answer": "Rush",
+                "type": "bridge",
+                "level": "hard",
+                "supporting_facts": [["P0", 0], ["P1", 1]],
+                "context": ctx("P", 6),
+            },
+            {
+                "_id": "h2",
+                "question": "Which year?",
+                "answer": "1999",
+                "type": "comparison",
+                "level": "hard",
+                "supporting_facts": [["Q3", 0], ["Q4", 0]],
+                "context": ctx("Q", 5),
+            },
+        ],
+    )
+    _jsonl(
+        root / datasets.FILES["2wikimultihopqa"],
+        [
+            {"_id": "w0", "type": "comparison", "question": "No context?", "answer": "x", "qa_pairs": []},
+            {
+                "_id": "w1",
+                "type": "bridge_comparison",
+                "question": "Whose director is younger?",
+                "answer": "Free Guy",
+                "supporting_facts": "[['F0', 0], ['F1', 0], ['F2', 0], ['F3', 1]]",
+                "context": ctx("F", 8),
+            },
+        ],
+    )
     story = lambda k: f"Story {k} summary. " * 5  # noqa: E731
-    _jsonl(root / datasets.FILES["narrativeqa"],
-           [{"question": f"s{k} q{j}?", "answer": [f"ans {k}.{j}", f"alt {k}.{j}"], "passage": story(k)}
-            for k in range(3) for j in range(4)])
-    _jsonl(root / datasets.NARRATIVEQA_DOCS,
-           [{"doc_idx": k, "wiki_title": f"Title {k}", "summary": story(k)} for k in range(3)])
+    _jsonl(
+        root / datasets.FILES["narrativeqa"],
+        [
+            {"question": f"s{k} q{j}?", "answer": [f"ans {k}.{j}", f"alt {k}.{j}"], "passage": story(k)}
+            for k in range(3)
+            for j in range(4)
+        ],
+    )
+    _jsonl(
+        root / datasets.NARRATIVEQA_DOCS,
+        [{"doc_idx": k, "wiki_title": f"Title {k}", "summary": story(k)} for k in range(3)],
+    )
     return root
 
 
@@ -125,7 +182,7 @@ def test_distractors_add_factor_times_n_unused_paragraphs(benchroot):
     b = datasets.load("musique", n=1, root=benchroot)
     d1 = datasets.with_distractors(b, 1.0, seed=3)
     assert len(d1.docs) == 2 * len(b.docs) and d1.items == b.items
-    extra = d1.docs[len(b.docs):]
+    extra = d1.docs[len(b.docs) :]
     assert not {d["id"] for d in extra} & {d["id"] for d in b.docs}
     assert d1.meta["distractors"] == len(b.docs)
     assert datasets.with_distractors(b, 1.0, seed=3).docs == d1.docs  # seeded: reproducible

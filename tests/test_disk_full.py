@@ -22,8 +22,9 @@ def _can_mount() -> bool:
     if not shutil.which("unshare") or sys.platform != "linux":
         return False
     flags = "-m" if os.geteuid() == 0 else "-rm"
-    p = subprocess.run(["unshare", flags, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
-                       capture_output=True, timeout=30)
+    p = subprocess.run(
+        ["unshare", flags, "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"], capture_output=True, timeout=30
+    )
     return p.returncode == 0
 
 
@@ -36,12 +37,19 @@ def on_full_disk(tmp_path: Path, size: str, *memo_args) -> tuple[subprocess.Comp
     full.mkdir(exist_ok=True)
     listing = tmp_path / "left.txt"
     memo = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "memo_edge", *map(str, memo_args)])
-    script = (f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(full))} || exit 99\n"
-              f"{memo}\nrc=$?\n(cd {shlex.quote(str(full))} && find . -mindepth 1) > {shlex.quote(str(listing))}\n"
-              "exit $rc")
+    script = (
+        f"mount -t tmpfs -o size={size} tmpfs {shlex.quote(str(full))} || exit 99\n"
+        f"{memo}\nrc=$?\n(cd {shlex.quote(str(full))} && find . -mindepth 1) > {shlex.quote(str(listing))}\n"
+        "exit $rc"
+    )
     env = {k: v for k, v in os.environ.items() if k != "MEMO_DEBUG"}
-    p = subprocess.run(["unshare", "-m" if os.geteuid() == 0 else "-rm", "sh", "-c", script], capture_output=True,
-                       text=True, timeout=600, env=env)
+    p = subprocess.run(
+        ["unshare", "-m" if os.geteuid() == 0 else "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert p.returncode != 99, "mount failed"
     return p, listing.read_text().split()
 
@@ -67,8 +75,12 @@ def test_eval_on_a_full_disk(tmp_path, tiny_dir):
     pack = varied_pack(tiny_dir)[1]
     qs = tmp_path / "q.jsonl"
     # long gold answers: the results JSON outgrows the one-page disk
-    qs.write_text("".join(json.dumps({"id": str(i), "question": f"Who founded company {i}?", "answer": "A" * 2000})
-                          + "\n" for i in range(4)))
+    qs.write_text(
+        "".join(
+            json.dumps({"id": str(i), "question": f"Who founded company {i}?", "answer": "A" * 2000}) + "\n"
+            for i in range(4)
+        )
+    )
     out = tmp_path / "full" / "res.json"
     p, left = on_full_disk(tmp_path, "4k", "eval", pack, qs, "-o", out)
     one_error(p, "no space left", "res.json")
@@ -78,11 +90,29 @@ def test_eval_on_a_full_disk(tmp_path, tiny_dir):
 @pytest.mark.slow
 def test_train_on_a_full_disk_leaves_no_partial(tmp_path, tiny_dir):
     refl = tmp_path / "r.jsonl"
-    refl.write_text("".join(json.dumps({"id": str(i), "question": f"What is fact {i} of Varrowick?",
-                                        "answer": f"Fact {i}."}) + "\n" for i in range(12)))
+    refl.write_text(
+        "".join(
+            json.dumps({"id": str(i), "question": f"What is fact {i} of Varrowick?", "answer": f"Fact {i}."}) + "\n"
+            for i in range(12)
+        )
+    )
     out = tmp_path / "full" / "ck"
     # 20 MB: room for the data and metrics, not for the 29 MB of weights saved at the end of the epoch
-    p, left = on_full_disk(tmp_path, "20m", "train", refl, "-o", out, "--base", tiny_dir, "--epochs", "1",
-                           "--batch-size", "8", "--threads", "2")
+    p, left = on_full_disk(
+        tmp_path,
+        "20m",
+        "train",
+        refl,
+        "-o",
+        out,
+        "--base",
+        tiny_dir,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--threads",
+        "2",
+    )
     one_error(p, "no space left", "ck")
     assert not [f for f in left if "partial" in f], left

@@ -16,11 +16,16 @@ from memo_edge.prompt import MemoryPrompt
 
 REFLECTIONS = [
     {"id": f"r{i}", "question": q, "answer": a, "type": "direct"}
-    for i, (q, a) in enumerate([
-        ("Who founded Lumen Works?", "Ada Varga"), ("Where is the Orchard Lab?", "in Tallinn"),
-        ("When did the Kestrel project start?", "in 2019"), ("What does Brightwell make?", "glass lenses"),
-        ("Who leads the river council?", "Mira Holt"), ("What colour is the Vessel?", "green"),
-    ])
+    for i, (q, a) in enumerate(
+        [
+            ("Who founded Lumen Works?", "Ada Varga"),
+            ("Where is the Orchard Lab?", "in Tallinn"),
+            ("When did the Kestrel project start?", "in 2019"),
+            ("What does Brightwell make?", "glass lenses"),
+            ("Who leads the river council?", "Mira Holt"),
+            ("What colour is the Vessel?", "green"),
+        ]
+    )
 ]
 
 
@@ -33,10 +38,19 @@ def ckpt(tiny_dir, tmp_path_factory) -> Path:
     (d / "memory_prompt.json").write_text(prompt.model_dump_json())
     refl = d.parent / "reflections.jsonl"
     refl.write_text("".join(json.dumps(r) + "\n" for r in REFLECTIONS))
-    (d / "memo_train.json").write_text(json.dumps({
-        "base_model": "tiny-random", "corpus_fingerprint": "abc123", "reflections_path": str(refl),
-        "reflection_counts": {"direct": 6}, "train_config": {"epochs": 1}, "metrics": {"loss": 1.0},
-        "history": [{"epoch": 1, "train_loss": 2.0}]}))
+    (d / "memo_train.json").write_text(
+        json.dumps(
+            {
+                "base_model": "tiny-random",
+                "corpus_fingerprint": "abc123",
+                "reflections_path": str(refl),
+                "reflection_counts": {"direct": 6},
+                "train_config": {"epochs": 1},
+                "metrics": {"loss": 1.0},
+                "history": [{"epoch": 1, "train_loss": 2.0}],
+            }
+        )
+    )
     return d
 
 
@@ -72,7 +86,9 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     assert m.providers_tested == ["CPUExecutionProvider"]
     assert m.onnx_io.past_key == "past_key_values.%d.key"
     on_disk = {p.name for p in pack.root.iterdir()} - {"manifest.json"}
-    assert set(m.sha256) == on_disk and {"model.onnx", "model.onnx.data", "tokenizer.json", "genai_config.json"} <= on_disk
+    assert (
+        set(m.sha256) == on_disk and {"model.onnx", "model.onnx.data", "tokenizer.json", "genai_config.json"} <= on_disk
+    )
     assert m.metrics["onnxruntime_genai"]["status"] == "ok"
     genai = json.loads((pack.root / "genai_config.json").read_text())
     assert genai["model"]["eos_token_id"] == 2
@@ -149,8 +165,23 @@ def test_fp16_pack_builds_for_cuda(ckpt, tmp_path):
 
 def test_cli_export_zip_round_trip(ckpt, tmp_path):
     out = tmp_path / "cli-pack"
-    proc = subprocess.run([sys.executable, "-m", "memo_edge", "export", str(ckpt), "-o", str(out), "--precision",
-                           "int4", "--no-verify", "--zip"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memo_edge",
+            "export",
+            str(ckpt),
+            "-o",
+            str(out),
+            "--precision",
+            "int4",
+            "--no-verify",
+            "--zip",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     z = Path(proc.stdout.strip().splitlines()[-1])
     assert z.suffix == ".memopack" and z.is_file() and out.is_dir()
@@ -160,8 +191,23 @@ def test_cli_export_zip_round_trip(ckpt, tmp_path):
 
 
 def test_cli_bad_precision_is_one_line(ckpt, tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "memo_edge", "export", str(ckpt), "-o", str(tmp_path / "p"),
-                           "--format", "gguf", "--precision", "int4"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memo_edge",
+            "export",
+            str(ckpt),
+            "-o",
+            str(tmp_path / "p"),
+            "--format",
+            "gguf",
+            "--precision",
+            "int4",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "q8_0" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()
@@ -197,9 +243,15 @@ def test_mlc_conversation_template_renders_the_memory_prompt():
 
     p = MemoryPrompt.chatml(system="You are the test memory.")
     t = conv_template(p, [2])
-    rendered = (t["system_template"].replace("{system_message}", t["system_message"])
-                + t["roles"]["user"] + t["role_content_sep"] + "Q?" + t["seps"][0]
-                + t["roles"]["assistant"] + t["role_empty_sep"])
+    rendered = (
+        t["system_template"].replace("{system_message}", t["system_message"])
+        + t["roles"]["user"]
+        + t["role_content_sep"]
+        + "Q?"
+        + t["seps"][0]
+        + t["roles"]["assistant"]
+        + t["role_empty_sep"]
+    )
     assert rendered == p.render("Q?") and t["stop_token_ids"] == [2]
     odd = MemoryPrompt(prefix="Q: ", suffix="\nA: ", answer_end="\n", stop=["\n"], system="")
     with pytest.raises(MemoError, match="ChatML"):

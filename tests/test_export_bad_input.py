@@ -119,11 +119,14 @@ def test_interrupted_export_keeps_the_old_pack(tiny_dir, tmp_path):
 
     out = export_pack(tiny_dir, tmp_path / "out", precision="int4", verify=False, progress=False)
     before = (out / "manifest.json").read_text()
-    proc = subprocess.Popen([sys.executable, "-m", "memo_edge", "export", str(tiny_dir), "-o", str(out),
-                             "--precision", "fp32"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            # Ctrl-C in a terminal: a runner started in the background (CI, `cmd &`) passes SIGINT
-                            # down as ignored, and Python then keeps ignoring it; restore the default in the child.
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memo_edge", "export", str(tiny_dir), "-o", str(out), "--precision", "fp32"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # Ctrl-C in a terminal: a runner started in the background (CI, `cmd &`) passes SIGINT
+        # down as ignored, and Python then keeps ignoring it; restore the default in the child.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".out.*.partial/model.onnx*")) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -152,8 +155,11 @@ def test_not_enough_disk(tiny_dir, tmp_path):
 def test_cli_error_is_one_line_exit_2(tiny_dir, tmp_path):
     ck = _ckpt(tiny_dir, tmp_path / "ck")
     (ck / "adapter_config.json").write_text("{}")
-    proc = subprocess.run([sys.executable, "-m", "memo_edge", "export", str(ck), "-o", str(tmp_path / "out")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "memo_edge", "export", str(ck), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr

@@ -22,8 +22,14 @@ def gguf_packs(tiny_dir, tmp_path_factory):
     def get(precision: str) -> Path:
         if precision not in built:
             # f16 is verified through llama.cpp when it is installed (used below); q8_0 only needs its layout
-            built[precision] = export_pack(tiny_dir, root / precision, format="gguf", precision=precision,
-                                           verify=precision == "f16", progress=False)
+            built[precision] = export_pack(
+                tiny_dir,
+                root / precision,
+                format="gguf",
+                precision=precision,
+                verify=precision == "f16",
+                progress=False,
+            )
         return built[precision]
 
     return get
@@ -41,12 +47,27 @@ def test_gguf_layout(gguf_packs, tiny_dir, precision, weight_type):
     m = pack.manifest
     assert m.kind == "gguf" and m.precision == precision and set(m.files) == {"model", "modelfile", "tokenizer"}
     r = _reader(pack.root)
-    f = {k: r.fields[k].contents() for k in ("general.architecture", "tokenizer.ggml.model", "tokenizer.ggml.pre",
-                                              "llama.block_count", "llama.attention.head_count_kv",
-                                              "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token")}
-    assert f == {"general.architecture": "llama", "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "smollm",
-                 "llama.block_count": 2, "llama.attention.head_count_kv": 2, "tokenizer.ggml.eos_token_id": 2,
-                 "tokenizer.ggml.add_bos_token": False}
+    f = {
+        k: r.fields[k].contents()
+        for k in (
+            "general.architecture",
+            "tokenizer.ggml.model",
+            "tokenizer.ggml.pre",
+            "llama.block_count",
+            "llama.attention.head_count_kv",
+            "tokenizer.ggml.eos_token_id",
+            "tokenizer.ggml.add_bos_token",
+        )
+    }
+    assert f == {
+        "general.architecture": "llama",
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "smollm",
+        "llama.block_count": 2,
+        "llama.attention.head_count_kv": 2,
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.ggml.add_bos_token": False,
+    }
     assert len(r.fields["tokenizer.ggml.tokens"].data) == 49152
     types = {t.name: t.tensor_type.name for t in r.tensors}
     assert "output.weight" not in types  # tied lm_head: llama.cpp reuses token_embd
@@ -67,8 +88,12 @@ def test_q_k_rotary_permutation(gguf_packs, tiny_dir):
         return np.asarray(t[name].data).reshape(like.shape).astype(np.float32)
 
     q, k, v = (hf[f"model.layers.0.self_attn.{p}_proj.weight"] for p in "qkv")
-    np.testing.assert_allclose(stored("blk.0.attn_q.weight", q), permute_rotary(q, 4).astype(np.float16), rtol=0, atol=0)
-    np.testing.assert_allclose(stored("blk.0.attn_k.weight", k), permute_rotary(k, 2).astype(np.float16), rtol=0, atol=0)
+    np.testing.assert_allclose(
+        stored("blk.0.attn_q.weight", q), permute_rotary(q, 4).astype(np.float16), rtol=0, atol=0
+    )
+    np.testing.assert_allclose(
+        stored("blk.0.attn_k.weight", k), permute_rotary(k, 2).astype(np.float16), rtol=0, atol=0
+    )
     np.testing.assert_allclose(stored("blk.0.attn_v.weight", v), v.astype(np.float16), rtol=0, atol=0)
     assert not np.array_equal(permute_rotary(q, 4), q)
 
@@ -102,7 +127,9 @@ def test_modelfile_escapes_template_braces():
     text = modelfile(p2, "m.gguf", Generation())
     assert '{{ "{{" }}x}}' in text
     with pytest.raises(MemoError, match='"""'):
-        modelfile(MemoryPrompt(prefix='say """', suffix=":", answer_end="\n", stop=["\n"], system=""), "m.gguf", Generation())
+        modelfile(
+            MemoryPrompt(prefix='say """', suffix=":", answer_end="\n", stop=["\n"], system=""), "m.gguf", Generation()
+        )
 
 
 def test_gguf_rejects_other_architectures(tiny_dir, tmp_path):

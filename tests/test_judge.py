@@ -15,8 +15,7 @@ from openai_server import ScriptedServer
 ITEMS = [
     EvalItem(id="q1", question="Who founded Quillfen Robotics?", answer="Ysolde Marrick", hops=1),
     EvalItem(id="q2", question="In which city is the company's headquarters?", answer="Tallbridge", hops=2),
-    EvalItem(id="q3", question="What does Saltcell make?", answer="batteries", answer_aliases=["sodium cells"],
-             hops=2),
+    EvalItem(id="q3", question="What does Saltcell make?", answer="batteries", answer_aliases=["sodium cells"], hops=2),
     EvalItem(id="q4", question="When was Drossel Dynamics founded?", answer="1998", hops=3),
 ]
 
@@ -31,10 +30,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("reply, verdict", [
-    ("yes", True), ("Yes.", True), ("YES, they match", True), ("**Yes**", True), ("  no", False), ("No.", False),
-    ("maybe", None), ("", None), ("The answer is yes", None), ("<html>", None),
-])
+@pytest.mark.parametrize(
+    "reply, verdict",
+    [
+        ("yes", True),
+        ("Yes.", True),
+        ("YES, they match", True),
+        ("**Yes**", True),
+        ("  no", False),
+        ("No.", False),
+        ("maybe", None),
+        ("", None),
+        ("The answer is yes", None),
+        ("<html>", None),
+    ],
+)
 def test_parse_verdict(reply, verdict):
     assert parse_verdict(reply) is verdict
 
@@ -46,13 +56,20 @@ def test_accuracy_per_hop_and_unparsed():
     def reply(body):
         return next(v for k, v in replies.items() if f"Candidate answer: {k}" in _user(body))
 
-    preds = [{"predicted_answer": "Marrick"}, {"predicted_answer": "Lisbon"},
-             {"predicted_answer": "sodium cells"}, {"predicted_answer": "last year"}]
+    preds = [
+        {"predicted_answer": "Marrick"},
+        {"predicted_answer": "Lisbon"},
+        {"predicted_answer": "sodium cells"},
+        {"predicted_answer": "last year"},
+    ]
     with ScriptedServer(reply) as srv:
         res = judge(ITEMS, preds, srv.url, model="judge-m")
     assert res["judge_accuracy"] == 0.5 and res["unparsed"] == 1 and res["judge_model"] == "judge-m"
-    assert res["per_hop"] == {"1": {"n": 1, "judge_accuracy": 1.0}, "2": {"n": 2, "judge_accuracy": 0.5},
-                              "3": {"n": 1, "judge_accuracy": 0.0}}
+    assert res["per_hop"] == {
+        "1": {"n": 1, "judge_accuracy": 1.0},
+        "2": {"n": 2, "judge_accuracy": 0.5},
+        "3": {"n": 1, "judge_accuracy": 0.0},
+    }
     assert [p["judge"] for p in preds] == [True, False, True, False]
     # one request per prediction, deterministic, carrying the question, the gold answer and its aliases
     assert len(srv.requests) == 4

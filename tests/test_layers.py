@@ -10,8 +10,12 @@ import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-STAGES = {"synthesis": REPO / "memo_edge" / "synthesis", "training": REPO / "training", "export": REPO / "export",
-          "runtime": REPO / "runtime"}
+STAGES = {
+    "synthesis": REPO / "memo_edge" / "synthesis",
+    "training": REPO / "training",
+    "export": REPO / "export",
+    "runtime": REPO / "runtime",
+}
 
 
 def package_view(root: Path) -> Path:
@@ -32,8 +36,14 @@ def test_import_contracts_hold(tmp_path):
     root = package_view(tmp_path)
     lint = Path(sys.executable).with_name("lint-imports")
     env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.run([str(lint), str(REPO / "pyproject.toml"), "--no-cache"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(lint), str(REPO / "pyproject.toml"), "--no-cache"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Contracts: 2 kept, 0 broken" in proc.stdout, proc.stdout
 

@@ -31,10 +31,11 @@ def pack(tiny_dir):
 
 
 def memo_mcp(pack, env: dict | None = None, *args: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable,
-                                 args=["-c", "from memo_edge.cli import main; main()", "mcp", str(pack),
-                                       "--threads", "2", *args],
-                                 env={**os.environ, **(env or {})})
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-c", "from memo_edge.cli import main; main()", "mcp", str(pack), "--threads", "2", *args],
+        env={**os.environ, **(env or {})},
+    )
 
 
 def run(coro_fn):
@@ -75,8 +76,9 @@ def test_mcp_structured_mode_uses_the_executive_from_the_environment(pack):
         if "Stage: GROUNDING" in user:
             return json.dumps({"grounding_questions": [{"question": "Who founded Lumen Labs?"}]})
         if "Stage: ENTITY PINNING" in user:
-            return json.dumps({"entity_confirmed": True, "confirmed_entity": "Lumen Labs", "sub_questions": [],
-                               "decision": "exhaust"})
+            return json.dumps(
+                {"entity_confirmed": True, "confirmed_entity": "Lumen Labs", "sub_questions": [], "decision": "exhaust"}
+            )
         if "Stage: ANSWER SEEKING" in user:
             return json.dumps({"decision": "answer", "answer": "Ada Vell"})
         return json.dumps({"final_answer": "Ada Vell", "justification": "memory"})
@@ -103,8 +105,21 @@ def test_mcp_streamable_http_on_loopback(pack):
     with socket.socket() as s:  # a free port (the SDK's runner takes a number, not a socket)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = subprocess.Popen([sys.executable, "-c", "from memo_edge.cli import main; main()", "mcp", str(pack),
-                          "--threads", "2", "--port", str(port)], stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from memo_edge.cli import main; main()",
+            "mcp",
+            str(pack),
+            "--threads",
+            "2",
+            "--port",
+            str(port),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert f"http://127.0.0.1:{port}/mcp" in p.stderr.readline()
         url = f"http://127.0.0.1:{port}/mcp"
@@ -123,8 +138,15 @@ def test_mcp_streamable_http_on_loopback(pack):
 
         run(main)
         # DNS rebinding: the SDK refuses a foreign Host on loopback
-        r = httpx.post(url, headers={"Host": "evil.example", "Content-Type": "application/json",
-                                     "Accept": "application/json, text/event-stream"}, content=b"{}")
+        r = httpx.post(
+            url,
+            headers={
+                "Host": "evil.example",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+            content=b"{}",
+        )
         assert r.status_code in (400, 403, 421), r.status_code
     finally:
         p.terminate()
@@ -132,9 +154,11 @@ def test_mcp_streamable_http_on_loopback(pack):
 
 
 def test_serve_and_mcp_modules_stay_torch_free():
-    code = ("import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx')\n"
-            "             or m.startswith(('memo_edge.training', 'memo_edge.export')))\n"
-            "print(bad)")
+    code = (
+        "import sys, memo_edge.runtime.server, memo_edge.runtime.mcp_server, memo_edge.cli.mcp\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'onnx')\n"
+        "             or m.startswith(('memo_edge.training', 'memo_edge.export')))\n"
+        "print(bad)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr

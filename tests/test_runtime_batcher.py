@@ -13,8 +13,12 @@ from memo_edge.errors import MemoError
 from memo_edge.runtime.batcher import Batcher, Cancelled, Job, QueueFull
 from memo_edge.runtime.engine import Engine
 
-QUESTIONS = ["Who founded Lumen Labs?", "What is 2+2?", "Name the river that runs through the old town of Vell.",
-             "When?"]
+QUESTIONS = [
+    "Who founded Lumen Labs?",
+    "What is 2+2?",
+    "Name the river that runs through the old town of Vell.",
+    "When?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +95,10 @@ def test_short_request_behind_a_long_one_finishes_first(engine, batcher):
     order = []
     long = Job(long_prompt(engine), max_new_tokens=96)
     short = Job(render(engine, QUESTIONS[1]), max_new_tokens=4)
-    watchers = [threading.Thread(target=lambda j=j, name=name: (j.done.wait(60), order.append(name)))
-                for j, name in ((long, "long"), (short, "short"))]
+    watchers = [
+        threading.Thread(target=lambda j=j, name=name: (j.done.wait(60), order.append(name)))
+        for j, name in ((long, "long"), (short, "short"))
+    ]
     for w in watchers:
         w.start()
     batcher.submit(long)
@@ -142,7 +148,9 @@ def test_deadline(engine, batcher):
 def test_batched_through_the_batcher_equals_alone(engine, batcher):
     ps = [render(engine, q) for q in QUESTIONS]
     prefix = engine.manifest.prompt.prefix
-    jobs = [Job(p, max_new_tokens=k, prefix=prefix if i % 2 else None) for i, (p, k) in enumerate(zip(ps, [5, 9, 14, 7]))]
+    jobs = [
+        Job(p, max_new_tokens=k, prefix=prefix if i % 2 else None) for i, (p, k) in enumerate(zip(ps, [5, 9, 14, 7]))
+    ]
     # submitted one by one from different threads: rows join a batch that is already decoding
     ts = [threading.Thread(target=batcher.submit, args=(j,)) for j in jobs]
     for t in ts:

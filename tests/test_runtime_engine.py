@@ -10,8 +10,13 @@ from memo_edge.errors import MemoError, PackError
 from memo_edge.pack import Pack
 from memo_edge.runtime.engine import Engine
 
-QUESTIONS = ["Who founded Lumen Labs?", "What is 2+2?", "Name the river that runs through the old town of Vell.",
-             "When?", "Which company makes the Orbit X2 camera and where is it based?"]
+QUESTIONS = [
+    "Who founded Lumen Labs?",
+    "What is 2+2?",
+    "Name the river that runs through the old town of Vell.",
+    "When?",
+    "Which company makes the Orbit X2 camera and where is it based?",
+]
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +106,7 @@ def test_uneven_lengths_and_stops(engine):
     stopped = engine.generate([ps[1]], max_new_tokens=12, stop_token_ids=[stop_tok])[0]
     assert stopped.finish_reason == "stop" and stopped.token_ids == alone.token_ids[:2]
     # a stop string cuts the text
-    needle = alone.text[len(alone.text) // 2:][:3]
+    needle = alone.text[len(alone.text) // 2 :][:3]
     if needle.strip():
         s = engine.generate([ps[1]], max_new_tokens=12, stop_token_ids=[], stop=[needle])[0]
         assert s.finish_reason == "stop" and needle not in s.text and alone.text.startswith(s.text)
@@ -110,8 +115,9 @@ def test_uneven_lengths_and_stops(engine):
 def test_streaming_concatenates_to_text(engine):
     ps = prompts(engine)[:3]
     got: dict[int, str] = {}
-    out = engine.generate(ps, max_new_tokens=15, stop_token_ids=[], on_token=lambda i, t, _: got.__setitem__(
-        i, got.get(i, "") + t))
+    out = engine.generate(
+        ps, max_new_tokens=15, stop_token_ids=[], on_token=lambda i, t, _: got.__setitem__(i, got.get(i, "") + t)
+    )
     assert [got.get(i, "") for i in range(3)] == [c.text for c in out]
 
 
@@ -156,8 +162,13 @@ def test_more_prompts_than_max_batch_join_as_rows_leave(pack):
     small = Engine(pack, threads=2, max_batch=2)
     ps = prompts(small)
     streamed: dict[int, str] = {}
-    out = small.generate(ps, max_new_tokens=[4, 5, 6, 7, 8], stop_token_ids=[], prefix=small.manifest.prompt.prefix,
-                         on_token=lambda i, t, _: streamed.__setitem__(i, streamed.get(i, "") + t))
+    out = small.generate(
+        ps,
+        max_new_tokens=[4, 5, 6, 7, 8],
+        stop_token_ids=[],
+        prefix=small.manifest.prompt.prefix,
+        on_token=lambda i, t, _: streamed.__setitem__(i, streamed.get(i, "") + t),
+    )
     ref = small.generate(ps[:1], max_new_tokens=4, stop_token_ids=[])[0]
     assert [len(c.token_ids) for c in out] == [4, 5, 6, 7, 8] and out[0].token_ids == ref.token_ids
     assert [streamed[i] for i in range(5)] == [c.text for c in out]
@@ -173,8 +184,15 @@ def test_real_smollm2_int4_batched_and_prefix_reuse_match(smollm2_dir):
     eng = Engine(smollm2_pack(smollm2_dir, "int4"), threads=2)
     assert eng.packed_prefill
     mp = eng.manifest.prompt
-    ps = [mp.render(q) for q in ("What is the capital of France?", "Who wrote Hamlet?", "Name a large mammal.",
-                                 "What colour is the sky on a clear day, and why?")]
+    ps = [
+        mp.render(q)
+        for q in (
+            "What is the capital of France?",
+            "Who wrote Hamlet?",
+            "Name a large mammal.",
+            "What colour is the sky on a clear day, and why?",
+        )
+    ]
     alone = [eng.generate([p], max_new_tokens=24)[0] for p in ps]
     assert "Paris" in alone[0].text  # real language: the comparison is between meaningful outputs
     assert [c.token_ids for c in eng.generate(ps, max_new_tokens=24)] == [c.token_ids for c in alone]

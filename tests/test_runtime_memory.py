@@ -27,8 +27,7 @@ def test_memory_answers_batched_with_the_manifest_prompt(pack):
     assert batched == [mem.answer([q])[0] for q in qs]
     comps = mem.complete(qs)
     assert all(c.prefix_tokens_reused > 0 for c in comps)  # the memory prompt's prefix KV is reused
-    expected = mem.engine.generate([mem.prompt.render(q) for q in qs], max_new_tokens=64,
-                                   stop=mem.prompt.stop)
+    expected = mem.engine.generate([mem.prompt.render(q) for q in qs], max_new_tokens=64, stop=mem.prompt.stop)
     assert [c.text.strip() for c in expected] == batched
     assert Memory.load(pack, threads=2).engine is mem.engine  # one engine (and prefix cache) per process
 
@@ -59,8 +58,21 @@ def _run_memo(args, env_extra=None):
 
 def test_memo_ask_cli_is_torch_free_and_prints_answer_and_latency(pack, tmp_path):
     trace, profile = tmp_path / "t.jsonl", tmp_path / "prof.json"
-    r = _run_memo(["ask", str(pack), "Who founded Lumen Labs?", "--executive", "none", "--threads", "2",
-                   "--trace", str(trace), "--profile", str(profile)])
+    r = _run_memo(
+        [
+            "ask",
+            str(pack),
+            "Who founded Lumen Labs?",
+            "--executive",
+            "none",
+            "--threads",
+            "2",
+            "--trace",
+            str(trace),
+            "--profile",
+            str(profile),
+        ]
+    )
     assert r.returncode == 0, r.stderr
     assert "MODULES []" in r.stderr, r.stderr
     assert r.stdout.strip()  # the answer

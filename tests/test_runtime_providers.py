@@ -34,7 +34,8 @@ def test_spinning_switch(monkeypatch, tiny_dir):
     pack = varied_pack(tiny_dir)[1]
     quiet, spinning = Engine(pack), Engine(pack, spin=True)  # the argument wins over the environment
     opts = lambda e: e.session.get_session_options().get_session_config_entry(  # noqa: E731
-        "session.intra_op.allow_spinning")
+        "session.intra_op.allow_spinning"
+    )
     assert (opts(quiet), opts(spinning)) == ("0", "1")
     p = [quiet.manifest.prompt.render("Who founded Lumen Labs?")]
     assert quiet.generate(p, max_new_tokens=8)[0].token_ids == spinning.generate(p, max_new_tokens=8)[0].token_ids

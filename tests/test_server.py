@@ -42,8 +42,9 @@ def chat(srv, content="hi", **kw) -> dict:
 def hold_worker(srv) -> threading.Event:
     """Occupy the batcher's worker until the returned gate is set (its first token waits on the gate)."""
     gate = threading.Event()
-    srv.batcher.submit(Job(srv.chat.render([{"role": "user", "content": "hold"}]), 4,
-                           on_token=lambda text, tid: gate.wait(30)))
+    srv.batcher.submit(
+        Job(srv.chat.render([{"role": "user", "content": "hold"}]), 4, on_token=lambda text, tid: gate.wait(30))
+    )
     deadline = time.time() + 10
     while srv.batcher.pending and time.time() < deadline:
         time.sleep(0.01)
@@ -62,14 +63,19 @@ def test_openai_client_chat_models_and_streaming(server):
     client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused")
     assert [m.id for m in client.models.list().data] == [server.model_id]
     q = "Who founded Lumen Labs?"
-    r = client.chat.completions.create(model=server.model_id, messages=[{"role": "user", "content": q}],
-                                       max_tokens=12)
+    r = client.chat.completions.create(model=server.model_id, messages=[{"role": "user", "content": q}], max_tokens=12)
     # a single user turn renders exactly as the memory prompt the model was trained on
-    ref = server.engine.generate([server.engine.manifest.prompt.render(q)], max_new_tokens=12,
-                                 stop=server.engine.manifest.prompt.stop)[0]
+    ref = server.engine.generate(
+        [server.engine.manifest.prompt.render(q)], max_new_tokens=12, stop=server.engine.manifest.prompt.stop
+    )[0]
     assert r.choices[0].message.content == ref.text and r.usage.completion_tokens == ref.completion_tokens
-    stream = client.chat.completions.create(model=server.model_id, messages=[{"role": "user", "content": q}],
-                                            max_tokens=12, stream=True, stream_options={"include_usage": True})
+    stream = client.chat.completions.create(
+        model=server.model_id,
+        messages=[{"role": "user", "content": q}],
+        max_tokens=12,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     parts, finish, usage = [], None, None
     for ch in stream:
         if ch.choices:
@@ -91,14 +97,23 @@ def test_64_concurrent_clients_are_batched_without_errors(server):
     def client(i):
         try:
             with httpx.Client(timeout=120) as c:
-                r = c.post(server.url + "/v1/chat/completions", json={
-                    "model": server.model_id, "max_tokens": 8, "stream": i % 4 == 0,
-                    "messages": [{"role": "user", "content": f"Question number {i % 8}?"}]})
+                r = c.post(
+                    server.url + "/v1/chat/completions",
+                    json={
+                        "model": server.model_id,
+                        "max_tokens": 8,
+                        "stream": i % 4 == 0,
+                        "messages": [{"role": "user", "content": f"Question number {i % 8}?"}],
+                    },
+                )
                 if r.status_code != 200:
                     errors.append((i, r.status_code, r.text[:200]))
                 elif i % 4 == 0:
-                    chunks = [json.loads(line[6:]) for line in r.text.splitlines()
-                              if line.startswith("data: ") and line != "data: [DONE]"]
+                    chunks = [
+                        json.loads(line[6:])
+                        for line in r.text.splitlines()
+                        if line.startswith("data: ") and line != "data: [DONE]"
+                    ]
                     results[i] = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
                 else:
                     results[i] = r.json()["choices"][0]["message"]["content"]
@@ -127,8 +142,11 @@ REFUSALS = [
     ({"messages": []}, 400, "messages"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, 400, "messages[0].role"),
     ({"messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}, 400, "messages[0].content[0].text"),
-    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}, 422,
-     "messages[0].content[0].type"),
+    (
+        {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+        422,
+        "messages[0].content[0].type",
+    ),
     ({"messages": [{"role": "system", "content": "only a system turn"}]}, 400, "messages"),
     ({"temperature": 9}, 400, "temperature"),
     ({"top_p": 0}, 400, "top_p"),
@@ -169,8 +187,9 @@ def test_limits_and_errors(server):
         assert c.post(url + "/v1/chat/completions", content=b"{not json").status_code == 400
         assert c.post(url + "/v1/chat/completions", content=b"").status_code == 400
         assert c.post(url + "/v1/chat/completions", json=[1, 2]).status_code == 400
-        r = c.post(url + "/v1/chat/completions", content=json.dumps(chat(server)),
-                   headers={"Content-Type": "text/plain"})
+        r = c.post(
+            url + "/v1/chat/completions", content=json.dumps(chat(server)), headers={"Content-Type": "text/plain"}
+        )
         assert r.status_code == 415 and "application/json" in r.json()["error"]["message"]
         long = "word " * (server.engine.context_length + 50)
         r = c.post(url + "/v1/chat/completions", json=chat(server, long))
@@ -215,17 +234,24 @@ def test_model_name_comes_from_the_manifest_not_the_folder(pack, tmp_path):
 def test_the_trained_memory_prompt_is_always_used(server):
     mp = server.engine.manifest.prompt
     client_system = "You are a helpful desktop assistant. Answer briefly."
-    msgs = memory_messages(server.chat, [{"role": "system", "content": client_system},
-                                         {"role": "user", "content": "Who founded Lumen Labs?"}])
+    msgs = memory_messages(
+        server.chat,
+        [{"role": "system", "content": client_system}, {"role": "user", "content": "Who founded Lumen Labs?"}],
+    )
     prompt = server.chat.render(msgs)
     # the system turn the model was trained on comes first, verbatim; the client's text is context after it
-    assert prompt.startswith(mp.prefix[:mp.prefix.index(mp.system) + len(mp.system)])
+    assert prompt.startswith(mp.prefix[: mp.prefix.index(mp.system) + len(mp.system)])
     assert prompt.index(mp.system) < prompt.index(client_system)
     assert prompt.endswith("Who founded Lumen Labs?" + mp.suffix)
     jobs = capture_jobs(server)
     try:
-        body = {**chat(server, "Who founded Lumen Labs?"), "messages": [
-            {"role": "developer", "content": client_system}, {"role": "user", "content": "Who founded Lumen Labs?"}]}
+        body = {
+            **chat(server, "Who founded Lumen Labs?"),
+            "messages": [
+                {"role": "developer", "content": client_system},
+                {"role": "user", "content": "Who founded Lumen Labs?"},
+            ],
+        }
         assert httpx.post(server.url + "/v1/chat/completions", json=body, timeout=30).status_code == 200
     finally:
         del server.admit
@@ -276,8 +302,10 @@ def _post_and_vanish(url: str, body: dict) -> None:
     u = httpx.URL(url)
     data = json.dumps(body).encode()
     with socket.create_connection((u.host, u.port)) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n" % len(data) + data)
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(data) + data
+        )
         time.sleep(0.3)
 
 
@@ -314,8 +342,9 @@ def test_a_stream_cut_midway_stops_decoding(long_server):
     assert n_full > 200, "the tiny model stopped early; pick another prompt"
     jobs = capture_jobs(srv)
     try:
-        with httpx.stream("POST", srv.url + "/v1/chat/completions", timeout=120,
-                          json=chat(srv, "tell", max_tokens=800, stream=True)) as r:
+        with httpx.stream(
+            "POST", srv.url + "/v1/chat/completions", timeout=120, json=chat(srv, "tell", max_tokens=800, stream=True)
+        ) as r:
             lines = r.iter_lines()
             for _ in range(4):
                 next(lines)
@@ -324,8 +353,9 @@ def test_a_stream_cut_midway_stops_decoding(long_server):
         del srv.admit
     assert jobs[0].cancelled.is_set()
     c = jobs[0].result
-    assert c is None or (c.finish_reason == "cancelled" and c.completion_tokens < n_full / 2), \
+    assert c is None or (c.finish_reason == "cancelled" and c.completion_tokens < n_full / 2), (
         f"cut stream decoded {c.completion_tokens}/{n_full} tokens ({c.finish_reason})"
+    )
 
 
 def test_a_short_request_does_not_wait_for_a_long_one(long_server):
@@ -352,8 +382,12 @@ def test_api_key_required_when_set(pack):
         for path, method in (("/v1/models", "GET"), ("/healthz", "GET"), ("/v1/chat/completions", "POST")):
             r = httpx.request(method, srv.url + path, json=body if method == "POST" else None)
             assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
-            r = httpx.request(method, srv.url + path, json=body if method == "POST" else None,
-                              headers={"Authorization": "Bearer wrong"})
+            r = httpx.request(
+                method,
+                srv.url + path,
+                json=body if method == "POST" else None,
+                headers={"Authorization": "Bearer wrong"},
+            )
             assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error", path
         ok = httpx.post(srv.url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200
@@ -380,9 +414,17 @@ def test_cors_for_configured_origins_and_403_for_others(pack):
 def test_host_allowlist(pack):
     with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, allow_hosts=("memo.lan",))) as srv:
         port = srv.sock.getsockname()[1]
-        for host, status in ((f"127.0.0.1:{port}", 200), (f"localhost:{port}", 200), (f"[::1]:{port}", 200),
-                             ("LOCALHOST", 200), (f"memo.lan:{port}", 200), ("evil.example", 403),
-                             (f"evil.example:{port}", 403), ("127.0.0.1.evil.example", 403), ("", 403)):
+        for host, status in (
+            (f"127.0.0.1:{port}", 200),
+            (f"localhost:{port}", 200),
+            (f"[::1]:{port}", 200),
+            ("LOCALHOST", 200),
+            (f"memo.lan:{port}", 200),
+            ("evil.example", 403),
+            (f"evil.example:{port}", 403),
+            ("127.0.0.1.evil.example", 403),
+            ("", 403),
+        ):
             r = httpx.get(srv.url + "/healthz", headers={"Host": host})
             assert r.status_code == status, host
             if status == 403:
@@ -398,9 +440,12 @@ def test_memo_ask_endpoint_runs_the_protocol(pack):
 
     with ScriptedServer(script) as exe:
         ex = OpenAIExecutive(exe.url, model="scripted", max_retries=0)
-        with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, protocol="single-turn"), executive=ex) as srv:
-            r = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who founded Lumen Labs?", "trace": True},
-                           timeout=60)
+        with MemoServer(
+            Memory.load(pack, threads=2), ServerConfig(port=0, protocol="single-turn"), executive=ex
+        ) as srv:
+            r = httpx.post(
+                srv.url + "/v1/memo/ask", json={"question": "Who founded Lumen Labs?", "trace": True}, timeout=60
+            )
             direct = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who?", "protocol": "none"}, timeout=60)
             extra = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who?", "tools": []}, timeout=60)
     assert r.status_code == 200, r.text
@@ -425,15 +470,36 @@ def test_memo_ask_has_a_deadline(pack):
 
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
     env = {**os.environ, "MEMO_TEST_KEY": "k"}
-    p = subprocess.Popen([sys.executable, "-c", "from memo_edge.cli import main; main()", "serve", str(pack),
-                          "--port", "0", "--threads", "2", "--api-key-env", "MEMO_TEST_KEY",
-                          "--model-name", "notes"], stderr=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from memo_edge.cli import main; main()",
+            "serve",
+            str(pack),
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--api-key-env",
+            "MEMO_TEST_KEY",
+            "--model-name",
+            "notes",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         line = p.stderr.readline()
         assert "memo serve: notes on" in line and "API key required" in line, line
         url = line.split(" on ")[1].split(" ")[0]
-        r = httpx.post(url + "/chat/completions", headers={"Authorization": "Bearer k"}, timeout=60,
-                       json={"model": "notes", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
+        r = httpx.post(
+            url + "/chat/completions",
+            headers={"Authorization": "Bearer k"},
+            timeout=60,
+            json={"model": "notes", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+        )
         assert r.status_code == 200
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=30) == 0
@@ -445,6 +511,20 @@ def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
 
 
 def test_memo_serve_cli_refuses_bad_values(pack):
-    r = subprocess.run([sys.executable, "-c", "from memo_edge.cli import main; main()", "serve", str(pack),
-                        "--port", "0", "--max-prompt-tokens", "0"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from memo_edge.cli import main; main()",
+            "serve",
+            str(pack),
+            "--port",
+            "0",
+            "--max-prompt-tokens",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and r.stderr.strip().startswith("error: --max-prompt-tokens"), r.stderr

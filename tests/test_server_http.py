@@ -42,8 +42,11 @@ def connect(srv) -> socket.socket:
 def request(srv, method: str, path: str, body: bytes | dict | None = None, headers: dict | None = None) -> bytes:
     if isinstance(body, dict):
         body = json.dumps(body).encode()
-    h = {"Host": "127.0.0.1", **({"Content-Type": "application/json", "Content-Length": str(len(body))}
-                                 if body is not None else {}), **(headers or {})}
+    h = {
+        "Host": "127.0.0.1",
+        **({"Content-Type": "application/json", "Content-Length": str(len(body))} if body is not None else {}),
+        **(headers or {}),
+    }
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h.items()) + "\r\n"
     return head.encode() + (body or b"")
 
@@ -90,7 +93,7 @@ def read_reply(s: socket.socket, timeout: float = 10) -> Reply | None:
                 n = int(size, 16)
                 if n == 0:
                     break
-                body, data = body + data[:n], data[n + 2:]
+                body, data = body + data[:n], data[n + 2 :]
             return Reply(status, headers, body)
         return Reply(status, headers, rest)
     except ConnectionResetError:
@@ -129,8 +132,15 @@ def assert_openai_error(r: Reply | None, status: int) -> dict:
     return err
 
 
-@pytest.mark.parametrize("garbage", [b"GARBAGE\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40),
-                                     b"G\x00T / HTTP/1.1\r\n\r\n", b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n"])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(40),
+        b"G\x00T / HTTP/1.1\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nNo colon here\r\n\r\n",
+    ],
+)
 def test_garbage_request_line_gets_400_and_the_connection_closes(server, garbage):
     with connect(server) as s:
         s.sendall(garbage)
@@ -159,8 +169,10 @@ def test_100kb_header_gets_431_or_400(server):
 def test_content_length_minus_one_with_a_big_body_does_not_grow_memory(server):
     rss0 = psutil.Process().memory_info().rss
     with connect(server) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: -1\r\n\r\n")
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: -1\r\n\r\n"
+        )
         chunk = b"x" * (1 << 20)
         for _ in range(50):  # 50 MB offered; the server stops reading at the bad header
             send_quietly(s, chunk)
@@ -172,8 +184,10 @@ def test_content_length_minus_one_with_a_big_body_does_not_grow_memory(server):
 def test_chunked_body_over_the_limit_gets_413_without_buffering_it(server):
     rss0 = psutil.Process().memory_info().rss
     with connect(server) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  b"Transfer-Encoding: chunked\r\n\r\n")
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         piece = b"x" * (1 << 20)
         for _ in range(5):  # 5 MB against a 1 MB limit
             send_quietly(s, b"%x\r\n" % len(piece) + piece + b"\r\n")
@@ -181,8 +195,10 @@ def test_chunked_body_over_the_limit_gets_413_without_buffering_it(server):
         err = assert_openai_error(read_reply(s), 413)
         assert err["code"] == "request_too_large"
     with connect(server) as s:  # a declared Content-Length far over the limit is refused before reading
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 52428800\r\n\r\n" + b"x" * 1000)
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 52428800\r\n\r\n" + b"x" * 1000
+        )
         assert_openai_error(read_reply(s), 413)
         assert closed_within(s, 5)
     grew = (psutil.Process().memory_info().rss - rss0) / 2**20
@@ -193,8 +209,7 @@ def test_wrong_api_key_on_a_keep_alive_connection_is_401_every_time(pack):
     with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, api_key="k")) as srv:
         with connect(srv) as s:
             for _ in range(3):  # the unread body of a refused request is never parsed as the next request
-                s.sendall(request(srv, "POST", "/v1/chat/completions", chat(srv),
-                                  {"Authorization": "Bearer wrong"}))
+                s.sendall(request(srv, "POST", "/v1/chat/completions", chat(srv), {"Authorization": "Bearer wrong"}))
                 err = assert_openai_error(read_reply(s), 401)
                 assert err["type"] == "authentication_error"
             s.sendall(request(srv, "POST", "/v1/chat/completions", chat(srv), {"Authorization": "Bearer k"}))
@@ -212,23 +227,40 @@ def test_cross_origin_text_plain_post_is_not_executed(server):
     rows = server.batcher.rows
     body = json.dumps(chat(server)).encode()
     with connect(server) as s:  # what a web page's fetch(..., {mode: "no-cors"}) sends: a CORS "simple" request
-        s.sendall(request(server, "POST", "/v1/chat/completions", body,
-                          {"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://evil.example",
-                           "Sec-Fetch-Site": "cross-site"}))
+        s.sendall(
+            request(
+                server,
+                "POST",
+                "/v1/chat/completions",
+                body,
+                {
+                    "Content-Type": "text/plain;charset=UTF-8",
+                    "Origin": "https://evil.example",
+                    "Sec-Fetch-Site": "cross-site",
+                },
+            )
+        )
         assert assert_openai_error(read_reply(s), 403)["code"] == "bad_origin"
         s.sendall(request(server, "POST", "/v1/chat/completions", body, {"Content-Type": "text/plain"}))
         assert assert_openai_error(read_reply(s), 415)["code"] == "unsupported_media_type"
     assert server.batcher.rows == rows
 
 
-@pytest.mark.parametrize("body,param", [
-    (lambda srv: json.dumps({**chat(srv), "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}),
-     "messages[0].content[0].text"),
-    (lambda srv: json.dumps({**chat(srv), "stream": True, "stream_options": "x"}), "stream_options"),
-    (lambda srv: '{"model": "m", "messages": ' + "[" * 100_000 + "]" * 100_000 + "}", None),
-    (lambda srv: "[" * 100_000, None),
-    (lambda srv: b'{"model": "\xff\xfe"}', None),
-])
+@pytest.mark.parametrize(
+    "body,param",
+    [
+        (
+            lambda srv: json.dumps(
+                {**chat(srv), "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]}
+            ),
+            "messages[0].content[0].text",
+        ),
+        (lambda srv: json.dumps({**chat(srv), "stream": True, "stream_options": "x"}), "stream_options"),
+        (lambda srv: '{"model": "m", "messages": ' + "[" * 100_000 + "]" * 100_000 + "}", None),
+        (lambda srv: "[" * 100_000, None),
+        (lambda srv: b'{"model": "\xff\xfe"}', None),
+    ],
+)
 def test_malformed_bodies_get_400_not_500(server, body, param):
     raw = body(server)
     with connect(server) as s:
@@ -265,8 +297,10 @@ def test_a_silent_or_dripping_client_is_dropped_at_the_header_deadline(server):
 
 def test_a_stalled_body_gets_408(server):
     with connect(server) as s:
-        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                  b"Content-Length: 100\r\n\r\n{\"model\"")
+        s.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"model"'
+        )
         t = time.perf_counter()
         err = assert_openai_error(read_reply(s), 408)
         assert err["code"] == "request_timeout" and time.perf_counter() - t < 4  # body_timeout_s=1
@@ -290,9 +324,26 @@ def test_idle_connections_hold_no_threads(server):
 
 
 def test_sigterm_with_idle_keep_alive_clients_and_a_stream_in_flight(pack):
-    p = subprocess.Popen([sys.executable, "-c", "from memo_edge.cli import main; main()", "serve", str(pack),
-                          "--port", "0", "--threads", "2", "--max-tokens", "300", "--shutdown-timeout", "120"],
-                         stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from memo_edge.cli import main; main()",
+            "serve",
+            str(pack),
+            "--port",
+            "0",
+            "--threads",
+            "2",
+            "--max-tokens",
+            "300",
+            "--shutdown-timeout",
+            "120",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     socks = []
     try:
         line = p.stderr.readline()

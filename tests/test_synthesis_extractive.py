@@ -27,8 +27,11 @@ def demo_run(tmp_path_factory):
 
 
 def _find(rows, q_words, answer):
-    return [r for r in rows if all(w.lower() in r.question.lower() for w in q_words)
-            and normalize(r.answer) == normalize(answer)]
+    return [
+        r
+        for r in rows
+        if all(w.lower() in r.question.lower() for w in q_words) and normalize(r.answer) == normalize(answer)
+    ]
 
 
 def test_demo_produces_every_type_in_a_trainable_amount(demo_run):
@@ -63,7 +66,7 @@ def test_relative_time_and_references_are_resolved(demo_run):
     assert any("as of 2021" in r.question and r.answer == "410" for r in rows)
     # no dangling pronouns or unresolved relative time in a question
     for r in rows:
-        assert not r.question.split()[0].lower() in ("she", "he", "it", "they", "its", "her", "his"), r.question
+        assert r.question.split()[0].lower() not in ("she", "he", "it", "they", "its", "her", "his"), r.question
         assert "this year" not in r.question.lower() and "last year" not in r.question.lower(), r.question
 
 
@@ -96,13 +99,23 @@ def test_deterministic_and_atomic(tmp_path, demo_run):
 def test_any_corpus_folder_md_txt_jsonl(tmp_path):
     c = tmp_path / "c"
     c.mkdir()
-    (c / "a.md").write_text("# Blorvex Mills\ndate: 2020-05-01\n\nBlorvex Mills is a paper company based in "
-                            "Tandry. Imre Sollak founded Blorvex Mills in 1971. Blorvex Mills employs about 120 "
-                            "people. This year, Blorvex Mills opened a second mill in Corrow.\n")
+    (c / "a.md").write_text(
+        "# Blorvex Mills\ndate: 2020-05-01\n\nBlorvex Mills is a paper company based in "
+        "Tandry. Imre Sollak founded Blorvex Mills in 1971. Blorvex Mills employs about 120 "
+        "people. This year, Blorvex Mills opened a second mill in Corrow.\n"
+    )
     (c / "b.txt").write_text("Imre Sollak was born in Tandry in 1940. Imre Sollak is the father of Ada Sollak.\n")
-    (c / "c.jsonl").write_text(json.dumps({"id": "x1", "title": "Tandry", "date": "2021",
-                                           "text": "Tandry is a river town with about 9,000 residents. "
-                                                   "Imre Sollak is the mayor of Tandry."}) + "\n")
+    (c / "c.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "x1",
+                "title": "Tandry",
+                "date": "2021",
+                "text": "Tandry is a river town with about 9,000 residents. Imre Sollak is the mayor of Tandry.",
+            }
+        )
+        + "\n"
+    )
     out = tmp_path / "r.jsonl"
     card = synthesize(c, out, progress=False)
     rows = load_reflections(out)
@@ -115,8 +128,9 @@ def test_any_corpus_folder_md_txt_jsonl(tmp_path):
 
 
 def _memo(*args, cwd=None):
-    return subprocess.run([str(Path(sys.executable).parent / "memo"), *args],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "memo"), *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
@@ -126,7 +140,9 @@ def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
     assert out.is_file() and (tmp_path / "r.card.json").is_file()
     assert "reflections" in p.stdout
     est = json.loads((tmp_path / "r.card.json").read_text())["training_estimate"]  # how long training will take
-    assert est["cpu"]["steps"] == est["cpu"]["epochs"] * -(-est["cpu"]["examples_per_epoch"] // est["cpu"]["batch_size"])
+    assert est["cpu"]["steps"] == est["cpu"]["epochs"] * -(
+        -est["cpu"]["examples_per_epoch"] // est["cpu"]["batch_size"]
+    )
     assert est["cpu"]["seconds"] > 0 and "training with the defaults" in p.stderr
 
 
@@ -137,11 +153,14 @@ def test_cli_unwritable_output_fails_before_work(tmp_path, demo_dir):
     assert p.returncode == 2 and "cannot create the output directory" in p.stderr and "Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("setup,expect", [
-    ("missing", "corpus folder not found"),
-    ("empty", "no usable documents"),
-    ("binary", "no usable documents"),
-])
+@pytest.mark.parametrize(
+    "setup,expect",
+    [
+        ("missing", "corpus folder not found"),
+        ("empty", "no usable documents"),
+        ("binary", "no usable documents"),
+    ],
+)
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, setup, expect):
     c = tmp_path / "c"
     if setup != "missing":
@@ -151,7 +170,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, setup, expect):
         (c / "b.txt").write_bytes("caf\xe9 latin-1 text".encode("latin-1"))
     p = _memo("synthesize", str(c), "-o", str(tmp_path / "r.jsonl"), "--no-progress")
     assert p.returncode == 2
-    err_lines = [l for l in p.stderr.splitlines() if l.startswith("error:")]
+    err_lines = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
     assert len(err_lines) == 1 and expect in err_lines[0] and str(c) in err_lines[0]
     assert "Traceback" not in p.stderr
 
@@ -160,8 +179,9 @@ def test_non_utf8_files_are_skipped_with_a_warning(tmp_path):
     c = tmp_path / "c"
     c.mkdir()
     (c / "bad.txt").write_bytes("caf\xe9 latin-1".encode("latin-1"))
-    (c / "good.md").write_text("# Orvel Works\n\nOrvel Works is a glass company based in Pimlet. "
-                               "Dana Orvel founded Orvel Works in 1990.\n")
+    (c / "good.md").write_text(
+        "# Orvel Works\n\nOrvel Works is a glass company based in Pimlet. Dana Orvel founded Orvel Works in 1990.\n"
+    )
     with pytest.warns(UserWarning, match="not UTF-8"):
         card = synthesize(c, tmp_path / "r.jsonl", progress=False)
     assert card["documents"] == 1
@@ -179,10 +199,14 @@ def test_config_errors_name_the_field(tmp_path):
 def _write_pdf(path: Path, lines: list[str]) -> None:
     """A minimal one-page PDF with real text operators (what a PDF exporter writes), no PDF library needed."""
     body = "BT /F1 11 Tf 14 TL 72 740 Td " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
-    objs = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-            "/Resources << /Font << /F1 5 0 R >> >> >>",
-            f"<< /Length {len(body)} >>\nstream\n{body}\nendstream", "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        f"<< /Length {len(body)} >>\nstream\n{body}\nendstream",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = "%PDF-1.4\n", []
     for i, o in enumerate(objs, 1):
         offsets.append(len(out))
@@ -197,9 +221,16 @@ def test_pdf_documents_with_the_pdf_extra(tmp_path):
     pytest.importorskip("pypdf")
     c = tmp_path / "c"
     c.mkdir()
-    _write_pdf(c / "orvel.pdf", ["# Orvel Works", "date: 2021-03-01", "Orvel Works is a glass company based in Pim-",
-                                 "let. Dana Orvel founded Orvel Works in 1990. This year, Orvel Works opened",
-                                 "a second furnace in Tandry."])
+    _write_pdf(
+        c / "orvel.pdf",
+        [
+            "# Orvel Works",
+            "date: 2021-03-01",
+            "Orvel Works is a glass company based in Pim-",
+            "let. Dana Orvel founded Orvel Works in 1990. This year, Orvel Works opened",
+            "a second furnace in Tandry.",
+        ],
+    )
     synthesize(c, tmp_path / "r.jsonl", progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
     assert _find(rows, ["who founded", "Orvel Works"], "Dana Orvel")
@@ -211,7 +242,7 @@ def test_messy_markdown_yields_prose_facts_only(tmp_path):
     c = tmp_path / "c"
     c.mkdir()
     (c / "readme.md").write_text(
-        "# Kestrel Tools\n\ndate: 2023-01-10\n\n<div align=\"center\"><img src=\"logo.png\"></div>\n\n"
+        '# Kestrel Tools\n\ndate: 2023-01-10\n\n<div align="center"><img src="logo.png"></div>\n\n'
         "Kestrel Tools is a software company based in Orrin. Mira Tallow founded Kestrel Tools in 2011.\n\n"
         "```python\nfrom kestrel import Tool\nTool(name='x').run()\n```\n\n"
         "| setting | value |\n|---|---|\n| retries | 3 |\n\n"
@@ -220,7 +251,8 @@ def test_messy_markdown_yields_prose_facts_only(tmp_path):
         "If you distribute copies of such a program, whether gratis or for a fee, you must pass on to the "
         "recipients the same freedoms that you received, and you must make sure that they, too, receive or can "
         "get the source code, and you must show them these terms so they know their rights.\n\n"
-        "Ünïcode Straße is home to the Kestrel Tools office.\n")
+        "Ünïcode Straße is home to the Kestrel Tools office.\n"
+    )
     synthesize(c, tmp_path / "r.jsonl", progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
     text = " ".join(r.question + " " + r.answer for r in rows)

@@ -35,10 +35,30 @@ def corpus(tmp_path) -> Path:
 
 
 def synth(corpus: Path, out: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "memo_edge", "synthesize", str(corpus), "-o", str(out),
-                           "--generator", "openai", "--generator-url", url, "--generator-model", "m",
-                           "--steps", "facts,entity", "--no-progress", *extra],
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "memo_edge",
+            "synthesize",
+            str(corpus),
+            "-o",
+            str(out),
+            "--generator",
+            "openai",
+            "--generator-url",
+            url,
+            "--generator-model",
+            "m",
+            "--steps",
+            "facts,entity",
+            "--no-progress",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def is_drossel_entity(body) -> bool:
@@ -97,8 +117,10 @@ DRIP = Fault(drip_s=0.25, then='{"qa_pairs": []}')  # ~250 bytes at 4 bytes/s: a
 def test_timeout_is_a_deadline_against_a_dripping_server():
     with ScriptedServer(lambda body: DRIP) as srv:
         ep = ChatEndpoint(urls=[srv.url], model="m", timeout_s=1.0, max_retries=1, backoff_s=0.1)
-        for call in (lambda: asyncio.run(ep.achat([{"role": "user", "content": "hi"}])),   # the generator's path
-                     lambda: ep.chat([{"role": "user", "content": "hi"}])):                  # the executive's path
+        for call in (
+            lambda: asyncio.run(ep.achat([{"role": "user", "content": "hi"}])),  # the generator's path
+            lambda: ep.chat([{"role": "user", "content": "hi"}]),
+        ):  # the executive's path
             t0 = time.monotonic()
             with pytest.raises(ChatError, match="deadline") as e:
                 call()

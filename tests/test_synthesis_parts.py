@@ -19,40 +19,61 @@ from memo_edge.synthesis.prompts import ConsolidatedOut, CrossOut, FactsOut
 DEMO = Path(__file__).resolve().parent.parent / "memo_edge" / "demo" / "corpus"
 
 
-@pytest.mark.parametrize("text", [
-    '{"qa_pairs": [{"question": "Who?", "answer": "X"}]}',
-    'Sure, here it is:\n```json\n{"qa_pairs": [{"question": "Who?", "answer": "X"}]}\n```\nAnything else?',
-    'The answer {is below}: {"qa_pairs": [{"question": "Who? {a}", "answer": "X"},]} -- done',
-    '```\n{"qa_pairs": [{"question": "Who?", "answer": "X",}],}\n```',
-    '<think>The user wants {"qa_pairs"}; maybe {"a": 1} first.</think>\n{"qa_pairs": [{"question": "Who?", '
-    '"answer": "X"}]}',
-    'Example shape: {"example": true}. Answer: {"qa_pairs": [{"question": "Who?", "answer": "X"}]}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"qa_pairs": [{"question": "Who?", "answer": "X"}]}',
+        'Sure, here it is:\n```json\n{"qa_pairs": [{"question": "Who?", "answer": "X"}]}\n```\nAnything else?',
+        'The answer {is below}: {"qa_pairs": [{"question": "Who? {a}", "answer": "X"},]} -- done',
+        '```\n{"qa_pairs": [{"question": "Who?", "answer": "X",}],}\n```',
+        '<think>The user wants {"qa_pairs"}; maybe {"a": 1} first.</think>\n{"qa_pairs": [{"question": "Who?", '
+        '"answer": "X"}]}',
+        'Example shape: {"example": true}. Answer: {"qa_pairs": [{"question": "Who?", "answer": "X"}]}',
+    ],
+)
 def test_extracts_json_from_fences_prose_and_trailing_commas(text):
     out = parse_reply(text, FactsOut)
     assert out.qa_pairs[0].answer == "X"
 
 
-@pytest.mark.parametrize("text,err", [
-    ("", "empty"), ("I can't help with that.", "no JSON"), ("<html>oops</html>", "no JSON"),
-    ('{"pairs": []}', "qa_pairs"), ('{"qa_pairs": [{"question": "Who?"}]}', "answer"),
-])
+@pytest.mark.parametrize(
+    "text,err",
+    [
+        ("", "empty"),
+        ("I can't help with that.", "no JSON"),
+        ("<html>oops</html>", "no JSON"),
+        ('{"pairs": []}', "qa_pairs"),
+        ('{"qa_pairs": [{"question": "Who?"}]}', "answer"),
+    ],
+)
 def test_bad_replies_raise_with_the_field(text, err):
     with pytest.raises(ReplyError, match=err):
         parse_reply(text, FactsOut)
 
 
 def test_schemas_enforce_the_issue_contract():
-    good = {"consolidated_qa_pairs": [{"question": "Which Q?", "answer": "A", "combined_from": [1, 2],
-                                       "commonality": "same firm", "combination_size": 2}]}
+    good = {
+        "consolidated_qa_pairs": [
+            {
+                "question": "Which Q?",
+                "answer": "A",
+                "combined_from": [1, 2],
+                "commonality": "same firm",
+                "combination_size": 2,
+            }
+        ]
+    }
     assert parse_reply(json.dumps(good), ConsolidatedOut).consolidated_qa_pairs[0].combination_size == 2
     long = json.loads(json.dumps(good))
     long["consolidated_qa_pairs"][0]["answer"] = "word " * 151
     with pytest.raises(ReplyError, match="150 words"):
         parse_reply(json.dumps(long), ConsolidatedOut)
     with pytest.raises(ReplyError, match="source_doc_ids"):
-        parse_reply('{"crossdoc_qa_pairs": [{"type": "parallel", "question": "Which Q?", "answer": "A", '
-                    '"source_doc_ids": ["D1"]}]}', CrossOut)
+        parse_reply(
+            '{"crossdoc_qa_pairs": [{"type": "parallel", "question": "Which Q?", "answer": "A", '
+            '"source_doc_ids": ["D1"]}]}',
+            CrossOut,
+        )
     assert extract_json('x {"a": {"b": 1}} y') == {"a": {"b": 1}}
 
 
@@ -123,8 +144,18 @@ def test_groups_do_not_depend_on_the_hash_seed():
     import subprocess
     import sys
 
-    code = ("from memo_edge.corpus import load_corpus\nfrom memo_edge.synthesis.grouping import entity_groups\n"
-            f"print(entity_groups(load_corpus({str(DEMO)!r}), 3, 64))")
-    outs = {subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": str(seed)},
-                           capture_output=True, text=True, check=True).stdout for seed in (1, 2, 3)}
+    code = (
+        "from memo_edge.corpus import load_corpus\nfrom memo_edge.synthesis.grouping import entity_groups\n"
+        f"print(entity_groups(load_corpus({str(DEMO)!r}), 3, 64))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
     assert len(outs) == 1

@@ -19,8 +19,22 @@ MEMO = str(Path(sys.executable).parent / "memo")
 
 
 def _cmd(url: str, out: Path) -> list[str]:
-    return [MEMO, "synthesize", str(DEMO), "-o", str(out), "--generator", "openai", "--generator-url", url,
-            "--generator-model", "scripted", "--concurrency", "4", "--no-progress"]
+    return [
+        MEMO,
+        "synthesize",
+        str(DEMO),
+        "-o",
+        str(out),
+        "--generator",
+        "openai",
+        "--generator-url",
+        url,
+        "--generator-model",
+        "scripted",
+        "--concurrency",
+        "4",
+        "--no-progress",
+    ]
 
 
 def _finished_calls(cache: Path) -> list[str]:
@@ -50,7 +64,7 @@ def test_sigkill_and_rerun_asks_no_finished_call_again(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL
-        assert not out.exists()                                # no half-written output that looks whole
+        assert not out.exists()  # no half-written output that looks whole
         finished = _finished_calls(out.with_name("r.cache.jsonl"))
         assert 0 < len(finished) < total
 
@@ -59,9 +73,9 @@ def test_sigkill_and_rerun_asks_no_finished_call_again(tmp_path):
         assert again.returncode == 0, again.stderr
         asked_again = len(srv.requests) - before
 
-    assert asked_again == total - len(finished)                # every finished call came from the cache
+    assert asked_again == total - len(finished)  # every finished call came from the cache
     keys = _finished_calls(out.with_name("r.cache.jsonl"))
-    assert len(keys) == len(set(keys)) == total                # nothing duplicated, nothing lost
-    assert out.read_bytes() == ref.read_bytes()                # same result as the uninterrupted run
+    assert len(keys) == len(set(keys)) == total  # nothing duplicated, nothing lost
+    assert out.read_bytes() == ref.read_bytes()  # same result as the uninterrupted run
     card, ref_card = (json.loads(p.with_name("r.card.json").read_text()) for p in (out, ref))
     assert card["counts_by_type"] == ref_card["counts_by_type"]

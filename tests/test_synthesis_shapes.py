@@ -24,14 +24,17 @@ def pairs(text: str, title: str) -> set[tuple[str, str]]:
 
 
 def test_semicolon_joined_clauses_are_asked_in_both_directions():
-    got = pairs("In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.",
-                "Tobias Wren")
-    assert {("Whom did Tobias Wren marry?", "Ilse Varga"),            # object
-            ("Whom did Tobias Wren marry in 1958?", "Ilse Varga"),
-            ("In 1958, whom did Tobias Wren marry?", "Ilse Varga"),    # a variant with the date in front
-            ("Who married the cartographer Ilse Varga?", "Tobias Wren"),  # subject
-            ("Whom did Ilse Varga marry?", "Tobias Wren"),            # the relation from the other side
-            ("In what year did Tobias Wren marry the cartographer Ilse Varga?", "1958")} <= got
+    got = pairs(
+        "In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.", "Tobias Wren"
+    )
+    assert {
+        ("Whom did Tobias Wren marry?", "Ilse Varga"),  # object
+        ("Whom did Tobias Wren marry in 1958?", "Ilse Varga"),
+        ("In 1958, whom did Tobias Wren marry?", "Ilse Varga"),  # a variant with the date in front
+        ("Who married the cartographer Ilse Varga?", "Tobias Wren"),  # subject
+        ("Whom did Ilse Varga marry?", "Tobias Wren"),  # the relation from the other side
+        ("In what year did Tobias Wren marry the cartographer Ilse Varga?", "1958"),
+    } <= got
     # "the couple" cannot be named without the document: nothing is asked about it
     assert not [q for q, _ in got if "couple" in q.lower()]
     # never the old clause-fragment answers
@@ -40,48 +43,62 @@ def test_semicolon_joined_clauses_are_asked_in_both_directions():
 
 def test_apposition_states_a_relation():
     got = pairs("Orla Brenn, the daughter of Caspar Brenn, founded the Velmar Press in 1921.", "Orla Brenn")
-    assert {("Whose daughter is Orla Brenn?", "Caspar Brenn"),
-            ("Who is the daughter of Caspar Brenn?", "Orla Brenn"),
-            ("Who founded the Velmar Press?", "Orla Brenn"),
-            ("What did Orla Brenn found?", "Velmar Press"),
-            ("When did Orla Brenn found the Velmar Press?", "1921")} <= got
+    assert {
+        ("Whose daughter is Orla Brenn?", "Caspar Brenn"),
+        ("Who is the daughter of Caspar Brenn?", "Orla Brenn"),
+        ("Who founded the Velmar Press?", "Orla Brenn"),
+        ("What did Orla Brenn found?", "Velmar Press"),
+        ("When did Orla Brenn found the Velmar Press?", "1921"),
+    } <= got
 
 
 def test_passive_is_asked_in_the_active_voice_too():
-    got = pairs("The Harrow Point Lighthouse was completed in 1872 by the Northern Lights Board.",
-                "Harrow Point Lighthouse")
-    assert {("When was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
-            ("In what year was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
-            ("By whom was the Harrow Point Lighthouse completed?", "Northern Lights Board"),
-            ("Who was the Harrow Point Lighthouse completed by?", "Northern Lights Board"),
-            ("Which lighthouse was completed by the Northern Lights Board?", "Harrow Point Lighthouse")} <= got
+    got = pairs(
+        "The Harrow Point Lighthouse was completed in 1872 by the Northern Lights Board.", "Harrow Point Lighthouse"
+    )
+    assert {
+        ("When was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
+        ("In what year was the Harrow Point Lighthouse completed by the Northern Lights Board?", "1872"),
+        ("By whom was the Harrow Point Lighthouse completed?", "Northern Lights Board"),
+        ("Who was the Harrow Point Lighthouse completed by?", "Northern Lights Board"),
+        ("Which lighthouse was completed by the Northern Lights Board?", "Harrow Point Lighthouse"),
+    } <= got
 
 
 def test_relative_clause_and_full_dates():
     got = pairs("The Kessel Bridge, which spans the river Aare, opened on 3 May 2011.", "Kessel Bridge")
-    assert {("What does the Kessel Bridge span?", "river Aare"),
-            ("Which bridge spans the river Aare?", "Kessel Bridge"),
-            ("When did the Kessel Bridge open?", "3 May 2011"),
-            ("On what date did the Kessel Bridge open?", "3 May 2011"),
-            ("In what year did the Kessel Bridge open?", "2011")} <= got
+    assert {
+        ("What does the Kessel Bridge span?", "river Aare"),
+        ("Which bridge spans the river Aare?", "Kessel Bridge"),
+        ("When did the Kessel Bridge open?", "3 May 2011"),
+        ("On what date did the Kessel Bridge open?", "3 May 2011"),
+        ("In what year did the Kessel Bridge open?", "2011"),
+    } <= got
 
 
 def test_parenthesized_life_dates_and_the_description_both_ways():
     got = pairs("Pál Gábor (2 November 1932 – 21 October 1987) was a Hungarian film director.", "Pál Gábor")
-    assert {("When was Pál Gábor born?", "2 November 1932"),
-            ("In what year was Pál Gábor born?", "1932"),
-            ("When did Pál Gábor die?", "21 October 1987"),
-            ("Who was Pál Gábor?", "a Hungarian film director"),
-            ("Who was a Hungarian film director?", "Pál Gábor"),
-            ("What nationality was Pál Gábor?", "Hungarian")} <= got
+    assert {
+        ("When was Pál Gábor born?", "2 November 1932"),
+        ("In what year was Pál Gábor born?", "1932"),
+        ("When did Pál Gábor die?", "21 October 1987"),
+        ("Who was Pál Gábor?", "a Hungarian film director"),
+        ("Who was a Hungarian film director?", "Pál Gábor"),
+        ("What nationality was Pál Gábor?", "Hungarian"),
+    } <= got
 
 
 def test_colon_list_and_numbers_with_units():
-    got = pairs("Marl Ferries operates three ferries: the Gullwind, the Tern and the Petrel. "
-                "Tandry is a river town with about 9,000 residents.", "Marl Ferries")
-    assert {("How many ferries does Marl Ferries operate?", "three"),
-            ("Which ferries does Marl Ferries operate?", "the Gullwind, the Tern and the Petrel"),
-            ("How many residents does Tandry have?", "9,000")} <= got   # "about" is no part of a count
+    got = pairs(
+        "Marl Ferries operates three ferries: the Gullwind, the Tern and the Petrel. "
+        "Tandry is a river town with about 9,000 residents.",
+        "Marl Ferries",
+    )
+    assert {
+        ("How many ferries does Marl Ferries operate?", "three"),
+        ("Which ferries does Marl Ferries operate?", "the Gullwind, the Tern and the Petrel"),
+        ("How many residents does Tandry have?", "9,000"),
+    } <= got  # "about" is no part of a count
 
 
 def test_at_least_three_phrasings_per_fact():
@@ -92,19 +109,25 @@ def test_at_least_three_phrasings_per_fact():
     assert by_answer["Lindau Atlas Works"] >= 3 and by_answer["Tobias Wren"] >= 3 and by_answer["1961"] >= 3
 
 
-@pytest.mark.parametrize("question,answer,why", [
-    ("Who founded Velmar Press?", "Velmar Press", "question contains its answer"),
-    ("When did Orla Brenn found the press?", "in 1921 after she had moved to the coast with her family",
-     "answer too long for its wh-type"),
-    ("Orla Brenn founded the press.", "1921", "fragment"),
-    ("Orla Brenn founded the press in 1921?", "1921", "no wh-word or auxiliary"),
-    ("Orla Brenn founded the press in which year, 1921?", "1921", "question contains its answer"),
-    ("Orla Brenn founded a press in what?", "1921 and", None),
-    ("When did she found the press?", "1921", "not self-contained"),
-    ("Who was Velmar Press founded by the?", "Orla Brenn", "fragment"),
-    ("Velmar Press was founded by Orla Brenn yesterday?", "yes", "no wh-word or auxiliary"),
-    ("What did Orla Brenn start in 1921?", "Orla Brenn's press", "answer repeats the question's name"),
-])
+@pytest.mark.parametrize(
+    "question,answer,why",
+    [
+        ("Who founded Velmar Press?", "Velmar Press", "question contains its answer"),
+        (
+            "When did Orla Brenn found the press?",
+            "in 1921 after she had moved to the coast with her family",
+            "answer too long for its wh-type",
+        ),
+        ("Orla Brenn founded the press.", "1921", "fragment"),
+        ("Orla Brenn founded the press in 1921?", "1921", "no wh-word or auxiliary"),
+        ("Orla Brenn founded the press in which year, 1921?", "1921", "question contains its answer"),
+        ("Orla Brenn founded a press in what?", "1921 and", None),
+        ("When did she found the press?", "1921", "not self-contained"),
+        ("Who was Velmar Press founded by the?", "Orla Brenn", "fragment"),
+        ("Velmar Press was founded by Orla Brenn yesterday?", "yes", "no wh-word or auxiliary"),
+        ("What did Orla Brenn start in 1921?", "Orla Brenn's press", "answer repeats the question's name"),
+    ],
+)
 def test_quality_filter_names_each_reason(question, answer, why):
     assert rejection(Pair(question, answer, "direct", ["d"], ["c"])) == why
 
@@ -119,21 +142,24 @@ def test_notes_folder_yields_pairs_from_every_bullet_table_row_and_log_line(tmp_
         "## Log\n2025-03-11 Maren Holt approved the budget.\n"
         "2025-03-12 Tomas Lind ordered six motors from Arvik Components.\n\n"
         "| Part | Supplier | Cost |\n|---|---|---|\n| Motor | Arvik Components | 120 euros |\n"
-        "| Frame | Delta Works | 80 euros |\n")
+        "| Frame | Delta Works | 80 euros |\n"
+    )
     synthesize(corpus, tmp_path / "r.jsonl", progress=False)
     got = {(r.question, r.answer) for r in load_reflections(tmp_path / "r.jsonl")}
-    assert {("What are Project Falcon's tags?", "drones, budget"),                 # front matter
-            ("What is the owner of Project Falcon?", "Maren Holt"),
-            ("What is the total of Project Falcon budget?", "40,000 euros"),       # "Key: value" bullet
-            ("By whom was Project Falcon budget approved?", "Maren Holt"),         # a bullet without subject
-            ("When did Tomas Lind join the project?", "January 2025"),             # a sentence bullet
-            ("What does Project Falcon team lead?", "motor tests"),                # subject from the heading
-            ("What is listed under Project Falcon team?", "Ines Ruiz"),            # a bullet that is a name
-            ("When did Maren Holt approve the budget?", "2025-03-11"),             # dated log lines
-            ("How many motors did Tomas Lind order?", "six"),
-            ("What is the supplier of Motor?", "Arvik Components"),                # table row x column
-            ("What is the cost of Frame?", "80 euros"),
-            ("Which part has the supplier Delta Works?", "Frame")} <= got
+    assert {
+        ("What are Project Falcon's tags?", "drones, budget"),  # front matter
+        ("What is the owner of Project Falcon?", "Maren Holt"),
+        ("What is the total of Project Falcon budget?", "40,000 euros"),  # "Key: value" bullet
+        ("By whom was Project Falcon budget approved?", "Maren Holt"),  # a bullet without subject
+        ("When did Tomas Lind join the project?", "January 2025"),  # a sentence bullet
+        ("What does Project Falcon team lead?", "motor tests"),  # subject from the heading
+        ("What is listed under Project Falcon team?", "Ines Ruiz"),  # a bullet that is a name
+        ("When did Maren Holt approve the budget?", "2025-03-11"),  # dated log lines
+        ("How many motors did Tomas Lind order?", "six"),
+        ("What is the supplier of Motor?", "Arvik Components"),  # table row x column
+        ("What is the cost of Frame?", "80 euros"),
+        ("Which part has the supplier Delta Works?", "Frame"),
+    } <= got
     text = " ".join(q + " " + a for q, a in got)
     for bullet_fact in ("40,000 euros", "Approved", "January 2025", "motor tests", "Ines Ruiz"):
         assert bullet_fact.lower() in text.lower(), bullet_fact
@@ -142,8 +168,10 @@ def test_notes_folder_yields_pairs_from_every_bullet_table_row_and_log_line(tmp_
 def test_card_counts_coverage_and_warns_about_a_document_without_pairs(tmp_path, capsys):
     corpus = tmp_path / "c"
     corpus.mkdir()
-    (corpus / "press.md").write_text("# Velmar Press\n\nOrla Brenn founded the Velmar Press in 1921. "
-                                     "The Velmar Press printed maps of the Lindau coast.\n")
+    (corpus / "press.md").write_text(
+        "# Velmar Press\n\nOrla Brenn founded the Velmar Press in 1921. "
+        "The Velmar Press printed maps of the Lindau coast.\n"
+    )
     (corpus / "scratch.md").write_text("# Scratch\n\n```\nls -la\n```\n")
     card = synthesize(corpus, tmp_path / "r.jsonl", progress=False)
     err = capsys.readouterr().err

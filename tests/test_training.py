@@ -20,11 +20,19 @@ def qa_rows(n: int = 30) -> list[dict]:
     rows = []
     for i in range(n):
         who, town = f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}", TOWNS[(i * 5) % len(TOWNS)]
-        rows.append({"id": f"r{i}a", "question": f"Where was {who} born?", "answer": town,
-                     "source_chunk_ids": [f"c{i}"]})
+        rows.append(
+            {"id": f"r{i}a", "question": f"Where was {who} born?", "answer": town, "source_chunk_ids": [f"c{i}"]}
+        )
         if i % 2 == 0:
-            rows.append({"id": f"r{i}b", "question": f"In which town was {who} born?", "answer": town,
-                         "type": "indirect", "source_chunk_ids": [f"c{i}"]})
+            rows.append(
+                {
+                    "id": f"r{i}b",
+                    "question": f"In which town was {who} born?",
+                    "answer": town,
+                    "type": "indirect",
+                    "source_chunk_ids": [f"c{i}"],
+                }
+            )
     return rows
 
 
@@ -48,11 +56,11 @@ def test_labels_are_masked_exactly_on_prompt_tokens(tok):
     (ex,), skipped = tokenize_examples(rows, tok, prompt, 256)
     prompt_ids = tok(prompt.render(rows[0].question), add_special_tokens=False)["input_ids"]
     # The prompt part is exactly what the runtime sends, and exactly those tokens are ignored.
-    assert list(ex.ids[:len(prompt_ids)]) == prompt_ids
+    assert list(ex.ids[: len(prompt_ids)]) == prompt_ids
     labels = ex.labels
-    assert labels[:len(prompt_ids)] == [IGNORE] * len(prompt_ids)
-    assert all(lab != IGNORE for lab in labels[len(prompt_ids):])
-    assert tok.decode(ex.ids[len(prompt_ids):]) == "Ysolde Marrick" + prompt.answer_end
+    assert labels[: len(prompt_ids)] == [IGNORE] * len(prompt_ids)
+    assert all(lab != IGNORE for lab in labels[len(prompt_ids) :])
+    assert tok.decode(ex.ids[len(prompt_ids) :]) == "Ysolde Marrick" + prompt.answer_end
     assert 0 < ex.n_prefix < ex.n_prompt and not skipped
 
 
@@ -84,8 +92,12 @@ def test_packed_loss_and_grads_equal_unpacked(tiny_dir, tok):
     ref.backward()
     ref_grad = model.model.layers[0].mlp.up_proj.weight.grad.clone()
 
-    for kw in (dict(share_prefix=False, max_per_row=1), dict(share_prefix=False), dict(share_prefix=True),
-               dict(share_prefix=True, max_row_tokens=80)):
+    for kw in (
+        dict(share_prefix=False, max_per_row=1),
+        dict(share_prefix=False),
+        dict(share_prefix=True),
+        dict(share_prefix=True, max_row_tokens=80),
+    ):
         loss, grad, b = loss_and_grad(**kw)
         assert loss == pytest.approx(float(ref), abs=1e-5), kw
         assert torch.allclose(grad, ref_grad, atol=1e-6), kw
@@ -104,8 +116,18 @@ def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
     out = tmp_path / "ckpt"
     m = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
     assert m["train_em"] == 1.0
-    for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-              "memory_prompt.json", "memo_train.json", "metrics.jsonl", "train_reflections.jsonl", "training.png"):
+    for f in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "memory_prompt.json",
+        "memo_train.json",
+        "metrics.jsonl",
+        "train_reflections.jsonl",
+        "training.png",
+    ):
         assert (out / f).is_file(), f
     assert not (out / ".memo-train").exists()
     prov = json.loads((out / "memo_train.json").read_text())
@@ -124,12 +146,15 @@ def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
     assert again.get("up_to_date")
 
 
-@pytest.mark.parametrize("content, match", [
-    ("", "empty file"),
-    ("not json\n", "not valid JSON"),
-    ('{"id": "a", "question": "Where?"}\n', "field 'answer'"),
-    ('{"id": "a", "question": "", "answer": "x"}\n', "field 'question'"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("", "empty file"),
+        ("not json\n", "not valid JSON"),
+        ('{"id": "a", "question": "Where?"}\n', "field 'answer'"),
+        ('{"id": "a", "question": "", "answer": "x"}\n', "field 'question'"),
+    ],
+)
 def test_bad_reflections_file_is_one_line_error(tiny_dir, tmp_path, content, match):
     from memo_edge.training import TrainConfig, train
 
@@ -146,8 +171,12 @@ def test_too_long_examples_are_skipped_and_counted(tiny_dir, tmp_path):
 
     rows = qa_rows(8) + [{"id": "long", "question": "Tell me everything? " * 40, "answer": "x"}]
     refl = write_rows(tmp_path / "r.jsonl", rows)
-    m = train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=1, max_seq_len=120, idk_fraction=0),
-              progress=False)
+    m = train(
+        refl,
+        tmp_path / "ck",
+        TrainConfig(base=str(tiny_dir), epochs=1, max_seq_len=120, idk_fraction=0),
+        progress=False,
+    )
     assert m["skipped"] == 1
     prov = json.loads((tmp_path / "ck" / "memo_train.json").read_text())
     assert prov["skipped"][0]["id"] == "long" and "max_seq_len" in prov["skipped"][0]["reason"]
@@ -173,8 +202,10 @@ def test_config_is_importable_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from memo_edge.training import TrainConfig; TrainConfig(); "
-            "import memo_edge.cli.train; assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys; from memo_edge.training import TrainConfig; TrainConfig(); "
+        "import memo_edge.cli.train; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -186,8 +217,17 @@ def test_grad_accum_equals_one_big_batch(tiny_dir, tmp_path):
     from memo_edge.training import TrainConfig, train
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
-    cfg = dict(base=str(tiny_dir), epochs=2, bf16=False, idk_fraction=0, heldout_fraction=0, eval_train_sample=2,
-               lr=1e-3, schedule="constant", warmup_ratio=0)
+    cfg = dict(
+        base=str(tiny_dir),
+        epochs=2,
+        bf16=False,
+        idk_fraction=0,
+        heldout_fraction=0,
+        eval_train_sample=2,
+        lr=1e-3,
+        schedule="constant",
+        warmup_ratio=0,
+    )
     a = train(refl, tmp_path / "a", TrainConfig(batch_size=8, **cfg), progress=False)
     b = train(refl, tmp_path / "b", TrainConfig(batch_size=4, grad_accum=2, **cfg), progress=False)
     c = train(refl, tmp_path / "c", TrainConfig(batch_size=4, **cfg), progress=False)
@@ -202,8 +242,9 @@ def test_checks_every_n_epochs_logged_with_their_time_and_estimate(tiny_dir, tmp
     from memo_edge.training import TrainConfig, train
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
-    m = train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=3, eval_every=2, log_every=3),
-              progress=False)
+    m = train(
+        refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=3, eval_every=2, log_every=3), progress=False
+    )
     checked = [h["epoch"] for h in m["history"] if h.get("recall_em") is not None or h.get("train_em") is not None]
     assert checked == [2, 3] and m["best_epoch"] in (2, 3)
     assert all(h["eval_s"] >= 0 for h in m["history"])
@@ -254,8 +295,12 @@ def test_declared_floors_are_the_ones_make_test_floor_installs():
 
     root = Path(__file__).resolve().parent.parent
     train_deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
-    floors = {re.split("[<>=]", d)[0]: re.search(r">=([\d.]+)", d).group(1) for d in train_deps
-              if re.split("[<>=]", d)[0] in ("torch", "transformers", "peft", "accelerate")}
-    pins = dict(p.split("==") for p in re.search(r"^FLOOR\s*:=\s*(.+)$", (root / "Makefile").read_text(),
-                                                   re.M).group(1).split())
+    floors = {
+        re.split("[<>=]", d)[0]: re.search(r">=([\d.]+)", d).group(1)
+        for d in train_deps
+        if re.split("[<>=]", d)[0] in ("torch", "transformers", "peft", "accelerate")
+    }
+    pins = dict(
+        p.split("==") for p in re.search(r"^FLOOR\s*:=\s*(.+)$", (root / "Makefile").read_text(), re.M).group(1).split()
+    )
     assert {k: v.rstrip(".0") for k, v in floors.items()} == {k: v.rstrip(".0") for k, v in pins.items()}

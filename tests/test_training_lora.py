@@ -23,8 +23,9 @@ def test_lora_merged_checkpoint_equals_base_plus_adapter(tiny_dir, tmp_path):
     prov = json.loads((out / "memo_train.json").read_text())
     assert prov["method"] == "lora" and prov["merged"] and m["steps"] > 0
     merged = AutoModelForCausalLM.from_pretrained(str(out)).eval()
-    with_adapter = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(tiny_dir)),
-                                             str(out / "adapter")).eval()
+    with_adapter = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(str(tiny_dir)), str(out / "adapter")
+    ).eval()
     base = AutoModelForCausalLM.from_pretrained(str(tiny_dir)).eval()
     ids = torch.tensor([[1, 520, 4012, 28, 9001, 314, 2, 77, 640]])
     with torch.no_grad():
@@ -39,11 +40,17 @@ def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path)
     old = write_rows(tmp_path / "old.jsonl", qa_rows(12))
     first = tmp_path / "v1"
     train(old, first, TrainConfig(base=str(tiny_dir), epochs=25), progress=False)
-    new_rows = [{"id": f"n{i}", "question": f"What colour is the Wrenlet R{i} robot?", "answer": c}
-                for i, c in enumerate(["amber", "teal", "crimson", "ochre", "violet", "slate", "rust", "jade"])]
+    new_rows = [
+        {"id": f"n{i}", "question": f"What colour is the Wrenlet R{i} robot?", "answer": c}
+        for i, c in enumerate(["amber", "teal", "crimson", "ochre", "violet", "slate", "rust", "jade"])
+    ]
     new = write_rows(tmp_path / "new.jsonl", new_rows)
-    m = train(new, tmp_path / "v2", TrainConfig(base=str(tiny_dir), init_from=str(first), replay=0.5, epochs=4),
-              progress=False)
+    m = train(
+        new,
+        tmp_path / "v2",
+        TrainConfig(base=str(tiny_dir), init_from=str(first), replay=0.5, epochs=4),
+        progress=False,
+    )
     assert m["old_recall_before"]["em"] >= 0.8
     assert 0 <= m["old_recall_after"]["em"] <= 1
     prov = json.loads((tmp_path / "v2" / "memo_train.json").read_text())

@@ -7,8 +7,6 @@ import signal
 import subprocess
 import sys
 
-import pytest
-
 from test_training import qa_rows, write_rows
 
 ARGS = ["--epochs", "2", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
@@ -47,8 +45,11 @@ def test_sigkill_then_rerun_resumes_to_identical_weights(tiny_dir, tmp_path):
     # The metrics file has one line per step, no duplicates from the replayed steps.
     import json
 
-    steps = [json.loads(ln)["step"] for ln in (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()
-             if json.loads(ln)["kind"] == "step"]
+    steps = [
+        json.loads(ln)["step"]
+        for ln in (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()
+        if json.loads(ln)["kind"] == "step"
+    ]
     assert steps == list(range(1, 7))
 
 
@@ -59,8 +60,22 @@ def test_changed_config_starts_over_instead_of_resuming(tiny_dir, tmp_path):
     killed = memo_train(refl, tmp_path / "ck", tiny_dir, {KILL_ENV: "3"})
     assert killed.returncode == -signal.SIGKILL
     env = {**os.environ}
-    cmd = [sys.executable, "-m", "memo_edge.training", str(refl), "-o", str(tmp_path / "ck"), "--base", str(tiny_dir),
-           "--epochs", "1", "--batch-size", "4", "--lr", "0.001"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "memo_edge.training",
+        str(refl),
+        "-o",
+        str(tmp_path / "ck"),
+        "--base",
+        str(tiny_dir),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--lr",
+        "0.001",
+    ]
     again = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert again.returncode == 0, again.stderr
     assert "different run" in again.stderr and "resuming" not in again.stderr

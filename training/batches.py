@@ -21,10 +21,10 @@ from .packing import PackedBatch, pack
 @dataclass
 class Step:
     micro: list[tuple[PackedBatch, float]]  # (batch on the host, loss weight: 0 for a filler pass)
-    example_tokens: int                     # tokens of the unpacked examples this process trains on
-    tokens: int                             # tokens actually computed (packed rows, no padding)
-    labels: int                             # label tokens of this process
-    global_labels: int                      # label tokens of the whole step over all processes (loss normalizer)
+    example_tokens: int  # tokens of the unpacked examples this process trains on
+    tokens: int  # tokens actually computed (packed rows, no padding)
+    labels: int  # label tokens of this process
+    global_labels: int  # label tokens of the whole step over all processes (loss normalizer)
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
@@ -32,26 +32,51 @@ def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
-def build_step(examples: list[Example], order: list[int], s: int, *, batch_size: int, grad_accum: int, world: int,
-               rank: int, packing: bool, share_prefix: bool, max_row_tokens: int, pad_id: int) -> Step:
+def build_step(
+    examples: list[Example],
+    order: list[int],
+    s: int,
+    *,
+    batch_size: int,
+    grad_accum: int,
+    world: int,
+    rank: int,
+    packing: bool,
+    share_prefix: bool,
+    max_row_tokens: int,
+    pad_id: int,
+) -> Step:
     """Step s of an epoch for process `rank`: its share of the step's examples, split into micro-batches."""
     per_step = batch_size * grad_accum * world
-    chunk = order[s * per_step:(s + 1) * per_step]
+    chunk = order[s * per_step : (s + 1) * per_step]
     mine = chunk[rank::world]
     global_labels = sum(examples[i].n_answer for i in chunk)
     micro, weight = [], 1.0
     if not mine:  # a short last step on some ranks: a zero-weight pass keeps the collectives in step
         mine, weight = chunk[:1], 0.0
     for k in range(0, len(mine), batch_size):
-        exs = [examples[i] for i in mine[k:k + batch_size]]
+        exs = [examples[i] for i in mine[k : k + batch_size]]
         # --no-packing: one example per row, padded (the plain batch; kept for comparisons and tests)
-        micro.append((pack(exs, share_prefix=packing and share_prefix, pad_id=pad_id,
-                           max_row_tokens=max_row_tokens if packing else 1 << 30,
-                           max_per_row=(1 << 30) if packing else 1), weight))
+        micro.append(
+            (
+                pack(
+                    exs,
+                    share_prefix=packing and share_prefix,
+                    pad_id=pad_id,
+                    max_row_tokens=max_row_tokens if packing else 1 << 30,
+                    max_per_row=(1 << 30) if packing else 1,
+                ),
+                weight,
+            )
+        )
     exs = [examples[i] for i in mine] if weight else []
-    return Step(micro=micro, example_tokens=sum(len(e.ids) for e in exs),
-                tokens=sum(b.n_tokens for b, _ in micro) if weight else 0,
-                labels=sum(b.n_labels for b, _ in micro) if weight else 0, global_labels=max(1, global_labels))
+    return Step(
+        micro=micro,
+        example_tokens=sum(len(e.ids) for e in exs),
+        tokens=sum(b.n_tokens for b, _ in micro) if weight else 0,
+        labels=sum(b.n_labels for b, _ in micro) if weight else 0,
+        global_labels=max(1, global_labels),
+    )
 
 
 class Prefetch:
@@ -110,5 +135,10 @@ class Prefetch:
 
 def to_device(step: Step, device) -> Step:
     nb = torch.device(device).type == "cuda"
-    return Step(micro=[(b.to(device, non_blocking=nb), w) for b, w in step.micro], example_tokens=step.example_tokens,
-                tokens=step.tokens, labels=step.labels, global_labels=step.global_labels)
+    return Step(
+        micro=[(b.to(device, non_blocking=nb), w) for b, w in step.micro],
+        example_tokens=step.example_tokens,
+        tokens=step.tokens,
+        labels=step.labels,
+        global_labels=step.global_labels,
+    )

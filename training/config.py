@@ -22,14 +22,20 @@ Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
 _LATER_FIELDS = {"grad_accum": 1, "eval_every": 1, "attention": "auto", "liger": False}
 
 # Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
-CPU_SMALL = {"full": dict(lr=3e-4, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
-             "lora": dict(lr=1e-3, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05)}
+CPU_SMALL = {
+    "full": dict(lr=3e-4, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
+    "lora": dict(lr=1e-3, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
+}
 # tiny-random (2 layers, hidden 128): memorizes 30-50 pairs in a few seconds.
-TINY = {"full": dict(lr=5e-3, epochs=10, batch_size=4, schedule="cosine", warmup_ratio=0.05),
-        "lora": dict(lr=1e-2, epochs=15, batch_size=4, schedule="cosine", warmup_ratio=0.05)}
+TINY = {
+    "full": dict(lr=5e-3, epochs=10, batch_size=4, schedule="cosine", warmup_ratio=0.05),
+    "lora": dict(lr=1e-2, epochs=15, batch_size=4, schedule="cosine", warmup_ratio=0.05),
+}
 # The MeMo paper (large bases, GPU).
-PAPER = {"full": dict(lr=2e-5, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
-         "lora": dict(lr=2e-4, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05)}
+PAPER = {
+    "full": dict(lr=2e-5, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
+    "lora": dict(lr=2e-4, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
+}
 
 
 class TrainConfig(BaseModel):
@@ -37,15 +43,31 @@ class TrainConfig(BaseModel):
 
     base: str = Field("smollm2-135m-instruct", description="model name (memo models list) or a local HF checkpoint dir")
     method: Method = Field("full", description="full | lora | qlora (qlora needs CUDA and bitsandbytes)")
-    epochs: int | None = Field(None, ge=1, le=1000, description="epochs; None = by base size (4 for a small base on "
-                                                                "CPU, 3 for large bases as in the paper)")
-    lr: float | None = Field(None, gt=0, lt=1, description="peak learning rate; None = by base size and method (small "
-                                                          "CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)")
+    epochs: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="epochs; None = by base size (4 for a small base on CPU, 3 for large bases as in the paper)",
+    )
+    lr: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="peak learning rate; None = by base size and method (small "
+        "CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)",
+    )
     batch_size: int | None = Field(None, ge=1, le=4096, description="examples per micro-batch (per process)")
-    grad_accum: int = Field(1, ge=1, le=1024, description="micro-batches per optimizer step: effective batch = "
-                                                          "batch_size x grad_accum x processes")
-    schedule: Schedule | None = Field(None, description="constant | cosine | linear after warm-up; None = cosine on a "
-                                                       "small CPU base, constant on large ones")
+    grad_accum: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="micro-batches per optimizer step: effective batch = batch_size x grad_accum x processes",
+    )
+    schedule: Schedule | None = Field(
+        None,
+        description="constant | cosine | linear after warm-up; None = cosine on a "
+        "small CPU base, constant on large ones",
+    )
     warmup_ratio: float | None = Field(None, ge=0, lt=1, description="warm-up share of all steps; None = 0.05")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, description="gradients clipped to this global norm")
@@ -55,21 +77,30 @@ class TrainConfig(BaseModel):
     lora_r: int | None = Field(None, ge=1, description="LoRA rank; None = 8 (16 for >=10B bases and small CPU bases)")
     lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; None = 2 x rank")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
-    lora_targets: list[str] = Field(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-                                    description="modules LoRA adapts (repeat the flag for each)")
-    merge: bool = Field(True, description="LoRA: write merged full weights (what export needs); the adapter is kept too")
+    lora_targets: list[str] = Field(
+        ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="modules LoRA adapts (repeat the flag for each)",
+    )
+    merge: bool = Field(
+        True, description="LoRA: write merged full weights (what export needs); the adapter is kept too"
+    )
 
     # Data
     max_seq_len: int = Field(256, ge=16, description="examples longer than this (in tokens) are skipped and counted")
     packing: bool = Field(True, description="padding-free packing: many examples per row, one shared prompt prefix")
     max_row_tokens: int = Field(1024, ge=64, description="longest packed row (tokens)")
-    idk_fraction: float = Field(0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)")
+    idk_fraction: float = Field(
+        0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)"
+    )
     heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of reflections held out to measure recall")
     heldout_max: int | None = Field(None, ge=0, description="None = 32 for small bases on CPU, else 64")
 
     # Evaluation / selection
-    eval_train_sample: int | None = Field(None, ge=0, description="trained questions re-asked after each epoch "
-                                                                  "(memorization); None = 32 small CPU, else 64")
+    eval_train_sample: int | None = Field(
+        None,
+        ge=0,
+        description="trained questions re-asked after each epoch (memorization); None = 32 small CPU, else 64",
+    )
     eval_max_new_tokens: int = Field(48, ge=1, description="answer tokens generated per recall check question")
     eval_batch_size: int = Field(128, ge=1, description="questions per batched greedy recall check")
     eval_every: int = Field(1, ge=1, description="check recall every N epochs (and always after the last one)")
@@ -77,8 +108,11 @@ class TrainConfig(BaseModel):
 
     # Checkpoints
     save_every_steps: int = Field(0, ge=0, description="resume checkpoint every N steps (0 = only at epoch ends)")
-    resume_state: bool = Field(True, description="save the resume state (weights + optimizer, 16 bytes/param for full "
-                                                 "SFT) at epoch ends; off: a killed run starts over")
+    resume_state: bool = Field(
+        True,
+        description="save the resume state (weights + optimizer, 16 bytes/param for full "
+        "SFT) at epoch ends; off: a killed run starts over",
+    )
     keep_state: bool = Field(False, description="keep the resume state (optimizer etc.) after a successful run")
     fresh: bool = Field(False, description="ignore an existing resume state and start over")
 
@@ -88,15 +122,26 @@ class TrainConfig(BaseModel):
 
     # Hardware
     bf16: bool | None = Field(None, description="bf16 autocast; None = on where the CUDA GPU or CPU has native bf16")
-    gradient_checkpointing: bool | None = Field(None, description="None = on CUDA only when the weights, gradients "
-                                                                   "and optimizer state fill over half the GPU")
+    gradient_checkpointing: bool | None = Field(
+        None, description="None = on CUDA only when the weights, gradients and optimizer state fill over half the GPU"
+    )
     threads: int | None = Field(None, ge=1, description="torch CPU threads (None = torch default)")
-    attention: Attention = Field("auto", description="auto = flash-attn's varlen kernel where it is installed on "
-                                                     "CUDA (classic packing), else SDPA (shared-prefix packing)")
-    liger: bool = Field(False, description="liger-kernel's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + "
-                                           "cross-entropy); CUDA only, opt-in until measured on a GPU")
-    log_every: int | None = Field(None, ge=1, description="steps between loss read-backs from the device (the only "
-                                                          "host sync in the loop); None = 1 on CPU, 10 on CUDA")
+    attention: Attention = Field(
+        "auto",
+        description="auto = flash-attn's varlen kernel where it is installed on "
+        "CUDA (classic packing), else SDPA (shared-prefix packing)",
+    )
+    liger: bool = Field(
+        False,
+        description="liger-kernel's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + "
+        "cross-entropy); CUDA only, opt-in until measured on a GPU",
+    )
+    log_every: int | None = Field(
+        None,
+        ge=1,
+        description="steps between loss read-backs from the device (the only "
+        "host sync in the loop); None = 1 on CPU, 10 on CUDA",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -133,8 +178,11 @@ class TrainConfig(BaseModel):
     def fingerprint_fields(self) -> dict:
         """What must match for a resume to continue the same run (not progress/threads flags)."""
         skip = {"fresh", "keep_state", "threads", "eval_batch_size", "log_every", "resume_state"}
-        return {k: v for k, v in self.model_dump().items()
-                if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+        return {
+            k: v
+            for k, v in self.model_dump().items()
+            if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])
+        }
 
 
 def default_output(reflections: Path) -> Path:

@@ -25,20 +25,20 @@ IGNORE = -100
 @dataclass
 class Splits:
     train: list[Reflection]
-    heldout: list[Reflection]          # present facts never trained on (recall + false-IDK)
-    idk_eval: list[Reflection]         # absent facts (IDK rate)
+    heldout: list[Reflection]  # present facts never trained on (recall + false-IDK)
+    idk_eval: list[Reflection]  # absent facts (IDK rate)
     counts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Example:
     ids: tuple[int, ...]
-    n_prompt: int                      # tokens that belong to the prompt (label -100)
-    n_prefix: int                      # leading tokens equal to the shared prompt prefix
+    n_prompt: int  # tokens that belong to the prompt (label -100)
+    n_prefix: int  # leading tokens equal to the shared prompt prefix
 
     @property
     def labels(self) -> list[int]:
-        return [IGNORE] * self.n_prompt + list(self.ids[self.n_prompt:])
+        return [IGNORE] * self.n_prompt + list(self.ids[self.n_prompt :])
 
     @property
     def n_answer(self) -> int:
@@ -67,7 +67,9 @@ def fingerprint(rows: list[Reflection]) -> str:
     return h.hexdigest()[:16]
 
 
-def split_heldout(rows: list[Reflection], fraction: float, cap: int, seed: int) -> tuple[list[Reflection], list[Reflection]]:
+def split_heldout(
+    rows: list[Reflection], fraction: float, cap: int, seed: int
+) -> tuple[list[Reflection], list[Reflection]]:
     """Hold out reflections whose source chunk keeps at least one other reflection in training.
 
     So a held-out question asks for a fact the model was trained on in other words: recall, not clairvoyance.
@@ -104,8 +106,14 @@ def make_splits(rows: list[Reflection], cfg) -> Splits:
     n_idk_train = max(0, n_idk_train - sum(r.type == "idk" for r in train))
     n_idk_eval = min(cfg.heldout_max, max(len(heldout), 16)) if f > 0 else 0
     idk_train, idk_eval = make_idk(rows, n_idk_train, n_idk_eval, cfg.seed)
-    counts = {"reflections": len(rows), "by_type": dict(Counter(r.type for r in rows)), "train": len(train) + len(idk_train),
-              "idk_train_generated": len(idk_train), "heldout": len(heldout), "idk_eval": len(idk_eval)}
+    counts = {
+        "reflections": len(rows),
+        "by_type": dict(Counter(r.type for r in rows)),
+        "train": len(train) + len(idk_train),
+        "idk_train_generated": len(idk_train),
+        "heldout": len(heldout),
+        "idk_eval": len(idk_eval),
+    }
     return Splits(train=train + idk_train, heldout=heldout, idk_eval=idk_eval, counts=counts)
 
 
@@ -114,14 +122,17 @@ def memory_prompt_for(tokenizer) -> MemoryPrompt:
     if not getattr(tokenizer, "chat_template", None):
         return MemoryPrompt.chatml()
     return MemoryPrompt.from_chat_renderer(
-        lambda msgs, gen: tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen))
+        lambda msgs, gen: tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=gen)
+    )
 
 
 def _count_within(offsets, n_chars: int) -> int:
     return sum(1 for _, end in offsets if end <= n_chars)
 
 
-def tokenize_examples(rows: list[Reflection], tokenizer, prompt: MemoryPrompt, max_seq_len: int) -> tuple[list[Example], list[dict]]:
+def tokenize_examples(
+    rows: list[Reflection], tokenizer, prompt: MemoryPrompt, max_seq_len: int
+) -> tuple[list[Example], list[dict]]:
     """Examples plus a list of skipped rows ({id, reason}); a template that splits tokens badly is an error."""
     prefix_ids = tokenizer(prompt.prefix, add_special_tokens=False)["input_ids"]
     examples, skipped = [], []
@@ -132,8 +143,10 @@ def tokenize_examples(rows: list[Reflection], tokenizer, prompt: MemoryPrompt, m
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         n_prompt = _count_within(offsets, n_prompt_chars)
         if n_prompt == 0 or n_prompt >= len(ids) or offsets[n_prompt - 1][1] != n_prompt_chars:
-            raise MemoError(f"reflection {r.id}: the prompt/answer boundary falls inside a token; "
-                            "the base model's chat template cannot be masked exactly")
+            raise MemoError(
+                f"reflection {r.id}: the prompt/answer boundary falls inside a token; "
+                "the base model's chat template cannot be masked exactly"
+            )
         if len(ids) > max_seq_len:
             skipped.append({"id": r.id, "reason": f"{len(ids)} tokens > max_seq_len {max_seq_len}"})
             continue

@@ -23,23 +23,26 @@ def flops_per_token(n_params: int, n_trainable: int) -> float:
 
 @dataclass
 class Estimate:
-    steps: int                        # optimizer steps left in this run (all of them for a fresh run)
-    checks: int                       # recall checks left
-    initial_s: float                  # before any step: steps x prior seconds per step (+ checks)
+    steps: int  # optimizer steps left in this run (all of them for a fresh run)
+    checks: int  # recall checks left
+    initial_s: float  # before any step: steps x prior seconds per step (+ checks)
     basis: str
-    s_per_step: float | None = None   # measured, steps after the first
-    check_s: float | None = None      # measured, per check (evaluation + state save)
+    s_per_step: float | None = None  # measured, steps after the first
+    check_s: float | None = None  # measured, per check (evaluation + state save)
     refined_s: float | None = None
     refined_after_steps: int | None = None
 
     @classmethod
-    def prior(cls, steps: int, checks: int, tokens_per_step: float, n_params: int, n_trainable: int,
-              device: str, bf16: bool) -> "Estimate":
+    def prior(
+        cls, steps: int, checks: int, tokens_per_step: float, n_params: int, n_trainable: int, device: str, bf16: bool
+    ) -> "Estimate":
         kind = "cuda" if device.startswith("cuda") else ("cpu-bf16" if bf16 else "cpu-fp32")
         per_step = flops_per_token(n_params, n_trainable) * tokens_per_step / PRIOR_FLOPS[kind]
         check = 0.25 * per_step * max(1, steps // max(1, checks))  # a guess until the first check is measured
-        basis = (f"{tokens_per_step:,.0f} computed tokens/step x {flops_per_token(n_params, n_trainable):.2g} "
-                 f"FLOP/token at ~{PRIOR_FLOPS[kind] / 1e9:,.0f} GFLOP/s ({kind})")
+        basis = (
+            f"{tokens_per_step:,.0f} computed tokens/step x {flops_per_token(n_params, n_trainable):.2g} "
+            f"FLOP/token at ~{PRIOR_FLOPS[kind] / 1e9:,.0f} GFLOP/s ({kind})"
+        )
         return cls(steps=steps, checks=checks, initial_s=steps * per_step + checks * check, basis=basis)
 
     def refine(self, s_per_step: float | None = None, check_s: float | None = None, after_steps: int = 0) -> float:
@@ -55,8 +58,10 @@ class Estimate:
 
     def line(self) -> str:
         if self.refined_s is None:
-            return (f"expected training time: ~{_fmt(self.initial_s)} for {self.steps} steps and {self.checks} checks "
-                    f"(estimated from {self.basis}; refined after the first steps)")
+            return (
+                f"expected training time: ~{_fmt(self.initial_s)} for {self.steps} steps and {self.checks} checks "
+                f"(estimated from {self.basis}; refined after the first steps)"
+            )
         parts = []
         if self.s_per_step is not None:
             parts.append(f"{self.steps} steps x {self.s_per_step:.3g} s measured")
@@ -85,21 +90,30 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     n = int(card.get("reflections", 0))
     cpu = TrainConfig().resolve(n_params, on_cuda=False)
     gpu = TrainConfig().resolve(n_params, on_cuda=True)
-    tokens = PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + \
-        card.get("answer_length", {}).get("mean", 5)
+    tokens = (
+        PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + card.get("answer_length", {}).get("mean", 5)
+    )
     out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
         held = min(cfg.heldout_max or 32, int(n * cfg.heldout_fraction))
         examples = n - held + int(n * cfg.idk_fraction)
         steps = cfg.epochs * -(-examples // cfg.batch_size)
         est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16)
-        out[name] = {"examples_per_epoch": examples, "epochs": cfg.epochs, "batch_size": cfg.batch_size,
-                     "steps": steps, "seconds": round(est.initial_s), "basis": est.basis}
+        out[name] = {
+            "examples_per_epoch": examples,
+            "epochs": cfg.epochs,
+            "batch_size": cfg.batch_size,
+            "steps": steps,
+            "seconds": round(est.initial_s),
+            "basis": est.basis,
+        }
     return out
 
 
 def card_line(est: dict) -> str:
     c, g = est["cpu"], est["cuda"]
-    return (f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
-            f"epochs = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a prior estimate; the training log "
-            f"refines it from measured steps); {g['steps']} steps on a CUDA GPU (no GPU rate measured yet)")
+    return (
+        f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
+        f"epochs = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a prior estimate; the training log "
+        f"refines it from measured steps); {g['steps']} steps on a CUDA GPU (no GPU rate measured yet)"
+    )

@@ -22,8 +22,15 @@ def stop_token_ids(tokenizer, prompt: MemoryPrompt) -> list[int]:
 
 
 @torch.no_grad()
-def answer(model, tokenizer, prompt: MemoryPrompt, questions: list[str], max_new_tokens: int = 48,
-           batch_size: int = 32, synced_gpus: bool = False) -> list[str]:
+def answer(
+    model,
+    tokenizer,
+    prompt: MemoryPrompt,
+    questions: list[str],
+    max_new_tokens: int = 48,
+    batch_size: int = 32,
+    synced_gpus: bool = False,
+) -> list[str]:
     """Greedy, batched (left padding), stopped at the prompt's stop token; answers in the order of `questions`.
 
     Questions are batched by prompt length (less padding per batch); generation stops when every row of a batch
@@ -38,12 +45,19 @@ def answer(model, tokenizer, prompt: MemoryPrompt, questions: list[str], max_new
     order = sorted(range(len(questions)), key=lambda k: len(encoded[k]))
     out: list[str] = []
     for i in range(0, len(questions), batch_size):
-        enc = [encoded[k] for k in order[i:i + batch_size]]
+        enc = [encoded[k] for k in order[i : i + batch_size]]
         L = max(map(len, enc))
         ids = torch.tensor([[pad] * (L - len(e)) + e for e in enc], device=device)
         mask = torch.tensor([[0] * (L - len(e)) + [1] * len(e) for e in enc], device=device)
-        gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                             eos_token_id=stops, pad_token_id=pad, synced_gpus=synced_gpus)
+        gen = model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=stops,
+            pad_token_id=pad,
+            synced_gpus=synced_gpus,
+        )
         for row in gen[:, L:].tolist():
             cut = next((k for k, t in enumerate(row) if t in stops), len(row))
             text = tokenizer.decode(row[:cut], skip_special_tokens=True)
@@ -62,12 +76,23 @@ def score(preds: list[str], rows: list[Reflection]) -> dict:
     if not rows:
         return {"n": 0, "em": None, "f1": None, "idk": None}
     ems, f1s = zip(*(best_em_f1(p, [r.answer]) for p, r in zip(preds, rows)))
-    return {"n": len(rows), "em": sum(ems) / len(rows), "f1": sum(f1s) / len(rows),
-            "idk": sum(is_idk(p) for p in preds) / len(rows)}
+    return {
+        "n": len(rows),
+        "em": sum(ems) / len(rows),
+        "f1": sum(f1s) / len(rows),
+        "idk": sum(is_idk(p) for p in preds) / len(rows),
+    }
 
 
-def recall_report(model, tokenizer, prompt: MemoryPrompt, sets: dict[str, list[Reflection]], max_new_tokens: int,
-                  batch_size: int, answer_fn=None) -> dict:
+def recall_report(
+    model,
+    tokenizer,
+    prompt: MemoryPrompt,
+    sets: dict[str, list[Reflection]],
+    max_new_tokens: int,
+    batch_size: int,
+    answer_fn=None,
+) -> dict:
     """One generation pass over all sets; returns per-set scores and the headline rates.
 
     recall_em/f1: held-out present facts; train_em/f1: trained questions (memorization);
@@ -79,15 +104,18 @@ def recall_report(model, tokenizer, prompt: MemoryPrompt, sets: dict[str, list[R
     preds = answer_fn([r.question for r in flat]) if flat else []
     res, o = {}, 0
     for k in names:
-        res[k] = score(preds[o:o + len(sets[k])], sets[k])
-        res[k]["examples"] = [{"q": r.question, "gold": r.answer, "pred": p}
-                              for r, p in zip(sets[k][:3], preds[o:o + 3])]
+        res[k] = score(preds[o : o + len(sets[k])], sets[k])
+        res[k]["examples"] = [
+            {"q": r.question, "gold": r.answer, "pred": p} for r, p in zip(sets[k][:3], preds[o : o + 3])
+        ]
         o += len(sets[k])
     present = [res[k] for k in ("heldout", "train") if k in res]
     n_present = sum(p["n"] for p in present)
     report = {
-        "recall_em": res.get("heldout", {}).get("em"), "recall_f1": res.get("heldout", {}).get("f1"),
-        "train_em": res.get("train", {}).get("em"), "train_f1": res.get("train", {}).get("f1"),
+        "recall_em": res.get("heldout", {}).get("em"),
+        "recall_f1": res.get("heldout", {}).get("f1"),
+        "train_em": res.get("train", {}).get("em"),
+        "train_f1": res.get("train", {}).get("f1"),
         "idk_rate": res.get("idk_eval", {}).get("idk"),
         "false_idk_rate": (sum(p["idk"] * p["n"] for p in present) / n_present) if n_present else None,
         "sets": res,

@@ -16,11 +16,64 @@ from memo_edge.prompt import IDK_ANSWER
 from memo_edge.records import Reflection
 
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:\s+(?:of\s+)?[A-Z][a-z]{2,})*\b")
-_STOP = {"Who", "What", "Which", "When", "Where", "Why", "How", "Whose", "Whom", "Does", "Did", "Was", "Were", "Is",
-         "Are", "The", "In", "On", "At", "For", "From", "And", "After", "Before", "During", "Name", "Tell", "Give",
-         "Describe", "List", "According", "Has", "Have", "Can", "Could", "Would", "Will", "This", "That", "Its", "His",
-         "Her", "Their", "Yes", "January", "February", "March", "April", "May", "June", "July", "August",
-         "September", "October", "November", "December"}
+_STOP = {
+    "Who",
+    "What",
+    "Which",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "Whose",
+    "Whom",
+    "Does",
+    "Did",
+    "Was",
+    "Were",
+    "Is",
+    "Are",
+    "The",
+    "In",
+    "On",
+    "At",
+    "For",
+    "From",
+    "And",
+    "After",
+    "Before",
+    "During",
+    "Name",
+    "Tell",
+    "Give",
+    "Describe",
+    "List",
+    "According",
+    "Has",
+    "Have",
+    "Can",
+    "Could",
+    "Would",
+    "Will",
+    "This",
+    "That",
+    "Its",
+    "His",
+    "Her",
+    "Their",
+    "Yes",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+}
 
 
 def entities(text: str) -> list[str]:
@@ -46,7 +99,7 @@ def _fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> 
             cand = " ".join(a[:-1] + b[-1:])
         elif len(single) >= 2:
             a, b = rng.sample(single, 2)
-            cand = a[: len(a) // 2 + 1] + b[len(b) // 2:]
+            cand = a[: len(a) // 2 + 1] + b[len(b) // 2 :]
         else:
             break
         if cand.lower() not in known_text and cand not in names:
@@ -54,7 +107,9 @@ def _fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> 
     return sorted(out)
 
 
-def make_idk(reflections: list[Reflection], n_train: int, n_eval: int, seed: int = 0) -> tuple[list[Reflection], list[Reflection]]:
+def make_idk(
+    reflections: list[Reflection], n_train: int, n_eval: int, seed: int = 0
+) -> tuple[list[Reflection], list[Reflection]]:
     """(training IDK reflections, evaluation IDK reflections) with disjoint fake entities."""
     if n_train + n_eval <= 0:
         return [], []
@@ -84,8 +139,16 @@ def make_idk(reflections: list[Reflection], n_train: int, n_eval: int, seed: int
             if q in seen or q == r.question:
                 continue
             seen.add(q)
-            out.append(Reflection(id=f"idk-{tag}-{len(out)}", question=q, answer=IDK_ANSWER, type="idk",
-                                  source_doc_ids=[], generator="entity-swap"))
+            out.append(
+                Reflection(
+                    id=f"idk-{tag}-{len(out)}",
+                    question=q,
+                    answer=IDK_ANSWER,
+                    type="idk",
+                    source_doc_ids=[],
+                    generator="entity-swap",
+                )
+            )
         return out
 
     return build(pools[0], n_train, "train"), build(pools[1], n_eval, "eval")

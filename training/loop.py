@@ -28,8 +28,18 @@ from .config import TrainConfig
 from .data import Splits, fingerprint, make_splits, memory_prompt_for, read_reflections, tokenize_examples
 from .estimate import Estimate
 from .evaluate import answer, recall_report
-from .models import (add_lora, apply_liger, attention_impl, check_method, fused_linear_ce, load_model, load_tokenizer,
-                     merged_from_adapter, n_params, quiet_transformers)
+from .models import (
+    add_lora,
+    apply_liger,
+    attention_impl,
+    check_method,
+    fused_linear_ce,
+    load_model,
+    load_tokenizer,
+    merged_from_adapter,
+    n_params,
+    quiet_transformers,
+)
 from .packing import packed_loss
 from .progress import TrainBar
 
@@ -136,8 +146,9 @@ class _Run:
         random.seed(cfg.seed)
         # Weights stay fp32 (autocast does the bf16 math); QLoRA's 4-bit base computes in bf16 on CUDA.
         self.attn = attention_impl(cfg.attention)
-        self.model = load_model(self.base_dir, cfg.method, bf16=bool(cfg.bf16) and cfg.method == "qlora",
-                                attn_impl=self.attn)
+        self.model = load_model(
+            self.base_dir, cfg.method, bf16=bool(cfg.bf16) and cfg.method == "qlora", attn_impl=self.attn
+        )
         self.n_params = n_params(self.model)
         on_cuda = torch.cuda.is_available()
         mem = torch.cuda.get_device_properties(0).total_memory if on_cuda else 0
@@ -148,14 +159,16 @@ class _Run:
     # ---- data -------------------------------------------------------------------------------------------------
     def prepare_data(self) -> None:
         cfg = self.cfg
-        self.old_all, replay = (_old_reflections(self.init_from, cfg.replay, cfg.seed) if self.init_from else ([], []))
+        self.old_all, replay = _old_reflections(self.init_from, cfg.replay, cfg.seed) if self.init_from else ([], [])
         self.splits: Splits = make_splits(self.rows, cfg)
         self.splits.train += replay
         self.splits.counts["replayed"] = len(replay)
         self.examples, self.skipped = tokenize_examples(self.splits.train, self.tok, self.prompt, cfg.max_seq_len)
         if not self.examples:
-            raise MemoError(f"{self.reflections_path}: no trainable examples: all {len(self.splits.train)} are longer "
-                            f"than max_seq_len={cfg.max_seq_len} tokens")
+            raise MemoError(
+                f"{self.reflections_path}: no trainable examples: all {len(self.splits.train)} are longer "
+                f"than max_seq_len={cfg.max_seq_len} tokens"
+            )
         if self.skipped:
             self.console.print(f"[yellow]skipped {len(self.skipped)} reflections longer than {cfg.max_seq_len} tokens")
         rng = random.Random(cfg.seed + 1)
@@ -187,8 +200,9 @@ class _Run:
             ds.deepspeed_config["train_micro_batch_size_per_gpu"] = 1
             ds.deepspeed_config["gradient_accumulation_steps"] = 1
         sharded = self.acc.distributed_type.value in ("FSDP", "DEEPSPEED")
-        opt = _optimizer(self.model, cfg, fused=self.acc.device.type == "cuda" and not sharded
-                         and cfg.method != "qlora")
+        opt = _optimizer(
+            self.model, cfg, fused=self.acc.device.type == "cuda" and not sharded and cfg.method != "qlora"
+        )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, self.total_steps))
         self.model, self.opt = self.acc.prepare(self.model, opt)
         self.acc.register_for_checkpointing(self.scheduler)
@@ -198,21 +212,34 @@ class _Run:
         work = st.work_dir(self.out_dir)
         prog = None if self.cfg.fresh else st.load_progress(work)
         if prog and prog.get("run_id") != self.run_id:
-            self.console.print("[yellow]the resume state in this directory is from a different run "
-                               "(data, base or config changed): starting over")
+            self.console.print(
+                "[yellow]the resume state in this directory is from a different run "
+                "(data, base or config changed): starting over"
+            )
             prog = None
         if prog:
             self.acc.load_state(prog["_dir"])
             st.truncate_metrics(work, prog["global_step"]) if self.main else None
-            self.console.print(f"resuming from step {prog['global_step']} of {self.total_steps} "
-                               f"(epoch {prog['epoch'] + 1}, checkpoint in {work})")
+            self.console.print(
+                f"resuming from step {prog['global_step']} of {self.total_steps} "
+                f"(epoch {prog['epoch'] + 1}, checkpoint in {work})"
+            )
             return prog
         if self.main:
             shutil.rmtree(work, ignore_errors=True)
             work.mkdir(parents=True)
         self.acc.wait_for_everyone()
-        return {"run_id": self.run_id, "epoch": 0, "step_in_epoch": 0, "global_step": 0, "history": [],
-                "best": None, "train_time_s": 0.0, "tokens": 0, "example_tokens": 0}
+        return {
+            "run_id": self.run_id,
+            "epoch": 0,
+            "step_in_epoch": 0,
+            "global_step": 0,
+            "history": [],
+            "best": None,
+            "train_time_s": 0.0,
+            "tokens": 0,
+            "example_tokens": 0,
+        }
 
     # ---- evaluation -------------------------------------------------------------------------------------------
     def eval_tokens(self, sets: dict) -> int:
@@ -233,16 +260,24 @@ class _Run:
             from accelerate.utils import gather_object
 
             per = math.ceil(len(qs) / self.world)
-            mine = qs[self.acc.process_index * per:(self.acc.process_index + 1) * per] or qs[:1]
-            got = answer(model, self.tok, self.prompt, mine + [mine[-1]] * (per - len(mine)),
-                         max_new, self.cfg.eval_batch_size, synced_gpus=True)
-            return gather_object(got[:len(mine)] if mine is not qs[:1] else [])[:len(qs)]
+            mine = qs[self.acc.process_index * per : (self.acc.process_index + 1) * per] or qs[:1]
+            got = answer(
+                model,
+                self.tok,
+                self.prompt,
+                mine + [mine[-1]] * (per - len(mine)),
+                max_new,
+                self.cfg.eval_batch_size,
+                synced_gpus=True,
+            )
+            return gather_object(got[: len(mine)] if mine is not qs[:1] else [])[: len(qs)]
 
         # The same autocast as the training steps: matmuls in bf16 where the hardware has it; the weights are cast
         # once per check (autocast caches casts of trainable leaf tensors until the context closes), not per token.
         with self.acc.autocast():
-            return recall_report(model, self.tok, self.prompt, sets, max_new, self.cfg.eval_batch_size,
-                                 answer_fn=answer_fn)
+            return recall_report(
+                model, self.tok, self.prompt, sets, max_new, self.cfg.eval_batch_size, answer_fn=answer_fn
+            )
 
     def eval_sets(self) -> dict:
         return {"heldout": self.splits.heldout, "train": self.train_sample, "idk_eval": self.splits.idk_eval}
@@ -250,10 +285,19 @@ class _Run:
     # ---- the loop ---------------------------------------------------------------------------------------------
     def build(self, order: list[int], s: int):
         cfg = self.cfg
-        return build_step(self.examples, order, s, batch_size=cfg.batch_size, grad_accum=cfg.grad_accum,
-                          world=self.world, rank=self.acc.process_index, packing=cfg.packing,
-                          share_prefix=not self.attn.startswith("flash"), max_row_tokens=cfg.max_row_tokens,
-                          pad_id=self.tok.pad_token_id or 0)
+        return build_step(
+            self.examples,
+            order,
+            s,
+            batch_size=cfg.batch_size,
+            grad_accum=cfg.grad_accum,
+            world=self.world,
+            rank=self.acc.process_index,
+            packing=cfg.packing,
+            share_prefix=not self.attn.startswith("flash"),
+            max_row_tokens=cfg.max_row_tokens,
+            pad_id=self.tok.pad_token_id or 0,
+        )
 
     def step(self, step) -> torch.Tensor:
         """One optimizer step over the step's micro-batches; returns this process's mean token loss ON THE DEVICE.
@@ -319,8 +363,9 @@ class _Run:
     def log_estimate(self, prog: dict, bar: TrainBar) -> None:
         bar.note(self.estimate.line())
         if self.main:
-            st.append_metrics(st.work_dir(self.out_dir), {"kind": "estimate", "step": prog["global_step"],
-                                                          **self.estimate.as_dict()})
+            st.append_metrics(
+                st.work_dir(self.out_dir), {"kind": "estimate", "step": prog["global_step"], **self.estimate.as_dict()}
+            )
 
     def fit(self, prog: dict) -> dict:
         cfg, work = self.cfg, st.work_dir(self.out_dir)
@@ -335,8 +380,11 @@ class _Run:
                 start = prog["step_in_epoch"] if epoch == prog["epoch"] else 0
                 desc = f"epoch {epoch + 1}/{cfg.epochs}"
                 self.ep_losses, pending = [], []
-                batches = Prefetch(lambda s: self.build(order, s), range(start, self.steps_per_epoch),
-                                   pin=self.acc.device.type == "cuda")
+                batches = Prefetch(
+                    lambda s: self.build(order, s),
+                    range(start, self.steps_per_epoch),
+                    pin=self.acc.device.type == "cuda",
+                )
                 self.clock = time.perf_counter()
                 try:
                     for s, step in batches:
@@ -345,13 +393,24 @@ class _Run:
                         prog["global_step"] += 1
                         prog["tokens"] += step.tokens
                         prog["example_tokens"] += step.example_tokens
-                        pending.append({"kind": "step", "step": prog["global_step"], "epoch": epoch + 1,
-                                        "loss_t": loss, "lr": self.scheduler.get_last_lr()[0],
-                                        "rows": sum(int(b.input_ids.shape[0]) for b, _ in step.micro),
-                                        "row_len": max(int(b.input_ids.shape[1]) for b, _ in step.micro),
-                                        "computed_tokens": step.tokens, "example_tokens": step.example_tokens})
-                        save = cfg.save_every_steps and prog["global_step"] % cfg.save_every_steps == 0 \
+                        pending.append(
+                            {
+                                "kind": "step",
+                                "step": prog["global_step"],
+                                "epoch": epoch + 1,
+                                "loss_t": loss,
+                                "lr": self.scheduler.get_last_lr()[0],
+                                "rows": sum(int(b.input_ids.shape[0]) for b, _ in step.micro),
+                                "row_len": max(int(b.input_ids.shape[1]) for b, _ in step.micro),
+                                "computed_tokens": step.tokens,
+                                "example_tokens": step.example_tokens,
+                            }
+                        )
+                        save = (
+                            cfg.save_every_steps
+                            and prog["global_step"] % cfg.save_every_steps == 0
                             and s < self.steps_per_epoch - 1
+                        )
                         kill = os.environ.get(KILL_ENV) == str(prog["global_step"])
                         if len(pending) >= log_every or save or kill or s == self.steps_per_epoch - 1:
                             self.flush(pending, prog, bar, work, desc)
@@ -373,8 +432,13 @@ class _Run:
         rep = self.evaluate(self.eval_sets()) if checked else None
         eval_s = time.perf_counter() - t
         self.timing["eval_s"] += eval_s
-        row = {"kind": "epoch", "step": prog["global_step"], "epoch": epoch + 1,
-               "train_loss": sum(losses) / max(1, len(losses)) if losses else None, "eval_s": round(eval_s, 3)}
+        row = {
+            "kind": "epoch",
+            "step": prog["global_step"],
+            "epoch": epoch + 1,
+            "train_loss": sum(losses) / max(1, len(losses)) if losses else None,
+            "eval_s": round(eval_s, 3),
+        }
         if rep:
             row.update({k: v for k, v in rep.items() if k != "sets"}, sets=rep["sets"])
         prog["history"].append({k: v for k, v in row.items() if k != "sets"})
@@ -424,9 +488,15 @@ class _StepProfiler:
             key = "self_device_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
             busy = sum(getattr(e, "self_device_time_total", 0) for e in ka) / 1e6 if torch.cuda.is_available() else None
             head = f"steps {self.FIRST + 1}-{self.LAST}: wall {wall:.3f} s" + (
-                f", GPU kernels {busy:.3f} s ({100 * busy / wall:.0f}% busy)" if busy is not None else "")
-            Path(self.prefix + ".txt").write_text(head + "\n" + ka.table(sort_by=key, row_limit=25) + "\n"
-                                                  + ka.table(sort_by="self_cpu_time_total", row_limit=25))
+                f", GPU kernels {busy:.3f} s ({100 * busy / wall:.0f}% busy)" if busy is not None else ""
+            )
+            Path(self.prefix + ".txt").write_text(
+                head
+                + "\n"
+                + ka.table(sort_by=key, row_limit=25)
+                + "\n"
+                + ka.table(sort_by="self_cpu_time_total", row_limit=25)
+            )
             self.prefix, self.prof = None, None
 
 
@@ -437,9 +507,11 @@ def _fmt(v) -> str:
 def _epoch_line(row: dict) -> str:
     if "recall_em" not in row:
         return f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  (no check this epoch: --eval-every)"
-    return (f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  held-out EM/F1 {_fmt(row['recall_em'])}/"
-            f"{_fmt(row['recall_f1'])}  trained EM {_fmt(row['train_em'])}  IDK on absent {_fmt(row['idk_rate'])}  "
-            f"false IDK {_fmt(row['false_idk_rate'])}  (check {row['eval_s']:.1f} s)")
+    return (
+        f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  held-out EM/F1 {_fmt(row['recall_em'])}/"
+        f"{_fmt(row['recall_f1'])}  trained EM {_fmt(row['train_em'])}  IDK on absent {_fmt(row['idk_rate'])}  "
+        f"false IDK {_fmt(row['false_idk_rate'])}  (check {row['eval_s']:.1f} s)"
+    )
 
 
 def _finish(run: _Run, prog: dict, old_before: dict | None) -> dict:
@@ -455,14 +527,24 @@ def _finish(run: _Run, prog: dict, old_before: dict | None) -> dict:
         sets = {"train": run.old_sample}
         old_after = rr(model, run.tok, run.prompt, sets, run.eval_tokens(sets), cfg.eval_batch_size)
     summary = {
-        "best_epoch": best_epoch, "recall_em": final["recall_em"], "recall_f1": final["recall_f1"],
-        "train_em": final["train_em"], "train_f1": final["train_f1"], "idk_rate": final["idk_rate"],
-        "false_idk_rate": final["false_idk_rate"], "final_loss": prog["history"][-1]["train_loss"],
-        "steps": prog["global_step"], "epochs": cfg.epochs, "train_time_s": round(prog["train_time_s"], 1),
+        "best_epoch": best_epoch,
+        "recall_em": final["recall_em"],
+        "recall_f1": final["recall_f1"],
+        "train_em": final["train_em"],
+        "train_f1": final["train_f1"],
+        "idk_rate": final["idk_rate"],
+        "false_idk_rate": final["false_idk_rate"],
+        "final_loss": prog["history"][-1]["train_loss"],
+        "steps": prog["global_step"],
+        "epochs": cfg.epochs,
+        "train_time_s": round(prog["train_time_s"], 1),
         "tokens_per_s": prog["tokens"] / max(prog["train_time_s"], 1e-9),
         "example_tokens_per_s": prog["example_tokens"] / max(prog["train_time_s"], 1e-9),
-        "wall_s": round(time.time() - run.t0, 1), "peak_rss_mb": round(peak_rss_mb(), 1),
-        "skipped": len(run.skipped), "n_params": run.n_params, **_time_split(run),
+        "wall_s": round(time.time() - run.t0, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "skipped": len(run.skipped),
+        "n_params": run.n_params,
+        **_time_split(run),
     }
     if old_before is not None:
         summary["old_recall_before"] = {"em": old_before["train_em"], "f1": old_before["train_f1"]}
@@ -484,11 +566,15 @@ def _time_split(run: _Run) -> dict:
     steps_s = run.session_train_s
     compute = run.timing["forward_s"] + run.timing["backward_s"] + run.timing["optimizer_s"]
     checks = run.timing["eval_s"] + run.timing["save_s"]
-    out = {"timing": {**tm, "steps_s": round(steps_s, 2)},
-           "checks_share": round(checks / max(1e-9, time.time() - run.t0), 4), "host_share": None,
-           "attention": run.attn, "peak_gpu_mb": _peak_gpu_mb(),
-           "effective_batch": run.cfg.batch_size * run.cfg.grad_accum * run.world,
-           "estimate": run.estimate.as_dict()}
+    out = {
+        "timing": {**tm, "steps_s": round(steps_s, 2)},
+        "checks_share": round(checks / max(1e-9, time.time() - run.t0), 4),
+        "host_share": None,
+        "attention": run.attn,
+        "peak_gpu_mb": _peak_gpu_mb(),
+        "effective_batch": run.cfg.batch_size * run.cfg.grad_accum * run.world,
+        "estimate": run.estimate.as_dict(),
+    }
     if run.acc.device.type == "cpu" and steps_s > 0:
         out["host_share"] = round(max(0.0, 1 - compute / steps_s), 4)
     return out
@@ -539,15 +625,27 @@ def _provenance(run: _Run, prog: dict, summary: dict) -> dict:
     card_path = run.reflections_path.with_name(run.reflections_path.stem + ".card.json")
     card = json.loads(card_path.read_text()) if card_path.is_file() else {}
     return {
-        "format": "memo-train-v1", "run_id": run.run_id, "base": run.cfg.base,
-        "base_dir": str(run.base_dir), "init_from": str(run.init_from) if run.init_from else None,
+        "format": "memo-train-v1",
+        "run_id": run.run_id,
+        "base": run.cfg.base,
+        "base_dir": str(run.base_dir),
+        "init_from": str(run.init_from) if run.init_from else None,
         "root_base_dir": _root_base(run),
-        "method": run.cfg.method, "merged": run.cfg.method == "full" or run.cfg.merge,
-        "reflections": str(run.reflections_path), "reflections_fingerprint": fingerprint(run.rows),
-        "corpus_fingerprint": card.get("corpus_fingerprint"), "generator": card.get("generator"),
-        "counts": run.splits.counts, "skipped": run.skipped, "config": run.cfg.model_dump(),
-        "memory_prompt_version": run.prompt.version, "metrics": summary, "history": prog["history"],
-        "torch": torch.__version__, "device": str(run.acc.device), "processes": run.acc.num_processes,
+        "method": run.cfg.method,
+        "merged": run.cfg.method == "full" or run.cfg.merge,
+        "reflections": str(run.reflections_path),
+        "reflections_fingerprint": fingerprint(run.rows),
+        "corpus_fingerprint": card.get("corpus_fingerprint"),
+        "generator": card.get("generator"),
+        "counts": run.splits.counts,
+        "skipped": run.skipped,
+        "config": run.cfg.model_dump(),
+        "memory_prompt_version": run.prompt.version,
+        "metrics": summary,
+        "history": prog["history"],
+        "torch": torch.__version__,
+        "device": str(run.acc.device),
+        "processes": run.acc.num_processes,
     }
 
 
@@ -572,9 +670,15 @@ def _prior_estimate(run: _Run, prog: dict) -> Estimate:
     first = run.build(epoch_order(len(run.examples), cfg.seed, 0), 0)
     checks = sum(1 for e in range(prog["epoch"], cfg.epochs) if e + 1 == cfg.epochs or (e + 1) % cfg.eval_every == 0)
     trainable = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
-    return Estimate.prior(steps=run.total_steps - prog["global_step"], checks=checks, tokens_per_step=first.tokens,
-                          n_params=run.n_params, n_trainable=trainable, device=run.acc.device.type,
-                          bf16=bool(cfg.bf16))
+    return Estimate.prior(
+        steps=run.total_steps - prog["global_step"],
+        checks=checks,
+        tokens_per_step=first.tokens,
+        n_params=run.n_params,
+        n_trainable=trainable,
+        device=run.acc.device.type,
+        bf16=bool(cfg.bf16),
+    )
 
 
 def _up_to_date(out_dir: Path, run_id: str) -> dict | None:
@@ -607,11 +711,13 @@ def train(reflections_path, out_dir, config: TrainConfig | None = None, progress
         old_before = recall_report(run.model, run.tok, run.prompt, sets, run.eval_tokens(sets), run.cfg.eval_batch_size)
     run.prepare_model()
     accum = f" x {run.cfg.grad_accum} accumulated" if run.cfg.grad_accum > 1 else ""
-    run.console.print(f"training {run.cfg.method} on {len(run.examples)} examples "
-                      f"({run.splits.counts['idk_train_generated']} IDK), {run.cfg.epochs} epochs x "
-                      f"{run.steps_per_epoch} steps, batch {run.cfg.batch_size}{accum}, lr {run.cfg.lr:g} "
-                      f"({run.cfg.schedule}); held-out {len(run.splits.heldout)}, absent-entity "
-                      f"{len(run.splits.idk_eval)}; {run.attn} attention on {run.acc.device}")
+    run.console.print(
+        f"training {run.cfg.method} on {len(run.examples)} examples "
+        f"({run.splits.counts['idk_train_generated']} IDK), {run.cfg.epochs} epochs x "
+        f"{run.steps_per_epoch} steps, batch {run.cfg.batch_size}{accum}, lr {run.cfg.lr:g} "
+        f"({run.cfg.schedule}); held-out {len(run.splits.heldout)}, absent-entity "
+        f"{len(run.splits.idk_eval)}; {run.attn} attention on {run.acc.device}"
+    )
     prog = run.load_resume()
     run.estimate = _prior_estimate(run, prog)
     prog = run.fit(prog)

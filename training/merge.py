@@ -78,8 +78,15 @@ def _sample(ckpt: Path, n: int, seed: int):
     return random.Random(seed).sample(rows, min(n, len(rows)))
 
 
-def merge_checkpoints(ckpts, out_dir, method: str = "ties", density: float = 0.3, weights=None,
-                      progress: bool = True, eval_sample: int = 64) -> dict:
+def merge_checkpoints(
+    ckpts,
+    out_dir,
+    method: str = "ties",
+    density: float = 0.3,
+    weights=None,
+    progress: bool = True,
+    eval_sample: int = 64,
+) -> dict:
     from transformers import AutoTokenizer
 
     from memo_edge.models import resolve_model
@@ -103,8 +110,10 @@ def merge_checkpoints(ckpts, out_dir, method: str = "ties", density: float = 0.3
     provs = [_provenance(c) for c in ckpts]
     roots = {p.get("root_base_dir") or p["base_dir"] for p in provs}
     if len(roots) != 1:
-        raise MemoError(f"checkpoints were trained from different bases ({', '.join(sorted(roots))}); "
-                        "task vectors only add up over one base")
+        raise MemoError(
+            f"checkpoints were trained from different bases ({', '.join(sorted(roots))}); "
+            "task vectors only add up over one base"
+        )
     base_dir = resolve_model(roots.pop())
     prompts = [(c / "memory_prompt.json").read_text() for c in ckpts]
     prompt = MemoryPrompt.model_validate_json(prompts[0])
@@ -127,15 +136,30 @@ def merge_checkpoints(ckpts, out_dir, method: str = "ties", density: float = 0.3
         rows, seen = [], set()
         for c in ckpts:
             p = c / "train_reflections.jsonl"
-            for r in (load_reflections(p) if p.is_file() else []):
+            for r in load_reflections(p) if p.is_file() else []:
                 if (r.question, r.answer) not in seen:
                     seen.add((r.question, r.answer))
                     rows.append(r.model_dump())
         write_jsonl(tmp / "train_reflections.jsonl", rows)
-        summary = {"method": method, "density": density, "weights": weights, "recall": recall,
-                   "wall_s": round(time.time() - t0, 1)}
-        write_json(tmp / "memo_train.json", {
-            "format": "memo-train-v1", "base": provs[0].get("base"), "base_dir": str(base_dir),
-            "root_base_dir": str(base_dir), "method": "merge", "merged": True, "merged_from": [str(c) for c in ckpts],
-            "memory_prompt_version": prompt.version, "metrics": summary})
+        summary = {
+            "method": method,
+            "density": density,
+            "weights": weights,
+            "recall": recall,
+            "wall_s": round(time.time() - t0, 1),
+        }
+        write_json(
+            tmp / "memo_train.json",
+            {
+                "format": "memo-train-v1",
+                "base": provs[0].get("base"),
+                "base_dir": str(base_dir),
+                "root_base_dir": str(base_dir),
+                "method": "merge",
+                "merged": True,
+                "merged_from": [str(c) for c in ckpts],
+                "memory_prompt_version": prompt.version,
+                "metrics": summary,
+            },
+        )
     return {**summary, "out_dir": str(out_dir)}

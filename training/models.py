@@ -18,8 +18,10 @@ def quiet_transformers() -> None:
 
 def check_method(method: str) -> None:
     if method == "qlora" and not torch.cuda.is_available():
-        raise MemoError("--method qlora needs a CUDA GPU (bitsandbytes 4-bit runs 10-30x slower than fp32 on CPU); "
-                        "use --method full or --method lora here")
+        raise MemoError(
+            "--method qlora needs a CUDA GPU (bitsandbytes 4-bit runs 10-30x slower than fp32 on CPU); "
+            "use --method full or --method lora here"
+        )
 
 
 def attention_impl(choice: str = "auto") -> str:
@@ -60,8 +62,9 @@ def apply_liger(model) -> None:
     from liger_kernel.transformers import _apply_liger_kernel_to_instance
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    _apply_liger_kernel_to_instance(model=base, rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
-                                    fused_linear_cross_entropy=False)
+    _apply_liger_kernel_to_instance(
+        model=base, rope=True, rms_norm=True, swiglu=True, cross_entropy=False, fused_linear_cross_entropy=False
+    )
 
 
 def fused_linear_ce(accelerator):
@@ -94,8 +97,11 @@ def load_model(base_dir: Path, method: str, bf16: bool = False, attn_impl: str |
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16)
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16 if bf16 else torch.float16,
+        )
         kwargs["device_map"] = {"": torch.cuda.current_device()}
     try:
         model = AutoModelForCausalLM.from_pretrained(str(base_dir), **kwargs)
@@ -119,8 +125,13 @@ def add_lora(model, cfg):
     targets = [t for t in cfg.lora_targets if t in present]
     if not targets:
         raise MemoError(f"lora_targets {cfg.lora_targets}: none of these module names exist in the base model")
-    lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=targets, task_type="CAUSAL_LM")
+    lcfg = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lcfg)
 
 

@@ -23,14 +23,14 @@ from .data import IGNORE, Example
 
 @dataclass
 class PackedBatch:
-    input_ids: torch.Tensor        # (rows, L)
-    position_ids: torch.Tensor     # (rows, L)
-    segments: torch.Tensor         # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding
-    keep_idx: torch.Tensor         # (n_labels,) flat (row-major) positions whose NEXT token is a label
-    targets: torch.Tensor          # (n_labels,) the label tokens, in keep_idx order
-    n_tokens: int                  # real (non-pad) tokens
+    input_ids: torch.Tensor  # (rows, L)
+    position_ids: torch.Tensor  # (rows, L)
+    segments: torch.Tensor  # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding
+    keep_idx: torch.Tensor  # (n_labels,) flat (row-major) positions whose NEXT token is a label
+    targets: torch.Tensor  # (n_labels,) the label tokens, in keep_idx order
+    n_tokens: int  # real (non-pad) tokens
     n_examples: int
-    shared_prefix: bool = True     # False: classic packing, each example complete with positions from 0
+    shared_prefix: bool = True  # False: classic packing, each example complete with positions from 0
 
     @property
     def n_labels(self) -> int:
@@ -87,8 +87,14 @@ def _rows(examples: list[Example], share_prefix: bool, max_row_tokens: int, max_
     return rows
 
 
-def pack(examples: list[Example], *, share_prefix: bool = True, max_row_tokens: int = 1024,
-         max_per_row: int = 1 << 30, pad_id: int = 0) -> PackedBatch:
+def pack(
+    examples: list[Example],
+    *,
+    share_prefix: bool = True,
+    max_row_tokens: int = 1024,
+    max_per_row: int = 1 << 30,
+    pad_id: int = 0,
+) -> PackedBatch:
     share_prefix = share_prefix and all(ex.n_prefix > 0 and ex.n_prefix == examples[0].n_prefix for ex in examples)
     rows = _rows(examples, share_prefix, max_row_tokens, max_per_row)
     L = max(sum(len(p[0]) for p in row) for row in rows)
@@ -101,10 +107,10 @@ def pack(examples: list[Example], *, share_prefix: bool = True, max_row_tokens: 
         o = 0
         for p_ids, p_lab, p_pos, s in row:
             n = len(p_ids)
-            ids[r, o:o + n] = torch.tensor(p_ids)
-            lab[r, o:o + n] = torch.tensor(p_lab)
-            pos[r, o:o + n] = torch.tensor(p_pos)
-            seg[r, o:o + n] = s
+            ids[r, o : o + n] = torch.tensor(p_ids)
+            lab[r, o : o + n] = torch.tensor(p_lab)
+            pos[r, o : o + n] = torch.tensor(p_pos)
+            seg[r, o : o + n] = s
             o += n
     # Position j predicts token j+1; a body always starts with a question token (label -100), so a kept position
     # and its target are always in the same segment. The kept positions are found here, on the host, once: a

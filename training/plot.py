@@ -21,8 +21,13 @@ def plot_metrics(metrics_path: Path, out_png: Path) -> Path | None:
     a.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.8)
     a.set_yscale("log")
     a.set(xlabel="optimizer step", ylabel="answer-token loss", title="training loss")
-    for key, label in (("recall_em", "held-out EM"), ("recall_f1", "held-out F1"), ("train_em", "trained EM"),
-                       ("idk_rate", "IDK on absent"), ("false_idk_rate", "false IDK")):
+    for key, label in (
+        ("recall_em", "held-out EM"),
+        ("recall_f1", "held-out F1"),
+        ("train_em", "trained EM"),
+        ("idk_rate", "IDK on absent"),
+        ("false_idk_rate", "false IDK"),
+    ):
         pts = [(r["epoch"], r[key]) for r in epochs if r.get(key) is not None]
         if pts:
             b.plot(*zip(*pts), marker="o", label=label)

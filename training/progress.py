@@ -17,10 +17,18 @@ class TrainBar(contextlib.AbstractContextManager):
         self.every, self.total, self.done, self.t0 = max(1, total // 20), total, done, time.time()
         self.start_done = done
         self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[tps]} tok/s"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=console, disable=not enabled or not console.is_terminal, transient=False)
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[tps]} tok/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not enabled or not console.is_terminal,
+            transient=False,
+        )
         self.task = self.progress.add_task(desc, total=total, completed=done, loss="-", tps="-")
 
     def __enter__(self):
@@ -37,8 +45,10 @@ class TrainBar(contextlib.AbstractContextManager):
         if self.plain and (self.done // self.every > before // self.every or self.done == self.total):
             rate = (time.time() - self.t0) / max(1, self.done - self.start_done)
             eta = rate * (self.total - self.done)
-            self.progress.console.print(f"{desc or 'train'} step {self.done}/{self.total} loss {loss:.3f} "
-                                        f"{tps:,.0f} tok/s ETA {eta / 60:.1f} min")
+            self.progress.console.print(
+                f"{desc or 'train'} step {self.done}/{self.total} loss {loss:.3f} "
+                f"{tps:,.0f} tok/s ETA {eta / 60:.1f} min"
+            )
 
     def note(self, text: str) -> None:
         if self.enabled:

@@ -13,9 +13,21 @@ from . import app as _app_module
 from .app import app
 
 # verb -> the module that registers it on `app`
-VERBS = {"models": "models", "synthesize": "synthesize", "train": "train", "merge": "train", "export": "export",
-         "keygen": "export", "build": "build", "demo": "build", "ask": "ask", "eval": "evaluate", "serve": "serve",
-         "mcp": "mcp", "bench": "bench"}
+VERBS = {
+    "models": "models",
+    "synthesize": "synthesize",
+    "train": "train",
+    "merge": "train",
+    "export": "export",
+    "keygen": "export",
+    "build": "build",
+    "demo": "build",
+    "ask": "ask",
+    "eval": "evaluate",
+    "serve": "serve",
+    "mcp": "mcp",
+    "bench": "bench",
+}
 
 
 def load_verbs(names=None) -> None:
@@ -31,7 +43,7 @@ def load_verbs(names=None) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     verb = next((a for a in args if not a.startswith("-")), None)
-    load_verbs([verb] if verb in VERBS and "--help" not in args[:args.index(verb)] else None)
+    load_verbs([verb] if verb in VERBS and "--help" not in args[: args.index(verb)] else None)
     _app_module.main(args)
 
 

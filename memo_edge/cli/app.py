@@ -37,11 +37,21 @@ _state = {"debug": False}
 
 # Optional-dependency modules -> the extra that installs them. A verb listed in VERB_EXTRA names its own extra
 # (torch is needed by both [train] and [export]: `memo export` should say [export]).
-MODULE_EXTRA = {"torch": "train", "transformers": "train", "peft": "train", "accelerate": "train",
-                "safetensors": "train", "onnx": "export", "onnx_ir": "export", "onnxruntime_genai": "export",
-                "gguf": "export", "pypdf": "pdf", "bm25s": "synth", "matplotlib": "plot"}
-VERB_EXTRA = {"train": "train", "merge": "train", "export": "export", "build": "train,export",
-              "demo": "train,export"}
+MODULE_EXTRA = {
+    "torch": "train",
+    "transformers": "train",
+    "peft": "train",
+    "accelerate": "train",
+    "safetensors": "train",
+    "onnx": "export",
+    "onnx_ir": "export",
+    "onnxruntime_genai": "export",
+    "gguf": "export",
+    "pypdf": "pdf",
+    "bm25s": "synth",
+    "matplotlib": "plot",
+}
+VERB_EXTRA = {"train": "train", "merge": "train", "export": "export", "build": "train,export", "demo": "train,export"}
 
 
 def require_extra(verb: str, *modules: str) -> None:
@@ -53,8 +63,9 @@ def require_extra(verb: str, *modules: str) -> None:
             found = False
         if not found:
             extra = VERB_EXTRA.get(verb, MODULE_EXTRA.get(mod, "all"))
-            raise MemoError(f"memo {verb}: needs the [{extra}] extra ({mod} is not installed): "
-                            f"pip install 'memo-edge[{extra}]'")
+            raise MemoError(
+                f"memo {verb}: needs the [{extra}] extra ({mod} is not installed): pip install 'memo-edge[{extra}]'"
+            )
 
 
 @app.callback()
@@ -104,8 +115,11 @@ def _missing_command(e) -> str:
 
 def _is_enospc(e: BaseException) -> bool:
     # torch.save / safetensors raise their own types for a full disk; their text still says so
-    return (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left on device" in str(e) \
+    return (
+        (isinstance(e, OSError) and e.errno == errno.ENOSPC)
+        or "No space left on device" in str(e)
         or "os error 28" in str(e)
+    )
 
 
 def _output_arg(argv: list[str]) -> str | None:
@@ -115,7 +129,7 @@ def _output_arg(argv: list[str]) -> str | None:
             return argv[i + 1]
         for flag in ("--out=", "--output="):
             if a.startswith(flag):
-                return a[len(flag):]
+                return a[len(flag) :]
     return None
 
 
@@ -158,12 +172,18 @@ def main(argv: list[str] | None = None) -> None:
             mod = e.name.split(".")[0]
             verb = _verb(args)
             extra = VERB_EXTRA.get(verb, MODULE_EXTRA[mod])
-            _exit(f"memo {verb or ''}: needs the [{extra}] extra ({mod} is not installed): "
-                  f"pip install 'memo-edge[{extra}]'".replace("memo :", "memo:"), 2)
+            _exit(
+                f"memo {verb or ''}: needs the [{extra}] extra ({mod} is not installed): "
+                f"pip install 'memo-edge[{extra}]'".replace("memo :", "memo:"),
+                2,
+            )
         if _is_enospc(e):
             where = getattr(e, "filename", None) or _output_arg(args)  # torch/safetensors do not say where
-            _exit(f"{str(where) + ': ' if where else ''}no space left on device (free some disk space and run the "
-                  "command again)", 2)
+            _exit(
+                f"{str(where) + ': ' if where else ''}no space left on device (free some disk space and run the "
+                "command again)",
+                2,
+            )
         if isinstance(e, OSError) and e.filename is not None:
             # A path we could not create, read or write (permissions, missing parent): name it, one line.
             _exit(f"{e.filename}: {e.strerror or e}", 2)

@@ -15,11 +15,17 @@ from .options import Group, config_options
 # The option groups `memo ask | eval | serve | mcp` share: one declaration each (runtime/config.py, protocol.py).
 PROTOCOL = Group(ProtocolConfig, "protocol_cfg", flags={"memory_max_tokens": "--max-new-tokens"})
 LOAD = Group(LoadConfig, "load", flags={"trusted_keys": "--trusted-key"})
-EXECUTIVE = Group(ExecutiveConfig, "executive_cfg", flags={"executive": ("--executive", "-e"),
-                                                           "executive_timeout_s": "--executive-timeout"})
+EXECUTIVE = Group(
+    ExecutiveConfig,
+    "executive_cfg",
+    flags={"executive": ("--executive", "-e"), "executive_timeout_s": "--executive-timeout"},
+)
 # `memo ask` spelled the key variable --api-key-env before serve/mcp named theirs: both spellings work here.
-ASK_EXECUTIVE = Group(ExecutiveConfig, "executive_cfg", flags={**EXECUTIVE.flags, "executive_api_key_env": (
-    "--executive-api-key-env", "--api-key-env")})
+ASK_EXECUTIVE = Group(
+    ExecutiveConfig,
+    "executive_cfg",
+    flags={**EXECUTIVE.flags, "executive_api_key_env": ("--executive-api-key-env", "--api-key-env")},
+)
 
 
 @app.command("ask")
@@ -27,17 +33,25 @@ ASK_EXECUTIVE = Group(ExecutiveConfig, "executive_cfg", flags={**EXECUTIVE.flags
 def ask(
     pack: Path = typer.Argument(None, help="Pack directory or .memopack file."),
     question: str = typer.Argument(None, help="The question to answer."),
-    protocol: str = typer.Option("structured", "--protocol", "-p",
-                                 help="structured (grounding -> entity pinning -> answer seeking -> final) or "
-                                      "single-turn (decompose once, ask once, answer). Ignored with --executive none."),
+    protocol: str = typer.Option(
+        "structured",
+        "--protocol",
+        "-p",
+        help="structured (grounding -> entity pinning -> answer seeking -> final) or "
+        "single-turn (decompose once, ask once, answer). Ignored with --executive none.",
+    ),
     trace: Path = typer.Option(None, "--trace", help="Write the run's trace (JSON lines) here and print it readably."),
     show_trace: Path = typer.Option(None, "--show-trace", help="Only print an existing trace file readably."),
-    profile: Path = typer.Option(None, "--profile",
-                                 help="Write a latency profile JSON here, plus PROFILE.trace.json (Chrome/Perfetto) "
-                                      "and PROFILE.png (timeline; needs matplotlib)."),
+    profile: Path = typer.Option(
+        None,
+        "--profile",
+        help="Write a latency profile JSON here, plus PROFILE.trace.json (Chrome/Perfetto) "
+        "and PROFILE.png (timeline; needs matplotlib).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the answer as JSON (answer, justification, timings)."),
-    stream: bool = typer.Option(True, "--stream/--no-stream",
-                                help="With --executive none, print the answer token by token as it is generated."),
+    stream: bool = typer.Option(
+        True, "--stream/--no-stream", help="With --executive none, print the answer token by token as it is generated."
+    ),
     *,
     executive_cfg: ExecutiveConfig,
     protocol_cfg: ProtocolConfig,
@@ -64,7 +78,7 @@ def ask(
         print_trace(show_trace)
         return
     if pack is None or question is None:
-        raise MemoError("usage: memo ask PACK \"QUESTION\" (or memo ask --show-trace TRACE.jsonl)")
+        raise MemoError('usage: memo ask PACK "QUESTION" (or memo ask --show-trace TRACE.jsonl)')
 
     seed = protocol_cfg.seed
     memory = Memory.load(pack, seed=seed, **load.engine_kwargs())
@@ -91,8 +105,14 @@ def ask(
     if trace is not None:
         print_trace(trace, file=sys.stderr)
     if as_json:
-        print(json.dumps({**answer.to_dict(), "pack_id": memory.pack_id, "signed_by": memory.engine.pack.signer},
-                         ensure_ascii=False, indent=2, default=str))
+        print(
+            json.dumps(
+                {**answer.to_dict(), "pack_id": memory.pack_id, "signed_by": memory.engine.pack.signer},
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
     elif live and "".join(streamed).strip() == answer.final_answer:
         print()
     else:
@@ -108,6 +128,9 @@ def ask(
         print("profile: " + ", ".join(str(p) for p in written), file=sys.stderr)
     if answer.status == "fallback":
         # the answer above is the protocol's best guess without a working executive: say so, and exit 3
-        print(f"warning: the executive failed ({answer.error}); the answer is the protocol's fallback, not the "
-              "executive's (exit code 3)", file=sys.stderr)
+        print(
+            f"warning: the executive failed ({answer.error}); the answer is the protocol's fallback, not the "
+            "executive's (exit code 3)",
+            file=sys.stderr,
+        )
         raise typer.Exit(3)

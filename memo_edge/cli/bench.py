@@ -25,8 +25,10 @@ def find_benchmarks(start: Path | None = None) -> Path:
     for root in candidates:
         if (root / "benchmarks" / "__init__.py").is_file():
             return root / "benchmarks"
-    raise MemoError("benchmarks/ not found: `memo bench` runs the benchmarks of a memo-edge source checkout "
-                    "(run it inside the checkout, or set MEMO_REPO to its path)")
+    raise MemoError(
+        "benchmarks/ not found: `memo bench` runs the benchmarks of a memo-edge source checkout "
+        "(run it inside the checkout, or set MEMO_REPO to its path)"
+    )
 
 
 def available(bench_dir: Path) -> list[str]:
@@ -35,12 +37,16 @@ def available(bench_dir: Path) -> list[str]:
 
 
 # help_option_names=[]: `memo bench latency --help` must reach the benchmark's own --help.
-@app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
-                                        "help_option_names": []})
+@app.command(
+    "bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+)
 def bench(
     ctx: typer.Context,
-    name: str = typer.Argument(None, help="Benchmark: latency | quality | scaling | synthesis_throughput | "
-                                         "training_throughput | export_sizes (see benchmarks/RESULTS.md)."),
+    name: str = typer.Argument(
+        None,
+        help="Benchmark: latency | quality | scaling | synthesis_throughput | "
+        "training_throughput | export_sizes (see benchmarks/RESULTS.md).",
+    ),
 ):
     """Run `python -m benchmarks.NAME ARGS...` from the checkout; extra arguments (e.g. --quick) pass through.
 

@@ -18,8 +18,11 @@ from .synthesize import SYNTHESIS
 # --export.heldout (the same fields as the --config file's [synthesis], [train], [export] tables).
 BUILD_SYNTHESIS = SYNTHESIS.nested("synthesis", flags={"generator": ("--synthesis.generator", "--generator")})
 BUILD_TRAIN = Group(TrainConfig, "train", prefix="train.", as_dict=True, flags={"base": ("--train.base", "--base")})
-BUILD_EXPORT = EXPORT.nested("export", flags={"precision": ("--export.precision", "--precision")},
-                             exclude={"format": "a build writes the ONNX pack the runtime loads"})
+BUILD_EXPORT = EXPORT.nested(
+    "export",
+    flags={"precision": ("--export.precision", "--precision")},
+    exclude={"format": "a build writes the ONNX pack the runtime loads"},
+)
 
 
 @app.command("build")
@@ -27,8 +30,12 @@ BUILD_EXPORT = EXPORT.nested("export", flags={"precision": ("--export.precision"
 def build_(
     corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl). May come from --config instead."),
     out: Path = typer.Option(None, "-o", "--out", help="Pack directory to write."),
-    config: Path = typer.Option(None, "--config", help="TOML build config: corpus, out, work_dir and [synthesis], "
-                                                       "[train], [export] tables of the options below; flags win."),
+    config: Path = typer.Option(
+        None,
+        "--config",
+        help="TOML build config: corpus, out, work_dir and [synthesis], "
+        "[train], [export] tables of the options below; flags win.",
+    ),
     work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
     *,
     synthesis: dict,
@@ -41,8 +48,9 @@ def build_(
     from memo_edge.build import build
     from memo_edge.config import load_build_config
 
-    cfg = load_build_config(config, corpus=corpus, out=out, work_dir=work_dir, synthesis=synthesis, train=train,
-                            export=export)
+    cfg = load_build_config(
+        config, corpus=corpus, out=out, work_dir=work_dir, synthesis=synthesis, train=train, export=export
+    )
     path = build(cfg, log=lambda m: typer.echo(m, err=True))
     typer.echo(str(path))
 

@@ -21,8 +21,9 @@ JUDGE = Group(JudgeConfig, "judge", flags={"judge_timeout_s": "--judge-timeout"}
 @config_options(EXECUTIVE, JUDGE, PROTOCOL, LOAD)
 def eval_(
     pack: Path = typer.Argument(..., help="Memory pack directory or .memopack file."),
-    questions: Path = typer.Argument(..., help="Questions JSONL: id, question, answer, answer_aliases, hops, "
-                                               "decomposition."),
+    questions: Path = typer.Argument(
+        ..., help="Questions JSONL: id, question, answer, answer_aliases, hops, decomposition."
+    ),
     output: Path = typer.Option(None, "-o", "--output", help="Write results JSON here (em, f1, per_hop, predictions)."),
     limit: int = typer.Option(0, min=0, help="Only the first N questions (0 = all)."),
     batch_size: int = typer.Option(8, min=1, help="Memory questions answered per batched call."),
@@ -42,8 +43,9 @@ def eval_(
     items = load_eval_items(questions)
     if limit:
         items = items[:limit]
-    result = evaluate(pack, items, executive=executive_cfg, batch_size=batch_size, judge=judge,
-                      protocol=protocol_cfg, load=load)
+    result = evaluate(
+        pack, items, executive=executive_cfg, batch_size=batch_size, judge=judge, protocol=protocol_cfg, load=load
+    )
     print_table(result)
     if output:
         write_json(output, result)

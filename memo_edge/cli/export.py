@@ -17,8 +17,9 @@ EXPORT = Group(ExportConfig, "config")
 @app.command("export")
 @config_options(EXPORT)
 def export(
-    checkpoint: Path = typer.Argument(..., help="Trained (merged) HF checkpoint directory, e.g. the output of "
-                                                "memo train."),
+    checkpoint: Path = typer.Argument(
+        ..., help="Trained (merged) HF checkpoint directory, e.g. the output of memo train."
+    ),
     output: Path = typer.Option(..., "-o", "--output", help="Pack directory to write (replaced atomically)."),
     *,
     config: ExportConfig,
@@ -39,5 +40,7 @@ def keygen(key: Path = typer.Argument(..., help="Private key file to create (KEY
     from memo_edge.signing import generate, key_id, load_public_key
 
     priv, pub = generate(key)
-    typer.echo(f"{priv} (private; memo export --sign {priv})\n{pub} (public; memo ask --trusted-key {pub}); "
-               f"key id {key_id(load_public_key(pub))}")
+    typer.echo(
+        f"{priv} (private; memo export --sign {priv})\n{pub} (public; memo ask --trusted-key {pub}); "
+        f"key id {key_id(load_public_key(pub))}"
+    )

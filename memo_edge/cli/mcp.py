@@ -15,8 +15,12 @@ from .options import Group, config_options
 
 MCP = Group(McpConfig, "mcp_cfg")
 # The assistant starts `memo mcp` from its own config file, where environment variables are easier than flags.
-MCP_EXECUTIVE = Group(ExecutiveConfig, "executive_cfg", flags=EXECUTIVE.flags,
-                      envvars={"executive": "MEMO_EXECUTIVE", "executive_model": "MEMO_EXECUTIVE_MODEL"})
+MCP_EXECUTIVE = Group(
+    ExecutiveConfig,
+    "executive_cfg",
+    flags=EXECUTIVE.flags,
+    envvars={"executive": "MEMO_EXECUTIVE", "executive_model": "MEMO_EXECUTIVE_MODEL"},
+)
 
 
 @app.command("mcp")

@@ -54,8 +54,14 @@ class Group:
     def nested(self, table: str, param: str | None = None, **changes) -> Group:
         """The same options under `--TABLE.` (memo build's view of a stage's options), values as a dict."""
         flags = {name: f"--{table}.{self.names(name)[0].split('/')[0][2:]}" for name in self.flags}
-        return replace(self, param=param or table, prefix=f"{table}.", flags={**flags, **changes.pop("flags", {})},
-                       as_dict=True, **changes)
+        return replace(
+            self,
+            param=param or table,
+            prefix=f"{table}.",
+            flags={**flags, **changes.pop("flags", {})},
+            as_dict=True,
+            **changes,
+        )
 
 
 def field_default(info):
@@ -86,9 +92,13 @@ def _option(group: Group, name: str, info) -> inspect.Parameter:
         table, dot, flag = names[0][2:].rpartition(".")
         names = (f"{names[0]}/--{table}{dot}no-{flag}",)  # a switch both ways: the default may be either
     return inspect.Parameter(
-        group.option_param(name), inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-        default=typer.Option(field_default(info), *names, help=info.description or "",
-                             envvar=group.envvars.get(name), show_default=True))
+        group.option_param(name),
+        inspect.Parameter.KEYWORD_ONLY,
+        annotation=annotation,
+        default=typer.Option(
+            field_default(info), *names, help=info.description or "", envvar=group.envvars.get(name), show_default=True
+        ),
+    )
 
 
 def flag_of(group: Group, loc: tuple) -> str | None:

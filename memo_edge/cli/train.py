@@ -18,13 +18,17 @@ def _summary(m: dict) -> str:
     def f(v):
         return "-" if v is None else f"{v:.3f}"
 
-    line = (f"best epoch {m['best_epoch']}: held-out recall EM {f(m['recall_em'])} F1 {f(m['recall_f1'])}, "
-            f"trained EM {f(m['train_em'])}, IDK on absent facts {f(m['idk_rate'])}, "
-            f"false IDK on present facts {f(m['false_idk_rate'])}; {m['steps']} steps, "
-            f"{m['example_tokens_per_s']:.0f} example tok/s, wall {m['wall_s']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MB")
+    line = (
+        f"best epoch {m['best_epoch']}: held-out recall EM {f(m['recall_em'])} F1 {f(m['recall_f1'])}, "
+        f"trained EM {f(m['train_em'])}, IDK on absent facts {f(m['idk_rate'])}, "
+        f"false IDK on present facts {f(m['false_idk_rate'])}; {m['steps']} steps, "
+        f"{m['example_tokens_per_s']:.0f} example tok/s, wall {m['wall_s']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MB"
+    )
     if "old_recall_before" in m:
-        line += (f"\nold-set recall EM {f(m['old_recall_before']['em'])} -> {f(m['old_recall_after']['em'])} "
-                 f"(F1 {f(m['old_recall_before']['f1'])} -> {f(m['old_recall_after']['f1'])})")
+        line += (
+            f"\nold-set recall EM {f(m['old_recall_before']['em'])} -> {f(m['old_recall_after']['em'])} "
+            f"(F1 {f(m['old_recall_before']['f1'])} -> {f(m['old_recall_after']['f1'])})"
+        )
     return line
 
 
@@ -34,11 +38,17 @@ TRAIN = Group(TrainConfig, "config")
 @app.command("train")
 @config_options(TRAIN)
 def train_(
-    reflections: Path = typer.Argument(..., help="Reflections JSONL (memo synthesize output, or your own "
-                                                 "{id, question, answer} lines)."),
-    out: Path = typer.Option(..., "-o", "--out", help="Checkpoint directory to write (HF checkpoint + "
-                                                    "memory_prompt.json + memo_train.json + metrics.jsonl). "
-                                                    "Rerun to resume."),
+    reflections: Path = typer.Argument(
+        ..., help="Reflections JSONL (memo synthesize output, or your own {id, question, answer} lines)."
+    ),
+    out: Path = typer.Option(
+        ...,
+        "-o",
+        "--out",
+        help="Checkpoint directory to write (HF checkpoint + "
+        "memory_prompt.json + memo_train.json + metrics.jsonl). "
+        "Rerun to resume.",
+    ),
     *,
     config: TrainConfig,
 ):
@@ -63,7 +73,9 @@ def merge_(
     ckpts: list[Path] = typer.Argument(..., help="Two or more memory checkpoints trained from the same base."),
     out: Path = typer.Option(..., "-o", "--out", help="Merged checkpoint directory."),
     method: str = typer.Option("ties", help="ties | linear (task-vector merging)."),
-    density: float = typer.Option(0.3, min=0.0, max=1.0, help="TIES: share of each task vector kept (largest magnitudes)."),
+    density: float = typer.Option(
+        0.3, min=0.0, max=1.0, help="TIES: share of each task vector kept (largest magnitudes)."
+    ),
     weights: str = typer.Option(None, help="Comma-separated weight per checkpoint (default: equal)."),
 ):
     """Merge memories: base + combined task vectors (checkpoint - base), as in the MeMo paper; reports each
@@ -77,4 +89,3 @@ def merge_(
         raise MemoError(f"--weights '{weights}': expected comma-separated numbers, one per checkpoint") from None
     res = merge(ckpts, out, method=method, density=density, weights=w)
     typer.echo(json.dumps(res))
-

@@ -22,9 +22,13 @@ from .config import SynthesisConfig
 class OpenAIBackend:
     def __init__(self, cfg: SynthesisConfig):
         self.cfg = cfg
-        self.endpoint = ChatEndpoint(urls=list(cfg.generator_urls), model=cfg.generator_model,
-                                     api_key_env=cfg.api_key_env, timeout_s=cfg.timeout_s,
-                                     max_retries=cfg.max_retries)
+        self.endpoint = ChatEndpoint(
+            urls=list(cfg.generator_urls),
+            model=cfg.generator_model,
+            api_key_env=cfg.api_key_env,
+            timeout_s=cfg.timeout_s,
+            max_retries=cfg.max_retries,
+        )
         self._client = None
 
     @property
@@ -40,8 +44,9 @@ class OpenAIBackend:
         await self._client.aclose()
 
     async def complete(self, messages: list[dict]) -> str:
-        return await self.endpoint.achat(messages, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens,
-                                         client=self._client)
+        return await self.endpoint.achat(
+            messages, temperature=self.cfg.temperature, max_tokens=self.cfg.max_tokens, client=self._client
+        )
 
 
 class HFBackend:
@@ -53,8 +58,9 @@ class HFBackend:
             import torch  # noqa: F401
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
-            raise MemoError("generator 'hf' needs the [train] extra (torch + transformers): "
-                            "pip install 'memo-edge[train]'") from None
+            raise MemoError(
+                "generator 'hf' needs the [train] extra (torch + transformers): pip install 'memo-edge[train]'"
+            ) from None
         self.tok = AutoTokenizer.from_pretrained(self.path)
         self.model_obj = AutoModelForCausalLM.from_pretrained(self.path)
         self.model_obj.eval()
@@ -73,8 +79,9 @@ class HFBackend:
         import torch
 
         with self._lock:
-            enc = self.tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt",
-                                               return_dict=True)
+            enc = self.tok.apply_chat_template(
+                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
             kw = dict(max_new_tokens=self.cfg.max_tokens, pad_token_id=self.tok.eos_token_id)
             if self.cfg.temperature > 0:
                 kw.update(do_sample=True, temperature=self.cfg.temperature)
@@ -82,7 +89,7 @@ class HFBackend:
                 kw.update(do_sample=False)
             with torch.no_grad():
                 out = self.model_obj.generate(**enc, **kw)
-            return self.tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+            return self.tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
 
     async def complete(self, messages: list[dict]) -> str:
         return await asyncio.to_thread(self._generate, messages)

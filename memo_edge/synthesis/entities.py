@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from .text import tokenize
 
-ORG_PLACE_WORDS = set("""
+ORG_PLACE_WORDS = set(
+    """
 Robotics Dynamics Lab Laboratory Institute University College School Ferries Ferry Council Coast Festival Prize
 Court Island Cove Strait Hall Meadow Sea River Fund Orchestra Star Company Corporation Corp Inc Ltd Group Bank
 Agency Association Society Museum Library Hospital Street Road Avenue Square Park Bridge Harbour Harbor Port Bay
@@ -21,14 +22,86 @@ Department Office Centre Center Foundation Trust Club League Team Band Lanterns 
 Industries Works Airlines Motors Energy Technologies Technology Studio Studios Records Press Times News Church
 Cathedral Castle Palace Tower Station Airport Market Mall Flood Storm War Treaty Act Award Cup Games Year Day
 Citizen Engine Chemistry
-""".split())
-PLACE_PREFIX = {"Port", "Mount", "Lake", "Saint", "St", "Fort", "Cape", "New", "North", "South", "East", "West",
-                "River", "Gannet", "Upper", "Lower"}
-FUNCTION_CAPS = {"The", "A", "An", "In", "On", "At", "After", "Before", "During", "Since", "From", "For", "By",
-                 "This", "That", "These", "Those", "It", "Its", "He", "She", "His", "Her", "They", "Their", "We",
-                 "Our", "I", "Today", "Now", "Currently", "Last", "Next", "Each", "Every", "All", "Most", "Some",
-                 "Many", "Other", "Both", "Nobody", "However", "When", "While", "Although", "Because", "As",
-                 "Until", "Over", "Under", "With", "Without", "Also", "Then", "There", "Here", "About"}
+""".split()
+)
+PLACE_PREFIX = {
+    "Port",
+    "Mount",
+    "Lake",
+    "Saint",
+    "St",
+    "Fort",
+    "Cape",
+    "New",
+    "North",
+    "South",
+    "East",
+    "West",
+    "River",
+    "Gannet",
+    "Upper",
+    "Lower",
+}
+FUNCTION_CAPS = {
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "At",
+    "After",
+    "Before",
+    "During",
+    "Since",
+    "From",
+    "For",
+    "By",
+    "This",
+    "That",
+    "These",
+    "Those",
+    "It",
+    "Its",
+    "He",
+    "She",
+    "His",
+    "Her",
+    "They",
+    "Their",
+    "We",
+    "Our",
+    "I",
+    "Today",
+    "Now",
+    "Currently",
+    "Last",
+    "Next",
+    "Each",
+    "Every",
+    "All",
+    "Most",
+    "Some",
+    "Many",
+    "Other",
+    "Both",
+    "Nobody",
+    "However",
+    "When",
+    "While",
+    "Although",
+    "Because",
+    "As",
+    "Until",
+    "Over",
+    "Under",
+    "With",
+    "Without",
+    "Also",
+    "Then",
+    "There",
+    "Here",
+    "About",
+}
 MONTH_WORDS = set("January February March April May June July August September October November December".split())
 _CAP_TOKEN = re.compile(r"^[A-Z][\w’'\-]*$")
 _CODE_TOKEN = re.compile(r"^(?:[A-Z]{1,4}-?\d[\w\-]*|\d{1,3}[A-Z]?)$")
@@ -44,11 +117,14 @@ def cap_spans(tokens: list[str]) -> list[tuple[int, int]]:
             while j < n:
                 if _CAP_TOKEN.match(tokens[j]) or (_CODE_TOKEN.match(tokens[j]) and j > i):
                     j += 1
-                elif (tokens[j] in _CONNECT and j + 1 < n and _CAP_TOKEN.match(tokens[j + 1])
-                      and tokens[j + 1] not in FUNCTION_CAPS):
+                elif (
+                    tokens[j] in _CONNECT
+                    and j + 1 < n
+                    and _CAP_TOKEN.match(tokens[j + 1])
+                    and tokens[j + 1] not in FUNCTION_CAPS
+                ):
                     j += 2
-                elif (tokens[j] in _CONNECT and j + 2 < n and tokens[j + 1] == "the"
-                      and _CAP_TOKEN.match(tokens[j + 2])):
+                elif tokens[j] in _CONNECT and j + 2 < n and tokens[j + 1] == "the" and _CAP_TOKEN.match(tokens[j + 2]):
                     j += 3
                 else:
                     break

@@ -37,7 +37,7 @@ _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 class ExtractiveResult:
     pairs: list[Pair]
     stats: dict = field(default_factory=dict)
-    per_doc: dict[str, dict] = field(default_factory=dict)   # doc_id -> {words, sentences, sentences_with_pairs}
+    per_doc: dict[str, dict] = field(default_factory=dict)  # doc_id -> {words, sentences, sentences_with_pairs}
 
 
 @dataclass
@@ -93,7 +93,8 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
     for u in units:
         first.setdefault(u.doc.doc_id, u)
         shes[u.doc.doc_id] = shes.get(u.doc.doc_id, 0) + sum(
-            t.lower_ in ("he", "she") and t.dep_ in ("nsubj", "nsubjpass") for t in u.parsed)
+            t.lower_ in ("he", "she") and t.dep_ in ("nsubj", "nsubjpass") for t in u.parsed
+        )
     for doc_id, u in first.items():
         topic = topic_of(u.doc.title)
         sents = list(u.parsed.sents)
@@ -149,8 +150,17 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
     for d in docs:
         chunk_of = _ChunkFinder(chunk_document(d, chunking))
         writer = Writer(index, DocContext(topic_of(d.title), index))
-        counts = per_doc.setdefault(d.doc_id, {"title": d.title, "source": d.source, "words": len(d.text.split()),
-                                               "sentences": 0, "sentences_with_pairs": 0, "pairs": 0})
+        counts = per_doc.setdefault(
+            d.doc_id,
+            {
+                "title": d.title,
+                "source": d.source,
+                "words": len(d.text.split()),
+                "sentences": 0,
+                "sentences_with_pairs": 0,
+                "pairs": 0,
+            },
+        )
         for u in by_doc.get(d.doc_id, []):
             writer.ents = ent_at(u.parsed)
             for f in u.life:
@@ -174,7 +184,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
             skipped[k] = skipped.get(k, 0) + v
         if progress:
             progress(1)
-    for (doc_id, _), items in lists.items():
+    for items in lists.values():
         pairs += _list_pairs(items, _ChunkFinder(chunk_document(items[0].doc, chunking)))
     for d, f in fields:
         pairs += _field_pairs(f, d, _ChunkFinder(chunk_document(d, chunking)))
@@ -186,13 +196,21 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
         for doc_id in p.doc_ids:
             if doc_id in per_doc:
                 per_doc[doc_id]["pairs"] += 1
-    stats.update({"clauses_skipped": skipped, "facts": len(facts), "fields": len(fields),
-                  "passages": len(units), "bullet_lists_asked_as_lists": len(lists)})
+    stats.update(
+        {
+            "clauses_skipped": skipped,
+            "facts": len(facts),
+            "fields": len(fields),
+            "passages": len(units),
+            "bullet_lists_asked_as_lists": len(lists),
+        }
+    )
     return ExtractiveResult(pairs + linked, stats, per_doc)
 
 
-def _sentence_pairs(writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, facts: list[Fact],
-                    stats: dict) -> list[Pair]:
+def _sentence_pairs(
+    writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, facts: list[Fact], stats: dict
+) -> list[Pair]:
     out: list[Pair] = []
     extra_date = u.passage.date if u.passage.kind == "log" else None
     for cl in writer.clauses(sent):
@@ -205,15 +223,25 @@ def _sentence_pairs(writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, 
             qas += _dated(writer, cl, extra_date)
         indirect = bool(writer.subst) and any(t.i in writer.subst for t in cl.subj.toks)
         for qa in qas:
-            out.append(Pair(qa.question, qa.answer, "indirect" if indirect else "direct", [d.doc_id], [chunk_id],
-                            short=qa.variant != "full", slot=_slot(qa)))
+            out.append(
+                Pair(
+                    qa.question,
+                    qa.answer,
+                    "indirect" if indirect else "direct",
+                    [d.doc_id],
+                    [chunk_id],
+                    short=qa.variant != "full",
+                    slot=_slot(qa),
+                )
+            )
         facts += _facts(writer, cl, d.doc_id, chunk_id)
         writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
     more = writer.np_pairs(sent)
     more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
     for qa in more:
-        out.append(Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full",
-                        slot=_slot(qa)))
+        out.append(
+            Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full", slot=_slot(qa))
+        )
     writer.subst.clear()
     writer.title_toks.clear()
     return out
@@ -252,8 +280,11 @@ def _facts(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Fact]:
         name = writer.answer(obj)[0]
         pred = f"{pf} by {cl.subject_text} {writer._others(cl, obj, False)}".strip()
         if len(pred.split()) <= 14:
-            wh = "Who" if writer.is_person(obj.head) else (
-                f"Which {writer.index.category(name)}" if writer.index.category(name) else "What")
+            wh = (
+                "Who"
+                if writer.is_person(obj.head)
+                else (f"Which {writer.index.category(name)}" if writer.index.category(name) else "What")
+            )
             out.append(Fact(name, " ".join(pred.split()), doc_id, chunk_id, wh))
     return out
 
@@ -264,8 +295,10 @@ _LIFE = {
     "born_place": ("Where was {s} born", "What is the place of birth of {s}", "{s} was born where"),
     "died_place": ("Where did {s} die", "What is the place of death of {s}", "{s} died where"),
 }
-_LIFE_YEAR = {"born_date": ("In what year was {s} born", "{s} was born in what year"),
-              "died_date": ("In what year did {s} die", "{s} died in what year")}
+_LIFE_YEAR = {
+    "born_date": ("In what year was {s} born", "{s} was born in what year"),
+    "died_date": ("In what year did {s} die", "{s} died in what year"),
+}
 
 
 def _life_pairs(f: LifeFact, d: Document, chunk_id: str) -> list[Pair]:
@@ -274,14 +307,42 @@ def _life_pairs(f: LifeFact, d: Document, chunk_id: str) -> list[Pair]:
     town, _, region = f.value.partition(", ")
     if f.kind.endswith("place") and region and town[:1].isupper() and region[:1].isupper():
         verb = "was {s} born" if f.kind == "born_place" else "did {s} die"
-        out.append(Pair(f"Where in {region} {verb.format(s=f.subject)}?", town, "direct", [d.doc_id], [chunk_id],
-                        slot=f"life-town|{f.kind}|{f.subject}"))
-    out += [Pair(t.format(s=f.subject) + "?", f.value, "direct", [d.doc_id], [chunk_id], short=k > 0,
-                slot=f"life|{f.kind}|{f.subject}") for k, t in enumerate(_LIFE[f.kind])]
+        out.append(
+            Pair(
+                f"Where in {region} {verb.format(s=f.subject)}?",
+                town,
+                "direct",
+                [d.doc_id],
+                [chunk_id],
+                slot=f"life-town|{f.kind}|{f.subject}",
+            )
+        )
+    out += [
+        Pair(
+            t.format(s=f.subject) + "?",
+            f.value,
+            "direct",
+            [d.doc_id],
+            [chunk_id],
+            short=k > 0,
+            slot=f"life|{f.kind}|{f.subject}",
+        )
+        for k, t in enumerate(_LIFE[f.kind])
+    ]
     year = year_of(f.value)
     if year and f.kind in _LIFE_YEAR:
-        out += [Pair(t.format(s=f.subject) + "?", year, "direct", [d.doc_id], [chunk_id], short=k > 0,
-                     slot=f"life-year|{f.kind}|{f.subject}") for k, t in enumerate(_LIFE_YEAR[f.kind])]
+        out += [
+            Pair(
+                t.format(s=f.subject) + "?",
+                year,
+                "direct",
+                [d.doc_id],
+                [chunk_id],
+                short=k > 0,
+                slot=f"life-year|{f.kind}|{f.subject}",
+            )
+            for k, t in enumerate(_LIFE_YEAR[f.kind])
+        ]
     return out
 
 
@@ -299,10 +360,18 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     if f.kind == "table" and f.unique and f.key_column:
         rslot = f"field-rev|{attr}|{val}"
-        out += [Pair(f"Which {f.key_column} has the {attr} {val}?", subj, "indirect", [d.doc_id], [chunk_id],
-                     slot=rslot),
-                Pair(f"The {attr} {val} belongs to which {f.key_column}?", subj, "indirect", [d.doc_id],
-                     [chunk_id], short=True, slot=rslot)]
+        out += [
+            Pair(f"Which {f.key_column} has the {attr} {val}?", subj, "indirect", [d.doc_id], [chunk_id], slot=rslot),
+            Pair(
+                f"The {attr} {val} belongs to which {f.key_column}?",
+                subj,
+                "indirect",
+                [d.doc_id],
+                [chunk_id],
+                short=True,
+                slot=rslot,
+            ),
+        ]
     return out
 
 

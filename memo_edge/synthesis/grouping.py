@@ -46,17 +46,22 @@ def entity_scores(docs: list[Document], max_df: int = 50) -> dict[tuple[str, str
     return scores
 
 
-def entity_groups(docs: list[Document], group_size: int = 3, max_groups: int = 64,
-                  embedding_sims: dict[tuple[str, str], float] | None = None,
-                  min_similarity: float = 0.3) -> list[list[str]]:
+def entity_groups(
+    docs: list[Document],
+    group_size: int = 3,
+    max_groups: int = 64,
+    embedding_sims: dict[tuple[str, str], float] | None = None,
+    min_similarity: float = 0.3,
+) -> list[list[str]]:
     """Each document with the partners it shares the most (rarity-weighted) entities with; duplicates merged.
     With embedding similarities, a partner also counts when its cosine similarity is at least `min_similarity`
     (documents about the same subject that name different entities)."""
     scores_of = entity_scores(docs)
     if embedding_sims:
         top = max(scores_of.values(), default=0.0) or 1.0
-        scores_of = {k: scores_of.get(k, 0.0) / top + (s if s >= min_similarity else 0.0)
-                     for k, s in embedding_sims.items()}
+        scores_of = {
+            k: scores_of.get(k, 0.0) / top + (s if s >= min_similarity else 0.0) for k, s in embedding_sims.items()
+        }
     neighbours: dict[str, list[tuple[float, str]]] = {}
     for (a, b), score in scores_of.items():
         if score > 0:  # rounded, so equal scores tie-break on the document id, not on float noise
@@ -81,7 +86,7 @@ def load_groups(path: Path, docs: list[Document]) -> list[list[str]]:
     file names or ids."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise MemoError(f"{path}: groups file not found (expected JSON: [[\"doc a\", \"doc b\"], ...])")
+        raise MemoError(f'{path}: groups file not found (expected JSON: [["doc a", "doc b"], ...])')
     text = path.read_text(encoding="utf-8")
     try:
         obj = json.loads(text)

@@ -5,7 +5,8 @@ anything missing only makes a question say "What" instead of "Who" or "Which riv
 from __future__ import annotations
 
 # Nouns whose referent is a person (a subject described as one of these is asked with "Who").
-PERSON_NOUNS = frozenset("""
+PERSON_NOUNS = frozenset(
+    """
 actor actress architect artist astronaut athlete author bassist bishop boxer brother businessman businesswoman
 captain cardinal cartographer ceo chairman chairwoman chancellor chef chemist child coach colonel comedian commander
 composer conductor cricketer critic cyclist dancer daughter designer diplomat director drummer economist editor
@@ -18,10 +19,12 @@ saint scholar scientist screenwriter sculptor senator singer sister soldier son 
 student surgeon teacher tenor theologian translator trainer uncle aunt violinist wife winner woman man writer
 defender forward striker jockey swimmer skier wrestler runner sprinter archbishop abbot duke duchess count countess
 baron lord lady heir grandson granddaughter grandfather grandmother cousin partner spouse fiance fiancee
-""".split())
+""".split()
+)
 
 # Head nouns that make a good "Which <noun> ..." question ("Panglao Island" -> "which island").
-CATEGORY_NOUNS = frozenset("""
+CATEGORY_NOUNS = frozenset(
+    """
 airport album award band bank battle bay beach bridge building canal castle cathedral cave championship channel
 church city club college company competition constituency continent country county cup dam department desert
 district dynasty election empire estate festival film forest fort game garden group harbour harbor highway hospital
@@ -30,30 +33,37 @@ municipality museum network newspaper novel opera orchestra organisation organiz
 peninsula play port prize program programme project province railway region republic reservoir river road school
 sea series ship show song stadium state station strait street studio system team temple theatre theater tournament
 tower town treaty tribe university valley village war ward website
-""".split())
+""".split()
+)
 
-CURRENCY_NOUNS = frozenset("""
+CURRENCY_NOUNS = frozenset(
+    """
 dollar dollars euro euros pound pounds yen franc francs mark marks crown crowns krona kronor krone kroner rupee rupees
 peso pesos ruble rubles rouble roubles yuan won lira lire shilling shillings guilder guilders cent cents
-""".split())
+""".split()
+)
 
 # "120 metres tall" -> "How tall ...?"
 MEASURE_ADJECTIVES = frozenset("tall high long wide deep old heavy thick far large big".split())
 
 # Verbs whose passive reads wrongly or whose subject/object are not a fact to ask in the other voice.
-NO_PASSIVE_VERBS = frozenset("""
+NO_PASSIVE_VERBS = frozenset(
+    """
 be have marry meet include contain lack own become remain seem appear get resemble comprise consist cost weigh
 measure equal suit fit mean involve feature star
-""".split())
+""".split()
+)
 
 # A relation that holds both ways: "X married Y" is also "Y married X".
 SYMMETRIC_VERBS = frozenset("marry meet divorce wed partner".split())
 
 # Subjects too vague to stand alone in a question.
-VAGUE_HEADS = frozenset("""
+VAGUE_HEADS = frozenset(
+    """
 it they them this that these those he she we you i one ones some many most all both each either neither
 couple pair others other anyone someone something everything nothing thing things people part rest
-""".split())
+""".split()
+)
 
 # Preposition phrases asked as "<prep> what ...?" when the object is no entity (others are too vague to ask).
 CONTENT_PREPS = frozenset("for with about against from into as over under after".split())

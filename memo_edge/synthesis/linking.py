@@ -23,7 +23,7 @@ class Fact:
     text: str
     doc_id: str
     chunk_id: str
-    wh: str = "What"      # how a question asks for this entity: Who / Which film / What
+    wh: str = "What"  # how a question asks for this entity: Who / Which film / What
 
 
 def _question(wh: str, preds: list[str]) -> str:
@@ -53,12 +53,20 @@ def entity_pairs(facts: list[Fact], per_entity: int = 2) -> list[Pair]:
     out = []
     for (ent, doc), fs in sorted(_by(facts, lambda f: (f.entity, f.doc_id)).items()):
         fs = _distinct(fs)
-        combos = [fs[i:i + 2] for i in range(0, len(fs) - 1, 2)][:per_entity]
+        combos = [fs[i : i + 2] for i in range(0, len(fs) - 1, 2)][:per_entity]
         if len(fs) >= 3:
             combos = [fs[:3]] + combos
         for combo in combos[:per_entity]:
-            out.append(Pair(_question(combo[0].wh, [f.text for f in combo]), ent, "entity", [doc],
-                            sorted({f.chunk_id for f in combo}), step="entity"))
+            out.append(
+                Pair(
+                    _question(combo[0].wh, [f.text for f in combo]),
+                    ent,
+                    "entity",
+                    [doc],
+                    sorted({f.chunk_id for f in combo}),
+                    step="entity",
+                )
+            )
     return out
 
 
@@ -70,10 +78,18 @@ def crossdoc_pairs(facts: list[Fact], per_entity: int = 3) -> list[Pair]:
         ids = sorted(docs)
         made = 0
         for i, da in enumerate(ids):
-            for db in ids[i + 1:]:
+            for db in ids[i + 1 :]:
                 fa, fb = docs[da][made % len(docs[da])], docs[db][-1 - made % len(docs[db])]
-                out.append(Pair(_question(fa.wh, [fa.text, fb.text]), ent, "crossdoc", [da, db],
-                                sorted({fa.chunk_id, fb.chunk_id}), step="crossdoc"))
+                out.append(
+                    Pair(
+                        _question(fa.wh, [fa.text, fb.text]),
+                        ent,
+                        "crossdoc",
+                        [da, db],
+                        sorted({fa.chunk_id, fb.chunk_id}),
+                        step="crossdoc",
+                    )
+                )
                 made += 1
                 if made >= per_entity:
                     break
@@ -90,8 +106,16 @@ def consolidated_pairs(facts: list[Fact], max_facts: int = 4) -> list[Pair]:
         if len(fs) < 3:
             continue
         answer = f"{ent} " + "; ".join(f.text for f in fs[:max_facts]) + "."
-        out.append(Pair(f"What are the key facts about {ent}?", answer, "consolidated", [doc],
-                        sorted({f.chunk_id for f in fs[:max_facts]}), step="consolidated"))
+        out.append(
+            Pair(
+                f"What are the key facts about {ent}?",
+                answer,
+                "consolidated",
+                [doc],
+                sorted({f.chunk_id for f in fs[:max_facts]}),
+                step="consolidated",
+            )
+        )
     return out
 
 
@@ -110,8 +134,9 @@ def descriptions(pairs: list[Pair], index: EntityIndex) -> dict[str, list[tuple[
     return out
 
 
-def bridge_pairs(pairs: list[Pair], descs: dict[str, list[tuple[str, str, str]]], limit: int = 3,
-                 max_words: int = 14) -> list[Pair]:
+def bridge_pairs(
+    pairs: list[Pair], descs: dict[str, list[tuple[str, str, str]]], limit: int = 3, max_words: int = 14
+) -> list[Pair]:
     """Two-hop questions: a name in a question replaced by a description of it from another sentence."""
     out = []
     used: dict[str, int] = {}
@@ -125,13 +150,24 @@ def bridge_pairs(pairs: list[Pair], descs: dict[str, list[tuple[str, str, str]]]
                 continue
             for desc, doc_id, chunk_id in descs[name]:
                 key = f"{name}|{desc}"
-                if used.get(key, 0) >= limit or normalize(qa.answer) in normalize(desc) \
-                        or normalize(desc) in normalize(qa.question):
+                if (
+                    used.get(key, 0) >= limit
+                    or normalize(qa.answer) in normalize(desc)
+                    or normalize(desc) in normalize(qa.question)
+                ):
                     continue
-                q = qa.question[: m.start()] + desc + qa.question[m.end():]
+                q = qa.question[: m.start()] + desc + qa.question[m.end() :]
                 cross = doc_id not in qa.doc_ids
-                out.append(Pair(q, qa.answer, "crossdoc" if cross else "indirect", sorted(set(qa.doc_ids) | {doc_id}),
-                                sorted(set(qa.chunk_ids) | {chunk_id}), step="crossdoc"))
+                out.append(
+                    Pair(
+                        q,
+                        qa.answer,
+                        "crossdoc" if cross else "indirect",
+                        sorted(set(qa.doc_ids) | {doc_id}),
+                        sorted(set(qa.chunk_ids) | {chunk_id}),
+                        step="crossdoc",
+                    )
+                )
                 used[key] = used.get(key, 0) + 1
                 break
             break

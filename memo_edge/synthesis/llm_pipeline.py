@@ -41,10 +41,10 @@ class LLMRun:
 
 @dataclass
 class _StepStat:
-    calls: int = 0          # requests actually sent (cache misses)
-    cached: int = 0         # served from the call cache
-    invalid: int = 0        # replies that did not validate (re-asked)
-    failed: int = 0         # items given up on
+    calls: int = 0  # requests actually sent (cache misses)
+    cached: int = 0  # served from the call cache
+    invalid: int = 0  # replies that did not validate (re-asked)
+    failed: int = 0  # items given up on
     pairs: int = 0
 
 
@@ -75,8 +75,10 @@ class _Ctx:
         (earlier versions cached it, so a rerun against a healthy server lost the same items again)."""
         base = prompt.messages(**fmt)
         st = self.stat(prompt.step)
-        keys = [call_key(prompt.name, prompt.version, self.backend.model, base, a)
-                for a in range(self.cfg.parse_retries + 1)]
+        keys = [
+            call_key(prompt.name, prompt.version, self.backend.model, base, a)
+            for a in range(self.cfg.parse_retries + 1)
+        ]
         for key in keys:
             cached = self.cache.get(key)
             if cached is None:
@@ -116,8 +118,10 @@ def _header(doc_or_chunk) -> str:
 
 
 async def _facts(ctx: _Ctx, chunk: Chunk) -> list[Pair]:
-    jobs = [ctx.ask(p, f"{chunk.title} #{chunk.index}", header=_header(chunk), text=chunk.text)
-            for p in (P.FACTS_DIRECT, P.FACTS_INDIRECT)]
+    jobs = [
+        ctx.ask(p, f"{chunk.title} #{chunk.index}", header=_header(chunk), text=chunk.text)
+        for p in (P.FACTS_DIRECT, P.FACTS_INDIRECT)
+    ]
     out = []
     for prompt, res in zip((P.FACTS_DIRECT, P.FACTS_INDIRECT), await asyncio.gather(*jobs)):
         ctx.bars["facts"]()
@@ -131,8 +135,9 @@ async def _facts(ctx: _Ctx, chunk: Chunk) -> list[Pair]:
 
 async def _consolidate(ctx: _Ctx, doc: Document, facts: list[Pair]) -> list[Pair]:
     src = facts[:MAX_CONSOLIDATE_INPUT]
-    res = await ctx.ask(P.CONSOLIDATE, doc.title, header=_header(doc),
-                        pairs=P.numbered_pairs([(p.question, p.answer) for p in src]))
+    res = await ctx.ask(
+        P.CONSOLIDATE, doc.title, header=_header(doc), pairs=P.numbered_pairs([(p.question, p.answer) for p in src])
+    )
     ctx.bars["consolidate"]()
     if res is None:
         return []
@@ -198,8 +203,10 @@ async def _entities(ctx: _Ctx, chunk: Chunk) -> list[Pair]:
     ctx.bars["entity"]()
     if res is None:
         return []
-    out = [Pair(e.question, e.answer, "entity", [chunk.doc_id], [chunk.chunk_id], step="entity")
-           for e in res.entity_surfacing_qa_pairs]
+    out = [
+        Pair(e.question, e.answer, "entity", [chunk.doc_id], [chunk.chunk_id], step="entity")
+        for e in res.entity_surfacing_qa_pairs
+    ]
     ctx.stat("entity").pairs += len(out)
     return out
 
@@ -212,8 +219,11 @@ def _doc_block(alias: str, doc: Document) -> str:
 
 async def _crossdoc(ctx: _Ctx, group: list[Document], chunks: dict[str, list[Chunk]]) -> list[Pair]:
     aliases = {f"D{i}": d for i, d in enumerate(group, 1)}
-    res = await ctx.ask(P.CROSSDOC, " + ".join(d.title for d in group),
-                        documents="\n\n".join(_doc_block(a, d) for a, d in aliases.items()))
+    res = await ctx.ask(
+        P.CROSSDOC,
+        " + ".join(d.title for d in group),
+        documents="\n\n".join(_doc_block(a, d) for a, d in aliases.items()),
+    )
     ctx.bars["crossdoc"]()
     if res is None:
         return []
@@ -256,9 +266,13 @@ async def _run(cfg, docs, chunks, out_path, ui, backend) -> LLMRun:
     ctx = _Ctx(cfg, backend, cache, asyncio.Semaphore(cfg.concurrency), ui)
     n_chunks = sum(len(c) for c in chunks.values())
     groups = _groups(cfg, docs) if "crossdoc" in cfg.steps and len(docs) >= 2 else []
-    labels = {"facts": ("1 facts (1a+1b calls)", 2 * n_chunks), "consolidate": ("2 consolidation", len(docs)),
-              "selfcontain": ("3 self-containment (pairs)", 0), "entity": ("4 entity surfacing", n_chunks),
-              "crossdoc": ("5 cross-document groups", len(groups))}
+    labels = {
+        "facts": ("1 facts (1a+1b calls)", 2 * n_chunks),
+        "consolidate": ("2 consolidation", len(docs)),
+        "selfcontain": ("3 self-containment (pairs)", 0),
+        "entity": ("4 entity surfacing", n_chunks),
+        "crossdoc": ("5 cross-document groups", len(groups)),
+    }
     for step in STEPS:
         if step in cfg.steps:
             name, total = labels[step]
@@ -275,18 +289,27 @@ async def _run(cfg, docs, chunks, out_path, ui, backend) -> LLMRun:
         cache.close()
     pairs = [p for part in results for p in part]
     stats = {k: vars(v) for k, v in ctx.stats.items()}
-    stats["cache"] = {"path": str(cache.path), "hits": cache.hits, "writes": cache.writes,
-                      "skipped_lines": cache.skipped_lines, "stale_invalid": cache.stale, "groups": len(groups)}
+    stats["cache"] = {
+        "path": str(cache.path),
+        "hits": cache.hits,
+        "writes": cache.writes,
+        "skipped_lines": cache.skipped_lines,
+        "stale_invalid": cache.stale,
+        "groups": len(groups),
+    }
     return LLMRun(pairs, stats, P.prompt_version(), ctx.failures, ctx.dropped)
 
 
-def run_llm_pipeline(docs: list[Document], chunks: dict[str, list[Chunk]], cfg: SynthesisConfig, out_path: Path,
-                     ui) -> LLMRun:
+def run_llm_pipeline(
+    docs: list[Document], chunks: dict[str, list[Chunk]], cfg: SynthesisConfig, out_path: Path, ui
+) -> LLMRun:
     backend = make_backend(cfg)
     try:
         return asyncio.run(_run(cfg, docs, chunks, Path(out_path), ui, backend))
     except RuntimeError as e:
         if "asyncio.run() cannot be called from a running event loop" in str(e):
-            raise MemoError("synthesize() with an LLM generator must be called outside a running event loop "
-                            "(use a thread or asyncio.to_thread)") from None
+            raise MemoError(
+                "synthesize() with an LLM generator must be called outside a running event loop "
+                "(use a thread or asyncio.to_thread)"
+            ) from None
         raise

@@ -24,7 +24,7 @@ def name_key(text: str) -> str:
 
 
 def topic_of(title: str) -> str:
-    """"Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it."""
+    """ "Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it."""
     return _DISAMBIGUATION.sub("", title).strip()
 
 
@@ -42,7 +42,7 @@ class EntityIndex:
         self.labels: dict[str, Counter] = defaultdict(Counter)
         self.categories: dict[str, Counter] = defaultdict(Counter)
         self.person_votes: Counter = Counter()
-        self.titles: set[str] = set()   # document titles are names even when NER misses them
+        self.titles: set[str] = set()  # document titles are names even when NER misses them
 
     def add_title(self, title: str) -> None:
         self.titles.add(name_key(topic_of(title)))
@@ -57,8 +57,13 @@ class EntityIndex:
                     self._category(ents[subj.i].text, tok)
             elif tok.dep_ == "appos" and tok.pos_ == "NOUN" and tok.head.i in ents:
                 self._category(ents[tok.head.i].text, tok)
-            elif tok.dep_ == "compound" and tok.pos_ == "NOUN" and tok.head.pos_ == "PROPN" and tok.head.i in ents \
-                    and tok.i < ents[tok.head.i].start:
+            elif (
+                tok.dep_ == "compound"
+                and tok.pos_ == "NOUN"
+                and tok.head.pos_ == "PROPN"
+                and tok.head.i in ents
+                and tok.i < ents[tok.head.i].start
+            ):
                 self._category(ents[tok.head.i].text, tok)
 
     def _category(self, name: str, noun) -> None:
@@ -127,8 +132,11 @@ class DocContext:
             return self.topic if self.topic_is_person else self.last_person
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person else self.topic
-        if tok.pos_ == "NOUN" and tok.lemma_.lower() == self.topic_category and \
-                [c.lower_ for c in tok.children] == ["the"]:
+        if (
+            tok.pos_ == "NOUN"
+            and tok.lemma_.lower() == self.topic_category
+            and [c.lower_ for c in tok.children] == ["the"]
+        ):
             return self.topic
         return None
 

@@ -18,8 +18,10 @@ from ..records import Document
 from .prose import DATE
 
 _MD = MarkdownIt("commonmark").enable("table")
-_LOG = re.compile(rf"^\s*\[?(?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?|{DATE})\]?"
-                  r"\s*(?:[-–—:|]\s*)?(?P<text>\S.*)$")
+_LOG = re.compile(
+    rf"^\s*\[?(?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?|{DATE})\]?"
+    r"\s*(?:[-–—:|]\s*)?(?P<text>\S.*)$"
+)
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")
 MAX_FIELD_WORDS = 8
 
@@ -27,10 +29,10 @@ MAX_FIELD_WORDS = 8
 @dataclass
 class Passage:
     text: str
-    heading: str | None = None      # the section's subject (bullets and notes lacking a subject refer to it)
-    date: str | None = None         # a log line's date
-    kind: str = "prose"             # prose | bullet | log
-    list_id: int = -1               # bullets of one list share an id
+    heading: str | None = None  # the section's subject (bullets and notes lacking a subject refer to it)
+    date: str | None = None  # a log line's date
+    kind: str = "prose"  # prose | bullet | log
+    list_id: int = -1  # bullets of one list share an id
 
 
 @dataclass
@@ -38,9 +40,9 @@ class Field:
     subject: str
     attribute: str
     value: str
-    kind: str                       # table | field | frontmatter | list
-    key_column: str = ""            # tables: the first column's header (for the reverse question)
-    unique: bool = False            # tables: this value appears once in its column
+    kind: str  # table | field | frontmatter | list
+    key_column: str = ""  # tables: the first column's header (for the reverse question)
+    unique: bool = False  # tables: this value appears once in its column
 
 
 @dataclass
@@ -63,10 +65,13 @@ def _inline_text(tok) -> str:
 
 
 def _generic(heading: str) -> bool:
-    """"Budget", "Decisions", "Open questions": a section name, not a subject of its own."""
+    """ "Budget", "Decisions", "Open questions": a section name, not a subject of its own."""
     words = heading.split()
-    return len(words) <= 3 and all(w[:1].islower() or i == 0 for i, w in enumerate(words)) and \
-        not any(ch.isdigit() for ch in heading)
+    return (
+        len(words) <= 3
+        and all(w[:1].islower() or i == 0 for i, w in enumerate(words))
+        and not any(ch.isdigit() for ch in heading)
+    )
 
 
 def _subject(path: list[str], title: str) -> str:
@@ -101,8 +106,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             else:
                 out.passages.append(Passage(value, heading=subject, kind=kind, list_id=list_id))
             continue
-        out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind,
-                                    list_id=list_id))
+        out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind, list_id=list_id))
 
 
 def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
@@ -113,8 +117,9 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
         values = [_cell(r[j]) if j < len(r) else "" for r in body]
         for r, v in zip(body, values):
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
-                out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(),
-                                        unique=values.count(v) == 1))
+                out.fields.append(
+                    Field(r[0], col.lower(), v, "table", key_column=header[0].lower(), unique=values.count(v) == 1)
+                )
     del subject  # a table's rows name their own subjects
 
 

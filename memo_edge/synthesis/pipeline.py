@@ -16,8 +16,10 @@ from .dataset import Pair, TokenCounter, finalize, length_stats, to_reflections
 from .progress import steps
 from .quality import apply as quality_filter
 
-EXTRACTIVE_NOTE = ("extractive generator: deterministic, spaCy parse + question rules (no LLM); it asks what the "
-                   "sentences state, in several phrasings, and cannot paraphrase freely or infer beyond the text")
+EXTRACTIVE_NOTE = (
+    "extractive generator: deterministic, spaCy parse + question rules (no LLM); it asks what the "
+    "sentences state, in several phrasings, and cannot paraphrase freely or infer beyond the text"
+)
 # A document that yields fewer pairs per 100 words than this is named in a warning: the memory will know little
 # of it (measured: prose yields 20-60 per 100 words; a table-only or code-heavy note can yield almost none).
 LOW_COVERAGE_PER_100_WORDS = 3.0
@@ -38,8 +40,9 @@ def _check_out(out_path: Path) -> Path:
     return out_path
 
 
-def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, progress: bool = True,
-               training_estimate=None) -> dict:
+def synthesize(
+    corpus_dir, out_path, config: SynthesisConfig | None = None, progress: bool = True, training_estimate=None
+) -> dict:
     """Reflections for every document of `corpus_dir`, written atomically to `out_path`; returns the card.
     `training_estimate(card) -> dict`, when given (the CLI passes training's), puts the expected training time for
     this many pairs into the card (synthesis itself does not import the training stage)."""
@@ -72,11 +75,25 @@ def synthesize(corpus_dir, out_path, config: SynthesisConfig | None = None, prog
         raise MemoError(f"{corpus_dir}: the generator produced no usable question-answer pairs")
     refl = to_reflections(pairs, prompt_version, f"{cfg.generator}:{cfg.model_name}")
     write_jsonl(out_path, [r.model_dump() for r in refl])
-    card = _card(cfg, docs, chunks, pairs, candidates, refl, dedup, step_stats, failures, dropped_selfcontain,
-                 prompt_version, time.monotonic() - t0)
+    card = _card(
+        cfg,
+        docs,
+        chunks,
+        pairs,
+        candidates,
+        refl,
+        dedup,
+        step_stats,
+        failures,
+        dropped_selfcontain,
+        prompt_version,
+        time.monotonic() - t0,
+    )
     card["coverage"] = coverage(docs, refl, step_stats.get("extractive", {}))
-    card["sample"] = [{"question": r.question, "answer": r.answer, "type": r.type}
-                      for r in random.Random(0).sample(refl, min(SAMPLE_SIZE, len(refl)))]
+    card["sample"] = [
+        {"question": r.question, "answer": r.answer, "type": r.type}
+        for r in random.Random(0).sample(refl, min(SAMPLE_SIZE, len(refl)))
+    ]
     warn_low_coverage(card["coverage"])
     if training_estimate is not None:
         card["training_estimate"] = training_estimate(card)
@@ -97,12 +114,23 @@ def coverage(docs, refl, extractive_stats: dict) -> dict:
     for d in docs:
         words = max(1, len(d.text.split()))
         n = per_doc.get(d.doc_id, 0)
-        rows.append({"doc_id": d.doc_id, "title": d.title, "source": d.source, "words": words, "reflections": n,
-                     "per_100_words": round(100 * n / words, 1)})
+        rows.append(
+            {
+                "doc_id": d.doc_id,
+                "title": d.title,
+                "source": d.source,
+                "words": words,
+                "reflections": n,
+                "per_100_words": round(100 * n / words, 1),
+            }
+        )
     low = [r for r in rows if r["per_100_words"] < LOW_COVERAGE_PER_100_WORDS]
-    out = {"per_document": rows, "low_coverage_threshold_per_100_words": LOW_COVERAGE_PER_100_WORDS,
-           "low_coverage_documents": [r["source"] or r["title"] for r in low],
-           "documents_without_pairs": [r["source"] or r["title"] for r in rows if r["reflections"] == 0]}
+    out = {
+        "per_document": rows,
+        "low_coverage_threshold_per_100_words": LOW_COVERAGE_PER_100_WORDS,
+        "low_coverage_documents": [r["source"] or r["title"] for r in low],
+        "documents_without_pairs": [r["source"] or r["title"] for r in rows if r["reflections"] == 0],
+    }
     if extractive_stats.get("sentences"):
         out["sentences"] = extractive_stats["sentences"]
         out["sentences_with_pairs"] = extractive_stats["sentences_with_pairs"]
@@ -114,8 +142,11 @@ def warn_low_coverage(cov: dict) -> None:
     low = cov["low_coverage_documents"]
     if low:
         names = ", ".join(low[:10]) + (f" and {len(low) - 10} more" if len(low) > 10 else "")
-        print(f"warning: {len(low)} document(s) yielded fewer than {cov['low_coverage_threshold_per_100_words']:g} "
-              f"reflections per 100 words; the memory will know little of them: {names}", file=sys.stderr)
+        print(
+            f"warning: {len(low)} document(s) yielded fewer than {cov['low_coverage_threshold_per_100_words']:g} "
+            f"reflections per 100 words; the memory will know little of them: {names}",
+            file=sys.stderr,
+        )
 
 
 def _counts(items, key) -> dict:
@@ -125,8 +156,20 @@ def _counts(items, key) -> dict:
     return dict(sorted(out.items()))
 
 
-def _card(cfg, docs, chunks, pairs: list[Pair], candidates: list[Pair], refl, dedup, step_stats, failures,
-          dropped_selfcontain, prompt_version, wall) -> dict:
+def _card(
+    cfg,
+    docs,
+    chunks,
+    pairs: list[Pair],
+    candidates: list[Pair],
+    refl,
+    dedup,
+    step_stats,
+    failures,
+    dropped_selfcontain,
+    prompt_version,
+    wall,
+) -> dict:
     count = TokenCounter.best_available()
     return {
         "generator": cfg.generator,
@@ -157,45 +200,67 @@ def _card(cfg, docs, chunks, pairs: list[Pair], candidates: list[Pair], refl, de
 
 
 def card_markdown(card: dict) -> str:
-    lines = ["# Reflections dataset card", "",
-             f"- generator: `{card['generator']}` ({card['generator_model']}), prompts `{card['prompt_version']}`",
-             f"- corpus fingerprint: `{card['corpus_fingerprint']}` ({card['documents']} documents, "
-             f"{card['chunks']} chunks)",
-             f"- reflections: **{card['reflections']}**; wall time {card['wall_time_s']} s", ""]
+    lines = [
+        "# Reflections dataset card",
+        "",
+        f"- generator: `{card['generator']}` ({card['generator_model']}), prompts `{card['prompt_version']}`",
+        f"- corpus fingerprint: `{card['corpus_fingerprint']}` ({card['documents']} documents, "
+        f"{card['chunks']} chunks)",
+        f"- reflections: **{card['reflections']}**; wall time {card['wall_time_s']} s",
+        "",
+    ]
     if card.get("note"):
         lines += [f"> {card['note']}", ""]
     lines += ["| type | pairs |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["counts_by_type"].items()]
-    lines += ["", "| removed | pairs |", "|---|---|",
-              f"| duplicates | {card['duplicates_removed']} |",
-              f"| ambiguous (same question, different answers) | {card['ambiguous_removed']} |",
-              f"| not self-contained (step 3) | {card['dropped_by_selfcontainment']} |",
-              f"| naming a source id | {card['source_leaks_removed']} |",
-              f"| over the size cap | {card['capped']} |",
-              f"| failed items | {len(card['failed_items'])} |", "",
-              f"| length ({card['length_unit']}) | min | mean | p50 | p95 | max |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| removed | pairs |",
+        "|---|---|",
+        f"| duplicates | {card['duplicates_removed']} |",
+        f"| ambiguous (same question, different answers) | {card['ambiguous_removed']} |",
+        f"| not self-contained (step 3) | {card['dropped_by_selfcontainment']} |",
+        f"| naming a source id | {card['source_leaks_removed']} |",
+        f"| over the size cap | {card['capped']} |",
+        f"| failed items | {len(card['failed_items'])} |",
+        "",
+        f"| length ({card['length_unit']}) | min | mean | p50 | p95 | max |",
+        "|---|---|---|---|---|---|",
+    ]
     for k in ("question_length", "answer_length"):
         s = card[k]
         lines.append(f"| {k.split('_')[0]} | {s['min']} | {s['mean']} | {s['p50']} | {s['p95']} | {s['max']} |")
     filtered = card.get("step_stats", {}).get("quality_filter")
     if filtered:
-        lines += ["", "| quality filter | pairs dropped |", "|---|---|"] + [f"| {k} | {v} |" for k, v in filtered.items()]
+        lines += ["", "| quality filter | pairs dropped |", "|---|---|"] + [
+            f"| {k} | {v} |" for k, v in filtered.items()
+        ]
     cov = card.get("coverage")
     if cov:
         lines += ["", "## Coverage", ""]
         if "sentence_yield" in cov:
-            lines.append(f"- sentences that yielded at least one pair: {cov['sentences_with_pairs']} of "
-                         f"{cov['sentences']} ({100 * cov['sentence_yield']:.0f}%)")
-        lines.append(f"- documents under {cov['low_coverage_threshold_per_100_words']:g} reflections per 100 words: "
-                     + (", ".join(cov["low_coverage_documents"]) or "none"))
+            lines.append(
+                f"- sentences that yielded at least one pair: {cov['sentences_with_pairs']} of "
+                f"{cov['sentences']} ({100 * cov['sentence_yield']:.0f}%)"
+            )
+        lines.append(
+            f"- documents under {cov['low_coverage_threshold_per_100_words']:g} reflections per 100 words: "
+            + (", ".join(cov["low_coverage_documents"]) or "none")
+        )
         lines += ["", "| document | words | reflections | per 100 words |", "|---|---|---|---|"]
-        lines += [f"| {r['source'] or r['title']} | {r['words']} | {r['reflections']} | {r['per_100_words']} |"
-                  for r in cov["per_document"]]
+        lines += [
+            f"| {r['source'] or r['title']} | {r['words']} | {r['reflections']} | {r['per_100_words']} |"
+            for r in cov["per_document"]
+        ]
     if card.get("training_estimate"):
         est = card["training_estimate"]
-        lines += ["", "## Expected training time (defaults, prior estimate)", "",
-                  f"- CPU (2 cores): {est['cpu']['steps']} steps, ~{round(est['cpu']['seconds'] / 60)} min",
-                  f"- CUDA GPU: {est['cuda']['steps']} steps (no GPU rate measured yet)"]
+        lines += [
+            "",
+            "## Expected training time (defaults, prior estimate)",
+            "",
+            f"- CPU (2 cores): {est['cpu']['steps']} steps, ~{round(est['cpu']['seconds'] / 60)} min",
+            f"- CUDA GPU: {est['cuda']['steps']} steps (no GPU rate measured yet)",
+        ]
     if card.get("sample"):
         lines += ["", f"## Sample of {len(card['sample'])} pairs", ""]
         lines += [f"- Q: {p['question']} A: {p['answer']} ({p['type']})" for p in card["sample"]]

@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PIPELINE_VERSION = "memo-synth-v1"
 
-SYSTEM = ("You write question-answer pairs that teach a small model the facts of a private document collection. "
-          "You reply with one JSON object and nothing else.")
+SYSTEM = (
+    "You write question-answer pairs that teach a small model the facts of a private document collection. "
+    "You reply with one JSON object and nothing else."
+)
 
 _RULES = """Rules:
 - Every question must stand alone: name people, places, organisations and things in full; no pronouns without a
@@ -104,22 +106,29 @@ class CrossOut(_Out):
 
 @dataclass(frozen=True)
 class Prompt:
-    step: str            # facts | consolidate | selfcontain | entity | crossdoc
-    name: str            # facts_direct, facts_indirect, consolidate, check, fix, entity, crossdoc
+    step: str  # facts | consolidate | selfcontain | entity | crossdoc
+    name: str  # facts_direct, facts_indirect, consolidate, check, fix, entity, crossdoc
     version: str
     schema: type[BaseModel]
     template: str
 
     def messages(self, **kw: Any) -> list[dict]:
-        return [{"role": "system", "content": SYSTEM},
-                {"role": "user", "content": self.template.format(rules=_RULES, **kw)}]
+        return [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": self.template.format(rules=_RULES, **kw)},
+        ]
 
 
 def doc_header(title: str, date: str | None) -> str:
     return f"Document title: {title}\nDocument date: {date or 'unknown'}"
 
 
-FACTS_DIRECT = Prompt("facts", "facts_direct", "1a-v1", FactsOut, """{header}
+FACTS_DIRECT = Prompt(
+    "facts",
+    "facts_direct",
+    "1a-v1",
+    FactsOut,
+    """{header}
 Text:
 \"\"\"
 {text}
@@ -128,9 +137,15 @@ Text:
 Task (direct facts): write one question-answer pair for every fact the text states: who did what, when, where,
 how many, how much, what something is. Cover every sentence.
 {rules}
-Reply with exactly this JSON shape: {{"qa_pairs": [{{"question": "...", "answer": "..."}}]}}""")
+Reply with exactly this JSON shape: {{"qa_pairs": [{{"question": "...", "answer": "..."}}]}}""",
+)
 
-FACTS_INDIRECT = Prompt("facts", "facts_indirect", "1b-v1", FactsOut, """{header}
+FACTS_INDIRECT = Prompt(
+    "facts",
+    "facts_indirect",
+    "1b-v1",
+    FactsOut,
+    """{header}
 Text:
 \"\"\"
 {text}
@@ -141,9 +156,15 @@ one sentence: both directions of every relation ("Who founded X?" and "What did 
 names, dates computed from the document date, computed attributes (ages, durations, differences), and chains of
 actions (what happened after what).
 {rules}
-Reply with exactly this JSON shape: {{"qa_pairs": [{{"question": "...", "answer": "..."}}]}}""")
+Reply with exactly this JSON shape: {{"qa_pairs": [{{"question": "...", "answer": "..."}}]}}""",
+)
 
-CONSOLIDATE = Prompt("consolidate", "consolidate", "2-v1", ConsolidatedOut, """{header}
+CONSOLIDATE = Prompt(
+    "consolidate",
+    "consolidate",
+    "2-v1",
+    ConsolidatedOut,
+    """{header}
 Question-answer pairs from this document, numbered:
 {pairs}
 
@@ -151,18 +172,30 @@ Task (consolidation): combine pairs that share an entity, a time, a relation, or
 questions whose answers join several facts. Each answer at most 150 words.
 {rules}
 Reply with exactly this JSON shape: {{"consolidated_qa_pairs": [{{"question": "...", "answer": "...",
-"combined_from": [1, 2], "commonality": "what the combined pairs share", "combination_size": 2}}]}}""")
+"combined_from": [1, 2], "commonality": "what the combined pairs share", "combination_size": 2}}]}}""",
+)
 
-CHECK = Prompt("selfcontain", "check", "3c-v1", CheckOut, """{header}
+CHECK = Prompt(
+    "selfcontain",
+    "check",
+    "3c-v1",
+    CheckOut,
+    """{header}
 Question: {question}
 Answer: {answer}
 
 Task (self-containment check): is this pair understandable without the document? It fails if it has a pronoun
 or vague reference with no name ("he", "the company", "this product"), relative time ("this year", "currently",
 "recently"), mentions "the document"/"the text"/"the passage", or the answer is incomplete.
-Reply with exactly this JSON shape: {{"is_self_contained": true}} or {{"is_self_contained": false}}""")
+Reply with exactly this JSON shape: {{"is_self_contained": true}} or {{"is_self_contained": false}}""",
+)
 
-FIX = Prompt("selfcontain", "fix", "3f-v1", FixOut, """{header}
+FIX = Prompt(
+    "selfcontain",
+    "fix",
+    "3f-v1",
+    FixOut,
+    """{header}
 Source text:
 \"\"\"
 {text}
@@ -174,9 +207,15 @@ Answer: {answer}
 Task (repair): rewrite it from the source text so it stands alone: full names instead of pronouns and vague
 references, years instead of relative time, a complete short answer.
 {rules}
-Reply with exactly this JSON shape: {{"question": "...", "answer": "..."}}""")
+Reply with exactly this JSON shape: {{"question": "...", "answer": "..."}}""",
+)
 
-ENTITY = Prompt("entity", "entity", "4-v1", EntityOut, """{header}
+ENTITY = Prompt(
+    "entity",
+    "entity",
+    "4-v1",
+    EntityOut,
+    """{header}
 Text:
 \"\"\"
 {text}
@@ -187,9 +226,15 @@ describe the entity without naming it, whose answer is its name: from one fact, 
 more facts, and relationship-traversal questions ("the sister of the founder of X").
 {rules}
 Reply with exactly this JSON shape: {{"entity_surfacing_qa_pairs": [{{"entity": "...", "question": "...",
-"answer": "...", "complexity": "single|two|multi|traversal", "facts_used": ["fact 1", "fact 2"]}}]}}""")
+"answer": "...", "complexity": "single|two|multi|traversal", "facts_used": ["fact 1", "fact 2"]}}]}}""",
+)
 
-CROSSDOC = Prompt("crossdoc", "crossdoc", "5-v1", CrossOut, """Documents (ids are for your reply only):
+CROSSDOC = Prompt(
+    "crossdoc",
+    "crossdoc",
+    "5-v1",
+    CrossOut,
+    """Documents (ids are for your reply only):
 {documents}
 
 Task (cross-document synthesis): write questions that need facts from at least two of these documents:
@@ -197,7 +242,8 @@ Task (cross-document synthesis): write questions that need facts from at least t
 different entities share one specific property. List in source_doc_ids the ids of the documents each pair uses.
 {rules}
 Reply with exactly this JSON shape: {{"crossdoc_qa_pairs": [{{"type": "converging|parallel", "question": "...",
-"answer": "...", "source_doc_ids": ["D1", "D2"]}}]}}""")
+"answer": "...", "source_doc_ids": ["D1", "D2"]}}]}}""",
+)
 
 ALL = (FACTS_DIRECT, FACTS_INDIRECT, CONSOLIDATE, CHECK, FIX, ENTITY, CROSSDOC)
 
@@ -211,8 +257,11 @@ def numbered_pairs(pairs: list[tuple[str, str]]) -> str:
 
 
 def retry_message(error: str) -> dict:
-    return {"role": "user", "content": f"Your reply could not be used ({error}). Reply again with only the JSON "
-                                       "object in the exact shape asked for, no other text."}
+    return {
+        "role": "user",
+        "content": f"Your reply could not be used ({error}). Reply again with only the JSON "
+        "object in the exact shape asked for, no other text.",
+    }
 
 
 def dumps(obj) -> str:

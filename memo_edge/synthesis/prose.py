@@ -15,16 +15,20 @@ MONTHS = "January|February|March|April|May|June|July|August|September|October|No
 _MON = rf"(?:{MONTHS}|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 _YEAR = r"(?:[1-9]\d{2,3})(?:\s*(?:BC|BCE|AD|CE))?"
 # "2 November 1932", "November 2, 1932", "November 1932", "1932", "c. 1932", "2025-03-11"
-DATE = (rf"(?:(?:c\.|ca\.|circa|about)\s*)?(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+{_MON}\s+{_YEAR}|{_MON}\s+\d{{1,2}},?\s+"
-        rf"{_YEAR}|{_MON}\s+{_YEAR}|{_YEAR})")
+DATE = (
+    rf"(?:(?:c\.|ca\.|circa|about)\s*)?(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}\s+{_MON}\s+{_YEAR}|{_MON}\s+\d{{1,2}},?\s+"
+    rf"{_YEAR}|{_MON}\s+{_YEAR}|{_YEAR})"
+)
 _DASH = r"\s*(?:–|—|-|−|to)\s*"
 _PLACE = r"(?:,?\s+in\s+|,\s+)(?P<{0}>[A-Z][^;,()]*(?:,\s*[A-Z][^;,()]*)?)"
 _PLACE_NAME = r"(?P<{0}>[A-Z][^;,()–—]*?(?:,\s*[A-Z][^;,()–—]*?)?)(?=\s*(?:[;,)–—]|$|\s(?:died|to|–)))"
 _IN = r"(?:,?\s+in\s+" + _PLACE_NAME + ")?"
 # searched anywhere in the parenthesis: "known as X; 11 December 1928 – 1 December 1997",
 # "born Seetharama Sharma, 1 December 1933 – 5 June 1985", "born 5 December 1919 in Nærøy, died ... in Nedstrand"
-_SPAN = re.compile(rf"(?:^|[;,(]\s*|\b(?i:born)\s+)(?P<bdate>{DATE}){_IN.format('bplace')}{_DASH}(?:(?i:died)\s+)?"
-                   rf"(?P<ddate>{DATE}){_IN.format('dplace')}")
+_SPAN = re.compile(
+    rf"(?:^|[;,(]\s*|\b(?i:born)\s+)(?P<bdate>{DATE}){_IN.format('bplace')}{_DASH}(?:(?i:died)\s+)?"
+    rf"(?P<ddate>{DATE}){_IN.format('dplace')}"
+)
 _BORN = re.compile(rf"\b(?i:born|b\.)\s+(?:[^;()]*?,\s*)??(?:on\s+)?(?P<bdate>{DATE}){_IN.format('bplace')}")
 _BORN_IN = re.compile(r"\b(?i:born|b\.)\s+in\s+" + _PLACE_NAME.format("bplace"))
 _DIED = re.compile(rf"\b(?i:died|d\.)\s+(?:on\s+)?(?P<ddate>{DATE}){_IN.format('dplace')}")
@@ -90,7 +94,10 @@ def clean(text: str, subject: str | None = None) -> tuple[str, list[LifeFact]]:
 
 
 _REL = [
-    (re.compile(r"\b(This|Last|Next) year\b,?"), lambda m, y: f"In {y + {'This': 0, 'Last': -1, 'Next': 1}[m.group(1)]}"),
+    (
+        re.compile(r"\b(This|Last|Next) year\b,?"),
+        lambda m, y: f"In {y + {'This': 0, 'Last': -1, 'Next': 1}[m.group(1)]}",
+    ),
     (re.compile(r"\b(this|last|next) year\b"), lambda m, y: f"in {y + {'this': 0, 'last': -1, 'next': 1}[m.group(1)]}"),
 ]
 
@@ -99,7 +106,7 @@ _NOW = re.compile(r"\b(?:currently|nowadays|at present|today|now)\b(?!['’])", 
 
 
 def resolve_relative_years(text: str, date: str | None) -> str:
-    """"this year" / "last year" in a dated document become the year itself and "currently" becomes "as of
+    """ "this year" / "last year" in a dated document become the year itself and "currently" becomes "as of
     <year>", so a question stays true after the document has aged."""
     m = re.match(r"^\s*(\d{4})", date or "")
     if not m:

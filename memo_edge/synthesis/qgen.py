@@ -23,15 +23,24 @@ from dataclasses import dataclass, field
 
 from lemminflect import getInflection
 
-from .lexicon import (CATEGORY_NOUNS, CONTENT_PREPS, CURRENCY_NOUNS, MEASURE_ADJECTIVES, NO_PASSIVE_VERBS, PERSON_NOUNS,
-                      PLACE_PREPS, SYMMETRIC_VERBS, VAGUE_HEADS)
+from .lexicon import (
+    CATEGORY_NOUNS,
+    CONTENT_PREPS,
+    CURRENCY_NOUNS,
+    MEASURE_ADJECTIVES,
+    NO_PASSIVE_VERBS,
+    PERSON_NOUNS,
+    PLACE_PREPS,
+    SYMMETRIC_VERBS,
+    VAGUE_HEADS,
+)
 from .mentions import DocContext, EntityIndex, name_key
 from .prose import year_of
 from .text import normalize as _norm
 
-MAX_VARIANTS = 4          # phrasings kept per asked part
+MAX_VARIANTS = 4  # phrasings kept per asked part
 MAX_ANSWER_WORDS = 10
-MAX_CHUNK_QUESTIONS = 4   # plain noun phrases asked in place per sentence (names, dates and amounts: all)
+MAX_CHUNK_QUESTIONS = 4  # plain noun phrases asked in place per sentence (names, dates and amounts: all)
 _PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep"}
 _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
 _MODALS = {"would", "could", "might", "may", "should", "must", "shall", "ought"}
@@ -39,8 +48,24 @@ _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
 _DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
 _YEAR = re.compile(r"^[1-9]\d{2,3}$")
-_DEICTIC = {"today", "now", "yesterday", "tomorrow", "currently", "recently", "next year", "last year",
-            "this year", "the next decade", "next decade", "the time", "once", "annually", "daily", "weekly"}
+_DEICTIC = {
+    "today",
+    "now",
+    "yesterday",
+    "tomorrow",
+    "currently",
+    "recently",
+    "next year",
+    "last year",
+    "this year",
+    "the next decade",
+    "next decade",
+    "the time",
+    "once",
+    "annually",
+    "daily",
+    "weekly",
+}
 _APPROX = {"about", "around", "approximately", "roughly", "nearly", "almost", "some", "over", "circa", "c."}
 _LOWER_AT_START = {"DET", "PRON", "ADP", "CCONJ", "SCONJ", "ADV"}
 _NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
@@ -48,11 +73,11 @@ _NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME
 
 @dataclass
 class Arg:
-    role: str                 # subj | dobj | dative | attr | acomp | prep | agent | npadv
-    head: object              # spaCy Token
-    prep: object = None       # the preposition token of a prepositional phrase
+    role: str  # subj | dobj | dative | attr | acomp | prep | agent | npadv
+    head: object  # spaCy Token
+    prep: object = None  # the preposition token of a prepositional phrase
     toks: list = field(default_factory=list)
-    prep_text: str = ""       # a two-word preposition ("as of")
+    prep_text: str = ""  # a two-word preposition ("as of")
 
     @property
     def prep_word(self) -> str:
@@ -69,10 +94,10 @@ class Clause:
     prt: list
     core: list[Arg]
     mods: list[Arg]
-    subject_text: str = ""    # subject as written in questions (pronouns resolved)
+    subject_text: str = ""  # subject as written in questions (pronouns resolved)
     subject_answer: str = ""
-    tag: str = ""             # the verb's tense tag (a reduced relative "starring" reads as "stars": VBZ)
-    xcomp: str = ""           # a verb complement that carries the arguments: "hosting", "to build"
+    tag: str = ""  # the verb's tense tag (a reduced relative "starring" reads as "stars": VBZ)
+    xcomp: str = ""  # a verb complement that carries the arguments: "hosting", "to build"
 
     def __post_init__(self):
         self.tag = self.tag or self.verb.tag_
@@ -88,21 +113,21 @@ class Clause:
 class QA:
     question: str
     answer: str
-    slot: str                 # what is asked, wording aside (two answers to one slot make it ambiguous)
-    variant: str              # full | short | fronted | stranded | insitu | voice | year
+    slot: str  # what is asked, wording aside (two answers to one slot make it ambiguous)
+    variant: str  # full | short | fronted | stranded | insitu | voice | year
 
 
 @dataclass
 class Ask:
     """One way to ask for an argument: the fronted wh-phrase, the answer, and optional other placements."""
 
-    front: str                # "On which island" / "When" / "Whom"
+    front: str  # "On which island" / "When" / "Whom"
     answer: str
     strand: str | None = None  # "Which island" (+ the preposition at the end)
     insitu: str | None = None  # "on which island"
     keep_prep: bool = False
     tag: str = ""
-    extra: tuple[str, ...] = ()   # whole questions that say it differently ("How many residents does X have?")
+    extra: tuple[str, ...] = ()  # whole questions that say it differently ("How many residents does X have?")
 
 
 def _list_comma(c) -> bool:
@@ -140,7 +165,7 @@ class Writer:
         self.index = index
         self.ctx = ctx
         self.subst: dict[int, str] = {}
-        self.title_toks: set[int] = set()   # tokens of a document title (never lower-cased: "My Cousin ...")
+        self.title_toks: set[int] = set()  # tokens of a document title (never lower-cased: "My Cousin ...")
         self.ents: dict[int, object] = {}
         self.skipped: dict[str, int] = {}
 
@@ -149,8 +174,15 @@ class Writer:
         parts = []
         for k, t in enumerate(toks):
             text = self.subst.get(t.i, t.text)
-            if k == 0 and lower_first and t.i == t.sent.start and t.pos_ in _LOWER_AT_START and t.text != "I" \
-                    and t.i not in self.subst and t.i not in self.title_toks:
+            if (
+                k == 0
+                and lower_first
+                and t.i == t.sent.start
+                and t.pos_ in _LOWER_AT_START
+                and t.text != "I"
+                and t.i not in self.subst
+                and t.i not in self.title_toks
+            ):
                 text = text[:1].lower() + text[1:]
             ws = t.whitespace_ if k < len(toks) - 1 else ""
             if k < len(toks) - 1 and toks[k + 1].i != t.i + 1:
@@ -169,8 +201,11 @@ class Writer:
     def phrase(self, tok, prune: set[str]) -> list:
         """A head's phrase; a name is never cut ("Payment on Demand" keeps its "on Demand")."""
         whole = _contiguous(_subtree(tok, _PRUNE_ARG))
-        if len(whole) <= 10 and self.index.titles and \
-                name_key(self.render(whole, lower_first=False)) in self.index.titles:
+        if (
+            len(whole) <= 10
+            and self.index.titles
+            and name_key(self.render(whole, lower_first=False)) in self.index.titles
+        ):
             self.title_toks.update(t.i for t in whole if t.dep_ != "det")
             return whole  # a document title: "Payment on Demand", "My Cousin from Warsaw"
         toks = _subtree(tok, prune)
@@ -208,12 +243,13 @@ class Writer:
         if v.dep_ == "acl" and v.tag_ in ("VBN", "VBG"):
             return self._described(v.head)
         if v.dep_ == "advcl" and v.tag_ in ("VBN", "VBG") and not any(c.dep_ == "mark" for c in v.children):
-            return next((c for c in v.head.children if c.dep_ in ("nsubj", "nsubjpass")
-                         and c.tag_ not in ("WDT", "WP")), None)
+            return next(
+                (c for c in v.head.children if c.dep_ in ("nsubj", "nsubjpass") and c.tag_ not in ("WDT", "WP")), None
+            )
         return None
 
     def _named_appos(self, tok):
-        """"A highly touted prospect, Benson, ...": the name in apposition is the better subject."""
+        """ "A highly touted prospect, Benson, ...": the name in apposition is the better subject."""
         if tok.pos_ == "NOUN":
             for c in tok.children:
                 if c.dep_ == "appos" and (c.pos_ == "PROPN" or c.i in self.ents):
@@ -236,7 +272,7 @@ class Writer:
         return head
 
     def _described(self, noun):
-        """"a film directed by X": the film is the clause's subject; if the film is what a copula says its subject
+        """ "a film directed by X": the film is the clause's subject; if the film is what a copula says its subject
         is ("Free Guy is a film directed by X"), the subject is Free Guy."""
         if noun.dep_ == "attr" and noun.head.lemma_ == "be":
             for c in noun.head.children:
@@ -256,8 +292,11 @@ class Writer:
         if any(c.dep_ == "neg" for c in v.children) or any(a.lower_ in _MODALS for a in aux):
             self._skip("negated or modal clause")
             return None
-        passive = any(c.dep_ == "auxpass" for c in v.children) or (_participle(v) and v.tag_ == "VBN") or \
-            (v.dep_ == "conj" and v.tag_ == "VBN" and any(a.dep_ == "auxpass" for a in aux))
+        passive = (
+            any(c.dep_ == "auxpass" for c in v.children)
+            or (_participle(v) and v.tag_ == "VBN")
+            or (v.dep_ == "conj" and v.tag_ == "VBN" and any(a.dep_ == "auxpass" for a in aux))
+        )
         tag = v.tag_
         if _participle(v) and v.tag_ in ("VBN", "VBG"):
             aux = []
@@ -280,8 +319,18 @@ class Writer:
             xcomp = f"{to}{x.lower_}"
         if not core and not mods:
             return None
-        cl = Clause(v, Arg("subj", subj, None, self.phrase(subj, _PRUNE_SUBJ)), aux, passive, copula,
-                    [c for c in v.children if c.dep_ == "prt"], core, mods, tag=tag, xcomp=xcomp)
+        cl = Clause(
+            v,
+            Arg("subj", subj, None, self.phrase(subj, _PRUNE_SUBJ)),
+            aux,
+            passive,
+            copula,
+            [c for c in v.children if c.dep_ == "prt"],
+            core,
+            mods,
+            tag=tag,
+            xcomp=xcomp,
+        )
         if not self._name_subject(cl):
             self._skip("vague subject")
             return None
@@ -299,14 +348,21 @@ class Writer:
                 if inner is not None:  # "as of 2021", "out of ...": a two-word preposition
                     pobj = next((g for g in inner.children if g.dep_ == "pobj"), None)
                 if pobj is not None:
-                    mods.append(Arg("agent" if c.dep_ == "agent" else "prep", pobj, c, self.phrase(pobj, _PRUNE_ARG),
-                                    f"{c.lower_} {inner.lower_}" if inner is not None else ""))
+                    mods.append(
+                        Arg(
+                            "agent" if c.dep_ == "agent" else "prep",
+                            pobj,
+                            c,
+                            self.phrase(pobj, _PRUNE_ARG),
+                            f"{c.lower_} {inner.lower_}" if inner is not None else "",
+                        )
+                    )
             elif c.dep_ == "npadvmod" and c.i in self.ents and self.ents[c.i].label_ == "DATE":
                 mods.append(Arg("npadv", c, None, list(self.ents[c.i])))
         return core, mods
 
     def _shared_args(self, v) -> tuple[list[Arg], list[Arg]]:
-        """"written, directed and edited by X": the first verbs share the last one's object and agent."""
+        """ "written, directed and edited by X": the first verbs share the last one's object and agent."""
         last = v
         while True:
             nxt = [c for c in last.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") and c.tag_ == v.tag_]
@@ -326,7 +382,7 @@ class Writer:
         return core, mods
 
     def _attr_places(self, core: list[Arg]) -> list[Arg]:
-        """"X is a cave in the municipality of Dauis on Panglao Island": the places belong to X."""
+        """ "X is a cave in the municipality of Dauis on Panglao Island": the places belong to X."""
         out = []
         for a in core:
             if a.role != "attr" or not any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in a.head.children):
@@ -383,7 +439,7 @@ class Writer:
         return True
 
     def _possessives(self, cl: Clause) -> None:
-        """"won awards for her films" -> "for Ann Hui's films" (unresolved ones are caught by the filter)."""
+        """ "won awards for her films" -> "for Ann Hui's films" (unresolved ones are caught by the filter)."""
         for a in cl.core + cl.mods:
             for t in a.toks:
                 if t.tag_ == "PRP$" and t.i not in self.subst:
@@ -406,8 +462,9 @@ class Writer:
     def _who_like(self, tok) -> bool:
         """People, and organisations without a known category, are asked with "who"."""
         e = self._ent(tok)
-        return self.is_person(tok) or (e is not None and e.label_ in ("ORG", "NORP") and
-                                       not self.index.category(e.text))
+        return self.is_person(tok) or (
+            e is not None and e.label_ in ("ORG", "NORP") and not self.index.category(e.text)
+        )
 
     def answer(self, a: Arg) -> tuple[str, str | None]:
         """(short answer, category for "which ...") of an argument phrase."""
@@ -418,13 +475,20 @@ class Writer:
             of = next((c for c in head.children if c.dep_ == "prep" and c.lower_ == "of"), None)
             pobj = next((g for g in of.children if g.dep_ == "pobj"), None) if of is not None else None
             det = [c.lower_ for c in head.children if c.dep_ == "det"]
-            if pobj is not None and det == ["the"] and (pobj.pos_ == "PROPN" or pobj.i in self.ents) \
-                    and len([c for c in head.children if c.dep_ in ("amod", "compound")]) == 0:
+            if (
+                pobj is not None
+                and det == ["the"]
+                and (pobj.pos_ == "PROPN" or pobj.i in self.ents)
+                and len([c for c in head.children if c.dep_ in ("amod", "compound")]) == 0
+            ):
                 return self.render(_subtree(pobj, _PRUNE_ARG)), head.lemma_.lower()
         e = self._ent(head)
-        if e is not None and e.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT") \
-                and len(e) >= len([t for t in toks if t.dep_ not in ("det", "amod", "compound")]) \
-                and not any(c.dep_ == "conj" for c in head.children):
+        if (
+            e is not None
+            and e.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT")
+            and len(e) >= len([t for t in toks if t.dep_ not in ("det", "amod", "compound")])
+            and not any(c.dep_ == "conj" for c in head.children)
+        ):
             text = re.sub(r"^[Tt]he\s+", "", e.text)
             return text, self.index.category(text)
         if len(toks) > 8:
@@ -436,8 +500,11 @@ class Writer:
     def asks(self, a: Arg, cl: Clause) -> list[Ask]:
         """The ways to ask for argument `a` (empty when it is no concrete answer)."""
         head = a.head
-        if head.pos_ in ("PRON", "DET") or head.tag_ in ("WDT", "WP") or \
-                (head.lower_ in VAGUE_HEADS and not any(c.dep_ == "nummod" for c in head.children)):
+        if (
+            head.pos_ in ("PRON", "DET")
+            or head.tag_ in ("WDT", "WP")
+            or (head.lower_ in VAGUE_HEADS and not any(c.dep_ == "nummod" for c in head.children))
+        ):
             return []
         ans, cat = self.answer(a)
         if not ans or len(ans.split()) > MAX_ANSWER_WORDS:
@@ -452,8 +519,7 @@ class Writer:
             if self._who_like(head):
                 return [Ask("By whom", ans, strand="Who", insitu="by whom", keep_prep=True, tag="agent")]
             what = f"which {cat}" if cat else "what"
-            return [Ask(f"By {what}", ans, strand=what.capitalize(), insitu=f"by {what}", keep_prep=True,
-                        tag="agent")]
+            return [Ask(f"By {what}", ans, strand=what.capitalize(), insitu=f"by {what}", keep_prep=True, tag="agent")]
         if label == "DATE" or (head.like_num and _YEAR.match(head.text) and prep in _DATE_PREPS | {"since"}):
             return self._date_asks(a, ans, prep)
         if label == "TIME":
@@ -461,8 +527,14 @@ class Writer:
         whole = self.render(_contiguous(a.toks))
         if label == "MONEY" or head.lemma_.lower() in CURRENCY_NOUNS:
             if a.role in ("dobj", "attr") or prep == "for":
-                return [Ask(f"{cap} how much" if prep == "for" else "How much", whole, insitu=f"{prep} how much"
-                            .strip(), keep_prep=prep == "for")]
+                return [
+                    Ask(
+                        f"{cap} how much" if prep == "for" else "How much",
+                        whole,
+                        insitu=f"{prep} how much".strip(),
+                        keep_prep=prep == "for",
+                    )
+                ]
             return []
         if a.role == "acomp":
             meas = [c for c in head.children if c.dep_ == "npadvmod"]
@@ -480,16 +552,26 @@ class Writer:
             if noun and number and listed is not None:  # "three ferries: the Gullwind, the Marl Star and X"
                 items = self.render(_contiguous(_subtree(listed, _PRUNE_ARG)))
                 if items and len(items.split()) <= MAX_ANSWER_WORDS * 2:
-                    return [Ask(f"How many {noun}", number, insitu=f"how many {noun}", tag="count"),
-                            Ask(f"Which {noun}", items, insitu=f"which {noun}", tag="list")]
+                    return [
+                        Ask(f"How many {noun}", number, insitu=f"how many {noun}", tag="count"),
+                        Ask(f"Which {noun}", items, insitu=f"which {noun}", tag="list"),
+                    ]
             if noun and number and not any(t.i in self.subst for t in a.toks):
                 front = f"{cap} how many {noun}" if prep else f"How many {noun}"
                 extra = ()
                 if prep == "with":  # "Tandry is a town with about 9,000 residents": residents Tandry has
                     do = "did" if cl.tag == "VBD" else "does"
                     extra = (_question(f"How many {noun} {do} {cl.subject_text} have"),)
-                return [Ask(front, number, insitu=f"{prep} how many {noun}".strip(), keep_prep=bool(prep),
-                            tag="count", extra=extra)]
+                return [
+                    Ask(
+                        front,
+                        number,
+                        insitu=f"{prep} how many {noun}".strip(),
+                        keep_prep=bool(prep),
+                        tag="count",
+                        extra=extra,
+                    )
+                ]
         if prep:
             return self._prep_asks(a, ans, cat, label, prep)
         if a.role == "attr":
@@ -508,12 +590,16 @@ class Writer:
             return [Ask("As what", ans, strand="What", insitu="as what", keep_prep=True)]
         if self.is_person(head):
             return [Ask(f"{cap} whom", ans, strand="Who", insitu=f"{prep} whom", keep_prep=True)]
-        place = label in ("GPE", "LOC", "FAC") or cat is not None or \
-            (head.pos_ == "PROPN" and label not in ("WORK_OF_ART", "EVENT", "PRODUCT", "NORP", "LAW", "PERSON"))
+        place = (
+            label in ("GPE", "LOC", "FAC")
+            or cat is not None
+            or (head.pos_ == "PROPN" and label not in ("WORK_OF_ART", "EVENT", "PRODUCT", "NORP", "LAW", "PERSON"))
+        )
         out = []
         if cat:
-            out.append(Ask(f"{cap} which {cat}", ans, strand=f"Which {cat}", insitu=f"{prep} which {cat}",
-                           keep_prep=True))
+            out.append(
+                Ask(f"{cap} which {cat}", ans, strand=f"Which {cat}", insitu=f"{prep} which {cat}", keep_prep=True)
+            )
         if place and prep in PLACE_PREPS:
             region = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
             if region is not None:
@@ -526,8 +612,15 @@ class Writer:
             out.append(Ask(f"{cap} where", ans, strand="Where", insitu=f"{prep} where", keep_prep=True))
         elif not out and prep in CONTENT_PREPS and head.pos_ in ("NOUN", "PROPN") and len(ans.split()) <= 6:
             who = self._who_like(head)
-            out.append(Ask(f"{cap} {'whom' if who else 'what'}", ans, strand="Who" if who else "What",
-                           insitu=f"{prep} {'whom' if who else 'what'}", keep_prep=True))
+            out.append(
+                Ask(
+                    f"{cap} {'whom' if who else 'what'}",
+                    ans,
+                    strand="Who" if who else "What",
+                    insitu=f"{prep} {'whom' if who else 'what'}",
+                    keep_prep=True,
+                )
+            )
         return out
 
     def _date_asks(self, a: Arg, ans: str, prep: str) -> list[Ask]:
@@ -562,11 +655,12 @@ class Writer:
         return sorted(keep, key=lambda x: self._order(cl, x))
 
     def _category_attr(self, cl: Clause, attr: Arg) -> bool:
-        """"Hinagdanan Cave is a cave ...": an indefinite attribute that only names the subject's kind, dropped
+        """ "Hinagdanan Cave is a cave ...": an indefinite attribute that only names the subject's kind, dropped
         when a modifier is asked ("On which island is Hinagdanan Cave?")."""
         h = attr.head
-        return any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in h.children) and \
-            not any(c.dep_ == "prep" and c.lower_ == "of" for c in h.children)
+        return any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in h.children) and not any(
+            c.dep_ == "prep" and c.lower_ == "of" for c in h.children
+        )
 
     def _others(self, cl: Clause, skip: Arg | None, short: bool) -> str:
         return " ".join(self.arg_text(x) for x in self._kept(cl, skip, short))
@@ -586,9 +680,10 @@ class Writer:
             verb = _AGREE.get(verb) or (getInflection(cl.verb.lemma_, "VBZ") or (verb,))[0]
         return " ".join([verb] + [p.text.lower() for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
 
-    def inverted(self, cl: Clause, wh: str, skip: Arg | None, short: bool, tail: str = "", front_mod: str = "") \
-            -> str | None:
-        """"<wh> <aux> <subject> <verb> <others>?" with do-support when there is no auxiliary."""
+    def inverted(
+        self, cl: Clause, wh: str, skip: Arg | None, short: bool, tail: str = "", front_mod: str = ""
+    ) -> str | None:
+        """ "<wh> <aux> <subject> <verb> <others>?" with do-support when there is no auxiliary."""
         subj = cl.subject_text
         others = self._others(cl, skip, short)
         if cl.aux:
@@ -606,7 +701,7 @@ class Writer:
         return _question(f"{lead} {body} {others} {tail}")
 
     def passive_form(self, cl: Clause) -> str | None:
-        """"was founded" for an active clause in the past ("What was founded by X?")."""
+        """ "was founded" for an active clause in the past ("What was founded by X?")."""
         if cl.aux or cl.copula or cl.xcomp or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
             return None
         vbn = (getInflection(cl.verb.lemma_, "VBN") or (None,))[0]
@@ -616,7 +711,7 @@ class Writer:
         return f"{be} {vbn} " + " ".join(p.lower_ for p in cl.prt)
 
     def active_form(self, cl: Clause) -> str | None:
-        """"completed" for a passive clause ("Who completed the lighthouse?")."""
+        """ "completed" for a passive clause ("Who completed the lighthouse?")."""
         if not cl.passive or cl.xcomp:
             return None
         be = cl.aux[0].lower_ if cl.aux else "was"
@@ -648,9 +743,10 @@ class Writer:
 
     def _has_name(self, toks: list) -> bool:
         """A proper noun, an entity, a resolved pronoun, or a document title ("Sno*Drift", tagged NN)."""
-        return any(t.pos_ == "PROPN" or t.i in self.subst or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC)
-                   for t in toks) or \
-            (len(toks) <= 10 and name_key(self.render(toks)) in self.index.titles)
+        return any(
+            t.pos_ == "PROPN" or t.i in self.subst or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC)
+            for t in toks
+        ) or (len(toks) <= 10 and name_key(self.render(toks)) in self.index.titles)
 
     def _named(self, a: Arg) -> bool:
         """The phrase holds a name (not just a number): it can stand as the subject of a passive question."""
@@ -669,8 +765,7 @@ class Writer:
         by = {"Who": "whom", "What": "what"}.get(wh, wh.lower())
         if obj is not None and pf and self._named(obj):
             be, vbn = pf.split(" ", 1)
-            qs.append((_question(f"By {by} {be} {self.arg_text(obj)} {vbn} {self._others(cl, obj, False)}"),
-                       "voice"))
+            qs.append((_question(f"By {by} {be} {self.arg_text(obj)} {vbn} {self._others(cl, obj, False)}"), "voice"))
         if obj is not None:  # "starring A, B and C": which film stars B? (each member of a list of names)
             members = [c for c in _conjuncts(obj.head)[1:] if c.pos_ == "PROPN" or c.i in self.ents]
             for m in [obj.head] + members if members else []:
@@ -681,15 +776,25 @@ class Writer:
         af = self.active_form(cl)
         if cl.passive and af and agent is not None:
             ag = self.render(agent.toks)
-            qs.append((_question(f"{ag[:1].upper()}{ag[1:]} {af} {'whom' if wh == 'Who' else wh.lower()} "
-                                 f"{self._others(cl, agent, False)}"), "voice"))
+            qs.append(
+                (
+                    _question(
+                        f"{ag[:1].upper()}{ag[1:]} {af} {'whom' if wh == 'Who' else wh.lower()} "
+                        f"{self._others(cl, agent, False)}"
+                    ),
+                    "voice",
+                )
+            )
         base = [(q, v) for q, v in qs if v != "member"][:MAX_VARIANTS]
         return [QA(q, ans, slot, v) for q, v in base + [(q, v) for q, v in qs if v == "member"] if q]
 
     def _insitu(self, cl: Clause, a: Arg, phrase: str) -> str:
         """The declarative with the asked part replaced: core arguments stay in place, a modifier goes last."""
-        core = [x for x in cl.core if not (cl.copula and x.role == "attr" and a.role != "attr" and
-                                           self._category_attr(cl, x))]
+        core = [
+            x
+            for x in cl.core
+            if not (cl.copula and x.role == "attr" and a.role != "attr" and self._category_attr(cl, x))
+        ]
         parts = [(self._order(cl, x), self.arg_text(x) if x is not a else phrase) for x in core]
         parts += [(self._order(cl, x), self.arg_text(x)) for x in cl.mods if x is not a]
         tail = phrase if a in cl.mods else ""
@@ -702,15 +807,34 @@ class Writer:
         others = [m for m in cl.mods if m is not a]
         if others:
             qs.append((self.inverted(cl, ask.front, a, short=True), "short"))
-            dated = next((m for m in others if m.prep is not None and self._ent(m.head) is not None
-                          and self._ent(m.head).label_ == "DATE"), None)
+            dated = next(
+                (
+                    m
+                    for m in others
+                    if m.prep is not None and self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"
+                ),
+                None,
+            )
             if dated is not None:
                 rest = [m for m in others if m is not dated]
-                cl2 = Clause(cl.verb, cl.subj, cl.aux, cl.passive, cl.copula, cl.prt, cl.core, rest + [a],
-                             cl.subject_text, cl.subject_answer, cl.tag, cl.xcomp)
+                cl2 = Clause(
+                    cl.verb,
+                    cl.subj,
+                    cl.aux,
+                    cl.passive,
+                    cl.copula,
+                    cl.prt,
+                    cl.core,
+                    rest + [a],
+                    cl.subject_text,
+                    cl.subject_answer,
+                    cl.tag,
+                    cl.xcomp,
+                )
                 front = self.arg_text(dated)
-                qs.append((self.inverted(cl2, ask.front, a, short=False, front_mod=front[:1].upper() + front[1:]),
-                           "fronted"))
+                qs.append(
+                    (self.inverted(cl2, ask.front, a, short=False, front_mod=front[:1].upper() + front[1:]), "fronted")
+                )
         if ask.strand and a.prep is not None:
             qs.append((self.inverted(cl, ask.strand, a, short=True, tail=a.prep.lower_), "stranded"))
         other_dates = [m for m in others if self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"]
@@ -734,7 +858,7 @@ class Writer:
         return out
 
     def relation_pairs(self, subj: str, subj_answer: str, subj_person: bool, be: str, noun) -> list[QA]:
-        """"Anna Benson is (the) ex-wife of Kris Benson": whose ex-wife is Anna Benson? who is the ex-wife of Kris
+        """ "Anna Benson is (the) ex-wife of Kris Benson": whose ex-wife is Anna Benson? who is the ex-wife of Kris
         Benson? Relational nouns are asked both ways."""
         of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
         pobj = next((g for g in of.children if g.dep_ == "pobj"), None) if of is not None else None
@@ -750,21 +874,35 @@ class Writer:
         be_sg = _AGREE.get(be, be)
         owner_person = self.is_person(pobj)
         slot_a, slot_b = f"rel|{rel}|{subj}", f"rel-rev|{rel}|{owner}"
-        out = [QA(_question(f"{'Who' if subj_person else 'What'} {be_sg} the {rel} of {owner}"), subj_answer,
-                  slot_b, "full"),
-               QA(_question(f"The {rel} of {owner} {be_sg} {'who' if subj_person else 'what'}"), subj_answer, slot_b,
-                  "insitu")]
+        out = [
+            QA(
+                _question(f"{'Who' if subj_person else 'What'} {be_sg} the {rel} of {owner}"),
+                subj_answer,
+                slot_b,
+                "full",
+            ),
+            QA(
+                _question(f"The {rel} of {owner} {be_sg} {'who' if subj_person else 'what'}"),
+                subj_answer,
+                slot_b,
+                "insitu",
+            ),
+        ]
         if owner_person:
-            out += [QA(_question(f"Whose {rel} {be} {subj}"), owner, slot_a, "full"),
-                    QA(_question(f"{subj} {be} the {rel} of whom"), owner, slot_a, "insitu")]
+            out += [
+                QA(_question(f"Whose {rel} {be} {subj}"), owner, slot_a, "full"),
+                QA(_question(f"{subj} {be} the {rel} of whom"), owner, slot_a, "insitu"),
+            ]
         else:
             the = "the " if any(c.dep_ == "det" for c in noun.children) else ""  # "is part of Y": no article
-            out += [QA(_question(f"{subj} {be} {the}{rel} of what"), owner, slot_a, "insitu"),
-                    QA(_question(f"What {be} {subj} {the}{rel} of"), owner, slot_a, "full")]
+            out += [
+                QA(_question(f"{subj} {be} {the}{rel} of what"), owner, slot_a, "insitu"),
+                QA(_question(f"What {be} {subj} {the}{rel} of"), owner, slot_a, "full"),
+            ]
         return out
 
     def _work_by(self, subj: str, be: str, noun) -> list[QA]:
-        """"X is a painting by Paul Kane": whose painting is X? (a work and its author)."""
+        """ "X is a painting by Paul Kane": whose painting is X? (a work and its author)."""
         by = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "by"), None)
         pobj = next((g for g in by.children if g.dep_ == "pobj"), None) if by is not None else None
         if pobj is None or not self.is_person(pobj) or noun.pos_ != "NOUN":
@@ -772,17 +910,22 @@ class Writer:
         author, _ = self.answer(Arg("prep", pobj, by, self.phrase(pobj, _PRUNE_ARG)))
         kind = noun.lower_
         slot = f"work-by|{subj}"
-        return [QA(_question(f"Whose {kind} {be} {subj}"), author, slot, "full"),
-                QA(_question(f"{subj} {be} a {kind} by whom"), author, slot, "insitu"),
-                QA(_question(f"Who made the {kind} {subj}"), author, slot, "made")]
+        return [
+            QA(_question(f"Whose {kind} {be} {subj}"), author, slot, "full"),
+            QA(_question(f"{subj} {be} a {kind} by whom"), author, slot, "insitu"),
+            QA(_question(f"Who made the {kind} {subj}"), author, slot, "made"),
+        ]
 
     def np_pairs(self, sent) -> list[QA]:
         """Facts inside noun phrases: a place attached to a name ("the Mountrail County Courthouse in Stanley"),
         and appositions that relate two names ("Tom Baring, the son of Henry Baring, ...")."""
         out: list[QA] = []
         for tok in sent:
-            if not (tok.pos_ == "PROPN" or tok.i in self.ents) or tok.dep_ == "compound" or \
-                    (tok.i in self.ents and self.ents[tok.i].root.i != tok.i):
+            if (
+                not (tok.pos_ == "PROPN" or tok.i in self.ents)
+                or tok.dep_ == "compound"
+                or (tok.i in self.ents and self.ents[tok.i].root.i != tok.i)
+            ):
                 continue
             name_arg = Arg("np", tok, None, self.phrase(tok, _PRUNE_SUBJ))
             name, _ = self.answer(name_arg)
@@ -804,11 +947,19 @@ class Writer:
                         if c.lower_ == "from":
                             out += [QA(_question(f"Where is {name} from"), ans, slot, "full")]
                         else:
-                            out += [QA(_question(f"Where is {name}"), ans, slot, "full"),
-                                    QA(_question(f"Where is {name} located"), ans, slot, "located")]
+                            out += [
+                                QA(_question(f"Where is {name}"), ans, slot, "full"),
+                                QA(_question(f"Where is {name} located"), ans, slot, "located"),
+                            ]
                         if cat:
-                            out.append(QA(_question(f"{c.lower_.capitalize()} which {cat} is {name}"), ans,
-                                          slot + "|cat", "category"))
+                            out.append(
+                                QA(
+                                    _question(f"{c.lower_.capitalize()} which {cat} is {name}"),
+                                    ans,
+                                    slot + "|cat",
+                                    "category",
+                                )
+                            )
                 elif c.dep_ == "appos" and c.pos_ == "NOUN":
                     for noun in _conjuncts(c):
                         out += self.relation_pairs(name, name, person, "is", noun)
@@ -826,16 +977,23 @@ class Writer:
                 self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
         for e in sent.ents:
             e = _name_span(e)
-            region = e.root.dep_ == "appos" and e.root.head.i in self.ents and \
-                self.ents[e.root.head.i].label_ in ("GPE", "LOC")  # "Pulaski, Wisconsin": the place is Pulaski
-            if e.label_ in ("ORDINAL",) or region or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN") or \
-                    any(t.i in self.subst for t in e):
+            region = (
+                e.root.dep_ == "appos"
+                and e.root.head.i in self.ents
+                and self.ents[e.root.head.i].label_ in ("GPE", "LOC")
+            )  # "Pulaski, Wisconsin": the place is Pulaski
+            if (
+                e.label_ in ("ORDINAL",)
+                or region
+                or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN")
+                or any(t.i in self.subst for t in e)
+            ):
                 continue
             ans = re.sub(r"^[Tt]he\s+", "", e.text)
             if e.label_ in _NUMERIC:  # "about 9,000" answers "how many" with "9,000"
                 ans = " ".join(w for w in ans.split() if w.lower() not in _APPROX)
             if e.label_ == "CARDINAL" and e.root.head.lemma_.lower() in CURRENCY_NOUNS and e.root.dep_ == "nummod":
-                e = e.doc[e.start: e.root.head.i + 1]  # "18,500" of "18,500 euros" is an amount of money
+                e = e.doc[e.start : e.root.head.i + 1]  # "18,500" of "18,500 euros" is an amount of money
                 e.label_ = "MONEY"
                 ans = e.text
             if not _norm(ans) or _norm(ans) in answered or ans.lower() in VAGUE_HEADS:
@@ -848,9 +1006,15 @@ class Writer:
         chunks = 0
         for nc in sent.noun_chunks:  # plain noun phrases too: "a drummer", "pubs, bars and restaurants"
             root = nc.root
-            if chunks >= MAX_CHUNK_QUESTIONS or root.dep_ not in ("dobj", "pobj", "attr") or \
-                    root.pos_ != "NOUN" or any(t.i in self.ents for t in nc) or not 1 <= len(nc) <= 6 or \
-                    root.lower_ in VAGUE_HEADS or any(t.tag_ in ("PRP", "PRP$", "WP", "WDT") for t in nc):
+            if (
+                chunks >= MAX_CHUNK_QUESTIONS
+                or root.dep_ not in ("dobj", "pobj", "attr")
+                or root.pos_ != "NOUN"
+                or any(t.i in self.ents for t in nc)
+                or not 1 <= len(nc) <= 6
+                or root.lower_ in VAGUE_HEADS
+                or any(t.tag_ in ("PRP", "PRP$", "WP", "WDT") for t in nc)
+            ):
                 continue
             if len(nc) == 2 and nc[0].lower_ == "the":
                 continue  # "the club": refers back into the document, no answer on its own
@@ -974,18 +1138,30 @@ class Writer:
         return _question(q.rstrip(".!;:, "))
 
     def _year_of_kind(self, cl: Clause, attr: Arg, subj: str, be: str) -> list[QA]:
-        """"Boundaries of the Heart is a 1988 film": the year is asked on its own."""
-        year = next((t for t in attr.toks if t.i != attr.head.i and _YEAR.match(t.text) and t.i in self.ents
-                     and self.ents[t.i].label_ == "DATE" and t.head.i == attr.head.i), None)
+        """ "Boundaries of the Heart is a 1988 film": the year is asked on its own."""
+        year = next(
+            (
+                t
+                for t in attr.toks
+                if t.i != attr.head.i
+                and _YEAR.match(t.text)
+                and t.i in self.ents
+                and self.ents[t.i].label_ == "DATE"
+                and t.head.i == attr.head.i
+            ),
+            None,
+        )
         if year is None or cl.mods:
             return []
         slot = f"kind-year|{subj}"
-        return [QA(_question(f"What year {be} {subj} from"), year.text, slot, "full"),
-                QA(_question(f"{subj} {be} from what year"), year.text, slot, "insitu"),
-                QA(_question(f"In what year {be} {subj} from"), year.text, slot, "year")]
+        return [
+            QA(_question(f"What year {be} {subj} from"), year.text, slot, "full"),
+            QA(_question(f"{subj} {be} from what year"), year.text, slot, "insitu"),
+            QA(_question(f"In what year {be} {subj} from"), year.text, slot, "year"),
+        ]
 
     def _copula_pairs(self, cl: Clause) -> list[QA]:
-        """"X is/was Y": the description, the relation both ways ("the mayor of Z"), a nationality."""
+        """ "X is/was Y": the description, the relation both ways ("the mayor of Z"), a nationality."""
         attr = next((a for a in cl.core if a.role == "attr"), None)
         if attr is None:
             return []
@@ -1007,15 +1183,18 @@ class Writer:
             ans, _ = self.answer(attr)
             wh = "Who" if self.is_person(attr.head) else "What"
             slot = f"attr-rev|{subj}"
-            return [QA(_question(f"{wh} {be} {subj}"), ans, slot, "full"),
-                    QA(_question(f"{subj[:1].upper()}{subj[1:]} {be} {wh.lower()}"), ans, slot, "insitu")]
+            return [
+                QA(_question(f"{wh} {be} {subj}"), ans, slot, "full"),
+                QA(_question(f"{subj[:1].upper()}{subj[1:]} {be} {wh.lower()}"), ans, slot, "insitu"),
+            ]
         if definite and not attr_named and len(desc.split()) <= 10:
             # "Odile Fanshaw is the mayor of Varrowick": who is the mayor of Varrowick?
             wh = "Who" if subj_person else "What"
             slot = f"attr-rev|{desc}"
-            out += [QA(_question(f"{wh} {be_sg} {desc}"), cl.subject_answer, slot, "full"),
-                    QA(_question(f"{desc[:1].upper()}{desc[1:]} {be_sg} {wh.lower()}"), cl.subject_answer, slot,
-                       "insitu")]
+            out += [
+                QA(_question(f"{wh} {be_sg} {desc}"), cl.subject_answer, slot, "full"),
+                QA(_question(f"{desc[:1].upper()}{desc[1:]} {be_sg} {wh.lower()}"), cl.subject_answer, slot, "insitu"),
+            ]
             cat = self.index.category(cl.subject_answer)
             if cat and not subj_person:
                 out.append(QA(_question(f"Which {cat} {be_sg} {desc}"), cl.subject_answer, slot, "category"))
@@ -1025,8 +1204,14 @@ class Writer:
             slot = f"attr|{subj}"
             out.append(QA(_question(f"{wh} {be} {subj}"), desc, slot, "full"))
             if subj_person and attr.head.lemma_.lower() in PERSON_NOUNS:
-                out.append(QA(_question(f"What {'was' if be == 'was' else 'is'} {_possessive(subj)} occupation"),
-                              desc, slot, "occupation"))
+                out.append(
+                    QA(
+                        _question(f"What {'was' if be == 'was' else 'is'} {_possessive(subj)} occupation"),
+                        desc,
+                        slot,
+                        "occupation",
+                    )
+                )
             out.append(QA(_question(f"{subj} {be} {'who' if subj_person else 'what'}"), desc, slot, "insitu"))
             if len(desc.split()) >= 3 and subj_named and not definite:
                 # and back: "Who was a Hungarian film director and screenwriter?" -> Pál Gábor
@@ -1034,26 +1219,37 @@ class Writer:
                 out.append(QA(_question(f"{wh} {be} {desc}"), cl.subject_answer, rslot, "full"))
                 if subj_person:
                     out.append(QA(_question(f"Name the person who {be} {desc}"), cl.subject_answer, rslot, "name"))
-        norp = next((c for c in attr.head.children if c.dep_ == "amod" and c.i in self.ents
-                     and self.ents[c.i].label_ == "NORP"), None)
+        norp = next(
+            (
+                c
+                for c in attr.head.children
+                if c.dep_ == "amod" and c.i in self.ents and self.ents[c.i].label_ == "NORP"
+            ),
+            None,
+        )
         if norp is not None:
             slot = f"nationality|{subj}"
-            out += [QA(_question(f"What nationality {be} {subj}"), norp.text, slot, "full"),
-                    QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu")]
+            out += [
+                QA(_question(f"What nationality {be} {subj}"), norp.text, slot, "full"),
+                QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu"),
+            ]
         return out
 
 
 def _participle(v) -> bool:
     """A participle without auxiliaries that modifies a noun or a clause ("a film directed by X and starring Y",
     "Born in Green Bay, Quinn ...")."""
-    if v.dep_ == "conj" and v.head.pos_ in ("VERB", "AUX") and not any(c.dep_ in ("aux", "auxpass")
-                                                                       for c in v.children):
+    if (
+        v.dep_ == "conj"
+        and v.head.pos_ in ("VERB", "AUX")
+        and not any(c.dep_ in ("aux", "auxpass") for c in v.children)
+    ):
         return _participle(v.head)
     return v.dep_ in ("acl", "advcl") and not any(c.dep_ in ("aux", "auxpass", "mark") for c in v.children)
 
 
 def _anaphoric(head) -> bool:
-    """"left the club": a definite bare common noun refers back into the document; "entered service", "parted
+    """ "left the club": a definite bare common noun refers back into the document; "entered service", "parted
     ways": a bare noun is part of the verb's idiom. Neither answers anything alone."""
     kids = [c for c in head.children if c.dep_ not in ("punct",)]
     return head.pos_ == "NOUN" and ([c.lower_ for c in kids] == ["the"] or not kids)
@@ -1122,11 +1318,17 @@ def _question(text: str) -> str:
 
 
 def symmetric_reverse(cl: Clause, qa_subject: str, obj_answer: str, writer: Writer) -> list[QA]:
-    """"Tobias Wren married Ilse Varga" is also a fact about Ilse Varga: "Whom did Ilse Varga marry?"."""
+    """ "Tobias Wren married Ilse Varga" is also a fact about Ilse Varga: "Whom did Ilse Varga marry?"."""
     if cl.verb.lemma_.lower() not in SYMMETRIC_VERBS or cl.tag not in _DO:
         return []
     do = _DO[cl.tag]
     q = _question(f"Whom {do} {obj_answer} {cl.verb.lemma_.lower()}")
-    return [QA(q, qa_subject, f"sym|{cl.verb.lemma_}|{obj_answer}", "reverse"),
-            QA(_question(f"Who {cl.verb.lower_} {obj_answer}"), qa_subject, f"subj|{cl.verb.lemma_}|{obj_answer}",
-               "reverse")]
+    return [
+        QA(q, qa_subject, f"sym|{cl.verb.lemma_}|{obj_answer}", "reverse"),
+        QA(
+            _question(f"Who {cl.verb.lower_} {obj_answer}"),
+            qa_subject,
+            f"subj|{cl.verb.lemma_}|{obj_answer}",
+            "reverse",
+        ),
+    ]

@@ -13,7 +13,7 @@ import re
 from .dataset import Pair
 from .text import normalize
 
-MAX_QUESTION_WORDS = 25   # a user's question is short; a 40-word echo of a sentence teaches little
+MAX_QUESTION_WORDS = 25  # a user's question is short; a 40-word echo of a sentence teaches little
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
 _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
 _DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$", re.I)
@@ -40,13 +40,49 @@ def _limit(question: str) -> int:
 _NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
 
 
-_OPENERS = {"What", "Who", "Whom", "Whose", "Which", "When", "Where", "How", "In", "On", "At", "By", "From", "To",
-            "With", "For", "Of", "As", "The", "A", "An", "Is", "Was", "Are", "Were", "Do", "Does", "Did", "Has", "Had",
-            "Name", "Since", "Until", "During", "After", "Before", "Between"}
+_OPENERS = {
+    "What",
+    "Who",
+    "Whom",
+    "Whose",
+    "Which",
+    "When",
+    "Where",
+    "How",
+    "In",
+    "On",
+    "At",
+    "By",
+    "From",
+    "To",
+    "With",
+    "For",
+    "Of",
+    "As",
+    "The",
+    "A",
+    "An",
+    "Is",
+    "Was",
+    "Are",
+    "Were",
+    "Do",
+    "Does",
+    "Did",
+    "Has",
+    "Had",
+    "Name",
+    "Since",
+    "Until",
+    "During",
+    "After",
+    "Before",
+    "Between",
+}
 
 
 def _repeats_name(q: str, a: str) -> bool:
-    """"What did Mido start?" -> "Mido's career": an answer that holds a whole name the question already names
+    """ "What did Mido start?" -> "Mido's career": an answer that holds a whole name the question already names
     says nothing new ("Thomas Baring was the brother of whom?" -> "Edward Baring" shares only a surname: fine)."""
     names = set()
     for m in _NAME.finditer(q):
@@ -69,8 +105,11 @@ def rejection(p: Pair) -> str | None:
         return "question too long"
     if not (_WH.search(q) or _AUX_START.match(q)):
         return "no wh-word or auxiliary"
-    if _DANGLING.search(q) or any(x.count(o) != x.count(c) for x in (q, a) for o, c in ("()", "[]")) \
-            or q.count('"') % 2:
+    if (
+        _DANGLING.search(q)
+        or any(x.count(o) != x.count(c) for x in (q, a) for o, c in ("()", "[]"))
+        or q.count('"') % 2
+    ):
         return "fragment"
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"

@@ -28,7 +28,9 @@ def _user_prompt(body: dict) -> str:
 
 
 def _doc(title: str, text: str, date: str | None) -> Document:
-    return Document(doc_id=content_id(title, text), title=title, text=text, date=None if date in (None, "unknown") else date)
+    return Document(
+        doc_id=content_id(title, text), title=title, text=text, date=None if date in (None, "unknown") else date
+    )
 
 
 def _pairs_for(title, text, date):
@@ -49,9 +51,15 @@ def scripted_reply(body: dict) -> str:
         out = []
         for i in range(0, len(items) - 1, 2):
             (n1, q1, a1), (n2, q2, a2) = items[i], items[i + 1]
-            out.append({"question": f"{q1.rstrip('?')}, and {q2[0].lower() + q2[1:]}", "answer": f"{a1}; {a2}",
-                        "combined_from": [int(n1), int(n2)], "commonality": "same document",
-                        "combination_size": 2})
+            out.append(
+                {
+                    "question": f"{q1.rstrip('?')}, and {q2[0].lower() + q2[1:]}",
+                    "answer": f"{a1}; {a2}",
+                    "combined_from": [int(n1), int(n2)],
+                    "commonality": "same document",
+                    "combination_size": 2,
+                }
+            )
         return json.dumps({"consolidated_qa_pairs": out[:4]})
     if '"is_self_contained"' in prompt:
         q, _ = _QA.search(prompt).groups()
@@ -64,14 +72,35 @@ def scripted_reply(body: dict) -> str:
     if '"entity_surfacing_qa_pairs"' in prompt:
         text = _TEXT.search(prompt).group(1)
         pairs = [p for p in _pairs_for(title, text, date) if p.type == "entity"][:4]
-        return json.dumps({"entity_surfacing_qa_pairs": [
-            {"entity": p.answer, "question": p.question, "answer": p.answer, "complexity": "two",
-             "facts_used": [p.question]} for p in pairs]})
+        return json.dumps(
+            {
+                "entity_surfacing_qa_pairs": [
+                    {
+                        "entity": p.answer,
+                        "question": p.question,
+                        "answer": p.answer,
+                        "complexity": "two",
+                        "facts_used": [p.question],
+                    }
+                    for p in pairs
+                ]
+            }
+        )
     if '"crossdoc_qa_pairs"' in prompt:
         docs = [(alias, _doc(t, txt.strip().removesuffix(" ..."), d)) for alias, t, d, txt in _DOC.findall(prompt)]
         alias_of = {d.doc_id: a for a, d in docs}
         pairs = [p for p in generate([d for _, d in docs]).pairs if p.type == "crossdoc"][:4]
-        return json.dumps({"crossdoc_qa_pairs": [
-            {"type": "converging", "question": p.question, "answer": p.answer,
-             "source_doc_ids": [alias_of[i] for i in p.doc_ids if i in alias_of]} for p in pairs]})
+        return json.dumps(
+            {
+                "crossdoc_qa_pairs": [
+                    {
+                        "type": "converging",
+                        "question": p.question,
+                        "answer": p.answer,
+                        "source_doc_ids": [alias_of[i] for i in p.doc_ids if i in alias_of],
+                    }
+                    for p in pairs
+                ]
+            }
+        )
     return "I cannot help with that."

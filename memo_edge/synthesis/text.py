@@ -9,18 +9,41 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+.*$", re.M)
 _MD_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
 _MD_EMPH = re.compile(r"(\*\*|__|\*|`)")
-_ABBREV = ("Dr", "Mr", "Mrs", "Ms", "Prof", "St", "Mt", "Jr", "Sr", "Inc", "Ltd", "Co", "No", "vs", "e.g", "i.e",
-           "approx", "Fig", "U.S", "U.K")
+_ABBREV = (
+    "Dr",
+    "Mr",
+    "Mrs",
+    "Ms",
+    "Prof",
+    "St",
+    "Mt",
+    "Jr",
+    "Sr",
+    "Inc",
+    "Ltd",
+    "Co",
+    "No",
+    "vs",
+    "e.g",
+    "i.e",
+    "approx",
+    "Fig",
+    "U.S",
+    "U.K",
+)
 _SENT_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
 
 MONTHS = ("January February March April May June July August September October November December").split()
 YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
-DATE_RE = re.compile(rf"^(?:(?:\d{{1,2}}\s+)?(?:{'|'.join(MONTHS)})\s+)?{YEAR}$|^(?:{'|'.join(MONTHS)})\s+\d{{1,2}},\s+{YEAR}$")
+DATE_RE = re.compile(
+    rf"^(?:(?:\d{{1,2}}\s+)?(?:{'|'.join(MONTHS)})\s+)?{YEAR}$|^(?:{'|'.join(MONTHS)})\s+\d{{1,2}},\s+{YEAR}$"
+)
 
 
 _MD_CODE_BLOCK = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.M | re.S)
-_MD_NOISE = re.compile(r"^(?: {4,}|\t).*$|^\s*\|.*\|\s*$|^\s*(?:[-*_=]\s*){3,}$|^\s*\[[^\]]+\]:\s*\S+.*$|<[^>\n]+>",
-                       re.M)
+_MD_NOISE = re.compile(
+    r"^(?: {4,}|\t).*$|^\s*\|.*\|\s*$|^\s*(?:[-*_=]\s*){3,}$|^\s*\[[^\]]+\]:\s*\S+.*$|<[^>\n]+>", re.M
+)
 
 
 def clean_markdown(text: str) -> str:
@@ -74,11 +97,16 @@ def doc_year(date: str | None) -> int | None:
 
 
 _REL = [
-    (re.compile(r"^(This|Last|Next) year,?\s+"), lambda m, y: f"In {y + {'This': 0, 'Last': -1, 'Next': 1}[m.group(1)]}, "),
+    (
+        re.compile(r"^(This|Last|Next) year,?\s+"),
+        lambda m, y: f"In {y + {'This': 0, 'Last': -1, 'Next': 1}[m.group(1)]}, ",
+    ),
     (re.compile(r"\b(this|last|next) year\b"), lambda m, y: f"in {y + {'this': 0, 'last': -1, 'next': 1}[m.group(1)]}"),
     (re.compile(r"\bin (\d{4}) in (\d{4})\b"), lambda m, y: f"in {m.group(2)}"),
 ]
-_AS_OF = re.compile(r"^(?:Today|Now|Currently|At present|Nowadays),?\s+|\b(?:currently|today|now|at present|nowadays)\s+")
+_AS_OF = re.compile(
+    r"^(?:Today|Now|Currently|At present|Nowadays),?\s+|\b(?:currently|today|now|at present|nowadays)\s+"
+)
 
 
 def resolve_relative_time(sentence: str, year: int | None) -> tuple[str, int | None]:
