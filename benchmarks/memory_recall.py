@@ -178,8 +178,10 @@ def main(argv=None) -> dict:
             )
     result = {**report.header("memory_recall", n=a.n, epochs=a.epochs), "rows": rows}
     _table(rows)
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "memory_recall.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    # one file per dataset list, so a run of one dataset does not overwrite another's
+    name = "memory_recall" if a.datasets == "musique,demo" else "memory_recall-" + a.datasets.replace(",", "+")
+    report.save(a.out, name, result)
+    plot(rows, a.out / f"{name}.png")
     print(
         json.dumps(
             {
@@ -197,6 +199,33 @@ def main(argv=None) -> dict:
         )
     )
     return result
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Bars per corpus: 1-hop EM/F1, multi-hop EM memory-only and with the oracle executive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bars = [
+        ("1-hop EM", "single_hop", "em"),
+        ("1-hop F1", "single_hop", "f1"),
+        ("multi EM memory", "multi_none", "em"),
+        ("multi EM oracle", "multi_oracle", "em"),
+    ]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(1, len(rows))
+    for i, r in enumerate(rows):
+        xs = [k + i * width for k in range(len(bars))]
+        ax.bar(xs, [r[key][m] or 0 for _, key, m in bars], width, label=r["dataset"])
+    ax.set_xticks([k + width * (len(rows) - 1) / 2 for k in range(len(bars))], [b[0] for b in bars])
+    ax.set_ylim(0, 1)
+    ax.set_title("memory built with memo build defaults: recall")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def _table(rows: list[dict]) -> None:
