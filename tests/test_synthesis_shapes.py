@@ -184,3 +184,32 @@ def test_card_counts_coverage_and_warns_about_a_document_without_pairs(tmp_path,
     assert 0 < len(card["sample"]) <= 20 and all(s["question"].endswith("?") for s in card["sample"])
     md = (tmp_path / "r.card.md").read_text()
     assert "## Coverage" in md and "scratch.md" in md and "## Sample of" in md
+
+
+def test_a_bare_surname_answer_gets_the_full_name_the_document_gave():
+    got = pairs(
+        "Aldous Fenwick was a British chemist. In 1902 Fenwick published the Marlow Tables. "
+        "Later Fenwick founded the Corran Institute.",
+        "Aldous Fenwick",
+    )
+    assert {
+        ("Who founded the Corran Institute?", "Aldous Fenwick"),
+        ("Who published the Marlow Tables in 1902?", "Aldous Fenwick"),
+    } <= got
+    # two full names share the surname: a bare "Fenwick" is left as written, never guessed
+    two = pairs(
+        "The Marlow Tables were published by Aldous Fenwick. His son Piers Fenwick edited them. "
+        "In 1931 Fenwick founded the Corran Institute.",
+        "Marlow Tables",
+    )
+    assert ("Who founded the Corran Institute?", "Fenwick") in two
+    assert not [q for q, a in two if "Corran" in q and a.endswith(" Fenwick")]
+
+
+def test_a_described_name_is_answered_by_the_name_alone():
+    got = pairs("The Vell constant is named after Austrian physicist and philosopher Ernst Vellmar.", "Vell constant")
+    assert {
+        ("Who is the Vell constant named after?", "Ernst Vellmar"),
+        ("After whom is the Vell constant named?", "Ernst Vellmar"),
+    } <= got
+    assert not [a for _, a in got if "physicist" in a]

@@ -21,7 +21,7 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .dataset import Pair
 from .linking import Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
-from .mentions import DocContext, EntityIndex, ent_at, topic_of
+from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
 from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
@@ -161,6 +161,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
                 "pairs": 0,
             },
         )
+        first = len(pairs)
         for u in by_doc.get(d.doc_id, []):
             writer.ents = ent_at(u.parsed)
             for f in u.life:
@@ -180,6 +181,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:
                 lists.setdefault((d.doc_id, u.passage.list_id), []).append(u)
+        _name_in_full(pairs[first:], full_names([u.parsed for u in by_doc.get(d.doc_id, [])], writer.ctx.topic, index))
         for k, v in writer.skipped.items():
             skipped[k] = skipped.get(k, 0) + v
         if progress:
@@ -245,6 +247,14 @@ def _sentence_pairs(
     writer.subst.clear()
     writer.title_toks.clear()
     return out
+
+
+def _name_in_full(pairs: list[Pair], names: dict[str, str]) -> None:
+    """An answer that is a bare surname gets the full name the document gave it ("Peel" -> "Robert Peel")."""
+    for p in pairs:
+        full = names.get(p.answer.lower()) if " " not in p.answer else None
+        if full and full.lower() not in p.question.lower():
+            p.answer = full
 
 
 def _slot(qa: QA) -> str:

@@ -37,6 +37,33 @@ def ent_at(doc) -> dict[int, object]:
     return out
 
 
+def full_names(parsed, topic: str, index: EntityIndex) -> dict[str, str]:
+    """Surname -> the full name it stands for in one document ("Peel" -> "Robert Peel"), so an answer read off a
+    later sentence names the person as a reader outside the document would. The document's own subject wins (like
+    its pronouns); otherwise a surname shared by two full names ("Robert Peel", "Arthur Peel") is left alone."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for doc in parsed:
+        for e in doc.ents:
+            if e.label_ != "PERSON":
+                continue
+            start = e.start  # the small model often leaves a first name outside: "Aldous [Fenwick]"
+            while start > 0 and doc[start - 1].pos_ == "PROPN" and doc[start - 1].is_title:
+                start -= 1
+            words = doc[start : e.end].text.split()
+            if words and words[-1][:1].isupper() and len(words) <= 4:
+                found[words[-1].lower()].add(" ".join(words))
+    out = {key: max(names, key=len) for key, names in found.items() if len(_longest(names)) == 1}
+    words = topic.split()
+    if 1 < len(words) <= 4 and words[-1].lower() in found and (index.is_person(topic) or index.is_person(words[-1])):
+        out[words[-1].lower()] = topic
+    return {key: full for key, full in out.items() if " " in full}
+
+
+def _longest(names: set[str]) -> set[str]:
+    """The distinct full names among the forms seen: "Fenwick" is a form of "Aldous Fenwick", not another name."""
+    return {n for n in names if not any(o != n and o.endswith(" " + n) for o in names)}
+
+
 class EntityIndex:
     def __init__(self):
         self.labels: dict[str, Counter] = defaultdict(Counter)

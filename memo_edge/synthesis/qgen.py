@@ -71,6 +71,9 @@ _LOWER_AT_START = {"DET", "PRON", "ADP", "CCONJ", "SCONJ", "ADV"}
 _NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
 
 
+_DESCRIBED_NAMES = {"PERSON", "ORG", "GPE", "FAC", "LOC"}  # names a description may precede
+
+
 @dataclass
 class Arg:
     role: str  # subj | dobj | dative | attr | acomp | prep | agent | npadv
@@ -491,6 +494,16 @@ class Writer:
         ):
             text = re.sub(r"^[Tt]he\s+", "", e.text)
             return text, self.index.category(text)
+        # "Austrian physicist and philosopher Ernst Mach" -> "Ernst Mach": words before a closing name describe it
+        # (the parser may make "physicist" the head and the name its conjunct)
+        last = self._ent(max(toks, key=lambda t: t.i)) if toks else None
+        if last is not None and last.label_ in _DESCRIBED_NAMES and last.end == max(t.i for t in toks) + 1:
+            before = [t for t in toks if t.i < last.start]
+            if before and all(
+                t.pos_ in ("ADJ", "NOUN", "CCONJ", "DET", "PUNCT") or t.ent_type_ == "NORP" for t in before
+            ):
+                text = re.sub(r"^[Tt]he\s+", "", last.text)
+                return text, self.index.category(text)
         if len(toks) > 8:
             toks = _subtree(head, _PRUNE_ARG | {"prep"})
         text = self.render(_contiguous(toks))

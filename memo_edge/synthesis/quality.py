@@ -38,6 +38,7 @@ def _limit(question: str) -> int:
 
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
+_POSSESSIVE = re.compile(r"['’]s?$")
 
 
 _OPENERS = {
@@ -83,7 +84,8 @@ _OPENERS = {
 
 def _repeats_name(q: str, a: str) -> bool:
     """ "What did Mido start?" -> "Mido's career": an answer that holds a whole name the question already names
-    says nothing new ("Thomas Baring was the brother of whom?" -> "Edward Baring" shares only a surname: fine)."""
+    says nothing new ("Thomas Baring was the brother of whom?" -> "Edward Baring" shares only a surname, "Who is the
+    Mach number named after?" -> "Ernst Mach" names more than "Mach": fine)."""
     names = set()
     for m in _NAME.finditer(q):
         words = m.group(0).split()
@@ -91,7 +93,9 @@ def _repeats_name(q: str, a: str) -> bool:
             words = words[1:]
         if words:
             names.add(" ".join(words))
-    return any(re.search(rf"\b{re.escape(n)}\b", a) for n in names if len(n) > 2)
+    # the whole name, possessive or not; a longer name that holds it ("Mach" -> "Ernst Mach") is new information
+    runs = {_POSSESSIVE.sub("", m.group(0)) for m in _NAME.finditer(a)}
+    return any(n in runs for n in names if len(n) > 2)
 
 
 def rejection(p: Pair) -> str | None:
