@@ -213,3 +213,11 @@ def test_a_described_name_is_answered_by_the_name_alone():
         ("After whom is the Vell constant named?", "Ernst Vellmar"),
     } <= got
     assert not [a for _, a in got if "physicist" in a]
+
+
+def test_a_role_of_a_named_thing_is_asked_with_its_holder():
+    got = pairs("The mayor of Tarnwick is Odessa Vail. The capital of Orrland is Vessmark.", "Tarnwick")
+    assert {
+        ("Who is the mayor of Tarnwick?", "Odessa Vail"),
+        ("What is the capital of Orrland?", "Vessmark"),
+    } <= got

@@ -1191,10 +1191,11 @@ class Writer:
         for noun in _conjuncts(attr.head):
             out += self.relation_pairs(subj, cl.subject_answer, subj_person, be, noun)
             out += self._work_by(subj, be, noun)
-        if attr_named and not subj_named:
-            # "The mayor of Varrowick is Odile Fanshaw"
+        if attr_named and (not subj_named or cl.subj.head.pos_ == "NOUN"):
+            # "The mayor of Varrowick is Odile Fanshaw": a description (its name only in a modifier) is a name
             ans, _ = self.answer(attr)
-            wh = "Who" if self.is_person(attr.head) else "What"
+            role = cl.subj.head.pos_ == "NOUN" and cl.subj.head.lemma_.lower() in PERSON_NOUNS  # "the mayor of"
+            wh = "Who" if role or self.is_person(attr.head) else "What"
             slot = f"attr-rev|{subj}"
             return [
                 QA(_question(f"{wh} {be} {subj}"), ans, slot, "full"),
