@@ -437,7 +437,9 @@ def main(argv=None):
             res["png"] = str(out / "runtime_server.png")
         except ImportError:
             pass
-    print(json.dumps({"benchmark": "runtime_server", **res}))
+    doc = {"benchmark": "runtime_server", **res}
+    (out / "runtime_server.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(doc))
 
 
 if __name__ == "__main__":
