@@ -34,6 +34,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from benchmarks import report
 from benchmarks.runtime_engine import questions
 
 CAP_S = 20.0  # a server that has not exited this long after SIGTERM is killed and reported as such
@@ -438,8 +439,8 @@ def main(argv=None):
         except ImportError:
             pass
     doc = {"benchmark": "runtime_server", **res}
-    (out / "runtime_server.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(doc))
+    report.save(out, "runtime_server", doc)
+    report.emit(doc)
 
 
 if __name__ == "__main__":

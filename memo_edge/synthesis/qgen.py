@@ -496,8 +496,9 @@ class Writer:
             return text, self.index.category(text)
         # "Austrian physicist and philosopher Ernst Mach" -> "Ernst Mach": words before a closing name describe it
         # (the parser may make "physicist" the head and the name its conjunct)
-        last = self._ent(max(toks, key=lambda t: t.i)) if toks else None
-        if last is not None and last.label_ in _DESCRIBED_NAMES and last.end == max(t.i for t in toks) + 1:
+        end = max(toks, key=lambda t: t.i) if toks else None
+        last = self._ent(end) if end is not None else None
+        if last is not None and last.label_ in _DESCRIBED_NAMES and last.end == end.i + 1:
             before = [t for t in toks if t.i < last.start]
             if before and all(
                 t.pos_ in ("ADJ", "NOUN", "CCONJ", "DET", "PUNCT") or t.ent_type_ == "NORP" for t in before
