@@ -59,9 +59,25 @@ def machine() -> dict:
     return info
 
 
+def commit() -> dict:
+    """The code a result came from: HEAD's hash and whether the work tree had uncommitted changes."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    sha = git("rev-parse", "HEAD")
+    return {"sha": sha[:12] or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None}
+
+
 def header(name: str, **settings) -> dict:
     return {
         "benchmark": name,
+        "commit": commit(),
+        "host": platform.node(),
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
         "command": " ".join([Path(sys.executable).name, "-m", f"benchmarks.{name}", *sys.argv[1:]]),
         "machine": machine(),
