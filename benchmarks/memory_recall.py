@@ -1,7 +1,15 @@
 """What a memory built with the defaults recalls of text nobody on the project wrote (MuSiQue, Wikipedia paragraphs
 and crowd-written questions), next to the same measure on the demo corpus.
 
-    python -m benchmarks.memory_recall [--n 30] [--datasets musique,demo] [--quick] [--work DIR]
+    python -m benchmarks.memory_recall [--n 30] [--datasets musique,demo,notes,techdocs] [--split test]
+                                       [--quick] [--work DIR]
+
+Questions are split by position (dev = questions 0-99 of the file, test = 100-199; the genre corpora in
+benchmarks/corpora carry their split per question); --split picks which are asked (test by default: report on test,
+read misses only on dev). For notes and techdocs (benchmarks/corpora): the memory is built from the folder and asked
+the split's questions memory-only; abstention is measured with the split's absent questions (general knowledge and
+things the corpora never mention) and with the other genre's questions: the share answered "I don't know", beside
+the share of answerable questions wrongly answered so.
 
 For MuSiQue: the N first 2-hop questions; the corpus is their supporting paragraphs; `memo build` with its defaults
 (extractive reflections with no cap -> SmolLM2-135M full fine-tune -> int8 pack) builds the memory. Then:
@@ -24,11 +32,19 @@ from pathlib import Path
 from benchmarks import report
 
 REPO = Path(__file__).resolve().parent.parent
+CORPORA = Path(__file__).resolve().parent / "corpora"
+GENRES = ("notes", "techdocs")
+
+
+def split_rows(rows: list, split: str) -> list:
+    lo = {"dev": 0, "test": 100}[split]
+    return rows[lo : lo + 100]
 
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="python -m benchmarks.memory_recall", description=__doc__.split("\n\n")[0])
     p.add_argument("--datasets", default="musique,demo")
+    p.add_argument("--split", choices=("dev", "test"), default="test", help="questions asked (see above)")
     p.add_argument("--n", type=int, default=None, help="MuSiQue 2-hop questions (default 30; --quick 8)")
     p.add_argument("--quick", action="store_true", help="8 questions, 1 epoch: checks the plumbing, not recall")
     p.add_argument("--epochs", type=int, default=None, help="override the training default")
@@ -47,14 +63,14 @@ def parse(argv):
     return a
 
 
-def musique_sets(n: int, root: Path) -> dict:
+def musique_sets(n: int, root: Path, split: str = "test") -> dict:
     """corpus.jsonl (supporting paragraphs), hops.jsonl (single-hop items), questions.jsonl (multi-hop)."""
     from memo_edge import datasets
     from memo_edge.evaluate import substitute_refs
     from memo_edge.records import DecompositionStep, EvalItem
 
-    rows = [r for r in report_rows(datasets.benchdata_root() / datasets.FILES["musique"]) if r["id"].startswith("2hop")]
-    rows = rows[:n]
+    rows = report_rows(datasets.benchdata_root() / datasets.FILES["musique"])
+    rows = [r for r in split_rows(rows, split) if r["id"].startswith("2hop")][:n]
     paras, hops, items = {}, [], []
     for row in rows:
         by_idx = {p["idx"]: p for p in row["paragraphs"]}
@@ -95,6 +111,49 @@ def musique_sets(n: int, root: Path) -> dict:
     }
 
 
+def genre_items(name: str, split: str) -> list:
+    from memo_edge.records import EvalItem
+
+    rows = report_rows(CORPORA / name / "questions.jsonl")
+    return [EvalItem(**r) for r in rows if r["split"] == split]
+
+
+def absent_items(split: str, other: str | None) -> list:
+    """Questions the memory cannot answer: the corpora's absent questions, and the other genre's questions."""
+    from memo_edge.records import EvalItem
+
+    rows = [r for r in report_rows(CORPORA / "absent_questions.jsonl") if r["split"] == split]
+    items = [EvalItem(id=f"{r['kind']}:{r['id']}", question=r["question"], answer="I don't know") for r in rows]
+    if other:
+        items += [
+            it.model_copy(update={"id": f"other genre:{it.id}", "answer": "I don't know"})
+            for it in genre_items(other, split)
+        ]
+    return items
+
+
+def idk_rates(pack: Path, answerable: dict, absent: list) -> dict:
+    """Share of absent questions answered "I don't know", and of answerable ones answered so wrongly."""
+    from memo_edge.evaluate import evaluate
+    from memo_edge.prompt import is_idk
+
+    preds = evaluate(pack, absent, executive="none", progress=False)["predictions"]
+    said = [is_idk(p["predicted_answer"]) for p in preds]
+    false = [is_idk(p["predicted_answer"]) for p in answerable["predictions"]]
+    kinds = {}
+    for it, s_ in zip(absent, said):
+        kinds.setdefault(it.id.split(":")[0], []).append(s_)
+    return {
+        "absent_n": len(absent),
+        "idk_on_absent": round(sum(said) / max(1, len(said)), 3),
+        "false_idk_on_answerable": round(sum(false) / max(1, len(false)), 3),
+        "by_kind": {k: round(sum(v) / len(v), 3) for k, v in kinds.items()},
+        "absent_predictions": [
+            {"question": it.question, "predicted_answer": p["predicted_answer"]} for it, p in zip(absent, preds)
+        ],
+    }
+
+
 def report_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
@@ -125,11 +184,11 @@ def build_memory(corpus: Path, work: Path, epochs: int | None, threads: int | No
     }
 
 
-def score(pack: Path, path: Path, executive: str) -> dict:
+def score(pack: Path, path: Path | None, executive: str, items: list | None = None) -> dict:
     from memo_edge.evaluate import evaluate
     from memo_edge.records import load_eval_items
 
-    r = evaluate(pack, load_eval_items(path), executive=executive, progress=False)
+    r = evaluate(pack, items if items is not None else load_eval_items(path), executive=executive, progress=False)
     return {
         "n": r["n"],
         "em": round(r["em"], 3),
@@ -144,9 +203,21 @@ def main(argv=None) -> dict:
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
     rows = []
     for name in [x for x in a.datasets.split(",") if x]:
-        work = a.work / f"{name}-n{a.n}" if name != "demo" else a.work / "demo"
-        if name == "musique":
-            sets = musique_sets(a.n, work / "data")
+        work = a.work / (f"{name}-{a.split}-n{a.n}" if name == "musique" else name)
+        if name in GENRES:
+            pack, build_info = build_memory(CORPORA / name / "docs", work, a.epochs, a.threads, log)
+            single = score(pack, None, "none", items=genre_items(name, a.split))
+            other = next(g for g in GENRES if g != name)
+            rows.append(
+                {
+                    "dataset": f"{name} ({a.split} questions)",
+                    **build_info,
+                    "single_hop": single,
+                    "abstain": idk_rates(pack, single, absent_items(a.split, other)),
+                }
+            )
+        elif name == "musique":
+            sets = musique_sets(a.n, work / "data", a.split)
             pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log)
             single = score(pack, sets["hops"], "none")
             rows.append(
@@ -176,10 +247,13 @@ def main(argv=None) -> dict:
                     "multi_oracle": score(pack, demo / "questions.jsonl", "oracle"),
                 }
             )
-    result = {**report.header("memory_recall", n=a.n, epochs=a.epochs), "rows": rows}
+    result = {
+        **report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets),
+        "rows": rows,
+    }
     _table(rows)
     # one file per dataset list, so a run of one dataset does not overwrite another's
-    name = "memory_recall" if a.datasets == "musique,demo" else "memory_recall-" + a.datasets.replace(",", "+")
+    name = "memory_recall-" + a.datasets.replace(",", "+") + f"-{a.split}"
     report.save(a.out, name, result)
     plot(rows, a.out / f"{name}.png")
     print(
@@ -189,7 +263,9 @@ def main(argv=None) -> dict:
                 **{
                     r["dataset"].split()[0]: {
                         "single_hop_em": r["single_hop"]["em"],
-                        "oracle_em": r["multi_oracle"]["em"],
+                        "oracle_em": r.get("multi_oracle", {}).get("em"),
+                        "idk_on_absent": r.get("abstain", {}).get("idk_on_absent"),
+                        "false_idk": r.get("abstain", {}).get("false_idk_on_answerable"),
                         "reflections": r["reflections"],
                         "train_wall_s": r["train"].get("wall_s"),
                     }
@@ -218,7 +294,7 @@ def plot(rows: list[dict], path: Path) -> None:
     width = 0.8 / max(1, len(rows))
     for i, r in enumerate(rows):
         xs = [k + i * width for k in range(len(bars))]
-        ax.bar(xs, [r[key][m] or 0 for _, key, m in bars], width, label=r["dataset"])
+        ax.bar(xs, [(r.get(key) or {}).get(m) or 0 for _, key, m in bars], width, label=r["dataset"])
     ax.set_xticks([k + width * (len(rows) - 1) / 2 for k in range(len(bars))], [b[0] for b in bars])
     ax.set_ylim(0, 1)
     ax.set_title("memory built with memo build defaults: recall")
@@ -241,6 +317,7 @@ def _table(rows: list[dict]) -> None:
         "1-hop F1",
         "multi EM (memory)",
         "multi EM (oracle)",
+        "IDK absent / false IDK",
         title="Recall of a memory built with the defaults",
     )
     for r in rows:
@@ -252,8 +329,11 @@ def _table(rows: list[dict]) -> None:
             str(s["n"]),
             f"{s['em']:.3f}",
             f"{s['f1']:.3f}",
-            f"{r['multi_none']['em']:.3f}",
-            f"{r['multi_oracle']['em']:.3f}",
+            f"{r['multi_none']['em']:.3f}" if "multi_none" in r else "-",
+            f"{r['multi_oracle']['em']:.3f}" if "multi_oracle" in r else "-",
+            f"{r['abstain']['idk_on_absent']:.3f} / {r['abstain']['false_idk_on_answerable']:.3f}"
+            if "abstain" in r
+            else "-",
         )
     Console(stderr=True).print(t)
 

@@ -70,7 +70,10 @@ def commit() -> dict:
             return ""
 
     sha = git("rev-parse", "HEAD")
-    return {"sha": sha[:12] or None, "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None}
+    return {
+        "sha": sha[:12] or None,
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None,
+    }
 
 
 def header(name: str, **settings) -> dict:

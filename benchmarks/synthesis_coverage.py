@@ -280,7 +280,7 @@ def genre_sets(name: str, root: Path) -> dict:
     if name != "narrativeqa":
         folder = CORPORA / name
         qs = _rows(folder / "questions.jsonl")
-        return {"corpus": folder, "questions": {s: [q for q in qs if q["split"] == s] for s in SPLITS}}
+        return {"corpus": folder / "docs", "questions": {s: [q for q in qs if q["split"] == s] for s in SPLITS}}
     rows = _rows(datasets.benchdata_root() / datasets.FILES["narrativeqa"])
     corpus = root / "narrativeqa"
     corpus.mkdir(parents=True, exist_ok=True)

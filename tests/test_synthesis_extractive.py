@@ -15,7 +15,7 @@ from memo_edge.records import load_reflections
 from memo_edge.synthesis import SynthesisConfig, synthesize
 from memo_edge.synthesis.text import normalize
 
-TYPES = {"direct", "indirect", "entity", "crossdoc", "consolidated"}
+TYPES = {"direct", "indirect", "entity", "crossdoc", "consolidated", "statement"}
 
 
 @pytest.fixture(scope="module")
@@ -255,9 +255,13 @@ def test_messy_markdown_yields_prose_facts_only(tmp_path):
     )
     synthesize(c, tmp_path / "r.jsonl", progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
-    text = " ".join(r.question + " " + r.answer for r in rows)
+    # every prose sentence is kept as a statement (the licence's long one too); only short-answer pairs skip it
+    typed = " ".join(r.question + " " + r.answer for r in rows if r.type != "statement")
+    assert "gratis" not in typed
+    assert any("gratis" in r.answer for r in rows if r.type == "statement")
     assert _find(rows, ["who founded", "Kestrel Tools"], "Mira Tallow")
     assert _find(rows, ["how many people", "Kestrel Tools"], "85")
-    for junk in ("import", "Tool(", "indented_code", "https", "gratis", "<div"):
+    text = " ".join(r.question + " " + r.answer for r in rows)
+    for junk in ("import", "Tool(", "indented_code", "https", "<div"):  # code and markup stay out of every pair
         assert junk not in text
     assert _find(rows, ["value of retries"], "3")  # a table is row x column facts, not noise

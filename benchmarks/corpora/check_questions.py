@@ -8,7 +8,7 @@ Usage:
 For a corpus folder, reads <folder>/questions.jsonl and checks that:
   * every line is a JSON object with the required fields and types;
   * ids are unique;
-  * `doc` names a file in the folder;
+  * `doc` names a file in the folder's docs/;
   * `evidence` occurs in that file after whitespace normalization;
   * `answer` occurs in `evidence` case-insensitively (also after whitespace
     normalization), and is not a bare yes/no;
@@ -124,7 +124,7 @@ def check_corpus(folder: Path, max_run: int) -> int:
             errors.append(f"{rid}: empty answer")
         if r["answer"].strip().lower().rstrip(".") in {"yes", "no"}:
             errors.append(f"{rid}: yes/no answers are not allowed")
-        doc_path = folder / r["doc"]
+        doc_path = folder / "docs" / r["doc"]
         if r["doc"] not in docs:
             if not doc_path.is_file():
                 errors.append(f"{rid}: doc {r['doc']!r} not found in {folder}")
@@ -158,7 +158,7 @@ def check_absent(path: Path) -> int:
             if not isinstance(r.get(field), str) or not r[field].strip():
                 errors.append(f"{rid}: field {field!r} missing")
         if r.get("answer") != "I don't know":
-            errors.append(f"{rid}: answer must be \"I don't know\"")
+            errors.append(f'{rid}: answer must be "I don\'t know"')
         if r.get("kind") not in ("general", "in-style"):
             errors.append(f"{rid}: kind must be general or in-style")
     check_splits(rows, lambda r: r.get("kind"), errors)
@@ -172,8 +172,10 @@ def report(path: Path, rows: list[dict], errors: list[str], warnings: list[str])
     for e in errors:
         print(f"ERROR {e}")
     status = "FAIL" if errors else "OK"
-    print(f"{status}: {path} — {len(rows)} questions ({splits['dev']} dev / {splits['test']} test), "
-          f"{len(errors)} errors, {len(warnings)} warnings")
+    print(
+        f"{status}: {path} — {len(rows)} questions ({splits['dev']} dev / {splits['test']} test), "
+        f"{len(errors)} errors, {len(warnings)} warnings"
+    )
     return 1 if errors else 0
 
 
@@ -181,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", nargs="*", type=Path, help="corpus folders containing questions.jsonl")
     ap.add_argument("--absent", type=Path, action="append", default=[], help="unanswerable-question JSONL file")
-    ap.add_argument("--max-run", type=int, default=6, help="warn when a question shares more consecutive words with its evidence")
+    ap.add_argument(
+        "--max-run", type=int, default=6, help="warn when a question shares more consecutive words with its evidence"
+    )
     args = ap.parse_args(argv)
     if not args.folders and not args.absent:
         ap.error("give at least one corpus folder or --absent FILE")

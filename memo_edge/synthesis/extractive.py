@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
+from .codemask import CodeMask, is_placeholder
+from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs
+from .constructions import _subtree as construction_phrase
+from .lexicon import CATEGORY_NOUNS
 from .dataset import Pair
 from .linking import Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
 from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
@@ -26,6 +30,7 @@ from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
+from .statements import Statements
 from .text import normalize
 
 PROMPT_VERSION = "extractive-v2"
@@ -75,15 +80,26 @@ def _squash(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
-def _units(docs: list[Document]) -> tuple[list[_Unit], list[tuple[Document, Field]]]:
+def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tuple[Document, Field]]]:
     units, fields = [], []
     for d in docs:
         st = read_structure(d)
         fields += [(d, f) for f in st.fields]
         for p in st.passages:
-            text, life = clean(resolve_relative_years(p.text, d.date), topic_of(d.title))
+            text, life = clean(codes.mask(resolve_relative_years(p.text, d.date)), topic_of(d.title))
             units.append(_Unit(d, p, text, life))
     return units, fields
+
+
+def _code_entities(parsed, codes: CodeMask) -> None:
+    """A placeholder is one name (a PRODUCT, never a person or a place), whatever NER guessed around it."""
+    from spacy.tokens import Span  # spaCy is the [synth] extra; nlp.parse has already imported it
+
+    marks = {t.i for t in parsed if is_placeholder(t.text)}
+    if not marks:
+        return
+    kept = [e for e in parsed.ents if not any(i in marks for i in range(e.start, e.end))]
+    parsed.ents = sorted(kept + [Span(parsed, i, i + 1, label="PRODUCT") for i in marks], key=lambda e: e.start)
 
 
 def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
@@ -122,15 +138,20 @@ def _fragment_text(unit: _Unit) -> str | None:
 
 def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), progress=None) -> ExtractiveResult:
     """Candidate pairs for a corpus (before the quality filter, de-duplication and ambiguity removal)."""
-    units, fields = _units(docs)
+    codes = CodeMask()
+    units, fields = _units(docs, codes)
     for u, parsed in zip(units, parse([u.text for u in units])):
         u.parsed = parsed
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
+    for u in units:
+        _code_entities(u.parsed, codes)
     index = EntityIndex()
     for d in docs:
         index.add_title(d.title)
+    for placeholder, category in codes.categories.items():
+        index.categories[placeholder.lower()][category] += 100  # "Which option ...", not "Which company ..."
     for u in units:
         index.observe(u.parsed)
     for u in units:
@@ -144,7 +165,9 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
     by_doc: dict[str, list[_Unit]] = {}
     for u in units:
         by_doc.setdefault(u.doc.doc_id, []).append(u)
-    stats = {"sentences": 0, "sentences_with_pairs": 0, "sentences_skipped": 0, "clauses": 0}
+    stats = {"sentences": 0, "sentences_with_pairs": 0, "sentences_with_typed_pairs": 0, "sentences_skipped": 0}
+    stats["clauses"] = 0
+    said = Statements()
     skipped: dict[str, int] = {}
     lists: dict[tuple[str, int], list[_Unit]] = {}
     for d in docs:
@@ -170,13 +193,26 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
             for sent in u.parsed.sents:
                 stats["sentences"] += 1
                 counts["sentences"] += 1
-                if not usable_sentence(sent.text):
+                before = said.sentences
+                if usable_sentence(sent.text):
+                    made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), facts, stats)
+                else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
-                    continue
-                made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), facts, stats)
+                    made = []
+                said.add(
+                    sent,
+                    writer.render(list(sent), lower_first=False),
+                    d.doc_id,
+                    topic_of(d.title),
+                    chunk_of(sent.text),
+                    writer.render,
+                )
+                writer.subst.clear()
+                writer.title_toks.clear()
                 pairs += made
                 made_any |= bool(made)
-                if made:
+                stats["sentences_with_typed_pairs"] += bool(made)
+                if made or said.sentences > before:
                     stats["sentences_with_pairs"] += 1
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:
@@ -194,6 +230,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
         p.step = "facts"
     descs = descriptions(pairs, index)
     linked = entity_pairs(facts) + crossdoc_pairs(facts) + bridge_pairs(pairs, descs) + consolidated_pairs(facts)
+    linked += said.pairs()
     for p in pairs:
         for doc_id in p.doc_ids:
             if doc_id in per_doc:
@@ -207,7 +244,13 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
             "bullet_lists_asked_as_lists": len(lists),
         }
     )
-    return ExtractiveResult(pairs + linked, stats, per_doc)
+    out = pairs + linked
+    for p in out:
+        p.question, p.answer = codes.restore(p.question), codes.restore(p.answer)
+        if p.type not in ("statement", "consolidated"):
+            p.answer = minimal_answer(p.answer)
+    stats["code_tokens"] = len(codes.originals)
+    return ExtractiveResult(out, stats, per_doc)
 
 
 def _sentence_pairs(
@@ -215,7 +258,8 @@ def _sentence_pairs(
 ) -> list[Pair]:
     out: list[Pair] = []
     extra_date = u.passage.date if u.passage.kind == "log" else None
-    for cl in writer.clauses(sent):
+    writer.last_clauses = writer.clauses(sent)
+    for cl in writer.last_clauses:
         stats["clauses"] += 1
         qas = writer.pairs(cl)
         obj = next((a for a in cl.core if a.role == "dobj"), None)
@@ -240,12 +284,68 @@ def _sentence_pairs(
         writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
     more = writer.np_pairs(sent)
     more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
+    more += _instruction_pairs(writer, sent) + _relation_pairs(writer, writer.last_clauses)
     for qa in more:
         out.append(
             Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full", slot=_slot(qa))
         )
-    writer.subst.clear()
-    writer.title_toks.clear()
+    return out
+
+
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
+
+
+def minimal_answer(answer: str) -> str:
+    """A short answer without its parenthetical ("Priya Nair (joined 2019)" -> "Priya Nair"): the statement
+    reflection of the same sentence carries that context."""
+    short = _PARENTHETICAL.sub("", answer).strip(" ,;")
+    return short if short else answer
+
+
+def _minimal_phrase(writer: Writer, tok) -> str:
+    """An argument as an answer: a code token alone ("the --x configure option" -> --x), else without its article."""
+    toks = sorted(construction_phrase(tok), key=lambda t: t.i)
+    codes = [t for t in toks if is_placeholder(t.text)]
+    if len(codes) == 1:
+        return codes[0].text
+    return re.sub(r"^(?:the|a|an)\s+", "", writer.render(toks), flags=re.I)
+
+
+def _instruction_pairs(writer: Writer, sent) -> list[QA]:
+    """Instructions ("Send bug reports to X"), through the declared constructions."""
+
+    def category(text: str) -> str | None:
+        last = text.split()[-1].lower() if text.split() else ""
+        return writer.index.category(text) or (last if last in CATEGORY_NOUNS else None)
+
+    for t in sent:  # "Install it with ...": "it" is the document's topic
+        if t.tag_ in ("PRP", "PRP$") and t.i not in writer.subst and (who := writer.ctx.stand_in(t)):
+            writer.subst[t.i] = who
+    found = imperative_pairs(sent, writer.render, category, lambda tok: _minimal_phrase(writer, tok))
+    return [QA(q, a, f"instruction|{name}|{normalize(q)}", "full") for q, a, name in found]
+
+
+def _relation_pairs(writer: Writer, clauses) -> list[QA]:
+    """The common relation word for what a clause says: "X is released under Y" -> "What is the licence of X?"."""
+    out = []
+    for cl in clauses:
+        if cl.neg:
+            continue
+        for a in cl.core + cl.mods:
+            key = (cl.verb.lemma_.lower(), "agent" if a.role == "agent" else a.prep_word or a.role)
+            if key not in RELATION_WORDS:
+                continue
+            noun, wh = RELATION_WORDS[key]
+            if key in BACKWARD:
+                owner, ans = writer.arg_text(a), cl.subject_answer
+            else:
+                owner, ans = cl.subject_text, _minimal_phrase(writer, a.head)
+            if not owner or not ans or normalize(ans) == normalize(owner):
+                continue
+            slot = f"relation|{noun}|{normalize(owner)}"
+            possessive = owner + ("'" if owner.endswith("s") else "'s")
+            for q in (f"{wh} is the {noun} of {owner}?", f"{wh} is {possessive} {noun}?"):
+                out.append(QA(q[:1].upper() + q[1:], ans, slot, "relation"))
     return out
 
 

@@ -33,6 +33,7 @@ municipality museum network newspaper novel opera orchestra organisation organiz
 peninsula play port prize program programme project province railway region republic reservoir river road school
 sea series ship show song stadium state station strait street studio system team temple theatre theater tournament
 tower town treaty tribe university valley village war ward website
+address command file locale option setting package licence license version
 """.split()
 )
 

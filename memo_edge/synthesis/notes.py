@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 
 from ..records import Document
+from .codemask import plain
 from .prose import DATE
 
 _MD = MarkdownIt("commonmark").enable("table")
@@ -55,8 +56,10 @@ def _inline_text(tok) -> str:
     """Plain text of an inline token, with line breaks kept (each line of a log is its own event)."""
     out = []
     for c in tok.children or []:
-        if c.type in ("text", "code_inline"):
+        if c.type == "text":
             out.append(c.content)
+        elif c.type == "code_inline":  # kept quoted: codemask asks it as a token, fields drop the quotes
+            out.append(f"`{c.content}`")
         elif c.type in ("softbreak", "hardbreak"):
             out.append("\n")
         elif c.type == "image":
@@ -100,7 +103,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             continue
         kv = _KV.match(line)
         if kv and len(kv.group("key").split()) <= 4:
-            value = kv.group("value").strip()
+            value = plain(kv.group("value").strip())
             if len(value.split()) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
             else:
@@ -147,7 +150,7 @@ def read_structure(doc: Document) -> Structure:
         t = tokens[i]
         if t.type == "heading_open":
             level = int(t.tag[1])
-            text = _inline_text(tokens[i + 1])
+            text = plain(_inline_text(tokens[i + 1]))
             path = [(lv, h) for lv, h in path if lv < level] + [(level, text)]
             i += 3
             continue
@@ -168,7 +171,7 @@ def read_structure(doc: Document) -> Structure:
             _table(rows, subject, out)
             rows = None
         elif t.type == "inline" and rows is not None and row is not None:
-            row.append(_inline_text(t))
+            row.append(plain(_inline_text(t)))
         elif t.type == "inline":
             kind = "bullet" if list_depth else "prose"
             _line_items(_inline_text(t), heading, kind, list_id if list_depth else -1, subject, out)

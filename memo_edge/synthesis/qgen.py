@@ -18,6 +18,7 @@ skipped (and counted).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -46,6 +47,9 @@ _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
 _MODALS = {"would", "could", "might", "may", "should", "must", "shall", "ought"}
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
+_NOT = {"n't": "not", "nt": "not"}
+_QUALIFIABLE_DETS = {"the", "this", "these", "our", "my"}
+_DOCUMENT_NOUNS = {"document", "page", "readme", "guide", "manual", "note", "file", "release", "documentation"}
 _DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
 _YEAR = re.compile(r"^[1-9]\d{2,3}$")
 _DEICTIC = {
@@ -101,6 +105,7 @@ class Clause:
     subject_answer: str = ""
     tag: str = ""  # the verb's tense tag (a reduced relative "starring" reads as "stars": VBZ)
     xcomp: str = ""  # a verb complement that carries the arguments: "hosting", "to build"
+    neg: str = ""  # "not" / "never": a negated clause is asked as a negation ("Who has not released ...?")
 
     def __post_init__(self):
         self.tag = self.tag or self.verb.tag_
@@ -171,6 +176,7 @@ class Writer:
         self.title_toks: set[int] = set()  # tokens of a document title (never lower-cased: "My Cousin ...")
         self.ents: dict[int, object] = {}
         self.skipped: dict[str, int] = {}
+        self.last_clauses: list[Clause] = []  # the clauses of the sentence being asked
 
     # ---- rendering ---------------------------------------------------------------------------------------------
     def render(self, toks: list, lower_first: bool = True, strip: bool = True) -> str:
@@ -292,8 +298,9 @@ class Writer:
             aux = [c for c in v.head.children if c.dep_ in ("aux", "auxpass") and c.i < v.head.i]
             if v.tag_ != "VBN":
                 aux = []
-        if any(c.dep_ == "neg" for c in v.children) or any(a.lower_ in _MODALS for a in aux):
-            self._skip("negated or modal clause")
+        neg = next((c.lower_ for c in v.children if c.dep_ == "neg"), "")
+        if any(a.lower_ in _MODALS for a in aux) or (neg and (v.lemma_ == "be" or not aux and neg != "never")):
+            self._skip("modal clause or negated copula")
             return None
         passive = (
             any(c.dep_ == "auxpass" for c in v.children)
@@ -333,6 +340,7 @@ class Writer:
             mods,
             tag=tag,
             xcomp=xcomp,
+            neg=neg,
         )
         if not self._name_subject(cl):
             self._skip("vague subject")
@@ -428,7 +436,7 @@ class Writer:
             return False
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
-        if not proper and not any(t.text[:1].isdigit() for t in toks):
+        if not proper and not any(t.text[:1].isdigit() for t in toks) and not self._qualify(head, toks):
             return False  # "the couple", "the company", "half": not answerable without the document
         for t in toks:  # possessives inside the subject: "His films" -> "Pál Gábor's films"
             if t.tag_ == "PRP$" and t.lower_ in ("his", "her", "its", "their"):
@@ -439,6 +447,28 @@ class Writer:
         cl.subject_text = self.render(toks)
         cl.subject_answer = self.answer(cl.subj)[0]
         self._possessives(cl)
+        return True
+
+    def _qualify(self, head, toks: list) -> bool:
+        """A definite description that only the document can name ("the tests", "this document") is named by
+        the document's topic: "Frobnitz's tests", "the Frobnitz document" (notes and READMEs talk this way)."""
+        topic = self.ctx.topic
+        det = next((c for c in head.children if c.dep_ in ("det", "poss") and c.i < head.i), None)
+        if (
+            not topic
+            or det is None
+            or det.lower_ not in _QUALIFIABLE_DETS
+            or head.pos_ != "NOUN"
+            or head.lower_ in VAGUE_HEADS
+            or len(toks) > 6
+            or any(t.tag_ in ("PRP", "WP", "WDT") for t in toks)
+        ):
+            return False
+        if head.lemma_.lower() in _DOCUMENT_NOUNS:
+            self.subst[det.i] = "the"
+            self.subst[head.i] = f"{topic} {head.text}"
+        else:
+            self.subst[det.i] = _possessive(topic)
         return True
 
     def _possessives(self, cl: Clause) -> None:
@@ -684,9 +714,12 @@ class Writer:
 
     def subject_form(self, cl: Clause) -> str:
         """The verb group as it reads after a singular wh-subject ("Who has", "What contains")."""
+        neg = [_NOT.get(cl.neg, cl.neg)] if cl.neg else []
         if cl.aux:
             first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_)
-            return " ".join([first] + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
+            return " ".join([first] + neg + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
+        if neg:  # "never married"
+            return " ".join(neg + [self._verb_rest(cl)])
         if _participle(cl.verb) and cl.passive:  # "a film directed by X": past passive
             return "was " + self._verb_rest(cl)
         verb = cl.verb_text.lower()
@@ -699,6 +732,8 @@ class Writer:
     ) -> str | None:
         """ "<wh> <aux> <subject> <verb> <others>?" with do-support when there is no auxiliary."""
         subj = cl.subject_text
+        if cl.neg:  # "What does the landlord not allow?", "Whom did Ada never marry?"
+            subj = f"{subj} {_NOT.get(cl.neg, cl.neg)}"
         others = self._others(cl, skip, short)
         if cl.aux:
             body = f"{cl.aux[0].lower_} {subj} {' '.join(t.lower_ for t in cl.aux[1:])} {self._verb_rest(cl)}"
@@ -716,7 +751,7 @@ class Writer:
 
     def passive_form(self, cl: Clause) -> str | None:
         """ "was founded" for an active clause in the past ("What was founded by X?")."""
-        if cl.aux or cl.copula or cl.xcomp or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
+        if cl.neg or cl.aux or cl.copula or cl.xcomp or cl.verb.lemma_.lower() in NO_PASSIVE_VERBS:
             return None
         vbn = (getInflection(cl.verb.lemma_, "VBN") or (None,))[0]
         be = {"VBD": "was", "VBZ": "is", "VBP": "is"}.get(cl.tag)
@@ -726,7 +761,7 @@ class Writer:
 
     def active_form(self, cl: Clause) -> str | None:
         """ "completed" for a passive clause ("Who completed the lighthouse?")."""
-        if not cl.passive or cl.xcomp:
+        if not cl.passive or cl.xcomp or cl.neg:
             return None
         be = cl.aux[0].lower_ if cl.aux else "was"
         if be in ("was", "were") or _participle(cl.verb):
@@ -831,20 +866,7 @@ class Writer:
             )
             if dated is not None:
                 rest = [m for m in others if m is not dated]
-                cl2 = Clause(
-                    cl.verb,
-                    cl.subj,
-                    cl.aux,
-                    cl.passive,
-                    cl.copula,
-                    cl.prt,
-                    cl.core,
-                    rest + [a],
-                    cl.subject_text,
-                    cl.subject_answer,
-                    cl.tag,
-                    cl.xcomp,
-                )
+                cl2 = dataclasses.replace(cl, mods=rest + [a])
                 front = self.arg_text(dated)
                 qs.append(
                     (self.inverted(cl2, ask.front, a, short=False, front_mod=front[:1].upper() + front[1:]), "fronted")
@@ -1065,7 +1087,11 @@ class Writer:
         if subj is None or subj.tag_ in ("WDT", "WP"):
             return []
         keep = set(_subtree(child, _PRUNE_ARG - {"punct"}))
-        keep |= set(_subtree(subj, _PRUNE_ARG)) | {v} | {c for c in v.children if c.dep_ in ("aux", "auxpass", "prt")}
+        keep |= (
+            set(_subtree(subj, _PRUNE_ARG))
+            | {v}
+            | {c for c in v.children if c.dep_ in ("aux", "auxpass", "prt", "neg")}
+        )
         for c in v.children:  # the object stays ("pursued a solo career"), or the question loses its verb's sense
             if c.dep_ in ("dobj", "attr", "acomp", "oprd") and c.i != child.i:
                 keep |= set(_subtree(c, _PRUNE_ARG | {"prep"}))

@@ -13,6 +13,7 @@ import re
 from .dataset import Pair
 from .text import normalize
 
+_WHOLE_SENTENCES = {"statement"}
 MAX_QUESTION_WORDS = 25  # a user's question is short; a 40-word echo of a sentence teaches little
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
 _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
@@ -115,6 +116,8 @@ def rejection(p: Pair) -> str | None:
         or q.count('"') % 2
     ):
         return "fragment"
+    if p.type in _WHOLE_SENTENCES:  # a statement answers with its sentences: no short-answer rules
+        return "not self-contained" if _UNRESOLVED.search(q) else None
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"
     if p.type != "consolidated" and _repeats_name(q, a):

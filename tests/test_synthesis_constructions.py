@@ -1,0 +1,138 @@
+"""Every sentence becomes knowledge: instructions, code tokens, negations, document-named subjects, relation words
+and statement reflections, each on invented sentences, with the real spaCy pipeline and the quality filter.
+
+One golden test per declared construction (memo_edge/synthesis/constructions.py): a construction added without one
+fails `test_every_construction_has_a_golden_test`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from memo_edge.corpus import content_id
+from memo_edge.records import Document
+from memo_edge.synthesis.constructions import CONSTRUCTIONS, RELATION_WORDS
+from memo_edge.synthesis.extractive import generate
+from memo_edge.synthesis.quality import apply
+
+
+def kept(text: str, title: str = "Frobnitz"):
+    doc = Document(doc_id=content_id(title, text), title=title, text=text, source="frobnitz.md")
+    out, _ = apply(generate([doc]).pairs)
+    return out
+
+
+def typed(text: str, title: str = "Frobnitz") -> set[tuple[str, str]]:
+    return {(p.question, p.answer) for p in kept(text, title) if p.type != "statement"}
+
+
+# one invented sentence per construction, and one pair it must yield
+GOLDEN = {
+    "instruction-destination": (
+        "Send bug reports to frob-bugs@quarry.example.",
+        ("Where should bug reports be sent?", "frob-bugs@quarry.example"),
+    ),
+    "instruction-means": (
+        "Install it with `pip install frobnitz`.",
+        ("How do you install Frobnitz?", "pip install frobnitz"),
+    ),
+    "instruction-purpose": (
+        "Use the `--with-ical` configure option to enable iCal export.",
+        ("Which option enables iCal export?", "--with-ical"),
+    ),
+    "instruction-object": (
+        "Run the migration script before Friday.",
+        ("What should you run before Friday?", "migration script"),
+    ),
+}
+
+
+def test_every_construction_has_a_golden_test():
+    assert {c.name for c in CONSTRUCTIONS} == set(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_construction_golden(name):
+    sentence, pair = GOLDEN[name]
+    assert pair in typed(sentence)
+
+
+def test_code_tokens_are_answers_not_noise():
+    got = typed(
+        "Frobnitz reads its settings from /etc/frobnitz.conf. The tests fail in the de_DE locale. "
+        "The maintainers can be reached at team@frob.example."
+    )
+    assert ("From which file does Frobnitz read Frobnitz's settings?", "/etc/frobnitz.conf") in got
+    answers = {a for _, a in got}
+    assert "team@frob.example" in answers
+    assert not any("Qxcode" in q or "Qxcode" in a for q, a in got)  # placeholders never leak
+
+
+def test_negation_survives_in_every_phrasing():
+    got = typed("Quarry Labs has not released a new version since 2019. The landlord does not allow pets.")
+    assert ("Who has not released a new version since 2019?", "Quarry Labs") in got
+    assert ("Frobnitz's landlord does not allow what?", "pets") in got
+    # no phrasing of either fact drops its "not": that would teach the memory the opposite
+    for q, _ in got:
+        if "released" in q or "allow" in q:
+            assert " not " in q, q
+
+
+def test_a_subject_only_the_document_names_is_named_by_its_title():
+    got = typed("The icons were drawn by Petra Lund.")
+    assert ("Who drew Frobnitz's icons?", "Petra Lund") in got
+    got = typed("This document describes version 2.4.1.")
+    assert any("Frobnitz document" in q and "2.4.1" in a for q, a in got), got
+
+
+def test_relation_words_ask_what_people_ask():
+    got = typed("Frobnitz is released under the MIT License. Frobnitz was written by Hal Mercer.")
+    assert ("What is the licence of Frobnitz?", "MIT License") in got
+    assert ("Who is the author of Frobnitz?", "Hal Mercer") in got
+    assert ("release", "under") in RELATION_WORDS
+
+
+def test_statements_keep_sentences_no_construction_reads():
+    pairs = kept("Frobnitz is slower than its predecessor in most benchmarks, oddly enough.")
+    stmts = [p for p in pairs if p.type == "statement"]
+    assert stmts, "a sentence with no short-answer question is kept as a statement"
+    assert any(p.question == "What does Frobnitz say about predecessor?" for p in stmts) or any(
+        "predecessor" in p.question for p in stmts
+    )
+    assert all(p.answer.endswith(".") and "Frobnitz is slower" in p.answer for p in stmts)
+
+
+def test_statements_resolve_pronouns():
+    pairs = kept("Frobnitz converts calendar files. It was written by Hal Mercer in Oslo.")
+    hal = [p for p in pairs if p.type == "statement" and "Hal Mercer" in p.question]
+    assert hal and all("Frobnitz was written by Hal Mercer" in p.answer for p in hal)
+
+
+def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):
+    """>= 90% of sentences of README-like text yield a reflection (typed or statement)."""
+    text = (
+        "# Frobnitz\n\n"
+        "Frobnitz converts calendar files between formats. It was written by Hal Mercer at Quarry Labs.\n\n"
+        "## Installation\n\n"
+        "Install it with `pip install frobnitz`. Python 3.9 or newer is required.\n"
+        "On Windows, run the installer as an administrator.\n\n"
+        "## Configuration\n\n"
+        "The configuration lives in `/etc/frobnitz.conf`. Set `--cache-dir` to move the cache.\n"
+        "Frobnitz does not read environment variables. The default port is 8080.\n\n"
+        "## Support\n\n"
+        "Send bug reports to frob-bugs@quarry.example. The tests fail in the `tr_TR` locale.\n"
+        "Frobnitz is released under the MIT License. The icons were drawn by Petra Lund.\n"
+    )
+    doc = Document(doc_id="d1", title="Frobnitz", text=text, source="README.md")
+    result = generate([doc])
+    assert result.stats["sentences"] >= 12
+    assert result.stats["sentences_with_pairs"] / result.stats["sentences"] >= 0.9
+
+
+def test_answers_are_minimal():
+    from memo_edge.synthesis.extractive import minimal_answer
+
+    assert minimal_answer("Priya Nair (joined 2019, previously at Orbis)") == "Priya Nair"
+    assert minimal_answer("(see above)") == "(see above)"  # nothing left: kept as written
+    got = typed("## Team\n\n| role | person |\n|---|---|\n| lead | Priya Nair (joined 2019) |\n", title="Team")
+    assert all("(" not in a for _, a in got) and any(a == "Priya Nair" for _, a in got), got
