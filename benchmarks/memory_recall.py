@@ -201,6 +201,8 @@ def score(pack: Path, path: Path | None, executive: str, items: list | None = No
 def main(argv=None) -> dict:
     a = parse(argv if argv is not None else sys.argv[1:])
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
+    # the code and the machine as the run starts, not as it ends
+    head = report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets)
     rows = []
     for name in [x for x in a.datasets.split(",") if x]:
         work = a.work / (f"{name}-{a.split}-n{a.n}" if name == "musique" else name)
@@ -248,7 +250,7 @@ def main(argv=None) -> dict:
                 }
             )
     result = {
-        **report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets),
+        **head,
         "rows": rows,
     }
     _table(rows)

@@ -369,6 +369,8 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
 def main(argv=None) -> dict:
     a = parse(argv if argv is not None else sys.argv[1:])
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
+    # the code and the machine as the run starts, not as it ends
+    head = report.header("synthesis_coverage", n=a.n, datasets=a.datasets, genres=a.genres, splits=a.splits)
     rows = []
     for name in [x for x in a.datasets.split(",") if x]:
         for split in a.splits:
@@ -382,7 +384,7 @@ def main(argv=None) -> dict:
             rows += measure_genre(name, genre_sets(name, Path(tmp)), a.splits, a.show_misses, log)
     wild = measure_wild(wild_markdown(a.wild_markdown)) if a.wild_markdown else None
     result = {
-        **report.header("synthesis_coverage", n=a.n, datasets=a.datasets, genres=a.genres, splits=a.splits),
+        **head,
         "rows": rows,
         "wild_markdown": wild,
     }
