@@ -136,3 +136,32 @@ def test_answers_are_minimal():
     assert minimal_answer("(see above)") == "(see above)"  # nothing left: kept as written
     got = typed("## Team\n\n| role | person |\n|---|---|\n| lead | Priya Nair (joined 2019) |\n", title="Team")
     assert all("(" not in a for _, a in got) and any(a == "Priya Nair" for _, a in got), got
+
+
+def test_statements_are_never_held_out_for_picking_the_best_epoch():
+    from memo_edge.records import Reflection
+    from memo_edge.training.data import split_heldout
+
+    rows = [
+        Reflection(
+            id=f"s{i}",
+            question=f"What does D say about t{i}?",
+            answer="A sentence.",
+            type="statement",
+            source_chunk_ids=["c1"],
+            source_doc_ids=["d"],
+        )
+        for i in range(20)
+    ] + [
+        Reflection(
+            id=f"f{i}",
+            question=f"Who founded X{i % 5}?",
+            answer=f"Y{i % 5}",
+            source_chunk_ids=["c1"],
+            source_doc_ids=["d"],
+        )
+        for i in range(20)
+    ]
+    train, held = split_heldout(rows, 0.5, 100, seed=0)
+    assert held and all(r.type != "statement" for r in held)
+    assert len(train) + len(held) == len(rows)
