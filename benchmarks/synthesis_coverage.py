@@ -195,6 +195,7 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
         "paragraphs": len(paras),
         "words": words,
         "reflections": len(refl),
+        **typed_stats(refl),
         "per_100_words": round(100 * len(refl) / max(1, words), 1),
         "coverage": round(covered / max(1, len(hops)), 3),
         "in_text": round(in_text / max(1, len(hops)), 3),
@@ -259,6 +260,18 @@ def measure_wild(docs: list[tuple[str, str]]) -> dict:
         "filtered": filtered,
         "wall_s": round(wall, 1),
     }
+
+
+def typed_stats(refl: list) -> dict:
+    """Short-answer pairs (not statements): how many, and questions per fact (distinct answer in one document)."""
+    from memo_edge.metrics import normalize_answer as norm
+
+    typed = [r for r in refl if r.type in ("direct", "indirect")]
+    facts = {(norm(r.answer), tuple(r.source_doc_ids)) for r in typed}
+    by_type: dict[str, int] = {}
+    for r in refl:
+        by_type[r.type] = by_type.get(r.type, 0) + 1
+    return {"by_type": by_type, "phrasings_per_fact": round(len(typed) / max(1, len(facts)), 2)}
 
 
 def _synthesize_folder(corpus: Path) -> tuple[dict, list, float]:
@@ -349,6 +362,7 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
                 "documents": len(cov["per_document"]),
                 "words": words,
                 "reflections": len(refl),
+                **typed_stats(refl),
                 "per_100_words": round(100 * len(refl) / max(1, words), 1),
                 "coverage": round(exact / max(1, len(qs)), 3),
                 "in_answers": round(contained / max(1, len(qs)), 3),

@@ -165,3 +165,55 @@ def test_statements_are_never_held_out_for_picking_the_best_epoch():
     train, held = split_heldout(rows, 0.5, 100, seed=0)
     assert held and all(r.type != "statement" for r in held)
     assert len(train) + len(held) == len(rows)
+
+
+def test_prohibitions_keep_their_not():
+    got = typed("Do not run VACUUM FULL during business hours. Never restart ldg-db-03 without telling Maren.")
+    assert ("What should you not run during business hours?", "VACUUM FULL") in got
+    assert ("What should you not restart without telling Maren?", "ldg-db-03") in got
+    assert not any("should you run" in q or "need to run" in q for q, _ in got)
+
+
+def test_cast_in_parentheses_and_cast_lists():
+    plot = (
+        "Candy magnate Walter Harvey (Garry Marshall) persuades the owners. Ira Lowenstein (David Strathairn) is "
+        "put in charge, and her husband Bob (Bill Pullman) comes back from the war."
+    )
+    got = typed(plot, title="Diamond Summer")
+    assert ("Who played Bob in Diamond Summer?", "Bill Pullman") in got
+    assert ("Which character did David Strathairn play in Diamond Summer?", "Ira Lowenstein") in got
+    cast = "Maureen Holt as Doris Walker John Payne as Fred Gailey Edmund Gwenn as Kris Kringle"
+    got = typed(cast, title="Harbour Lights (film)")
+    assert ("Who played Fred Gailey in Harbour Lights?", "John Payne") in got
+    assert ("Which character did Edmund Gwenn play in Harbour Lights?", "Kris Kringle") in got
+
+
+def test_cast_needs_a_performed_work():
+    got = typed("Springfield (Illinois) is a city. Anna Berg (Oslo Kommune) signed it.", title="Springfield")
+    assert not any(q.startswith("Who played") for q, _ in got)
+
+
+def test_amount_and_definition_bullets():
+    text = (
+        "# Chowder\n\n## Ingredients\n\n- 150 ml double cream\n- 3 potatoes\n\n"
+        "## Parts\n\n- `httpcore` - The underlying transport implementation for `httpx`.\n"
+    )
+    got = typed(text, title="Chowder")
+    assert any(q.startswith("How much double cream") and a == "150 ml" for q, a in got), got
+    assert any(q.startswith("How many potatoes") and a == "3" for q, a in got), got
+    assert ("What is the underlying transport implementation for httpx?", "httpcore") in got
+
+
+def test_version_floor():
+    got = typed("This library supports Python 3.10 and higher.", title="idna")
+    assert ("What is the minimum Python version for idna?", "Python 3.10") in got
+
+
+def test_names_the_recognizer_missed_are_still_asked():
+    got = typed("In 2009 Adam Hammill left to join Championship side Barnsley.", title="Adam Hammill")
+    assert "Barnsley" in {a for _, a in got}
+
+
+def test_bracketed_addresses_and_rest_links_are_tokens_not_markup():
+    got = typed("The dateutil module was written by Gustavo Niemeyer <gustavo@niemeyer.net> in 2003.", title="dateutil")
+    assert any(a == "Gustavo Niemeyer" for _, a in got), got

@@ -33,10 +33,15 @@ _TOKENS = [
     ("name", re.compile(r"\b[a-z_]\w+(?:\.[a-z_]\w+)+(?:\(\))?(?![\w.])")),  # os.path.join, foo.bar()
     ("name", re.compile(r"\b[a-z]+_[a-z_0-9]+\b")),  # snake_case identifiers, locales (de_DE is caught below)
     ("locale", re.compile(r"\b[a-z]{2}_[A-Z]{2}(?:\.[\w-]+)?\b")),
+    ("name", re.compile(r"\b[A-Z]{1,4} ?#\d+\b")),  # PR #412, issue #7
+    ("name", re.compile(r"(?<![\w-])(?=[\w-]*\d)[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+\b")),  # ldg-db-03, SMS-C3
 ]
 # the category noun each kind is asked with ("Which option enables ...?"); "code" depends on what it holds
 CATEGORY = {"address": "address", "option": "option", "file": "file", "setting": "setting", "locale": "locale"}
 _PLACEHOLDER = re.compile(_PREFIX + r"[a-z]+")
+# markup around a token that is no part of it: "<bugs@x.org>", "<https://...>", reST links "`Text <url>`_"
+_REST_LINK = re.compile(r"`([^`<>\n]+?)\s*<[^<>\s]+>`_{1,2}")
+_BRACKETED = re.compile(r"<((?:mailto:)?[\w.+-]+@[\w.-]+|(?:https?://|www\.)[^<>\s]+)>")
 
 
 def _name(n: int) -> str:
@@ -65,6 +70,8 @@ class CodeMask:
     categories: dict[str, str] = field(default_factory=dict)
 
     def mask(self, text: str) -> str:
+        # "Gustavo Niemeyer <g@n.net> in 2003": the address in apposition, so a name's answer stays the name
+        text = _BRACKETED.sub(r", \1,", _REST_LINK.sub(r"\1", text)).replace(",,", ",")
         spans: list[tuple[int, int, str, str]] = []
         taken = [False] * len(text)
         for kind, pat in _TOKENS:

@@ -48,7 +48,7 @@ CONSTRUCTIONS: tuple[Construction, ...] = (
     Construction(
         "instruction-destination",
         (_VERB, _OBJ, _PREP, _POBJ),
-        ("Where should {obj} be {Vn}?", "Where do you {V} {obj}?", "{Obj} should be {Vn} {prep} what?"),
+        ("Where should {obj} {not_}be {Vn}?", "Where do you {V} {obj}?", "{Obj} should {not_}be {Vn} {prep} what?"),
         "pobj",
         preps=_PLACE_PREPS,
     ),
@@ -64,18 +64,19 @@ CONSTRUCTIONS: tuple[Construction, ...] = (
     Construction(
         "instruction-purpose",
         (_VERB, _OBJ, _PURPOSE),
-        ("What should you {V} to {purpose}?", "How do you {purpose}?", "Which {cat} {purpose_s}?"),
+        ("What should you {not_}{V} to {purpose}?", "How do you {purpose}?", "Which {cat} {purpose_s}?"),
         "obj",
     ),
     # "Run make deploy before Friday", "Read the FAQ first": what the instruction is about
     Construction(
         "instruction-object",
         (_VERB, _OBJ),
-        ("What should you {V}{rest}?", "What do you need to {V}{rest}?"),
+        ("What should you {not_}{V}{rest}?", "What do you need to {V}{rest}?", "What must you {not_}{V}{rest}?"),
         "obj",
     ),
 )
-_OPTIONAL = {"rest"}
+_OPTIONAL = {"rest", "not_"}
+_LEADING_WORDS = {"please", "then", "also", "now", "always"}
 _PRUNE = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep", "cc", "conj"}
 
 
@@ -89,13 +90,22 @@ def _matcher(vocab):
     return m
 
 
-def is_instruction(sent) -> bool:
-    """An imperative: the root is a bare verb that opens the sentence (after "Please"/an adverb) with no subject."""
+def instruction(sent) -> str | None:
+    """An imperative: the root is a bare verb that opens the sentence (after "Please" or an adverb) with no
+    subject. Returns "" for an instruction, "not " for a prohibition ("Do not run X", "Don't", "Never run X"),
+    None for any other sentence."""
     root = sent.root
-    if root.tag_ != "VB" or any(c.dep_ in ("nsubj", "nsubjpass", "expl", "aux", "auxpass") for c in root.children):
-        return False
-    first = next((t for t in sent if not t.is_punct and t.lower_ not in ("please", "then", "also", "now")), None)
-    return first is not None and first.i == root.i
+    if root.tag_ != "VB" or any(c.dep_ in ("nsubj", "nsubjpass", "expl", "auxpass") for c in root.children):
+        return None
+    aux = [c for c in root.children if c.dep_ == "aux"]
+    neg = [c for c in root.children if c.dep_ == "neg"]
+    if aux and not (len(aux) == 1 and aux[0].lower_ == "do" and neg):
+        return None
+    lead = [t for t in sent if not t.is_punct and t.lower_ not in _LEADING_WORDS]
+    opener = aux[0] if aux else (neg[0] if neg and neg[0].i < root.i else root)
+    if not lead or lead[0].i != opener.i:
+        return None
+    return "not " if neg else ""
 
 
 def _phrase(tok, render) -> str:
@@ -122,7 +132,8 @@ def imperative_pairs(sent, render, category, answer_of) -> list[tuple[str, str, 
     """(question, answer, construction name) for an instruction sentence. `render(tokens)` writes tokens with the
     document's substitutions ("it" -> the topic), `category(text)` gives a name's category noun, `answer_of(token)`
     the minimal answer for an argument's head."""
-    if not is_instruction(sent):
+    negated = instruction(sent)
+    if negated is None:
         return []
     out: list[tuple[str, str, str]] = []
     by_name = {c.name: c for c in CONSTRUCTIONS}
@@ -132,11 +143,13 @@ def imperative_pairs(sent, render, category, answer_of) -> list[tuple[str, str, 
         prep = nodes.get("prep")
         if nodes["verb"].i != sent.root.i or (c.preps and (prep is None or prep.lower_ not in c.preps)):
             continue
-        fields = _fields(nodes, render, category)
+        fields = {**_fields(nodes, render, category), "not_": negated}
         ans = answer_of(nodes[c.answer])
         if not ans:
             continue
         for q in c.questions:
+            if negated and "{not_}" not in q:
+                continue  # "Do not run X": only phrasings that keep the "not"
             if any(not fields.get(k) for k in re.findall(r"{(\w+)}", q) if k not in _OPTIONAL):
                 continue  # "Which {cat} ...?" for an object with no category
             out.append((_question(q.format(**fields)), ans, c.name))
@@ -209,3 +222,27 @@ RELATION_WORDS: dict[tuple[str, str], tuple[str, str]] = {
 }
 # relations asked from the object's side: "X leads the team" -> "Who is the leader of the team?" -> X
 BACKWARD = {("lead", "dobj"), ("own", "dobj"), ("maintain", "dobj")}
+
+
+# ---- version floors ----------------------------------------------------------------------------------------------
+# "supports Python 3.10 and higher", "Python 3.9 or newer", "requires Node 18+": the lowest version that works
+VERSION_FLOOR = re.compile(
+    r"\b(?P<name>[A-Z][\w.+-]*)\s+(?P<ver>\d+(?:\.\d+)+)\s*(?:\+|(?:and|or)\s+(?:higher|newer|later|above|greater|up)\b)"
+)
+
+
+def version_floor_pairs(text: str, topic: str) -> list[tuple[str, str, str]]:
+    """(question, answer, slot) for each version floor a sentence states."""
+    out = []
+    for m in VERSION_FLOOR.finditer(text):
+        name, answer = m.group("name"), f"{m.group('name')} {m.group('ver')}"
+        if not topic or name.lower() == topic.lower():
+            continue
+        slot = f"version-floor|{topic}|{name}"
+        for q in (
+            f"What is the minimum {name} version for {topic}?",
+            f"Which {name} version does {topic} need at least?",
+            f"What {name} version does {topic} require?",
+        ):
+            out.append((q, answer, slot))
+    return out

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
+from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs
+from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs, version_floor_pairs
 from .constructions import _subtree as construction_phrase
 from .lexicon import CATEGORY_NOUNS
 from .dataset import Pair
@@ -54,6 +55,7 @@ class _Unit:
     text: str
     life: list[LifeFact]
     parsed: object = None
+    cast: list[CastFact] = field(default_factory=list)
 
 
 def usable_sentence(text: str) -> bool:
@@ -85,9 +87,10 @@ def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tup
     for d in docs:
         st = read_structure(d)
         fields += [(d, f) for f in st.fields]
+        plays = performed(d.text, d.title)
         for p in st.passages:
             text, life = clean(codes.mask(resolve_relative_years(p.text, d.date)), topic_of(d.title))
-            units.append(_Unit(d, p, text, life))
+            units.append(_Unit(d, p, text, life, cast=cast_facts(p.text) if plays else []))
     return units, fields
 
 
@@ -189,6 +192,11 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
             writer.ents = ent_at(u.parsed)
             for f in u.life:
                 pairs += _life_pairs(f, d, chunk_of(u.text))
+            for f in u.cast:
+                pairs += [
+                    Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], short=k > 0, slot=slot)
+                    for k, (q, a, slot) in enumerate(cast_questions(f, topic_of(d.title)))
+                ]
             made_any = False
             for sent in u.parsed.sents:
                 stats["sentences"] += 1
@@ -285,6 +293,7 @@ def _sentence_pairs(
     more = writer.np_pairs(sent)
     more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
     more += _instruction_pairs(writer, sent) + _relation_pairs(writer, writer.last_clauses)
+    more += [QA(q, a, slot, "full") for q, a, slot in version_floor_pairs(sent.text, writer.ctx.topic)]
     for qa in more:
         out.append(
             Pair(qa.question, qa.answer, "direct", [d.doc_id], [chunk_id], short=qa.variant != "full", slot=_slot(qa))
@@ -293,12 +302,14 @@ def _sentence_pairs(
 
 
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
+_TRAILING_ADDRESS = re.compile(r"(?<=[A-Za-z])\s*,?\s+[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
 
 
 def minimal_answer(answer: str) -> str:
     """A short answer without its parenthetical ("Priya Nair (joined 2019)" -> "Priya Nair"): the statement
     reflection of the same sentence carries that context."""
     short = _PARENTHETICAL.sub("", answer).strip(" ,;")
+    short = _TRAILING_ADDRESS.sub("", short) if _TRAILING_ADDRESS.search(short) else short  # "Ann Lee a@b.org"
     return short if short else answer
 
 
@@ -461,6 +472,12 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
     back for its row."""
     chunk_id = chunk_of(f"{f.subject} {f.value}")
     attr, subj, val = f.attribute, f.subject, f.value
+    if f.kind == "amount":
+        how = "How much" if any(ch.isalpha() for ch in val) or "%" in val else "How many"
+        qs = [f"{how} {attr} does {subj} list?", f"{how} {attr} does {subj} call for?"]
+        qs.append(f"What amount of {attr} does {subj} list?")
+        slot = f"amount|{subj}|{attr}"
+        return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
     be = "are" if "," in val and attr.endswith("s") else "is"
     qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {subj}'s {attr}?", f"{subj} has what {attr}?"]

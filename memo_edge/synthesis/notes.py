@@ -25,6 +25,24 @@ _LOG = re.compile(
 )
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")
 MAX_FIELD_WORDS = 8
+# "`httpcore` - The underlying transport for httpx": a term and what it is
+_DEFINITION = re.compile(r"^(?P<term>\S.{0,60}?)\s+[-–—]\s+(?P<text>\S.{4,})$")
+# "150 ml double cream", "2 x HDMI cable", "3 eggs": an amount of a thing
+_AMOUNT = re.compile(
+    r"^(?P<amount>(?:\d+(?:[.,/]\d+)?|[½¼¾⅓⅔])\s*(?:[×x]\s*)?(?:(?:ml|l|g|kg|mg|oz|lb|lbs|tbsp|tsp|cups?|cm|mm|m|km|"
+    r"GB|MB|TB|pcs|%)\b\.?)?)\s+(?:of\s+)?(?P<thing>[A-Za-z].*)$"
+)
+_UNIT = re.compile(
+    r"\d\s*(?:ml|l|g|kg|mg|oz|lb|lbs|tbsp|tsp|cups?|cm|mm|m|km|GB|MB|TB|pcs|%)\b|[×x]\s*[A-Za-z]|^[½¼¾⅓⅔]|^\d{1,2}\s"
+)
+
+
+def _definition_sentence(term: str, text: str) -> str:
+    """ "X - The thing that ..." -> "X is the thing that ..."; "X - transforms a list" -> "X transforms a list"."""
+    first = text.split()[0]
+    if first[:1].islower() and first.endswith("s") and first not in ("is", "was", "has"):
+        return f"{term} {text}"
+    return f"{term} is {first[:1].lower() + first[1:] if not first.isupper() else first} {' '.join(text.split()[1:])}"
 
 
 @dataclass
@@ -97,6 +115,12 @@ def _lines(text: str) -> list[str]:
 
 def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject: str, out: Structure) -> None:
     for line in _lines(text):
+        amount = _AMOUNT.match(line) if kind == "bullet" and len(line.split()) <= 6 else None
+        if amount and _UNIT.search(amount.group("amount") + " "):
+            # "150 ml double cream", "3 eggs" in a list: how much of a thing its section (a recipe, an order) has
+            thing = amount.group("thing").rstrip(".;,")
+            out.fields.append(Field(subject, thing.lower(), amount.group("amount").strip(), "amount"))
+            continue
         m = _LOG.match(line)
         if m and len(m.group("text").split()) >= 2:
             out.passages.append(Passage(m.group("text"), heading=subject, date=m.group("date"), kind="log"))
@@ -109,6 +133,8 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             else:
                 out.passages.append(Passage(value, heading=subject, kind=kind, list_id=list_id))
             continue
+        if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
+            line = _definition_sentence(d.group("term").strip(), d.group("text").strip())
         out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind, list_id=list_id))
 
 

@@ -1039,6 +1039,7 @@ class Writer:
             if not wh:
                 continue
             out += self._insitu_questions(sent, e, wh, ans)
+        out += self._unlabelled_names(sent, answered)
         chunks = 0
         for nc in sent.noun_chunks:  # plain noun phrases too: "a drummer", "pubs, bars and restaurants"
             root = nc.root
@@ -1063,6 +1064,27 @@ class Writer:
             out += self._insitu_questions(sent, nc, wh, ans)
         return out
 
+    def _unlabelled_names(self, sent, answered: set[str]) -> list[QA]:
+        """Names the entity recognizer missed ("to join Championship side Barnsley"): the run of proper nouns that
+        ends a noun phrase is asked in place like an entity."""
+        out: list[QA] = []
+        for nc in sent.noun_chunks:
+            root = nc.root
+            if root.pos_ != "PROPN" or root.i in self.ents or any(t.i in self.subst for t in nc):
+                continue
+            start = root.i
+            while start > nc.start and sent.doc[start - 1].pos_ == "PROPN" and start - 1 not in self.ents:
+                start -= 1
+            span = sent.doc[start : root.i + 1]
+            ans = span.text
+            if len(span) > 5 or not _norm(ans) or _norm(ans) in answered:
+                continue
+            answered.add(_norm(ans))
+            cat = self.index.category(ans)
+            wh = ("who" if root.dep_ in ("nsubj", "nsubjpass") else "whom") if self.is_person(root) else None
+            out += self._insitu_questions(sent, span, wh or (f"which {cat}" if cat else "what"), ans)
+        return out
+
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
         with the answer replaced; whatever is short enough to be a question someone would ask."""
@@ -1083,6 +1105,8 @@ class Writer:
             v, child = v.head, v
         if v.pos_ not in ("VERB", "AUX") or child is None:
             return []
+        while v.dep_ in _SHARES_SUBJECT and v.head.pos_ in ("VERB", "AUX") and not _has_subject(v):
+            v, child = v.head, v  # "left to join X": the minimal clause is "Hammill left to join X"
         subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is None or subj.tag_ in ("WDT", "WP"):
             return []
@@ -1147,11 +1171,10 @@ class Writer:
         return not named and not any(t.text[:1].isdigit() for t in _subtree(subj, _PRUNE_ARG))
 
     def _clause_span(self, e) -> list:
-        """The clause that holds the entity: the subtree of its nearest verb, if contiguous."""
-        v = e.root
-        while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
-            v = v.head
-        if v.pos_ not in ("VERB", "AUX"):
+        """The clause that holds the entity: the subtree of its nearest verb with a subject, if contiguous
+        ("left to join Championship side Barnsley": the clause of "left", whose subject "join" shares)."""
+        v = _subject_verb(e.root)
+        if v is None:
             return []
         toks = _subtree(v, {"advcl", "parataxis", "ccomp"} if v.dep_ not in ("advcl", "ccomp") else set())
         if toks[-1].i - toks[0].i + 1 != len(toks):
@@ -1275,6 +1298,25 @@ class Writer:
                 QA(_question(f"{subj} {be} of what nationality"), norp.text, slot, "insitu"),
             ]
         return out
+
+
+_SHARES_SUBJECT = {"xcomp", "pcomp", "conj"}
+
+
+def _has_subject(v) -> bool:
+    return any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
+
+
+def _subject_verb(tok):
+    """The nearest verb above a token, lifted through complements that share their subject ("left to join")."""
+    v = tok
+    while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
+        v = v.head
+    if v.pos_ not in ("VERB", "AUX"):
+        return None
+    while v.dep_ in _SHARES_SUBJECT and v.head.pos_ in ("VERB", "AUX") and not _has_subject(v):
+        v = v.head
+    return v
 
 
 def _participle(v) -> bool:

@@ -18,7 +18,9 @@ MAX_QUESTION_WORDS = 25  # a user's question is short; a 40-word echo of a sente
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
 _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
 _DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$", re.I)
-_UNRESOLVED = re.compile(r"\b(he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b", re.I)
+# lower case only: a capitalized pronoun inside a question is part of a title ("A League of Their Own")
+_UNRESOLVED = re.compile(r"(?:^|(?<=\s))(?:he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b")
+_UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These|Those)\b")
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
 
 
@@ -95,6 +97,8 @@ def _repeats_name(q: str, a: str) -> bool:
         if words:
             names.add(" ".join(words))
     # the whole name, possessive or not; a longer name that holds it ("Mach" -> "Ernst Mach") is new information
+    if set(re.findall(r"\d+", a)) - set(re.findall(r"\d+", q)):
+        return False  # "Python 3.10" for "minimum Python version": the number is the new information
     runs = {_POSSESSIVE.sub("", m.group(0)) for m in _NAME.finditer(a)}
     return any(n in runs for n in names if len(n) > 2)
 
@@ -117,14 +121,14 @@ def rejection(p: Pair) -> str | None:
     ):
         return "fragment"
     if p.type in _WHOLE_SENTENCES:  # a statement answers with its sentences: no short-answer rules
-        return "not self-contained" if _UNRESOLVED.search(q) else None
+        return "not self-contained" if _UNRESOLVED.search(q) or _UNRESOLVED_START.match(q) else None
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"
     if p.type != "consolidated" and _repeats_name(q, a):
         return "answer repeats the question's name"
     if p.type != "consolidated" and len(a.split()) > _limit(q):
         return "answer too long for its wh-type"
-    if _UNRESOLVED.search(q):
+    if _UNRESOLVED.search(q) or _UNRESOLVED_START.match(q):
         return "not self-contained"
     return None
 
