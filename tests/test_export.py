@@ -100,7 +100,12 @@ def test_quantized_packs_record_recall_against_fp32(packs, precision):
     m = Pack.open(packs(precision)).manifest
     rec = m.metrics["recall"]
     assert set(rec) >= {"n", "fp32", precision, "agreement_with_fp32"}
-    assert 0.0 <= rec["agreement_with_fp32"] <= 1.0
+    # Measured here: int8 gives the same 48-token answer as torch fp32 on all 6 held-out questions; int4 on none
+    # (tiny-random's flat logits make int4 drift within 48 tokens, so no threshold for it here: its check is the
+    # matching prefix below).
+    assert rec["n"] == 6
+    if precision == "int8":
+        assert rec["agreement_with_fp32"] >= 5 / 6, rec
     assert m.metrics["verify"]["status"] == "ok"
     # parity rows are recorded for quantized packs too; within tolerance = greedy tokens follow fp32 torch for a
     # good while (tiny-random's flat logits make long runs diverge: int4 after ~30 tokens)
