@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-MEMO = [sys.executable, "-m", "memo_edge"]
+from memo_cli import memo
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -34,15 +30,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         except SystemExit as e:
             rc = e.code if isinstance(e.code, int) else 1
     return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
-
-
-def memo(
-    *args: str, env: dict | None = None, code: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-c", code, *args] if code else [*MEMO, *args]
-    e = {**os.environ, **(env or {})}
-    e.pop("MEMO_DEBUG", None)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=REPO)
 
 
 def error_lines(p: subprocess.CompletedProcess) -> list[str]:

@@ -8,19 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from memo_cli import memo
 
 from memo_edge.errors import MemoError
 from memo_edge.models import resolve_model
-
-
-def memo(*args, env=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
 
 
 def test_unknown_model_is_one_line_exit_2():
