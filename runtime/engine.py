@@ -29,10 +29,10 @@ from typing import Callable, Sequence
 from memo_edge.errors import MemoError
 
 from .batch import Batch
+from .config import MAX_BATCH
 from .model import PREFILL_CHUNK, Completion, Model, Request
 
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
-MAX_BATCH = 32  # rows decoded together
 
 
 def _as_list(value, n: int, name: str) -> list:

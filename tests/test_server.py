@@ -270,9 +270,9 @@ def test_the_trained_memory_prompt_is_always_used(server):
 
 
 def test_queue_bound_gives_503_not_a_crash(pack):
-    cfg = ServerConfig(port=0, max_queue=2, max_batch=1)
+    cfg = ServerConfig(port=0, max_queue=2)
     statuses = []
-    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+    with MemoServer(Memory.load(pack, threads=2, max_batch=1), cfg) as srv:
         gate, _ = hold_worker(srv)
 
         def hit():
@@ -371,8 +371,8 @@ def test_a_short_request_does_not_wait_for_a_long_one(long_server):
 
 
 def short_passes_long(srv) -> None:
-    """Against a first-in-first-out server (`MemoServer` with `max_batch=1`) this fails: the short request is
-    answered only after the long one's 800 tokens (test_a_fifo_server_fails_the_short_behind_long_check)."""
+    """Against a first-in-first-out server (`MemoServer` over an engine with `max_batch=1`) this fails: the short
+    request is answered only after the long one's 800 tokens (test_a_fifo_server_fails_the_short_behind_long_check)."""
     done: dict[str, float] = {}
     jobs = capture_jobs(srv)
 
@@ -394,8 +394,8 @@ def short_passes_long(srv) -> None:
 
 
 def test_a_fifo_server_fails_the_short_behind_long_check(pack):
-    cfg = ServerConfig(port=0, max_tokens=4000, max_prompt_tokens=4000, max_batch=1)
-    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+    cfg = ServerConfig(port=0, max_tokens=4000, max_prompt_tokens=4000)
+    with MemoServer(Memory.load(pack, threads=2, max_batch=1), cfg) as srv:
         with pytest.raises(AssertionError, match="waited for the long one"):
             short_passes_long(srv)
 
