@@ -18,18 +18,21 @@ from memo_cli import memo  # noqa: E402
 from benchmarks import gpu_training, latency, quality, report  # noqa: E402
 
 
+@pytest.mark.slow
 def test_memo_bench_unknown_name_lists_benchmarks():
     p = memo("bench", "nope")
     assert p.returncode == 2
     assert "error: benchmark 'nope': unknown" in p.stderr and "latency" in p.stderr and "quality" in p.stderr
 
 
+@pytest.mark.slow
 def test_memo_bench_passes_arguments_through():
     p = memo("bench", "latency", "--help")
     assert p.returncode == 0, p.stderr
     assert "--quick" in p.stdout and "--threads" in p.stdout
 
 
+@pytest.mark.slow
 def test_memo_bench_outside_a_checkout_says_so(tmp_path):
     from memo_edge.cli.bench import find_benchmarks
 

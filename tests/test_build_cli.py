@@ -31,6 +31,7 @@ def one_error_line(r) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     cfg = tmp_path / "build.toml"
     cfg.write_text(f'base = "{tiny_dir}"\nprecision = "fp32"\n[train]\nepochs = 2\n')
@@ -70,6 +71,7 @@ def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     assert res["predictions"][0].keys() >= {"id", "predicted_answer", "em", "f1", "hops"}
 
 
+@pytest.mark.slow
 def test_build_bad_inputs_are_one_line_errors(tmp_path, corpus):
     line = one_error_line(memo("build", str(tmp_path / "missing"), "-o", str(tmp_path / "p")))
     assert "corpus folder not found" in line

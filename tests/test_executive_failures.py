@@ -33,6 +33,7 @@ def dead_url():
 
 
 # ---- never silent -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_ask_with_unreachable_executive_warns_and_exits_3(pack, dead_url):
     p = memo("ask", pack, "Who founded Lumen Labs?", "--executive", dead_url, "--threads", "2", timeout=180)
     assert p.returncode == 3, p.stderr
@@ -67,6 +68,7 @@ def test_memory_ask_raises_unless_fallback_is_allowed(pack, dead_url):
     assert ok.status == "ok" and ok.error is None and ok.final_answer == "1998"
 
 
+@pytest.mark.slow
 def test_eval_counts_fallbacks(pack, dead_url, tmp_path):
     qs = tmp_path / "q.jsonl"
     qs.write_text(

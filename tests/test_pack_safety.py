@@ -135,6 +135,7 @@ def _one_error(p, *names):
         assert n in errs[0], errs[0]
 
 
+@pytest.mark.slow
 def test_cli_keygen_ask_trusted_key_and_bad_signing_key(pack, unsigned, keys, tmp_path):
     k = memo("keygen", tmp_path / "k")
     assert k.returncode == 0 and (tmp_path / "k").stat().st_mode & 0o777 == 0o600 and (tmp_path / "k.pub").is_file()
@@ -163,6 +164,7 @@ OPEN = (
 )
 
 
+@pytest.mark.slow
 def test_eight_processes_open_the_same_new_memopack(unsigned, tmp_path):
     z = zip_pack(unsigned, tmp_path / "shared.memopack")
     failures, results = [], set()
@@ -279,6 +281,7 @@ HOLD = (
 )
 
 
+@pytest.mark.slow
 def test_partial_of_a_killed_writer_is_removed_by_the_next_run(tmp_path):
     from memo_edge.atomic import atomic_dir
 

@@ -493,6 +493,7 @@ def test_memo_ask_has_a_deadline(pack):
             assert time.perf_counter() - t < 8
 
 
+@pytest.mark.slow
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
     env = {**os.environ, "MEMO_TEST_KEY": "k"}
     p = subprocess.Popen(
@@ -535,6 +536,7 @@ def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
             p.kill()
 
 
+@pytest.mark.slow
 def test_memo_serve_cli_refuses_bad_values(pack):
     r = subprocess.run(
         [

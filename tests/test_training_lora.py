@@ -9,6 +9,8 @@ import pytest
 
 from test_training import qa_rows, write_rows
 
+pytestmark = pytest.mark.slow  # every test here trains a model
+
 
 def test_lora_merged_checkpoint_equals_base_plus_adapter(tiny_dir, tmp_path):
     import torch
