@@ -1,16 +1,16 @@
-"""memo serve under load, the new stack (uvicorn + Starlette) against the old one (stdlib http.server, kept as
-benchmarks/legacy_http_server.py) in the same run:
+"""memo serve (uvicorn + Starlette) under load. The stdlib http.server stack it replaced was measured beside it
+until issue 21 deleted that copy (benchmarks/legacy_http_server.py; git history has it, RESULTS.md its numbers):
 
   load        N requests one at a time, then C concurrent clients (batched), then 200 concurrent clients: latency
-              p50/p95 and errors, old vs new
+              p50/p95 and errors
   short/long  a short request alone, then the same request sent while a long one decodes: latency ratio
               (goal <= 2x; needs the engine-level scheduler)
   shutdown    `memo serve` as a process, 50 idle keep-alive clients, SIGTERM: seconds until it exits (goal <= 5 s)
   memory      `memo serve` as a process: RSS at baseline, after 500 mixed requests, after an ~8k-token prompt
               (goal: back within 10% of the baseline)
   system      EM/F1 on the demo questions through the API: no system message; a desktop app's system message kept
-              as context after the trained one (new); the same message replacing it (old). Meaningful on a pack
-              trained on the demo corpus (make demo -> demo-build/pack)
+              as context after the trained one. Meaningful on a pack trained on the demo corpus (make demo ->
+              demo-build/pack)
 
     python -m benchmarks.runtime_server PACK [--quick] [--threads 2] [--max-tokens 32] [--clients 64] ...
 
@@ -35,7 +35,10 @@ import httpx
 import psutil
 
 from benchmarks import report
-from benchmarks.runtime_engine import questions
+from benchmarks.runtime_engine import DEMO_QUESTIONS, questions
+from memo_edge.metrics import best_em_f1
+from memo_edge.runtime.memory import Memory
+from memo_edge.runtime.server import MemoServer, ServerConfig
 
 CAP_S = 20.0  # a server that has not exited this long after SIGTERM is killed and reported as such
 
@@ -79,15 +82,9 @@ def _concurrent(url: str, bodies: list[dict]) -> tuple[list[tuple[int, float]], 
     return out, time.perf_counter() - t
 
 
-def load_test(stack: str, pack: str, a, qs: list[str]) -> dict:
-    """The existing load test (sequential, then C concurrent), then 200 concurrent clients, on one stack."""
-    from memo_edge.runtime.memory import Memory
-
-    if stack == "legacy":
-        from benchmarks.legacy_http_server import MemoServer, ServerConfig
-    else:
-        from memo_edge.runtime.server import MemoServer, ServerConfig
-    srv = MemoServer(Memory.load(pack, threads=a.threads), ServerConfig(port=0, max_batch=a.max_batch)).start()
+def load_test(pack: str, a, qs: list[str]) -> dict:
+    """Sequential requests, then C concurrent clients, then 200 concurrent clients."""
+    srv = MemoServer(Memory.load(pack, threads=a.threads, max_batch=a.max_batch), ServerConfig(port=0)).start()
     try:
         _post(srv.url, _body(srv.model_id, qs[0], 4))  # warm-up: session, prefix KV
         t = time.perf_counter()
@@ -128,11 +125,8 @@ def load_test(stack: str, pack: str, a, qs: list[str]) -> dict:
 
 
 def short_behind_long(pack: str, a) -> dict:
-    from memo_edge.runtime.memory import Memory
-    from memo_edge.runtime.server import MemoServer, ServerConfig
-
-    cfg = ServerConfig(port=0, max_tokens=max(a.long_tokens, 64), max_batch=a.max_batch)
-    with MemoServer(Memory.load(pack, threads=a.threads), cfg) as srv:
+    cfg = ServerConfig(port=0, max_tokens=max(a.long_tokens, 64))
+    with MemoServer(Memory.load(pack, threads=a.threads, max_batch=a.max_batch), cfg) as srv:
         short = _body(srv.model_id, "Who founded Quillfen Robotics?", 4)
         _post(srv.url, short)
         alone = sorted(_post(srv.url, short)[1] for _ in range(5))[2]
@@ -178,9 +172,7 @@ def _start(cmd: list[str]) -> tuple[subprocess.Popen, str, str]:
     return p, url, model
 
 
-def _serve_cmd(stack: str, pack: str, a, *extra: str) -> list[str]:
-    if stack == "legacy":
-        return [sys.executable, "-m", "benchmarks.legacy_http_server", pack, "--threads", str(a.threads), *extra]
+def _serve_cmd(pack: str, a, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-c",
@@ -195,8 +187,8 @@ def _serve_cmd(stack: str, pack: str, a, *extra: str) -> list[str]:
     ]
 
 
-def shutdown_time(stack: str, pack: str, a) -> dict:
-    p, url, model = _start(_serve_cmd(stack, pack, a))
+def shutdown_time(pack: str, a) -> dict:
+    p, url, model = _start(_serve_cmd(pack, a))
     host, port = url.removeprefix("http://").rsplit(":", 1)
     socks = []
     try:
@@ -231,7 +223,7 @@ def memory_after_load(pack: str, a) -> dict:
     long_prompt_tokens = min(a.long_prompt, ctx - 64)
     # no deadline here: on a loaded machine the long prefill can outlast the default 300 s, and this measures memory
     p, url, model = _start(
-        _serve_cmd("new", pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200), "--request-timeout", "36000")
+        _serve_cmd(pack, a, "--max-prompt-tokens", str(long_prompt_tokens + 200), "--request-timeout", "36000")
     )
     proc = psutil.Process(p.pid)
 
@@ -295,22 +287,10 @@ DESKTOP_SYSTEM = (
 
 
 def system_messages(pack: str, a) -> dict:
-    from benchmarks.runtime_engine import DEMO_QUESTIONS
-    from memo_edge.metrics import best_em_f1
-    from memo_edge.runtime.memory import Memory
-
     rows = [json.loads(line) for line in DEMO_QUESTIONS.read_text().splitlines() if line.strip()]
     mem = Memory.load(pack, threads=a.threads)
     out = {}
-    for label, stack, system in (
-        ("no system message", "new", None),
-        ("client system kept as context (new)", "new", DESKTOP_SYSTEM),
-        ("client system replaces the trained one (old)", "legacy", DESKTOP_SYSTEM),
-    ):
-        if stack == "legacy":
-            from benchmarks.legacy_http_server import MemoServer, ServerConfig
-        else:
-            from memo_edge.runtime.server import MemoServer, ServerConfig
+    for label, system in (("no system message", None), ("client system kept as context", DESKTOP_SYSTEM)):
         srv = MemoServer(mem, ServerConfig(port=0)).start()
         try:
             bodies = []
@@ -370,23 +350,16 @@ def main(argv=None):
     res: dict = {"pack": a.pack, "threads": a.threads, "max_tokens": a.max_tokens, "quick": a.quick}
     lat: dict = {}
     if "load" not in skip:
-        res["load"] = {stack: load_test(stack, a.pack, a, qs) for stack in ("legacy", "new")}
-        lat = {s: res["load"][s].pop("_lat") for s in ("legacy", "new")}
-        L, N = res["load"]["legacy"], res["load"]["new"]
-        res["load"]["new_vs_legacy"] = {
-            f"{m}_{p}": round(N[m]["latency_s"][p] / L[m]["latency_s"][p], 2)
-            for m in ("sequential", "concurrent")
-            for p in ("p50", "p95")
-        }
-        print(f"{'stack':<7} {'mode':<11} {'requests':>8} {'errors':>6} {'wall s':>7} {'p50 s':>7} {'p95 s':>7}")
-        for stack in ("legacy", "new"):
-            for mode in ("sequential", "concurrent", "many"):
-                r = res["load"][stack][mode]
-                print(
-                    f"{stack:<7} {mode:<11} {r['requests']:>8} {r['errors']:>6} {r['wall_s']:>7} "
-                    f"{r['latency_s']['p50']:>7} {r['latency_s']['p95']:>7}"
-                )
-        print("new/legacy latency:", res["load"]["new_vs_legacy"], flush=True)
+        res["load"] = load_test(a.pack, a, qs)
+        lat = res["load"].pop("_lat")
+        print(f"{'mode':<11} {'requests':>8} {'errors':>6} {'wall s':>7} {'p50 s':>7} {'p95 s':>7}")
+        for mode in ("sequential", "concurrent", "many"):
+            r = res["load"][mode]
+            print(
+                f"{mode:<11} {r['requests']:>8} {r['errors']:>6} {r['wall_s']:>7} "
+                f"{r['latency_s']['p50']:>7} {r['latency_s']['p95']:>7}",
+                flush=True,
+            )
     if "short" not in skip:
         res["short_behind_long"] = s_ = short_behind_long(a.pack, a)
         print(
@@ -395,14 +368,11 @@ def main(argv=None):
             flush=True,
         )
     if "shutdown" not in skip:
-        res["shutdown"] = {stack: shutdown_time(stack, a.pack, a) for stack in ("legacy", "new")}
-        for stack in ("legacy", "new"):
-            s_ = res["shutdown"][stack]
-            print(
-                f"shutdown ({stack}) with {s_['idle_clients']} idle keep-alive clients: {s_['exit_s']} s, "
-                f"exit code {s_['exit_code']}",
-                flush=True,
-            )
+        res["shutdown"] = s_ = shutdown_time(a.pack, a)
+        print(
+            f"shutdown with {s_['idle_clients']} idle keep-alive clients: {s_['exit_s']} s, exit code {s_['exit_code']}",
+            flush=True,
+        )
     if "memory" not in skip:
         res["memory"] = m = memory_after_load(a.pack, a)
         print(
@@ -428,11 +398,10 @@ def main(argv=None):
             import matplotlib.pyplot as plt
 
             fig, ax = plt.subplots(figsize=(7, 3.5))
-            data = [lat[s][m] for m in ("sequential", "concurrent") for s in ("legacy", "new")]
-            ax.boxplot(data)
-            ax.set_xticks([1, 2, 3, 4], ["seq legacy", "seq new", f"{a.clients} conc legacy", f"{a.clients} conc new"])
+            ax.boxplot([lat["sequential"], lat["concurrent"]])
+            ax.set_xticks([1, 2], ["sequential", f"{a.clients} concurrent"])
             ax.set_ylabel("request latency (s)")
-            ax.set_title(f"memo serve old vs new stack, {Path(a.pack).name}, {a.threads} threads")
+            ax.set_title(f"memo serve, {Path(a.pack).name}, {a.threads} threads")
             fig.tight_layout()
             fig.savefig(out / "runtime_server.png", dpi=100)
             res["png"] = str(out / "runtime_server.png")

@@ -17,7 +17,9 @@ import os
 import shutil
 from pathlib import Path
 
-from .onnx_build import ENGINE_GRAPH, write_engine_graph
+from memo_edge.errors import MemoError
+
+from .engine_graph import ENGINE_GRAPH
 
 WEIGHTS = "model.onnx.data"
 
@@ -37,19 +39,13 @@ def _embedding(graph):
 
 
 def share_embedding(out: Path) -> str:
-    """Rewrite out/model.onnx in place; returns how the embedding is stored ("shared_q8" or "dynamic_int8").
-
-    An engine graph already beside it (model.memo.onnx) reads model.onnx.data at the old offsets: it is rebuilt."""
-    how = _share_embedding(out)
-    if (out / ENGINE_GRAPH).is_file():
-        (out / ENGINE_GRAPH).unlink()
-        write_engine_graph(out)
-    return how
-
-
-def _share_embedding(out: Path) -> str:
+    """Graph pass: rewrite out/model.onnx and model.onnx.data in place; returns how the embedding is stored
+    ("shared_q8" or "dynamic_int8"). It runs before the engine graph is written (engine_graph.py), which would
+    otherwise read model.onnx.data at offsets this pass moves."""
     import onnx
 
+    if (out / ENGINE_GRAPH).is_file():
+        raise MemoError(f"{out / ENGINE_GRAPH}: written already; share the embedding before the engine graph")
     model = onnx.load(str(out / "model.onnx"))
     g = model.graph
     lm, emb = _lm_head(g), _embedding(g)

@@ -808,7 +808,7 @@ def run_protocol(
         executive_calls=st.exec_calls,
         wall_s=wall,
         timings=stage_timings(spans, wall),
-        trace=[e for e in tr.events if e["t"] >= t0],
+        trace=[e for e in tr.events if e["t"] >= round(t0, 4)],  # events carry rounded times: compare like with like
         spans=spans,
     )
 

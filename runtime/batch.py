@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .kvcache import KVCache
-
-if TYPE_CHECKING:
-    from .engine import Engine, Request
+from .model import Model, Request
 
 KEEP_KV_BYTES = 128 << 20  # an idle batch keeps KV buffers up to this size (warm pages); larger ones are freed
 SHRINK_ARENA_AT = 2048  # prefill calls over this many positions give onnxruntime's arena memory back after
@@ -29,12 +26,12 @@ class Batch:
     """A continuous batch: `add()` requests at any time, `step()` until `busy` is False (module docstring).
     Not thread-safe: one thread drives a batch."""
 
-    def __init__(self, engine: Engine, max_rows: int):
-        self.e = engine
+    def __init__(self, model: Model, max_rows: int):
+        self.e = model
         self.max_rows = max_rows
-        m = engine.manifest.model
+        m = model.manifest.model
         self.kv = KVCache(
-            len(engine.past_names), m.num_key_value_heads, m.head_dim, engine.kv_dtype, max_rows, engine.context_length
+            len(model.past_names), m.num_key_value_heads, m.head_dim, model.kv_dtype, max_rows, model.context_length
         )
         self.waiting: deque[Request] = deque()
         self.live: list[Request] = []
@@ -43,7 +40,7 @@ class Batch:
         self._bindings: dict = {}
         self._logits = np.empty(0, np.float32)
         self._logit_values: dict[tuple, tuple[np.ndarray, object]] = {}  # shape -> (view, OrtValue over it)
-        self._positions = np.arange(engine.context_length + 1)
+        self._positions = np.arange(model.context_length + 1)
         self._zeros = np.zeros((max_rows, 1), np.int64)
         self.keep_kv_bytes = KEEP_KV_BYTES
         self._chunk_s = self._decoded_s = 0.0  # last long-prompt chunk's time, decode time since then
@@ -127,7 +124,7 @@ class Batch:
     def _prefix(self, r: Request) -> tuple[int, list[np.ndarray] | None]:
         if not r.prefix:
             return 0, None
-        cached = r.prefix in self.e._prefix_cache
+        cached = self.e.prefix_cached(r.prefix)
         t = time.perf_counter()
         p_ids, kv = self.e.prefix_state(r.prefix)
         P = len(p_ids)
@@ -381,7 +378,7 @@ class Batch:
         logits = hit[0]  # valid until the next call
         io.bind_ortvalue_output(e.io.logits, hit[1])
         if total > SHRINK_ARENA_AT and input_ids.shape[1] > 1:
-            e.session.run_with_iobinding(io, e._shrink)
+            e.session.run_with_iobinding(io, e.shrink_arena)
         else:
             e.session.run_with_iobinding(io)
         return logits if logits.dtype == np.float32 else logits.astype(np.float32)  # sampling works in fp32

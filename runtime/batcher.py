@@ -27,6 +27,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .config import MAX_QUEUE
 from .engine import Completion, Engine, Request
 
 
@@ -73,9 +74,10 @@ class Job:
 
 
 class Batcher:
-    def __init__(self, engine: Engine, max_batch: int = 16, max_queue: int = 256):
+    def __init__(self, engine: Engine, max_batch: int | None = None, max_queue: int = MAX_QUEUE):
+        """max_batch: rows decoded together (default: the engine's, i.e. LoadConfig.max_batch)."""
         self.engine = engine
-        self.max_batch = max_batch
+        self.max_batch = max_batch or engine.max_batch
         self.max_queue = max_queue
         self.batch = engine.batch(max_rows=max_batch)
         self._q: deque[Job] = deque()

@@ -30,6 +30,13 @@ class LoadConfig(BaseModel):
         "must be signed by one of them: unsigned or foreign packs are "
         "refused. Default: $MEMO_TRUSTED_KEY.",
     )
+    # The one declaration of the batch cap: Engine, Batcher, MemoServer and the MCP server all take it from here.
+    max_batch: int = Field(
+        16,
+        ge=1,
+        description="Most requests decoded together in one batch (questions of one call, concurrent clients of "
+        "memo serve / memo mcp).",
+    )
 
     def engine_kwargs(self) -> dict:
         """Keyword arguments of Memory.load / shared_engine."""
@@ -37,7 +44,11 @@ class LoadConfig(BaseModel):
             "threads": self.threads,
             "provider": None if self.provider == "auto" else self.provider,
             "trusted_keys": list(self.trusted_keys) or None,
+            "max_batch": self.max_batch,
         }
+
+
+MAX_BATCH = LoadConfig.model_fields["max_batch"].default
 
 
 class ExecutiveConfig(BaseModel):
@@ -61,6 +72,9 @@ class ExecutiveConfig(BaseModel):
         le=20,
         description="Retries per executive call (backoff with jitter) on 429/5xx/timeouts/dropped connections.",
     )
+
+
+MAX_QUEUE = 256
 
 
 class ServerConfig(BaseModel):
@@ -87,8 +101,7 @@ class ServerConfig(BaseModel):
     max_prompt_tokens: int = Field(
         2048, ge=1, description="Longest rendered prompt accepted; longer ones get 400 instead of freezing the worker."
     )
-    max_batch: int = Field(16, ge=1, description="Most requests decoded together in one batch.")
-    max_queue: int = Field(256, ge=1, description="Queued requests beyond this get 503 + Retry-After.")
+    max_queue: int = Field(MAX_QUEUE, ge=1, description="Queued requests beyond this get 503 + Retry-After.")
     max_connections: int = Field(1024, ge=1, description="uvicorn answers 503 past this many connections.")
     protocol: Mode = Field("structured", description="Default protocol for /v1/memo/ask.")
     cors_origins: tuple[str, ...] = Field(
@@ -132,4 +145,3 @@ class McpConfig(BaseModel):
         None, ge=0, le=65535, description="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."
     )
     host: str = Field("127.0.0.1", description="Interface for --port (loopback by default).")
-    max_batch: int = Field(8, ge=1, description="Most concurrent tool calls' memory questions decoded together.")

@@ -60,11 +60,11 @@ class MemoryInfo(BaseModel):
     executive: str | None = Field(None, description="The executive for mode 'structured', if configured.")
 
 
-def build_server(memory: Memory, executive=None, protocol_config=None, max_batch: int = 8) -> MCPServer:
-    """An MCPServer with the two tools over `memory` (its engine behind a batcher: concurrent calls share batches
-    and the engine is driven by one thread)."""
+def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPServer:
+    """An MCPServer with the two tools over `memory` (its engine behind a batcher of the engine's batch cap:
+    concurrent calls share batches and the engine is driven by one thread)."""
     engine = memory.engine
-    mem = Memory(engine, generator=Batcher(engine, max_batch=max_batch), seed=memory.seed)
+    mem = Memory(engine, generator=Batcher(engine), seed=memory.seed)
     name = model_name(engine.pack)
     modes = ["none", "structured"] if executive is not None else ["none"]
     asker = AskService(mem, executive, protocol_config, mode=modes[-1])

@@ -9,6 +9,7 @@ from memo_edge.prompt import MemoryPrompt
 from memo_edge.protocol import Answer
 
 from .ask import AskService, raise_on_fallback
+from .config import MAX_BATCH
 from .engine import Completion, Engine
 from .executives import make_executive
 from .loader import shared_engine
@@ -38,9 +39,11 @@ class Memory:
         provider: str | None = None,
         seed: int | None = None,
         trusted_keys=None,
+        max_batch: int = MAX_BATCH,
     ) -> Memory:
-        """A pack directory or .memopack; trusted_keys (public key files) refuses unsigned and foreign packs."""
-        return cls(shared_engine(path, threads, provider, trusted_keys=trusted_keys), seed=seed)
+        """A pack directory or .memopack; trusted_keys (public key files) refuses unsigned and foreign packs;
+        max_batch: rows decoded together (LoadConfig.max_batch)."""
+        return cls(shared_engine(path, threads, provider, trusted_keys, max_batch), seed=seed)
 
     @property
     def pack_id(self) -> str:

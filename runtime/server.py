@@ -305,7 +305,7 @@ class MemoServer:
         # bound first: a port in use fails here (OSError), before any thread starts
         self.sock = socket.create_server((self.cfg.host, self.cfg.port), family=family, backlog=self.cfg.backlog)
         self.engine = memory.engine
-        self.batcher = Batcher(self.engine, max_batch=self.cfg.max_batch, max_queue=self.cfg.max_queue)
+        self.batcher = Batcher(self.engine, max_queue=self.cfg.max_queue)
         self.memory = Memory(self.engine, generator=self.batcher, seed=memory.seed)
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.executive = executive
@@ -583,7 +583,7 @@ class MemoServer:
     async def _ask(self, request: Request) -> Response:
         req = parse_body(AskRequest, await read_body(request, self.cfg))
         if self._ask_slots is None:  # one protocol run per batch row at most; the rest wait their turn
-            self._ask_slots = anyio.CapacityLimiter(self.cfg.max_batch)
+            self._ask_slots = anyio.CapacityLimiter(self.engine.max_batch)
         out: list = []  # the answer, or the exception the run raised (kept out of the task group's ExceptionGroup)
         left = False
         # The run's memory calls go through Batcher.generate, which makes its own jobs: a client that leaves or a

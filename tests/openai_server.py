@@ -5,7 +5,8 @@
 
 `reply_fn` returns the assistant text, or a Fault to misbehave: an HTTP status, a delay past the client's timeout,
 an unparseable body, a dropped connection, or a reply dripped one byte at a time. Every request body is recorded
-in `srv.requests`.
+in `srv.requests`; `srv.max_in_flight` is the most requests the server was handling at once (`reply_fn` may block,
+e.g. on a barrier, to hold requests open).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class ScriptedServer:
         self.reply_fn = reply_fn
         self.latency_s = latency_s
         self.requests: list[dict] = []
+        self.in_flight = self.max_in_flight = 0
         self._lock = threading.Lock()
         outer = self
 
@@ -79,6 +81,15 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(n) or b"{}")
                 with outer._lock:
                     outer.requests.append(body)
+                    outer.in_flight += 1
+                    outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
+                try:
+                    self._answer(body)
+                finally:
+                    with outer._lock:
+                        outer.in_flight -= 1
+
+            def _answer(self, body: dict):
                 if outer.latency_s:
                     time.sleep(outer.latency_s)
                 out = outer.reply_fn(body)

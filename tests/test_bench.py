@@ -13,27 +13,26 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # benchmarks/ is a folder of the checkout, not an installed package
 
-from benchmarks import latency, quality, report  # noqa: E402
+from memo_cli import memo  # noqa: E402
+
+from benchmarks import gpu_training, latency, quality, report  # noqa: E402
 
 
-def _memo(*args, cwd=REPO, env=None):
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env
-    )
-
-
+@pytest.mark.slow
 def test_memo_bench_unknown_name_lists_benchmarks():
-    p = _memo("bench", "nope")
+    p = memo("bench", "nope")
     assert p.returncode == 2
     assert "error: benchmark 'nope': unknown" in p.stderr and "latency" in p.stderr and "quality" in p.stderr
 
 
+@pytest.mark.slow
 def test_memo_bench_passes_arguments_through():
-    p = _memo("bench", "latency", "--help")
+    p = memo("bench", "latency", "--help")
     assert p.returncode == 0, p.stderr
     assert "--quick" in p.stdout and "--threads" in p.stdout
 
 
+@pytest.mark.slow
 def test_memo_bench_outside_a_checkout_says_so(tmp_path):
     from memo_edge.cli.bench import find_benchmarks
 
@@ -49,6 +48,27 @@ def test_memo_bench_outside_a_checkout_says_so(tmp_path):
             find_benchmarks(tmp_path)
     finally:
         b.__file__ = orig
+
+
+def test_gpu_training_steady_rate_reads_the_step_lines_of_metrics_jsonl(tmp_path):
+    # 10 steps: the first 2 (skip=0.2) are warm-up at 100 tok/s, then 8 of 1000 tokens at 500 tok/s (2 s each)
+    rows = [{"kind": "estimate"}] + [
+        {
+            "kind": "step",
+            "step": i,
+            "computed_tokens": 1000,
+            "example_tokens": 800,
+            "tokens_per_s": 100.0 if i < 3 else 500.0,
+            "time": 10.0 + i,
+        }
+        for i in range(1, 11)
+    ]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    st = gpu_training.steady_from_metrics(tmp_path / "metrics.jsonl")
+    assert st["steps"] == 10 and st["steady_tokens_per_s"] == 500.0 and st["steady_example_tokens_per_s"] == 400.0
+    assert st["t_first_step"] == 11.0 - 10.0 and st["t_last_step"] == 20.0
+    everything = gpu_training.steady_from_metrics(tmp_path / "metrics.jsonl", skip=0.0)
+    assert everything["steady_tokens_per_s"] == pytest.approx(10_000 / (2 * 10 + 8 * 2))
 
 
 def test_stats_median_and_spread():

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from memo_cli import memo
 
 DOCS = {
     "harbor.md": "# Tillon Harbor\ndate: 2021-03-04\n\nTillon Harbor was built by Maro Velk in 1911. "
@@ -16,17 +14,6 @@ DOCS = {
     "esterby.md": "# Esterby\ndate: 2022-07-01\n\nEsterby is a town on the Grell River. "
     "The mayor of Esterby is Ida Sorn. Esterby has a glass museum.\n",
 }
-
-
-def memo(*args, cwd=None, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        cwd=cwd,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture
@@ -44,17 +31,18 @@ def one_error_line(r) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     cfg = tmp_path / "build.toml"
     cfg.write_text(f'base = "{tiny_dir}"\nprecision = "fp32"\n[train]\nepochs = 2\n')
     pack = tmp_path / "out" / "pack"
-    r = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg))
+    r = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg), timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     manifest = json.loads((pack / "manifest.json").read_text())
     assert manifest["precision"] == "fp32" and manifest["sha256"]
     assert (tmp_path / "out" / "pack.build" / "reflections.jsonl").stat().st_size > 0
 
-    again = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg))
+    again = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg), timeout=900)
     assert again.returncode == 0 and "train: up to date" in again.stderr and "export: up to date" in again.stderr
 
     r = memo("ask", str(pack), "Who built Tillon Harbor?", "--executive", "none")
@@ -83,6 +71,7 @@ def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     assert res["predictions"][0].keys() >= {"id", "predicted_answer", "em", "f1", "hops"}
 
 
+@pytest.mark.slow
 def test_build_bad_inputs_are_one_line_errors(tmp_path, corpus):
     line = one_error_line(memo("build", str(tmp_path / "missing"), "-o", str(tmp_path / "p")))
     assert "corpus folder not found" in line

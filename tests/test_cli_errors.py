@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-MEMO = [sys.executable, "-m", "memo_edge"]
+from memo_cli import memo
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -34,15 +30,6 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         except SystemExit as e:
             rc = e.code if isinstance(e.code, int) else 1
     return subprocess.CompletedProcess(list(args), rc, out.getvalue(), err.getvalue())
-
-
-def memo(
-    *args: str, env: dict | None = None, code: str | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-c", code, *args] if code else [*MEMO, *args]
-    e = {**os.environ, **(env or {})}
-    e.pop("MEMO_DEBUG", None)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=REPO)
 
 
 def error_lines(p: subprocess.CompletedProcess) -> list[str]:
@@ -88,6 +75,7 @@ def test_every_verb_without_arguments_is_one_error_line():
         assert_one_error(cli(*args), name)
 
 
+@pytest.mark.slow
 def test_the_issues_commands_as_real_processes():
     cases = [("synthesize", "notes/"), ("train", "x.jsonl"), ("export", "ckpt"), ("eval", "pack")]
     cases += [("--bogus",), ()]
@@ -106,6 +94,7 @@ def test_unknown_flag_and_unknown_verb():
         assert_one_error(cli(*args), "--bogus" if "--bogus" in args else "frobnicate")
 
 
+@pytest.mark.slow
 def test_debug_given_a_value_is_a_usage_error_not_a_traceback():
     assert_one_error(memo("--debug", "true", "ask"), "true")
 
@@ -134,6 +123,7 @@ def test_bad_values_name_the_argument(tmp_path):
         assert_one_error(cli(*args), name)
 
 
+@pytest.mark.slow
 def test_unexpected_exception_is_one_line_pointing_to_debug():
     code = (
         "import sys\nfrom memo_edge.cli import app, main\n"
@@ -158,6 +148,7 @@ def test_binary_files_are_named(tmp_path):
         assert_one_error(cli(*args), "blob.jsonl", "not UTF-8")
 
 
+@pytest.mark.slow
 def test_corrupt_pdf_is_one_warning_and_skipped(tmp_path):
     pytest.importorskip("pypdf")
     corpus = tmp_path / "corpus"
@@ -183,6 +174,7 @@ RUNTIME_ONLY = (
 )
 
 
+@pytest.mark.slow
 def test_runtime_only_install_names_the_extra(tmp_path):
     refl = tmp_path / "r.jsonl"
     refl.write_text('{"id": "1", "question": "Who?", "answer": "Me."}\n')

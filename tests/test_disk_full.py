@@ -62,6 +62,7 @@ def one_error(p: subprocess.CompletedProcess, *names: str) -> str:
     return errs[0]
 
 
+@pytest.mark.slow
 def test_synthesize_on_a_full_disk(tmp_path):
     out = tmp_path / "full" / "r.jsonl"
     p, left = on_full_disk(tmp_path, "48k", "synthesize", DEMO / "corpus", "-o", out, "--no-progress")
@@ -69,6 +70,7 @@ def test_synthesize_on_a_full_disk(tmp_path):
     assert not [f for f in left if f.endswith((".tmp", ".partial"))], left
 
 
+@pytest.mark.slow
 def test_eval_on_a_full_disk(tmp_path, tiny_dir):
     from runtime_fixtures import varied_pack
 

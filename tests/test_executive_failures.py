@@ -4,12 +4,10 @@ wrote re-enters a prompt unquoted. Real 127.0.0.1 OpenAI-compatible server (test
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 
 import pytest
+from memo_cli import memo
 from openai_server import ScriptedServer
 from runtime_fixtures import varied_pack
 from test_protocol import G, Script, ScriptedMemory, ex, transitions
@@ -34,16 +32,10 @@ def dead_url():
     return f"http://127.0.0.1:{port}/v1"
 
 
-def memo(*args, timeout=180):
-    env = {k: v for k, v in os.environ.items() if k != "MEMO_DEBUG"}
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
 # ---- never silent -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_ask_with_unreachable_executive_warns_and_exits_3(pack, dead_url):
-    p = memo("ask", pack, "Who founded Lumen Labs?", "--executive", dead_url, "--threads", "2")
+    p = memo("ask", pack, "Who founded Lumen Labs?", "--executive", dead_url, "--threads", "2", timeout=180)
     assert p.returncode == 3, p.stderr
     assert p.stdout.strip()  # the fallback answer is still printed
     warn = [ln for ln in p.stderr.splitlines() if ln.startswith("warning:")]
@@ -51,7 +43,7 @@ def test_cli_ask_with_unreachable_executive_warns_and_exits_3(pack, dead_url):
     assert "127.0.0.1" in warn[0] and "Connect" in warn[0]  # the cause: which endpoint, what went wrong
     assert "Traceback" not in p.stderr
 
-    j = memo("ask", pack, "Who founded Lumen Labs?", "--executive", dead_url, "--threads", "2", "--json")
+    j = memo("ask", pack, "Who founded Lumen Labs?", "--executive", dead_url, "--threads", "2", "--json", timeout=180)
     assert j.returncode == 3
     doc = json.loads(j.stdout)
     assert doc["status"] == "fallback" and "127.0.0.1" in doc["error"]
@@ -76,6 +68,7 @@ def test_memory_ask_raises_unless_fallback_is_allowed(pack, dead_url):
     assert ok.status == "ok" and ok.error is None and ok.final_answer == "1998"
 
 
+@pytest.mark.slow
 def test_eval_counts_fallbacks(pack, dead_url, tmp_path):
     qs = tmp_path / "q.jsonl"
     qs.write_text(
@@ -84,7 +77,7 @@ def test_eval_counts_fallbacks(pack, dead_url, tmp_path):
         )
     )
     out = tmp_path / "res.json"
-    p = memo("eval", pack, qs, "--executive", dead_url, "-o", out)
+    p = memo("eval", pack, qs, "--executive", dead_url, "-o", out, timeout=180)
     assert p.returncode == 0, p.stderr
     res = json.loads(out.read_text())
     assert res["fallbacks"] == 2 and all(r["status"] == "fallback" for r in res["predictions"])

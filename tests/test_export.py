@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from memo_cli import memo
 
 from memo_edge.errors import MemoError
 from memo_edge.pack import Pack
@@ -100,7 +99,12 @@ def test_quantized_packs_record_recall_against_fp32(packs, precision):
     m = Pack.open(packs(precision)).manifest
     rec = m.metrics["recall"]
     assert set(rec) >= {"n", "fp32", precision, "agreement_with_fp32"}
-    assert 0.0 <= rec["agreement_with_fp32"] <= 1.0
+    # Measured here: int8 gives the same 48-token answer as torch fp32 on all 6 held-out questions; int4 on none
+    # (tiny-random's flat logits make int4 drift within 48 tokens, so no threshold for it here: its check is the
+    # matching prefix below).
+    assert rec["n"] == 6
+    if precision == "int8":
+        assert rec["agreement_with_fp32"] >= 5 / 6, rec
     assert m.metrics["verify"]["status"] == "ok"
     # parity rows are recorded for quantized packs too; within tolerance = greedy tokens follow fp32 torch for a
     # good while (tiny-random's flat logits make long runs diverge: int4 after ~30 tokens)
@@ -131,12 +135,17 @@ def test_int8_embedding_shares_the_lm_head_weights(packs):
 def test_int8_embedding_fallback_keeps_the_graph_working(packs, tmp_path):
     """A graph whose lm_head is not 8-bit MatMulNBits (here: fp32) takes the dynamic-quantization fallback,
     which must leave a graph that still answers the same."""
+    from memo_edge.export.engine_graph import ENGINE_GRAPH, write_engine_graph
     from memo_edge.export.int8_embedding import share_embedding
     from memo_edge.runtime import Engine
 
     src = Pack.open(packs("fp32"))
     root = Path(shutil.copytree(src.root, tmp_path / "p"))
+    with pytest.raises(MemoError, match="before the engine graph"):  # the passes' order is checked, not assumed
+        share_embedding(root)
+    (root / ENGINE_GRAPH).unlink()  # then the passes in build_onnx's order
     assert share_embedding(root) == "dynamic_int8"
+    assert write_engine_graph(root) == "full"
     prompt = [src.manifest.prompt.render("Who founded Lumen Works?")]
     before = Engine(src).generate(prompt, max_new_tokens=8, stop_token_ids=[])[0].token_ids
     after = Engine(Pack(root, src.manifest)).generate(prompt, max_new_tokens=8, stop_token_ids=[])[0].token_ids
@@ -163,25 +172,10 @@ def test_fp16_pack_builds_for_cuda(ckpt, tmp_path):
     assert v["status"] == "ok" or (v["status"] == "skipped" and v["reason"])
 
 
+@pytest.mark.slow
 def test_cli_export_zip_round_trip(ckpt, tmp_path):
     out = tmp_path / "cli-pack"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memo_edge",
-            "export",
-            str(ckpt),
-            "-o",
-            str(out),
-            "--precision",
-            "int4",
-            "--no-verify",
-            "--zip",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = memo("export", str(ckpt), "-o", str(out), "--precision", "int4", "--no-verify", "--zip")
     assert proc.returncode == 0, proc.stderr
     z = Path(proc.stdout.strip().splitlines()[-1])
     assert z.suffix == ".memopack" and z.is_file() and out.is_dir()
@@ -190,24 +184,9 @@ def test_cli_export_zip_round_trip(ckpt, tmp_path):
     assert m.sha256 == Pack.open(out).manifest.sha256
 
 
+@pytest.mark.slow
 def test_cli_bad_precision_is_one_line(ckpt, tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "memo_edge",
-            "export",
-            str(ckpt),
-            "-o",
-            str(tmp_path / "p"),
-            "--format",
-            "gguf",
-            "--precision",
-            "int4",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    proc = memo("export", str(ckpt), "-o", str(tmp_path / "p"), "--format", "gguf", "--precision", "int4")
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "q8_0" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "p").exists()

@@ -113,6 +113,7 @@ def test_weights_that_do_not_match_the_config(tiny_dir, tmp_path):
     assert "shape" in _fails(ck, tmp_path / "out", "shape")
 
 
+@pytest.mark.slow
 def test_interrupted_export_keeps_the_old_pack(tiny_dir, tmp_path):
     """Ctrl-C in the middle of the build: the previous pack is untouched and no temp directory remains."""
     from memo_edge.pack import Pack
@@ -138,6 +139,7 @@ def test_interrupted_export_keeps_the_old_pack(tiny_dir, tmp_path):
     assert not list(tmp_path.glob(".out.*"))
 
 
+@pytest.mark.slow
 def test_not_enough_disk(tiny_dir, tmp_path):
     """A real 4 MB tmpfs: the size check refuses before writing anything."""
     mnt = tmp_path / "small"
@@ -152,6 +154,7 @@ def test_not_enough_disk(tiny_dir, tmp_path):
         subprocess.run(["umount", str(mnt)], check=False)
 
 
+@pytest.mark.slow
 def test_cli_error_is_one_line_exit_2(tiny_dir, tmp_path):
     ck = _ckpt(tiny_dir, tmp_path / "ck")
     (ck / "adapter_config.json").write_text("{}")

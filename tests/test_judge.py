@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
 
 import pytest
@@ -79,20 +81,27 @@ def test_accuracy_per_hop_and_unparsed():
 
 
 def test_requests_overlap_up_to_the_concurrency_bound():
-    delay = 0.4
     items = [EvalItem(id=f"q{i}", question=f"Question {i}?", answer="x") for i in range(8)]
 
-    def timed(concurrency: int, n: int) -> float:
+    def run(concurrency: int, n: int, reply) -> int:
         preds = [{"predicted_answer": "x"} for _ in range(n)]
-        with ScriptedServer(lambda body: "yes", latency_s=delay) as srv:
-            t = time.perf_counter()
+        with ScriptedServer(reply) as srv:
             res = judge(items[:n], preds, srv.url, concurrency=concurrency)
-            took = time.perf_counter() - t
         assert res["judge_accuracy"] == 1.0 and len(srv.requests) == n
-        return took
+        return srv.max_in_flight
 
-    assert timed(8, 8) < 4 * delay  # 8 sequential round trips would take 8x the delay
-    assert timed(2, 4) >= 2 * delay * 0.95  # the bound holds: 4 requests, 2 at a time, are 2 rounds
+    # All 8 at once: each reply waits until the 8th request has arrived. A client sending fewer at a time breaks the
+    # barrier after its timeout (the replies still go out), and the count below says how many overlapped.
+    everyone = threading.Barrier(8, timeout=30)
+
+    def when_all_arrived(body):
+        with contextlib.suppress(threading.BrokenBarrierError):
+            everyone.wait()
+        return "yes"
+
+    assert run(8, 8, when_all_arrived) == 8
+    # The bound holds: each reply is held open a while, and still no more than 2 of the 4 requests are in flight.
+    assert run(2, 4, lambda body: time.sleep(0.3) or "yes") == 2
 
 
 def test_unreachable_url_is_one_memo_error_naming_it():

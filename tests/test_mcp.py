@@ -42,6 +42,7 @@ def run(coro_fn):
     return anyio.run(coro_fn)
 
 
+@pytest.mark.slow
 def test_mcp_stdio_tools_with_the_sdk_client(pack):
     mem = Memory.load(pack, threads=2)
     q = "Who founded Lumen Labs?"
@@ -70,6 +71,7 @@ def test_mcp_stdio_tools_with_the_sdk_client(pack):
     run(main)
 
 
+@pytest.mark.slow
 def test_mcp_structured_mode_uses_the_executive_from_the_environment(pack):
     def script(body):
         user = body["messages"][1]["content"]
@@ -101,6 +103,7 @@ def test_mcp_structured_mode_uses_the_executive_from_the_environment(pack):
     assert any(req.get("model") == "scripted" for req in exe.requests)
 
 
+@pytest.mark.slow
 def test_mcp_streamable_http_on_loopback(pack):
     with socket.socket() as s:  # a free port (the SDK's runner takes a number, not a socket)
         s.bind(("127.0.0.1", 0))

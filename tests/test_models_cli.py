@@ -8,21 +8,13 @@ import subprocess
 import sys
 
 import pytest
+from memo_cli import memo
 
 from memo_edge.errors import MemoError
 from memo_edge.models import resolve_model
 
 
-def memo(*args, env=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=timeout,
-    )
-
-
+@pytest.mark.slow
 def test_unknown_model_is_one_line_exit_2():
     r = memo("models", "pull", "no-such-model")
     assert r.returncode == 2
@@ -30,11 +22,13 @@ def test_unknown_model_is_one_line_exit_2():
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.slow
 def test_debug_flag_shows_traceback():
     r = memo("--debug", "models", "pull", "no-such-model")
     assert r.returncode != 0 and "Traceback" in r.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_registry_says_how_to_use_a_local_checkpoint(tmp_path):
     env = {
         "MEMO_MODELS_DIR": str(tmp_path / "models"),
@@ -55,6 +49,7 @@ def test_unreachable_registry_says_how_to_use_a_local_checkpoint(tmp_path):
     assert not (tmp_path / "models" / "smollm2-135m-instruct").exists()
 
 
+@pytest.mark.slow
 def test_tiny_random_is_pulled_once_and_resolvable(tiny_dir):
     assert resolve_model("tiny-random") == tiny_dir
     assert resolve_model(str(tiny_dir)) == tiny_dir
@@ -70,6 +65,7 @@ def test_a_directory_without_config_is_refused(tmp_path):
         resolve_model(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_memo_help_is_fast_and_light():
     code = "import sys; from memo_edge.cli import app; print(any(m in sys.modules for m in ('torch', 'transformers', 'onnx')))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

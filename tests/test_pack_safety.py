@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from memo_cli import memo
 
 from memo_edge.errors import PackError
 from memo_edge.pack import MANIFEST, Pack, zip_pack
@@ -127,17 +128,6 @@ def test_signed_memopack_round_trip(pack, keys, tmp_path):
     assert p.signer and (p.root / SIGNATURE).is_file()
 
 
-def _memo(*args, env=None, timeout=120):
-    e = {k: v for k, v in os.environ.items() if k not in ("MEMO_DEBUG", "MEMO_TRUSTED_KEY")}
-    return subprocess.run(
-        [sys.executable, "-m", "memo_edge", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**e, **(env or {})},
-    )
-
-
 def _one_error(p, *names):
     errs = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
     assert p.returncode == 2 and len(errs) == 1 and "Traceback" not in p.stderr, p.stderr
@@ -145,20 +135,21 @@ def _one_error(p, *names):
         assert n in errs[0], errs[0]
 
 
+@pytest.mark.slow
 def test_cli_keygen_ask_trusted_key_and_bad_signing_key(pack, unsigned, keys, tmp_path):
-    k = _memo("keygen", tmp_path / "k")
+    k = memo("keygen", tmp_path / "k")
     assert k.returncode == 0 and (tmp_path / "k").stat().st_mode & 0o777 == 0o600 and (tmp_path / "k.pub").is_file()
-    _one_error(_memo("keygen", tmp_path / "k"), "already exists")
-    ok = _memo("ask", pack, "Who?", "--trusted-key", keys["pub"], "--json", "--max-new-tokens", "4")
+    _one_error(memo("keygen", tmp_path / "k"), "already exists")
+    ok = memo("ask", pack, "Who?", "--trusted-key", keys["pub"], "--json", "--max-new-tokens", "4")
     assert ok.returncode == 0, ok.stderr
     doc = json.loads(ok.stdout)
     assert doc["signed_by"] == key_id(load_public_key(keys["pub"])) and doc["pack_id"] == Pack.open(pack).pack_id
-    _one_error(_memo("ask", unsigned, "Who?", "--trusted-key", keys["pub"]), "unsigned")
-    _one_error(_memo("ask", pack, "Who?", "--trusted-key", tmp_path / "k.pub"), "not a trusted key")
-    _one_error(_memo("ask", pack, "Who?", "--trusted-key", pack / MANIFEST), "not an Ed25519 public key")
+    _one_error(memo("ask", unsigned, "Who?", "--trusted-key", keys["pub"]), "unsigned")
+    _one_error(memo("ask", pack, "Who?", "--trusted-key", tmp_path / "k.pub"), "not a trusted key")
+    _one_error(memo("ask", pack, "Who?", "--trusted-key", pack / MANIFEST), "not an Ed25519 public key")
     # a bad signing key fails at once, before any export work
     _one_error(
-        _memo("export", tmp_path, "-o", tmp_path / "out", "--sign", pack / MANIFEST), "manifest.json", "private key"
+        memo("export", tmp_path, "-o", tmp_path / "out", "--sign", pack / MANIFEST), "manifest.json", "private key"
     )
     assert not (tmp_path / "out").exists()
 
@@ -173,6 +164,7 @@ OPEN = (
 )
 
 
+@pytest.mark.slow
 def test_eight_processes_open_the_same_new_memopack(unsigned, tmp_path):
     z = zip_pack(unsigned, tmp_path / "shared.memopack")
     failures, results = [], set()
@@ -289,6 +281,7 @@ HOLD = (
 )
 
 
+@pytest.mark.slow
 def test_partial_of_a_killed_writer_is_removed_by_the_next_run(tmp_path):
     from memo_edge.atomic import atomic_dir
 

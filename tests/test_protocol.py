@@ -19,6 +19,7 @@ from memo_edge.errors import ExecutiveError, MemoError
 from memo_edge.protocol import ProtocolConfig, extract_json, run_protocol, ParseError
 from memo_edge.runtime.executives import make_executive
 from memo_edge.runtime.engine import Completion
+from memo_edge.tracing import Tracer
 
 STAGE_MARKERS = {
     "GROUNDING": "grounding",
@@ -392,3 +393,19 @@ def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path, capsys
     )
     prof = json.loads((tmp_path / "p.json").read_text())
     assert set(prof["summary"]["stages"]) == {"grounding", "entity_pinning", "answer_seeking", "final"}
+
+
+def test_the_trace_keeps_the_start_event_when_its_rounded_time_falls_below_the_run_start():
+    """Events carry times rounded to 0.1 ms. A run starting at 0.12344 s whose start event comes 2 us later (0.12344x
+    rounds to 0.1234) once lost that event from the answer's trace (seen on a loaded host in test_server)."""
+
+    class SteppingClock(Tracer):
+        def __init__(self):
+            super().__init__()
+            self.ticks = iter(0.12344 + 2e-6 * k for k in range(1000))
+
+        def now(self) -> float:
+            return next(self.ticks)
+
+    ans = run_protocol("Who?", ScriptedMemory({"who": "Ada"}), None, tracer=SteppingClock())
+    assert [e["kind"] for e in ans.trace] == ["start", "memory", "answer"]

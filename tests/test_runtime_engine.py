@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from runtime_fixtures import varied_pack
@@ -132,10 +134,19 @@ def test_seeded_sampling_is_reproducible_and_batch_independent(engine):
     assert [c.token_ids for c in a] != [c.token_ids for c in greedy]
 
 
-def test_timings_are_filled(engine):
-    c = engine.generate(prompts(engine)[:2], max_new_tokens=10, stop_token_ids=[])[0]
-    assert 0 < c.ttft_s <= c.total_s and c.prefill_tps > 0 and c.decode_tps > 0 and c.tpot_s > 0
-    assert c.prompt_tokens > 10 and c.completion_tokens == 10
+def test_timings_add_up_and_fit_inside_the_call(engine):
+    t0 = time.perf_counter()
+    out = engine.generate(prompts(engine)[:2], max_new_tokens=10, stop_token_ids=[])
+    wall = time.perf_counter() - t0
+    for c in out:
+        assert c.prompt_tokens > 10 and c.completion_tokens == 10 and c.prefix_tokens_reused == 0
+        # request start -> first token -> last token: the parts make the whole, and the whole fits in the call
+        assert 0 < c.prefill_s <= c.ttft_s <= c.total_s <= wall
+        assert c.ttft_s + c.decode_s == pytest.approx(c.total_s, rel=1e-9, abs=1e-9)
+        # the rates are the counts over those times: the prefill call(s) computed this row's prompt (and the other
+        # row's, when prefilled together), 9 tokens came after the first
+        assert c.prompt_tokens - 1e-6 <= c.prefill_tps * c.prefill_s <= sum(x.prompt_tokens for x in out) + 1e-6
+        assert c.tpot_s * 9 == pytest.approx(c.decode_s) and c.decode_tps * c.decode_s == pytest.approx(9)
 
 
 def test_bad_inputs(engine, tmp_path):

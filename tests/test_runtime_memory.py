@@ -56,6 +56,7 @@ def _run_memo(args, env_extra=None):
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_memo_ask_cli_is_torch_free_and_prints_answer_and_latency(pack, tmp_path):
     trace, profile = tmp_path / "t.jsonl", tmp_path / "prof.json"
     r = _run_memo(
@@ -87,6 +88,7 @@ def test_memo_ask_cli_is_torch_free_and_prints_answer_and_latency(pack, tmp_path
     assert (tmp_path / "prof.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_memo_ask_bad_pack_is_one_line_error(tmp_path):
     r = _run_memo(["ask", str(tmp_path / "nope"), "q?"])
     assert r.returncode == 2

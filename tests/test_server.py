@@ -39,16 +39,27 @@ def chat(srv, content="hi", **kw) -> dict:
     return {"model": srv.model_id, "messages": [{"role": "user", "content": content}], "max_tokens": 4, **kw}
 
 
-def hold_worker(srv) -> threading.Event:
+def wait_until(condition, timeout: float = 10) -> bool:
+    """Poll a condition of the server's state (no fixed sleeps: the test goes on as soon as it holds)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def hold_worker(srv) -> tuple[threading.Event, Job]:
     """Occupy the batcher's worker until the returned gate is set (its first token waits on the gate)."""
-    gate = threading.Event()
-    srv.batcher.submit(
-        Job(srv.chat.render([{"role": "user", "content": "hold"}]), 4, on_token=lambda text, tid: gate.wait(30))
-    )
-    deadline = time.time() + 10
-    while srv.batcher.pending and time.time() < deadline:
-        time.sleep(0.01)
-    return gate
+    gate, started = threading.Event(), threading.Event()
+
+    def hold(text, tid):
+        started.set()
+        gate.wait(30)
+
+    job = srv.batcher.submit(Job(srv.chat.render([{"role": "user", "content": "hold"}]), 4, on_token=hold))
+    assert started.wait(10), "the held job never reached its first token"
+    return gate, job
 
 
 def capture_jobs(srv) -> list[Job]:
@@ -259,11 +270,10 @@ def test_the_trained_memory_prompt_is_always_used(server):
 
 
 def test_queue_bound_gives_503_not_a_crash(pack):
-    cfg = ServerConfig(port=0, max_queue=2, max_batch=1)
+    cfg = ServerConfig(port=0, max_queue=2)
     statuses = []
-    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
-        gate = hold_worker(srv)
-        deadline = time.time() + 10
+    with MemoServer(Memory.load(pack, threads=2, max_batch=1), cfg) as srv:
+        gate, _ = hold_worker(srv)
 
         def hit():
             r = httpx.post(srv.url + "/v1/chat/completions", timeout=60, json=chat(srv))
@@ -272,8 +282,7 @@ def test_queue_bound_gives_503_not_a_crash(pack):
         ts = [threading.Thread(target=hit) for _ in range(6)]
         for t in ts:
             t.start()
-        while len(statuses) < 4 and time.time() < deadline:  # the 4 that do not fit are refused at once
-            time.sleep(0.01)
+        assert wait_until(lambda: len(statuses) >= 4)  # the 4 that do not fit are refused at once
         gate.set()
         for t in ts:
             t.join()
@@ -285,7 +294,7 @@ def test_queue_bound_gives_503_not_a_crash(pack):
 def test_deadline_answers_504_and_the_queued_job_is_dropped(pack):
     with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, request_timeout_s=0.3)) as srv:
         jobs = capture_jobs(srv)
-        gate = hold_worker(srv)
+        gate, _ = hold_worker(srv)
         t = time.perf_counter()
         r = httpx.post(srv.url + "/v1/chat/completions", json=chat(srv), timeout=30)
         waited = time.perf_counter() - t
@@ -297,8 +306,9 @@ def test_deadline_answers_504_and_the_queued_job_is_dropped(pack):
         assert jobs[0].expired() and jobs[0].result is None and isinstance(jobs[0].error, Cancelled)
 
 
-def _post_and_vanish(url: str, body: dict) -> None:
-    """Send a complete request, then close the socket without reading the answer."""
+def _post_and_vanish(url: str, body: dict, received) -> None:
+    """Send a complete request, wait until the server has it (`received()`), then close the socket without reading
+    the answer."""
     u = httpx.URL(url)
     data = json.dumps(body).encode()
     with socket.create_connection((u.host, u.port)) as s:
@@ -306,26 +316,24 @@ def _post_and_vanish(url: str, body: dict) -> None:
             b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n" % len(data) + data
         )
-        time.sleep(0.3)
+        assert wait_until(received)
 
 
 def test_a_client_that_leaves_cancels_its_job(pack):
     with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0)) as srv:
         jobs = capture_jobs(srv)
-        gate = hold_worker(srv)
-        _post_and_vanish(srv.url, chat(srv))  # non-streaming, still queued behind the held job
+        gate, held = hold_worker(srv)
+        _post_and_vanish(srv.url, chat(srv), lambda: len(jobs) == 1)  # non-streaming, queued behind the held job
         with httpx.stream("POST", srv.url + "/v1/chat/completions", json=chat(srv, stream=True), timeout=30) as r:
             assert r.status_code == 200
-        deadline = time.time() + 10
-        while not all(j.cancelled.is_set() for j in jobs) and time.time() < deadline:
-            time.sleep(0.01)
-        assert len(jobs) == 2 and all(j.cancelled.is_set() for j in jobs)
+        assert wait_until(lambda: all(j.cancelled.is_set() for j in jobs))
+        assert len(jobs) == 2
         rows = srv.batcher.rows
         gate.set()
         for j in jobs:
             assert j.done.wait(10) and j.result is None  # dropped from the queue, never decoded
-        time.sleep(0.2)
-        assert srv.batcher.rows == rows + 1
+        assert held.done.wait(10)  # the batcher counts a row before it answers it
+        assert srv.batcher.rows == rows + 1 and held.result.completion_tokens == 4
 
 
 @pytest.fixture(scope="module")
@@ -359,8 +367,14 @@ def test_a_stream_cut_midway_stops_decoding(long_server):
 
 
 def test_a_short_request_does_not_wait_for_a_long_one(long_server):
-    srv = long_server
+    short_passes_long(long_server)
+
+
+def short_passes_long(srv) -> None:
+    """Against a first-in-first-out server (`MemoServer` over an engine with `max_batch=1`) this fails: the short
+    request is answered only after the long one's 800 tokens (test_a_fifo_server_fails_the_short_behind_long_check)."""
     done: dict[str, float] = {}
+    jobs = capture_jobs(srv)
 
     def ask(name, max_tokens):
         r = httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, "tell", max_tokens=max_tokens), timeout=120)
@@ -368,11 +382,22 @@ def test_a_short_request_does_not_wait_for_a_long_one(long_server):
         done[name] = time.perf_counter()
 
     long = threading.Thread(target=ask, args=("long", 800))
-    long.start()
-    time.sleep(0.3)  # the long one is decoding
-    ask("short", 4)
-    long.join()
+    try:
+        long.start()
+        assert wait_until(lambda: jobs and jobs[0].request.out)  # the long one is decoding
+        ask("short", 4)
+        long.join()
+    finally:
+        del srv.admit
     assert done["short"] < done["long"], "the short request waited for the long one to finish"
+    assert jobs[1].result.batch_size == 2  # it shared decode steps with the long one
+
+
+def test_a_fifo_server_fails_the_short_behind_long_check(pack):
+    cfg = ServerConfig(port=0, max_tokens=4000, max_prompt_tokens=4000)
+    with MemoServer(Memory.load(pack, threads=2, max_batch=1), cfg) as srv:
+        with pytest.raises(AssertionError, match="waited for the long one"):
+            short_passes_long(srv)
 
 
 def test_api_key_required_when_set(pack):
@@ -468,6 +493,7 @@ def test_memo_ask_has_a_deadline(pack):
             assert time.perf_counter() - t < 8
 
 
+@pytest.mark.slow
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
     env = {**os.environ, "MEMO_TEST_KEY": "k"}
     p = subprocess.Popen(
@@ -510,6 +536,7 @@ def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
             p.kill()
 
 
+@pytest.mark.slow
 def test_memo_serve_cli_refuses_bad_values(pack):
     r = subprocess.run(
         [

@@ -323,6 +323,7 @@ def test_idle_connections_hold_no_threads(server):
             s.close()
 
 
+@pytest.mark.slow
 def test_sigterm_with_idle_keep_alive_clients_and_a_stream_in_flight(pack):
     p = subprocess.Popen(
         [

@@ -133,6 +133,7 @@ def _memo(*args, cwd=None):
     )
 
 
+@pytest.mark.slow
 def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
     out = tmp_path / "r.jsonl"
     p = _memo("synthesize", str(demo_dir / "corpus"), "-o", str(out), "--generator", "extractive", "--no-progress")
@@ -146,6 +147,7 @@ def test_cli_writes_reflections_and_card(tmp_path, demo_dir):
     assert est["cpu"]["seconds"] > 0 and "training with the defaults" in p.stderr
 
 
+@pytest.mark.slow
 def test_cli_unwritable_output_fails_before_work(tmp_path, demo_dir):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -153,6 +155,7 @@ def test_cli_unwritable_output_fails_before_work(tmp_path, demo_dir):
     assert p.returncode == 2 and "cannot create the output directory" in p.stderr and "Traceback" not in p.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "setup,expect",
     [

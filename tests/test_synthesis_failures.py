@@ -66,6 +66,7 @@ def is_drossel_entity(body) -> bool:
     return '"entity_surfacing_qa_pairs"' in p and "Document title: Drossel Dynamics" in p
 
 
+@pytest.mark.slow
 def test_invalid_replies_are_not_cached_and_lost_items_fail_the_run(tmp_path, corpus):
     out = tmp_path / "r.jsonl"
 
@@ -94,6 +95,7 @@ def test_invalid_replies_are_not_cached_and_lost_items_fail_the_run(tmp_path, co
     assert card["failed_items"] == [] and card["counts_by_type"].get("entity", 0) > 0
 
 
+@pytest.mark.slow
 def test_an_old_cache_with_invalid_replies_is_asked_again(tmp_path, corpus):
     """Caches written before this fix hold invalid replies as if final: they are not served."""
     out = tmp_path / "r.jsonl"
@@ -130,6 +132,7 @@ def test_timeout_is_a_deadline_against_a_dripping_server():
             assert "2 attempt" in str(e.value) and "127.0.0.1" in str(e.value)
 
 
+@pytest.mark.slow
 def test_cli_timeout_deadline_and_lost_items_named(tmp_path, corpus):
     def reply(body):
         return DRIP if is_drossel_entity(body) else scripted_reply(body)

@@ -236,6 +236,7 @@ def test_api_key_comes_from_the_named_environment_variable(tmp_path, small_corpu
     assert seen and set(seen) == {"Bearer sk-test-123"}
 
 
+@pytest.mark.slow
 def test_cli_openai_generator_with_steps_subset(tmp_path, small_corpus):
     import subprocess
     import sys

@@ -138,6 +138,7 @@ def test_embedding_similarity_groups_related_documents(tmp_path):
         minilm_dir(tmp_path)
 
 
+@pytest.mark.slow
 def test_groups_do_not_depend_on_the_hash_seed():
     """Cross-document prompts (and so cache keys) must be identical in every process, or a rerun asks again."""
     import os

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from memo_edge.synthesis.scripted import scripted_reply
 from openai_server import ScriptedServer
 
@@ -47,6 +49,7 @@ def _finished_calls(cache: Path) -> list[str]:
     return keys
 
 
+@pytest.mark.slow
 def test_sigkill_and_rerun_asks_no_finished_call_again(tmp_path):
     with ScriptedServer(scripted_reply, latency_s=0.03) as srv:
         ref = tmp_path / "ref" / "r.jsonl"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from test_training import qa_rows, write_rows
+
+pytestmark = pytest.mark.slow  # every test here trains a model
 
 
 def test_lora_merged_checkpoint_equals_base_plus_adapter(tiny_dir, tmp_path):
@@ -52,7 +55,9 @@ def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path)
         progress=False,
     )
     assert m["old_recall_before"]["em"] >= 0.8
-    assert 0 <= m["old_recall_after"]["em"] <= 1
+    # Measured on this setup (seeded, the same on every run here): 15 of the 18 old reflections still recalled
+    # (0.83) after 4 epochs on the new set with half the old set replayed; without replay 0.78. Two misses of margin.
+    assert m["old_recall_after"]["em"] >= 0.7, m["old_recall_after"]
     prov = json.loads((tmp_path / "v2" / "memo_train.json").read_text())
     assert prov["counts"]["replayed"] == 9  # half of the 18 old reflections
     assert prov["root_base_dir"] == str(tiny_dir)
@@ -67,6 +72,22 @@ def test_replay_needs_init_from():
 
     with pytest.raises(ValidationError, match="init_from"):
         TrainConfig(replay=0.2)
+
+
+def ties_reference(taus: list[np.ndarray], density: float) -> np.ndarray:
+    """TIES as Yadav et al. 2023 define it, written apart from training/merge.py (numpy, sorting): keep each task
+    vector's entries at least as large as its k-th largest magnitude, elect the sign of their sum per entry, and
+    average the kept entries that carry that sign. (peft's merge_utils.ties keeps exactly k entries, breaking ties at
+    the threshold by index, so it differs here in one of the embedding's 6.3M entries.)"""
+    kept = []
+    for t in taus:
+        k = max(1, int(t.size * density))
+        threshold = np.sort(np.abs(t), axis=None)[-k]
+        kept.append(np.where(np.abs(t) >= threshold, t, 0.0))
+    kept = np.stack(kept)
+    elected = np.sign(kept.sum(axis=0))
+    agree = (np.sign(kept) == elected) & (kept != 0)
+    return (kept * agree).sum(axis=0) / np.maximum(agree.sum(axis=0), 1)
 
 
 def test_ties_and_linear_merge_of_two_memories(tiny_dir, tmp_path):
@@ -85,11 +106,15 @@ def test_ties_and_linear_merge_of_two_memories(tiny_dir, tmp_path):
     train(b, tmp_path / "B", cfg, progress=False)
     res = merge([tmp_path / "A", tmp_path / "B"], tmp_path / "M", method="ties", density=0.3)
     assert set(res["recall"]) == {str(tmp_path / "A"), str(tmp_path / "B")}
-    assert all(0 <= v["em"] <= 1 for v in res["recall"].values())
+    assert all(v["n"] == 12 for v in res["recall"].values())
     lin = merge([tmp_path / "A", tmp_path / "B"], tmp_path / "L", method="linear")
-    wa, wb, wl = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("A", "B", "L"))
-    k = "model.layers.0.mlp.up_proj.weight"
-    assert torch.allclose(wl[k], (wa[k] + wb[k]) / 2, atol=1e-6)
+    base = load_file(str(tiny_dir / "model.safetensors"))
+    wa, wb, wm, wl = (load_file(str(tmp_path / d / "model.safetensors")) for d in ("A", "B", "M", "L"))
+    assert set(wm) == set(wl) == set(base)
+    for k in base:  # every tensor, the 6.3M-entry embedding included
+        a_, b_, base_ = (w[k].float().numpy() for w in (wa, wb, base))  # float32, as merge.py subtracts
+        np.testing.assert_allclose(wm[k].numpy(), ties_reference([a_ - base_, b_ - base_], 0.3) + base_, atol=1e-6)
+        np.testing.assert_allclose(wl[k].numpy(), (a_ + b_) / 2, atol=1e-6)
     assert lin["method"] == "linear" and (tmp_path / "M" / "memory_prompt.json").is_file()
     # TIES on hand-made vectors: trimmed, sign-elected, disjoint mean.
     t1 = torch.tensor([3.0, -1.0, 0.1, 2.0])

@@ -7,7 +7,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from test_training import qa_rows, write_rows
+
+pytestmark = pytest.mark.slow  # every test here trains a model
 
 ARGS = ["--epochs", "2", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
 

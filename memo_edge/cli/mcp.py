@@ -52,7 +52,7 @@ def mcp(
         raise
     memory = Memory.load(pack, seed=protocol_cfg.seed, **load.engine_kwargs())
     executive = from_config(executive_cfg, threads=load.threads, seed=protocol_cfg.seed)
-    server = build_server(memory, executive=executive, protocol_config=protocol_cfg, max_batch=mcp_cfg.max_batch)
+    server = build_server(memory, executive=executive, protocol_config=protocol_cfg)
     where = "stdio" if mcp_cfg.port is None else f"http://{mcp_cfg.host}:{mcp_cfg.port}/mcp"
     # stdout is the protocol channel under stdio: everything human goes to stderr
     print(f"memo mcp: {server.title} on {where} (executive: {executive or 'none'})", file=sys.stderr, flush=True)
