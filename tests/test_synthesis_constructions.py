@@ -217,3 +217,19 @@ def test_names_the_recognizer_missed_are_still_asked():
 def test_bracketed_addresses_and_rest_links_are_tokens_not_markup():
     got = typed("The dateutil module was written by Gustavo Niemeyer <gustavo@niemeyer.net> in 2003.", title="dateutil")
     assert any(a == "Gustavo Niemeyer" for _, a in got), got
+
+
+def test_statements_can_be_turned_off(tmp_path):
+    from memo_edge.synthesis import SynthesisConfig, synthesize
+    from memo_edge.records import load_reflections
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "f.md").write_text(
+        "# Frobnitz\n\nFrobnitz is slower than its predecessor, oddly enough. Hal Mercer wrote it.\n"
+    )
+    on = synthesize(corpus, tmp_path / "on.jsonl", SynthesisConfig(), progress=False)
+    off = synthesize(corpus, tmp_path / "off.jsonl", SynthesisConfig(statements=False), progress=False)
+    assert any(r.type == "statement" for r in load_reflections(tmp_path / "on.jsonl"))
+    assert not any(r.type == "statement" for r in load_reflections(tmp_path / "off.jsonl"))
+    assert off["reflections"] < on["reflections"]

@@ -52,6 +52,11 @@ class SynthesisConfig(BaseModel):
         description="Which of the five LLM steps run: facts, consolidate, "
         "selfcontain, entity, crossdoc (repeat, or comma-separate).",
     )
+    statements: bool = Field(
+        True,
+        description="Extractive: also keep every sentence as a statement reflection, asked by its key terms "
+        "('What does <title> say about X?'); off gives fewer, short-answer pairs only (faster training).",
+    )
     max_fix_attempts: int = Field(5, ge=1, le=20, description="Self-containment fixes per pair before it is dropped.")
     parse_retries: int = Field(2, ge=0, le=10, description="Re-asks when a reply does not validate.")
     group_size: int = Field(3, ge=2, le=8, description="Documents per cross-document group.")

@@ -34,7 +34,7 @@ from .qgen import QA, Writer, symmetric_reverse
 from .statements import Statements
 from .text import normalize
 
-PROMPT_VERSION = "extractive-v2"
+PROMPT_VERSION = "extractive-v3"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -139,7 +139,9 @@ def _fragment_text(unit: _Unit) -> str | None:
     return None
 
 
-def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), progress=None) -> ExtractiveResult:
+def generate(
+    docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), progress=None, statements: bool = True
+) -> ExtractiveResult:
     """Candidate pairs for a corpus (before the quality filter, de-duplication and ambiguity removal)."""
     codes = CodeMask()
     units, fields = _units(docs, codes)
@@ -220,7 +222,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
                 pairs += made
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
-                if made or said.sentences > before:
+                if made or (statements and said.sentences > before):
                     stats["sentences_with_pairs"] += 1
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:
@@ -238,7 +240,7 @@ def generate(docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), 
         p.step = "facts"
     descs = descriptions(pairs, index)
     linked = entity_pairs(facts) + crossdoc_pairs(facts) + bridge_pairs(pairs, descs) + consolidated_pairs(facts)
-    linked += said.pairs()
+    linked += said.pairs() if statements else []
     for p in pairs:
         for doc_id in p.doc_ids:
             if doc_id in per_doc:
