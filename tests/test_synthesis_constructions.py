@@ -233,3 +233,15 @@ def test_statements_can_be_turned_off(tmp_path):
     assert any(r.type == "statement" for r in load_reflections(tmp_path / "on.jsonl"))
     assert not any(r.type == "statement" for r in load_reflections(tmp_path / "off.jsonl"))
     assert off["reflections"] < on["reflections"]
+
+
+def test_a_first_person_title_names_nothing():
+    got = kept("The laptop is locked in the cupboard. It needs a charger.", title="Handover notes for my leave")
+    assert not any("notes for my leave" in p.question + p.answer for p in got)
+
+
+def test_log_timestamps_with_zones_are_dates():
+    from memo_edge.synthesis.notes import _LOG
+
+    m = _LOG.match("2025-03-09T02:00:01Z ERROR ssh: connect to host brid-offsite port 2222")
+    assert m and m.group("date") == "2025-03-09T02:00:01Z" and m.group("text").startswith("ERROR")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .lexicon import CATEGORY_NOUNS, PERSON_NOUNS
 
+_FIRST_PERSON = re.compile(r"\b(?:my|our|me|we|us|I)\b", re.I)
 _LEADING_THE = re.compile(r"^(?:the|The)\s+")
 _DISAMBIGUATION = re.compile(r"\s*\([^)]*\)\s*$")
 
@@ -147,6 +148,8 @@ class DocContext:
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self):
+        # a title like "Handover notes for my leave" names no thing "it" or "the laptop" could belong to
+        self.topic_nameable = bool(self.topic) and len(self.topic.split()) <= 6 and not _FIRST_PERSON.search(self.topic)
         self.topic_is_person = self.index.is_person(self.topic) and not self.index.category(self.topic)
         cats = self.index.categories.get(name_key(self.topic))
         self.topic_category = cats.most_common(1)[0][0] if cats else None
@@ -158,7 +161,7 @@ class DocContext:
         if low in ("he", "she", "him", "her", "his", "hers"):
             return self.topic if self.topic_is_person else self.last_person
         if low in ("it", "its"):
-            return self.last_thing if self.topic_is_person else self.topic
+            return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (
             tok.pos_ == "NOUN"
             and tok.lemma_.lower() == self.topic_category

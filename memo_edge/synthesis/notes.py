@@ -20,7 +20,7 @@ from .prose import DATE
 
 _MD = MarkdownIt("commonmark").enable("table")
 _LOG = re.compile(
-    rf"^\s*\[?(?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}})?)?|{DATE})\]?"
+    rf"^\s*\[?(?P<date>\d{{4}}-\d{{2}}-\d{{2}}(?:[ T]\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:\.\d+)?)?(?:Z|[+-]\d{{2}}:?\d{{2}})?)?|{DATE})\]?"
     r"\s*(?:[-–—:|]\s*)?(?P<text>\S.*)$"
 )
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")

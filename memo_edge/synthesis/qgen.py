@@ -452,7 +452,7 @@ class Writer:
     def _qualify(self, head, toks: list) -> bool:
         """A definite description that only the document can name ("the tests", "this document") is named by
         the document's topic: "Frobnitz's tests", "the Frobnitz document" (notes and READMEs talk this way)."""
-        topic = self.ctx.topic
+        topic = self.ctx.topic if self.ctx.topic_nameable else ""
         det = next((c for c in head.children if c.dep_ in ("det", "poss") and c.i < head.i), None)
         if (
             not topic
