@@ -7,7 +7,7 @@ TORCH   ?= torch==2.13.0
 PIP     := $(BIN)/python -m pip install --disable-pip-version-check -q
 DEMO    ?= demo-build
 
-.PHONY: install demo test test-fast test-floor bench clean
+.PHONY: install demo test test-fast test-floor bench results clean
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,10 @@ test-floor: $(FLOOR_VENV)/.installed
 	assert [g.split('+')[0] for g in got] == pins, got; print('floor:', *got)"
 	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_training_lora.py \
 		tests/test_training_resume.py
+
+# RESULTS.md's generated tables, rebuilt from benchmarks/results/*.json (never typed)
+results: install
+	$(BIN)/python -m benchmarks.results_md
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

@@ -203,7 +203,7 @@ def generate(
             for sent in u.parsed.sents:
                 stats["sentences"] += 1
                 counts["sentences"] += 1
-                before = said.sentences
+                before = said.filed
                 if usable_sentence(sent.text):
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), facts, stats)
                 else:  # too long or not prose: kept as a statement only
@@ -216,13 +216,14 @@ def generate(
                     topic_of(d.title),
                     chunk_of(sent.text),
                     writer.render,
+                    asked=bool(made),
                 )
                 writer.subst.clear()
                 writer.title_toks.clear()
                 pairs += made
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
-                if made or (statements and said.sentences > before):
+                if made or (statements and said.filed > before):
                     stats["sentences_with_pairs"] += 1
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:

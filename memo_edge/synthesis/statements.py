@@ -4,7 +4,8 @@ A sentence that no construction can turn into a short-answer question still stat
 reproducible since 2.1", a long clause the parser misreads, a note in shorthand). It is stored whole, its names
 resolved (pronouns and "the tests" already replaced by the writer), under questions made of its key terms:
 "What does <document title> say about <term>?" (one answer per document and term: the sentences that mention it,
-in order) and, for names and code tokens, "What do you know about <term>?" (one answer across the corpus). The
+in order). Every sentence, asked or not, is also gathered under the names and code tokens it holds: "What do you
+know about <term>?" (one answer across the corpus: a profile of up to three sentences). The
 paper's own reflections are 1-4 full sentences; these give the executive something to find when it grounds a
 question ("What do you know about X?"), while typed questions carry recall in the user's own wording.
 """
@@ -42,9 +43,12 @@ class Statements:
     by_name: dict[str, list[_Said]] = field(default_factory=dict)
     shown: dict[str, str] = field(default_factory=dict)  # normalized term -> as written
     sentences: int = 0
+    filed: int = 0
 
-    def add(self, sent, text: str, doc_id: str, title: str, chunk_id: str, render) -> None:
-        """One sentence (spaCy span) and its resolved text; `render(tokens)` writes a term as the writer would."""
+    def add(self, sent, text: str, doc_id: str, title: str, chunk_id: str, render, asked: bool = False) -> None:
+        """One sentence (spaCy span) and its resolved text; `render(tokens)` writes a term as the writer would.
+        `asked`: short-answer questions were made from it, so it is kept only under its names (a profile the
+        executive can ground on), not under every term of its document. `filed` counts the sentences kept."""
         text = " ".join(text.split())
         text = text[:1].upper() + text[1:]
         if len(text.split()) < 3:
@@ -52,12 +56,17 @@ class Statements:
         self.titles[doc_id] = title
         said = _Said(doc_id, chunk_id, text if text.endswith((".", "!", "?")) else text + ".")
         self.sentences += 1
+        kept = False
         for term, named in key_terms(sent, render, title):
             key = normalize(term)
             self.shown.setdefault(key, term)
-            self.by_doc_term.setdefault((doc_id, key), []).append(said)
+            if not asked:
+                self.by_doc_term.setdefault((doc_id, key), []).append(said)
+                kept = True
             if named:
                 self.by_name.setdefault(key, []).append(said)
+                kept = True
+        self.filed += kept
 
     def pairs(self) -> list[Pair]:
         out = []

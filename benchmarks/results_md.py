@@ -1,0 +1,149 @@
+"""Rebuild RESULTS.md's generated tables from the result files, so no figure there is typed by hand.
+
+    python -m benchmarks.results_md [--check]      (make results)
+
+A generated table sits between `<!-- generated: NAME -->` and `<!-- end: NAME -->` in benchmarks/RESULTS.md; this
+command rewrites what is between the markers from benchmarks/results/*.json and leaves the prose around them alone.
+Every row names the commit (with `+dirty` when the tree had uncommitted changes), the date and the host's CPU of the
+run it came from. `--check` exits 1 when RESULTS.md differs from what the result files give (a stale table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from benchmarks.report import RESULTS_DIR, markdown_table
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+_BLOCK = re.compile(r"(<!-- generated: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.S)
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS_DIR / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def provenance(doc: dict) -> str:
+    c = doc.get("commit") or {}
+    sha = (c.get("sha") or "unknown")[:7] + ("+dirty" if c.get("dirty") else "")
+    cpu = (doc.get("machine") or {}).get("model_name", "?")
+    return f"{sha}, {doc.get('date_utc', '?')} UTC, {cpu}"
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def coverage_table() -> str:
+    """Coverage of gold answers per dataset and split, the current generator beside the one before issue 22."""
+    now, before = _load("synthesis_coverage"), _load("synthesis_coverage-4719cd5")
+    if now is None:
+        return "_no result file: run `python -m benchmarks.synthesis_coverage`_\n"
+    old = {(r["dataset"], r["split"]): r for r in (before or {}).get("rows", [])}
+    rows = []
+    for r in now["rows"]:
+        o = old.get((r["dataset"], r["split"]), {})
+        gold = r.get("hops", r.get("questions"))
+        rows.append(
+            [
+                r["dataset"],
+                r["split"],
+                gold,
+                r["reflections"],
+                r.get("per_100_words"),
+                f"**{_pct(r['coverage'])}** ({_pct(o.get('coverage'))})",
+                _pct(r.get("in_text", r.get("in_answers"))),
+                f"{_pct(r.get('sentence_yield'))} ({_pct(o.get('sentence_yield'))})",
+                r.get("phrasings_per_fact", "-"),
+                _pct(r.get("filter_pass")),
+            ]
+        )
+    cols = [
+        "dataset",
+        "split",
+        "gold answers",
+        "pairs",
+        "pairs / 100 words",
+        "**covered** (before)",
+        "in text / inside an answer",
+        "sentences yielding (before)",
+        "phrasings per fact",
+        "pass the filter",
+    ]
+    src = f"Now: {provenance(now)}."
+    if before:
+        src += f" Before: the generator of {provenance(before)}."
+    return markdown_table(cols, rows) + f"\n\n{src}\n"
+
+
+def recall_table() -> str:
+    """Memory-only recall and abstention of memories built with `memo build`'s defaults, one row per run file."""
+    rows = []
+    for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if "commit" not in doc:
+            continue  # a run from before result files carried their commit: not shown
+        for r in doc["rows"]:
+            s, ab, t = r["single_hop"], r.get("abstain") or {}, r.get("train") or {}
+            rows.append(
+                [
+                    r["dataset"],
+                    r["reflections"],
+                    t.get("wall_s", "-"),
+                    s["n"],
+                    f"**{s['em']:.3f}** / {s['f1']:.3f}",
+                    f"{r['multi_oracle']['em']:.3f}" if "multi_oracle" in r else "-",
+                    f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})" if ab else "-",
+                    f"{ab['false_idk_on_answerable']:.3f}" if ab else "-",
+                    provenance(doc),
+                ]
+            )
+    if not rows:
+        return "_no result file with provenance: run `python -m benchmarks.memory_recall`_\n"
+    cols = [
+        "corpus (questions)",
+        "reflections",
+        "train wall s",
+        "1-hop n",
+        "1-hop EM / F1",
+        "multi EM, oracle",
+        "I don't know on absent",
+        "false I don't know",
+        "run",
+    ]
+    return markdown_table(cols, rows) + "\n"
+
+
+TABLES = {"synthesis_coverage": coverage_table, "memory_recall": recall_table}
+
+
+def render(text: str) -> str:
+    def fill(m: re.Match) -> str:
+        make = TABLES.get(m.group("name"))
+        body = make() if make else m.group("body")
+        return f"{m.group(1)}{body}{m.group(4)}"
+
+    return _BLOCK.sub(fill, text)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.results_md", description=__doc__.split("\n\n")[0])
+    p.add_argument("--check", action="store_true", help="exit 1 if RESULTS.md is stale")
+    a = p.parse_args(argv)
+    text = RESULTS_MD.read_text(encoding="utf-8")
+    new = render(text)
+    if a.check:
+        stale = new != text
+        print("RESULTS.md is stale: run `make results`" if stale else "RESULTS.md matches the result files")
+        return int(stale)
+    RESULTS_MD.write_text(new, encoding="utf-8")
+    print(f"rewrote {len(_BLOCK.findall(new))} generated tables in {RESULTS_MD}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
