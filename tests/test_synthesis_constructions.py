@@ -256,3 +256,10 @@ def test_log_timestamps_with_zones_are_dates():
 
     m = _LOG.match("2025-03-09T02:00:01Z ERROR ssh: connect to host brid-offsite port 2222")
     assert m and m.group("date") == "2025-03-09T02:00:01Z" and m.group("text").startswith("ERROR")
+
+
+def test_a_row_number_column_names_no_row():
+    text = "# Actions\n\n| # | action | owner |\n|---|---|---|\n| 1 | Re-time the rehearsal | Maeve Thursby |\n"
+    got = typed(text, title="Actions")
+    assert not any(q.startswith("1 has") or "which #" in q for q, _ in got), got
+    assert any("Re-time the rehearsal" in q and a == "Maeve Thursby" for q, a in got), got

@@ -142,13 +142,16 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
     if len(rows) < 2 or len(rows[0]) < 2:
         return
     header, body = rows[0], [r for r in rows[1:] if r and r[0]]
+    if len(header) > 2 and body and all(re.fullmatch(r"[#\d.]*", r[0]) for r in body):
+        # a "#" / row-number column names no row: the next column does ("2 has what owner?" -> the item's owner)
+        header, body = header[1:], [r[1:] for r in body if len(r) > 1 and r[1]]
     for j, col in enumerate(header[1:], 1):
         values = [_cell(r[j]) if j < len(r) else "" for r in body]
         for r, v in zip(body, values):
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
-                out.fields.append(
-                    Field(r[0], col.lower(), v, "table", key_column=header[0].lower(), unique=values.count(v) == 1)
-                )
+                # the reverse question ("Which date has the leg X?") only for a short value that names the row
+                unique = values.count(v) == 1 and len(v.split()) <= 3
+                out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(), unique=unique))
     del subject  # a table's rows name their own subjects
 
 
