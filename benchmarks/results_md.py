@@ -41,8 +41,8 @@ def _pct(x) -> str:
 def coverage_table() -> str:
     """Coverage of gold answers per dataset and split, the current generator beside the one before issue 22."""
     now, before = _load("synthesis_coverage"), _load("synthesis_coverage-4719cd5")
-    if now is None:
-        return "_no result file: run `python -m benchmarks.synthesis_coverage`_\n"
+    if now is None or "commit" not in now:
+        return "_no result file with provenance: run `python -m benchmarks.synthesis_coverage`_\n"
     old = {(r["dataset"], r["split"]): r for r in (before or {}).get("rows", [])}
     rows = []
     for r in now["rows"]:
