@@ -13,6 +13,7 @@ from pathlib import Path
 from memo_edge.export import export_pack
 from memo_edge.synthesis import synthesize
 from memo_edge.training import train
+from memo_edge.training.config import recipes_fingerprint
 from memo_edge.training.estimate import card_line, for_reflections
 
 from .atomic import ensure_dir, write_json
@@ -28,6 +29,21 @@ def _state_path(cfg: BuildConfig) -> Path:
 def _load_state(cfg: BuildConfig) -> dict:
     p = _state_path(cfg)
     return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def training_key(cfg: BuildConfig, reflections_sha: str) -> dict:
+    """What a trained checkpoint depends on: the reflections, every training field's effective value (given or
+    default) and the per-size recipes the unset ones resolve from, so a changed default retrains."""
+    return {
+        "reflections": reflections_sha,
+        "train": {**cfg.train.model_dump(mode="json"), "base": cfg.base},
+        "recipes": recipes_fingerprint(),
+    }
+
+
+def exporting_key(cfg: BuildConfig, checkpoint_sha: str) -> dict:
+    options = cfg.export.model_dump(mode="json", exclude={"format", "precision"})
+    return {"checkpoint": checkpoint_sha, "precision": cfg.precision, "export": options}
 
 
 def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
@@ -47,12 +63,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     log(f"      {card_line(card['training_estimate'])}")
 
     t = time.perf_counter()
-    refl_hash = sha256_file(reflections)
-    # the fields given (as build-state.json has always recorded them): a default that changes does not retrain
-    train_key = {
-        "reflections": refl_hash,
-        "train": {**cfg.train.model_dump(mode="json", exclude_unset=True), "base": cfg.base},
-    }
+    train_key = training_key(cfg, sha256_file(reflections))
     if state.get("train") == train_key and (ckpt / "memo_train.json").is_file():
         log(f"[2/3] train: up to date ({ckpt})")
     else:
@@ -63,9 +74,7 @@ def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
     timings["train_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    ckpt_hash = _ckpt_fingerprint(ckpt)
-    export_options = cfg.export.model_dump(mode="json", exclude_unset=True, exclude={"format", "precision"})
-    export_key = {"checkpoint": ckpt_hash, "precision": cfg.precision, "export": export_options}
+    export_key = exporting_key(cfg, _ckpt_fingerprint(ckpt))
     if state.get("export") == export_key and (cfg.out / MANIFEST).is_file():
         log(f"[3/3] export: up to date ({cfg.out})")
     else:

@@ -84,3 +84,18 @@ def test_build_bad_inputs_are_one_line_errors(tmp_path, corpus):
     blocker.write_text("")
     line = one_error_line(memo("build", str(corpus), "-o", str(blocker / "pack")))
     assert str(blocker) in line
+
+
+def test_the_build_cache_key_covers_defaults(monkeypatch, tmp_path):
+    """A default that changes (a field's or a recipe's) retrains; the same config gives the same key."""
+    from memo_edge import build as build_mod
+    from memo_edge.config import BuildConfig
+    from memo_edge.training import config as train_config
+
+    cfg = BuildConfig(corpus=tmp_path, out=tmp_path / "pack")
+    key = build_mod.training_key(cfg, "abc")
+    assert build_mod.training_key(BuildConfig(corpus=tmp_path, out=tmp_path / "pack"), "abc") == key
+    assert build_mod.training_key(cfg, "abd") != key
+    monkeypatch.setitem(train_config.CPU_SMALL, "full", {**train_config.CPU_SMALL["full"], "epochs": 5})
+    assert build_mod.training_key(cfg, "abc") != key
+    assert build_mod.exporting_key(cfg, "x")["export"]  # export defaults are in the key though none was given

@@ -9,6 +9,9 @@ Fields left as None are resolved from the base model's size and the device by `r
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from pathlib import Path
 from typing import Literal
 
@@ -183,6 +186,12 @@ class TrainConfig(BaseModel):
             for k, v in self.model_dump().items()
             if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])
         }
+
+
+def recipes_fingerprint() -> str:
+    """A hash of the per-size default recipes: what the unset fields of a TrainConfig resolve from."""
+    blob = json.dumps({"tiny": TINY, "cpu_small": CPU_SMALL, "paper": PAPER}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def default_output(reflections: Path) -> Path:
