@@ -30,17 +30,18 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# The lowest versions of the training stack that pyproject.toml's [train] extra admits, in their own venv, running
-# the training tests: the declared floors are versions a test ran on. torch 2.13.0 is the lowest torch installable
+# The lowest versions of the training and export stacks that pyproject.toml's [train] and [export] extras admit, in
+# their own venv, running the training and export tests: the declared floors are versions a test ran on. torch 2.13.0 is the lowest torch installable
 # here without a multi-GB CUDA download; transformers/peft/accelerate are the GPU image's (stack-facts.md).
 FLOOR_VENV ?= .venv-floor
-FLOOR   := torch==2.13.0 transformers==5.17.0 peft==0.21.0 accelerate==1.15.0
+FLOOR   := torch==2.13.0 transformers==5.17.0 peft==0.21.0 accelerate==1.15.0 onnx==1.23.2 onnx-ir==1.1.0 \
+	onnxruntime-genai==0.18.0 gguf==0.19.0
 FPIP    := $(FLOOR_VENV)/bin/python -m pip install --disable-pip-version-check -q
 
 $(FLOOR_VENV)/.installed: pyproject.toml Makefile
 	$(PY) -m venv $(FLOOR_VENV)
 	$(FPIP) torch==2.13.0
-	$(FPIP) -e ".[train,dev]" $(FLOOR)
+	$(FPIP) -e ".[train,export,dev]" $(FLOOR)
 	touch $@
 
 test-floor: $(FLOOR_VENV)/.installed
@@ -48,7 +49,7 @@ test-floor: $(FLOOR_VENV)/.installed
 	got = [f'{p.split(\"==\")[0]}=={m.version(p.split(\"==\")[0])}' for p in pins]; \
 	assert [g.split('+')[0] for g in got] == pins, got; print('floor:', *got)"
 	$(FLOOR_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_training_lora.py \
-		tests/test_training_resume.py
+		tests/test_training_resume.py tests/test_export.py
 
 # RESULTS.md's generated tables, rebuilt from benchmarks/results/*.json (never typed)
 results: install

@@ -111,7 +111,7 @@ def test_packed_loss_and_grads_equal_unpacked(tiny_dir, tok):
 def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
     from memo_edge.training import TrainConfig, train
     from memo_edge.training.evaluate import answer
-    from memo_edge.prompt import MemoryPrompt
+    from memo_edge.prompt import MemoryPrompt, is_idk
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(30))
@@ -143,6 +143,15 @@ def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
     got = answer(model, tok, prompt, [r["question"] for r in rows])
     trained = set(json.loads(ln)["question"] for ln in (out / "train_reflections.jsonl").read_text().splitlines())
     assert all(g == r["answer"] for g, r in zip(got, rows) if r["question"] in trained)
+    # Absent questions (people the corpus never names, asked like the trained ones) get "I don't know.", and the
+    # trained ones do not: the measured rates over the held-out fake-name pool, and three absent questions here.
+    assert prov["metrics"]["idk_rate"] >= 0.8 and prov["metrics"]["false_idk_rate"] <= 0.1, prov["metrics"]
+    absent = [
+        "Where was Zebulon Quaffe born?",
+        "Where was Ottoline Brackwater born?",
+        "In which town was Fenwick Ule born?",
+    ]
+    assert all(is_idk(a) for a in answer(model, tok, prompt, absent)), answer(model, tok, prompt, absent)
     # Same command again: up to date, no retraining.
     again = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
     assert again.get("up_to_date")
@@ -292,17 +301,27 @@ def test_prefetch_hands_over_batches_in_order_and_raises_the_builders_error():
 
 
 def test_declared_floors_are_the_ones_make_test_floor_installs():
+    """Every pin of `make test-floor` is the lower bound its extra ([train] or [export]) declares, and every
+    declared floor of those packages is pinned there."""
     import re
     import tomllib
 
     root = Path(__file__).resolve().parent.parent
-    train_deps = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]["train"]
-    floors = {
-        re.split("[<>=]", d)[0]: re.search(r">=([\d.]+)", d).group(1)
-        for d in train_deps
-        if re.split("[<>=]", d)[0] in ("torch", "transformers", "peft", "accelerate")
-    }
-    pins = dict(
-        p.split("==") for p in re.search(r"^FLOOR\s*:=\s*(.+)$", (root / "Makefile").read_text(), re.M).group(1).split()
-    )
-    assert {k: v.rstrip(".0") for k, v in floors.items()} == {k: v.rstrip(".0") for k, v in pins.items()}
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    makefile = (root / "Makefile").read_text().replace("\\\n", " ")
+    pins = dict(p.split("==") for p in re.search(r"^FLOOR\s*:=\s*(.+)$", makefile, re.M).group(1).split())
+    floors: dict[str, set[str]] = {}
+    for dep in extras["train"] + extras["export"]:
+        name = re.split("[<>=]", dep)[0]
+        if name in pins:
+            floors.setdefault(name, set()).add(re.search(r">=([\d.]+)", dep).group(1))
+
+    def norm(v: str) -> tuple:
+        parts = [int(x) for x in v.split(".")]
+        while parts and parts[-1] == 0:
+            parts.pop()
+        return tuple(parts)
+
+    assert set(floors) == set(pins), (set(floors), set(pins))
+    for name, declared in floors.items():
+        assert {norm(v) for v in declared} == {norm(pins[name])}, (name, declared, pins[name])
