@@ -66,6 +66,7 @@ def ask(
     import json
     import sys
 
+    from memo_edge.atomic import regular_target
     from memo_edge.errors import MemoError
     from memo_edge.runtime.ask import AskService
     from memo_edge.runtime.executives import from_config
@@ -80,12 +81,13 @@ def ask(
     if pack is None or question is None:
         raise MemoError('usage: memo ask PACK "QUESTION" (or memo ask --show-trace TRACE.jsonl)')
 
+    for out in (trace, profile):
+        if out is not None:
+            regular_target(out)  # refused before the pack loads: a device, FIFO or directory is never replaced
     seed = protocol_cfg.seed
     memory = Memory.load(pack, seed=seed, **load.engine_kwargs())
     executive = from_config(executive_cfg, threads=load.threads, seed=seed)
     service = AskService(memory, executive, protocol_cfg, protocol)
-    if trace is not None:
-        trace.unlink(missing_ok=True)
     tracer = Tracer(trace)
     streamed = []
 
