@@ -183,6 +183,9 @@ class Engine:
             raise PackError(f"{graph}: onnxruntime could not load it ({str(e).splitlines()[0]})") from None
         self.load_s = time.perf_counter() - t0
         self.tokenizer = Tokenizer.from_file(str(self.pack.path("tokenizer")))
+        # The most characters one token stands for (the longest vocabulary entry; a byte-level entry decodes to at
+        # most as many characters): a text longer than n times this is surely more than n tokens.
+        self.max_token_chars = max(map(len, self.tokenizer.get_vocab(with_added_tokens=True)), default=1)
         self._check_graph()
         # Packing several prompts into one prefill call is exact up to float rounding in the attention's sums; with
         # int8 activations (int4/int8 packs) such a rounding can flip a later token. False: one call per prompt,
@@ -233,6 +236,11 @@ class Engine:
     @property
     def context_length(self) -> int:
         return self.manifest.model.context_length
+
+    def surely_longer(self, text: str, tokens: int) -> bool:
+        """True when `text` cannot be `tokens` tokens or fewer, decided from its length alone: a megabyte prompt
+        is refused without being tokenized (which would take seconds and hundreds of MB)."""
+        return len(text) > tokens * self.max_token_chars
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids
@@ -312,6 +320,11 @@ class Engine:
         name: str = "prompt",
     ) -> Request:
         """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it."""
+        if isinstance(prompt, str) and self.surely_longer(prompt, self.context_length):
+            raise MemoError(
+                f"{name}: {len(prompt)} characters, surely more than the model's context of "
+                f"{self.context_length} tokens"
+            )
         ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
         if not ids:
             raise MemoError(f"{name}: empty after tokenization")

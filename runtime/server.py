@@ -456,6 +456,15 @@ class MemoServer:
             tuple(self.chat.stop + stop),
             self.chat.system_prefix(msgs),
         )
+        limit = min(self.cfg.max_prompt_tokens, self.engine.context_length)
+        if self.engine.surely_longer(job.prompt, limit):  # refused before the tokenizer sees a megabyte
+            raise ApiError(
+                400,
+                f"'messages': the prompt is {len(job.prompt)} characters, surely more than the {limit} tokens this "
+                "server accepts (memo serve --max-prompt-tokens)",
+                param="messages",
+                code="context_length_exceeded",
+            )
         if self.cfg.request_timeout_s:
             job.deadline = time.perf_counter() + self.cfg.request_timeout_s
         return job
@@ -570,7 +579,9 @@ class MemoServer:
         mode = req.protocol or self.cfg.protocol
         if mode not in MODES:
             raise ApiError(400, f"'protocol': expected one of {', '.join(MODES)}", param="protocol")
-        if len(self.engine.encode(req.question)) > self.cfg.max_tokens:
+        if self.engine.surely_longer(req.question, self.cfg.max_tokens) or (
+            len(self.engine.encode(req.question)) > self.cfg.max_tokens
+        ):
             raise ApiError(400, f"'question': longer than {self.cfg.max_tokens} tokens", param="question")
         try:
             ans = self.asker.ask(req.question, mode=mode)

@@ -215,6 +215,32 @@ def test_max_prompt_tokens_refuses_long_prompts(pack):
         assert srv.batcher.rows == 1
 
 
+def test_a_megabyte_prompt_is_refused_before_tokenizing(pack):
+    import gc
+
+    import psutil
+
+    cfg = ServerConfig(port=0, max_body_bytes=4 << 20)
+    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+        seen: list[int] = []  # lengths of the texts the tokenizer was given
+        encode = srv.engine.encode
+        srv.engine.encode = lambda text: seen.append(len(text)) or encode(text)
+        assert httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, "short"), timeout=30).status_code == 200
+        gc.collect()
+        before = psutil.Process().memory_info().rss
+        big = "Lumen Labs was founded by Ada Vell. " * 28_000  # ~1 MB
+        for _ in range(3):
+            r = httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, big), timeout=60)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded", r.text
+            assert r.json()["error"]["param"] == "messages"
+            a = httpx.post(srv.url + "/v1/memo/ask", json={"question": big, "protocol": "none"}, timeout=60)
+            assert a.status_code == 400 and a.json()["error"]["param"] == "question", a.text
+        gc.collect()
+        after = psutil.Process().memory_info().rss
+    assert max(seen) < 100_000, seen  # the megabyte never reached the tokenizer
+    assert after < before * 1.10, (before >> 20, after >> 20)
+
+
 def test_model_name_comes_from_the_manifest_not_the_folder(pack, tmp_path):
     import shutil
 
