@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from memo_edge.errors import ExecutiveError, MemoError
@@ -36,12 +37,21 @@ class AskService:
         mode: str | None = None,
         tracer: Tracer | None = None,
         on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Answer:
-        """One question; `on_text` receives the memory's answer as it is generated (mode none only)."""
+        """One question; `on_text` receives the memory's answer as it is generated (mode none only). Setting
+        `cancel` stops the run before its next executive or memory call (protocol.RunCancelled)."""
         mode = self.mode if mode is None else _checked(mode)
         executive = None if mode == "none" else self.executive
         return run_protocol(
-            question, self.memory, executive, mode=mode, config=self.config, tracer=tracer, on_text=on_text
+            question,
+            self.memory,
+            executive,
+            mode=mode,
+            config=self.config,
+            tracer=tracer,
+            on_text=on_text,
+            cancel=cancel,
         )
 
 

@@ -573,7 +573,7 @@ class MemoServer:
                 job.cancel()
 
     # ---- the MeMo protocol -------------------------------------------------------------------------------------
-    def ask(self, req: AskRequest) -> dict:
+    def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> dict:
         if not req.question.strip():
             raise ApiError(400, "'question': expected a non-empty string", param="question")
         mode = req.protocol or self.cfg.protocol
@@ -584,7 +584,7 @@ class MemoServer:
         ):
             raise ApiError(400, f"'question': longer than {self.cfg.max_tokens} tokens", param="question")
         try:
-            ans = self.asker.ask(req.question, mode=mode)
+            ans = self.asker.ask(req.question, mode=mode, cancel=cancel)
         except QueueFull as e:
             raise ApiError(
                 503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}
@@ -598,7 +598,9 @@ class MemoServer:
         out: list = []  # the answer, or the exception the run raised (kept out of the task group's ExceptionGroup)
         left = False
         # The run's memory calls go through Batcher.generate, which makes its own jobs: a client that leaves or a
-        # deadline stops the wait (the run finishes in its thread, bounded by the protocol's budgets).
+        # deadline stops the wait, and `cancel` stops the run in its thread before its next executive or memory
+        # call (a paid executive is not called for an answer nobody will read).
+        cancel = threading.Event()
         with anyio.move_on_after(self.cfg.request_timeout_s):
             async with anyio.create_task_group() as tg:
 
@@ -612,11 +614,15 @@ class MemoServer:
                 tg.start_soon(client_left)
                 try:
                     out.append(
-                        await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots, abandon_on_cancel=True)
+                        await anyio.to_thread.run_sync(
+                            self.ask, req, cancel, limiter=self._ask_slots, abandon_on_cancel=True
+                        )
                     )
                 except Exception as e:  # noqa: BLE001 - re-raised below, outside the task group
                     out.append(e)
                 tg.cancel_scope.cancel()
+        if not out:
+            cancel.set()  # the run is abandoned: it stops at its next call
         if left:
             return Response(status_code=499)  # nobody reads this
         if not out:

@@ -494,6 +494,39 @@ def test_memo_ask_has_a_deadline(pack):
             assert time.perf_counter() - t < 8
 
 
+def _slow_executive(calls: list[float]):
+    """A structured-protocol executive that takes 1 s a call and always asks one more new question."""
+
+    def script(body):
+        calls.append(time.perf_counter())
+        time.sleep(1.0)
+        q = {"question": f"What is fact {len(calls)} of Lumen Labs?"}
+        return json.dumps({"grounding_questions": [q], "decision": "continue", "sub_questions": [q]})
+
+    return script
+
+
+@pytest.mark.parametrize("gives_up", ["client leaves", "deadline"])
+def test_an_abandoned_memo_ask_stops_calling_the_executive(pack, gives_up):
+    calls: list[float] = []
+    with ScriptedServer(_slow_executive(calls)) as exe:
+        ex = OpenAIExecutive(exe.url, model="scripted", max_retries=0)
+        cfg = ServerConfig(port=0, protocol="structured", request_timeout_s=2.5 if gives_up == "deadline" else 300)
+        with MemoServer(Memory.load(pack, threads=2), cfg, executive=ex) as srv:
+            body = {"question": "Who founded Lumen Labs?"}
+            if gives_up == "deadline":
+                r = httpx.post(srv.url + "/v1/memo/ask", json=body, timeout=60)
+                assert r.status_code == 504
+            else:
+                with pytest.raises(httpx.TimeoutException):
+                    httpx.post(srv.url + "/v1/memo/ask", json=body, timeout=2.5)
+            gave_up, n = time.perf_counter(), len(calls)
+            assert n >= 1
+            time.sleep(5)  # an unchecked run would make ~4 more calls meanwhile (17 in its budgets)
+            later = [t for t in calls if t > gave_up]
+            assert len(later) <= 1, (n, len(calls))
+
+
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
     env = {**os.environ, "MEMO_TEST_KEY": "k"}
     p = subprocess.Popen(
