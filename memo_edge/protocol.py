@@ -63,7 +63,7 @@ class ProtocolConfig(BaseModel):
         "repair) before giving up; a call that fails outright (after the client's "
         "retries) gives up at once.",
     )
-    seed: int | None = Field(None, description="Seed for sampled replies (memory; a local:PACK executive too).")
+    seed: int | None = Field(None, ge=0, description="Seed for sampled replies (memory; a local:PACK executive too).")
 
 
 # ---- state ------------------------------------------------------------------------------------------------------

@@ -325,6 +325,8 @@ class Engine:
                 f"{name}: {len(prompt)} characters, surely more than the model's context of "
                 f"{self.context_length} tokens"
             )
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise MemoError(f"seed: {seed!r}: expected an integer >= 0")
         ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
         if not ids:
             raise MemoError(f"{name}: empty after tokenization")

@@ -127,7 +127,7 @@ class ChatRequest(_Strict):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0)  # numpy seeds its generators with non-negative integers only
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -152,6 +152,8 @@ REFUSALS = [
     ({"top_p": 0}, 400, "top_p"),
     ({"stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
     ({"seed": 1.5}, 400, "seed"),
+    ({"seed": -1, "temperature": 0.7}, 400, "seed"),
+    ({"seed": -1, "temperature": 0.7, "stream": True}, 400, "seed"),
     ({"stream_options": "x", "stream": True}, 400, "stream_options"),
     ({"stream_options": {"include_usage": True}}, 422, "stream_options"),
     ({"model": "gpt-4o"}, 404, "model"),
