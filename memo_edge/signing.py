@@ -149,6 +149,8 @@ def check_signature(root: Path, raw_manifest: bytes, trusted: list, shown: Path 
 
     try:
         doc = json.loads(sig_path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
         if doc.get("format") != SIG_FORMAT or doc.get("algorithm") != "ed25519":
             raise ValueError("unknown signature format")
         raw_pub = base64.b64decode(doc["public_key"], validate=True)
