@@ -16,6 +16,10 @@ from memo_edge.protocol import MODES, Answer, ProtocolConfig, run_protocol
 from memo_edge.tracing import Tracer
 
 
+class NoExecutive(MemoError):
+    """A protocol that needs an executive was asked for by name, and none is configured."""
+
+
 class AskService:
     """Answers questions from `memory` (anything with Memory.complete), driven by `executive` (an Executive or
     None: see runtime.executives.make_executive) in `mode` unless a call names another."""
@@ -40,8 +44,18 @@ class AskService:
         cancel: threading.Event | None = None,
     ) -> Answer:
         """One question; `on_text` receives the memory's answer as it is generated (mode none only). Setting
-        `cancel` stops the run before its next executive or memory call (protocol.RunCancelled)."""
-        mode = self.mode if mode is None else _checked(mode)
+        `cancel` stops the run before its next executive or memory call (protocol.RunCancelled).
+
+        `mode` None is the service's mode (which runs as none when there is no executive); a mode named here that
+        needs an executive, with none configured, is refused (NoExecutive), never quietly answered in mode none:
+        the same for `memo ask --protocol`, `/v1/memo/ask`'s "protocol" and MCP's `mode`."""
+        if mode is None:
+            mode = self.mode
+        elif _checked(mode) != "none" and self.executive is None:
+            raise NoExecutive(
+                f"protocol '{mode}': needs an executive LLM (--executive URL or local:PACK; MEMO_EXECUTIVE for "
+                "memo mcp), or ask with protocol 'none'"
+            )
         executive = None if mode == "none" else self.executive
         return run_protocol(
             question,

@@ -40,7 +40,7 @@ from memo_edge.errors import MemoError
 from memo_edge.pack import MANIFEST, Pack
 from memo_edge.protocol import MODES
 
-from .ask import AskService
+from .ask import AskService, NoExecutive
 from .batcher import Batcher, Cancelled, Job, QueueFull
 from .chat import ChatFormat, content_text
 from .config import ServerConfig
@@ -576,15 +576,16 @@ class MemoServer:
     def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> dict:
         if not req.question.strip():
             raise ApiError(400, "'question': expected a non-empty string", param="question")
-        mode = req.protocol or self.cfg.protocol
-        if mode not in MODES:
+        if req.protocol is not None and req.protocol not in MODES:
             raise ApiError(400, f"'protocol': expected one of {', '.join(MODES)}", param="protocol")
         if self.engine.surely_longer(req.question, self.cfg.max_tokens) or (
             len(self.engine.encode(req.question)) > self.cfg.max_tokens
         ):
             raise ApiError(400, f"'question': longer than {self.cfg.max_tokens} tokens", param="question")
         try:
-            ans = self.asker.ask(req.question, mode=mode, cancel=cancel)
+            ans = self.asker.ask(req.question, mode=req.protocol, cancel=cancel)
+        except NoExecutive as e:
+            raise ApiError(400, str(e), param="protocol", code="no_executive") from None
         except QueueFull as e:
             raise ApiError(
                 503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}

@@ -4,14 +4,18 @@ text never reach the terminal; a failed `memo keygen` leaves no empty key. Real 
 
 from __future__ import annotations
 
+import re
 import shutil
 
+import anyio
+import httpx
 import pytest
 from runtime_fixtures import varied_pack
 from test_cli_errors import assert_one_error, cli
 
 from memo_edge.errors import MemoError, PackError
 from memo_edge.runtime import Memory
+from memo_edge.runtime.server import MemoServer, ServerConfig
 
 
 @pytest.fixture(scope="module")
@@ -35,3 +39,33 @@ def test_a_malformed_signature_json_is_one_refusal(pack, tmp_path, doc):
     with pytest.raises(PackError, match="signature.json: unreadable"):
         Memory.load(copy, threads=2)
     assert_one_error(cli("ask", str(copy), "Who founded Lumen Labs?", "--executive", "none"), "signature.json")
+
+
+def test_a_named_protocol_without_an_executive_is_refused_the_same_everywhere(pack):
+    """`memo ask --protocol structured`, `/v1/memo/ask` {"protocol": "structured"} and MCP mode structured, with no
+    executive: one refusal with the same words, never a quiet answer in mode none."""
+    expected = "protocol 'structured': needs an executive LLM"
+    p = cli("ask", str(pack), "Who founded Lumen Labs?", "--executive", "none", "--protocol", "structured")
+    assert_one_error(p, expected)
+    p = cli("ask", str(pack), "Who founded Lumen Labs?", "--executive", "none", "--protocol", "single-turn")
+    assert_one_error(p, "protocol 'single-turn': needs an executive LLM")
+    ok = cli("ask", str(pack), "Who founded Lumen Labs?", "--executive", "none")  # the default needs none
+    assert ok.returncode == 0 and ok.stdout.strip(), ok.stderr
+
+    with MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, protocol="structured")) as srv:
+        r = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who?", "protocol": "structured"}, timeout=60)
+        plain = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who?"}, timeout=60)
+    assert r.status_code == 400 and r.json()["error"]["param"] == "protocol", r.text
+    assert expected in r.json()["error"]["message"]
+    assert plain.status_code == 200 and plain.json()["mode"] == "none"
+
+    pytest.importorskip("mcp")  # the [mcp] extra; the CLI and HTTP checks above run without it
+    from memo_edge.runtime.mcp_server import build_server  # here: needs the optional mcp package
+
+    mcp_server = build_server(Memory.load(pack, threads=2))
+
+    async def call():
+        return await mcp_server.call_tool("ask_memory", {"question": "Who?", "mode": "structured"})
+
+    with pytest.raises(Exception, match=re.escape(expected)):
+        anyio.run(call)

@@ -34,11 +34,12 @@ def ask(
     pack: Path = typer.Argument(None, help="Pack directory or .memopack file."),
     question: str = typer.Argument(None, help="The question to answer."),
     protocol: str = typer.Option(
-        "structured",
+        None,
         "--protocol",
         "-p",
-        help="structured (grounding -> entity pinning -> answer seeking -> final) or "
-        "single-turn (decompose once, ask once, answer). Ignored with --executive none.",
+        help="structured (grounding -> entity pinning -> answer seeking -> final), single-turn (decompose once, "
+        "ask once, answer) or none. Default: structured with an executive, none without (naming structured or "
+        "single-turn without an executive is refused).",
     ),
     trace: Path = typer.Option(None, "--trace", help="Write the run's trace (JSON lines) here and print it readably."),
     show_trace: Path = typer.Option(None, "--show-trace", help="Only print an existing trace file readably."),
@@ -87,7 +88,7 @@ def ask(
     seed = protocol_cfg.seed
     memory = Memory.load(pack, seed=seed, **load.engine_kwargs())
     executive = from_config(executive_cfg, threads=load.threads, seed=seed)
-    service = AskService(memory, executive, protocol_cfg, protocol)
+    service = AskService(memory, executive, protocol_cfg, protocol or "structured")
     tracer = Tracer(trace)
     streamed = []
 
@@ -101,7 +102,7 @@ def ask(
 
     live = stream and executive is None and not as_json
     try:
-        answer = service.ask(question, tracer=tracer, on_text=on_text if live else None)
+        answer = service.ask(question, mode=protocol, tracer=tracer, on_text=on_text if live else None)
     finally:
         tracer.close()
     if trace is not None:
