@@ -4,14 +4,17 @@ text never reach the terminal; a failed `memo keygen` leaves no empty key. Real 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 
 import anyio
 import httpx
 import pytest
+from openai_server import ScriptedServer
 from runtime_fixtures import varied_pack
 from test_cli_errors import assert_one_error, cli
+from test_executive_failures import memo as memo_process
 
 from memo_edge.errors import MemoError, PackError
 from memo_edge.runtime import Memory
@@ -69,3 +72,29 @@ def test_a_named_protocol_without_an_executive_is_refused_the_same_everywhere(pa
 
     with pytest.raises(Exception, match=re.escape(expected)):
         anyio.run(call)
+
+
+ESCAPES = "\x1b]0;pwned\x07\x1b[2K\x1b[31m\r\x9b1m"
+
+
+def test_terminal_escapes_from_model_text_never_reach_the_terminal(pack, tmp_path):
+    def script(body):
+        user = body["messages"][1]["content"]
+        if "Stage: GROUNDING" in user:
+            return json.dumps({"grounding_questions": [{"question": f"Who founded{ESCAPES} Lumen Labs?"}]})
+        return json.dumps({"final_answer": f"Ada{ESCAPES} Vell", "justification": f"memory{ESCAPES}"})
+
+    trace = tmp_path / "t.jsonl"
+    with ScriptedServer(script) as exe:
+        p = memo_process(
+            "ask", pack, "Who founded Lumen Labs?", "--executive", exe.url, "--protocol", "single-turn",
+            "--threads", "2", "--trace", trace,
+        )  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "Ada Vell" in p.stdout and "FINAL" in p.stderr  # the answer and the trace were printed, cleaned
+    for out in (p.stdout, p.stderr):
+        assert not any(c in out for c in "\x1b\x07\r\x9b"), repr(out[-500:])
+    assert "\\u001b" in trace.read_text()  # the file keeps what the executive wrote (JSON-escaped)
+    shown = memo_process("ask", "--show-trace", trace)
+    assert shown.returncode == 0 and "FINAL" in shown.stdout, shown.stderr
+    assert not any(c in shown.stdout for c in "\x1b\x07\r\x9b"), repr(shown.stdout[-500:])

@@ -73,7 +73,7 @@ def ask(
     from memo_edge.runtime.executives import from_config
     from memo_edge.runtime.memory import Memory
     from memo_edge.runtime.profile import Profile, latency_line
-    from memo_edge.runtime.trace_view import print_trace
+    from memo_edge.runtime.trace_view import print_trace, terminal_safe
     from memo_edge.tracing import Tracer
 
     if show_trace is not None:
@@ -97,7 +97,7 @@ def ask(
             text = text.lstrip()
         if text:
             streamed.append(text)
-            sys.stdout.write(text)
+            sys.stdout.write(terminal_safe(text))  # a lone ESC split from its sequence is dropped too
             sys.stdout.flush()
 
     live = stream and executive is None and not as_json
@@ -121,7 +121,7 @@ def ask(
     else:
         if streamed:
             print()
-        print(answer.final_answer)
+        print(terminal_safe(answer.final_answer))
     print(latency_line(answer, load_s=memory.engine.load_s), file=sys.stderr)
     if profile is not None:
         prof = Profile()
@@ -132,7 +132,7 @@ def ask(
     if answer.status == "fallback":
         # the answer above is the protocol's best guess without a working executive: say so, and exit 3
         print(
-            f"warning: the executive failed ({answer.error}); the answer is the protocol's fallback, not the "
+            f"warning: the executive failed ({terminal_safe(answer.error or '')}); the answer is the protocol's fallback, not the "
             "executive's (exit code 3)",
             file=sys.stderr,
         )
