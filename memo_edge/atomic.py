@@ -193,6 +193,34 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
         f.write(data)
 
 
+def create_new(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
+    """Create `path` with `data`, never replacing anything: written and fsynced under a temp name, then hard-linked
+    into place (which fails if the name exists), so `path` is complete or absent, even after a full disk or a kill.
+    An OSError names `path` (its `filename`), not the temp."""
+    target = Path(path).expanduser()
+    if os.path.lexists(target):
+        raise MemoError(f"{target}: already exists (refusing to overwrite it)")
+    parent = _check_parent_writable(target)
+    sweep_stale(parent, target.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=parent)
+    try:
+        os.fchmod(fd, mode & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, target)
+    except FileExistsError:
+        raise MemoError(f"{target}: already exists (refusing to overwrite it)") from None
+    except OSError as e:
+        e.filename = str(target)  # the CLI's one error line names the key, not the temp (a full disk included)
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return target
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
