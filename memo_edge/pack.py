@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .atomic import sweep_stale
+from .atomic import regular_target, sweep_stale
 from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
@@ -233,6 +233,7 @@ def finalize(root: Path, manifest: Manifest) -> Manifest:
 def zip_pack(root: Path, out: Path) -> Path:
     """Write a `.memopack` (stored, not deflated: ONNX weights barely compress and stored loads faster)."""
     read_manifest(root)
+    out = regular_target(out)  # like every output: a device, FIFO or directory refused, a symlink written through
     sweep_stale(out.parent, out.name)
     tmp = out.with_name(f".{out.name}.{os.getpid()}-zip.tmp")
     try:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
+from runtime_fixtures import varied_pack
 from test_cli_errors import assert_one_error, cli
 
 from memo_edge.atomic import atomic_dir, write_bytes, write_json, write_text
 from memo_edge.errors import MemoError
+from memo_edge.pack import zip_pack
 from memo_edge.tracing import Tracer
 
 DEMO = Path(__file__).resolve().parent.parent / "memo_edge" / "demo"
@@ -149,3 +152,16 @@ def test_synthesize_through_a_symlinked_output(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     assert link.is_symlink() and len(real.read_text().splitlines()) == 20
     assert (tmp_path / "r.card.json").is_file()
+
+
+def test_memopack_output_refuses_a_fifo_and_follows_a_link(tmp_path, tiny_dir):
+    pack = varied_pack(tiny_dir)[1]
+    fifo = tmp_path / "p.memopack"
+    os.mkfifo(fifo)
+    with pytest.raises(MemoError, match="is not a regular file"):
+        zip_pack(pack, fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    real, link = tmp_path / "real.memopack", tmp_path / "q.memopack"
+    link.symlink_to(real)
+    zip_pack(pack, link)
+    assert link.is_symlink() and zipfile.is_zipfile(real)
