@@ -262,11 +262,11 @@ def parse_pinning(obj: dict) -> dict:
         decision = "exhaust"
     else:
         raise ParseError(
-            f'\'decision\' must be "continue" or "exhaust" (got {obj.get("decision")!r}), with '
+            f'\'decision\' must be "continue" or "exhaust" (got {_shown(obj.get("decision"))}), with '
             "sub_questions, or entity_confirmed with confirmed_entity"
         )
     if word and word != decision:
-        fixed.append(f"decision {obj.get('decision')!r} read as {'confirm' if confirmed else decision!r}")
+        fixed.append(f"decision {_shown(obj.get('decision'))} read as {'confirm' if confirmed else decision!r}")
     out = {
         "entity_confirmed": confirmed,
         "confirmed_entity": entity,
@@ -300,10 +300,10 @@ def parse_seeking(obj: dict) -> dict:
         raise ParseError("decision \"continue\" needs non-empty 'sub_questions'")
     else:
         raise ParseError(
-            f'\'decision\' must be "continue" or "answer" (got {obj.get("decision")!r}), with '
+            f'\'decision\' must be "continue" or "answer" (got {_shown(obj.get("decision"))}), with '
             "'sub_questions' or 'answer'"
         )
-    fixed = [f"decision {obj.get('decision')!r} read as {decision!r}"] if word != decision else []
+    fixed = [f"decision {_shown(obj.get('decision'))} read as {decision!r}"] if word != decision else []
     return {
         "decision": decision,
         "sub_questions": subs,
@@ -366,6 +366,13 @@ REPAIR = (
 def _quote(obj: Any) -> str:
     # JSON-escape, then also escape angle brackets so quoted text can never close the <memory_data> block
     return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _shown(value: Any, n: int = 40) -> str:
+    """An executive-written value inside our own text (the repair prompt, warnings, Answer.error): clipped to `n`
+    characters and JSON-quoted with angle brackets escaped, so it can neither flood nor open/close a data block."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return _quote(_clip(text, n))
 
 
 def _clip(text: str, n: int) -> str:
