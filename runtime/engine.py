@@ -36,6 +36,10 @@ from .batch import Batch
 from .providers import choose_providers, default_threads, spinning_default
 from .sampling import pick
 
+# Each new token is checked against every stop string (and text that may begin one is held back): the work grows
+# with their length, so a stop string is at most this long (a 120,000-character one slowed every stream 3.6x).
+MAX_STOP_CHARS = 256
+
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
 PREFIX_CACHE_SIZE = 4
 MAX_BATCH = 32  # rows decoded together
@@ -333,6 +337,9 @@ class Engine:
         if len(ids) >= self.context_length:
             raise MemoError(f"{name}: {len(ids)} tokens; the model's context is {self.context_length}")
         stops = [s for s in (stop or []) if s]
+        for s in stops:
+            if len(s) > MAX_STOP_CHARS:
+                raise MemoError(f"stop: a stop string of {len(s)} characters; at most {MAX_STOP_CHARS} are allowed")
         stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
         stop_ids.update(self._single_token_ids(stops))
         max_new = max(0, min(int(max_new_tokens), self.context_length - len(ids)))

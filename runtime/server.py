@@ -44,6 +44,7 @@ from .ask import AskService, NoExecutive
 from .batcher import Batcher, Cancelled, Job, QueueFull
 from .chat import ChatFormat, content_text
 from .config import ServerConfig
+from .engine import MAX_STOP_CHARS
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -160,6 +161,8 @@ class ChatRequest(_Strict):
     def _stop(cls, v):
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop strings")
+        if any(len(s) > MAX_STOP_CHARS for s in ([v] if isinstance(v, str) else v or [])):
+            raise ValueError(f"a stop string is at most {MAX_STOP_CHARS} characters")
         return v
 
 

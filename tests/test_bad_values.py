@@ -98,3 +98,10 @@ def test_terminal_escapes_from_model_text_never_reach_the_terminal(pack, tmp_pat
     shown = memo_process("ask", "--show-trace", trace)
     assert shown.returncode == 0 and "FINAL" in shown.stdout, shown.stderr
     assert not any(c in shown.stdout for c in "\x1b\x07\r\x9b"), repr(shown.stdout[-500:])
+
+
+def test_a_long_stop_string_is_refused_by_the_engine(pack):
+    m = Memory.load(pack, threads=2)
+    with pytest.raises(MemoError, match="stop: a stop string of 120000 characters"):
+        m.engine.generate(["Who founded Lumen Labs?"], max_new_tokens=4, stop=["x" * 120_000])
+    assert m.engine.generate(["Who founded Lumen Labs?"], max_new_tokens=4, stop=["x" * 256])[0].text is not None

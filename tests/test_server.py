@@ -153,6 +153,8 @@ REFUSALS = [
     ({"stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
     ({"seed": 1.5}, 400, "seed"),
     ({"seed": -1, "temperature": 0.7}, 400, "seed"),
+    ({"stop": ["x" * 10_000] * 4}, 400, "stop"),
+    ({"stop": "x" * 257, "stream": True}, 400, "stop"),
     ({"seed": -1, "temperature": 0.7, "stream": True}, 400, "seed"),
     ({"stream_options": "x", "stream": True}, 400, "stream_options"),
     ({"stream_options": {"include_usage": True}}, 422, "stream_options"),
