@@ -41,16 +41,21 @@ MAX_RATIO = 100  # uncompressed / compressed per entry; weights barely compress,
 MAX_TOTAL_BYTES = 64 << 30
 
 
+# The longest context a manifest may claim: positions and KV buffers are sized by it (10**12 was a MemoryError,
+# 10**9 an 8 GB allocation); 1M tokens is past every small model a pack holds.
+MAX_CONTEXT = 1 << 20
+
+
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
     architecture: str
-    num_layers: int
-    hidden_size: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    vocab_size: int
-    context_length: int
+    num_layers: int = Field(ge=1, le=4096)
+    hidden_size: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    num_key_value_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
+    context_length: int = Field(ge=2, le=MAX_CONTEXT)
 
 
 class OnnxIO(BaseModel):

@@ -4,9 +4,11 @@ text never reach the terminal; a failed `memo keygen` leaves no empty key. Real 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
+from pathlib import Path
 
 import anyio
 import httpx
@@ -105,3 +107,44 @@ def test_a_long_stop_string_is_refused_by_the_engine(pack):
     with pytest.raises(MemoError, match="stop: a stop string of 120000 characters"):
         m.engine.generate(["Who founded Lumen Labs?"], max_new_tokens=4, stop=["x" * 120_000])
     assert m.engine.generate(["Who founded Lumen Labs?"], max_new_tokens=4, stop=["x" * 256])[0].text is not None
+
+
+def _edited_pack(pack: Path, tmp_path: Path, model: dict | None = None, tokenizer: bytes | None = None) -> Path:
+    """A copy of `pack` with manifest model fields changed and/or another tokenizer.json (its hash updated: this
+    is a pack built wrong, not a damaged one)."""
+    copy = Path(shutil.copytree(pack, tmp_path / "edited"))
+    m = json.loads((copy / "manifest.json").read_text())
+    m["model"].update(model or {})
+    if tokenizer is not None:
+        (copy / "tokenizer.json").write_bytes(tokenizer)
+        m["sha256"]["tokenizer.json"] = hashlib.sha256(tokenizer).hexdigest()
+    (copy / "manifest.json").write_text(json.dumps(m, indent=2))
+    return copy
+
+
+FOREIGN_TOKENIZER = json.dumps(
+    {
+        "version": "1.0",
+        "model": {"type": "WordLevel", "vocab": {f"w{i}": i for i in range(60_000)}, "unk_token": "w0"},
+        "pre_tokenizer": {"type": "Whitespace"},
+    }
+).encode()
+BAD_PACKS = {
+    "num_layers 0": ({"num_layers": 0}, None, "num_layers"),
+    "num_layers 1": ({"num_layers": 1}, None, "num_layers"),
+    "kv heads": ({"num_key_value_heads": 5}, None, "num_key_value_heads"),
+    "head_dim": ({"head_dim": 7}, None, "head_dim"),
+    "vocab_size": ({"vocab_size": 100}, None, "vocab_size"),
+    "context 10**12": ({"context_length": 10**12}, None, "context_length"),
+    "context 10**9": ({"context_length": 10**9}, None, "context_length"),
+    "empty tokenizer": ({}, b"", "tokenizer.json"),
+    "foreign tokenizer": ({}, FOREIGN_TOKENIZER, "tokenizer.json"),
+}
+
+
+@pytest.mark.parametrize("model,tokenizer,named", BAD_PACKS.values(), ids=BAD_PACKS.keys())
+def test_a_manifest_that_disagrees_with_the_model_is_one_refusal(pack, tmp_path, model, tokenizer, named):
+    bad = _edited_pack(pack, tmp_path, model, tokenizer)
+    with pytest.raises(PackError, match=named):
+        Memory.load(bad, threads=2)
+    assert_one_error(cli("ask", str(bad), "Who founded Lumen Labs?", "--executive", "none"), named)
