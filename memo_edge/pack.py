@@ -268,18 +268,36 @@ def _max_total() -> int:
         raise PackError(f"MEMO_PACK_MAX_BYTES={v!r}: expected a number of bytes") from None
 
 
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def _listed_files(zf: zipfile.ZipFile) -> set[str] | None:
+    """The names a zipped pack may hold: manifest.json, signature.json and every file the manifest lists. None when
+    the manifest cannot be read here (then the pack is refused when it is verified, and nothing is kept)."""
+    try:
+        info = zf.getinfo(MANIFEST)
+        if info.file_size > MAX_MANIFEST_BYTES or info.flag_bits & 0x1 or info.compress_type not in ZIP_METHODS:
+            return None
+        doc = json.loads(zf.read(info))
+        return {MANIFEST, SIGNATURE, *doc["sha256"], *doc["files"].values()}
+    except Exception:  # noqa: BLE001 - a hostile zip may fail any way (zlib, json, shapes): verification refuses it
+        return None
+
+
 def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
     """The zip's entries, refused before anything is written: escaping names, links, too many entries, too large
     in total, or compressed suspiciously well (a zip bomb)."""
     try:
         with zipfile.ZipFile(zpath) as zf:
             infos = zf.infolist()
+            listed = _listed_files(zf)
     except (zipfile.BadZipFile, OSError) as e:
         raise PackError(f"{zpath}: not a valid {SUFFIX} zip ({e})") from None
     if len(infos) > MAX_ENTRIES:
         raise PackError(f"{zpath}: {len(infos)} entries (a pack holds at most {MAX_ENTRIES}); refusing it")
     seen: set[str] = set()
-    total, cap = 0, _max_total()
+    total, inflated, packed, cap = 0, 0, 0, _max_total()
     for info in infos:
         name = info.filename
         pp = PurePosixPath(name)
@@ -293,7 +311,20 @@ def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
                 f"{zpath}: entry '{name}' expands {info.file_size / max(info.compress_size, 1):.0f}x "
                 f"(more than {MAX_RATIO}x: a zip bomb?); refusing it"
             )
+        if info.flag_bits & 0x1 or info.compress_type not in ZIP_METHODS:
+            why = "is encrypted" if info.flag_bits & 0x1 else f"uses compression method {info.compress_type}"
+            raise PackError(f"{zpath}: entry '{name}' {why} (a pack is stored or deflated); refusing it")
+        if listed is not None and not info.is_dir() and name not in listed:
+            raise PackError(f"{zpath}: entry '{name}' is not listed in {MANIFEST}; refusing it")
         total += info.file_size
+        if info.compress_type != zipfile.ZIP_STORED:
+            inflated += info.file_size
+            packed += info.compress_size
+    if inflated > (1 << 20) and inflated > MAX_RATIO * max(packed, 1):  # many small bombs, each under the entry check
+        raise PackError(
+            f"{zpath}: its compressed entries expand {inflated / max(packed, 1):.0f}x in all "
+            f"(more than {MAX_RATIO}x: a zip bomb?); refusing it"
+        )
     if total > cap:
         raise PackError(
             f"{zpath}: would extract {total / 1e9:.1f} GB (limit {cap / 1e9:.1f} GB; raise it with "
