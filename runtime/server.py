@@ -48,6 +48,7 @@ from .engine import MAX_STOP_CHARS
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_SHUTDOWN = object()  # put in a stream's token queue: end it now with an error event and [DONE]
 INLINE_PROMPT_CHARS = 4096  # longer prompts are tokenized in a worker thread, off the event loop
 ANY_HOST = ("0.0.0.0", "::", "")
 
@@ -346,6 +347,8 @@ class MemoServer:
         )
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._streams: set[asyncio.Queue] = set()  # token queues of the streams in flight (event-loop thread only)
+        self.uvicorn.before_cut = self._end_streams
 
     @property
     def url(self) -> str:
@@ -376,6 +379,12 @@ class MemoServer:
         if self._thread is not None:
             self._thread.join()
         self._finish()
+
+    def _end_streams(self) -> None:
+        """Just before shutdown's grace period ends: every stream still running ends with an error event and
+        [DONE] (a clean end the client can read), instead of being cut mid-stream by uvicorn."""
+        for q in list(self._streams):
+            q.put_nowait(_SHUTDOWN)
 
     def _finish(self) -> None:
         if self._stopped.is_set():
@@ -537,6 +546,7 @@ class MemoServer:
 
     async def _sse(self, job: Job, tokens: asyncio.Queue, rid: str, include_usage: bool):
         created = int(time.time())
+        self._streams.add(tokens)  # removed in the finally below
 
         def chunk(delta: dict | None, finish=None, **extra) -> bytes:
             obj = {
@@ -559,6 +569,12 @@ class MemoServer:
                     break
                 if text is None:
                     break
+                if text is _SHUTDOWN:
+                    job.cancel()
+                    err = ApiError(503, "the server is shutting down; ask again", "server_error", code="shutdown")
+                    yield b"data: " + json.dumps(error_body(503, str(err), err.kind, code=err.code)).encode() + b"\n\n"
+                    yield b"data: [DONE]\n\n"
+                    return
                 if text:
                     yield chunk({"content": text})
             err = _job_error(job)
@@ -572,6 +588,7 @@ class MemoServer:
                     yield chunk(None, usage=usage(job.result))
             yield b"data: [DONE]\n\n"
         finally:  # normal end, or the client went away (this generator is cancelled), or shutdown gave up on us
+            self._streams.discard(tokens)
             if not job.done.is_set():
                 job.cancel()
 
@@ -944,6 +961,13 @@ class _Uvicorn(uvicorn.Server):
     """uvicorn.Server that tells what it does on a signal (the CLI prints it) instead of logging."""
 
     on_signal = None
+    before_cut = None  # called in the event loop shortly before the graceful-shutdown timeout cancels requests
+
+    async def shutdown(self, sockets=None) -> None:
+        grace = self.config.timeout_graceful_shutdown
+        if grace is not None and self.before_cut is not None:
+            asyncio.get_running_loop().call_later(max(0.0, grace - min(1.0, grace / 2)), self.before_cut)
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig, frame) -> None:
         if self.on_signal is not None:

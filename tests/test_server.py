@@ -531,6 +531,35 @@ def test_an_abandoned_memo_ask_stops_calling_the_executive(pack, gives_up):
             assert len(later) <= 1, (n, len(calls))
 
 
+def test_a_stream_still_running_at_shutdown_ends_with_an_error_event_and_done(pack):
+    srv = MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, shutdown_timeout_s=2)).start()
+    gate = hold_worker(srv)  # the stream below waits for its first token through the whole shutdown
+    lines: list[str] = []
+    started = threading.Event()
+
+    def client():
+        body = chat(srv, max_tokens=64, stream=True)
+        with httpx.stream("POST", srv.url + "/v1/chat/completions", json=body, timeout=30) as r:
+            for line in r.iter_lines():
+                started.set()
+                if line:
+                    lines.append(line)
+
+    reader = threading.Thread(target=client)
+    reader.start()
+    assert started.wait(30)
+    stopper = threading.Thread(target=srv.stop)
+    t = time.perf_counter()
+    stopper.start()
+    reader.join(30)
+    gate.set()
+    stopper.join(30)
+    assert time.perf_counter() - t < 10
+    assert lines[-1] == "data: [DONE]", lines
+    err = json.loads(lines[-2].removeprefix("data: "))["error"]
+    assert err["code"] == "shutdown" and "shutting down" in err["message"]
+
+
 def test_memo_serve_cli_stops_cleanly_on_sigterm(pack):
     env = {**os.environ, "MEMO_TEST_KEY": "k"}
     p = subprocess.Popen(
