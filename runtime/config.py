@@ -89,7 +89,9 @@ class ServerConfig(BaseModel):
     )
     max_batch: int = Field(16, ge=1, description="Most requests decoded together in one batch.")
     max_queue: int = Field(256, ge=1, description="Queued requests beyond this get 503 + Retry-After.")
-    max_connections: int = Field(1024, ge=1, description="uvicorn answers 503 past this many connections.")
+    max_connections: int = Field(
+        1024, ge=1, description="Past this many connections: a JSON 503, and idle ones get 1 s to send a request."
+    )
     protocol: Mode = Field("structured", description="Default protocol for /v1/memo/ask.")
     cors_origins: tuple[str, ...] = Field(
         (),

@@ -338,7 +338,7 @@ class MemoServer:
                 access_log=False,
                 timeout_keep_alive=self.cfg.keep_alive_s,
                 timeout_graceful_shutdown=self.cfg.shutdown_timeout_s,
-                limit_concurrency=self.cfg.max_connections,
+                limit_concurrency=None,  # enforced by _Guard (a JSON 503) and _H11Policy (idle sockets make room)
                 h11_max_incomplete_event_size=self.cfg.max_header_bytes,
                 server_header=False,
                 headers=[("server", "memo-edge")],
@@ -817,6 +817,17 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        state = self.srv.uvicorn.server_state
+        if max(len(state.connections), len(state.tasks)) > self.cfg.max_connections:
+            e = ApiError(
+                503,
+                f"server busy: more than {self.cfg.max_connections} connections (memo serve --max-connections); "
+                "retry shortly",
+                "server_error",
+                code="too_many_connections",
+                headers={"Retry-After": "1", "Connection": "close"},
+            )
+            return await error_response(e)(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin")
         cors = origin is not None and self._origin_allowed(origin)
@@ -900,15 +911,23 @@ class _H11Policy(H11Protocol):
     protocol-level 400s (garbage request line, oversized headers, a bad Content-Length) in the API's JSON shape."""
 
     header_timeout_s = 10.0
+    max_connections: int | None = None
+    crowded_timeout_s = 1.0  # past max_connections, idle connections get this long to send a request
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self._arm()
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            # crowded: every connection waiting for a request (idle keep-alive, or connected and silent) gets a
+            # short deadline, so a flood of idle sockets cannot lock real clients out for header_timeout_s
+            for conn in list(self.connections):
+                if isinstance(conn, _H11Policy) and conn._header_timer is not None:
+                    conn._arm(self.crowded_timeout_s)
 
-    def _arm(self) -> None:
+    def _arm(self, timeout: float | None = None) -> None:
         self._disarm()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_timeout)
+        self._header_timer = self.loop.call_later(timeout or self.header_timeout_s, self._header_timeout)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -954,7 +973,9 @@ class _H11Policy(H11Protocol):
 
 
 def _protocol(cfg: ServerConfig) -> type[H11Protocol]:
-    return type("H11Policy", (_H11Policy,), {"header_timeout_s": cfg.header_timeout_s})
+    return type(
+        "H11Policy", (_H11Policy,), {"header_timeout_s": cfg.header_timeout_s, "max_connections": cfg.max_connections}
+    )
 
 
 class _Uvicorn(uvicorn.Server):
