@@ -96,7 +96,8 @@ def sweep_stale(parent: Path, name: str) -> list[Path]:
     return removed
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (reading it means setting it: set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -128,7 +129,7 @@ class AtomicFile:
         sweep_stale(parent, self.target.name)
         fd, self._tmp = tempfile.mkstemp(prefix=f".{self.target.name}.{os.getpid()}-", suffix=".tmp", dir=parent)
         try:
-            os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600
+            os.fchmod(fd, 0o666 & ~umask())  # mkstemp makes 0600
             self._f = os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"}))
         except BaseException:
             os.close(fd)
@@ -204,7 +205,7 @@ def create_new(path: str | os.PathLike, data: bytes, mode: int = 0o644) -> Path:
     sweep_stale(parent, target.name)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=parent)
     try:
-        os.fchmod(fd, mode & ~_umask())
+        os.fchmod(fd, mode & ~umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -247,7 +248,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
         raise MemoError(f"{target}: already exists (pass --overwrite to replace it)")
     sweep_stale(parent, target.name)  # what killed runs left behind (SIGKILL skips the cleanup below)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".partial", dir=parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the result should look like a normal mkdir
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; the result should look like a normal mkdir
     try:
         yield tmp
         if target.exists():

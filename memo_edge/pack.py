@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .atomic import regular_target, sweep_stale
+from .atomic import regular_target, sweep_stale, umask
 from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
@@ -227,7 +227,10 @@ def finalize(root: Path, manifest: Manifest) -> Manifest:
     """Hash every file under root (except the manifest and a signature) and write manifest.json. Call inside an
     atomic_dir; sign after this (signing.sign_pack), since the signature covers these exact bytes."""
     hashes = {}
+    mode = 0o666 & ~umask()
     for f in sorted(root.rglob("*")):
+        if f.is_file():
+            os.chmod(f, mode)  # a pack is meant to be shared: no file kept 0600 by the tool that wrote it
         if f.is_file() and f.relative_to(root).as_posix() not in (MANIFEST, SIGNATURE):
             hashes[f.relative_to(root).as_posix()] = sha256_file(f)
     manifest = manifest.model_copy(update={"sha256": hashes})
