@@ -140,6 +140,8 @@ def test_cli_outputs_refuse_a_fifo_and_dev_null(tmp_path):
             assert_one_error(p, str(target), "is not a regular file")
         p = cli("export", str(tmp_path / "no-ckpt"), "-o", str(target))
         assert_one_error(p, str(target))
+        p = cli("eval", str(tmp_path / "no-pack"), str(tmp_path / "no-questions.jsonl"), "-o", str(target))
+        assert_one_error(p, str(target), "is not a regular file")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and _is_char_device(DEV_NULL)
 
 
