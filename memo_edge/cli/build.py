@@ -28,13 +28,14 @@ BUILD_EXPORT = EXPORT.nested(
 @app.command("build")
 @config_options(BUILD_SYNTHESIS, BUILD_TRAIN, BUILD_EXPORT)
 def build_(
-    corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl). May come from --config instead."),
+    corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl/.pdf). May come from --config instead."),
     out: Path = typer.Option(None, "-o", "--out", help="Pack directory to write."),
     config: Path = typer.Option(
         None,
         "--config",
-        help="TOML build config: corpus, out, work_dir and [synthesis], "
-        "[train], [export] tables of the options below; flags win.",
+        # \[ : the help is rich markup, where a bare [synthesis] is a style tag and vanishes
+        help="TOML build config: corpus, out, work_dir and \\[synthesis], "
+        "\\[train], \\[export] tables of the options below; flags win.",
     ),
     work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
     *,
