@@ -196,3 +196,8 @@ def test_runtime_only_install_names_the_extra(tmp_path):
         line = assert_one_error(p, extra, "torch", "pip install")
         assert f"memo-edge{extra}" in line
     assert not (tmp_path / "ck").exists()
+
+
+def test_build_without_out_names_the_flag(tmp_path):
+    assert_one_error(cli("build", str(REPO / "memo_edge" / "demo" / "corpus")), "-o/--out")
+    assert_one_error(cli("build", "-o", str(tmp_path / "pack")), "CORPUS")
