@@ -201,3 +201,13 @@ def test_runtime_only_install_names_the_extra(tmp_path):
 def test_build_without_out_names_the_flag(tmp_path):
     assert_one_error(cli("build", str(REPO / "memo_edge" / "demo" / "corpus")), "-o/--out")
     assert_one_error(cli("build", "-o", str(tmp_path / "pack")), "CORPUS")
+
+
+def test_build_without_the_synthesis_extra_names_it(tmp_path):
+    """`memo build` parses the corpus with spaCy ([synth]) before it trains ([train]) and exports ([export])."""
+    no_spacy = RUNTIME_ONLY.replace("sys.modules['torch'] = None", "sys.modules['spacy'] = None")
+    p = memo("build", str(REPO / "memo_edge" / "demo" / "corpus"), "-o", str(tmp_path / "p"), code=no_spacy)
+    line = assert_one_error(p, "spacy", "pip install")
+    assert "memo-edge[synth,train,export]" in line
+    for p in run_all([("build", "c", "-o", str(tmp_path / "q")), ("demo",)], code=RUNTIME_ONLY):
+        assert "[synth,train,export]" in assert_one_error(p, "torch")

@@ -49,9 +49,18 @@ MODULE_EXTRA = {
     "gguf": "export",
     "pypdf": "pdf",
     "bm25s": "synth",
+    "spacy": "synth",
+    "lemminflect": "synth",
     "matplotlib": "plot",
 }
-VERB_EXTRA = {"train": "train", "merge": "train", "export": "export", "build": "train,export", "demo": "train,export"}
+# build and demo run the extractive generator (spaCy) before training and export.
+VERB_EXTRA = {
+    "train": "train",
+    "merge": "train",
+    "export": "export",
+    "build": "synth,train,export",
+    "demo": "synth,train,export",
+}
 
 
 def require_extra(verb: str, *modules: str) -> None:

@@ -44,7 +44,7 @@ def build_(
     export: dict,
 ):
     """Corpus -> reflections -> fine-tuned MEMORY model -> ONNX memory pack, resumable."""
-    require_extra("build", "torch", "transformers")
+    require_extra("build", "torch", "transformers", "spacy")
     # Imported here, not at the top: every verb module is imported for `memo --help`; build loads torch.
     from memo_edge.build import build
     from memo_edge.config import load_build_config
@@ -64,7 +64,7 @@ def demo(
     show: int = typer.Option(8, help="How many demo questions to print answers for."),
 ):
     """Build a pack from the shipped demo corpus, ask demo questions, print answers, latency and EM/F1."""
-    require_extra("demo", "torch", "transformers")
+    require_extra("demo", "torch", "transformers", "spacy")
     from memo_edge.demo_run import run_demo
 
     run_demo(out, base=base, precision=precision, show=show)
