@@ -81,6 +81,9 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     assert m.prompt.system == "You are the test memory."
     assert m.provenance["corpus_fingerprint"] == "abc123" and m.provenance["reflection_counts"] == {"direct": 6}
     assert m.provenance["base_model"] == "tiny-random" and "history" not in m.provenance
+    # a pack is shared: names, not the building machine's paths
+    assert m.provenance["reflections_path"] == "reflections.jsonl" and m.provenance["checkpoint"] == "checkpoint"
+    assert "/" not in json.dumps(m.provenance).replace("\\/", ""), m.provenance
     assert m.model.num_layers == 2 and m.model.hidden_size == 128 and m.model.num_key_value_heads == 2
     assert m.special_tokens.stop_token_ids == [2] and m.special_tokens.eos_token_id == 2
     assert m.providers_tested == ["CPUExecutionProvider"]
