@@ -211,3 +211,9 @@ def test_build_without_the_synthesis_extra_names_it(tmp_path):
     assert "memo-edge[synth,train,export]" in line
     for p in run_all([("build", "c", "-o", str(tmp_path / "q")), ("demo",)], code=RUNTIME_ONLY):
         assert "[synth,train,export]" in assert_one_error(p, "torch")
+
+
+def test_bare_memo_and_memo_models_print_the_help_once():
+    for p in run_all([(), ("models",)]):
+        assert (p.stdout + p.stderr).count("Usage:") == 1, p.stdout + p.stderr
+        assert_one_error(p, "missing command")

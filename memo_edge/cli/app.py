@@ -117,7 +117,9 @@ def _usage_line(e) -> str:
 def _missing_command(e) -> str:
     """Bare `memo` / `memo models`: show the help, then say what is missing in one line."""
     ctx = e.ctx
-    print(ctx.get_help(), file=sys.stderr)
+    help_text = e.format_message()  # built by ctx.get_help(), which typer's rich help already printed (then "")
+    if help_text.strip():
+        print(help_text, file=sys.stderr)
     names = ", ".join(ctx.command.list_commands(ctx))
     return f"{ctx.command_path}: missing command (expected one of: {names})"
 
