@@ -161,6 +161,11 @@ def read_manifest(root: Path) -> Manifest:
 def read_manifest_bytes(root: Path) -> tuple[Manifest, bytes]:
     mpath = root / MANIFEST
     if not mpath.is_file():
+        if (root / "config.json").is_file():  # what memo train writes: the step before a pack
+            raise PackError(
+                f"{root}: a model checkpoint, not a memory pack (no {MANIFEST}); make a pack from it with "
+                f"`memo export {root} -o PACK`"
+            )
         raise PackError(f"{mpath}: missing (not a memory pack, or an incomplete one)")
     data = mpath.read_bytes()
     try:

@@ -217,3 +217,11 @@ def test_bare_memo_and_memo_models_print_the_help_once():
     for p in run_all([(), ("models",)]):
         assert (p.stdout + p.stderr).count("Usage:") == 1, p.stdout + p.stderr
         assert_one_error(p, "missing command")
+
+
+def test_a_checkpoint_where_a_pack_is_expected_points_to_memo_export(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model_type": "llama"}')
+    for args in (("ask", str(ckpt), "Who?"), ("serve", str(ckpt))):
+        assert_one_error(cli(*args), str(ckpt), "checkpoint, not a memory pack", "memo export")
