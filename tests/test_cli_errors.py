@@ -225,3 +225,8 @@ def test_a_checkpoint_where_a_pack_is_expected_points_to_memo_export(tmp_path):
     (ckpt / "config.json").write_text('{"model_type": "llama"}')
     for args in (("ask", str(ckpt), "Who?"), ("serve", str(ckpt))):
         assert_one_error(cli(*args), str(ckpt), "checkpoint, not a memory pack", "memo export")
+
+
+def test_a_build_that_fails_on_a_missing_corpus_leaves_no_empty_work_dir(tmp_path):
+    assert_one_error(cli("build", str(tmp_path / "no-corpus"), "-o", str(tmp_path / "pack")), "no-corpus")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
