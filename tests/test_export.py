@@ -278,3 +278,13 @@ def test_fp32_parity_tolerates_only_near_ties(tiny_dir):
     assert near_tie({"equal": False, "torch_top2_margin": 1e-5})
     assert not near_tie({"equal": False, "torch_top2_margin": 0.5})
     assert not near_tie({"equal": True})
+
+
+def test_the_export_prints_its_recall_figures(ckpt, tmp_path, capsys):
+    from memo_edge.export import export_pack  # as the other tests here: the [export] extra is imported late
+
+    export_pack(ckpt, tmp_path / "pack", precision="fp32", heldout=6, progress=True)
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "recall on 6 sampled training reflections:" in ln)
+    assert "EM " in line and "F1 " in line and "(fp32)" in line, err[-2000:]
+    assert "held-out" not in err
