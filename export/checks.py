@@ -73,7 +73,9 @@ def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_
     prompts = [m.prompt.render(r.question) for r in held]
     golds = [r.answer for r in held]
     onnx_answers: list[str] = []
-    with rep.bar(f"recall on {len(held)} held-out reflections, ONNX {cfg.precision}", len(held)) as adv:
+    # the reflections the memory was trained on (sampled): does the pack still know what training taught it?
+    what = f"recall on {len(held)} sampled training reflections"
+    with rep.bar(f"{what}, ONNX {cfg.precision}", len(held)) as adv:
         for i in range(0, len(prompts), BATCH):
             chunk = prompts[i : i + BATCH]
             outs = engine.generate(
@@ -87,11 +89,17 @@ def _recall(engine, ref: TorchReference, held: list, cfg: ExportConfig, m, stop_
             adv(len(chunk))
     out = {"n": len(held), "seed": cfg.heldout_seed, cfg.precision: recall(onnx_answers, golds)}
     if cfg.precision != "fp32":
-        with rep.bar(f"recall on {len(held)} held-out reflections, torch fp32 (batched)", len(held)) as adv:
+        with rep.bar(f"{what}, torch fp32 (batched)", len(held)) as adv:
             raw = ref.answers(prompts, RECALL_MAX_NEW, stop_ids, progress=adv)
         torch_answers = [cut_at_stops(a, m.prompt.stop) for a in raw]
         out["fp32"] = recall(torch_answers, golds)
         out["agreement_with_fp32"] = sum(a == b for a, b in zip(onnx_answers, torch_answers)) / len(held)
+    got = out[cfg.precision]
+    line = f"   {what}: EM {got['em']:.2f} / F1 {got['f1']:.2f} ({cfg.precision})"
+    if "fp32" in out and cfg.precision != "fp32":
+        line += f", EM {out['fp32']['em']:.2f} / F1 {out['fp32']['f1']:.2f} (torch fp32)"
+        line += f", {out['agreement_with_fp32']:.0%} identical answers"
+    rep.log(line)
     return out
 
 

@@ -35,7 +35,7 @@ class ExportConfig(BaseModel):
     verify: bool = Field(
         True,
         description="Check fp32 greedy parity with torch and measure recall of int8/int4 vs "
-        "fp32 on held-out reflections; results go into the manifest.",
+        "fp32 on sampled training reflections; results go into the manifest.",
     )
     reflections: Path | None = Field(
         None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -87,9 +88,22 @@ def special_tokens(ckpt: Checkpoint, prompt: MemoryPrompt) -> SpecialTokens:
     )
 
 
-def provenance(ckpt: Checkpoint) -> dict[str, Any]:
+def _names_not_paths(value: Any) -> Any:
+    """Absolute local paths in provenance reduced to their last component, all the way down: a pack is shared,
+    and the folders of the machine that built it are nobody else's business (nor valid anywhere else)."""
+    if isinstance(value, dict):
+        return {k: _names_not_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_names_not_paths(v) for v in value]
+    if isinstance(value, str) and len(value) > 1 and (os.path.isabs(value) or value.startswith("~")):
+        return Path(value).name or value
+    return value
+
+
+def provenance(ckpt: Checkpoint, shareable: bool = True) -> dict[str, Any]:
     """memo_train.json as written by training (base, corpus fingerprint, counts by type, config, metrics),
-    minus its per-epoch history, which stays in the checkpoint's metrics.jsonl."""
+    minus its per-epoch history, which stays in the checkpoint's metrics.jsonl. `shareable` (what the manifest
+    gets): names instead of absolute paths."""
     path = ckpt.root / TRAIN_FILE
     prov: dict[str, Any] = {}
     if path.is_file():
@@ -104,7 +118,7 @@ def provenance(ckpt: Checkpoint) -> dict[str, Any]:
         "base_model", prov.get("base") or ckpt.config.get("_name_or_path") or ckpt.config.get("_model_name_or_path")
     )
     prov["checkpoint"] = str(ckpt.root.resolve())
-    return prov
+    return _names_not_paths(prov) if shareable else prov
 
 
 def reflections_path(ckpt: Checkpoint, explicit: Path | None) -> Path | None:
@@ -114,7 +128,7 @@ def reflections_path(ckpt: Checkpoint, explicit: Path | None) -> Path | None:
         return Path(explicit)
     if (ckpt.root / "train_reflections.jsonl").is_file():
         return ckpt.root / "train_reflections.jsonl"
-    prov = provenance(ckpt)
+    prov = provenance(ckpt, shareable=False)  # the paths themselves: this looks for the file
     for key in ("reflections_path", "reflections"):
         v = prov.get(key)
         if isinstance(v, str):

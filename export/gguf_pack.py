@@ -113,7 +113,7 @@ def _verify(root: Path, ckpt: Checkpoint, cfg: ExportConfig, m: Manifest, rep: R
     if held:
         qs = [m.prompt.render(r.question) for r in held]
         golds = [r.answer for r in held]
-        with rep.step(f"recall on {len(held)} held-out reflections, llama.cpp {cfg.precision} and torch fp32"):
+        with rep.step(f"recall on {len(held)} sampled training reflections, llama.cpp {cfg.precision} and torch fp32"):
             ours = [cut_at_stops(c.text, m.prompt.stop) for c in runner.generate(qs, RECALL_MAX_NEW, sorted(stop_ids))]
             theirs = [cut_at_stops(a, m.prompt.stop) for a in ref.answers(qs, RECALL_MAX_NEW, stop_ids)]
         out["recall"] = {

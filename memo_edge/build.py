@@ -47,6 +47,17 @@ def exporting_key(cfg: BuildConfig, checkpoint_sha: str) -> dict:
 
 
 def build(cfg: BuildConfig, log=print, progress: bool = True) -> Path:
+    created = not cfg.work.exists()
+    try:
+        return _build(cfg, log, progress)
+    except BaseException:
+        # a build that failed before writing anything (a missing corpus, an unknown base) leaves no empty work dir
+        if created and cfg.work.is_dir() and not any(cfg.work.iterdir()):
+            cfg.work.rmdir()
+        raise
+
+
+def _build(cfg: BuildConfig, log, progress: bool) -> Path:
     ensure_dir(cfg.work)
     ensure_dir(cfg.out.parent)
     resolve_model(cfg.base)  # fail on an unknown base before any work; pulls a known one on first use

@@ -72,6 +72,10 @@ class BuildConfig(BaseModel):
         return self.export.precision
 
 
+# A required field that is missing, named the way the user gives it.
+MISSING_HINTS = {"corpus": "CORPUS (the corpus folder argument)", "out": "-o/--out PACK_DIR"}
+
+
 def load_build_config(path: Path | None, **overrides: Any) -> BuildConfig:
     """TOML file + overrides (the flags given): top-level values that are not None win, and each table's given
     fields are laid over the file's table."""
@@ -96,4 +100,6 @@ def load_build_config(path: Path | None, **overrides: Any) -> BuildConfig:
         msg = str(err["msg"]).removeprefix("Value error, ")
         given = len(err["loc"]) == 2 and err["loc"][1] in (overrides.get(err["loc"][0]) or {})
         where = f"--{field.replace('_', '-')}" if given else f"{path or 'build config'}: field '{field}'"
+        if err["type"] == "missing" and field in MISSING_HINTS:  # say how to give it: a flag, or the file's key
+            where, msg = f"{MISSING_HINTS[field]} (or `{field} = ...` in --config)", "required"
         raise MemoError(f"{where}: {msg}") from None

@@ -23,14 +23,24 @@ class ReplyError(ValueError):
     """A reply that holds no JSON object of the expected shape (the caller re-asks)."""
 
 
-def _candidates(text: str) -> Iterator[str]:
-    for m in _FENCE.finditer(text):
-        yield m.group(1)
-    # every balanced {...} span, outermost first, scanning with a string-aware brace counter
-    for start in [i for i, ch in enumerate(text) if ch == "{"]:
-        depth, in_str, esc = 0, False, False
-        for j in range(start, len(text)):
-            ch = text[j]
+# Every scan below is linear in the reply: a hostile or broken reply (20,000 `{`, 5,000 `<think>`) costs
+# milliseconds, never seconds. Replies nested deeper than this are not JSON anyone meant: json-repair is not run on
+# them (it recurses, raises RecursionError/ValueError, and spends ~0.1 ms per level).
+MAX_DEPTH = 64
+MAX_SPANS = 256  # brace spans tried per reply (each is parsed; a real reply holds a handful)
+
+
+class _Scan:
+    """One string-aware pass over the reply: every balanced {...} span (start, end) and the deepest nesting.
+    Quotes count only inside braces, so prose quotes around an object do not hide it."""
+
+    def __init__(self, text: str):
+        self.spans: list[tuple[int, int]] = []
+        self.max_depth = 0
+        opened: list[int] = []  # positions of the `{` still open
+        brackets = 0  # `[` open inside the current object, for the depth bound only
+        in_str = esc = False
+        for j, ch in enumerate(text):
             if in_str:
                 if esc:
                     esc = False
@@ -38,15 +48,28 @@ def _candidates(text: str) -> Iterator[str]:
                     esc = True
                 elif ch == '"':
                     in_str = False
+            elif ch == "{":
+                opened.append(j)
+                self.max_depth = max(self.max_depth, len(opened) + brackets)
+            elif ch == "[":
+                brackets += 1
+                self.max_depth = max(self.max_depth, len(opened) + brackets)
+            elif ch == "]":
+                brackets = max(brackets - 1, 0)
+            elif not opened:
+                continue
             elif ch == '"':
                 in_str = True
-            elif ch == "{":
-                depth += 1
             elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    yield text[start : j + 1]
-                    break
+                self.spans.append((opened.pop(), j + 1))
+        self.spans.sort()  # outermost first, in the order they start
+
+
+def _candidates(text: str, scan: _Scan) -> Iterator[str]:
+    for m in _FENCE.finditer(text):
+        yield m.group(1)
+    for start, end in scan.spans[:MAX_SPANS]:
+        yield text[start:end]
 
 
 def _loads(s: str):
@@ -54,30 +77,43 @@ def _loads(s: str):
     for attempt in (s, _TRAILING_COMMA.sub(r"\1", s)):
         try:
             return json.loads(attempt)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: nesting deeper than the C stack allows
             continue
     return None
 
 
-_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+def _strip_think(text: str) -> str:
+    """Drop <think>...</think> blocks (case-insensitive), in one pass (a regex with .*? is quadratic on a reply
+    of many unclosed <think>)."""
+    low = text.lower()
+    out, i = [], 0
+    while (a := low.find("<think>", i)) != -1 and (b := low.find("</think>", a + 7)) != -1:
+        out.append(text[i:a])
+        i = b + len("</think>")
+    out.append(text[i:])
+    return "".join(out)
 
 
 def _objects(text: str) -> Iterator[dict]:
     """Every JSON object in the reply, most likely first: the whole reply, fenced blocks, brace spans, and only
     then what json-repair makes of the reply."""
-    text = _THINK.sub("", text)  # reasoning models think out loud before answering
+    text = _strip_think(text)  # reasoning models think out loud before answering
+    scan = _Scan(text)
     found = False
     whole = _loads(text)
     if isinstance(whole, dict):
         found = True
         yield whole
-    for candidate in _candidates(text):
+    for candidate in _candidates(text, scan):
         obj = _loads(candidate)
         if isinstance(obj, dict):
             found = True
             yield obj
-    if not found:
-        repaired = json_repair.loads(text)
+    if not found and scan.max_depth <= MAX_DEPTH:
+        try:
+            repaired = json_repair.loads(text)
+        except (ValueError, RecursionError):  # what it raises on input it cannot mend: no object, not a crash
+            return
         yield from (
             obj for obj in (repaired if isinstance(repaired, list) else [repaired]) if isinstance(obj, dict) and obj
         )

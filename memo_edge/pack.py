@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .atomic import sweep_stale
+from .atomic import regular_target, sweep_stale, umask
 from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
@@ -41,16 +41,21 @@ MAX_RATIO = 100  # uncompressed / compressed per entry; weights barely compress,
 MAX_TOTAL_BYTES = 64 << 30
 
 
+# The longest context a manifest may claim: positions and KV buffers are sized by it (10**12 was a MemoryError,
+# 10**9 an 8 GB allocation); 1M tokens is past every small model a pack holds.
+MAX_CONTEXT = 1 << 20
+
+
 class ModelInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
     architecture: str
-    num_layers: int
-    hidden_size: int
-    num_attention_heads: int
-    num_key_value_heads: int
-    head_dim: int
-    vocab_size: int
-    context_length: int
+    num_layers: int = Field(ge=1, le=4096)
+    hidden_size: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    num_key_value_heads: int = Field(ge=1)
+    head_dim: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
+    context_length: int = Field(ge=2, le=MAX_CONTEXT)
 
 
 class OnnxIO(BaseModel):
@@ -156,6 +161,11 @@ def read_manifest(root: Path) -> Manifest:
 def read_manifest_bytes(root: Path) -> tuple[Manifest, bytes]:
     mpath = root / MANIFEST
     if not mpath.is_file():
+        if (root / "config.json").is_file():  # what memo train writes: the step before a pack
+            raise PackError(
+                f"{root}: a model checkpoint, not a memory pack (no {MANIFEST}); make a pack from it with "
+                f"`memo export {root} -o PACK`"
+            )
         raise PackError(f"{mpath}: missing (not a memory pack, or an incomplete one)")
     data = mpath.read_bytes()
     try:
@@ -222,7 +232,10 @@ def finalize(root: Path, manifest: Manifest) -> Manifest:
     """Hash every file under root (except the manifest and a signature) and write manifest.json. Call inside an
     atomic_dir; sign after this (signing.sign_pack), since the signature covers these exact bytes."""
     hashes = {}
+    mode = 0o666 & ~umask()
     for f in sorted(root.rglob("*")):
+        if f.is_file():
+            os.chmod(f, mode)  # a pack is meant to be shared: no file kept 0600 by the tool that wrote it
         if f.is_file() and f.relative_to(root).as_posix() not in (MANIFEST, SIGNATURE):
             hashes[f.relative_to(root).as_posix()] = sha256_file(f)
     manifest = manifest.model_copy(update={"sha256": hashes})
@@ -233,6 +246,7 @@ def finalize(root: Path, manifest: Manifest) -> Manifest:
 def zip_pack(root: Path, out: Path) -> Path:
     """Write a `.memopack` (stored, not deflated: ONNX weights barely compress and stored loads faster)."""
     read_manifest(root)
+    out = regular_target(out)  # like every output: a device, FIFO or directory refused, a symlink written through
     sweep_stale(out.parent, out.name)
     tmp = out.with_name(f".{out.name}.{os.getpid()}-zip.tmp")
     try:
@@ -262,18 +276,36 @@ def _max_total() -> int:
         raise PackError(f"MEMO_PACK_MAX_BYTES={v!r}: expected a number of bytes") from None
 
 
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+MAX_MANIFEST_BYTES = 16 << 20
+
+
+def _listed_files(zf: zipfile.ZipFile) -> set[str] | None:
+    """The names a zipped pack may hold: manifest.json, signature.json and every file the manifest lists. None when
+    the manifest cannot be read here (then the pack is refused when it is verified, and nothing is kept)."""
+    try:
+        info = zf.getinfo(MANIFEST)
+        if info.file_size > MAX_MANIFEST_BYTES or info.flag_bits & 0x1 or info.compress_type not in ZIP_METHODS:
+            return None
+        doc = json.loads(zf.read(info))
+        return {MANIFEST, SIGNATURE, *doc["sha256"], *doc["files"].values()}
+    except Exception:  # noqa: BLE001 - a hostile zip may fail any way (zlib, json, shapes): verification refuses it
+        return None
+
+
 def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
     """The zip's entries, refused before anything is written: escaping names, links, too many entries, too large
     in total, or compressed suspiciously well (a zip bomb)."""
     try:
         with zipfile.ZipFile(zpath) as zf:
             infos = zf.infolist()
+            listed = _listed_files(zf)
     except (zipfile.BadZipFile, OSError) as e:
         raise PackError(f"{zpath}: not a valid {SUFFIX} zip ({e})") from None
     if len(infos) > MAX_ENTRIES:
         raise PackError(f"{zpath}: {len(infos)} entries (a pack holds at most {MAX_ENTRIES}); refusing it")
     seen: set[str] = set()
-    total, cap = 0, _max_total()
+    total, inflated, packed, cap = 0, 0, 0, _max_total()
     for info in infos:
         name = info.filename
         pp = PurePosixPath(name)
@@ -287,7 +319,20 @@ def _checked_entries(zpath: Path) -> list[zipfile.ZipInfo]:
                 f"{zpath}: entry '{name}' expands {info.file_size / max(info.compress_size, 1):.0f}x "
                 f"(more than {MAX_RATIO}x: a zip bomb?); refusing it"
             )
+        if info.flag_bits & 0x1 or info.compress_type not in ZIP_METHODS:
+            why = "is encrypted" if info.flag_bits & 0x1 else f"uses compression method {info.compress_type}"
+            raise PackError(f"{zpath}: entry '{name}' {why} (a pack is stored or deflated); refusing it")
+        if listed is not None and not info.is_dir() and name not in listed:
+            raise PackError(f"{zpath}: entry '{name}' is not listed in {MANIFEST}; refusing it")
         total += info.file_size
+        if info.compress_type != zipfile.ZIP_STORED:
+            inflated += info.file_size
+            packed += info.compress_size
+    if inflated > (1 << 20) and inflated > MAX_RATIO * max(packed, 1):  # many small bombs, each under the entry check
+        raise PackError(
+            f"{zpath}: its compressed entries expand {inflated / max(packed, 1):.0f}x in all "
+            f"(more than {MAX_RATIO}x: a zip bomb?); refusing it"
+        )
     if total > cap:
         raise PackError(
             f"{zpath}: would extract {total / 1e9:.1f} GB (limit {cap / 1e9:.1f} GB; raise it with "

@@ -17,6 +17,7 @@ this module imports nothing from the runtime.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -62,7 +63,7 @@ class ProtocolConfig(BaseModel):
         "repair) before giving up; a call that fails outright (after the client's "
         "retries) gives up at once.",
     )
-    seed: int | None = Field(None, description="Seed for sampled replies (memory; a local:PACK executive too).")
+    seed: int | None = Field(None, ge=0, description="Seed for sampled replies (memory; a local:PACK executive too).")
 
 
 # ---- state ------------------------------------------------------------------------------------------------------
@@ -261,11 +262,11 @@ def parse_pinning(obj: dict) -> dict:
         decision = "exhaust"
     else:
         raise ParseError(
-            f'\'decision\' must be "continue" or "exhaust" (got {obj.get("decision")!r}), with '
+            f'\'decision\' must be "continue" or "exhaust" (got {_shown(obj.get("decision"))}), with '
             "sub_questions, or entity_confirmed with confirmed_entity"
         )
     if word and word != decision:
-        fixed.append(f"decision {obj.get('decision')!r} read as {'confirm' if confirmed else decision!r}")
+        fixed.append(f"decision {_shown(obj.get('decision'))} read as {'confirm' if confirmed else decision!r}")
     out = {
         "entity_confirmed": confirmed,
         "confirmed_entity": entity,
@@ -299,10 +300,10 @@ def parse_seeking(obj: dict) -> dict:
         raise ParseError("decision \"continue\" needs non-empty 'sub_questions'")
     else:
         raise ParseError(
-            f'\'decision\' must be "continue" or "answer" (got {obj.get("decision")!r}), with '
+            f'\'decision\' must be "continue" or "answer" (got {_shown(obj.get("decision"))}), with '
             "'sub_questions' or 'answer'"
         )
-    fixed = [f"decision {obj.get('decision')!r} read as {decision!r}"] if word != decision else []
+    fixed = [f"decision {_shown(obj.get('decision'))} read as {decision!r}"] if word != decision else []
     return {
         "decision": decision,
         "sub_questions": subs,
@@ -365,6 +366,13 @@ REPAIR = (
 def _quote(obj: Any) -> str:
     # JSON-escape, then also escape angle brackets so quoted text can never close the <memory_data> block
     return json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+def _shown(value: Any, n: int = 40) -> str:
+    """An executive-written value inside our own text (the repair prompt, warnings, Answer.error): clipped to `n`
+    characters and JSON-quoted with angle brackets escaped, so it can neither flood nor open/close a data block."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return _quote(_clip(text, n))
 
 
 def _clip(text: str, n: int) -> str:
@@ -435,8 +443,22 @@ def _messages(state: State, cfg: ProtocolConfig, instruction: str) -> list[dict]
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
+class RunCancelled(Exception):
+    """The caller gave up on the run (set its `cancel` event): it stopped before its next executive or memory call.
+    Nobody waits for its answer (a client that left, a deadline that fired), so none is made."""
+
+
 class _Run:
-    def __init__(self, question: str, memory, executive, cfg: ProtocolConfig, tracer: Tracer):
+    def __init__(
+        self,
+        question: str,
+        memory,
+        executive,
+        cfg: ProtocolConfig,
+        tracer: Tracer,
+        cancel: threading.Event | None = None,
+    ):
+        self.cancel = cancel
         self.state = State(question=question.strip())
         self.memory = memory
         self.executive = executive
@@ -444,6 +466,12 @@ class _Run:
         self.tr = tracer
         self.status = "ok"
         self.error: str | None = None  # the last executive failure, reported with status "fallback"
+
+    def check_cancelled(self, stage: str) -> None:
+        """Called before every executive and memory call: an abandoned run spends nothing more."""
+        if self.cancel is not None and self.cancel.is_set():
+            self.tr.event(stage, "cancelled", reason="the caller gave up on this run")
+            raise RunCancelled(f"{stage}: the run was cancelled")
 
     @property
     def failing(self) -> bool:
@@ -457,6 +485,7 @@ class _Run:
         if self.failing:
             return None
         for attempt in range(self.cfg.json_repairs + 1):
+            self.check_cancelled(stage)
             self.state.exec_calls += 1
             t_call = self.tr.now()
             with self.tr.span(f"executive:{stage}", "executive", stage=stage, attempt=attempt) as sp:
@@ -541,6 +570,7 @@ class _Run:
             return []
         qs = [it["question"] for it in todo]
         seed = None if self.cfg.seed is None else self.cfg.seed + 1000 * st.memory_calls
+        self.check_cancelled(stage)
         with self.tr.span(f"memory:{stage}", "memory", stage=stage, n=len(qs)) as sp:
             comps = self.memory.complete(
                 qs, temperature=temperature, max_new_tokens=self.cfg.memory_max_tokens, seed=seed
@@ -744,9 +774,11 @@ def run_protocol(
     config: ProtocolConfig | None = None,
     tracer: Tracer | None = None,
     on_text: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Answer:
     """Answer one question. `executive` None (or mode "none"): the memory answers the question directly, and
-    `on_text` (if given) receives its answer text as it is generated."""
+    `on_text` (if given) receives its answer text as it is generated. Once `cancel` is set, the run raises
+    RunCancelled before its next executive or memory call."""
     if mode not in MODES:
         raise MemoError(f"protocol '{mode}': expected one of {', '.join(MODES)}")
     if not question or not question.strip():
@@ -755,10 +787,11 @@ def run_protocol(
     tr = tracer or Tracer()
     if executive is None:
         mode = "none"
-    run = _Run(question, memory, executive, cfg, tr)
+    run = _Run(question, memory, executive, cfg, tr, cancel)
     t0 = tr.now()
     tr.event("start", "start", question=run.state.question, mode=mode, config=cfg.model_dump())
     if mode == "none":
+        run.check_cancelled("none")
         with tr.span("none", "stage"):
             with tr.span("memory:none", "memory", stage="none", n=1) as sp:
                 kw = {"on_token": lambda i, text, tid: on_text(text)} if on_text else {}

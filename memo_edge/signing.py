@@ -18,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+from .atomic import create_new
 from .errors import MemoError, PackError
 
 SIGNATURE = "signature.json"
@@ -48,16 +49,18 @@ def generate(path: str | os.PathLike) -> tuple[Path, Path]:
     priv_path = Path(path).expanduser()
     pub_path = priv_path.with_name(priv_path.name + ".pub")
     for p in (priv_path, pub_path):
-        if p.exists():
+        if os.path.lexists(p):
             raise MemoError(f"{p}: already exists (refusing to overwrite a key)")
     key = ed25519.Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(priv_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    pub_path.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # each file complete or absent (a full disk leaves no empty key that then blocks the next try)
+    create_new(priv_path, pem, 0o600)
+    try:
+        create_new(pub_path, pub, 0o644)
+    except BaseException:
+        priv_path.unlink(missing_ok=True)  # a key without its .pub is no use: the next run makes both again
+        raise
     return priv_path, pub_path
 
 
@@ -149,6 +152,8 @@ def check_signature(root: Path, raw_manifest: bytes, trusted: list, shown: Path 
 
     try:
         doc = json.loads(sig_path.read_text(encoding="utf-8"))
+        if not isinstance(doc, dict):
+            raise ValueError(f"expected a JSON object, got {type(doc).__name__}")
         if doc.get("format") != SIG_FORMAT or doc.get("algorithm") != "ed25519":
             raise ValueError("unknown signature format")
         raw_pub = base64.b64decode(doc["public_key"], validate=True)

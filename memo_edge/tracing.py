@@ -1,6 +1,7 @@
 """Run traces and timing spans for the protocol: JSON lines of what happened, spans of how long it took.
 
-Stdlib only: the protocol (core) records into a Tracer; runtime/profile.py turns the spans into reports.
+The protocol (core) records into a Tracer; runtime/profile.py turns the spans into reports. A trace file is written
+through `atomic.AtomicFile`: it appears whole at `close()` and never replaces what is not a regular file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
+
+from .atomic import AtomicFile
 
 
 class Tracer:
@@ -24,9 +27,7 @@ class Tracer:
         self._lock = threading.Lock()
         self._file = None
         if path is not None:
-            p = Path(path)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            self._file = p.open("a", encoding="utf-8")
+            self._file = AtomicFile(Path(path))
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -60,8 +61,8 @@ class Tracer:
 
     def close(self) -> None:
         if self._file:
-            self._file.close()
-            self._file = None
+            f, self._file = self._file, None
+            f.commit()
 
 
 class NullTracer(Tracer):

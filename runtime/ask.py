@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from memo_edge.errors import ExecutiveError, MemoError
 from memo_edge.protocol import MODES, Answer, ProtocolConfig, run_protocol
 from memo_edge.tracing import Tracer
+
+
+class NoExecutive(MemoError):
+    """A protocol that needs an executive was asked for by name, and none is configured."""
 
 
 class AskService:
@@ -36,12 +41,31 @@ class AskService:
         mode: str | None = None,
         tracer: Tracer | None = None,
         on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Answer:
-        """One question; `on_text` receives the memory's answer as it is generated (mode none only)."""
-        mode = self.mode if mode is None else _checked(mode)
+        """One question; `on_text` receives the memory's answer as it is generated (mode none only). Setting
+        `cancel` stops the run before its next executive or memory call (protocol.RunCancelled).
+
+        `mode` None is the service's mode (which runs as none when there is no executive); a mode named here that
+        needs an executive, with none configured, is refused (NoExecutive), never quietly answered in mode none:
+        the same for `memo ask --protocol`, `/v1/memo/ask`'s "protocol" and MCP's `mode`."""
+        if mode is None:
+            mode = self.mode
+        elif _checked(mode) != "none" and self.executive is None:
+            raise NoExecutive(
+                f"protocol '{mode}': needs an executive LLM (--executive URL or local:PACK; MEMO_EXECUTIVE for "
+                "memo mcp), or ask with protocol 'none'"
+            )
         executive = None if mode == "none" else self.executive
         return run_protocol(
-            question, self.memory, executive, mode=mode, config=self.config, tracer=tracer, on_text=on_text
+            question,
+            self.memory,
+            executive,
+            mode=mode,
+            config=self.config,
+            tracer=tracer,
+            on_text=on_text,
+            cancel=cancel,
         )
 
 

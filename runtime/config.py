@@ -102,7 +102,9 @@ class ServerConfig(BaseModel):
         2048, ge=1, description="Longest rendered prompt accepted; longer ones get 400 instead of freezing the worker."
     )
     max_queue: int = Field(MAX_QUEUE, ge=1, description="Queued requests beyond this get 503 + Retry-After.")
-    max_connections: int = Field(1024, ge=1, description="uvicorn answers 503 past this many connections.")
+    max_connections: int = Field(
+        1024, ge=1, description="Past this many connections: a JSON 503, and idle ones get 1 s to send a request."
+    )
     protocol: Mode = Field("structured", description="Default protocol for /v1/memo/ask.")
     cors_origins: tuple[str, ...] = Field(
         (),

@@ -32,6 +32,10 @@ from .batch import Batch
 from .config import MAX_BATCH
 from .model import PREFILL_CHUNK, Completion, Model, Request
 
+# Each new token is checked against every stop string (and text that may begin one is held back): the work grows
+# with their length, so a stop string is at most this long (a 120,000-character one slowed every stream 3.6x).
+MAX_STOP_CHARS = 256
+
 OnToken = Callable[[int, str, int], None]  # (row index, new text, token id)
 
 
@@ -80,12 +84,22 @@ class Engine(Model):
         name: str = "prompt",
     ) -> Request:
         """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it."""
+        if isinstance(prompt, str) and self.surely_longer(prompt, self.context_length):
+            raise MemoError(
+                f"{name}: {len(prompt)} characters, surely more than the model's context of "
+                f"{self.context_length} tokens"
+            )
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise MemoError(f"seed: {seed!r}: expected an integer >= 0")
         ids = self.encode(prompt) if isinstance(prompt, str) else list(prompt)
         if not ids:
             raise MemoError(f"{name}: empty after tokenization")
         if len(ids) >= self.context_length:
             raise MemoError(f"{name}: {len(ids)} tokens; the model's context is {self.context_length}")
         stops = [s for s in (stop or []) if s]
+        for s in stops:
+            if len(s) > MAX_STOP_CHARS:
+                raise MemoError(f"stop: a stop string of {len(s)} characters; at most {MAX_STOP_CHARS} are allowed")
         stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
         stop_ids.update(self._single_token_ids(stops))
         max_new = max(0, min(int(max_new_tokens), self.context_length - len(ids)))

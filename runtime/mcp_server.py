@@ -12,9 +12,16 @@ the rest of the runtime: the engine, a batcher shared by concurrent tool calls, 
 
 from __future__ import annotations
 
+import json
+import re
+import sys
 from typing import Literal
 
+import anyio
+import mcp_types
 from mcp.server.mcpserver import MCPServer
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field
@@ -84,14 +91,8 @@ def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPSer
         ),
     ) -> MemoryAnswer:
         """Ask the private memory a question about its corpus."""
-        m = mode or asker.mode
-        if m not in modes:
-            raise ToolError(
-                "mode 'structured' needs an executive LLM: start memo mcp with --executive URL "
-                "(or set MEMO_EXECUTIVE), or ask with mode 'none'"
-            )
         try:
-            ans = asker.ask(question, mode=m)
+            ans = asker.ask(question, mode=mode)  # a mode that needs a missing executive: NoExecutive, below
         except MemoError as e:  # bad input: the assistant sees why; anything else is a crash the SDK logs
             raise ToolError(str(e)) from None
         return MemoryAnswer(
@@ -131,3 +132,61 @@ def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPSer
 async def serve_http(server: MCPServer, host: str, port: int) -> None:
     """Streamable HTTP at http://HOST:PORT/mcp (the SDK turns on its Host/Origin checks for loopback hosts)."""
     await server.run_streamable_http_async(host=host, port=port)
+
+
+_ID = re.compile(r'"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)')
+
+
+def _error_for(line: str) -> mcp_types.JSONRPCError | None:
+    """The JSON-RPC error answering a line the SDK cannot read: parse error (-32700) or invalid request (-32600),
+    with the line's id when one can be found. None for a readable notification without an id (no answer due)."""
+    try:
+        doc = json.loads(line)
+    except RecursionError:  # 50,000-deep nesting: not JSON we read, but its id may still be found
+        doc, code = None, mcp_types.INVALID_REQUEST
+    except ValueError:
+        doc, code = None, mcp_types.PARSE_ERROR
+    else:
+        code = mcp_types.INVALID_REQUEST
+    if isinstance(doc, dict):
+        rid = doc.get("id")
+        if "id" not in doc and "method" in doc:
+            return None  # a notification: JSON-RPC answers none, even when invalid
+    else:
+        m = _ID.search(line)
+        rid = json.loads(m.group(1)) if m else None
+    if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+        rid = None
+    why = "not valid JSON" if code == mcp_types.PARSE_ERROR else "not a valid JSON-RPC 2.0 request"
+    return mcp_types.JSONRPCError(jsonrpc="2.0", id=rid, error=mcp_types.ErrorData(code=code, message=why))
+
+
+class _CheckedLines:
+    """stdin's lines for the SDK's stdio transport, minus those it cannot read, which are answered here with a
+    JSON-RPC error instead: the SDK drops them silently and the client would wait forever for that id."""
+
+    def __init__(self, lines):
+        self.lines = lines
+        self.write = None  # the transport's write stream, set once it exists
+
+    async def __aiter__(self):
+        async for line in self.lines:
+            if not line.strip():
+                continue
+            try:
+                mcp_types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except Exception:  # noqa: BLE001 - pydantic's ValidationError, RecursionError: all mean unreadable
+                err = _error_for(line)
+                if err is not None and self.write is not None:
+                    await self.write.send(SessionMessage(err))
+                continue
+            yield line
+
+
+async def serve_stdio(server: MCPServer) -> None:
+    """`server.run("stdio")` with every unreadable message answered (see _CheckedLines)."""
+    stdin = _CheckedLines(anyio.wrap_file(open(sys.stdin.fileno(), encoding="utf-8", errors="replace", closefd=False)))
+    async with stdio_server(stdin=stdin) as (read_stream, write_stream):
+        stdin.write = write_stream
+        low = server._lowlevel_server  # the SDK's own run_stdio_async does exactly this
+        await low.run(read_stream, write_stream, low.create_initialization_options())

@@ -8,6 +8,7 @@ batches to completion. Nothing here imports the batch or the engine.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -150,13 +151,23 @@ class Model:
             so.profile_file_prefix = ort_profile
         self.providers = choose_providers(provider, ort.get_available_providers())
         graph = self.pack.path("engine_model" if "engine_model" in m.files else "model")
+        self.graph_path = graph
         t0 = time.perf_counter()
         try:
             self.session = ort.InferenceSession(str(graph), so, providers=self.providers)
         except Exception as e:  # onnxruntime raises its own exception types
             raise PackError(f"{graph}: onnxruntime could not load it ({str(e).splitlines()[0]})") from None
         self.load_s = time.perf_counter() - t0
-        self.tokenizer = Tokenizer.from_file(str(self.pack.path("tokenizer")))
+        tok_path = self.pack.path("tokenizer")
+        try:
+            self.tokenizer = Tokenizer.from_file(str(tok_path))
+        except Exception as e:  # tokenizers raises its own exception type for an empty or foreign file
+            raise PackError(
+                f"{tok_path}: not a tokenizer the runtime can read ({str(e).splitlines()[0][:160]})"
+            ) from None
+        # The most characters one token stands for (the longest vocabulary entry; a byte-level entry decodes to at
+        # most as many characters): a text longer than n times this is surely more than n tokens.
+        self.max_token_chars = max(map(len, self.tokenizer.get_vocab(with_added_tokens=True)), default=1)
         self._check_graph()
         # Packing several prompts into one prefill call is exact up to float rounding in the attention's sums; with
         # int8 activations (int4/int8 packs) such a rounding can flip a later token. False: one call per prompt,
@@ -182,6 +193,30 @@ class Model:
         missing = [n for n in (io.input_ids, io.attention_mask, *self.past_names) if n not in ins]
         if missing:
             raise PackError(f"{self.pack.path('model')}: graph lacks input '{missing[0]}' named in the manifest")
+        model = self.graph_path
+        if io.past_key % m.num_layers in ins:
+            raise PackError(f"{model}: the graph has more layers than the manifest's num_layers {m.num_layers}")
+        shape = ins[self.past_names[0]].shape  # [batch, kv heads, positions, head dim]; names where dynamic
+        for i, field in ((1, "num_key_value_heads"), (3, "head_dim")):
+            if isinstance(shape[i], int) and shape[i] != getattr(m, field):
+                raise PackError(f"{model}: manifest {field} {getattr(m, field)}, the graph's is {shape[i]}")
+        if "genai_config" in self.manifest.files:  # the builder's own record of the graph (dims the graph leaves named)
+            try:
+                dec = json.loads(self.pack.path("genai_config").read_text(encoding="utf-8"))["model"]["decoder"]
+            except (OSError, ValueError, KeyError, TypeError):
+                dec = {}
+            for key, field in (("head_size", "head_dim"), ("num_key_value_heads", "num_key_value_heads")):
+                if isinstance(dec.get(key), int) and dec[key] != getattr(m, field):
+                    raise PackError(f"{model}: manifest {field} {getattr(m, field)}, the graph's is {dec[key]}")
+        logits = next((o for o in self.session.get_outputs() if o.name == io.logits), None)
+        if logits is not None and isinstance(logits.shape[-1], int) and logits.shape[-1] != m.vocab_size:
+            raise PackError(f"{model}: manifest vocab_size {m.vocab_size}, the graph's logits have {logits.shape[-1]}")
+        n_tokens = self.tokenizer.get_vocab_size(with_added_tokens=True)
+        if n_tokens > m.vocab_size:  # ids past the vocabulary would index past the embedding table
+            raise PackError(
+                f"{self.pack.path('tokenizer')}: {n_tokens} tokens, more than the model's vocab_size {m.vocab_size} "
+                "(a tokenizer of another model)"
+            )
         self.kv_dtype = np.float16 if "float16" in ins[self.past_names[0]].type else np.float32
         outs = {o.name: o for o in self.session.get_outputs()}
         # fp16 graphs (CUDA packs) return fp16 logits: the bound output buffer must match
@@ -205,6 +240,11 @@ class Model:
     @property
     def context_length(self) -> int:
         return self.manifest.model.context_length
+
+    def surely_longer(self, text: str, tokens: int) -> bool:
+        """True when `text` cannot be `tokens` tokens or fewer, decided from its length alone: a megabyte prompt
+        is refused without being tokenized (which would take seconds and hundreds of MB)."""
+        return len(text) > tokens * self.max_token_chars
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False).ids

@@ -7,6 +7,7 @@ timeline (matplotlib, imported only when plotting, optional).
 
 from __future__ import annotations
 
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from memo_edge.atomic import write_json
+from memo_edge.atomic import write_bytes, write_json
 from memo_edge.procstats import peak_rss_mb
 
 CALL_METRICS = (
@@ -220,8 +221,10 @@ class Profile:
         ax.set_xlabel("seconds since the question started")
         ax.set_title("memo ask timeline: stages, executive calls, memory calls")
         fig.tight_layout()
-        fig.savefig(path, dpi=110)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)
+        write_bytes(path, buf.getvalue())
         return True
 
     def print_summary(self, file=None) -> None:

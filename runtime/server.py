@@ -40,13 +40,15 @@ from memo_edge.errors import MemoError
 from memo_edge.pack import MANIFEST, Pack
 from memo_edge.protocol import MODES
 
-from .ask import AskService
+from .ask import AskService, NoExecutive
 from .batcher import Batcher, Cancelled, Job, QueueFull
 from .chat import ChatFormat, content_text
 from .config import ServerConfig
+from .engine import MAX_STOP_CHARS
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_SHUTDOWN = object()  # put in a stream's token queue: end it now with an error event and [DONE]
 INLINE_PROMPT_CHARS = 4096  # longer prompts are tokenized in a worker thread, off the event loop
 ANY_HOST = ("0.0.0.0", "::", "")
 
@@ -127,7 +129,7 @@ class ChatRequest(_Strict):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float = Field(0.0, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0)  # numpy seeds its generators with non-negative integers only
     stop: str | list[str] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -160,6 +162,8 @@ class ChatRequest(_Strict):
     def _stop(cls, v):
         if isinstance(v, list) and len(v) > 4:
             raise ValueError("at most 4 stop strings")
+        if any(len(s) > MAX_STOP_CHARS for s in ([v] if isinstance(v, str) else v or [])):
+            raise ValueError(f"a stop string is at most {MAX_STOP_CHARS} characters")
         return v
 
 
@@ -334,7 +338,7 @@ class MemoServer:
                 access_log=False,
                 timeout_keep_alive=self.cfg.keep_alive_s,
                 timeout_graceful_shutdown=self.cfg.shutdown_timeout_s,
-                limit_concurrency=self.cfg.max_connections,
+                limit_concurrency=None,  # enforced by _Guard (a JSON 503) and _H11Policy (idle sockets make room)
                 h11_max_incomplete_event_size=self.cfg.max_header_bytes,
                 server_header=False,
                 headers=[("server", "memo-edge")],
@@ -343,6 +347,8 @@ class MemoServer:
         )
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._streams: set[asyncio.Queue] = set()  # token queues of the streams in flight (event-loop thread only)
+        self.uvicorn.before_cut = self._end_streams
 
     @property
     def url(self) -> str:
@@ -373,6 +379,12 @@ class MemoServer:
         if self._thread is not None:
             self._thread.join()
         self._finish()
+
+    def _end_streams(self) -> None:
+        """Just before shutdown's grace period ends: every stream still running ends with an error event and
+        [DONE] (a clean end the client can read), instead of being cut mid-stream by uvicorn."""
+        for q in list(self._streams):
+            q.put_nowait(_SHUTDOWN)
 
     def _finish(self) -> None:
         if self._stopped.is_set():
@@ -456,6 +468,15 @@ class MemoServer:
             tuple(self.chat.stop + stop),
             self.chat.system_prefix(msgs),
         )
+        limit = min(self.cfg.max_prompt_tokens, self.engine.context_length)
+        if self.engine.surely_longer(job.prompt, limit):  # refused before the tokenizer sees a megabyte
+            raise ApiError(
+                400,
+                f"'messages': the prompt is {len(job.prompt)} characters, surely more than the {limit} tokens this "
+                "server accepts (memo serve --max-prompt-tokens)",
+                param="messages",
+                code="context_length_exceeded",
+            )
         if self.cfg.request_timeout_s:
             job.deadline = time.perf_counter() + self.cfg.request_timeout_s
         return job
@@ -525,6 +546,7 @@ class MemoServer:
 
     async def _sse(self, job: Job, tokens: asyncio.Queue, rid: str, include_usage: bool):
         created = int(time.time())
+        self._streams.add(tokens)  # removed in the finally below
 
         def chunk(delta: dict | None, finish=None, **extra) -> bytes:
             obj = {
@@ -547,6 +569,12 @@ class MemoServer:
                     break
                 if text is None:
                     break
+                if text is _SHUTDOWN:
+                    job.cancel()
+                    err = ApiError(503, "the server is shutting down; ask again", "server_error", code="shutdown")
+                    yield b"data: " + json.dumps(error_body(503, str(err), err.kind, code=err.code)).encode() + b"\n\n"
+                    yield b"data: [DONE]\n\n"
+                    return
                 if text:
                     yield chunk({"content": text})
             err = _job_error(job)
@@ -560,20 +588,24 @@ class MemoServer:
                     yield chunk(None, usage=usage(job.result))
             yield b"data: [DONE]\n\n"
         finally:  # normal end, or the client went away (this generator is cancelled), or shutdown gave up on us
+            self._streams.discard(tokens)
             if not job.done.is_set():
                 job.cancel()
 
     # ---- the MeMo protocol -------------------------------------------------------------------------------------
-    def ask(self, req: AskRequest) -> dict:
+    def ask(self, req: AskRequest, cancel: threading.Event | None = None) -> dict:
         if not req.question.strip():
             raise ApiError(400, "'question': expected a non-empty string", param="question")
-        mode = req.protocol or self.cfg.protocol
-        if mode not in MODES:
+        if req.protocol is not None and req.protocol not in MODES:
             raise ApiError(400, f"'protocol': expected one of {', '.join(MODES)}", param="protocol")
-        if len(self.engine.encode(req.question)) > self.cfg.max_tokens:
+        if self.engine.surely_longer(req.question, self.cfg.max_tokens) or (
+            len(self.engine.encode(req.question)) > self.cfg.max_tokens
+        ):
             raise ApiError(400, f"'question': longer than {self.cfg.max_tokens} tokens", param="question")
         try:
-            ans = self.asker.ask(req.question, mode=mode)
+            ans = self.asker.ask(req.question, mode=req.protocol, cancel=cancel)
+        except NoExecutive as e:
+            raise ApiError(400, str(e), param="protocol", code="no_executive") from None
         except QueueFull as e:
             raise ApiError(
                 503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}
@@ -587,7 +619,9 @@ class MemoServer:
         out: list = []  # the answer, or the exception the run raised (kept out of the task group's ExceptionGroup)
         left = False
         # The run's memory calls go through Batcher.generate, which makes its own jobs: a client that leaves or a
-        # deadline stops the wait (the run finishes in its thread, bounded by the protocol's budgets).
+        # deadline stops the wait, and `cancel` stops the run in its thread before its next executive or memory
+        # call (a paid executive is not called for an answer nobody will read).
+        cancel = threading.Event()
         with anyio.move_on_after(self.cfg.request_timeout_s):
             async with anyio.create_task_group() as tg:
 
@@ -601,11 +635,15 @@ class MemoServer:
                 tg.start_soon(client_left)
                 try:
                     out.append(
-                        await anyio.to_thread.run_sync(self.ask, req, limiter=self._ask_slots, abandon_on_cancel=True)
+                        await anyio.to_thread.run_sync(
+                            self.ask, req, cancel, limiter=self._ask_slots, abandon_on_cancel=True
+                        )
                     )
                 except Exception as e:  # noqa: BLE001 - re-raised below, outside the task group
                     out.append(e)
                 tg.cancel_scope.cancel()
+        if not out:
+            cancel.set()  # the run is abandoned: it stops at its next call
         if left:
             return Response(status_code=499)  # nobody reads this
         if not out:
@@ -779,6 +817,17 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        state = self.srv.uvicorn.server_state
+        if max(len(state.connections), len(state.tasks)) > self.cfg.max_connections:
+            e = ApiError(
+                503,
+                f"server busy: more than {self.cfg.max_connections} connections (memo serve --max-connections); "
+                "retry shortly",
+                "server_error",
+                code="too_many_connections",
+                headers={"Retry-After": "1", "Connection": "close"},
+            )
+            return await error_response(e)(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         origin = headers.get("origin")
         cors = origin is not None and self._origin_allowed(origin)
@@ -862,15 +911,23 @@ class _H11Policy(H11Protocol):
     protocol-level 400s (garbage request line, oversized headers, a bad Content-Length) in the API's JSON shape."""
 
     header_timeout_s = 10.0
+    max_connections: int | None = None
+    crowded_timeout_s = 1.0  # past max_connections, idle connections get this long to send a request
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport):
         super().connection_made(transport)
         self._arm()
+        if self.max_connections is not None and len(self.connections) > self.max_connections:
+            # crowded: every connection waiting for a request (idle keep-alive, or connected and silent) gets a
+            # short deadline, so a flood of idle sockets cannot lock real clients out for header_timeout_s
+            for conn in list(self.connections):
+                if isinstance(conn, _H11Policy) and conn._header_timer is not None:
+                    conn._arm(self.crowded_timeout_s)
 
-    def _arm(self) -> None:
+    def _arm(self, timeout: float | None = None) -> None:
         self._disarm()
-        self._header_timer = self.loop.call_later(self.header_timeout_s, self._header_timeout)
+        self._header_timer = self.loop.call_later(timeout or self.header_timeout_s, self._header_timeout)
 
     def _disarm(self) -> None:
         if self._header_timer is not None:
@@ -916,13 +973,22 @@ class _H11Policy(H11Protocol):
 
 
 def _protocol(cfg: ServerConfig) -> type[H11Protocol]:
-    return type("H11Policy", (_H11Policy,), {"header_timeout_s": cfg.header_timeout_s})
+    return type(
+        "H11Policy", (_H11Policy,), {"header_timeout_s": cfg.header_timeout_s, "max_connections": cfg.max_connections}
+    )
 
 
 class _Uvicorn(uvicorn.Server):
     """uvicorn.Server that tells what it does on a signal (the CLI prints it) instead of logging."""
 
     on_signal = None
+    before_cut = None  # called in the event loop shortly before the graceful-shutdown timeout cancels requests
+
+    async def shutdown(self, sockets=None) -> None:
+        grace = self.config.timeout_graceful_shutdown
+        if grace is not None and self.before_cut is not None:
+            asyncio.get_running_loop().call_later(max(0.0, grace - min(1.0, grace / 2)), self.before_cut)
+        await super().shutdown(sockets)
 
     def handle_exit(self, sig, frame) -> None:
         if self.on_signal is not None:

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 from memo_edge.errors import MemoError
 from memo_edge.records import json_lines
+
+
+# What a model's text must not send to a terminal: OSC (window title, hyperlinks, clipboard), CSI (cursor, erase),
+# other ESC sequences, C0 controls but tab and newline (a carriage return overwrites the line), DEL and C1 controls.
+_TERMINAL_CONTROL = re.compile(
+    r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, to its terminator (or the end)
+    r"|(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI
+    r"|\x1b[ -/]*[0-~]"  # other ESC sequences
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # the controls left, a lone ESC included
+)
+
+
+def terminal_safe(text: str) -> str:
+    """`text` without escape sequences or control characters (memory and executive text printed by memo ask)."""
+    return _TERMINAL_CONTROL.sub("", text)
 
 
 def read_trace(path: str | Path) -> list[dict]:
@@ -63,4 +79,4 @@ def print_trace(path: str | Path, file=None) -> None:
     file = file or sys.stdout
     for ev in read_trace(path):
         for line in format_event(ev):
-            print(line, file=file)
+            print(terminal_safe(line), file=file)

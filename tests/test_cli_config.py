@@ -121,3 +121,11 @@ def test_a_value_the_model_refuses_names_the_flag(capsys):
             main(args)
         err = capsys.readouterr().err.strip().splitlines()
         assert e.value.code == 2 and len(err) == 1 and err[0].startswith(f"error: {flag}:"), (args, err)
+
+
+def test_help_texts_keep_their_brackets_and_name_every_corpus_format():
+    """Help is rich markup: a bare [synthesis] is read as a style tag and vanished ("work_dir and , ,  tables")."""
+    load_verbs()
+    out = CliRunner().invoke(app, ["build", "--help"], env={"COLUMNS": "300"}, terminal_width=300).output
+    assert "[synthesis], [train], [export] tables" in out, out
+    assert ".md/.txt/.jsonl/.pdf" in out

@@ -9,7 +9,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from memo_cli import memo
+from memo_cli import REPO, memo
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -188,3 +188,37 @@ def test_runtime_only_install_names_the_extra(tmp_path):
         line = assert_one_error(p, extra, "torch", "pip install")
         assert f"memo-edge{extra}" in line
     assert not (tmp_path / "ck").exists()
+
+
+def test_build_without_out_names_the_flag(tmp_path):
+    assert_one_error(cli("build", str(REPO / "memo_edge" / "demo" / "corpus")), "-o/--out")
+    assert_one_error(cli("build", "-o", str(tmp_path / "pack")), "CORPUS")
+
+
+def test_build_without_the_synthesis_extra_names_it(tmp_path):
+    """`memo build` parses the corpus with spaCy ([synth]) before it trains ([train]) and exports ([export])."""
+    no_spacy = RUNTIME_ONLY.replace("sys.modules['torch'] = None", "sys.modules['spacy'] = None")
+    p = memo("build", str(REPO / "memo_edge" / "demo" / "corpus"), "-o", str(tmp_path / "p"), code=no_spacy)
+    line = assert_one_error(p, "spacy", "pip install")
+    assert "memo-edge[synth,train,export]" in line
+    for p in run_all([("build", "c", "-o", str(tmp_path / "q")), ("demo",)], code=RUNTIME_ONLY):
+        assert "[synth,train,export]" in assert_one_error(p, "torch")
+
+
+def test_bare_memo_and_memo_models_print_the_help_once():
+    for p in run_all([(), ("models",)]):
+        assert (p.stdout + p.stderr).count("Usage:") == 1, p.stdout + p.stderr
+        assert_one_error(p, "missing command")
+
+
+def test_a_checkpoint_where_a_pack_is_expected_points_to_memo_export(tmp_path):
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    (ckpt / "config.json").write_text('{"model_type": "llama"}')
+    for args in (("ask", str(ckpt), "Who?"), ("serve", str(ckpt))):
+        assert_one_error(cli(*args), str(ckpt), "checkpoint, not a memory pack", "memo export")
+
+
+def test_a_build_that_fails_on_a_missing_corpus_leaves_no_empty_work_dir(tmp_path):
+    assert_one_error(cli("build", str(tmp_path / "no-corpus"), "-o", str(tmp_path / "pack")), "no-corpus")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

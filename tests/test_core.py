@@ -163,3 +163,15 @@ def test_build_config_validates_fields(tmp_path):
     cfg = load_build_config(cfg_file, base="tiny-random")
     assert cfg.base == cfg.train.base == "tiny-random" and cfg.train.epochs == 2 and cfg.work == Path("o.build")
     assert cfg.train.model_fields_set == {"base", "epochs"}  # what build-state.json records for a resume
+
+
+def test_the_readmes_eval_question_line_is_a_valid_question(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    after = readme.split("only `id`, `question` and `answer` are required", 1)[1]
+    line = after.split("```\n", 2)[1].strip()
+    q = tmp_path / "q.jsonl"
+    q.write_text(line + "\n")
+    (item,) = load_eval_items(q)
+    assert item.answer == "Ysolde Marrick"
+    q.write_text(json.dumps({"id": "1", "question": "Who?", "answer": "Me."}) + "\n")  # the three required fields
+    assert load_eval_items(q)[0].id == "1"

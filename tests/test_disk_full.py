@@ -118,3 +118,11 @@ def test_train_on_a_full_disk_leaves_no_partial(tmp_path, tiny_dir):
     )
     one_error(p, "no space left", "ck")
     assert not [f for f in left if "partial" in f], left
+
+
+def test_keygen_on_a_full_disk_leaves_no_empty_key(tmp_path):
+    key = tmp_path / "full" / "k"
+    # one page: the private key fits, its .pub does not
+    p, left = on_full_disk(tmp_path, "4k", "keygen", key)
+    one_error(p, "no space left", "k.pub")
+    assert left == [], left  # no 0-byte key, no half pair, no temp file: the next try is not blocked

@@ -80,6 +80,9 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     assert m.prompt.system == "You are the test memory."
     assert m.provenance["corpus_fingerprint"] == "abc123" and m.provenance["reflection_counts"] == {"direct": 6}
     assert m.provenance["base_model"] == "tiny-random" and "history" not in m.provenance
+    # a pack is shared: names, not the building machine's paths
+    assert m.provenance["reflections_path"] == "reflections.jsonl" and m.provenance["checkpoint"] == "checkpoint"
+    assert "/" not in json.dumps(m.provenance).replace("\\/", ""), m.provenance
     assert m.model.num_layers == 2 and m.model.hidden_size == 128 and m.model.num_key_value_heads == 2
     assert m.special_tokens.stop_token_ids == [2] and m.special_tokens.eos_token_id == 2
     assert m.providers_tested == ["CPUExecutionProvider"]
@@ -254,3 +257,13 @@ def test_fp32_parity_tolerates_only_near_ties(tiny_dir):
     assert near_tie({"equal": False, "torch_top2_margin": 1e-5})
     assert not near_tie({"equal": False, "torch_top2_margin": 0.5})
     assert not near_tie({"equal": True})
+
+
+def test_the_export_prints_its_recall_figures(ckpt, tmp_path, capsys):
+    from memo_edge.export import export_pack  # as the other tests here: the [export] extra is imported late
+
+    export_pack(ckpt, tmp_path / "pack", precision="fp32", heldout=6, progress=True)
+    err = capsys.readouterr().err
+    line = next(ln for ln in err.splitlines() if "recall on 6 sampled training reflections:" in ln)
+    assert "EM " in line and "F1 " in line and "(fp32)" in line, err[-2000:]
+    assert "held-out" not in err

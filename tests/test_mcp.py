@@ -165,3 +165,43 @@ def test_serve_and_mcp_modules_stay_torch_free():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+def test_mcp_stdio_answers_every_unreadable_message_with_a_json_rpc_error(pack):
+    """The SDK drops what it cannot read: the client would wait forever for that id."""
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    lines = [
+        json.dumps(init),
+        '{"jsonrpc": "2.0", "method": "notifications/initialized"}',
+        '{"jsonrpc": "1.0", "id": 5, "method": "tools/list"}',  # wrong version
+        '{"jsonrpc": "2.0", "id": 6}',  # no method
+        '{"jsonrpc": "2.0", "id": 8, "method": "tools/list", "params": {"x": "\\ud800"}}',  # lone surrogate
+        '{"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"x": ' + "[" * 50_000 + "]" * 50_000 + "}}",
+        "not json at all",
+        '{"jsonrpc": "2.0", "id": 7, "method": "tools/list"}',  # still served after all that
+    ]
+    p = subprocess.Popen(
+        [sys.executable, "-c", "from memo_edge.cli import main; main()", "mcp", str(pack), "--threads", "2"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        p.stdin.write("\n".join(lines) + "\n")
+        p.stdin.flush()
+        replies = []
+        deadline = time.time() + 60
+        while time.time() < deadline and not any(r.get("id") == 7 for r in replies):
+            replies.append(json.loads(p.stdout.readline()))
+    finally:
+        p.kill()
+        p.wait()
+    errors = {r["id"]: r["error"]["code"] for r in replies if "error" in r}
+    assert errors == {5: -32600, 6: -32600, 8: -32600, 9: -32600, None: -32700}, replies
+    assert next(r for r in replies if r.get("id") == 7)["result"]["tools"]

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from memo_edge.errors import PackError
-from memo_edge.pack import MANIFEST, Pack, zip_pack
+from memo_edge.atomic import umask
+from memo_edge.pack import MANIFEST, Pack, finalize, read_manifest, zip_pack
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +138,12 @@ def test_tampered_zip_is_refused(built, tmp_path):
                 data = data.replace(b'"num_beams": 1', b'"num_beams": 4')
             zf.writestr(f.name, data)
     assert "genai_config.json" in _refused(tmp_path / "t.memopack", "sha256")
+
+
+def test_every_pack_file_is_readable_by_others(pack):
+    """A pack is meant to be shared: whatever mode a writer left (model.onnx.data was seen 0600 beside 0644 files),
+    finalize makes every file the same ordinary mode."""
+    (pack / "model.onnx.data").chmod(0o600)
+    finalize(pack, read_manifest(pack))
+    modes = {f.name: f.stat().st_mode & 0o777 for f in pack.iterdir() if f.is_file()}
+    assert set(modes.values()) == {0o666 & ~umask()}, {k: oct(v) for k, v in modes.items()}

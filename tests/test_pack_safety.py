@@ -305,3 +305,52 @@ def test_partial_of_a_killed_writer_is_removed_by_the_next_run(tmp_path):
     finally:
         alive.kill()
         alive.wait()
+
+
+def _no_extraction_left(memo_home: Path) -> None:
+    packs = memo_home / "packs"
+    assert not packs.exists() or not [p for p in packs.iterdir() if p.name != ".locks"]
+
+
+def test_many_small_bombs_and_unlisted_entries_are_refused(unsigned, tmp_path, memo_home):
+    # 300 entries of 1 MiB of zeros, each just under the per-entry check: unlisted, then listed in the manifest
+    bombs = {f"b{i}.bin": bytes(1 << 20) for i in range(300)}
+
+    def bombed(src: Path, out: Path) -> Path:  # the pack stored as memo export --zip writes it, the bombs deflated
+        z = _zip(src, out)
+        with zipfile.ZipFile(z, "a") as zf:
+            for name, data in bombs.items():
+                zf.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED)
+        return z
+
+    z = bombed(unsigned, tmp_path / "bombs.memopack")
+    with pytest.raises(PackError, match="not listed in manifest.json"):
+        Pack.open(z)
+    listed = Path(shutil.copytree(unsigned, tmp_path / "listed"))
+    m = json.loads((listed / MANIFEST).read_text())
+    m["sha256"].update({n: hashlib.sha256(d).hexdigest() for n, d in bombs.items()})
+    (listed / MANIFEST).write_text(json.dumps(m))
+    z = bombed(listed, tmp_path / "listed.memopack")
+    assert z.stat().st_size - sum(f.stat().st_size for f in listed.iterdir()) < 1 << 20  # 300 MB in < 1 MB
+    with pytest.raises(PackError, match="zip bomb"):
+        Pack.open(z)
+    one = _zip(unsigned, tmp_path / "one.memopack", {"extra.txt": b"not in the manifest"})
+    with pytest.raises(PackError, match="'extra.txt' is not listed"):
+        Pack.open(one)
+    _no_extraction_left(memo_home)
+
+
+@pytest.mark.parametrize("change", ["encrypted", "method 97"])
+def test_encrypted_or_unknown_method_entries_are_one_refusal(unsigned, tmp_path, memo_home, change):
+    z = tmp_path / "odd.memopack"
+    with zipfile.ZipFile(z, "w") as zf:
+        for f in sorted(unsigned.iterdir()):
+            zf.write(f, f.name)
+        info = next(i for i in zf.filelist if i.filename == "tokenizer.json")
+        if change == "encrypted":
+            info.flag_bits |= 0x1  # the central directory is written from these at close
+        else:
+            info.compress_type = 97
+    with pytest.raises(PackError, match="tokenizer.json' (is encrypted|uses compression method 97)"):
+        Pack.open(z)
+    _no_extraction_left(memo_home)

@@ -163,6 +163,10 @@ REFUSALS = [
     ({"top_p": 0}, 400, "top_p"),
     ({"stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
     ({"seed": 1.5}, 400, "seed"),
+    ({"seed": -1, "temperature": 0.7}, 400, "seed"),
+    ({"stop": ["x" * 10_000] * 4}, 400, "stop"),
+    ({"stop": "x" * 257, "stream": True}, 400, "stop"),
+    ({"seed": -1, "temperature": 0.7, "stream": True}, 400, "seed"),
     ({"stream_options": "x", "stream": True}, 400, "stream_options"),
     ({"stream_options": {"include_usage": True}}, 422, "stream_options"),
     ({"model": "gpt-4o"}, 404, "model"),
@@ -224,6 +228,32 @@ def test_max_prompt_tokens_refuses_long_prompts(pack):
         r = httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, "word " * 200), timeout=30)
         assert r.status_code == 400 and "--max-prompt-tokens" in r.json()["error"]["message"]
         assert srv.batcher.rows == 1
+
+
+def test_a_megabyte_prompt_is_refused_before_tokenizing(pack):
+    import gc
+
+    import psutil
+
+    cfg = ServerConfig(port=0, max_body_bytes=4 << 20)
+    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+        seen: list[int] = []  # lengths of the texts the tokenizer was given
+        encode = srv.engine.encode
+        srv.engine.encode = lambda text: seen.append(len(text)) or encode(text)
+        assert httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, "short"), timeout=30).status_code == 200
+        gc.collect()
+        before = psutil.Process().memory_info().rss
+        big = "Lumen Labs was founded by Ada Vell. " * 28_000  # ~1 MB
+        for _ in range(3):
+            r = httpx.post(srv.url + "/v1/chat/completions", json=chat(srv, big), timeout=60)
+            assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded", r.text
+            assert r.json()["error"]["param"] == "messages"
+            a = httpx.post(srv.url + "/v1/memo/ask", json={"question": big, "protocol": "none"}, timeout=60)
+            assert a.status_code == 400 and a.json()["error"]["param"] == "question", a.text
+        gc.collect()
+        after = psutil.Process().memory_info().rss
+    assert max(seen) < 100_000, seen  # the megabyte never reached the tokenizer
+    assert after < before * 1.10, (before >> 20, after >> 20)
 
 
 def test_model_name_comes_from_the_manifest_not_the_folder(pack, tmp_path):
@@ -491,6 +521,69 @@ def test_memo_ask_has_a_deadline(pack):
             r = httpx.post(srv.url + "/v1/memo/ask", json={"question": "Who founded Lumen Labs?"}, timeout=60)
             assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
             assert time.perf_counter() - t < 8
+
+
+def _slow_executive(calls: list[float]):
+    """A structured-protocol executive that takes 1 s a call and always asks one more new question."""
+
+    def script(body):
+        calls.append(time.perf_counter())
+        time.sleep(1.0)
+        q = {"question": f"What is fact {len(calls)} of Lumen Labs?"}
+        return json.dumps({"grounding_questions": [q], "decision": "continue", "sub_questions": [q]})
+
+    return script
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gives_up", ["client leaves", "deadline"])
+def test_an_abandoned_memo_ask_stops_calling_the_executive(pack, gives_up):
+    calls: list[float] = []
+    with ScriptedServer(_slow_executive(calls)) as exe:
+        ex = OpenAIExecutive(exe.url, model="scripted", max_retries=0)
+        cfg = ServerConfig(port=0, protocol="structured", request_timeout_s=2.5 if gives_up == "deadline" else 300)
+        with MemoServer(Memory.load(pack, threads=2), cfg, executive=ex) as srv:
+            body = {"question": "Who founded Lumen Labs?"}
+            if gives_up == "deadline":
+                r = httpx.post(srv.url + "/v1/memo/ask", json=body, timeout=60)
+                assert r.status_code == 504
+            else:
+                with pytest.raises(httpx.TimeoutException):
+                    httpx.post(srv.url + "/v1/memo/ask", json=body, timeout=2.5)
+            gave_up, n = time.perf_counter(), len(calls)
+            assert n >= 1
+            time.sleep(5)  # an unchecked run would make ~4 more calls meanwhile (17 in its budgets)
+            later = [t for t in calls if t > gave_up]
+            assert len(later) <= 1, (n, len(calls))
+
+
+def test_a_stream_still_running_at_shutdown_ends_with_an_error_event_and_done(pack):
+    srv = MemoServer(Memory.load(pack, threads=2), ServerConfig(port=0, shutdown_timeout_s=2)).start()
+    gate, _ = hold_worker(srv)  # the stream below waits for its first token through the whole shutdown
+    lines: list[str] = []
+    started = threading.Event()
+
+    def client():
+        body = chat(srv, max_tokens=64, stream=True)
+        with httpx.stream("POST", srv.url + "/v1/chat/completions", json=body, timeout=30) as r:
+            for line in r.iter_lines():
+                started.set()
+                if line:
+                    lines.append(line)
+
+    reader = threading.Thread(target=client)
+    reader.start()
+    assert started.wait(30)
+    stopper = threading.Thread(target=srv.stop)
+    t = time.perf_counter()
+    stopper.start()
+    reader.join(30)
+    gate.set()
+    stopper.join(30)
+    assert time.perf_counter() - t < 10
+    assert lines[-1] == "data: [DONE]", lines
+    err = json.loads(lines[-2].removeprefix("data: "))["error"]
+    assert err["code"] == "shutdown" and "shutting down" in err["message"]
 
 
 @pytest.mark.slow

@@ -384,3 +384,21 @@ def test_sigterm_with_idle_keep_alive_clients_and_a_stream_in_flight(pack):
             s.close()
         if p.poll() is None:
             p.kill()
+
+
+def test_past_max_connections_a_json_503_and_idle_sockets_make_room(pack):
+    cfg = ServerConfig(port=0, max_connections=8, header_timeout_s=10)
+    with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
+        idle = [connect(srv) for _ in range(12)]  # connected and silent, as a flood of idle sockets is
+        time.sleep(0.2)
+        s = connect(srv)
+        s.sendall(request(srv, "GET", "/healthz"))
+        r = assert_openai_error(read_reply(s), 503)
+        assert r["code"] == "too_many_connections" and "--max-connections" in r["message"]
+        # the silent ones are given a second, not the 10 s header timeout: real clients get in again soon
+        t = time.perf_counter()
+        assert all(closed_within(x, 5) for x in idle)
+        assert time.perf_counter() - t < 4
+        s = connect(srv)
+        s.sendall(request(srv, "GET", "/healthz"))
+        assert read_reply(s).status == 200

@@ -9,6 +9,7 @@ import pytest
 
 from memo_edge.errors import MemoError
 from memo_edge.records import Reflection
+from memo_edge.training.estimate import card_line, for_reflections
 
 FIRST = ["Ysolde", "Tobin", "Hesper", "Lorcan", "Aldous", "Mirela", "Quentin", "Brisa", "Osric", "Carys", "Dunstan"]
 LAST = ["Marrick", "Glount", "Thessaly", "Vandry", "Okonye", "Strel", "Hawle", "Pemberly"]
@@ -325,3 +326,12 @@ def test_declared_floors_are_the_ones_make_test_floor_installs():
     assert set(floors) == set(pins), (set(floors), set(pins))
     for name, declared in floors.items():
         assert {norm(v) for v in declared} == {norm(pins[name])}, (name, declared, pins[name])
+
+
+def test_the_card_line_says_why_a_gpu_takes_more_steps():
+    """'42 steps on a CUDA GPU' beside fewer CPU steps read as a mistake: the GPU defaults (batch, epochs) differ."""
+    est = for_reflections({"reflections": 1200, "question_length": {"mean": 12}, "answer_length": {"mean": 4}})
+    line = card_line(est)
+    c, g = est["cpu"], est["cuda"]
+    assert f"in batches of {c['batch_size']} = {c['steps']} steps" in line
+    assert f"on a CUDA GPU the defaults are {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}" in line

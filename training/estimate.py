@@ -112,8 +112,10 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
 
 def card_line(est: dict) -> str:
     c, g = est["cpu"], est["cuda"]
+    # the GPU defaults differ (smaller batches, more epochs): say so, or "more steps on a GPU" reads as a mistake
     return (
         f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
-        f"epochs = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a prior estimate; the training log "
-        f"refines it from measured steps); {g['steps']} steps on a CUDA GPU (no GPU rate measured yet)"
+        f"epochs in batches of {c['batch_size']} = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a "
+        f"prior estimate; the training log refines it from measured steps); on a CUDA GPU the defaults are "
+        f"{g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']} steps (no GPU rate measured yet)"
     )

@@ -49,9 +49,18 @@ MODULE_EXTRA = {
     "gguf": "export",
     "pypdf": "pdf",
     "bm25s": "synth",
+    "spacy": "synth",
+    "lemminflect": "synth",
     "matplotlib": "plot",
 }
-VERB_EXTRA = {"train": "train", "merge": "train", "export": "export", "build": "train,export", "demo": "train,export"}
+# build and demo run the extractive generator (spaCy) before training and export.
+VERB_EXTRA = {
+    "train": "train",
+    "merge": "train",
+    "export": "export",
+    "build": "synth,train,export",
+    "demo": "synth,train,export",
+}
 
 
 def require_extra(verb: str, *modules: str) -> None:
@@ -108,7 +117,9 @@ def _usage_line(e) -> str:
 def _missing_command(e) -> str:
     """Bare `memo` / `memo models`: show the help, then say what is missing in one line."""
     ctx = e.ctx
-    print(ctx.get_help(), file=sys.stderr)
+    help_text = e.format_message()  # built by ctx.get_help(), which typer's rich help already printed (then "")
+    if help_text.strip():
+        print(help_text, file=sys.stderr)
     names = ", ".join(ctx.command.list_commands(ctx))
     return f"{ctx.command_path}: missing command (expected one of: {names})"
 

@@ -34,11 +34,12 @@ def ask(
     pack: Path = typer.Argument(None, help="Pack directory or .memopack file."),
     question: str = typer.Argument(None, help="The question to answer."),
     protocol: str = typer.Option(
-        "structured",
+        None,
         "--protocol",
         "-p",
-        help="structured (grounding -> entity pinning -> answer seeking -> final) or "
-        "single-turn (decompose once, ask once, answer). Ignored with --executive none.",
+        help="structured (grounding -> entity pinning -> answer seeking -> final), single-turn (decompose once, "
+        "ask once, answer) or none. Default: structured with an executive, none without (naming structured or "
+        "single-turn without an executive is refused).",
     ),
     trace: Path = typer.Option(None, "--trace", help="Write the run's trace (JSON lines) here and print it readably."),
     show_trace: Path = typer.Option(None, "--show-trace", help="Only print an existing trace file readably."),
@@ -66,12 +67,13 @@ def ask(
     import json
     import sys
 
+    from memo_edge.atomic import regular_target
     from memo_edge.errors import MemoError
     from memo_edge.runtime.ask import AskService
     from memo_edge.runtime.executives import from_config
     from memo_edge.runtime.memory import Memory
     from memo_edge.runtime.profile import Profile, latency_line
-    from memo_edge.runtime.trace_view import print_trace
+    from memo_edge.runtime.trace_view import print_trace, terminal_safe
     from memo_edge.tracing import Tracer
 
     if show_trace is not None:
@@ -80,12 +82,13 @@ def ask(
     if pack is None or question is None:
         raise MemoError('usage: memo ask PACK "QUESTION" (or memo ask --show-trace TRACE.jsonl)')
 
+    for out in (trace, profile):
+        if out is not None:
+            regular_target(out)  # refused before the pack loads: a device, FIFO or directory is never replaced
     seed = protocol_cfg.seed
     memory = Memory.load(pack, seed=seed, **load.engine_kwargs())
     executive = from_config(executive_cfg, threads=load.threads, seed=seed)
-    service = AskService(memory, executive, protocol_cfg, protocol)
-    if trace is not None:
-        trace.unlink(missing_ok=True)
+    service = AskService(memory, executive, protocol_cfg, protocol or "structured")
     tracer = Tracer(trace)
     streamed = []
 
@@ -94,12 +97,12 @@ def ask(
             text = text.lstrip()
         if text:
             streamed.append(text)
-            sys.stdout.write(text)
+            sys.stdout.write(terminal_safe(text))  # a lone ESC split from its sequence is dropped too
             sys.stdout.flush()
 
     live = stream and executive is None and not as_json
     try:
-        answer = service.ask(question, tracer=tracer, on_text=on_text if live else None)
+        answer = service.ask(question, mode=protocol, tracer=tracer, on_text=on_text if live else None)
     finally:
         tracer.close()
     if trace is not None:
@@ -118,7 +121,7 @@ def ask(
     else:
         if streamed:
             print()
-        print(answer.final_answer)
+        print(terminal_safe(answer.final_answer))
     print(latency_line(answer, load_s=memory.engine.load_s), file=sys.stderr)
     if profile is not None:
         prof = Profile()
@@ -129,7 +132,7 @@ def ask(
     if answer.status == "fallback":
         # the answer above is the protocol's best guess without a working executive: say so, and exit 3
         print(
-            f"warning: the executive failed ({answer.error}); the answer is the protocol's fallback, not the "
+            f"warning: the executive failed ({terminal_safe(answer.error or '')}); the answer is the protocol's fallback, not the "
             "executive's (exit code 3)",
             file=sys.stderr,
         )

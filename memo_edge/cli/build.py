@@ -28,13 +28,14 @@ BUILD_EXPORT = EXPORT.nested(
 @app.command("build")
 @config_options(BUILD_SYNTHESIS, BUILD_TRAIN, BUILD_EXPORT)
 def build_(
-    corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl). May come from --config instead."),
+    corpus: Path = typer.Argument(None, help="Corpus folder (.md/.txt/.jsonl/.pdf). May come from --config instead."),
     out: Path = typer.Option(None, "-o", "--out", help="Pack directory to write."),
     config: Path = typer.Option(
         None,
         "--config",
-        help="TOML build config: corpus, out, work_dir and [synthesis], "
-        "[train], [export] tables of the options below; flags win.",
+        # \[ : the help is rich markup, where a bare [synthesis] is a style tag and vanishes
+        help="TOML build config: corpus, out, work_dir and \\[synthesis], "
+        "\\[train], \\[export] tables of the options below; flags win.",
     ),
     work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
     *,
@@ -43,7 +44,7 @@ def build_(
     export: dict,
 ):
     """Corpus -> reflections -> fine-tuned MEMORY model -> ONNX memory pack, resumable."""
-    require_extra("build", "torch", "transformers")
+    require_extra("build", "torch", "transformers", "spacy")
     # Imported here, not at the top: every verb module is imported for `memo --help`; build loads torch.
     from memo_edge.build import build
     from memo_edge.config import load_build_config
@@ -63,7 +64,7 @@ def demo(
     show: int = typer.Option(8, help="How many demo questions to print answers for."),
 ):
     """Build a pack from the shipped demo corpus, ask demo questions, print answers, latency and EM/F1."""
-    require_extra("demo", "torch", "transformers")
+    require_extra("demo", "torch", "transformers", "spacy")
     from memo_edge.demo_run import run_demo
 
     run_demo(out, base=base, precision=precision, show=show)

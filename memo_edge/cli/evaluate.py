@@ -36,10 +36,12 @@ def eval_(
     """Score a pack on gold questions: EM/F1 overall and per hop count (MuSiQue normalization); optionally an LLM
     judge too."""
     # Imported here, not at the top: every verb module is imported for `memo --help`; these load onnxruntime.
-    from memo_edge.atomic import write_json
+    from memo_edge.atomic import regular_target, write_json
     from memo_edge.evaluate import evaluate, print_table
     from memo_edge.records import load_eval_items
 
+    if output:
+        regular_target(output)  # a device, FIFO or directory there is refused now, not after the whole evaluation
     items = load_eval_items(questions)
     if limit:
         items = items[:limit]

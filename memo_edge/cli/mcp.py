@@ -45,7 +45,7 @@ def mcp(
     from memo_edge.runtime.memory import Memory
 
     try:
-        from memo_edge.runtime.mcp_server import build_server, serve_http
+        from memo_edge.runtime.mcp_server import build_server, serve_http, serve_stdio
     except ModuleNotFoundError as e:
         if e.name and e.name.split(".")[0] in ("mcp", "mcp_types"):
             raise MemoError("memo mcp needs the MCP SDK: pip install 'memo-edge[mcp]'") from None
@@ -58,7 +58,7 @@ def mcp(
     print(f"memo mcp: {server.title} on {where} (executive: {executive or 'none'})", file=sys.stderr, flush=True)
     try:
         if mcp_cfg.port is None:
-            server.run("stdio")
+            anyio.run(serve_stdio, server)
         else:
             anyio.run(serve_http, server, mcp_cfg.host, mcp_cfg.port)
     except KeyboardInterrupt:

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..atomic import ensure_dir, write_json, write_jsonl, write_text
+from ..atomic import ensure_dir, regular_target, write_json, write_jsonl, write_text
 from ..corpus import ChunkingConfig, chunk_document, corpus_fingerprint, load_corpus
 from ..errors import MemoError
 from .config import SynthesisConfig
@@ -36,6 +36,8 @@ def _check_out(out_path: Path) -> Path:
     out_path = Path(out_path).expanduser()
     if out_path.is_dir():
         raise MemoError(f"{out_path}: is a directory (expected a .jsonl output file path)")
+    for p in (out_path, *card_paths(out_path)):
+        regular_target(p)  # a device, FIFO or directory there is refused now, not after hours of work
     ensure_dir(out_path.resolve().parent)
     return out_path
 
