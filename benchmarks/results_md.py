@@ -57,7 +57,7 @@ def coverage_table() -> str:
                 r.get("per_100_words"),
                 f"**{_pct(r['coverage'])}** ({_pct(o.get('coverage'))})",
                 _pct(r.get("in_text", r.get("in_answers"))),
-                f"{_pct(r.get('sentence_yield'))} ({_pct(o.get('sentence_yield'))})",
+                f"{_pct(r.get('stating_sentence_yield'))} / {_pct(r.get('sentence_yield'))} ({_pct(o.get('sentence_yield'))})",
                 r.get("phrasings_per_fact", "-"),
                 _pct(r.get("filter_pass")),
             ]
@@ -70,7 +70,7 @@ def coverage_table() -> str:
         "pairs / 100 words",
         "**covered** (before)",
         "in text / inside an answer",
-        "sentences yielding (before)",
+        "stating sentences / all sentences yielding (before: all)",
         "phrasings per fact",
         "pass the filter",
     ]

@@ -171,6 +171,7 @@ def generate(
     for u in units:
         by_doc.setdefault(u.doc.doc_id, []).append(u)
     stats = {"sentences": 0, "sentences_with_pairs": 0, "sentences_with_typed_pairs": 0, "sentences_skipped": 0}
+    stats.update(stating_sentences=0, stating_sentences_with_pairs=0)
     stats["clauses"] = 0
     said = Statements()
     skipped: dict[str, int] = {}
@@ -223,7 +224,12 @@ def generate(
                 pairs += made
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
-                if made or (statements and said.filed > before):
+                yielded = bool(made) or (statements and said.filed > before)
+                # a sentence that states something: three words or more, not a question ("Should I use h11?")
+                states = len(sent.text.split()) >= 3 and not sent.text.rstrip().endswith("?")
+                stats["stating_sentences"] += states
+                stats["stating_sentences_with_pairs"] += states and yielded
+                if yielded:
                     stats["sentences_with_pairs"] += 1
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:

@@ -137,6 +137,10 @@ def coverage(docs, refl, extractive_stats: dict) -> dict:
         out["sentences"] = extractive_stats["sentences"]
         out["sentences_with_pairs"] = extractive_stats["sentences_with_pairs"]
         out["sentence_yield"] = round(extractive_stats["sentences_with_pairs"] / extractive_stats["sentences"], 3)
+    if extractive_stats.get("stating_sentences"):  # three words or more, not a question
+        out["stating_sentence_yield"] = round(
+            extractive_stats["stating_sentences_with_pairs"] / extractive_stats["stating_sentences"], 3
+        )
     return out
 
 
