@@ -70,10 +70,9 @@ def commit() -> dict:
             return ""
 
     sha = git("rev-parse", "HEAD")
-    return {
-        "sha": sha[:12] or None,
-        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if sha else None,
-    }
+    # result files are outputs, not code: a tree whose only change is an earlier run's results is clean
+    changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results")
+    return {"sha": sha[:12] or None, "dirty": bool(changed) if sha else None}
 
 
 def header(name: str, **settings) -> dict:
