@@ -3,7 +3,8 @@
     ask_memory(question, mode)   mode "none": the memory model answers the question directly;
                                  "structured": MeMo's protocol, an executive LLM (memo mcp --executive, or
                                  MEMO_EXECUTIVE) questions the memory turn by turn and writes the final answer
-    memory_info()                what the pack is: name, base model, corpus, precision, measured recall
+    memory_info(full)            what the pack is: name, pack id, precision, what the corpus covers, reflections,
+                                 measured recall (full: the whole export-metrics block too)
 
 stdio by default (the assistant starts the process and talks over stdin/stdout); streamable HTTP on 127.0.0.1 with
 `serve_http` (memo mcp --port), where the SDK refuses foreign Host/Origin headers (DNS rebinding). Torch-free, like
@@ -55,16 +56,58 @@ class MemoryAnswer(BaseModel):
 class MemoryInfo(BaseModel):
     name: str
     pack: str
+    pack_id: str = ""
     base_model: str | None = None
     precision: str
     context_length: int
+    corpus: str = Field("", description="What the memory covers: its documents, as the pack's manifest records them.")
     corpus_fingerprint: str | None = None
-    reflections: dict | None = Field(None, description="Training reflections by type, as trained on.")
+    reflections: int | None = Field(None, description="Reflections (question-answer facts) it was trained on.")
     recall: dict | None = Field(None, description="Measured at export on trained reflections.")
+    metrics: dict | None = Field(None, description="The whole export-metrics block (only when asked: full=true).")
     created_at: str = ""
     memo_edge_version: str = ""
     modes: list[str] = Field(description="Modes ask_memory accepts on this server.")
     executive: str | None = Field(None, description="The executive for mode 'structured', if configured.")
+
+
+MAX_TITLES = 10
+MAX_SUMMARY = 300
+
+
+def corpus_summary(manifest) -> str:
+    """One line saying what the memory covers, from what export wrote into the manifest (training's provenance:
+    the corpus's document count and titles, reflection counts; the build date): "Memory of 12 documents (titles:
+    A, B, ...; built 2026-12-06)". At most MAX_TITLES titles and MAX_SUMMARY characters."""
+    prov = manifest.provenance or {}
+    corpus = prov.get("corpus") if isinstance(prov.get("corpus"), dict) else {}
+    titles = [str(t) for t in corpus.get("titles") or [] if str(t).strip()]
+    docs = corpus.get("documents")
+    docs = docs if isinstance(docs, int) and not isinstance(docs, bool) else (len(titles) or None)
+    n_refl = reflection_count(manifest)
+    what = f"{docs} document{'s' * (docs != 1)}" if docs else None
+    if what is None:
+        what = f"{n_refl} reflections" if n_refl else "an unrecorded corpus"
+    parts = []
+    if titles:
+        shown = ", ".join(t if len(t) <= 60 else t[:57] + "..." for t in titles[:MAX_TITLES])
+        more = len(titles) > MAX_TITLES or (docs or 0) > len(titles)
+        parts.append(f"titles: {shown}{', ...' if more else ''}")
+    if docs and n_refl:
+        parts.append(f"{n_refl} reflections")
+    if manifest.created_at:
+        parts.append(f"built {manifest.created_at[:10]}")
+    line = f"Memory of {what}" + (f" ({'; '.join(parts)})" if parts else "")
+    if len(line) > MAX_SUMMARY:  # long titles: cut inside the list, keep the count and the date readable
+        line = line[: MAX_SUMMARY - 4] + "...)"
+    return line
+
+
+def reflection_count(manifest) -> int | None:
+    """How many reflections the memory was trained on, as training counted them (provenance counts)."""
+    counts = (manifest.provenance or {}).get("counts")
+    n = counts.get("reflections") if isinstance(counts, dict) else None
+    return n if isinstance(n, int) and not isinstance(n, bool) else None
 
 
 def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPServer:
@@ -75,12 +118,13 @@ def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPSer
     name = model_name(engine.pack)
     modes = ["none", "structured"] if executive is not None else ["none"]
     asker = AskService(mem, executive, protocol_config, mode=modes[-1])
-    server = MCPServer(name="memo-edge", title=f"memory: {name}", instructions=INSTRUCTIONS)
+    summary = corpus_summary(engine.manifest)
+    server = MCPServer(name="memo-edge", title=f"memory: {name}", instructions=f"{INSTRUCTIONS} {summary}.")
     read_only = ToolAnnotations(
         readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=executive is not None
     )
 
-    @server.tool(annotations=read_only)
+    @server.tool(annotations=read_only, description=f"Ask the private memory a question about its corpus. {summary}.")
     def ask_memory(
         question: str = Field(description="A question about the memory's corpus.", min_length=1, max_length=2000),
         mode: Literal["none", "structured"] | None = Field(
@@ -107,19 +151,25 @@ def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPSer
         )
 
     @server.tool(annotations=read_only)
-    def memory_info() -> MemoryInfo:
-        """What this memory is: its name, base model, corpus fingerprint, training data and measured recall."""
+    def memory_info(
+        full: bool = Field(False, description="Also return the whole export-metrics block (long)."),
+    ) -> MemoryInfo:
+        """What this memory is: name, pack id, precision, what its corpus covers, reflections and measured recall."""
         m = engine.manifest
         prov = m.provenance or {}
+        recall = m.metrics.get("recall") if isinstance(m.metrics, dict) else None
         return MemoryInfo(
             name=name,
             pack=str(engine.pack.root),
+            pack_id=engine.pack.pack_id,
             base_model=prov.get("base") or prov.get("base_model"),
             precision=m.precision,
             context_length=m.model.context_length,
+            corpus=summary,
             corpus_fingerprint=prov.get("corpus_fingerprint"),
-            reflections=prov.get("counts"),
-            recall=m.metrics or None,
+            reflections=reflection_count(m),
+            recall=recall if isinstance(recall, dict) else None,
+            metrics=(m.metrics or None) if full else None,
             created_at=m.created_at,
             memo_edge_version=m.memo_edge_version,
             modes=modes,

@@ -6,6 +6,7 @@ differs from its field's, and `memo build --config FILE` and its flags are the s
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 import typer
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from memo_edge.cli import app, load_verbs
 from memo_edge.cli.options import field_default
+from memo_cli import memo
 
 VERBS = ("synthesize", "train", "ask", "eval", "serve", "mcp", "export", "build")
 # Models whose every field must say what it is (the help text).
@@ -124,8 +126,22 @@ def test_a_value_the_model_refuses_names_the_flag(capsys):
 
 
 def test_help_texts_keep_their_brackets_and_name_every_corpus_format():
-    """Help is rich markup: a bare [synthesis] is read as a style tag and vanished ("work_dir and , ,  tables")."""
+    """Under rich markup a bare [synthesis] was read as a style tag and vanished ("work_dir and , ,  tables")."""
     load_verbs()
     out = CliRunner().invoke(app, ["build", "--help"], env={"COLUMNS": "300"}, terminal_width=300).output
     assert "[synthesis], [train], [export] tables" in out, out
     assert ".md/.txt/.jsonl/.pdf" in out
+
+
+@pytest.mark.parametrize("verb", ["build", "synthesize", "train", "export", "ask", "eval", "serve", "mcp"])
+def test_help_at_80_columns_names_every_option_whole(verb):
+    """rich's panels cut long option names to fit 80 columns ("--synthesis.gene…"): every name must appear whole."""
+    load_verbs()
+    command = typer.main.get_command(app).commands[verb]
+    names = [o for p in command.params for o in (*p.opts, *p.secondary_opts) if o.startswith("--")]
+    assert len(names) > (60 if verb == "build" else 3)
+    p = memo(verb, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert p.returncode == 0, p.stderr
+    words = set(re.split(r"[\s,]+", p.stdout))
+    assert [n for n in names if n not in words] == [], p.stdout
+    assert max(map(len, p.stdout.splitlines())) <= 80 and "…" not in p.stdout

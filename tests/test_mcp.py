@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -205,3 +206,58 @@ def test_mcp_stdio_answers_every_unreadable_message_with_a_json_rpc_error(pack):
     errors = {r["id"]: r["error"]["code"] for r in replies if "error" in r}
     assert errors == {5: -32600, 6: -32600, 8: -32600, 9: -32600, None: -32700}, replies
     assert next(r for r in replies if r.get("id") == 7)["result"]["tools"]
+
+
+def _described_pack(pack, root):
+    """A copy of `pack` whose manifest records a corpus (as training's provenance does) and export metrics with a
+    recall figure; the files the manifest hashes are unchanged, so it opens verified."""
+    shutil.copytree(pack, root)
+    doc = json.loads((root / "manifest.json").read_text())
+    titles = [f"Document {i}" for i in range(14)]
+    doc["provenance"] |= {
+        "corpus": {"documents": 14, "titles": titles},
+        "counts": {"reflections": 321, "by_type": {"fact": 321}},
+    }
+    doc["metrics"] |= {
+        "recall": {"n": 32, "fp32": {"exact": 0.9}},
+        "parity": {"rows": [{"prompt": f"p{i}", "equal": True} for i in range(40)]},
+    }
+    doc["created_at"] = "2026-12-06T10:00:00+00:00"
+    (root / "manifest.json").write_text(json.dumps(doc, indent=2))
+    return root
+
+
+def test_corpus_summary_is_one_short_line():
+    from memo_edge.runtime.mcp_server import corpus_summary
+
+    class M:
+        provenance = {"corpus": {"documents": 40, "titles": ["T" * 200] * 40}, "counts": {"reflections": 9}}
+        created_at = "2026-12-06T10:00:00+00:00"
+
+    line = corpus_summary(M)
+    assert line.startswith("Memory of 40 documents (titles: ") and len(line) <= 300 and "\n" not in line
+    M.provenance, M.created_at = {}, ""
+    assert corpus_summary(M) == "Memory of an unrecorded corpus"
+
+
+@pytest.mark.slow
+def test_mcp_tools_say_what_the_memory_covers(pack, tmp_path):
+    """An assistant decides when to call ask_memory from its description: it names the corpus. memory_info is a
+    summary, the export-metrics block only on request."""
+    described = _described_pack(pack, tmp_path / "pack")
+
+    async def main():
+        async with Client(memo_mcp(described, {"MEMO_EXECUTIVE": "none"}), read_timeout_seconds=120) as client:
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            desc = tools["ask_memory"].description
+            assert "Memory of 14 documents (titles: Document 0, Document 1," in desc, desc
+            assert "Document 9, ..." in desc and "Document 10" not in desc and "built 2026-12-06" in desc
+            info = (await client.call_tool("memory_info", {})).structured_content
+            assert info["corpus"] in desc and info["reflections"] == 321
+            assert info["recall"] == {"n": 32, "fp32": {"exact": 0.9}}
+            assert info["pack_id"].startswith("sha256:") and info["precision"]
+            assert info.get("metrics") is None and len(json.dumps(info)) < 2000
+            full = (await client.call_tool("memory_info", {"full": True})).structured_content
+            assert len(full["metrics"]["parity"]["rows"]) == 40
+
+    run(main)

@@ -636,6 +636,7 @@ def _provenance(run: _Run, prog: dict, summary: dict) -> dict:
         "reflections": str(run.reflections_path),
         "reflections_fingerprint": fingerprint(run.rows),
         "corpus_fingerprint": card.get("corpus_fingerprint"),
+        "corpus": _corpus(card),
         "generator": card.get("generator"),
         "counts": run.splits.counts,
         "skipped": run.skipped,
@@ -647,6 +648,14 @@ def _provenance(run: _Run, prog: dict, summary: dict) -> dict:
         "device": str(run.acc.device),
         "processes": run.acc.num_processes,
     }
+
+
+def _corpus(card: dict) -> dict:
+    """What the memory covers, for the pack's manifest (memo mcp describes its tools with it): the corpus's
+    document count and its first titles, from the synthesis card."""
+    rows = (card.get("coverage") or {}).get("per_document") or []
+    titles = [r.get("title") or r.get("source") for r in rows if isinstance(r, dict)]
+    return {"documents": card.get("documents"), "titles": [t for t in titles if t][:50]}
 
 
 def _root_base(run: _Run) -> str:

@@ -22,6 +22,12 @@ import typer
 
 from memo_edge.errors import MemoError
 
+# Help is click's plain formatter, not typer's rich panels: rich squeezes a panel's columns to the terminal and cuts
+# option names ("--synthesis.gene…" at 80 columns); click puts a long name on its own line and wraps the help
+# under it, using up to HELP_WIDTH columns where the terminal is wider than 80.
+HELP_WIDTH = 120
+HELP = {"rich_markup_mode": None, "context_settings": {"max_content_width": HELP_WIDTH}}
+
 app = typer.Typer(
     name="memo",
     help="memo-edge: put a corpus into a small MEMORY model and ask it offline.\n\n"
@@ -29,8 +35,11 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    **HELP,
 )
-models_app = typer.Typer(help="Pull and list MEMORY/EXECUTIVE base models (no model hub needed).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Pull and list MEMORY/EXECUTIVE base models (no model hub needed).", no_args_is_help=True, **HELP
+)
 app.add_typer(models_app, name="models")
 
 _state = {"debug": False}

@@ -33,9 +33,8 @@ def build_(
     config: Path = typer.Option(
         None,
         "--config",
-        # \[ : the help is rich markup, where a bare [synthesis] is a style tag and vanishes
-        help="TOML build config: corpus, out, work_dir and \\[synthesis], "
-        "\\[train], \\[export] tables of the options below; flags win.",
+        help="TOML build config: corpus, out, work_dir and [synthesis], "
+        "[train], [export] tables of the options below; flags win.",
     ),
     work_dir: Path = typer.Option(None, help="Reflections + checkpoint go here (default: <out>.build)."),
     *,

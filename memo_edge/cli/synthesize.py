@@ -29,7 +29,7 @@ SYNTHESIS = Group(
 @config_options(SYNTHESIS)
 def synthesize(
     corpus_dir: Path = typer.Argument(
-        ..., help="Folder of .md / .txt / .jsonl ({id,title,text,date?}) documents (.pdf with the \\[pdf] extra)."
+        ..., help="Folder of .md / .txt / .jsonl ({id,title,text,date?}) documents (.pdf with the [pdf] extra)."
     ),
     out: Path = typer.Option(
         ...,
