@@ -356,3 +356,24 @@ def test_the_card_line_says_why_a_gpu_takes_more_steps():
     c, g = est["cpu"], est["cuda"]
     assert f"in batches of {c['batch_size']} = {c['steps']} steps" in line
     assert f"on a CUDA GPU the defaults are {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}" in line
+
+
+def test_the_card_estimate_counts_examples_as_training_does():
+    """The estimate line printed by synthesize/build and training's own count agree (they differed: 106 vs 107),
+    and a small corpus's estimate includes its recall checks (81 s predicted vs 900 s taken before)."""
+    from memo_edge.training import TrainConfig
+    from memo_edge.training.data import make_splits
+    from memo_edge.training.estimate import SMOLLM2_PARAMS
+
+    rows = [Reflection(**r) for r in qa_rows(60)]
+    rows += [
+        Reflection(id=f"s{i}", question=f"What does D say about t{i}?", answer="A sentence.", type="statement")
+        for i in range(20)
+    ]
+    card = {"reflections": len(rows), "counts_by_type": {"direct": 60, "indirect": 30, "statement": 20}}
+    est = for_reflections(card)
+    cfg = TrainConfig().resolve(SMOLLM2_PARAMS, on_cuda=False)
+    counts = make_splits(rows, cfg).counts
+    # the same arithmetic; only the IDK generator can fall short of its target when a corpus has few names
+    assert est["cpu"]["examples_per_epoch"] - counts["train"] in (0, 1, 2), (est["cpu"], counts)
+    assert est["cpu"]["seconds"] >= cfg.epochs * 15  # each check answers ~60 questions greedily: seconds on a CPU

@@ -97,15 +97,27 @@ def split_heldout(
     return [r for r in rows if id(r) not in held], [r for r in rows if id(r) in held]
 
 
+def heldout_size(n_short: int, fraction: float, cap: int) -> int:
+    """How many short-answer reflections split_heldout holds out (at most: it needs a sibling in training)."""
+    return min(cap, int(n_short * fraction))
+
+
+def idk_examples(n_present: int, fraction: float) -> int:
+    """ "I don't know." examples added so that they are `fraction` of the training set."""
+    return round(n_present * fraction / (1 - fraction)) if fraction < 1 else n_present
+
+
+def idk_eval_size(n_heldout: int, cap: int, fraction: float) -> int:
+    return min(cap, max(n_heldout, 16)) if fraction > 0 else 0
+
+
 def make_splits(rows: list[Reflection], cfg) -> Splits:
     from .idk import make_idk
 
     train, heldout = split_heldout(rows, cfg.heldout_fraction, cfg.heldout_max, cfg.seed)
     n_present = sum(r.type != "idk" for r in train)
-    f = cfg.idk_fraction
-    n_idk_train = round(n_present * f / (1 - f)) if f < 1 else n_present
-    n_idk_train = max(0, n_idk_train - sum(r.type == "idk" for r in train))
-    n_idk_eval = min(cfg.heldout_max, max(len(heldout), 16)) if f > 0 else 0
+    n_idk_train = max(0, idk_examples(n_present, cfg.idk_fraction) - sum(r.type == "idk" for r in train))
+    n_idk_eval = idk_eval_size(len(heldout), cfg.heldout_max, cfg.idk_fraction)
     idk_train, idk_eval = make_idk(rows, n_idk_train, n_idk_eval, cfg.seed)
     counts = {
         "reflections": len(rows),

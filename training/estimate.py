@@ -15,6 +15,10 @@ from dataclasses import asdict, dataclass
 # training/README.md ("Measured"); cuda: a conservative 20% of an H100/H200's bf16 peak, to be replaced by the
 # first measured steps.
 PRIOR_FLOPS = {"cpu-bf16": 1.3e11, "cpu-fp32": 0.6e11, "cuda": 2.0e14}
+# Seconds per greedily answered question in a recall check (held-out, trained sample, absent entities). cpu: a
+# 140-step SmolLM2-135M run of 2026-12-06 spent 29.5 s per check of ~96 questions on the 2-core host; before, checks
+# were guessed as a quarter of an epoch's steps, which a small corpus made seconds (81 s predicted, 900 s taken).
+PRIOR_CHECK_QUESTION_S = {"cpu": 0.3, "cuda": 0.03}
 
 
 def flops_per_token(n_params: int, n_trainable: int) -> float:
@@ -34,11 +38,20 @@ class Estimate:
 
     @classmethod
     def prior(
-        cls, steps: int, checks: int, tokens_per_step: float, n_params: int, n_trainable: int, device: str, bf16: bool
+        cls,
+        steps: int,
+        checks: int,
+        tokens_per_step: float,
+        n_params: int,
+        n_trainable: int,
+        device: str,
+        bf16: bool,
+        check_questions: int = 96,
     ) -> "Estimate":
         kind = "cuda" if device.startswith("cuda") else ("cpu-bf16" if bf16 else "cpu-fp32")
         per_step = flops_per_token(n_params, n_trainable) * tokens_per_step / PRIOR_FLOPS[kind]
-        check = 0.25 * per_step * max(1, steps // max(1, checks))  # a guess until the first check is measured
+        # a prior until the first check is measured: its greedy answers at a measured rate per question
+        check = check_questions * PRIOR_CHECK_QUESTION_S["cuda" if kind == "cuda" else "cpu"]
         basis = (
             f"{tokens_per_step:,.0f} computed tokens/step x {flops_per_token(n_params, n_trainable):.2g} "
             f"FLOP/token at ~{PRIOR_FLOPS[kind] / 1e9:,.0f} GFLOP/s ({kind})"
@@ -86,6 +99,7 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     """What `memo train` with its defaults will cost for a dataset card: examples, steps, and the prior estimate on
     this kind of CPU and on a CUDA GPU (the training log refines it from measured steps)."""
     from .config import TrainConfig
+    from .data import heldout_size, idk_eval_size, idk_examples
 
     n = int(card.get("reflections", 0))
     cpu = TrainConfig().resolve(n_params, on_cuda=False)
@@ -94,11 +108,15 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
         PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + card.get("answer_length", {}).get("mean", 5)
     )
     out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
+    by_type = card.get("counts_by_type") or {}
+    n_short = n - by_type.get("statement", 0) - by_type.get("idk", 0)  # statements are never held out
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
-        held = min(cfg.heldout_max or 32, int(n * cfg.heldout_fraction))
-        examples = n - held + int(n * cfg.idk_fraction)
+        # the same arithmetic as make_splits, so this line and training's own agree on the example count
+        held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max or 32)
+        examples = (n - held) + idk_examples(n - held, cfg.idk_fraction)
         steps = cfg.epochs * -(-examples // cfg.batch_size)
-        est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16)
+        asked = held + (cfg.eval_train_sample or 32) + idk_eval_size(held, cfg.heldout_max or 32, cfg.idk_fraction)
+        est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16, asked)
         out[name] = {
             "examples_per_epoch": examples,
             "epochs": cfg.epochs,

@@ -687,6 +687,7 @@ def _prior_estimate(run: _Run, prog: dict) -> Estimate:
         n_trainable=trainable,
         device=run.acc.device.type,
         bf16=bool(cfg.bf16),
+        check_questions=len(run.splits.heldout) + len(run.train_sample) + len(run.splits.idk_eval),
     )
 
 
