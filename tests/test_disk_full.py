@@ -126,3 +126,15 @@ def test_keygen_on_a_full_disk_leaves_no_empty_key(tmp_path):
     p, left = on_full_disk(tmp_path, "4k", "keygen", key)
     one_error(p, "no space left", "k.pub")
     assert left == [], left  # no 0-byte key, no half pair, no temp file: the next try is not blocked
+
+
+@pytest.mark.slow
+def test_ask_trace_on_a_full_disk_leaves_no_empty_trace(tmp_path, tiny_dir):
+    from runtime_fixtures import varied_pack
+
+    pack = varied_pack(tiny_dir)[1]
+    trace = tmp_path / "full" / "t.json"
+    question = "Who founded " + "Lumen " * 300 + "Labs?"  # its trace (~6 KB) outgrows the one-page disk
+    p, left = on_full_disk(tmp_path, "4k", "ask", pack, question, "--executive", "none", "--trace", trace)
+    one_error(p, "no space left", "t.json")
+    assert left == [], left  # no 0-byte trace, no temp file
