@@ -30,15 +30,11 @@ import time
 from pathlib import Path
 
 from benchmarks import report
+from memo_edge.datasets import split_rows
 
 REPO = Path(__file__).resolve().parent.parent
 CORPORA = Path(__file__).resolve().parent / "corpora"
 GENRES = ("notes", "techdocs")
-
-
-def split_rows(rows: list, split: str) -> list:
-    lo = {"dev": 0, "test": 100}[split]
-    return rows[lo : lo + 100]
 
 
 def parse(argv):

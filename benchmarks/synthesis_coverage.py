@@ -33,10 +33,10 @@ import time
 from pathlib import Path
 
 from benchmarks import report
+from memo_edge.datasets import SPLITS, split_rows
 
 DATASETS = ("musique", "hotpotqa", "2wikimultihopqa")
 GENRES = ("techdocs", "notes", "narrativeqa")
-SPLITS = {"dev": 0, "test": 100}  # first question of each split, by position in the file
 CORPORA = Path(__file__).resolve().parent / "corpora"
 
 
@@ -133,12 +133,6 @@ def hops_hotpot(rows: list[dict]) -> list[tuple[str, str, str]]:
                     out.append((other, ctx[other], name))
                     break
     return out
-
-
-def split_rows(rows: list, split: str, n: int = 100) -> list:
-    """The split's questions, by position in the file: dev = 0-99, test = 100-199 (n of them)."""
-    lo = SPLITS[split]
-    return rows[lo : lo + min(n, 100)]
 
 
 def load_hops(name: str, split: str, n: int) -> list[tuple[str, str, str]]:

@@ -33,6 +33,17 @@ FILES = {
     "2wikimultihopqa": "2wikimultihopqa/2wikimultihopqa_dev_subset200.jsonl",
     "narrativeqa": "narrativeqa/narrativeqa_test_summary_3000.jsonl",
 }
+# Every benchmark file is split by position: questions 0-99 are dev (misses may be read, rules written from them),
+# questions 100-199 are test (reported only).
+SPLITS = {"dev": 0, "test": 100}
+
+
+def split_rows(rows: list, split: str, n: int = 100) -> list:
+    """The split's questions, by position in the file (the first n of its 100)."""
+    lo = SPLITS[split]
+    return rows[lo : lo + min(n, 100)]
+
+
 NARRATIVEQA_DOCS = "narrativeqa/narrativeqa_test_summary_docs.jsonl"
 
 

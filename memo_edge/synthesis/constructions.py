@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from lemminflect import getInflection
 
+from .text import as_question
+
 # ---- instructions ------------------------------------------------------------------------------------------------
 # a template's fields: {V} the verb ("send"), {Vn} its participle ("sent"), {obj} the object, {prep} the
 # preposition, {pobj} its object, {purpose} the purpose clause ("enable iCal export"), {purpose_s} its verb in the
@@ -109,15 +111,15 @@ def instruction(sent) -> str | None:
 
 
 def _phrase(tok, render) -> str:
-    toks = sorted(_subtree(tok), key=lambda t: t.i)
+    toks = sorted(phrase_tokens(tok), key=lambda t: t.i)
     return render(toks)
 
 
-def _subtree(tok) -> list:
+def phrase_tokens(tok) -> list:
     out = [tok]
     for c in tok.children:
         if c.dep_ not in _PRUNE:
-            out += _subtree(c)
+            out += phrase_tokens(c)
     return out
 
 
@@ -152,7 +154,7 @@ def imperative_pairs(sent, render, category, answer_of) -> list[tuple[str, str, 
                 continue  # "Do not run X": only phrasings that keep the "not"
             if any(not fields.get(k) for k in re.findall(r"{(\w+)}", q) if k not in _OPTIONAL):
                 continue  # "Which {cat} ...?" for an object with no category
-            out.append((_question(q.format(**fields)), ans, c.name))
+            out.append((as_question(q.format(**fields)), ans, c.name))
     return out
 
 
@@ -174,17 +176,14 @@ def _fields(nodes: dict, render, category) -> dict[str, str]:
     if "purpose" in nodes:
         p = nodes["purpose"]
         if any(c.dep_ == "aux" and c.lower_ == "to" for c in p.children) and p.tag_ == "VB":
-            toks = sorted([t for t in _subtree(p) if not (t.dep_ == "aux" and t.lower_ == "to")], key=lambda t: t.i)
+            toks = sorted(
+                [t for t in phrase_tokens(p) if not (t.dep_ == "aux" and t.lower_ == "to")], key=lambda t: t.i
+            )
             f["purpose"] = render(toks)
             f["purpose_s"] = _third_person(toks, render)
         else:
             f["purpose"] = f["purpose_s"] = ""
     return f
-
-
-def _question(text: str) -> str:
-    text = " ".join(text.split()).strip(" ,;:")
-    return text[:1].upper() + text[1:].rstrip("?.") + "?"
 
 
 # ---- relation words ----------------------------------------------------------------------------------------------

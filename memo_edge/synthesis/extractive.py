@@ -21,8 +21,7 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs, version_floor_pairs
-from .constructions import _subtree as construction_phrase
+from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs, phrase_tokens, version_floor_pairs
 from .lexicon import CATEGORY_NOUNS
 from .dataset import Pair
 from .linking import Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
@@ -170,9 +169,18 @@ def generate(
     by_doc: dict[str, list[_Unit]] = {}
     for u in units:
         by_doc.setdefault(u.doc.doc_id, []).append(u)
-    stats = {"sentences": 0, "sentences_with_pairs": 0, "sentences_with_typed_pairs": 0, "sentences_skipped": 0}
-    stats.update(stating_sentences=0, stating_sentences_with_pairs=0)
-    stats["clauses"] = 0
+    stats = dict.fromkeys(
+        (
+            "sentences",
+            "sentences_with_pairs",
+            "sentences_with_typed_pairs",
+            "sentences_skipped",
+            "stating_sentences",
+            "stating_sentences_with_pairs",
+            "clauses",
+        ),
+        0,
+    )
     said = Statements()
     skipped: dict[str, int] = {}
     lists: dict[tuple[str, int], list[_Unit]] = {}
@@ -324,7 +332,7 @@ def minimal_answer(answer: str) -> str:
 
 def _minimal_phrase(writer: Writer, tok) -> str:
     """An argument as an answer: a code token alone ("the --x configure option" -> --x), else without its article."""
-    toks = sorted(construction_phrase(tok), key=lambda t: t.i)
+    toks = sorted(phrase_tokens(tok), key=lambda t: t.i)
     codes = [t for t in toks if is_placeholder(t.text)]
     if len(codes) == 1:
         return codes[0].text
@@ -338,9 +346,7 @@ def _instruction_pairs(writer: Writer, sent) -> list[QA]:
         last = text.split()[-1].lower() if text.split() else ""
         return writer.index.category(text) or (last if last in CATEGORY_NOUNS else None)
 
-    for t in sent:  # "Install it with ...": "it" is the document's topic
-        if t.tag_ in ("PRP", "PRP$") and t.i not in writer.subst and (who := writer.ctx.stand_in(t)):
-            writer.subst[t.i] = who
+    writer.resolve_pronouns(sent)  # "Install it with ...": "it" is the document's topic
     found = imperative_pairs(sent, writer.render, category, lambda tok: _minimal_phrase(writer, tok))
     return [QA(q, a, f"instruction|{name}|{normalize(q)}", "full") for q, a, name in found]
 

@@ -28,13 +28,12 @@ MAX_FIELD_WORDS = 8
 # "`httpcore` - The underlying transport for httpx": a term and what it is
 _DEFINITION = re.compile(r"^(?P<term>\S.{0,60}?)\s+[-–—]\s+(?P<text>\S.{4,})$")
 # "150 ml double cream", "2 x HDMI cable", "3 eggs": an amount of a thing
+_UNITS = r"(?:ml|l|g|kg|mg|oz|lb|lbs|tbsp|tsp|cups?|cm|mm|m|km|GB|MB|TB|pcs|%)"
 _AMOUNT = re.compile(
-    r"^(?P<amount>(?:\d+(?:[.,/]\d+)?|[½¼¾⅓⅔])\s*(?:[×x]\s*)?(?:(?:ml|l|g|kg|mg|oz|lb|lbs|tbsp|tsp|cups?|cm|mm|m|km|"
-    r"GB|MB|TB|pcs|%)\b\.?)?)\s+(?:of\s+)?(?P<thing>[A-Za-z].*)$"
+    rf"^(?P<amount>(?:\d+(?:[.,/]\d+)?|[½¼¾⅓⅔])\s*(?:[×x]\s*)?(?:{_UNITS}\b\.?)?)\s+(?:of\s+)?(?P<thing>[A-Za-z].*)$"
 )
-_UNIT = re.compile(
-    r"\d\s*(?:ml|l|g|kg|mg|oz|lb|lbs|tbsp|tsp|cups?|cm|mm|m|km|GB|MB|TB|pcs|%)\b|[×x]\s*[A-Za-z]|^[½¼¾⅓⅔]|^\d{1,2}\s"
-)
+# what makes a leading number an amount and not a year or a list number: a unit, a count sign, a small number
+_UNIT = re.compile(rf"\d\s*{_UNITS}\b|[×x]\s*[A-Za-z]|^[½¼¾⅓⅔]|^\d{{1,2}}\s")
 
 
 def _definition_sentence(term: str, text: str) -> str:

@@ -37,6 +37,7 @@ from .lexicon import (
 )
 from .mentions import DocContext, EntityIndex, name_key
 from .prose import year_of
+from .text import as_question as _question
 from .text import normalize as _norm
 
 MAX_VARIANTS = 4  # phrasings kept per asked part
@@ -1008,9 +1009,7 @@ class Writer:
         out: list[QA] = []
         if len(sent) > 60:
             return out
-        for t in sent:  # every pronoun the context can name, not only the clause subjects
-            if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
-                self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
+        self.resolve_pronouns(sent)
         for e in sent.ents:
             e = _name_span(e)
             region = (
@@ -1085,6 +1084,12 @@ class Writer:
             out += self._insitu_questions(sent, span, wh or (f"which {cat}" if cat else "what"), ans)
         return out
 
+    def resolve_pronouns(self, sent) -> None:
+        """Every pronoun of the sentence the context can name, not only the clause subjects ("its" -> "X's")."""
+        for t in sent:
+            if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
+                self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
+
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
         with the answer replaced; whatever is short enough to be a question someone would ask."""
@@ -1100,13 +1105,12 @@ class Writer:
 
     def _minimal_toks(self, span) -> list:
         """Subject + auxiliaries + verb + the verb's dependent that contains `span`, pruned of other clauses."""
-        v, child = span.root, None
-        while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
-            v, child = v.head, v
-        if v.pos_ not in ("VERB", "AUX") or child is None:
+        v = _subject_verb(span.root)  # "left to join X": the minimal clause is "Hammill left to join X"
+        if v is None or span.root.pos_ in ("VERB", "AUX"):
             return []
-        while v.dep_ in _SHARES_SUBJECT and v.head.pos_ in ("VERB", "AUX") and not _has_subject(v):
-            v, child = v.head, v  # "left to join X": the minimal clause is "Hammill left to join X"
+        child = span.root  # the verb's dependent that holds the span
+        while child.head.i != v.i:
+            child = child.head
         subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
         if subj is None or subj.tag_ in ("WDT", "WP"):
             return []
@@ -1389,15 +1393,6 @@ def _spread(variants: list[QA], limit: int) -> list[QA]:
             if q and len(out) < limit:
                 out.append(q.pop(0))
     return out
-
-
-def _question(text: str) -> str:
-    text = " ".join(text.split()).strip(" ,;:")
-    if not text:
-        return ""
-    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
-    text = re.sub(r",\s*,", ",", text)
-    return text[:1].upper() + text[1:].rstrip("?.") + "?"
 
 
 def symmetric_reverse(cl: Clause, qa_subject: str, obj_answer: str, writer: Writer) -> list[QA]:

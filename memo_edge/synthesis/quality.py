@@ -103,6 +103,10 @@ def _repeats_name(q: str, a: str) -> bool:
     return any(n in runs for n in names if len(n) > 2)
 
 
+def _unresolved(q: str) -> bool:
+    return bool(_UNRESOLVED.search(q) or _UNRESOLVED_START.match(q))
+
+
 def rejection(p: Pair) -> str | None:
     """Why a pair is unfit for training, or None."""
     q, a = p.question.strip(), p.answer.strip()
@@ -121,14 +125,14 @@ def rejection(p: Pair) -> str | None:
     ):
         return "fragment"
     if p.type in _WHOLE_SENTENCES:  # a statement answers with its sentences: no short-answer rules
-        return "not self-contained" if _UNRESOLVED.search(q) or _UNRESOLVED_START.match(q) else None
+        return "not self-contained" if _unresolved(q) else None
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
         return "question contains its answer"
     if p.type != "consolidated" and _repeats_name(q, a):
         return "answer repeats the question's name"
     if p.type != "consolidated" and len(a.split()) > _limit(q):
         return "answer too long for its wh-type"
-    if _UNRESOLVED.search(q) or _UNRESOLVED_START.match(q):
+    if _unresolved(q):
         return "not self-contained"
     return None
 

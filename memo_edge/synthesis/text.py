@@ -140,3 +140,13 @@ def is_date(text: str) -> bool:
 
 def word_count(text: str) -> int:
     return len(text.split())
+
+
+def as_question(text: str) -> str:
+    """Words joined into one question: single spaces, no space before punctuation, capitalized, one "?"."""
+    text = " ".join(text.split()).strip(" ,;:")
+    if not text:
+        return ""
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r",\s*,", ",", text)
+    return text[:1].upper() + text[1:].rstrip("?.") + "?"
