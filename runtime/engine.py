@@ -30,6 +30,7 @@ from memo_edge.errors import MemoError
 
 from .batch import Batch
 from .config import MAX_BATCH
+from .grammar import response_schema
 from .model import PREFILL_CHUNK, Completion, Model, Request
 
 # Each new token is checked against every stop string (and text that may begin one is held back): the work grows
@@ -82,8 +83,10 @@ class Engine(Model):
         should_stop: Callable[[float], str | None] | None = None,
         t_start: float | None = None,
         name: str = "prompt",
+        response_format: dict | None = None,
     ) -> Request:
-        """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it."""
+        """A validated Request for Batch.add: `should_stop(now)` may return "cancelled"/"deadline" to end it.
+        `response_format` (OpenAI's: json_schema / json_object) constrains the reply to its JSON schema."""
         if isinstance(prompt, str) and self.surely_longer(prompt, self.context_length):
             raise MemoError(
                 f"{name}: {len(prompt)} characters, surely more than the model's context of "
@@ -103,6 +106,8 @@ class Engine(Model):
         stop_ids = set(self.stop_token_ids if stop_token_ids is None else stop_token_ids)
         stop_ids.update(self._single_token_ids(stops))
         max_new = max(0, min(int(max_new_tokens), self.context_length - len(ids)))
+        schema = response_schema(response_format)
+        constraint = self.grammars.constraint(schema) if schema is not None else None
         return Request(
             ids,
             max_new,
@@ -115,6 +120,7 @@ class Engine(Model):
             on_token,
             should_stop,
             t_start,
+            constraint,
         )
 
     def batch(self, max_rows: int | None = None) -> Batch:
@@ -132,6 +138,7 @@ class Engine(Model):
         on_token: OnToken | None = None,
         prefix: str | None = None,
         stop_token_ids: list[int] | None = None,
+        response_format: dict | list[dict | None] | None = None,
     ) -> list[Completion]:
         """Generate for all prompts as one continuous batch (at most `max_batch` rows decode together).
 
@@ -139,6 +146,8 @@ class Engine(Model):
         once and reused whenever a prompt's tokens start with the prefix's tokens (else it is ignored for it).
         `seed` seeds each row's own RNG (a list gives one seed per row), so a row samples the same tokens batched
         or alone. `stop` strings end a row and are cut from its text; stop token ids come from the manifest.
+        `response_format` (one, or one per prompt): an OpenAI response_format whose JSON schema the reply follows
+        (grammar.py); the row ends when the JSON is complete.
         """
         if isinstance(prompts, str):
             raise TypeError("generate() takes a list of prompts")
@@ -152,13 +161,27 @@ class Engine(Model):
             _as_list(temperature, n, "temperature"),
             _as_list(top_p, n, "top_p"),
             _as_list(seeds, n, "seed"),
+            _as_list(response_format, n, "response_format"),
         )
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(prompts), add_special_tokens=False)]
         reqs = []
-        for i, (ids, (mx, t, p, s)) in enumerate(zip(encoded, settings)):
+        for i, (ids, (mx, t, p, s, rf)) in enumerate(zip(encoded, settings)):
             cb = (lambda i: lambda text, tid: on_token(i, text, tid))(i) if on_token else None
             reqs.append(
-                self.request(ids, mx, t, p, s, stop, stop_token_ids, prefix, cb, t_start=t0, name=f"prompt {i}")
+                self.request(
+                    ids,
+                    mx,
+                    t,
+                    p,
+                    s,
+                    stop,
+                    stop_token_ids,
+                    prefix,
+                    cb,
+                    t_start=t0,
+                    name=f"prompt {i}",
+                    response_format=rf,
+                )
             )
         batch = self._checkout()
         try:

@@ -20,6 +20,7 @@ import numpy as np
 from memo_edge.errors import PackError
 from memo_edge.pack import OnnxIO, Pack
 
+from .grammar import Constraint, Grammars
 from .providers import choose_providers, default_threads, spinning_default
 from .sampling import pick
 
@@ -44,6 +45,7 @@ class Completion:
     tpot_s: float = 0.0  # time per output token after the first
     total_s: float = 0.0
     queue_s: float = 0.0  # time waiting before the request joined a batch (set by the server's batcher)
+    grammar_s: float = 0.0  # time masking logits with the response_format's grammar (inside ttft/decode)
 
     def timings(self) -> dict:
         d = asdict(self)
@@ -68,8 +70,10 @@ class Request:
         on_token: Callable[[str, int], None] | None = None,
         should_stop: Callable[[float], str | None] | None = None,
         t_start: float | None = None,
+        constraint: Constraint | None = None,
     ):
         self.ids, self.max_new = ids, max_new
+        self.constraint = constraint  # a JSON-schema grammar masking this row's logits (grammar.py)
         self.temperature, self.top_p = temperature, top_p
         self.rng = np.random.default_rng(seed) if temperature > 0 else None
         self.stop_ids, self.stops, self.prefix = stop_ids, [s for s in stops if s], prefix
@@ -110,6 +114,7 @@ class Request:
             decode_tps=(ntok - 1) / dec_s if ntok > 1 and dec_s > 0 else 0.0,
             tpot_s=dec_s / (ntok - 1) if ntok > 1 else 0.0,
             total_s=max(0.0, (self.t_last or t_first) - self.t_start),
+            grammar_s=self.constraint.spent_s if self.constraint is not None else 0.0,
         )
 
 
@@ -183,6 +188,17 @@ class Model:
             {*st.stop_token_ids, *[e for e in eos if e is not None], *self._single_token_ids(m.prompt.stop)}
         )
         self.pad_id = st.pad_token_id if st.pad_token_id is not None else (self.stop_token_ids or [0])[0]
+        self._grammars: Grammars | None = None
+
+    @property
+    def grammars(self) -> Grammars:
+        """JSON-schema constraints for this model's vocabulary (llguidance is imported on first use only)."""
+        if self._grammars is None:
+            special = {i for i, t in self.tokenizer.get_added_tokens_decoder().items() if t.special}
+            # only special tokens end a constrained reply: a stop id that is ordinary text stays text to the grammar
+            eos = [i for i in self.stop_token_ids if i in special] or self.stop_token_ids[:1]
+            self._grammars = Grammars(self.tokenizer.to_str(), self.vocab, eos)
+        return self._grammars
 
     # ---- setup -------------------------------------------------------------------------------------------
     def _check_graph(self) -> None:
@@ -331,6 +347,9 @@ class Model:
         if r.max_new <= 0:
             r.finish = "length"
             return
+        g = r.constraint
+        if g is not None:
+            logits = g.mask(logits, r.max_new - len(r.out))
         tid = pick(logits, r.temperature, r.top_p, r.rng)
         if not r.out:
             r.t_first = now
@@ -340,6 +359,8 @@ class Model:
             self._flush(r, final=True)
             return
         r.out.append(tid)
+        if g is not None and (not g.consume(tid) or g.done):
+            r.finish = "stop"  # the reply is complete (or, never expected, the grammar is in error)
         new = self._detokenize(r)
         if new:
             seen = len(r.text)
