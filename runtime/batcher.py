@@ -8,7 +8,8 @@ limit, temperature and seed. `Batcher.generate` has Engine.generate's signature,
 and protocol runs from many clients share decode steps too.
 
 The contract between the HTTP/MCP layer and the scheduler (`Job`):
-- `submit(job)` validates the prompt (MemoError: empty, or too long for the context) and queues it, or raises
+- `submit(job)` validates the prompt (MemoError: empty, or too long for the context) and its response_format
+  (GrammarError, a MemoError: compiled to a grammar there, in the caller's thread) and queues it, or raises
   `QueueFull` (more than `max_queue` jobs waiting, or shutting down: HTTP 503).
 - `job.on_token(text, token_id)` streams new text from the worker thread (keep it quick; an exception in it stops
   that job's streaming, never the batch). `job.done` is set when `job.result` (a Completion) or `job.error` is.
@@ -58,6 +59,7 @@ class Job:
     deadline: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
     request: Request | None = field(default=None, repr=False)  # the engine's row, made by submit()
+    response_format: dict | None = None  # an OpenAI response_format: the reply follows its JSON schema
 
     def cancel(self) -> None:
         self.cancelled.set()
@@ -132,6 +134,7 @@ class Batcher:
             job.prefix,
             stream if job.on_token else None,
             job.stop_reason,
+            response_format=job.response_format,
         )
 
     def generate(
@@ -144,6 +147,7 @@ class Batcher:
         stop=None,
         on_token=None,
         prefix=None,
+        response_format=None,
         **_,
     ) -> list[Completion]:
         """Engine.generate's contract, served through the shared batch (blocks until all rows are done)."""
@@ -164,6 +168,7 @@ class Batcher:
                     tuple(stop or ()),
                     prefix,
                     cb,
+                    response_format=per(response_format, i),
                 )
             )
         self.submit_many(jobs)

@@ -69,15 +69,19 @@ class _Nesting:
         return (b'"' if self.in_string else b"") + self.stack[::-1].encode()
 
 
+class GrammarError(MemoError):
+    """A response_format the runtime cannot honour (unknown type, not a schema, a schema llguidance rejects)."""
+
+
 def response_schema(response_format) -> dict | None:
-    """The JSON schema an OpenAI `response_format` asks for; None for plain text. MemoError names the field.
+    """The JSON schema an OpenAI `response_format` asks for; None for plain text. GrammarError names the field.
 
     {"type": "json_schema", "json_schema": {"schema": {...}}} -> that schema; {"type": "json_object"} -> any JSON
     object; {"type": "json_object", "schema": {...}} (llama.cpp's form) -> that schema."""
     if response_format is None:
         return None
     if not isinstance(response_format, dict):
-        raise MemoError('response_format: expected an object such as {"type": "json_schema", ...}')
+        raise GrammarError('response_format: expected an object such as {"type": "json_schema", ...}')
     kind = response_format.get("type")
     if kind == "text":
         return None
@@ -89,12 +93,12 @@ def response_schema(response_format) -> dict | None:
     elif kind == "json_schema":
         spec = response_format.get("json_schema")
         if not isinstance(spec, dict):
-            raise MemoError("response_format.json_schema: expected an object with a 'schema'")
+            raise GrammarError("response_format.json_schema: expected an object with a 'schema'")
         schema, where = spec.get("schema"), "response_format.json_schema.schema"
     else:
-        raise MemoError(f"response_format.type: {kind!r}: expected 'text', 'json_schema' or 'json_object'")
+        raise GrammarError(f"response_format.type: {kind!r}: expected 'text', 'json_schema' or 'json_object'")
     if not isinstance(schema, dict):
-        raise MemoError(f"{where}: expected a JSON schema object")
+        raise GrammarError(f"{where}: expected a JSON schema object")
     return schema
 
 
@@ -102,7 +106,7 @@ def _llguidance():
     try:
         import llguidance
     except ImportError:
-        raise MemoError(
+        raise GrammarError(
             "response_format: constrained decoding needs llguidance: pip install 'memo-edge[grammar]'"
         ) from None
     return llguidance
@@ -136,7 +140,7 @@ class Grammars:
         return self._tok
 
     def constraint(self, schema: dict) -> "Constraint":
-        """A fresh matcher for `schema` (compiled once per schema); MemoError when llguidance rejects it."""
+        """A fresh matcher for `schema` (compiled once per schema); GrammarError when llguidance rejects it."""
         key = json.dumps(schema, sort_keys=True)
         with self._lock:
             tok = self._tokenizer()
@@ -157,10 +161,10 @@ class Grammars:
             # no free whitespace: a small model would otherwise spend its budget on spaces and newlines
             grammar = ll.LLMatcher.grammar_from_json_schema(schema, overrides={"whitespace_flexible": False})
         except ValueError as e:
-            raise MemoError(f"response_format: not a usable JSON schema ({e})") from None
+            raise GrammarError(f"response_format: not a usable JSON schema ({e})") from None
         matcher = ll.LLMatcher(tok, grammar, log_level=0)
         if matcher.is_error():
-            raise MemoError(f"response_format: not a usable JSON schema ({matcher.get_error().splitlines()[0]})")
+            raise GrammarError(f"response_format: not a usable JSON schema ({matcher.get_error().splitlines()[0]})")
         return matcher, self._closing_length(matcher.deep_copy())
 
     def _closing_length(self, matcher, limit: int = 512) -> int:

@@ -45,6 +45,7 @@ from .batcher import Batcher, Cancelled, Job, QueueFull
 from .chat import ChatFormat, content_text
 from .config import ServerConfig
 from .engine import MAX_STOP_CHARS
+from .grammar import GrammarError, response_schema
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -145,6 +146,7 @@ class ChatRequest(_Strict):
     tool_choice: Any = None
     functions: list[Any] | None = None
     function_call: Any = None
+    # text, json_schema or json_object (with an optional "schema", llama.cpp's form): decoding follows the schema
     response_format: dict[str, Any] | None = None
     logprobs: bool | None = None
     top_logprobs: int | None = None
@@ -183,8 +185,6 @@ def _unsupported(req: ChatRequest) -> tuple[str, str] | None:
         return (
             "tool_choice" if req.tool_choice not in (None, "none") else "function_call"
         ), "tool/function calling is not supported by a memory model"
-    if req.response_format is not None and req.response_format.get("type") != "text":
-        return "response_format", 'only {"type": "text"} is supported (no JSON mode / structured outputs)'
     if req.logprobs or req.top_logprobs:
         return ("logprobs" if req.logprobs else "top_logprobs"), "logprobs are not supported"
     if req.logit_bias:
@@ -457,6 +457,10 @@ class MemoServer:
             raise ApiError(
                 400, f"'max_tokens': expected an integer from 1 to {self.cfg.max_tokens}", param="max_tokens"
             )
+        try:
+            schema = response_schema(req.response_format)
+        except GrammarError as e:
+            raise ApiError(400, str(e), param="response_format") from None
         msgs = memory_messages(self.chat, [m.model_dump(include={"role", "content"}) for m in req.messages])
         stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
         job = Job(
@@ -467,6 +471,7 @@ class MemoServer:
             req.seed,
             tuple(self.chat.stop + stop),
             self.chat.system_prefix(msgs),
+            response_format=req.response_format if schema is not None else None,
         )
         limit = min(self.cfg.max_prompt_tokens, self.engine.context_length)
         if self.engine.surely_longer(job.prompt, limit):  # refused before the tokenizer sees a megabyte
@@ -498,12 +503,15 @@ class MemoServer:
             raise ApiError(
                 503, f"server busy: {e}; retry shortly", "server_error", headers={"Retry-After": "1"}
             ) from None
+        except GrammarError as e:  # a schema the grammar library rejects
+            raise ApiError(400, str(e), param="response_format") from None
         except MemoError as e:
             raise ApiError(400, str(e), param="messages", code="context_length_exceeded") from None
 
     async def _admit(self, job: Job) -> None:
         # tokenizing a short prompt takes well under a millisecond: a thread hop would cost more than it saves
-        if len(job.prompt) <= INLINE_PROMPT_CHARS:
+        # (a response_format is compiled to a grammar in admit(): the first one per model takes ~0.5 s)
+        if len(job.prompt) <= INLINE_PROMPT_CHARS and job.response_format is None:
             self.admit(job)
         else:
             await anyio.to_thread.run_sync(self.admit, job)
