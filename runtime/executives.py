@@ -15,7 +15,9 @@ from .loader import shared_engine
 
 
 class LocalExecutive:
-    """An instruct model pack run locally; chat messages rendered with the pack's own chat format."""
+    """An instruct model pack run locally; chat messages rendered with the pack's own chat format. Given a
+    `response_format` (json_schema, or json_object with or without a schema), it decodes under that schema
+    (runtime/grammar.py), so even a 135M model's reply parses."""
 
     def __init__(
         self, pack_path: str, threads: int | None = None, provider: str | None = None, seed: int | None = None
@@ -24,7 +26,9 @@ class LocalExecutive:
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.seed = seed
 
-    def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str:
+    def complete(
+        self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
+    ) -> str:
         prompt = self.chat.render(messages)
         completion = self.engine.generate(
             [prompt],
@@ -33,6 +37,7 @@ class LocalExecutive:
             seed=self.seed,
             stop=self.chat.stop,
             prefix=self.chat.system_prefix(messages),
+            response_format=response_format,
         )[0]
         return completion.text
 

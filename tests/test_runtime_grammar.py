@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Literal
 
 import pytest
+from pydantic import BaseModel
 from runtime_fixtures import varied_pack
 
 from memo_edge.errors import MemoError
@@ -156,3 +158,41 @@ def test_without_llguidance_the_error_names_the_extra(tiny_dir, monkeypatch):
     assert e.generate([prompt(e)], max_new_tokens=3)[0].completion_tokens == 3  # unconstrained needs no llguidance
     with pytest.raises(MemoError, match=r"memo-edge\[grammar\]"):
         e.generate([prompt(e)], response_format={"type": "json_object"})
+
+
+class Candidate(BaseModel):
+    name: str
+    evidence: str
+
+
+class PinningReply(BaseModel):
+    """A protocol stage reply as a pydantic model (the protocol's own models are made the same way)."""
+
+    known_facts: list[str]
+    candidates: list[Candidate]
+    entity_confirmed: bool
+    confirmed_entity: str | None
+    decision: Literal["continue", "exhaust"]
+
+
+def test_local_executive_decodes_under_the_stage_schema(tiny_dir):
+    """Executive.complete(..., response_format): both forms the protocol sends give replies that the stage's pydantic
+    model accepts, from a random model whose free replies are not JSON."""
+    from memo_edge.runtime.executives import make_executive
+
+    schema = PinningReply.model_json_schema()
+    messages = [
+        {"role": "system", "content": "You are the executive. Reply with ONE JSON object."},
+        {"role": "user", "content": "Question: who founded Lumen Labs? Stage: ENTITY PINNING."},
+    ]
+    forms = [
+        {"type": "json_schema", "json_schema": {"name": "pinning", "schema": schema, "strict": True}},
+        {"type": "json_object", "schema": schema},
+    ]
+    for seed in range(2):
+        local = make_executive(f"local:{varied_pack(tiny_dir)[1]}", seed=seed)
+        with pytest.raises(ValueError):
+            json.loads(local.complete(messages, 1.0, 120))
+        for rf in forms:
+            for temperature in (0.0, 1.0):
+                PinningReply.model_validate_json(local.complete(messages, temperature, 120, response_format=rf))
