@@ -118,7 +118,77 @@ def recall_table() -> str:
     return markdown_table(cols, rows) + "\n"
 
 
-TABLES = {"synthesis_coverage": coverage_table, "memory_recall": recall_table}
+def grammar_table() -> str:
+    """JSON-schema grammar libraries' cost per token beside the engine's decode step, and the engine constrained."""
+    doc = _load("grammar_cost")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.grammar_cost PACK`_\n"
+    runs = (doc.get("engine") or {}).get("runs", {})
+    free_ms = runs.get("free", {}).get("ms_per_token")
+    rows = []
+    for lib, r in doc["libraries"].items():
+        if "skipped" in r:
+            rows.append([lib, r["skipped"], *["-"] * 7])
+            continue
+        for name, x in r["schemas"].items():
+            rows.append(
+                [
+                    f"{lib} {r.get('version') or ''}".strip(),
+                    name,
+                    f"{r['tokenizer_s']:.2f}" + (f" (+{r['import_s']:.1f} import)" if "import_s" in r else ""),
+                    f"{x['compile_s'] * 1e3:.1f}",
+                    f"{x['mask_us']:.1f}",
+                    f"{x['apply_us']:.1f}",
+                    f"{x['advance_us']:.1f}",
+                    f"**{x['total_us']:.1f}**",
+                    _pct(x["total_us"] / 1e3 / free_ms) if free_ms else "-",
+                ]
+            )
+    cols = [
+        "library",
+        "schema",
+        "tokenizer s",
+        "compile ms",
+        "mask µs/token",
+        "apply µs",
+        "advance µs",
+        "**total µs/token**",
+        "of a decode step",
+    ]
+    out = markdown_table(cols, rows) + "\n\n"
+    if runs:
+        eng = [
+            [
+                name,
+                f"{r['ms_per_token']:.2f}" if r.get("ms_per_token") else "-",
+                r.get("tokens", "-"),
+                f"{r['grammar_ms_per_token']:.3f}" if r.get("grammar_ms_per_token") is not None else "-",
+                f"**{_pct(r.get('grammar_share'))}**",
+                "-" if r.get("overhead") is None else f"{100 * r['overhead']:+.1f}%",
+                {True: "yes", False: "NO", None: "-"}[r.get("parses")],
+            ]
+            for name, r in runs.items()
+        ]
+        cols = [
+            "engine run",
+            "decode ms/token",
+            "tokens",
+            "grammar ms/token",
+            "**grammar / free step**",
+            "step vs free",
+            "parses",
+        ]
+        out += markdown_table(cols, eng) + "\n\n"
+    load = (doc.get("machine") or {}).get("load_avg_1m")
+    pack = Path(doc["settings"].get("pack", "?")).name
+    out += (
+        f"Pack {pack} ({(doc.get('engine') or {}).get('precision', '?')}), {doc['settings'].get('threads')} threads, "
+    )
+    out += f"load average {load} at the start. {provenance(doc)}.\n"
+    return out
+
+
+TABLES = {"synthesis_coverage": coverage_table, "memory_recall": recall_table, "grammar_cost": grammar_table}
 
 
 def render(text: str) -> str:
