@@ -1,17 +1,28 @@
-"""Making an EXECUTIVE from what a user typed: none, an OpenAI-compatible URL, `local:PACK`, or Python objects.
+"""Making an EXECUTIVE from what a user typed: none, an OpenAI-compatible URL, `local:PACK`, `local:MODEL.gguf`,
+or Python objects.
 
 `LocalExecutive` (an instruct model pack on the same torch-free engine) lives here, in the runtime, because it needs
-the engine; the executives that need no pack (OpenAI-compatible, callables) are core (memo_edge.executives).
+the engine; `GGUFExecutive` runs an instruct GGUF a user already keeps on disk through llama.cpp (the `[llama]`
+extra, imported only then). The executives that need neither (OpenAI-compatible, callables) are core
+(memo_edge.executives). Both local ones decode under a `response_format`'s JSON schema when given one.
 """
 
 from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
 
 from memo_edge.errors import MemoError
 from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive
 
 from .chat import ChatFormat
 from .config import ExecutiveConfig
+from .grammar import response_schema
 from .loader import shared_engine
+from .providers import default_threads
+
+GGUF_CONTEXT = 8192  # tokens of context a GGUF executive gets (the protocol's prompts stay well below)
 
 
 class LocalExecutive:
@@ -45,6 +56,62 @@ class LocalExecutive:
         return f"LocalExecutive({self.engine.pack.root})"
 
 
+class GGUFExecutive:
+    """An instruct GGUF run by llama.cpp (llama-cpp-python), its chat template from the file's own metadata; a
+    `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema.
+
+    Unlike the engine's constraint (runtime/grammar.py) llama.cpp does not steer a reply to close within its
+    budget: a model that wanders inside a string ends at max_tokens with unfinished JSON."""
+
+    def __init__(self, path: str, threads: int | None = None, seed: int | None = None, n_ctx: int = GGUF_CONTEXT):
+        try:
+            import llama_cpp
+        except ImportError:
+            raise MemoError(
+                f"executive 'local:{path}': a GGUF executive needs llama-cpp-python: pip install 'memo-edge[llama]'"
+            ) from None
+        if not Path(path).is_file():
+            raise MemoError(f"executive 'local:{path}': no such GGUF file")
+        self._llama_cpp = llama_cpp
+        self.path = path
+        self.seed = seed
+        try:
+            self.llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads or default_threads(),
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as e:
+            raise MemoError(f"executive 'local:{path}': llama.cpp could not load it ({e})") from None
+        self._grammars: dict[str, object] = {}
+        self._lock = threading.Lock()  # one llama.cpp context: one completion at a time
+
+    def _grammar(self, schema: dict):
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = self._llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
+
+    def complete(
+        self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
+    ) -> str:
+        schema = response_schema(response_format)
+        with self._lock:
+            out = self.llm.create_chat_completion(
+                messages=messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                seed=self.seed,
+                grammar=self._grammar(schema) if schema is not None else None,
+            )
+        return out["choices"][0]["message"]["content"] or ""
+
+    def __repr__(self) -> str:
+        return f"GGUFExecutive({self.path})"
+
+
 def make_executive(
     spec,
     model: str | None = None,
@@ -55,7 +122,7 @@ def make_executive(
     seed: int | None = None,
 ) -> Executive | None:
     """None/"none" -> None (memory answers alone); "http(s)://..." -> OpenAI-compatible; "local:PACK" -> local
-    engine; an Executive or callable -> used as is."""
+    engine; "local:MODEL.gguf" -> llama.cpp; an Executive or callable -> used as is."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
         return None
     if isinstance(spec, str):
@@ -71,7 +138,11 @@ def make_executive(
         if text.startswith("local:"):
             path = text[len("local:") :]
             if not path:
-                raise MemoError("executive 'local:': expected local:PACK_DIR (a pack of an instruct model)")
+                raise MemoError(
+                    "executive 'local:': expected local:PACK_DIR (a pack of an instruct model) or local:MODEL.gguf"
+                )
+            if path.lower().endswith(".gguf"):
+                return GGUFExecutive(path, threads=threads, seed=seed)
             return LocalExecutive(path, threads=threads, seed=seed)
         raise MemoError(f"executive '{spec}': expected none, an http(s):// OpenAI-compatible URL, or local:PACK")
     if hasattr(spec, "complete"):

@@ -1,0 +1,71 @@
+"""`local:MODEL.gguf`: an instruct GGUF run by llama.cpp as the EXECUTIVE, decoding under the response_format's
+schema (llama.cpp's own grammar). Skips cleanly without llama-cpp-python (the `[llama]` extra)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import BaseModel, Field
+from runtime_fixtures import varied_pack
+
+from memo_edge.errors import MemoError
+from memo_edge.runtime.executives import make_executive
+
+MESSAGES = [
+    {"role": "system", "content": "You are the executive. Reply with ONE JSON object."},
+    {"role": "user", "content": "Question: who founded Lumen Labs? Stage: ANSWER SEEKING."},
+]
+
+
+class Seeking(BaseModel):
+    """A stage reply with bounded strings and lists: llama.cpp does not steer a wandering model to close its JSON,
+    so a random model is given a schema it cannot outrun within max_tokens."""
+
+    decision: Literal["continue", "answer"]
+    sub_questions: list[str] = Field(max_length=2)
+    answer: str = Field(max_length=24)
+
+
+@pytest.fixture(scope="module")
+def gguf(tiny_dir, tmp_path_factory) -> Path:
+    pytest.importorskip("llama_cpp")  # before the export: without llama.cpp there is nothing to run it
+    pytest.importorskip("gguf")
+    from memo_edge.export import export_pack
+
+    ckpt = varied_pack(tiny_dir)[0]  # the varied tiny model: varied tokens, not one repeated
+    pack = export_pack(
+        ckpt, tmp_path_factory.mktemp("gguf") / "pack", format="gguf", precision="f16", verify=False, progress=False
+    )
+    return pack / "model.gguf"
+
+
+def test_without_llama_cpp_the_error_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # import llama_cpp -> ImportError
+    with pytest.raises(MemoError, match=r"memo-edge\[llama\]"):
+        make_executive(f"local:{tmp_path / 'model.gguf'}")
+
+
+def test_gguf_executive_decodes_under_the_schema(gguf):
+    schema = Seeking.model_json_schema()
+    forms = [
+        {"type": "json_schema", "json_schema": {"name": "seeking", "schema": schema, "strict": True}},
+        {"type": "json_object", "schema": schema},
+    ]
+    for seed in (0, 1):
+        ex = make_executive(f"local:{gguf}", threads=2, seed=seed)
+        assert type(ex).__name__ == "GGUFExecutive"
+        with pytest.raises(ValueError):  # the random model, free: not JSON
+            json.loads(ex.complete(MESSAGES, 1.0, 60))
+        for rf in forms:
+            for temperature in (0.0, 1.0):
+                Seeking.model_validate_json(ex.complete(MESSAGES, temperature, 200, response_format=rf))
+
+
+def test_a_missing_gguf_is_a_named_error(tmp_path):
+    pytest.importorskip("llama_cpp")
+    with pytest.raises(MemoError, match="no such GGUF file"):
+        make_executive(f"local:{tmp_path / 'absent.gguf'}")
