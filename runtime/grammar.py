@@ -153,7 +153,8 @@ class Grammars:
             else:
                 self._compiled.move_to_end(key)
             matcher, reserve = hit
-        return Constraint(self, matcher.deep_copy(), reserve)
+            matcher = matcher.deep_copy()  # the cached one is never advanced: each request gets its own state
+        return Constraint(self, matcher, reserve)
 
     def _compile(self, tok, schema: dict):
         ll = _llguidance()
