@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -21,13 +21,17 @@ MESSAGES = [
 ]
 
 
+# llama-cpp-python's schema converter ignores maxLength; a pattern bounds a string
+Short = Annotated[str, Field(pattern=r"^[A-Za-z0-9 ]{0,24}$")]
+
+
 class Seeking(BaseModel):
     """A stage reply with bounded strings and lists: llama.cpp does not steer a wandering model to close its JSON,
     so a random model is given a schema it cannot outrun within max_tokens."""
 
     decision: Literal["continue", "answer"]
-    sub_questions: list[str] = Field(max_length=2)
-    answer: str = Field(max_length=24)
+    sub_questions: list[Short] = Field(max_length=2)
+    answer: Short
 
 
 @pytest.fixture(scope="module")
