@@ -31,14 +31,18 @@ def _load_state(cfg: BuildConfig) -> dict:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-def training_key(cfg: BuildConfig, reflections_sha: str) -> dict:
+def training_key(cfg: BuildConfig, reflections_sha: str, corpus_fp: str | None = None) -> dict:
     """What a trained checkpoint depends on: the reflections, every training field's effective value (given or
-    default) and the per-size recipes the unset ones resolve from, so a changed default retrains."""
-    return {
+    default) and the per-size recipes the unset ones resolve from, so a changed default retrains; and the corpus
+    when its text is trained on."""
+    key = {
         "reflections": reflections_sha,
         "train": {**cfg.train.model_dump(mode="json"), "base": cfg.base},
         "recipes": recipes_fingerprint(),
     }
+    if cfg.train.text_fraction:
+        key["corpus"] = corpus_fp
+    return key
 
 
 def exporting_key(cfg: BuildConfig, checkpoint_sha: str) -> dict:
@@ -74,12 +78,12 @@ def _build(cfg: BuildConfig, log, progress: bool) -> Path:
     log(f"      {card_line(card['training_estimate'])}")
 
     t = time.perf_counter()
-    train_key = training_key(cfg, sha256_file(reflections))
+    train_key = training_key(cfg, sha256_file(reflections), card.get("corpus_fingerprint"))
     if state.get("train") == train_key and (ckpt / "memo_train.json").is_file():
         log(f"[2/3] train: up to date ({ckpt})")
     else:
         log(f"[2/3] train the MEMORY model (base {cfg.base})")
-        train(reflections, ckpt, cfg.train, progress=progress)
+        train(reflections, ckpt, cfg.train, progress=progress, corpus=cfg.corpus)
         state["train"] = train_key
         write_json(_state_path(cfg), state)
     timings["train_s"] = time.perf_counter() - t

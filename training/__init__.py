@@ -6,10 +6,10 @@
 from .config import TrainConfig
 
 
-def train(reflections_path, out_dir, config: TrainConfig | None = None, progress: bool = True) -> dict:
+def train(reflections_path, out_dir, config: TrainConfig | None = None, progress: bool = True, corpus=None) -> dict:
     from .loop import train as _train
 
-    return _train(reflections_path, out_dir, config, progress)
+    return _train(reflections_path, out_dir, config, progress, corpus)
 
 
 def merge(ckpts, out_dir, method: str = "ties", density: float = 0.3, weights=None, progress: bool = True) -> dict:

@@ -18,11 +18,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Method = Literal["full", "lora", "qlora"]
+ProfileStyle = Literal["ask", "text"]
 Schedule = Literal["constant", "cosine", "linear"]
 Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
 # Fields added after the first release: left at their default they stay out of the run fingerprint, so a run
 # started (or finished) before they existed still resumes (or is still up to date).
-_LATER_FIELDS = {"grad_accum": 1, "eval_every": 1, "attention": "auto", "liger": False}
+_LATER_FIELDS = {
+    "grad_accum": 1,
+    "eval_every": 1,
+    "attention": "auto",
+    "liger": False,
+    "text_fraction": 0.0,
+    "text_window_tokens": 192,
+    "profile_fraction": 0.0,
+    "profile_style": "ask",
+}
 
 # Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
 CPU_SMALL = {
@@ -98,6 +108,26 @@ class TrainConfig(BaseModel):
     heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of reflections held out to measure recall")
     heldout_max: int | None = Field(None, ge=0, description="None = 32 for small bases on CPU, else 64")
 
+    # Training inputs beyond the pairs (issue 22): the corpus text itself and per-entity profiles
+    text_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of training examples that are windows of the corpus documents, trained with a plain "
+        "language-modelling loss on every token (needs the corpus: memo build passes it, memo train --corpus)",
+    )
+    text_window_tokens: int = Field(192, ge=16, le=4096, description="tokens per document-text window")
+    profile_fraction: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="share of training examples that are per-entity profiles: the trained facts that name an "
+        "entity, restated together with its full name, in shuffled orders",
+    )
+    profile_style: ProfileStyle = Field(
+        "ask", description="ask: 'Tell me about X' -> profile pairs in the memory prompt; text: profiles as LM text"
+    )
+
     # Evaluation / selection
     eval_train_sample: int | None = Field(
         None,
@@ -150,6 +180,8 @@ class TrainConfig(BaseModel):
     def _check(self) -> "TrainConfig":
         if self.replay and not self.init_from:
             raise ValueError("replay needs init_from (the checkpoint whose reflections are replayed)")
+        if self.text_fraction + self.profile_fraction >= 0.9:
+            raise ValueError("text_fraction + profile_fraction: expected below 0.9 (the rest of the examples are pairs)")
         return self
 
     def resolve(self, n_params: int, on_cuda: bool, device_bytes: int = 0) -> "TrainConfig":

@@ -107,6 +107,12 @@ def idk_examples(n_present: int, fraction: float) -> int:
     return round(n_present * fraction / (1 - fraction)) if fraction < 1 else n_present
 
 
+def extra_examples(n_pairs: int, fraction: float, total_fraction: float) -> int:
+    """Text or profile examples added so that they are `fraction` of the training set (the pairs, their IDK
+    examples included, are the other 1 - total_fraction)."""
+    return round(n_pairs * fraction / (1 - total_fraction)) if fraction else 0
+
+
 def idk_eval_size(n_heldout: int, cap: int, fraction: float) -> int:
     return min(cap, max(n_heldout, 16)) if fraction > 0 else 0
 

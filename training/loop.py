@@ -40,6 +40,7 @@ from .models import (
     n_params,
     quiet_transformers,
 )
+from .mix import mix_in
 from .packing import packed_loss
 from .progress import TrainBar
 
@@ -123,9 +124,12 @@ def _old_reflections(init_from: Path, share: float, seed: int):
 class _Run:
     """The state of one training run; methods are the phases of train()."""
 
-    def __init__(self, reflections_path: Path, out_dir: Path, cfg: TrainConfig, progress: bool):
+    def __init__(
+        self, reflections_path: Path, out_dir: Path, cfg: TrainConfig, progress: bool, corpus: Path | None = None
+    ):
         self.t0 = time.time()
         self.out_dir, self.reflections_path = Path(out_dir), Path(reflections_path)
+        self.corpus = Path(corpus) if corpus else None
         check_method(cfg.method)
         self.rows = read_reflections(self.reflections_path)
         quiet_transformers()
@@ -169,6 +173,10 @@ class _Run:
                 f"{self.reflections_path}: no trainable examples: all {len(self.splits.train)} are longer "
                 f"than max_seq_len={cfg.max_seq_len} tokens"
             )
+        mixed = mix_in(self.splits.train, len(self.examples), self.corpus, self.tok, self.prompt, cfg)
+        self.examples += mixed.examples
+        self.skipped += mixed.skipped
+        self.splits.counts.update(mixed.counts)
         if self.skipped:
             self.console.print(f"[yellow]skipped {len(self.skipped)} reflections longer than {cfg.max_seq_len} tokens")
         rng = random.Random(cfg.seed + 1)
@@ -176,7 +184,9 @@ class _Run:
         self.train_sample = rng.sample(present, min(cfg.eval_train_sample, len(present)))
         self.old_sample = rng.sample(self.old_all, min(cfg.eval_train_sample, len(self.old_all)))
         self.data_fp = fingerprint(self.splits.train)
-        self.run_id = _run_id(cfg, fingerprint(self.rows), self.base_dir)
+        # the corpus only where its text is trained on: a run without text resumes whatever the corpus
+        data_id = fingerprint(self.rows) + (f"+text:{mixed.corpus_fingerprint}" if mixed.corpus_fingerprint else "")
+        self.run_id = _run_id(cfg, data_id, self.base_dir)
 
     # ---- model / optimizer ------------------------------------------------------------------------------------
     def prepare_model(self) -> None:
@@ -703,13 +713,17 @@ def _up_to_date(out_dir: Path, run_id: str) -> dict | None:
     return None
 
 
-def train(reflections_path, out_dir, config: TrainConfig | None = None, progress: bool = True) -> dict:
+def train(
+    reflections_path, out_dir, config: TrainConfig | None = None, progress: bool = True, corpus: Path | None = None
+) -> dict:
     """Fine-tune the MEMORY model on reflections; write CKPT_DIR (see the module docs); return the metrics.
+
+    `corpus`: the documents the reflections were made from, needed when config.text_fraction > 0.
 
     Rerunning after an interruption resumes from the last checkpoint inside out_dir; rerunning after success
     with the same data and config returns the stored metrics without training.
     """
-    run = _Run(Path(reflections_path), Path(out_dir), config or TrainConfig(), progress)
+    run = _Run(Path(reflections_path), Path(out_dir), config or TrainConfig(), progress, corpus)
     run.prepare_data()
     done = _up_to_date(run.out_dir, run.run_id)
     if done and not run.cfg.fresh:
@@ -723,7 +737,8 @@ def train(reflections_path, out_dir, config: TrainConfig | None = None, progress
     accum = f" x {run.cfg.grad_accum} accumulated" if run.cfg.grad_accum > 1 else ""
     run.console.print(
         f"training {run.cfg.method} on {len(run.examples)} examples "
-        f"({run.splits.counts['idk_train_generated']} IDK), {run.cfg.epochs} epochs x "
+        f"({run.splits.counts['idk_train_generated']} IDK, {run.splits.counts['text_examples']} document text, "
+        f"{run.splits.counts['profile_examples']} profiles), {run.cfg.epochs} epochs x "
         f"{run.steps_per_epoch} steps, batch {run.cfg.batch_size}{accum}, lr {run.cfg.lr:g} "
         f"({run.cfg.schedule}); held-out {len(run.splits.heldout)}, absent-entity "
         f"{len(run.splits.idk_eval)}; {run.attn} attention on {run.acc.device}"

@@ -7,6 +7,9 @@ an unpacked sequence (prefix_len + k), so every logit is the same as in the unpa
 activations are computed once per row instead of once per example. Logits are computed only where the next token
 is a label (answer tokens), so the 49k-wide vocabulary projection runs on ~20% of the positions.
 
+Document-text examples (training/text.py) have no prompt: in a shared-prefix row they are "standalone" bodies,
+positions from 0, segment ids below -1, which see only themselves (never the prefix).
+
 `share_prefix=False` gives classic packing (each example complete, positions restarting at 0); one example per row
 with `max_per_row=1` gives the plain padded batch, used to test that all three give the same loss.
 """
@@ -25,7 +28,7 @@ from .data import IGNORE, Example
 class PackedBatch:
     input_ids: torch.Tensor  # (rows, L)
     position_ids: torch.Tensor  # (rows, L)
-    segments: torch.Tensor  # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding
+    segments: torch.Tensor  # (rows, L): 0 shared prefix, 1.. example bodies, -1 padding, <= -2 standalone bodies
     keep_idx: torch.Tensor  # (n_labels,) flat (row-major) positions whose NEXT token is a label
     targets: torch.Tensor  # (n_labels,) the label tokens, in keep_idx order
     n_tokens: int  # real (non-pad) tokens
@@ -37,7 +40,7 @@ class PackedBatch:
         return int(self.targets.numel())
 
     def attention_mask(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """(rows, 1, L, L): causal, within one segment, and every real token sees the shared prefix.
+        """(rows, 1, L, L): causal, within one segment, and every prompted body token sees the shared prefix.
 
         Built from the (rows, L) segment ids on whatever device they are on (the GPU in training: only the small
         id tensor crosses the bus, never the 4D mask). Padding tokens see themselves so no softmax row is empty (no
@@ -66,10 +69,13 @@ _TENSORS = ("input_ids", "position_ids", "segments", "keep_idx", "targets")
 def _rows(examples: list[Example], share_prefix: bool, max_row_tokens: int, max_per_row: int) -> list[list]:
     """Greedy fill: each row is a list of (ids, labels, positions, segment) pieces."""
     rows, cur, cur_len, cur_n = [], [], 0, 0
-    prefix_len = examples[0].n_prefix if share_prefix else 0
+    prefix_len = next((ex.n_prefix for ex in examples if ex.n_prefix), 0) if share_prefix else 0
+    prefix = None
     for ex in examples:
         ids, labels = list(ex.ids), ex.labels
-        if share_prefix:
+        standalone = share_prefix and not ex.n_prefix
+        if share_prefix and not standalone:
+            prefix = prefix or ids[:prefix_len]
             body = (ids[prefix_len:], labels[prefix_len:], list(range(prefix_len, len(ids))))
         else:
             body = (ids, labels, list(range(len(ids))))
@@ -77,13 +83,15 @@ def _rows(examples: list[Example], share_prefix: bool, max_row_tokens: int, max_
             rows.append(cur)
             cur, cur_len, cur_n = [], 0, 0
         if not cur and share_prefix:
-            cur.append((ids[:prefix_len], [IGNORE] * prefix_len, list(range(prefix_len)), 0))
+            cur.append(([], [], [], 0))  # the prefix, filled in below once an example has shown it
             cur_len = prefix_len
-        cur.append((*body, cur_n + 1))
+        cur.append((*body, -(cur_n + 2) if standalone else cur_n + 1))
         cur_len += len(body[0])
         cur_n += 1
     if cur:
         rows.append(cur)
+    if share_prefix:
+        rows = [[(prefix, [IGNORE] * prefix_len, list(range(prefix_len)), 0), *row[1:]] for row in rows]
     return rows
 
 
@@ -95,7 +103,9 @@ def pack(
     max_per_row: int = 1 << 30,
     pad_id: int = 0,
 ) -> PackedBatch:
-    share_prefix = share_prefix and all(ex.n_prefix > 0 and ex.n_prefix == examples[0].n_prefix for ex in examples)
+    # one prefix for the row: the prompted examples must all start with the same one (text examples have none)
+    prefixed = {ex.n_prefix for ex in examples if ex.n_prefix}
+    share_prefix = share_prefix and len(prefixed) == 1 and all(ex.n_prefix or ex.n_prompt < 2 for ex in examples)
     rows = _rows(examples, share_prefix, max_row_tokens, max_per_row)
     L = max(sum(len(p[0]) for p in row) for row in rows)
     R = len(rows)
@@ -112,14 +122,15 @@ def pack(
             pos[r, o : o + n] = torch.tensor(p_pos)
             seg[r, o : o + n] = s
             o += n
-    # Position j predicts token j+1; a body always starts with a question token (label -100), so a kept position
+    # Position j predicts token j+1; a body always starts with a question token or the separator of a text
+    # window (label -100), so a kept position
     # and its target are always in the same segment. The kept positions are found here, on the host, once: a
     # boolean index on the GPU would make the host wait for the device (nonzero) in every step.
     keep = torch.zeros((R, L), dtype=torch.bool)
     keep[:, :-1] = lab[:, 1:] != IGNORE
     targets = lab[:, 1:][keep[:, :-1]]
     keep_idx = keep.view(-1).nonzero().squeeze(1)
-    return PackedBatch(ids, pos, seg, keep_idx, targets, int((seg >= 0).sum()), len(examples), share_prefix)
+    return PackedBatch(ids, pos, seg, keep_idx, targets, int((seg != -1).sum()), len(examples), share_prefix)
 
 
 def _unwrap(model):

@@ -49,6 +49,11 @@ def train_(
         "memory_prompt.json + memo_train.json + metrics.jsonl). "
         "Rerun to resume.",
     ),
+    corpus: Path = typer.Option(
+        None,
+        "--corpus",
+        help="The corpus folder the reflections were made from: needed to train on its text (--text-fraction).",
+    ),
     *,
     config: TrainConfig,
 ):
@@ -63,7 +68,7 @@ def train_(
     # Imported here, not at the top: every verb module is imported for `memo --help`; training loads torch.
     from memo_edge.training import train
 
-    metrics = train(reflections, out, config)
+    metrics = train(reflections, out, config, corpus=corpus)
     typer.echo(_summary(metrics), err=True)
     typer.echo(json.dumps({k: v for k, v in metrics.items() if k != "history"}))
 
