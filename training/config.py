@@ -181,7 +181,9 @@ class TrainConfig(BaseModel):
         if self.replay and not self.init_from:
             raise ValueError("replay needs init_from (the checkpoint whose reflections are replayed)")
         if self.text_fraction + self.profile_fraction >= 0.9:
-            raise ValueError("text_fraction + profile_fraction: expected below 0.9 (the rest of the examples are pairs)")
+            raise ValueError(
+                "text_fraction + profile_fraction: expected below 0.9 (the rest of the examples are pairs)"
+            )
         return self
 
     def resolve(self, n_params: int, on_cuda: bool, device_bytes: int = 0) -> "TrainConfig":

@@ -61,9 +61,7 @@ def distinct(facts: list[str]) -> list[str]:
     sets = [_words(f) for f in facts]
     keep = []
     for i, f in enumerate(facts):
-        covered = any(
-            j != i and (sets[i] < sets[j] or (sets[i] == sets[j] and j < i)) for j in range(len(facts))
-        )
+        covered = any(j != i and (sets[i] < sets[j] or (sets[i] == sets[j] and j < i)) for j in range(len(facts)))
         if not covered:
             keep.append(f)
     return keep

@@ -22,7 +22,7 @@ DOC_SEPARATOR = "<|endoftext|>"
 
 def separator_id(tokenizer) -> int:
     sid = tokenizer.convert_tokens_to_ids(DOC_SEPARATOR)
-    if isinstance(sid, int) and sid != tokenizer.unk_token_id:
+    if isinstance(sid, int) and tokenizer.convert_ids_to_tokens(sid) == DOC_SEPARATOR:  # not the unknown token
         return sid
     return tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
 
@@ -59,8 +59,7 @@ def text_examples(docs: list[Document], tokenizer, window: int, n: int, seed: in
         return []
     sep = separator_id(tokenizer)
     streams = [
-        tokenizer(f"{d.title}\n\n{d.text}" if d.title else d.text, add_special_tokens=False)["input_ids"]
-        for d in docs
+        tokenizer(f"{d.title}\n\n{d.text}" if d.title else d.text, add_special_tokens=False)["input_ids"] for d in docs
     ]
     streams = [s for s in streams if s]
     out: list[Example] = []
