@@ -35,7 +35,7 @@ ARMS = {
     "idk30": {"idk_fraction": 0.3},
     "text+profiles": {"text_fraction": 0.1, "profile_fraction": 0.1},
 }
-DEFAULT_DOCS = "notes/contacts.md,notes/backup-runs.txt,notes/workout-log.md,notes/todo.md,techdocs/truststore.md"
+DEFAULT_DOCS = "notes/contacts.md,notes/backup-runs.txt,notes/todo.md"
 
 
 def parse(argv):
