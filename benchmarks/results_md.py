@@ -188,7 +188,60 @@ def grammar_table() -> str:
     return out
 
 
-TABLES = {"synthesis_coverage": coverage_table, "memory_recall": recall_table, "grammar_cost": grammar_table}
+def _em(split: dict) -> str:
+    return f"{split['em']:.3f} / {split['f1']:.3f} (n {split['n']})"
+
+
+def training_ab_table() -> str:
+    """The training-inputs A/B (benchmarks/training_ab.py): one row per arm, the same questions paired."""
+    doc = _load("training_ab")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.training_ab`_\n"
+    rows = []
+    for r in doc["rows"]:
+        c, w, ab = r["counts"], r.get("paired") or {}, r["abstain"]
+        wins = sum(v["wins"] for v in w.values())
+        losses = sum(v["losses"] for v in w.values())
+        rows.append(
+            [
+                r["arm"],
+                ", ".join(f"{k} {v}" for k, v in r["config"].items()) or "defaults",
+                f"{c['train']} + {c.get('text_examples', 0)} + {c.get('profile_examples', 0)}",
+                r["train_wall_s"],
+                f"{r['train']['best_epoch']} ({r['train']['recall_f1']:.3f})",
+                f"**{_em(r['test'])}**",
+                _em(r["dev"]),
+                "-" if r["arm"] == "baseline" else f"{wins} / {losses}",
+                f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})",
+                f"{ab['false_idk_on_answerable']:.3f}",
+            ]
+        )
+    cols = [
+        "arm",
+        "training change",
+        "examples: pairs + text + profiles",
+        "train wall s",
+        "best epoch (held-out F1)",
+        "**test EM / F1**",
+        "dev EM / F1",
+        "right where baseline wrong / reverse (test + dev)",
+        "I don't know on absent",
+        "false I don't know",
+    ]
+    s = doc.get("settings") or {}
+    src = (
+        f"{doc['reflections']} reflections from {', '.join(s.get('docs', []))}; {s.get('epochs')} epochs, "
+        f"{s.get('threads') or 'default'} torch threads. Run: {provenance(doc)}."
+    )
+    return markdown_table(cols, rows) + f"\n\n{src}\n"
+
+
+TABLES = {
+    "synthesis_coverage": coverage_table,
+    "memory_recall": recall_table,
+    "grammar_cost": grammar_table,
+    "training_ab": training_ab_table,
+}
 
 
 def render(text: str) -> str:

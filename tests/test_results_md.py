@@ -21,3 +21,27 @@ def test_generated_blocks_are_rewritten_and_prose_kept(tmp_path, monkeypatch):
     out = results_md.render(text)
     assert out.startswith("intro\n") and out.endswith("prose\n")
     assert "old table" not in out and "| notes | test | 4 | 9 |" in out and "abcdef1+dirty" in out
+
+
+def test_training_ab_table_has_one_row_per_arm(tmp_path, monkeypatch):
+    split = {"n": 9, "em": 0.25, "f1": 0.5, "predictions": []}
+    arm = {
+        "counts": {"train": 250, "text_examples": 28, "profile_examples": 0},
+        "train": {"best_epoch": 3, "recall_f1": 0.6},
+        "train_wall_s": 900.0,
+        "test": split,
+        "dev": split,
+        "abstain": {"idk_on_absent": 0.4, "absent_n": 50, "false_idk_on_answerable": 0.05},
+    }
+    rows = [
+        {**arm, "arm": "baseline", "config": {}, "paired": {"test": {"wins": 0, "losses": 0}}},
+        {**arm, "arm": "text", "config": {"text_fraction": 0.1}, "paired": {"test": {"wins": 2, "losses": 1}}},
+    ]
+    doc = {"commit": {"sha": "abcdef123456", "dirty": False}, "date_utc": "2026-12-07 01:00", "reflections": 237}
+    (tmp_path / "training_ab.json").write_text(
+        json.dumps({**doc, "settings": {"docs": ["notes/todo.md"]}, "rows": rows})
+    )
+    monkeypatch.setattr(results_md, "RESULTS_DIR", tmp_path)
+    out = results_md.render("<!-- generated: training_ab -->\n<!-- end: training_ab -->\n")
+    assert "| baseline | defaults | 250 + 28 + 0 |" in out and "| text | text_fraction 0.1 |" in out
+    assert "| 2 / 1 |" in out and "0.400 (n 50)" in out and "abcdef1" in out
