@@ -99,7 +99,7 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     """What `memo train` with its defaults will cost for a dataset card: examples, steps, and the prior estimate on
     this kind of CPU and on a CUDA GPU (the training log refines it from measured steps)."""
     from .config import TrainConfig
-    from .data import heldout_size, idk_eval_size, idk_examples
+    from .data import extra_examples, heldout_size, idk_eval_size, idk_examples
 
     n = int(card.get("reflections", 0))
     cpu = TrainConfig().resolve(n_params, on_cuda=False)
@@ -113,7 +113,9 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
         # the same arithmetic as make_splits, so this line and training's own agree on the example count
         held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max or 32)
-        examples = (n - held) + idk_examples(n - held, cfg.idk_fraction)
+        pairs = (n - held) + idk_examples(n - held, cfg.idk_fraction)
+        shares = cfg.text_fraction + cfg.profile_fraction
+        examples = pairs + sum(extra_examples(pairs, f, shares) for f in (cfg.text_fraction, cfg.profile_fraction))
         steps = cfg.epochs * -(-examples // cfg.batch_size)
         asked = held + (cfg.eval_train_sample or 32) + idk_eval_size(held, cfg.heldout_max or 32, cfg.idk_fraction)
         est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16, asked)
