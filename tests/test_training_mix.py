@@ -139,6 +139,7 @@ def test_the_best_epoch_is_picked_by_held_out_phrasings():
     assert selection_score(None, 0.8) == 0.8  # nothing held out
 
 
+@pytest.mark.slow
 def test_a_tiny_memory_trains_on_pairs_text_and_profiles(tiny_dir, tmp_path):
     from memo_edge.training import train
 
