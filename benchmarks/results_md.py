@@ -219,7 +219,7 @@ def training_ab_table() -> str:
     cols = [
         "arm",
         "training change",
-        "examples: pairs + text + profiles",
+        "examples: pairs (IDK included) + text + profiles",
         "train wall s",
         "best epoch (held-out F1)",
         "**test EM / F1**",
