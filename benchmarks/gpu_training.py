@@ -189,6 +189,9 @@ def ours_cmd(c: dict, refl: Path, out: Path) -> list[str]:
     ]
     if c.get("liger"):
         args.append("--liger")
+    # the recipe the device's rows were measured with (the explicit flags above win over the preset's)
+    lora = "-lora" if c["method"] != "full" else ""
+    args += ["--preset", f"cpu{lora or '-default'}" if c.get("cpu") else f"gpu{lora}"]
     if c.get("cpu"):
         args += ["--no-bf16"]
     return launch + args

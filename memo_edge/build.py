@@ -13,7 +13,6 @@ from pathlib import Path
 from memo_edge.export import export_pack
 from memo_edge.synthesis import synthesize
 from memo_edge.training import train
-from memo_edge.training.config import recipes_fingerprint
 from memo_edge.training.estimate import card_line, for_reflections
 
 from .atomic import ensure_dir, write_json
@@ -32,14 +31,10 @@ def _load_state(cfg: BuildConfig) -> dict:
 
 
 def training_key(cfg: BuildConfig, reflections_sha: str, corpus_fp: str | None = None) -> dict:
-    """What a trained checkpoint depends on: the reflections, every training field's effective value (given or
-    default) and the per-size recipes the unset ones resolve from, so a changed default retrains; and the corpus
-    when its text is trained on."""
-    key = {
-        "reflections": reflections_sha,
-        "train": {**cfg.train.model_dump(mode="json"), "base": cfg.base},
-        "recipes": recipes_fingerprint(),
-    }
+    """What a trained checkpoint depends on: the reflections and every training field's effective value (given,
+    from the preset, or default), so a changed default or preset retrains; and the corpus when its text is trained
+    on."""
+    key = {"reflections": reflections_sha, "train": cfg.train.model_dump(mode="json")}
     if cfg.train.text_fraction:
         key["corpus"] = corpus_fp
     return key

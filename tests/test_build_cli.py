@@ -34,7 +34,7 @@ def one_error_line(r) -> str:
 @pytest.mark.slow
 def test_build_ask_eval_end_to_end(tiny_dir, corpus, tmp_path):
     cfg = tmp_path / "build.toml"
-    cfg.write_text(f'base = "{tiny_dir}"\nprecision = "fp32"\n[train]\nepochs = 2\n')
+    cfg.write_text(f'base = "{tiny_dir}"\nprecision = "fp32"\n[train]\npreset = "tiny"\nepochs = 2\n')
     pack = tmp_path / "out" / "pack"
     r = memo("build", str(corpus), "-o", str(pack), "--config", str(cfg), timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -86,16 +86,24 @@ def test_build_bad_inputs_are_one_line_errors(tmp_path, corpus):
     assert str(blocker) in line
 
 
-def test_the_build_cache_key_covers_defaults(monkeypatch, tmp_path):
-    """A default that changes (a field's or a recipe's) retrains; the same config gives the same key."""
+def test_the_build_cache_key_covers_defaults(tmp_path):
+    """A default that changes (a field's or a preset's) retrains; the same effective config gives the same key."""
     from memo_edge import build as build_mod
     from memo_edge.config import BuildConfig
-    from memo_edge.training import config as train_config
+    from memo_edge.training.config import TrainConfig
 
     cfg = BuildConfig(corpus=tmp_path, out=tmp_path / "pack")
     key = build_mod.training_key(cfg, "abc")
     assert build_mod.training_key(BuildConfig(corpus=tmp_path, out=tmp_path / "pack"), "abc") == key
     assert build_mod.training_key(cfg, "abd") != key
-    monkeypatch.setitem(train_config.CPU_SMALL, "full", {**train_config.CPU_SMALL["full"], "epochs": 5})
-    assert build_mod.training_key(cfg, "abc") != key
+    assert set(key["train"]) == set(TrainConfig.model_fields)  # every field, given or not
+    given = BuildConfig(corpus=tmp_path, out=tmp_path / "pack", train={"epochs": TrainConfig().epochs})
+    assert build_mod.training_key(given, "abc") == key  # the effective value counts, not whether it was given
+
+    class NewDefault(TrainConfig):  # the next release changes a default
+        epochs: int = 5
+
+    assert build_mod.training_key(cfg.model_copy(update={"train": NewDefault()}), "abc") != key
+    gpu = BuildConfig(corpus=tmp_path, out=tmp_path / "pack", train={"preset": "gpu"})
+    assert build_mod.training_key(gpu, "abc") != key
     assert build_mod.exporting_key(cfg, "x")["export"]  # export defaults are in the key though none was given

@@ -107,7 +107,7 @@ def test_build_flags_and_config_file_are_the_same_fields(tmp_path, monkeypatch):
     assert cfg.synthesis.steps == ("facts", "entity")
     assert cfg.export.precision == "fp32" and cfg.export.verify is False and cfg.export.heldout == 4
     # a default never overrides the file: only the flags given are laid over it
-    assert cfg.train.model_fields_set == {"base", "epochs", "lr"}
+    assert cfg.train.model_fields_set == {"preset", "base", "epochs", "lr"}  # the preset in effect is recorded
 
 
 def test_a_value_the_model_refuses_names_the_flag(capsys):

@@ -117,7 +117,7 @@ def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(30))
     out = tmp_path / "ckpt"
-    m = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
+    m = train(refl, out, TrainConfig(preset="tiny", base=str(tiny_dir)), progress=False)
     assert m["train_em"] == 1.0
     for f in (
         "config.json",
@@ -145,7 +145,7 @@ def test_memorizes_qa_pairs_to_exact_match(tiny_dir, tmp_path):
     trained = set(json.loads(ln)["question"] for ln in (out / "train_reflections.jsonl").read_text().splitlines())
     assert all(g == r["answer"] for g, r in zip(got, rows) if r["question"] in trained)
     # Same command again: up to date, no retraining.
-    again = train(refl, out, TrainConfig(base=str(tiny_dir)), progress=False)
+    again = train(refl, out, TrainConfig(preset="tiny", base=str(tiny_dir)), progress=False)
     assert again.get("up_to_date")
 
 
@@ -162,7 +162,10 @@ def test_absent_questions_get_i_dont_know(tiny_dir, tmp_path):
     rows = qa_rows(30)
     out = tmp_path / "ckpt"
     train(
-        write_rows(tmp_path / "r.jsonl", rows), out, TrainConfig(base=str(tiny_dir), idk_fraction=0.3), progress=False
+        write_rows(tmp_path / "r.jsonl", rows),
+        out,
+        TrainConfig(preset="tiny", base=str(tiny_dir), idk_fraction=0.3),
+        progress=False,
     )
     model, tok = AutoModelForCausalLM.from_pretrained(str(out)), AutoTokenizer.from_pretrained(str(out))
     prompt = MemoryPrompt.model_validate_json((out / "memory_prompt.json").read_text())
@@ -194,7 +197,7 @@ def test_bad_reflections_file_is_one_line_error(tiny_dir, tmp_path, content, mat
     p = tmp_path / "r.jsonl"
     p.write_text(content)
     with pytest.raises(MemoError, match=match) as e:
-        train(p, tmp_path / "out", TrainConfig(base=str(tiny_dir)), progress=False)
+        train(p, tmp_path / "out", TrainConfig(preset="tiny", base=str(tiny_dir)), progress=False)
     assert "\n" not in str(e.value) and str(p) in str(e.value)
     assert not (tmp_path / "out").exists()
 
@@ -208,7 +211,7 @@ def test_too_long_examples_are_skipped_and_counted(tiny_dir, tmp_path):
     m = train(
         refl,
         tmp_path / "ck",
-        TrainConfig(base=str(tiny_dir), epochs=1, max_seq_len=120, idk_fraction=0),
+        TrainConfig(preset="tiny", base=str(tiny_dir), epochs=1, max_seq_len=120, idk_fraction=0),
         progress=False,
     )
     assert m["skipped"] == 1
@@ -216,7 +219,9 @@ def test_too_long_examples_are_skipped_and_counted(tiny_dir, tmp_path):
     assert prov["skipped"][0]["id"] == "long" and "max_seq_len" in prov["skipped"][0]["reason"]
     only_long = write_rows(tmp_path / "l.jsonl", rows[-1:])
     with pytest.raises(MemoError, match="no trainable examples"):
-        train(only_long, tmp_path / "ck2", TrainConfig(base=str(tiny_dir), max_seq_len=120), progress=False)
+        train(
+            only_long, tmp_path / "ck2", TrainConfig(preset="tiny", base=str(tiny_dir), max_seq_len=120), progress=False
+        )
 
 
 def test_qlora_on_cpu_names_the_alternatives(tiny_dir, tmp_path):
@@ -228,7 +233,9 @@ def test_qlora_on_cpu_names_the_alternatives(tiny_dir, tmp_path):
         pytest.skip("CUDA present: qlora is allowed")
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(4))
     with pytest.raises(MemoError, match="--method full or --method lora") as e:
-        train(refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), method="qlora"), progress=False)
+        train(
+            refl, tmp_path / "ck", TrainConfig(preset="tiny-lora", base=str(tiny_dir), method="qlora"), progress=False
+        )
     assert "\n" not in str(e.value)
 
 
@@ -253,6 +260,7 @@ def test_grad_accum_equals_one_big_batch(tiny_dir, tmp_path):
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
     cfg = dict(
+        preset="tiny",
         base=str(tiny_dir),
         epochs=2,
         bf16=False,
@@ -279,7 +287,10 @@ def test_checks_every_n_epochs_logged_with_their_time_and_estimate(tiny_dir, tmp
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(8))
     m = train(
-        refl, tmp_path / "ck", TrainConfig(base=str(tiny_dir), epochs=3, eval_every=2, log_every=3), progress=False
+        refl,
+        tmp_path / "ck",
+        TrainConfig(preset="tiny", base=str(tiny_dir), epochs=3, eval_every=2, log_every=3),
+        progress=False,
     )
     checked = [h["epoch"] for h in m["history"] if h.get("recall_em") is not None or h.get("train_em") is not None]
     assert checked == [2, 3] and m["best_epoch"] in (2, 3)
@@ -350,12 +361,12 @@ def test_declared_floors_are_the_ones_make_test_floor_installs():
 
 
 def test_the_card_line_says_why_a_gpu_takes_more_steps():
-    """'42 steps on a CUDA GPU' beside fewer CPU steps read as a mistake: the GPU defaults (batch, epochs) differ."""
+    """'42 steps on a CUDA GPU' beside fewer CPU steps read as a mistake: the gpu preset (batch, epochs) differs."""
     est = for_reflections({"reflections": 1200, "question_length": {"mean": 12}, "answer_length": {"mean": 4}})
     line = card_line(est)
     c, g = est["cpu"], est["cuda"]
     assert f"in batches of {c['batch_size']} = {c['steps']} steps" in line
-    assert f"on a CUDA GPU the defaults are {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}" in line
+    assert f"on a CUDA GPU `--preset gpu` gives {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}" in line
 
 
 def test_the_card_estimate_counts_examples_as_training_does():
@@ -363,7 +374,6 @@ def test_the_card_estimate_counts_examples_as_training_does():
     and a small corpus's estimate includes its recall checks (81 s predicted vs 900 s taken before)."""
     from memo_edge.training import TrainConfig
     from memo_edge.training.data import make_splits
-    from memo_edge.training.estimate import SMOLLM2_PARAMS
 
     rows = [Reflection(**r) for r in qa_rows(60)]
     rows += [
@@ -372,7 +382,7 @@ def test_the_card_estimate_counts_examples_as_training_does():
     ]
     card = {"reflections": len(rows), "counts_by_type": {"direct": 60, "indirect": 30, "statement": 20}}
     est = for_reflections(card)
-    cfg = TrainConfig().resolve(SMOLLM2_PARAMS, on_cuda=False)
+    cfg = TrainConfig()
     counts = make_splits(rows, cfg).counts
     # the same arithmetic; only the IDK generator can fall short of its target when a corpus has few names
     assert est["cpu"]["examples_per_epoch"] - counts["train"] in (0, 1, 2), (est["cpu"], counts)

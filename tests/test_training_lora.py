@@ -21,7 +21,7 @@ def test_lora_merged_checkpoint_equals_base_plus_adapter(tiny_dir, tmp_path):
 
     refl = write_rows(tmp_path / "r.jsonl", qa_rows(12))
     out = tmp_path / "ck"
-    m = train(refl, out, TrainConfig(base=str(tiny_dir), method="lora", epochs=3, lora_r=8), progress=False)
+    m = train(refl, out, TrainConfig(preset="tiny-lora", base=str(tiny_dir), epochs=3, lora_r=8), progress=False)
     assert (out / "adapter" / "adapter_config.json").is_file() and (out / "model.safetensors").is_file()
     prov = json.loads((out / "memo_train.json").read_text())
     assert prov["method"] == "lora" and prov["merged"] and m["steps"] > 0
@@ -42,7 +42,7 @@ def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path)
 
     old = write_rows(tmp_path / "old.jsonl", qa_rows(12))
     first = tmp_path / "v1"
-    train(old, first, TrainConfig(base=str(tiny_dir), epochs=25), progress=False)
+    train(old, first, TrainConfig(preset="tiny", base=str(tiny_dir), epochs=25), progress=False)
     new_rows = [
         {"id": f"n{i}", "question": f"What colour is the Wrenlet R{i} robot?", "answer": c}
         for i, c in enumerate(["amber", "teal", "crimson", "ochre", "violet", "slate", "rust", "jade"])
@@ -51,7 +51,7 @@ def test_continual_update_with_replay_reports_old_set_recall(tiny_dir, tmp_path)
     m = train(
         new,
         tmp_path / "v2",
-        TrainConfig(base=str(tiny_dir), init_from=str(first), replay=0.5, epochs=4),
+        TrainConfig(preset="tiny", base=str(tiny_dir), init_from=str(first), replay=0.5, epochs=4),
         progress=False,
     )
     assert m["old_recall_before"]["em"] >= 0.8
@@ -101,7 +101,7 @@ def test_ties_and_linear_merge_of_two_memories(tiny_dir, tmp_path):
     rows = qa_rows(16)
     a = write_rows(tmp_path / "a.jsonl", rows[:12])
     b = write_rows(tmp_path / "b.jsonl", rows[12:])
-    cfg = TrainConfig(base=str(tiny_dir), epochs=3, idk_fraction=0, heldout_fraction=0)
+    cfg = TrainConfig(preset="tiny", base=str(tiny_dir), epochs=3, idk_fraction=0, heldout_fraction=0)
     train(a, tmp_path / "A", cfg, progress=False)
     train(b, tmp_path / "B", cfg, progress=False)
     res = merge([tmp_path / "A", tmp_path / "B"], tmp_path / "M", method="ties", density=0.3)

@@ -13,7 +13,7 @@ from test_training import qa_rows, write_rows
 
 pytestmark = pytest.mark.slow  # every test here trains a model
 
-ARGS = ["--epochs", "2", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
+ARGS = ["--preset", "tiny", "--epochs", "2", "--batch-size", "4", "--save-every-steps", "2", "--idk-fraction", "0.1"]
 
 
 def memo_train(refl, out, base, env_extra=None):

@@ -1,19 +1,15 @@
 """TrainConfig: every `memo train` flag is one field here. Importable without torch so the CLI starts fast.
 
-Fields left as None are resolved from the base model's size and the device by `resolve()`:
-- bases >= 500M parameters get the MeMo paper's recipe (full: lr 2e-5, constant with 5% warm-up, 3 epochs;
-  LoRA: lr 2e-4, r=8/alpha=16, r=16/alpha=32 from 10B parameters up, dropout 0.05, all projections);
-- small bases (the 135M SmolLM2 on a laptop CPU) get the recipe measured on 2 CPU cores (see CPU_SMALL below);
-- tiny test models (< 20M parameters) get a high-lr recipe that memorizes a few dozen pairs in seconds.
+Every field has its real default: the recipe measured for the default base, SmolLM2-135M, fully fine-tuned on a
+laptop CPU (2 cores, ~300 demo reflections; training/README.md has the run). Other bases and devices pick a named
+preset (`--preset gpu`, `[train] preset = "gpu"`): a preset sets the fields it names, flags given beside it win.
+`memo train --help` lists the presets from `PRESETS` below.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,74 +17,78 @@ Method = Literal["full", "lora", "qlora"]
 ProfileStyle = Literal["ask", "text"]
 Schedule = Literal["constant", "cosine", "linear"]
 Attention = Literal["auto", "sdpa", "flash_attention_2", "eager"]
-# Fields added after the first release: left at their default they stay out of the run fingerprint, so a run
-# started (or finished) before they existed still resumes (or is still up to date).
-_LATER_FIELDS = {
-    "grad_accum": 1,
-    "eval_every": 1,
-    "attention": "auto",
-    "liger": False,
-    "text_fraction": 0.0,
-    "text_window_tokens": 192,
-    "profile_fraction": 0.0,
-    "profile_style": "ask",
+PresetName = Literal["cpu-default", "cpu-quick", "cpu-lora", "gpu", "gpu-lora", "tiny", "tiny-lora"]
+
+# The MeMo paper's recipe for large bases on a GPU: constant lr after 5% warm-up, 3 epochs, batch 8; LoRA r 8 /
+# alpha 16 (the paper uses r 16 from 10B parameters up: give --lora-r 16). Greedy checks are cheap there: 64
+# questions per set, and losses read back every 10 steps (each read-back syncs the GPU).
+_GPU = dict(lr=2e-5, epochs=3, batch_size=8, schedule="constant", lora_r=8, heldout_max=64, eval_train_sample=64)
+_GPU_HOST = dict(log_every=10)
+# tiny-random (2 layers, hidden 128, tests): memorizes 30-50 pairs in a few seconds at a high lr.
+_TINY = dict(lr=5e-3, epochs=10, batch_size=4, heldout_max=64, eval_train_sample=64)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-default": {},  # the field defaults
+    "cpu-quick": dict(epochs=2, eval_every=2, heldout_max=16, eval_train_sample=16),
+    "cpu-lora": dict(method="lora", lr=1e-3),
+    "gpu": dict(method="full", **_GPU, **_GPU_HOST),
+    "gpu-lora": dict(method="lora", **{**_GPU, "lr": 2e-4}, **_GPU_HOST),
+    "tiny": dict(method="full", **_TINY),
+    "tiny-lora": dict(method="lora", **{**_TINY, "lr": 1e-2, "epochs": 15}),
+}
+PRESET_PURPOSE = {
+    "cpu-default": "SmolLM2-135M full SFT on a laptop CPU (measured): the defaults shown",
+    "cpu-quick": "a first look in half the time (recall not measured)",
+    "cpu-lora": "LoRA on a CPU (measured)",
+    "gpu": "the MeMo paper's full SFT, any base on a GPU",
+    "gpu-lora": "the MeMo paper's LoRA on a GPU",
+    "tiny": "the tiny-random test model",
+    "tiny-lora": "LoRA on the tiny-random test model",
 }
 
-# Measured on 2 CPU cores, SmolLM2-135M, ~300 demo reflections (see training/README.md for the run and numbers).
-CPU_SMALL = {
-    "full": dict(lr=3e-4, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
-    "lora": dict(lr=1e-3, epochs=4, batch_size=16, schedule="cosine", warmup_ratio=0.05),
-}
-# tiny-random (2 layers, hidden 128): memorizes 30-50 pairs in a few seconds.
-TINY = {
-    "full": dict(lr=5e-3, epochs=10, batch_size=4, schedule="cosine", warmup_ratio=0.05),
-    "lora": dict(lr=1e-2, epochs=15, batch_size=4, schedule="cosine", warmup_ratio=0.05),
-}
-# The MeMo paper (large bases, GPU).
-PAPER = {
-    "full": dict(lr=2e-5, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
-    "lora": dict(lr=2e-4, epochs=3, batch_size=8, schedule="constant", warmup_ratio=0.05),
-}
+
+def preset_help() -> str:
+    """The --preset help: each preset with what it sets (generated, so it cannot drift from PRESETS)."""
+    parts = []
+    for name, values in PRESETS.items():
+        sets = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+        parts.append(f"{name}: {PRESET_PURPOSE[name]}" + (f" ({sets})" if sets else ""))
+    return (
+        "named recipe whose values replace the defaults of the fields it sets (given flags win); "
+        "default: cpu-lora for --method lora/qlora, else cpu-default. " + "; ".join(parts)
+    )
+
+
+def _family(method: str) -> str:
+    return "full" if method == "full" else "lora"
 
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
+    preset: PresetName = Field("cpu-default", description=preset_help())
     base: str = Field("smollm2-135m-instruct", description="model name (memo models list) or a local HF checkpoint dir")
     method: Method = Field("full", description="full | lora | qlora (qlora needs CUDA and bitsandbytes)")
-    epochs: int | None = Field(
-        None,
-        ge=1,
-        le=1000,
-        description="epochs; None = by base size (4 for a small base on CPU, 3 for large bases as in the paper)",
-    )
-    lr: float | None = Field(
-        None,
-        gt=0,
-        lt=1,
-        description="peak learning rate; None = by base size and method (small "
-        "CPU base 3e-4 full / 1e-3 LoRA; large 2e-5 / 2e-4)",
-    )
-    batch_size: int | None = Field(None, ge=1, le=4096, description="examples per micro-batch (per process)")
+    epochs: int = Field(4, ge=1, le=1000, description="epochs")
+    lr: float = Field(3e-4, gt=0, lt=1, description="peak learning rate (AdamW)")
+    batch_size: int = Field(16, ge=1, le=4096, description="examples per micro-batch (per process)")
     grad_accum: int = Field(
         1,
         ge=1,
         le=1024,
         description="micro-batches per optimizer step: effective batch = batch_size x grad_accum x processes",
     )
-    schedule: Schedule | None = Field(
-        None,
-        description="constant | cosine | linear after warm-up; None = cosine on a "
-        "small CPU base, constant on large ones",
-    )
-    warmup_ratio: float | None = Field(None, ge=0, lt=1, description="warm-up share of all steps; None = 0.05")
+    schedule: Schedule = Field("cosine", description="constant | cosine | linear decay after the warm-up")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="warm-up share of all steps")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, gt=0, description="gradients clipped to this global norm")
     seed: int = Field(0, description="seed for data order, splits and init")
 
     # LoRA / QLoRA
-    lora_r: int | None = Field(None, ge=1, description="LoRA rank; None = 8 (16 for >=10B bases and small CPU bases)")
-    lora_alpha: int | None = Field(None, ge=1, description="LoRA alpha; None = 2 x rank")
+    lora_r: int = Field(16, ge=1, description="LoRA rank")
+    lora_alpha: int = Field(
+        default_factory=lambda given: 2 * given["lora_r"], ge=1, description="LoRA alpha (default: 2 x --lora-r)"
+    )
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout")
     lora_targets: list[str] = Field(
         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
@@ -106,7 +106,7 @@ class TrainConfig(BaseModel):
         0.1, ge=0, le=1, description="share of 'I don't know.' examples (entity-swapped questions)"
     )
     heldout_fraction: float = Field(0.1, ge=0, lt=1, description="share of reflections held out to measure recall")
-    heldout_max: int | None = Field(None, ge=0, description="None = 32 for small bases on CPU, else 64")
+    heldout_max: int = Field(32, ge=0, description="most reflections held out")
 
     # Training inputs beyond the pairs (issue 22): the corpus text itself and per-entity profiles
     text_fraction: float = Field(
@@ -129,10 +129,8 @@ class TrainConfig(BaseModel):
     )
 
     # Evaluation / selection
-    eval_train_sample: int | None = Field(
-        None,
-        ge=0,
-        description="trained questions re-asked after each epoch (memorization); None = 32 small CPU, else 64",
+    eval_train_sample: int = Field(
+        32, ge=0, description="trained questions re-asked after each checked epoch (memorization)"
     )
     eval_max_new_tokens: int = Field(48, ge=1, description="answer tokens generated per recall check question")
     eval_batch_size: int = Field(128, ge=1, description="questions per batched greedy recall check")
@@ -169,12 +167,32 @@ class TrainConfig(BaseModel):
         description="liger-kernel's fused Triton kernels (RMSNorm, RoPE, SwiGLU, linear + "
         "cross-entropy); CUDA only, opt-in until measured on a GPU",
     )
-    log_every: int | None = Field(
-        None,
+    log_every: int = Field(
+        1,
         ge=1,
-        description="steps between loss read-backs from the device (the only "
-        "host sync in the loop); None = 1 on CPU, 10 on CUDA",
+        description="steps between loss read-backs from the device (the only host sync in the loop: free on a "
+        "CPU, 10 in the gpu presets)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_under_given(cls, data: Any) -> Any:
+        """Lay the given values over the preset's (the default preset follows the method: cpu-lora for LoRA)."""
+        if not isinstance(data, dict):
+            return data
+        method = data.get("method")
+        name = data.get("preset") or ("cpu-lora" if method in ("lora", "qlora") else "cpu-default")
+        values = PRESETS.get(name)
+        if values is None:
+            return data  # the field's own check names the choices
+        tuned = values.get("method", "full")
+        if method and _family(method) != _family(tuned) and "lr" not in data:
+            pick = [n for n, v in PRESETS.items() if _family(v.get("method", "full")) == _family(method)]
+            raise ValueError(
+                f"method: preset {name} is tuned for {tuned} fine-tuning (lr {values.get('lr', cls.model_fields['lr'].default):g}); "
+                f"for {method} pick one of {', '.join(pick)}, or give lr"
+            )
+        return {**values, **data, "preset": name}
 
     @model_validator(mode="after")
     def _check(self) -> "TrainConfig":
@@ -186,46 +204,19 @@ class TrainConfig(BaseModel):
             )
         return self
 
-    def resolve(self, n_params: int, on_cuda: bool, device_bytes: int = 0) -> "TrainConfig":
-        """Fill the None fields from the recipe for this base size and device."""
-        kind = "lora" if self.method in ("lora", "qlora") else "full"
-        if n_params < 20e6:
-            recipe = TINY[kind]
-        elif n_params < 500e6 and not on_cuda:
-            recipe = CPU_SMALL[kind]
-        else:
-            recipe = PAPER[kind]
-        upd = {k: v for k, v in recipe.items() if getattr(self, k) is None}
-        # Greedy evaluation after every epoch is a real share of a CPU run: ask fewer questions there.
-        n_eval = 32 if recipe is CPU_SMALL[kind] else 64
-        for k in ("heldout_max", "eval_train_sample"):
-            if getattr(self, k) is None:
-                upd[k] = n_eval
-        if self.lora_r is None:
-            upd["lora_r"] = 16 if n_params >= 10e9 or n_params < 500e6 else 8
-        if self.lora_alpha is None:
-            upd["lora_alpha"] = 2 * (upd.get("lora_r") or self.lora_r)
-        if self.gradient_checkpointing is None:
-            # Recomputing activations costs ~1/3 more compute: only when memory demands it. Full SFT keeps
-            # 16 bytes per parameter (fp32 weights, gradients, two AdamW moments), LoRA ~4 (the frozen weights).
-            state = (16 if self.method == "full" else 4) * n_params
-            upd["gradient_checkpointing"] = on_cuda and state > 0.5 * device_bytes
-        return self.model_copy(update=upd)
-
     def fingerprint_fields(self) -> dict:
-        """What must match for a resume to continue the same run (not progress/threads flags)."""
-        skip = {"fresh", "keep_state", "threads", "eval_batch_size", "log_every", "resume_state"}
-        return {
-            k: v
-            for k, v in self.model_dump().items()
-            if k not in skip and not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])
-        }
+        """What must match for a resume to continue the same run (not progress/threads flags, not the preset's
+        name: its values are the fields)."""
+        skip = {"preset", "fresh", "keep_state", "threads", "eval_batch_size", "log_every", "resume_state"}
+        return {k: v for k, v in self.model_dump().items() if k not in skip}
 
 
-def recipes_fingerprint() -> str:
-    """A hash of the per-size default recipes: what the unset fields of a TrainConfig resolve from."""
-    blob = json.dumps({"tiny": TINY, "cpu_small": CPU_SMALL, "paper": PAPER}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+def needs_checkpointing(method: str, n_params: int, device_bytes: int) -> bool:
+    """Gradient checkpointing recomputes activations (~1/3 more compute): only when memory demands it, on CUDA
+    (device_bytes > 0). Full SFT keeps 16 bytes per parameter (fp32 weights, gradients, two AdamW moments), LoRA ~4
+    (the frozen weights)."""
+    state = (16 if method == "full" else 4) * n_params
+    return device_bytes > 0 and state > 0.5 * device_bytes
 
 
 def default_output(reflections: Path) -> Path:

@@ -102,8 +102,7 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     from .data import extra_examples, heldout_size, idk_eval_size, idk_examples
 
     n = int(card.get("reflections", 0))
-    cpu = TrainConfig().resolve(n_params, on_cuda=False)
-    gpu = TrainConfig().resolve(n_params, on_cuda=True)
+    cpu, gpu = TrainConfig(), TrainConfig(preset="gpu")
     tokens = (
         PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + card.get("answer_length", {}).get("mean", 5)
     )
@@ -112,12 +111,12 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     n_short = n - by_type.get("statement", 0) - by_type.get("idk", 0)  # statements are never held out
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
         # the same arithmetic as make_splits, so this line and training's own agree on the example count
-        held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max or 32)
+        held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max)
         pairs = (n - held) + idk_examples(n - held, cfg.idk_fraction)
         shares = cfg.text_fraction + cfg.profile_fraction
         examples = pairs + sum(extra_examples(pairs, f, shares) for f in (cfg.text_fraction, cfg.profile_fraction))
         steps = cfg.epochs * -(-examples // cfg.batch_size)
-        asked = held + (cfg.eval_train_sample or 32) + idk_eval_size(held, cfg.heldout_max or 32, cfg.idk_fraction)
+        asked = held + cfg.eval_train_sample + idk_eval_size(held, cfg.heldout_max, cfg.idk_fraction)
         est = Estimate.prior(steps, cfg.epochs, tokens * cfg.batch_size, n_params, n_params, device, bf16, asked)
         out[name] = {
             "examples_per_epoch": examples,
@@ -132,10 +131,10 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
 
 def card_line(est: dict) -> str:
     c, g = est["cpu"], est["cuda"]
-    # the GPU defaults differ (smaller batches, more epochs): say so, or "more steps on a GPU" reads as a mistake
+    # the gpu preset differs (batches of 8: more steps): say so, or "more steps on a GPU" reads as a mistake
     return (
         f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
         f"epochs in batches of {c['batch_size']} = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a "
-        f"prior estimate; the training log refines it from measured steps); on a CUDA GPU the defaults are "
+        f"prior estimate; the training log refines it from measured steps); on a CUDA GPU `--preset gpu` gives "
         f"{g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']} steps (no GPU rate measured yet)"
     )

@@ -24,7 +24,7 @@ from memo_edge.prompt import MemoryPrompt
 
 from . import state as st
 from .batches import Prefetch, build_step, epoch_order, to_device
-from .config import TrainConfig
+from .config import TrainConfig, needs_checkpointing
 from .data import Splits, fingerprint, make_splits, memory_prompt_for, read_reflections, tokenize_examples
 from .estimate import Estimate
 from .evaluate import answer, recall_report
@@ -156,7 +156,9 @@ class _Run:
         self.n_params = n_params(self.model)
         on_cuda = torch.cuda.is_available()
         mem = torch.cuda.get_device_properties(0).total_memory if on_cuda else 0
-        self.cfg = cfg.resolve(self.n_params, on_cuda, mem)
+        if cfg.gradient_checkpointing is None:
+            cfg = cfg.model_copy(update={"gradient_checkpointing": needs_checkpointing(cfg.method, self.n_params, mem)})
+        self.cfg = cfg
         self.attn = getattr(self.model.config, "_attn_implementation", None) or self.attn
         self.timing = {"forward_s": 0.0, "backward_s": 0.0, "optimizer_s": 0.0, "eval_s": 0.0, "save_s": 0.0}
 
@@ -382,7 +384,7 @@ class _Run:
         self.flushes: list[tuple[int, float]] = []
         self.session_train_s = 0.0
         self.profiler = _StepProfiler(os.environ.get(PROFILE_ENV))
-        log_every = cfg.log_every or (10 if self.acc.device.type == "cuda" else 1)
+        log_every = cfg.log_every
         with TrainBar(self.total_steps, prog["global_step"], self.progress, self.console) as bar:
             self.log_estimate(prog, bar)
             for epoch in range(prog["epoch"], cfg.epochs):

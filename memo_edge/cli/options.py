@@ -65,7 +65,10 @@ class Group:
 
 
 def field_default(info):
-    """A field's default as the CLI shows it (lists for tuples: a repeatable option's value is a list)."""
+    """A field's default as the CLI shows it (lists for tuples: a repeatable option's value is a list; None for a
+    default computed from other fields, which its description states)."""
+    if info.default_factory_takes_validated_data:
+        return None
     default = info.get_default(call_default_factory=True)
     if default is PydanticUndefined:
         return ...
