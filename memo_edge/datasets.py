@@ -15,7 +15,6 @@ for origin, licence and official scoring.
 from __future__ import annotations
 
 import ast
-import os
 import random
 import re
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from .atomic import write_jsonl
 from .corpus import content_id
 from .errors import MemoError
 from .records import DecompositionStep, EvalItem, json_lines
+from .settings import env
 
 DATASETS = ("musique", "hotpotqa", "2wikimultihopqa", "narrativeqa")
 FILES = {
@@ -67,10 +67,7 @@ class BenchSet:
 
 
 def benchdata_root() -> Path:
-    env = os.environ.get("MEMO_BENCHDATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "benchdata"
+    return env().benchdata or Path(__file__).resolve().parent.parent.parent / "shared" / "benchdata"
 
 
 def load(name: str, n: int | None = None, root: str | Path | None = None, **kw) -> BenchSet:

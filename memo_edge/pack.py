@@ -27,6 +27,7 @@ from .atomic import regular_target, sweep_stale, umask
 from .errors import PackError, field_error
 from .home import memo_home
 from .prompt import MemoryPrompt
+from .settings import env
 from .signing import SIGNATURE, check_signature, trusted_from_env
 
 FORMAT = "memo-pack"
@@ -267,13 +268,7 @@ def packs_dir() -> Path:
 
 
 def _max_total() -> int:
-    v = os.environ.get("MEMO_PACK_MAX_BYTES")
-    if not v:
-        return MAX_TOTAL_BYTES
-    try:
-        return int(v)
-    except ValueError:
-        raise PackError(f"MEMO_PACK_MAX_BYTES={v!r}: expected a number of bytes") from None
+    return env().pack_max_bytes or MAX_TOTAL_BYTES
 
 
 ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .atomic import create_new
 from .errors import MemoError, PackError
+from .settings import env
 
 SIGNATURE = "signature.json"
 SIG_FORMAT = "memo-pack-signature"
@@ -114,8 +115,7 @@ def load_public_key(path: str | os.PathLike) -> bytes:
 
 def trusted_from_env() -> list:
     """MEMO_TRUSTED_KEY=key1.pub[:key2.pub]: trusted keys for every load path (memo serve included)."""
-    v = os.environ.get("MEMO_TRUSTED_KEY", "")
-    return [x for x in v.split(os.pathsep) if x.strip()]
+    return [x for x in env().trusted_key.split(os.pathsep) if x.strip()]
 
 
 def sign_pack(root: Path, key) -> str:

@@ -5,21 +5,15 @@ from __future__ import annotations
 import os
 
 from memo_edge.errors import MemoError
+from memo_edge.settings import env
 
 MAX_DEFAULT_THREADS = 8  # past this, a 135M model's decode is memory-bound and extra threads only contend
 
 
 def default_threads() -> int:
     """$MEMO_THREADS, else the physical core count capped at 8 (hyperthreads slow small-matmul decode)."""
-    env = os.environ.get("MEMO_THREADS")
-    if env:
-        try:
-            n = int(env)
-        except ValueError:
-            raise MemoError(f"MEMO_THREADS={env!r}: expected a positive integer") from None
-        if n < 1:
-            raise MemoError(f"MEMO_THREADS={env!r}: expected a positive integer")
-        return n
+    if env().threads:
+        return env().threads
     try:
         import psutil
 
@@ -36,12 +30,8 @@ def spinning_default() -> bool | None:
     training job) it burns the cores the others need, and turning it off was 1.65x faster there (benchmarks/
     ort_spinning.py).
     """
-    env = os.environ.get("MEMO_SPIN")
-    if env is None or env == "":
-        return None
-    if env not in ("0", "1"):
-        raise MemoError(f"MEMO_SPIN={env!r}: expected 1 (spin) or 0 (sleep between ops)")
-    return env == "1"
+    spin = env().spin
+    return None if spin is None else spin == "1"
 
 
 ALIASES = {
@@ -55,9 +45,8 @@ ALIASES = {
 def choose_providers(provider: str | None, available: list[str]) -> list[str]:
     """Explicit choice (alias or full name) or, by default, CUDA when onnxruntime-gpu sees a GPU, else CPU."""
     if provider in (None, "", "auto"):
-        env = os.environ.get("MEMO_PROVIDER")
-        if env:
-            return choose_providers(env, available)
+        if env().provider:
+            return choose_providers(env().provider, available)
         if "CUDAExecutionProvider" in available and _cuda_device_present():
             return ["CUDAExecutionProvider", "CPUExecutionProvider"]
         return ["CPUExecutionProvider"]

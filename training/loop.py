@@ -21,6 +21,7 @@ from memo_edge.errors import MemoError
 from memo_edge.models import resolve_model
 from memo_edge.procstats import peak_rss_mb
 from memo_edge.prompt import MemoryPrompt
+from memo_edge.settings import env, variable
 
 from . import state as st
 from .batches import Prefetch, build_step, epoch_order, to_device
@@ -44,9 +45,9 @@ from .mix import mix_in
 from .packing import packed_loss
 from .progress import TrainBar
 
-KILL_ENV = "MEMO_TRAIN_KILL_AFTER_STEP"  # tests: SIGKILL ourselves right after this optimizer step
+KILL_ENV = variable("train_kill_after_step")  # tests: SIGKILL ourselves right after this optimizer step
 # benchmarks: profile optimizer steps 6-9 with torch.profiler and write the op table to "$MEMO_TRAIN_PROFILE.txt"
-PROFILE_ENV = "MEMO_TRAIN_PROFILE"
+PROFILE_ENV = variable("train_profile")
 
 
 def bf16_available() -> bool:
@@ -383,7 +384,8 @@ class _Run:
         cfg, work = self.cfg, st.work_dir(self.out_dir)
         self.flushes: list[tuple[int, float]] = []
         self.session_train_s = 0.0
-        self.profiler = _StepProfiler(os.environ.get(PROFILE_ENV))
+        hooks = env()
+        self.profiler = _StepProfiler(hooks.train_profile)
         log_every = cfg.log_every
         with TrainBar(self.total_steps, prog["global_step"], self.progress, self.console) as bar:
             self.log_estimate(prog, bar)
@@ -423,7 +425,7 @@ class _Run:
                             and prog["global_step"] % cfg.save_every_steps == 0
                             and s < self.steps_per_epoch - 1
                         )
-                        kill = os.environ.get(KILL_ENV) == str(prog["global_step"])
+                        kill = hooks.train_kill_after_step == prog["global_step"]
                         if len(pending) >= log_every or save or kill or s == self.steps_per_epoch - 1:
                             self.flush(pending, prog, bar, work, desc)
                         if save:

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import errno
 import importlib.util
-import os
 import sys
 import warnings
 
 import typer
 
 from memo_edge.errors import MemoError
+from memo_edge.settings import env
 
 # Help is click's plain formatter, not typer's rich panels: rich squeezes a panel's columns to the terminal and cuts
 # option names ("--synthesis.gene…" at 80 columns); click puts a long name on its own line and wraps the help
@@ -88,7 +88,7 @@ def require_extra(verb: str, *modules: str) -> None:
 
 @app.callback()
 def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")):
-    _state["debug"] = debug or bool(os.environ.get("MEMO_DEBUG"))
+    _state["debug"] = debug or env().debug
 
 
 def _warn_line(message, category, filename, lineno, file=None, line=None):
@@ -164,7 +164,12 @@ def main(argv: list[str] | None = None) -> None:
     click_errors, no_args_errors = _click_exceptions()
 
     def debug() -> bool:  # usage errors happen before the --debug callback runs: look at argv too
-        return _state["debug"] or "--debug" in args or bool(os.environ.get("MEMO_DEBUG"))
+        if _state["debug"] or "--debug" in args:
+            return True
+        try:
+            return env().debug
+        except MemoError:  # a bad MEMO_* value is the error being reported
+            return False
 
     try:
         rc = app(args=args, standalone_mode=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import typer
 
 from memo_edge.errors import MemoError
+from memo_edge.settings import env
 
 from .app import app
 
@@ -17,8 +17,8 @@ from .app import app
 def find_benchmarks(start: Path | None = None) -> Path:
     """The checkout's benchmarks/ folder: $MEMO_REPO, else the repo an editable install points at, else the cwd."""
     candidates = []
-    if os.environ.get("MEMO_REPO"):
-        candidates.append(Path(os.environ["MEMO_REPO"]))
+    if env().repo:
+        candidates.append(env().repo)
     candidates.append(Path(__file__).resolve().parents[2])  # <repo>/memo_edge/cli/bench.py in an editable install
     here = (start or Path.cwd()).resolve()
     candidates += [here, *here.parents]

@@ -14,12 +14,13 @@ from .ask import EXECUTIVE, LOAD, PROTOCOL
 from .options import Group, config_options
 
 MCP = Group(McpConfig, "mcp_cfg")
-# The assistant starts `memo mcp` from its own config file, where environment variables are easier than flags.
+# The assistant starts `memo mcp` from its own config file, where environment variables are easier than flags:
+# MEMO_EXECUTIVE and MEMO_EXECUTIVE_MODEL (memo_edge/settings.py) stand in for the flags not given.
 MCP_EXECUTIVE = Group(
     ExecutiveConfig,
     "executive_cfg",
     flags=EXECUTIVE.flags,
-    envvars={"executive": "MEMO_EXECUTIVE", "executive_model": "MEMO_EXECUTIVE_MODEL"},
+    envvars={"executive": "executive", "executive_model": "executive_model"},
 )
 
 
@@ -34,7 +35,8 @@ def mcp(
     load: LoadConfig,
 ):
     """Serve a pack to desktop assistants over the Model Context Protocol: tools ask_memory(question, mode) and
-    memory_info(). stdio by default (the assistant starts this command); --port for streamable HTTP."""
+    memory_info(). stdio by default (the assistant starts this command); --port for streamable HTTP.
+    MEMO_EXECUTIVE and MEMO_EXECUTIVE_MODEL stand in for --executive and --executive-model when not given."""
     # Imported here, not at the top: every verb module is imported for `memo --help`; these load onnxruntime.
     import sys
 

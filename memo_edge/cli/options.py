@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticUndefined
 
 from memo_edge.errors import MemoError
+from memo_edge.settings import env
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Group:
     param: str  # the command's keyword parameter that receives the model (or the dict of given values)
     prefix: str = ""  # "train." -> --train.epochs
     flags: dict[str, str | tuple[str, ...]] = field(default_factory=dict)  # field -> its flag name(s)
-    envvars: dict[str, str] = field(default_factory=dict)  # field -> environment variable read when no flag
+    envvars: dict[str, str] = field(default_factory=dict)  # field -> the EnvSettings field read when no flag
     exclude: dict[str, str] = field(default_factory=dict)  # field -> why it is not an option
     as_dict: bool = False
 
@@ -99,7 +100,7 @@ def _option(group: Group, name: str, info) -> inspect.Parameter:
         inspect.Parameter.KEYWORD_ONLY,
         annotation=annotation,
         default=typer.Option(
-            field_default(info), *names, help=info.description or "", envvar=group.envvars.get(name), show_default=True
+            field_default(info), *names, help=info.description or "", show_default=True
         ),
     )
 
@@ -128,6 +129,8 @@ def config_options(*groups: Group):
                     source = _ctx.get_parameter_source(group.option_param(name))
                     if source is not None and source.name != "DEFAULT":
                         given[name] = value
+                    elif name in group.envvars and getattr(env(), group.envvars[name]) is not None:
+                        given[name] = getattr(env(), group.envvars[name])
                 kwargs[group.param] = given if group.as_dict else build_model(group, given)
             return command(*args, **kwargs)
 
