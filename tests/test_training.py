@@ -366,7 +366,10 @@ def test_the_card_line_says_why_a_gpu_takes_more_steps():
     line = card_line(est)
     c, g = est["cpu"], est["cuda"]
     assert f"in batches of {c['batch_size']} = {c['steps']} steps" in line
-    assert f"on a CUDA GPU `--preset gpu` gives {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}" in line
+    assert (
+        f"on a CUDA GPU `--preset gpu` gives {g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']}"
+        in line
+    )
 
 
 def test_the_card_estimate_counts_examples_as_training_does():

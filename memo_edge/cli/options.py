@@ -99,9 +99,7 @@ def _option(group: Group, name: str, info) -> inspect.Parameter:
         group.option_param(name),
         inspect.Parameter.KEYWORD_ONLY,
         annotation=annotation,
-        default=typer.Option(
-            field_default(info), *names, help=info.description or "", show_default=True
-        ),
+        default=typer.Option(field_default(info), *names, help=info.description or "", show_default=True),
     )
 
 
