@@ -26,7 +26,6 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
-import h11
 import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
@@ -34,7 +33,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from memo_edge.errors import MemoError
 from memo_edge.pack import MANIFEST, Pack
@@ -46,6 +44,7 @@ from .chat import ChatFormat, content_text
 from .config import ServerConfig
 from .engine import MAX_STOP_CHARS
 from .grammar import GrammarError, response_schema
+from .h11_policy import policy_protocol
 from .memory import Memory
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -338,7 +337,7 @@ class MemoServer:
                 access_log=False,
                 timeout_keep_alive=self.cfg.keep_alive_s,
                 timeout_graceful_shutdown=self.cfg.shutdown_timeout_s,
-                limit_concurrency=None,  # enforced by _Guard (a JSON 503) and _H11Policy (idle sockets make room)
+                limit_concurrency=None,  # enforced by _Guard (a JSON 503) and H11Policy (idle sockets make room)
                 h11_max_incomplete_event_size=self.cfg.max_header_bytes,
                 server_header=False,
                 headers=[("server", "memo-edge")],
@@ -913,77 +912,11 @@ class _Guard:
 
 
 # ---- uvicorn ----------------------------------------------------------------------------------------------------
-class _H11Policy(H11Protocol):
-    """uvicorn's h11 protocol plus two policies: a deadline for the request line and headers (uvicorn closes idle
-    keep-alive connections, but not a client that connects and then sends nothing or drips its headers), and its
-    protocol-level 400s (garbage request line, oversized headers, a bad Content-Length) in the API's JSON shape."""
+def _protocol(cfg: ServerConfig) -> type:
+    def body(msg: str) -> bytes:
+        return json.dumps(error_body(400, f"malformed HTTP request: {msg}", code="bad_http_request")).encode()
 
-    header_timeout_s = 10.0
-    max_connections: int | None = None
-    crowded_timeout_s = 1.0  # past max_connections, idle connections get this long to send a request
-    _header_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport):
-        super().connection_made(transport)
-        self._arm()
-        if self.max_connections is not None and len(self.connections) > self.max_connections:
-            # crowded: every connection waiting for a request (idle keep-alive, or connected and silent) gets a
-            # short deadline, so a flood of idle sockets cannot lock real clients out for header_timeout_s
-            for conn in list(self.connections):
-                if isinstance(conn, _H11Policy) and conn._header_timer is not None:
-                    conn._arm(self.crowded_timeout_s)
-
-    def _arm(self, timeout: float | None = None) -> None:
-        self._disarm()
-        self._header_timer = self.loop.call_later(timeout or self.header_timeout_s, self._header_timeout)
-
-    def _disarm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _header_timeout(self) -> None:
-        self._header_timer = None
-        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
-            self.transport.close()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._disarm()  # headers are in: from here the app's body deadline and the request deadline apply
-
-    def on_response_complete(self) -> None:
-        if not self.transport.is_closing():
-            self._arm()  # before super(): it may start the next pipelined request at once
-        super().on_response_complete()
-
-    def connection_lost(self, exc):
-        self._disarm()
-        super().connection_lost(exc)
-
-    def send_400_response(self, msg: str) -> None:
-        if self.conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):  # mid-response: no room for an answer
-            self.transport.close()
-            return
-        body = json.dumps(error_body(400, f"malformed HTTP request: {msg}", code="bad_http_request")).encode()
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"connection", b"close"),
-            (b"content-length", str(len(body)).encode()),
-        ]
-        for event in (
-            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
-            h11.Data(data=body),
-            h11.EndOfMessage(),
-        ):
-            self.transport.write(self.conn.send(event))
-        self.transport.close()
-
-
-def _protocol(cfg: ServerConfig) -> type[H11Protocol]:
-    return type(
-        "H11Policy", (_H11Policy,), {"header_timeout_s": cfg.header_timeout_s, "max_connections": cfg.max_connections}
-    )
+    return policy_protocol(cfg.header_timeout_s, cfg.max_connections, body)
 
 
 class _Uvicorn(uvicorn.Server):

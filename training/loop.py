@@ -24,6 +24,7 @@ from memo_edge.prompt import MemoryPrompt
 from memo_edge.settings import env, variable
 
 from . import state as st
+from .accelerator import bf16_available, make_accelerator
 from .batches import Prefetch, build_step, epoch_order, to_device
 from .config import TrainConfig, needs_checkpointing
 from .data import Splits, fingerprint, make_splits, memory_prompt_for, read_reflections, tokenize_examples
@@ -48,26 +49,6 @@ from .progress import TrainBar
 KILL_ENV = variable("train_kill_after_step")  # tests: SIGKILL ourselves right after this optimizer step
 # benchmarks: profile optimizer steps 6-9 with torch.profiler and write the op table to "$MEMO_TRAIN_PROFILE.txt"
 PROFILE_ENV = variable("train_profile")
-
-
-def bf16_available() -> bool:
-    """bf16 autocast pays off on CUDA and on CPUs with native bf16 dot products (AVX512-BF16/AMX: ~2x faster
-    steps for the 135M model, measured); master weights and optimizer state stay fp32 either way."""
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(probe and probe())
-
-
-def _accelerator(cfg: TrainConfig):
-    from accelerate import Accelerator
-    from accelerate.state import AcceleratorState
-
-    if AcceleratorState._shared_state:
-        # A second train() in one process (tests, benchmarks) may ask for another precision; accelerate keeps its
-        # first choice process-wide unless told to forget it (the process group, if any, is kept).
-        AcceleratorState._reset_state(reset_partial_state=False)
-    return Accelerator(cpu=not torch.cuda.is_available(), mixed_precision="bf16" if cfg.bf16 else "no")
 
 
 def _schedule(cfg: TrainConfig, total: int):
@@ -137,7 +118,7 @@ class _Run:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         cfg = cfg.model_copy(update={"bf16": bf16_available()}) if cfg.bf16 is None else cfg
-        self.acc = _accelerator(cfg)
+        self.acc = make_accelerator(bool(cfg.bf16))
         self.main = self.acc.is_main_process
         self.console = Console(stderr=True, quiet=not (progress and self.main))
         if not self.console.is_terminal:
