@@ -19,7 +19,9 @@ import random
 import threading
 from dataclasses import dataclass, field
 
+import anyio
 import httpx
+from anyio.from_thread import BlockingPortal
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from .errors import MemoError
@@ -154,16 +156,26 @@ class ChatEndpoint:
             raise _Retryable(f"{url}: {type(e).__name__}: {str(e) or 'connection failed'}") from None
 
 
-class _LoopThread:
-    """A daemon thread running one asyncio loop, where blocking callers' requests run (see ChatEndpoint.chat)."""
+class _Portal:
+    """anyio's BlockingPortal on a daemon thread: the one event loop where blocking callers' requests run (see
+    ChatEndpoint.chat), so a pooled AsyncClient outlives each call. Not `start_blocking_portal()`: its loop runs in a
+    non-daemon executor thread, which would hold the process open at exit unless every caller closed it."""
 
     def __init__(self):
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        threading.Thread(target=self.loop.run_forever, name="memo-http", daemon=True).start()
+        started = threading.Event()
+
+        async def serve() -> None:
+            async with BlockingPortal() as portal:
+                self.portal = portal
+                started.set()
+                await portal.sleep_until_stopped()
+
+        threading.Thread(target=anyio.run, args=(serve,), name="memo-http", daemon=True).start()
+        started.wait()
 
     def run(self, coro):
-        fut = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        fut = self.portal.start_task_soon(_awaited, coro)
         try:
             return fut.result()
         except BaseException:
@@ -171,18 +183,22 @@ class _LoopThread:
             raise
 
 
-_LOOP: _LoopThread | None = None
-_LOOP_LOCK = threading.Lock()
+async def _awaited(coro):
+    return await coro
+
+
+_PORTAL: _Portal | None = None
+_PORTAL_LOCK = threading.Lock()
 
 
 def run_blocking(coro):
-    """Run a coroutine on the process's HTTP loop thread and wait for it (for synchronous callers)."""
-    global _LOOP
-    with _LOOP_LOCK:
-        if _LOOP is None or _LOOP.pid != os.getpid():  # a forked child has no copy of the thread
-            _LOOP = _LoopThread()
-        loop = _LOOP
-    return loop.run(coro)
+    """Run a coroutine on the process's HTTP event loop thread and wait for it (for synchronous callers)."""
+    global _PORTAL
+    with _PORTAL_LOCK:
+        if _PORTAL is None or _PORTAL.pid != os.getpid():  # a forked child has no copy of the thread
+            _PORTAL = _Portal()
+        portal = _PORTAL
+    return portal.run(coro)
 
 
 class _Retryable(Exception):

@@ -390,3 +390,29 @@ def test_the_card_estimate_counts_examples_as_training_does():
     # the same arithmetic; only the IDK generator can fall short of its target when a corpus has few names
     assert est["cpu"]["examples_per_epoch"] - counts["train"] in (0, 1, 2), (est["cpu"], counts)
     assert est["cpu"]["seconds"] >= cfg.epochs * 15  # each check answers ~60 questions greedily: seconds on a CPU
+
+
+def test_the_schedule_warms_up_then_takes_its_shape():
+    """TrainConfig.schedule maps to transformers' schedulers: a linear warm-up to the peak lr, then the shape."""
+    import torch
+
+    from memo_edge.training import TrainConfig
+    from memo_edge.training.loop import make_scheduler
+
+    def lrs(schedule: str) -> list[float]:
+        opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        sched = make_scheduler(opt, TrainConfig(schedule=schedule, warmup_ratio=0.1), 20)
+        out = []
+        for _ in range(20):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    for schedule in ("constant", "cosine", "linear"):
+        got = lrs(schedule)
+        assert got[0] < got[1] < got[2] == pytest.approx(1.0), (schedule, got[:3])  # 2 warm-up steps
+    assert lrs("constant")[2:] == [pytest.approx(1.0)] * 18
+    cosine, linear = lrs("cosine"), lrs("linear")
+    assert all(a > b for a, b in zip(cosine[2:], cosine[3:])) and cosine[-1] < 0.01
+    assert linear[11] == pytest.approx(1 - 9 / 18) and linear[-1] == pytest.approx(1 / 18)

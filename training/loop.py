@@ -51,20 +51,16 @@ KILL_ENV = variable("train_kill_after_step")  # tests: SIGKILL ourselves right a
 PROFILE_ENV = variable("train_profile")
 
 
-def _schedule(cfg: TrainConfig, total: int):
+# TrainConfig.schedule -> transformers' scheduler of that shape (each decays after a linear warm-up)
+SCHEDULERS = {"constant": "constant_with_warmup", "cosine": "cosine", "linear": "linear"}
+
+
+def make_scheduler(opt, cfg: TrainConfig, total: int):
+    """transformers' learning-rate schedule: linear warm-up over warmup_ratio of the steps, then the shape."""
+    from transformers import get_scheduler  # with torch: only when training
+
     warm = math.ceil(cfg.warmup_ratio * total)
-
-    def f(step: int) -> float:
-        if step < warm:
-            return (step + 1) / (warm + 1)
-        t = (step - warm) / max(1, total - warm)
-        if cfg.schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * t))
-        if cfg.schedule == "linear":
-            return 1 - t
-        return 1.0
-
-    return f
+    return get_scheduler(SCHEDULERS[cfg.schedule], opt, num_warmup_steps=warm, num_training_steps=total)
 
 
 def _optimizer(model, cfg: TrainConfig, fused: bool = False):
@@ -197,7 +193,7 @@ class _Run:
         opt = _optimizer(
             self.model, cfg, fused=self.acc.device.type == "cuda" and not sharded and cfg.method != "qlora"
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(cfg, self.total_steps))
+        self.scheduler = make_scheduler(opt, cfg, self.total_steps)
         self.model, self.opt = self.acc.prepare(self.model, opt)
         self.acc.register_for_checkpointing(self.scheduler)
 

@@ -3,8 +3,10 @@
 task vector tau_i = theta_i - theta_base.
 - linear: theta = base + sum_i w_i * tau_i (w_i = 1/n by default: plain weight averaging);
 - ties (Yadav et al. 2023): per tensor keep each tau_i's `density` share of largest-magnitude entries, elect a sign
-  per entry (sign of the sum), average only the kept entries that agree with it, theta = base + merged
-  (weights scale each task vector first; default 1).
+  per entry (sign of the sum of the kept entries, + on a tie), average the weighted kept entries that carry it,
+  theta = base + merged (weights default to 1).
+Both are peft's (`peft.utils.merge_utils.ties`, `.task_arithmetic`); tests/test_training_lora.py checks TIES
+against a reference written apart from both.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from pathlib import Path
 
 import torch
+from peft.utils import merge_utils
 
 from memo_edge.atomic import atomic_dir, write_json, write_jsonl
 from memo_edge.errors import MemoError
@@ -32,36 +35,16 @@ def _provenance(ckpt: Path) -> dict:
     return prov
 
 
-def _trim(tau: torch.Tensor, density: float) -> torch.Tensor:
-    if density >= 1:
-        return tau
-    k = max(1, int(tau.numel() * density))
-    flat = tau.abs().flatten().float()
-    threshold = torch.topk(flat, k, sorted=False).values.min()
-    return torch.where(tau.abs() >= threshold, tau, torch.zeros_like(tau))
-
-
-def ties(taus: list[torch.Tensor], weights: list[float], density: float) -> torch.Tensor:
-    trimmed = torch.stack([w * _trim(t, density) for t, w in zip(taus, weights)])
-    sign = torch.sign(trimmed.sum(0))
-    agree = (torch.sign(trimmed) == sign) & (trimmed != 0)
-    total = (trimmed * agree).sum(0)
-    count = agree.sum(0).clamp(min=1)
-    return total / count
-
-
-def linear(taus: list[torch.Tensor], weights: list[float]) -> torch.Tensor:
-    return sum(w * t for t, w in zip(taus, weights))
-
-
 def merge_state_dicts(base: dict, models: list[dict], method: str, density: float, weights: list[float]) -> dict:
+    """base + the models' task vectors merged per tensor by peft's merge utilities (TIES, or task arithmetic)."""
+    w = torch.tensor(weights, dtype=torch.float32)
     out = {}
     for name, b in base.items():
         if not torch.is_floating_point(b):
             out[name] = models[0][name]
             continue
         taus = [m[name].float() - b.float() for m in models]
-        tau = ties(taus, weights, density) if method == "ties" else linear(taus, weights)
+        tau = merge_utils.ties(taus, w, density) if method == "ties" else merge_utils.task_arithmetic(taus, w)
         out[name] = (b.float() + tau).to(b.dtype)
     return out
 
