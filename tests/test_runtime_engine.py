@@ -123,6 +123,24 @@ def test_streaming_concatenates_to_text(engine):
     assert [got.get(i, "") for i in range(3)] == [c.text for c in out]
 
 
+def test_incremental_text_equals_decoding_the_whole_answer(engine):
+    """Sampled at a high temperature the tiny model emits arbitrary tokens, byte pieces of multi-byte characters
+    among them: the text built token by token (and streamed) is the decode of all the answer's tokens."""
+    ps = prompts(engine)[:4]
+    got: dict[int, str] = {}
+    out = engine.generate(
+        ps,
+        max_new_tokens=64,
+        stop_token_ids=[],
+        temperature=2.0,
+        seed=7,
+        on_token=lambda i, t, _: got.__setitem__(i, got.get(i, "") + t),
+    )
+    assert [c.text for c in out] == [engine.decode(c.token_ids) for c in out]
+    assert [got.get(i, "") for i in range(4)] == [c.text for c in out]
+    assert any(ord(ch) > 127 for c in out for ch in c.text)  # the case that needs care was exercised
+
+
 def test_seeded_sampling_is_reproducible_and_batch_independent(engine):
     ps = prompts(engine)[:3]
     a = engine.generate(ps, max_new_tokens=12, temperature=1.0, top_p=0.9, seed=[1, 2, 3], stop_token_ids=[])
