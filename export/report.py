@@ -6,6 +6,8 @@ import contextlib
 import time
 from typing import Iterator
 
+from memo_edge import progress
+
 
 class Reporter:
     def __init__(self, enabled: bool = True):
@@ -36,16 +38,7 @@ class Reporter:
         if not self._console:
             yield lambda n=1: None
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=self._console,
-            transient=True,
-        ) as p:
+        with progress.bar(self._console, transient=True, eta=False) as p:
             task = p.add_task(what, total=total)
             yield lambda n=1: p.advance(task, n)
         self._console.print(f"[green]ok[/] {what}")

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import track
 from rich.table import Table
 
 from .errors import MemoError
 from .judge import JudgeConfig, judge_predictions
 from .metrics import best_em_f1
+from .progress import track
 from .protocol import ProtocolConfig
 from .records import EvalItem
 from .runtime.ask import AskService
@@ -158,9 +158,7 @@ def evaluate(
 
 
 def _track(seq, progress: bool, what: str):
-    if not progress:
-        return seq
-    return track(seq, description=what, transient=True)
+    return track(seq, what, enabled=progress)
 
 
 def _batched(fn: Callable[[list[str]], list[str]], qs: list[str], size: int, progress: bool = False) -> list[str]:

@@ -6,7 +6,8 @@ import contextlib
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from memo_edge.progress import bar
 
 
 class TrainBar(contextlib.AbstractContextManager):
@@ -16,18 +17,10 @@ class TrainBar(contextlib.AbstractContextManager):
         self.plain = enabled and not console.is_terminal
         self.every, self.total, self.done, self.t0 = max(1, total // 20), total, done, time.time()
         self.start_done = done
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tps]} tok/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not enabled or not console.is_terminal,
-            transient=False,
+        self.progress = bar(
+            console,
+            fields=("loss {task.fields[loss]}", "{task.fields[tps]} tok/s"),
+            enabled=enabled and console.is_terminal,
         )
         self.task = self.progress.add_task(desc, total=total, completed=done, loss="-", tps="-")
 
