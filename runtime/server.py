@@ -30,6 +30,8 @@ import uvicorn
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -811,12 +813,26 @@ def _allowed_hosts(cfg: ServerConfig) -> set[str] | None:
 
 
 class _Guard:
-    """ASGI middleware in front of every route: Host allowlist, Origin check and CORS, API key. Runs before the
-    body is read, so a refused request costs nothing."""
+    """ASGI middleware in front of every route: connection and header limits, the Host allowlist (Starlette's
+    TrustedHostMiddleware decides), an Origin check, CORS for the configured origins (Starlette's CORSMiddleware:
+    preflights and response headers), then the API key. Runs before the body is read, so a refused request costs
+    nothing; every refusal is an OpenAI-shaped JSON error."""
 
     def __init__(self, app, server: MemoServer):
         self.app, self.srv = app, server
-        self.cfg = server.cfg
+        self.cfg = cfg = server.cfg
+        hosts = server._hosts
+        patterns = ["*"] if hosts is None else sorted({*hosts, *(f"[{h}]" for h in hosts if ":" in h)})
+        self.trusted = TrustedHostMiddleware(self._host_passed, allowed_hosts=patterns, www_redirect=False)
+        self.cors = self._authorized
+        if cfg.cors_origins:  # preflights are answered before the API key: browsers send no credentials there
+            self.cors = CORSMiddleware(
+                self._authorized,
+                allow_origins=list(cfg.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
 
     def _origin_allowed(self, origin: str) -> bool:
         return "*" in self.cfg.cors_origins or origin in self.cfg.cors_origins
@@ -824,9 +840,54 @@ class _Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        refusal = self._limits(scope)
+        if refusal is not None:
+            return await error_response(refusal)(scope, receive, send)
+
+        async def after_host(message):  # TrustedHostMiddleware's own plain-text refusal is dropped: ours follows
+            if scope.get(_HOST_OK):
+                await send(message)
+
+        await self.trusted(scope, receive, after_host)
+        if not scope.get(_HOST_OK):
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            e = ApiError(
+                403,
+                f"Host '{host}' is not served here (loopback names only; add names with memo serve --allow-host)",
+                "permission_error",
+                code="bad_host",
+            )
+            await error_response(e)(scope, receive, send)
+
+    async def _host_passed(self, scope, receive, send):
+        scope[_HOST_OK] = True
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        origin, site = headers.get("origin"), headers.get("sec-fetch-site")
+        # Browsers send Origin on every cross-origin request, "simple" text/plain POSTs included, and
+        # Sec-Fetch-Site where Origin may be missing. Any page is foreign here: we serve none.
+        if (origin is not None and not self._origin_allowed(origin)) or (
+            origin is None and site in ("cross-site", "same-site")
+        ):
+            e = ApiError(
+                403,
+                f"cross-origin request from '{origin or site}' refused (allow a desktop app's "
+                "origin with memo serve --cors-origin)",
+                "permission_error",
+                code="bad_origin",
+            )
+            return await error_response(e)(scope, receive, send)
+        await self.cors(scope, receive, send)
+
+    async def _authorized(self, scope, receive, send):
+        refusal = self._auth({k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]})
+        if refusal is not None:
+            return await error_response(refusal)(scope, receive, send)
+        await self.app(scope, receive, send)
+
+    def _limits(self, scope) -> ApiError | None:
         state = self.srv.uvicorn.server_state
         if max(len(state.connections), len(state.tasks)) > self.cfg.max_connections:
-            e = ApiError(
+            return ApiError(
                 503,
                 f"server busy: more than {self.cfg.max_connections} connections (memo serve --max-connections); "
                 "retry shortly",
@@ -834,40 +895,6 @@ class _Guard:
                 code="too_many_connections",
                 headers={"Retry-After": "1", "Connection": "close"},
             )
-            return await error_response(e)(scope, receive, send)
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        origin = headers.get("origin")
-        cors = origin is not None and self._origin_allowed(origin)
-
-        async def send_cors(message):
-            if cors and message["type"] == "http.response.start":
-                message = {
-                    **message,
-                    "headers": [
-                        *message.get("headers", []),
-                        (b"access-control-allow-origin", origin.encode("latin-1")),
-                        (b"vary", b"Origin"),
-                    ],
-                }
-            await send(message)
-
-        refusal = self._check(scope, headers, origin, cors)
-        if refusal is None and scope["method"] == "OPTIONS":  # CORS preflight: browsers send no credentials here
-            return await Response(
-                status_code=204,
-                headers={
-                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                    "Access-Control-Allow-Headers": "Authorization, Content-Type",
-                    "Access-Control-Max-Age": "600",
-                },
-            )(scope, receive, send_cors)
-        if refusal is None:
-            refusal = self._auth(headers)
-        if refusal is not None:
-            return await error_response(refusal)(scope, receive, send_cors)
-        await self.app(scope, receive, send_cors)
-
-    def _check(self, scope, headers: dict, origin: str | None, cors: bool) -> ApiError | None:
         # h11 caps a head that arrives in pieces (max_header_bytes); one that arrives whole in a single read
         # (up to 256 KB) is parsed, and refused here
         size = (
@@ -879,26 +906,6 @@ class _Guard:
                 f"request headers are {size} bytes; at most {self.cfg.max_header_bytes}",
                 headers={"Connection": "close"},
             )
-        hosts = self.srv._hosts
-        if hosts is not None and _host_name(headers.get("host")) not in hosts:
-            return ApiError(
-                403,
-                f"Host '{headers.get('host', '')}' is not served here (loopback names only; "
-                "add names with memo serve --allow-host)",
-                "permission_error",
-                code="bad_host",
-            )
-        # Browsers send Origin on every cross-origin request, "simple" text/plain POSTs included, and
-        # Sec-Fetch-Site where Origin may be missing. Any page is foreign here: we serve none.
-        site = headers.get("sec-fetch-site")
-        if (origin is not None and not cors) or (origin is None and site in ("cross-site", "same-site")):
-            return ApiError(
-                403,
-                f"cross-origin request from '{origin or site}' refused (allow a desktop app's "
-                "origin with memo serve --cors-origin)",
-                "permission_error",
-                code="bad_origin",
-            )
         return None
 
     def _auth(self, headers: dict) -> ApiError | None:
@@ -909,6 +916,9 @@ class _Guard:
         if not hmac.compare_digest(token.encode(), self.cfg.api_key.encode()):
             return ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "authentication_error")
         return None
+
+
+_HOST_OK = "memo.host_ok"  # set in the ASGI scope once TrustedHostMiddleware let the request through
 
 
 # ---- uvicorn ----------------------------------------------------------------------------------------------------

@@ -455,8 +455,9 @@ def test_api_key_required_when_set(pack):
 def test_cors_for_configured_origins_and_403_for_others(pack):
     cfg = ServerConfig(port=0, cors_origins=("tauri://localhost",))
     with MemoServer(Memory.load(pack, threads=2), cfg) as srv:
-        pre = httpx.options(srv.url + "/v1/chat/completions", headers={"Origin": "tauri://localhost"})
-        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "tauri://localhost"
+        preflight = {"Origin": "tauri://localhost", "Access-Control-Request-Method": "POST"}  # what a browser sends
+        pre = httpx.options(srv.url + "/v1/chat/completions", headers=preflight)
+        assert pre.status_code == 200 and pre.headers["access-control-allow-origin"] == "tauri://localhost"
         assert "Authorization" in pre.headers["access-control-allow-headers"]
         r = httpx.get(srv.url + "/healthz", headers={"Origin": "tauri://localhost"})
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "tauri://localhost"
@@ -465,8 +466,8 @@ def test_cors_for_configured_origins_and_403_for_others(pack):
         for h in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
             other = httpx.get(srv.url + "/healthz", headers=h)
             assert other.status_code == 403 and "access-control-allow-origin" not in other.headers, h
-        pre = httpx.options(srv.url + "/v1/chat/completions", headers={"Origin": "https://evil.example"})
-        assert pre.status_code == 403
+        pre = httpx.options(srv.url + "/v1/chat/completions", headers={**preflight, "Origin": "https://evil.example"})
+        assert pre.status_code == 403 and pre.json()["error"]["code"] == "bad_origin"
 
 
 def test_host_allowlist(pack):
