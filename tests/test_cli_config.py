@@ -133,6 +133,7 @@ def test_help_texts_keep_their_brackets_and_name_every_corpus_format():
     assert ".md/.txt/.jsonl/.pdf" in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("verb", ["build", "synthesize", "train", "export", "ask", "eval", "serve", "mcp"])
 def test_help_at_80_columns_names_every_option_whole(verb):
     """rich's panels cut long option names to fit 80 columns ("--synthesis.gene…"): every name must appear whole."""

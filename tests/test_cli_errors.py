@@ -195,6 +195,7 @@ def test_build_without_out_names_the_flag(tmp_path):
     assert_one_error(cli("build", "-o", str(tmp_path / "pack")), "CORPUS")
 
 
+@pytest.mark.slow
 def test_build_without_the_synthesis_extra_names_it(tmp_path):
     """`memo build` parses the corpus with spaCy ([synth]) before it trains ([train]) and exports ([export])."""
     no_spacy = RUNTIME_ONLY.replace("sys.modules['torch'] = None", "sys.modules['spacy'] = None")
@@ -205,6 +206,7 @@ def test_build_without_the_synthesis_extra_names_it(tmp_path):
         assert "[synth,train,export]" in assert_one_error(p, "torch")
 
 
+@pytest.mark.slow
 def test_bare_memo_and_memo_models_print_the_help_once():
     for p in run_all([(), ("models",)]):
         assert (p.stdout + p.stderr).count("Usage:") == 1, p.stdout + p.stderr

@@ -97,6 +97,7 @@ def test_fp32_pack_matches_torch_and_describes_itself(packs, ckpt):
     assert m.metrics["recall"]["n"] == 6 and "fp32" in m.metrics["recall"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["int8", "int4"])
 def test_quantized_packs_record_recall_against_fp32(packs, precision):
     m = Pack.open(packs(precision)).manifest
@@ -164,6 +165,7 @@ def test_quantized_pack_answers_through_runtime(packs):
     assert len(out[0].token_ids) == 5 or out[0].finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_fp16_pack_builds_for_cuda(ckpt, tmp_path):
     from memo_edge.export import export_pack
 
@@ -259,6 +261,7 @@ def test_fp32_parity_tolerates_only_near_ties(tiny_dir):
     assert not near_tie({"equal": True})
 
 
+@pytest.mark.slow
 def test_the_export_prints_its_recall_figures(ckpt, tmp_path, capsys):
     from memo_edge.export import export_pack  # as the other tests here: the [export] extra is imported late
 

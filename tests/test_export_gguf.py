@@ -41,6 +41,7 @@ def _reader(pack: Path):
     return GGUFReader(str(pack / "model.gguf"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision,weight_type", [("f16", "F16"), ("q8_0", "Q8_0")])
 def test_gguf_layout(gguf_packs, tiny_dir, precision, weight_type):
     pack = Pack.open(gguf_packs(precision))
@@ -75,6 +76,7 @@ def test_gguf_layout(gguf_packs, tiny_dir, precision, weight_type):
     assert types["blk.0.attn_q.weight"] == weight_type and types["token_embd.weight"] == weight_type
 
 
+@pytest.mark.slow
 def test_q_k_rotary_permutation(gguf_packs, tiny_dir):
     """q/k rows are stored in llama.cpp's rotary order; v is untouched."""
     from safetensors.numpy import load_file

@@ -58,6 +58,7 @@ def test_an_object_after_hostile_noise_is_still_found():
     assert extract_json('He said "hi {"a": 3} and left') == {"a": 3}
 
 
+@pytest.mark.slow
 def test_cli_ask_with_a_hostile_executive_reply_exits_3(pack):
     with ScriptedServer(lambda body: "{" * 400) as exe:
         p = memo("ask", pack, "Who founded Lumen Labs?", "--executive", exe.url, "--threads", "2")
@@ -77,6 +78,7 @@ def test_memo_ask_endpoint_with_a_hostile_executive_reply_answers_json(pack):
     assert r.json()["status"] == "fallback"
 
 
+@pytest.mark.slow
 def test_synthesize_counts_a_hostile_generator_reply_as_a_failed_item(tmp_path, corpus):  # noqa: F811
     out = tmp_path / "r.jsonl"
 

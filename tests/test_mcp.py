@@ -168,6 +168,7 @@ def test_serve_and_mcp_modules_stay_torch_free():
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
+@pytest.mark.slow
 def test_mcp_stdio_answers_every_unreadable_message_with_a_json_rpc_error(pack):
     """The SDK drops what it cannot read: the client would wait forever for that id."""
     init = {
