@@ -59,7 +59,8 @@ def train_(
 ):
     """Fine-tune the MEMORY model on reflections (answer-only loss, the runtime's exact prompt, IDK examples).
 
-    Interrupted (even SIGKILL)? Run the same command again: it resumes from the last checkpoint in OUT and ends
+    The defaults are the recipe measured for SmolLM2-135M on a laptop CPU; on a GPU or another base name a preset
+    (--preset gpu, gpu-lora: the MeMo paper's), whose values the flags you give override. Interrupted (even SIGKILL)? Run the same command again: it resumes from the last checkpoint in OUT and ends
     with the same weights. Multi-GPU: `accelerate launch --config_file <training/accelerate/*.yaml> -m
     memo_edge.training REFLECTIONS -o OUT ...` (same flags). On a busy 2-core machine `--threads 1` can be much
     faster than torch's default of one thread per core (threads waiting on each other under contention).
