@@ -393,7 +393,7 @@ def test_the_card_estimate_counts_examples_as_training_does():
 
 
 def test_the_schedule_warms_up_then_takes_its_shape():
-    """TrainConfig.schedule maps to transformers' schedulers: a linear warm-up to the peak lr, then the shape."""
+    """TrainConfig.schedule: a linear warm-up to the peak lr (from 1/(warm+1), never 0), then the shape."""
     import torch
 
     from memo_edge.training import TrainConfig
@@ -411,7 +411,7 @@ def test_the_schedule_warms_up_then_takes_its_shape():
 
     for schedule in ("constant", "cosine", "linear"):
         got = lrs(schedule)
-        assert got[0] < got[1] < got[2] == pytest.approx(1.0), (schedule, got[:3])  # 2 warm-up steps
+        assert 0 < got[0] < got[1] < got[2] == pytest.approx(1.0), (schedule, got[:3])  # 2 warm-up steps, none at 0
     assert lrs("constant")[2:] == [pytest.approx(1.0)] * 18
     cosine, linear = lrs("cosine"), lrs("linear")
     assert all(a > b for a, b in zip(cosine[2:], cosine[3:])) and cosine[-1] < 0.01
