@@ -162,7 +162,7 @@ def test_build_config_validates_fields(tmp_path):
     cfg_file.write_text('corpus = "c"\nout = "o"\n[train]\nepochs = 2\n')
     cfg = load_build_config(cfg_file, base="tiny-random")
     assert cfg.base == cfg.train.base == "tiny-random" and cfg.train.epochs == 2 and cfg.work == Path("o.build")
-    assert cfg.train.model_fields_set == {"base", "epochs"}  # what build-state.json records for a resume
+    assert cfg.train.model_fields_set == {"preset", "base", "epochs"}  # given, and the preset in effect
 
 
 def test_the_readmes_eval_question_line_is_a_valid_question(tmp_path):
