@@ -122,7 +122,7 @@ def test_ties_and_linear_merge_of_two_memories(tiny_dir, tmp_path):
         assert not (off & ~tied).any(), (k, np.argwhere(off & ~tied)[:5])  # any difference is a tie at the cut
         differ += int(off.sum())
         np.testing.assert_allclose(wl[k].numpy(), (a_ + b_) / 2, atol=1e-6)
-    assert differ <= 10, differ  # measured: 1 of the embedding's 6.3M entries
+    assert differ <= 10, differ  # ties at the cut are rare (the earlier reference saw 1 of 6.3M)
     assert lin["method"] == "linear" and (tmp_path / "M" / "memory_prompt.json").is_file()
     # TIES on hand-made vectors: trimmed, sign-elected, disjoint mean.
     t1 = torch.tensor([3.0, -1.0, 0.1, 2.0])
