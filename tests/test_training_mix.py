@@ -149,7 +149,13 @@ def test_a_tiny_memory_trains_on_pairs_text_and_profiles(tiny_dir, tmp_path):
     refl = tmp_path / "r.jsonl"
     refl.write_text("".join(r.model_dump_json() + "\n" for r in _facts() * 1))
     cfg = TrainConfig(
-        base=str(tiny_dir), epochs=1, text_fraction=0.25, profile_fraction=0.25, text_window_tokens=48, idk_fraction=0
+        preset="tiny",
+        base=str(tiny_dir),
+        epochs=1,
+        text_fraction=0.25,
+        profile_fraction=0.25,
+        text_window_tokens=48,
+        idk_fraction=0,
     )
     m = train(refl, tmp_path / "ckpt", cfg, progress=False, corpus=corpus)
     counts = json.loads((tmp_path / "ckpt" / "memo_train.json").read_text())["counts"]

@@ -58,7 +58,7 @@ def test_the_train_flag_lays_given_values_over_the_preset(monkeypatch, tmp_path)
     import memo_edge.training
 
     seen = {}
-    monkeypatch.setattr(memo_edge.training, "train", lambda r, o, cfg: seen.setdefault("cfg", cfg) and {})
+    monkeypatch.setattr(memo_edge.training, "train", lambda r, o, cfg, **kw: seen.setdefault("cfg", cfg) and {})
     monkeypatch.setattr("memo_edge.cli.train.require_extra", lambda *a: None)
     monkeypatch.setattr("memo_edge.cli.train._summary", lambda m: "")
     load_verbs(["train"])
