@@ -1,7 +1,16 @@
-"""EXECUTIVE clients: anything with `complete(messages, temperature, max_tokens) -> str`.
+"""EXECUTIVE clients: anything with `complete(messages, temperature, max_tokens, response_format=None) -> str`.
+
+`response_format` is the stage reply's schema in OpenAI's structured-output form
+(`{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}`, memo_edge.protocol.replies): an
+executive that can constrain its output to it should; one that cannot ignores it (the protocol still reads replies
+leniently).
 
 - `OpenAIExecutive`: any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server, OpenAI) via ChatEndpoint
-  (API key from an environment variable, timeouts, retries with backoff).
+  (API key from an environment variable, timeouts, retries with backoff). It sends the schema; an endpoint that
+  refuses it is asked once with llama.cpp's form `{"type": "json_object", "schema": ...}` (which llama.cpp
+  enforces and others treat as JSON mode), then without `response_format`. The form it accepted is remembered for
+  the executive's life (one `memo ask`, `memo eval` or server run) in `accepted_format`, each refusal in
+  `format_refusals`; the protocol traces and reports both.
 - `CallableExecutive`: a Python function, for library users (and the lead's oracle executive).
 
 A local instruct model pack (`local:PACK`) needs the engine: `LocalExecutive` and `make_executive` (a spec such as
@@ -11,17 +20,34 @@ A local instruct model pack (`local:PACK`) needs the engine: `LocalExecutive` an
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
 import httpx
 
-from .openai_client import ChatEndpoint, run_blocking
+from .openai_client import ChatEndpoint, FormatRefused, run_blocking
 
 
 @runtime_checkable
 class Executive(Protocol):
-    def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str: ...
+    def complete(
+        self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
+    ) -> str: ...
+
+
+# What an OpenAI-compatible endpoint is asked for, best first; each refusal moves one step down, for good.
+FORMATS = ("json_schema", "json_object", "text")
+
+
+def wire_format(kind: str, response_format: dict) -> dict | None:
+    """The request's `response_format` in form `kind`, from the protocol's json_schema form."""
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        schema = (response_format.get("json_schema") or {}).get("schema")
+        return {"type": "json_object", **({"schema": schema} if schema else {})}
+    return response_format
 
 
 class OpenAIExecutive:
@@ -41,11 +67,40 @@ class OpenAIExecutive:
             max_retries=max_retries,
         )
         self._client = None
+        self.accepted_format: str | None = None  # the form the endpoint last took (FORMATS), None before any
+        self.format_refusals: list[str] = []  # one line per refused form, oldest first
+        self._step = 0  # index into FORMATS: where the next request with a response_format starts
+        self._lock = threading.Lock()  # memo serve shares one executive between requests
 
-    def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str:
+    def complete(
+        self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
+    ) -> str:
         if self._client is None:  # one connection pool per executive: the protocol makes many short calls
             self._client = httpx.AsyncClient(timeout=self.endpoint.timeout_s)
-        return self.endpoint.chat(messages, temperature=temperature, max_tokens=max_tokens, client=self._client)
+        if response_format is None:
+            return self._chat(messages, temperature, max_tokens, None)
+        while True:
+            step = self._step
+            kind = FORMATS[step]
+            wire = wire_format(kind, response_format)
+            try:
+                reply = self._chat(messages, temperature, max_tokens, wire)
+            except FormatRefused as e:
+                if wire is None:  # cannot happen (nothing to refuse): never loop on it
+                    raise
+                with self._lock:
+                    if self._step == step:  # a concurrent request may have stepped down already
+                        self._step = step + 1
+                        self.format_refusals.append(f"{kind} refused, next {FORMATS[step + 1]}: {e}")
+                continue
+            self.accepted_format = kind
+            return reply
+
+    def _chat(self, messages, temperature, max_tokens, wire: dict | None) -> str:
+        extra = {"response_format": wire} if wire is not None else None
+        return self.endpoint.chat(
+            messages, temperature=temperature, max_tokens=max_tokens, extra=extra, client=self._client
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -57,18 +112,25 @@ class OpenAIExecutive:
 
 
 class CallableExecutive:
-    """Wraps fn(messages, temperature, max_tokens) -> str (or fn(messages) -> str)."""
+    """Wraps fn(messages, temperature, max_tokens[, response_format]) -> str (or fn(messages) -> str); the
+    response_format reaches fn only when it names that parameter (or takes **kwargs)."""
 
     def __init__(self, fn: Callable[..., str]):
         self.fn = fn
         try:
             params = inspect.signature(fn).parameters
             self._full = len(params) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params.values())
+            self._format = "response_format" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
         except (TypeError, ValueError):
-            self._full = True
+            self._full, self._format = True, False
 
-    def complete(self, messages: list[dict], temperature: float, max_tokens: int) -> str:
-        out = self.fn(messages, temperature, max_tokens) if self._full else self.fn(messages)
+    def complete(
+        self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
+    ) -> str:
+        if self._format:
+            out = self.fn(messages, temperature, max_tokens, response_format=response_format)
+        else:
+            out = self.fn(messages, temperature, max_tokens) if self._full else self.fn(messages)
         if not isinstance(out, str):
             raise TypeError(f"executive callable returned {type(out).__name__}, expected str")
         return out

@@ -33,6 +33,11 @@ class ChatError(RuntimeError):
     """A chat call failed after all retries (or with a non-retryable status)."""
 
 
+class FormatRefused(ChatError):
+    """The endpoint refused the request's `response_format`: its error names that field, whatever the status
+    (llama-cpp-python's server answers a json_schema it does not take with a 500). Never retried as sent."""
+
+
 @dataclass
 class ChatEndpoint:
     urls: list[str]
@@ -93,7 +98,9 @@ class ChatEndpoint:
             raise _Retryable("response message has no text content")
         return content
 
-    def _check(self, resp: httpx.Response) -> str:
+    def _check(self, resp: httpx.Response, body: dict) -> str:
+        if resp.status_code >= 400 and "response_format" in body and "response_format" in resp.text:
+            raise FormatRefused(f"{resp.request.url}: HTTP {resp.status_code}: {resp.text[:300]}")
         if resp.status_code in RETRY_STATUS:
             raise _Retryable(f"HTTP {resp.status_code}", resp.headers.get("retry-after"))
         if resp.status_code >= 400:
@@ -147,7 +154,7 @@ class ChatEndpoint:
         try:
             async with asyncio.timeout(self.timeout_s):
                 resp = await client.post(url, json=body, headers=self._headers())
-            return self._check(resp)
+            return self._check(resp, body)
         except TimeoutError:
             raise _Retryable(f"{url}: no complete reply within the {self.timeout_s:g} s deadline") from None
         except _Retryable as e:
