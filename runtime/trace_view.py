@@ -46,9 +46,15 @@ def format_event(ev: dict) -> list[str]:
     if kind == "executive":
         p = ev.get("parsed") or {}
         fields = {k: v for k, v in p.items() if v not in (None, [], "", False)}
-        return [f"{head} executive ({ev.get('latency_s', 0):.2f} s) -> {_short(fields, 300)}"]
+        how = ", ".join(x for x in (_PATHS.get(ev.get("path"), ""), _repair(ev), _format(ev)) if x)
+        return [
+            f"{head} executive ({ev.get('latency_s', 0):.2f} s{', ' + how if how else ''}) -> {_short(fields, 300)}"
+        ]
     if kind == "executive_invalid":
-        return [f"{head} executive reply INVALID ({ev.get('error')}): {_short(ev.get('reply'), 120)}"]
+        nxt = {"repair": " -> repair round", "fallback": " -> fallback"}.get(ev.get("next"), "")
+        return [f"{head} executive reply INVALID ({ev.get('error')}){nxt}: {_short(ev.get('reply'), 120)}"]
+    if kind == "response_format":
+        return [f"{head} endpoint {_short(ev.get('refused'), 200)}"]
     if kind == "executive_error":
         return [f"{head} executive call FAILED: {_short(ev.get('error'), 200)}"]
     if kind == "memory":
@@ -68,11 +74,36 @@ def format_event(ev: dict) -> list[str]:
     if kind in ("fallback", "skipped"):
         return [f"{head} {kind}: {_short({k: v for k, v in ev.items() if k not in ('t', 'stage', 'kind')})}"]
     if kind == "answer":
-        return [
+        lines = [
             f"{head} FINAL {ev.get('final_answer')!r} ({ev.get('status')}; {ev.get('wall_s')} s)",
             f"{'':27}why: {_short(ev.get('justification'), 200)}",
         ]
+        if "executive_replies" in ev:
+            lines.append(f"{'':27}executive: {replies_line(ev.get('executive_format'), ev['executive_replies'])}")
+        return lines
     return [f"{head} {kind}: {_short(ev)}"]
+
+
+_PATHS = {"schema": "schema-parsed", "lenient": "lenient reader"}
+
+
+def _repair(ev: dict) -> str:
+    return f"after repair round {ev['attempt']}" if ev.get("attempt") else ""
+
+
+def _format(ev: dict) -> str:
+    return f"sent {ev['response_format']}" if ev.get("response_format") else ""
+
+
+def replies_line(fmt: str | None, counts: dict) -> str:
+    """How the executive's replies were read in a run, and what its endpoint accepted as response_format."""
+    c = counts or {}
+    return (
+        f"{c.get('first_try', 0)} of {c.get('decisions', 0)} decisions usable on the first reply; "
+        f"{c.get('schema', 0)} schema-parsed, {c.get('lenient', 0)} lenient, {c.get('unparsed', 0)} unparsed, "
+        f"{c.get('repairs', 0)} repair round(s), {c.get('fallbacks', 0)} fallback(s); "
+        f"response_format accepted: {fmt or 'not reported'}"
+    )
 
 
 def print_trace(path: str | Path, file=None) -> None:

@@ -29,6 +29,7 @@ class _Server(ThreadingHTTPServer):
 @dataclass
 class Fault:
     status: int | None = None  # reply with this HTTP status
+    message: str = "injected"  # ... and this error message (the body is {"error": {"message": ...}})
     delay_s: float = 0.0  # sleep before replying (past the client timeout = a timeout)
     garbage: bool = False  # 200 with a body that is not JSON
     drop: bool = False  # close the socket without replying
@@ -104,7 +105,7 @@ class ScriptedServer:
                         self._send(200, b"<html>this is not json")
                         return
                     if out.status:
-                        self._send(out.status, json.dumps({"error": {"message": "injected"}}).encode())
+                        self._send(out.status, json.dumps({"error": {"message": out.message}}).encode())
                         return
                     drip, out = out.drip_s, out.then or ""
                 else:

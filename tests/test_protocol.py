@@ -391,8 +391,19 @@ def test_cli_ask_with_scripted_executive_shows_all_stages(pack, tmp_path, capsys
     assert (
         shown.index("grounding") < shown.index("entity_pinning") < shown.index("answer_seeking") < shown.index("FINAL")
     )
+    # which way each reply was read, and what the endpoint accepted as response_format
+    # (G and the final reply are whole schema objects; the pinning and seeking replies leave fields out)
+    assert shown.count("schema-parsed, sent json_schema") == 2 and shown.count("lenient reader, sent json_schema") == 2
+    assert "4 of 4 decisions usable on the first reply" in shown and "response_format accepted: json_schema" in shown
     prof = json.loads((tmp_path / "p.json").read_text())
     assert set(prof["summary"]["stages"]) == {"grounding", "entity_pinning", "answer_seeking", "final"}
+    with ScriptedServer(script) as srv:
+        main(
+            ["ask", str(pack), "When was the maker of the Orbit X2 founded?", "-e", srv.url, "--threads", "2", "--json"]
+        )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["executive_format"] == "json_schema"
+    assert doc["executive_replies"]["lenient"] == 2 and doc["executive_replies"]["repairs"] == 0
 
 
 def test_the_trace_keeps_the_start_event_when_its_rounded_time_falls_below_the_run_start():
