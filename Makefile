@@ -7,7 +7,7 @@ TORCH   ?= torch==2.13.0
 PIP     := $(BIN)/python -m pip install --disable-pip-version-check -q
 DEMO    ?= demo-build
 
-.PHONY: install demo test test-fast test-floor bench results clean
+.PHONY: install demo test test-fast test-llama test-floor bench results clean
 
 install: $(VENV)/.installed
 
@@ -29,6 +29,21 @@ test: install
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# llama.cpp's end-to-end checks (a 135M executive served by llama-cpp-python's server speaking every protocol stage;
+# GGUF exports answering like the ONNX pack). Not part of `make test`: llama-cpp-python compiles from source, 6 min
+# on two idle cores and 16 min on a busy one, which would take `make test` on a clean clone past 15 min. pip keeps
+# the wheel it built in its cache, so a second install takes seconds. `make test` skips these tests, naming why.
+# The build is native except on CPUs with AMX, where llama.cpp's native build crashes in these VMs (stack-facts.md).
+LLAMA_CMAKE ?= $(if $(shell grep -m1 -o amx_tile /proc/cpuinfo 2>/dev/null),-DGGML_NATIVE=OFF -DGGML_AVX2=ON \
+	-DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF,)
+
+$(VENV)/.llama: $(VENV)/.installed pyproject.toml
+	CMAKE_ARGS="$(LLAMA_CMAKE)" $(PIP) -e ".[all,llama]" "$(TORCH)"
+	touch $@
+
+test-llama: $(VENV)/.llama
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_llama_server.py tests/test_export_gguf.py
 
 # The lowest versions of the training and export stacks that pyproject.toml's [train] and [export] extras admit, in
 # their own venv, running the training and export tests: the declared floors are versions a test ran on. torch 2.13.0 is the lowest torch installable

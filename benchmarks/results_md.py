@@ -236,11 +236,28 @@ def training_ab_table() -> str:
     return markdown_table(cols, rows) + f"\n\n{src}\n"
 
 
+def executives_table() -> str:
+    """Per executive: replies usable on the first try, schema vs lenient reading, repairs, wall time, EM."""
+    from benchmarks.executives import table
+
+    doc = _load("executives")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.executives`_\n"
+    columns, rows = table(doc["rows"])
+    p = doc.get("settings", {}).get("protocol", {})
+    budgets = (
+        f"{p.get('entity_turns')} pinning and {p.get('answer_turns')} seeking turns, executive replies of at most "
+        f"{p.get('exec_max_tokens')} tokens"
+    )
+    return markdown_table(columns, rows) + f"\n\n{provenance(doc)}; {budgets}.\n"
+
+
 TABLES = {
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
     "grammar_cost": grammar_table,
     "training_ab": training_ab_table,
+    "executives": executives_table,
 }
 
 

@@ -40,14 +40,34 @@ class Executive(Protocol):
 FORMATS = ("json_schema", "json_object", "text")
 
 
+# Strings in llama.cpp's form are bounded: its grammar then closes them, where a small model left alone writes one
+# string until the token budget runs out (SmolLM2-135M: a 3,000-character justification). Strict json_schema mode
+# refuses string lengths, so only this form carries them; prompts clip executive values to 200 anyway.
+STRING_CHARS = 100
+
+
 def wire_format(kind: str, response_format: dict) -> dict | None:
     """The request's `response_format` in form `kind`, from the protocol's json_schema form."""
     if kind == "text":
         return None
     if kind == "json_object":
         schema = (response_format.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", **({"schema": schema} if schema else {})}
+        return {"type": "json_object", **({"schema": _bounded(schema)} if schema else {})}
     return response_format
+
+
+def _bounded(node):
+    """The schema with every string given a maxLength (STRING_CHARS) unless it has one."""
+    if isinstance(node, list):
+        return [_bounded(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        k: _bounded(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v for k, v in node.items()
+    }
+    if out.get("type") == "string" and "enum" not in out:
+        out.setdefault("maxLength", STRING_CHARS)
+    return out
 
 
 class OpenAIExecutive:

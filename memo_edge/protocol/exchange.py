@@ -89,7 +89,7 @@ class Exchange:
         self.check_cancelled(stage)
         self.state.exec_calls += 1
         t_call = self.tr.now()
-        kw = {"response_format": response_format(stage)} if self._takes_format else {}
+        kw = {"response_format": response_format(stage, self.cfg.max_sub_questions)} if self._takes_format else {}
         with self.tr.span(f"executive:{stage}", "executive", stage=stage, attempt=attempt) as sp:
             try:
                 reply = self.executive.complete(messages, temperature, self.cfg.exec_max_tokens, **kw)

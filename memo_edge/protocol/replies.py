@@ -4,17 +4,22 @@ The schemas are sent to every executive (memo_edge.executives.Executive.complete
 gets them as `{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}` and constrains decoding
 to them; a local executive can compile them into a grammar. They keep to the subset that strict structured output
 accepts everywhere: every object closed (`additionalProperties: false`) with all its properties required (a value
-that may be missing is nullable instead), types, `enum`, `items`, `anyOf` for null; no `$ref`, titles, defaults,
-formats or length bounds (OpenAI's strict mode refuses some, llama.cpp's grammar converter and others ignore
-some). What the schema cannot say (a non-empty list, an answer with "decision": "answer") the stage readers in
-memo_edge.protocol.reading check, as they do for replies read leniently.
+that may be missing is nullable instead), types, `enum`, `items`, `anyOf` for null, `minItems`/`maxItems`; no
+`$ref`, titles, defaults, formats or string lengths (OpenAI's strict mode refuses some, llama.cpp's grammar
+converter and others ignore some). Every list is bounded: a small model decoding under a grammar otherwise writes
+list items until its token budget runs out, and the cut reply no longer parses (seen with SmolLM2-135M on
+llama.cpp: 1,600 characters of sub-questions and no `decision`). What the schema cannot say (an answer to go with
+"decision": "answer") the stage readers in memo_edge.protocol.reading check, as they do for replies read
+leniently.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+NOTES = 4  # known_facts and candidates an executive may list per reply (the state keeps 20 notes)
 
 
 class _Closed(BaseModel):
@@ -27,7 +32,7 @@ class GroundingQuestion(_Closed):
 
 
 class GroundingReply(_Closed):
-    grounding_questions: list[GroundingQuestion]
+    grounding_questions: list[GroundingQuestion] = Field(min_length=1)
 
 
 class Candidate(_Closed):
@@ -41,8 +46,8 @@ class TaggedQuestion(_Closed):
 
 
 class PinningReply(_Closed):
-    known_facts: list[str]
-    candidates: list[Candidate]
+    known_facts: list[str] = Field(max_length=NOTES)
+    candidates: list[Candidate] = Field(max_length=NOTES)
     entity_confirmed: bool
     confirmed_entity: str | None
     sub_questions: list[TaggedQuestion]
@@ -68,9 +73,12 @@ REPLIES: dict[str, type[BaseModel]] = {
 }
 
 
-def strict_schema(model: type[BaseModel]) -> dict:
+QUESTION_LISTS = ("grounding_questions", "sub_questions")  # bounded by the run's max_sub_questions
+
+
+def strict_schema(model: type[BaseModel], max_questions: int | None = None) -> dict:
     """The model's JSON schema in the strict subset: $refs inlined, titles dropped, every object closed with all its
-    properties required."""
+    properties required; question lists hold at most `max_questions` items when it is given."""
     raw = model.model_json_schema()
     defs = raw.pop("$defs", {})
 
@@ -85,17 +93,18 @@ def strict_schema(model: type[BaseModel]) -> dict:
         if out.get("type") == "object":
             out["additionalProperties"] = False
             out["required"] = list(out.get("properties", {}))
+            for name in QUESTION_LISTS:
+                if name in out["properties"] and max_questions:
+                    out["properties"][name]["maxItems"] = max_questions
         return out
 
     return walk(raw)
 
 
-def response_format(stage: str) -> dict:
+def response_format(stage: str, max_questions: int | None = None) -> dict:
     """The `response_format` a stage's request carries (OpenAI's structured-output form)."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": f"{stage}_reply", "schema": strict_schema(REPLIES[stage]), "strict": True},
-    }
+    schema = strict_schema(REPLIES[stage], max_questions)
+    return {"type": "json_schema", "json_schema": {"name": f"{stage}_reply", "schema": schema, "strict": True}}
 
 
 def schema_reply(stage: str, text: str) -> dict | None:
