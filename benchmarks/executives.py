@@ -46,7 +46,7 @@ def parse(argv):
     p.add_argument("--quick", action="store_true", help="5 questions, 1 turn each of pinning and seeking")
     p.add_argument("--entity-turns", type=int, default=2)
     p.add_argument("--answer-turns", type=int, default=2)
-    p.add_argument("--exec-max-tokens", type=int, default=384)
+    p.add_argument("--exec-max-tokens", type=int, default=1024, help="as in tests/test_llama_server.py")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", type=Path, default=report.RESULTS_DIR / "cache" / "executives")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)

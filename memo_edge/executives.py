@@ -41,7 +41,8 @@ FORMATS = ("json_schema", "json_object", "text")
 
 
 # Strings in llama.cpp's form are bounded: its grammar then closes them, where a small model left alone writes one
-# string until the token budget runs out (SmolLM2-135M: a 3,000-character justification). Strict json_schema mode
+# string until the token budget runs out (SmolLM2-135M: a 3,000-character justification), and cannot leave one
+# empty (an empty final_answer or sub-question is an unusable reply: a repair round). Strict json_schema mode
 # refuses string lengths, so only this form carries them; prompts clip executive values to 200 anyway.
 STRING_CHARS = 100
 
@@ -57,7 +58,7 @@ def wire_format(kind: str, response_format: dict) -> dict | None:
 
 
 def _bounded(node):
-    """The schema with every string given a maxLength (STRING_CHARS) unless it has one."""
+    """The schema with every string given 1 to STRING_CHARS characters unless it says otherwise."""
     if isinstance(node, list):
         return [_bounded(x) for x in node]
     if not isinstance(node, dict):
@@ -66,6 +67,7 @@ def _bounded(node):
         k: _bounded(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v for k, v in node.items()
     }
     if out.get("type") == "string" and "enum" not in out:
+        out.setdefault("minLength", 1)
         out.setdefault("maxLength", STRING_CHARS)
     return out
 

@@ -50,6 +50,7 @@ class LocalExecutive:
             prefix=self.chat.system_prefix(messages),
             response_format=response_format,
         )[0]
+        self.accepted_format = response_format["type"] if response_format else "text"  # reported in the trace
         return completion.text
 
     def __repr__(self) -> str:
@@ -106,6 +107,7 @@ class GGUFExecutive:
                 seed=self.seed,
                 grammar=self._grammar(schema) if schema is not None else None,
             )
+        self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return out["choices"][0]["message"]["content"] or ""
 
     def __repr__(self) -> str:

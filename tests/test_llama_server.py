@@ -47,7 +47,8 @@ def test_a_135m_executive_on_llama_cpp_speaks_every_stage_of_the_protocol(pack, 
     assert {a.executive_format for a in answers} == {"json_object"}
     for a in answers:
         r = a.executive_replies
-        assert (r["unparsed"], r["repairs"], r["fallbacks"]) == (0, 0, 0), (a.question, r)
+        invalid = [(e["stage"], e["error"], e["reply"][-300:]) for e in a.trace if e["kind"] == "executive_invalid"]
+        assert (r["unparsed"], r["repairs"], r["fallbacks"]) == (0, 0, 0), (a.question, r, invalid)
         assert r["first_try"] == r["decisions"] == r["schema"], (a.question, r)
         assert a.status == "ok" and a.final_answer
         asked = {e["stage"] for e in a.trace if e["kind"] == "executive"}

@@ -318,8 +318,9 @@ def test_callable_and_local_executives(pack):
     ans = run_protocol("Q?", mem, CallableExecutive(fn), mode="single-turn")
     assert ans.final_answer == "ok" and calls == [0.4, 0.3]
     assert make_executive(lambda m: '{"final_answer": "y"}').complete([], 0, 1) == '{"final_answer": "y"}'
-    # local:PACK runs the executive through the same engine; a random-weight model never writes valid JSON, so
-    # this exercises the fallback path end to end without crashing
+    # local:PACK runs the executive through the same engine, decoding under the stage's schema; in a 16-token budget
+    # a random-weight model's constrained reply is cut before any non-empty value, so this exercises the fallback
+    # path end to end without crashing
     local = make_executive(f"local:{pack}")
     real = Memory.load(pack, threads=2)
     with pytest.raises(ExecutiveError) as e:  # Memory.ask never passes a fallback off as an answer
@@ -331,6 +332,7 @@ def test_callable_and_local_executives(pack):
         )
     out = e.value.answer
     assert out.status == "fallback" and out.final_answer and out.error and "unusable reply" in str(e.value)
+    assert out.executive_format == "json_schema"  # the schema reached the local executive
 
 
 def test_make_executive_rejects_bad_specs():

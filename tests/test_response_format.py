@@ -157,10 +157,10 @@ def test_an_endpoint_refusing_json_schema_gets_llama_cpps_form_once_and_keeps_it
     assert n_first == 5
     llama_form = bodies[1]["response_format"]
     assert llama_form["type"] == "json_object" and set(llama_form) == {"type", "schema"}
-    # the grounding schema, with every string bounded (a grammar closes them; strict mode refuses maxLength)
+    # the grounding schema, every string 1-100 characters (a grammar closes them; strict mode refuses lengths)
     item = llama_form["schema"]["properties"]["grounding_questions"]["items"]
-    assert item["properties"]["question"] == {"type": "string", "maxLength": 100}
-    unbounded = json.loads(json.dumps(llama_form["schema"]).replace(', "maxLength": 100', ""))
+    assert item["properties"]["question"] == {"type": "string", "minLength": 1, "maxLength": 100}
+    unbounded = json.loads(json.dumps(llama_form["schema"]).replace(', "minLength": 1, "maxLength": 100', ""))
     assert unbounded == strict_schema(REPLIES["grounding"], 6)
     assert bodies[1]["messages"] == bodies[0]["messages"]  # the same request, in the other form
     assert first.executive_format == second.executive_format == "json_object"
