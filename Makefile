@@ -43,7 +43,7 @@ $(VENV)/.llama: $(VENV)/.installed pyproject.toml
 	touch $@
 
 test-llama: $(VENV)/.llama
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_llama_server.py tests/test_export_gguf.py
+	MEMO_LLAMA_E2E=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_llama_server.py tests/test_export_gguf.py
 
 # The lowest versions of the training and export stacks that pyproject.toml's [train] and [export] extras admit, in
 # their own venv, running the training and export tests: the declared floors are versions a test ran on. torch 2.13.0 is the lowest torch installable
