@@ -11,7 +11,8 @@ import pytest
 
 from memo_edge.corpus import content_id
 from memo_edge.records import Document
-from memo_edge.synthesis.constructions import CONSTRUCTIONS, RELATION_WORDS
+from memo_edge.synthesis.constructions import CONSTRUCTIONS
+from memo_edge.synthesis.phrasings import RELATIONS
 from memo_edge.synthesis.extractive import generate
 from memo_edge.synthesis.quality import apply
 
@@ -89,7 +90,7 @@ def test_relation_words_ask_what_people_ask():
     got = typed("Frobnitz is released under the MIT License. Frobnitz was written by Hal Mercer.")
     assert ("What is the licence of Frobnitz?", "MIT License") in got
     assert ("Who is the author of Frobnitz?", "Hal Mercer") in got
-    assert ("release", "under") in RELATION_WORDS
+    assert ("release", "under") in RELATIONS
 
 
 def test_statements_keep_sentences_no_construction_reads():

@@ -1,4 +1,4 @@
-"""Constructions the clause writer does not read, declared as data: instructions and relation words.
+"""Constructions the clause writer does not read, declared as data: instructions and version floors.
 
 READMEs and notes say much of what they know as instructions ("Send bug reports to X", "Use the --x option to
 enable Y", "Install it with pip install z"): a verb with no subject, which the clause writer (qgen.py) skips. Each
@@ -6,9 +6,8 @@ construction here is a spaCy `DependencyMatcher` pattern plus question templates
 templates from the matched tokens, so adding a construction is adding a record (and its golden test in
 tests/test_synthesis_constructions.py), not a method.
 
-`RELATION_WORDS` maps what a clause says ("X was released under Y", "Y drew X") to the noun people ask with ("What
-is the licence of X?", "Who is the illustrator of X?"): the text's own verb is asked by qgen.py; this adds the
-common relation word for it.
+The common relation words for what a clause says ("What is the licence of X?") are phrasings.py's, written from the
+typed facts of facts.py.
 """
 
 from __future__ import annotations
@@ -184,43 +183,6 @@ def _fields(nodes: dict, render, category) -> dict[str, str]:
         else:
             f["purpose"] = f["purpose_s"] = ""
     return f
-
-
-# ---- relation words ----------------------------------------------------------------------------------------------
-# (verb lemma, preposition or "dobj" or "agent") -> (relation noun, wh) : "X was released under Y" asks
-# "What is the licence of X?" -> Y. A passive clause's agent ("drawn by Y") is keyed "agent".
-RELATION_WORDS: dict[tuple[str, str], tuple[str, str]] = {
-    ("release", "under"): ("licence", "What"),
-    ("license", "under"): ("licence", "What"),
-    ("licence", "under"): ("licence", "What"),
-    ("distribute", "under"): ("licence", "What"),
-    ("publish", "under"): ("licence", "What"),
-    ("write", "agent"): ("author", "Who"),
-    ("write", "in"): ("programming language", "What"),
-    ("draw", "agent"): ("illustrator", "Who"),
-    ("design", "agent"): ("designer", "Who"),
-    ("create", "agent"): ("creator", "Who"),
-    ("develop", "agent"): ("developer", "Who"),
-    ("maintain", "agent"): ("maintainer", "Who"),
-    ("found", "agent"): ("founder", "Who"),
-    ("direct", "agent"): ("director", "Who"),
-    ("produce", "agent"): ("producer", "Who"),
-    ("compose", "agent"): ("composer", "Who"),
-    ("perform", "agent"): ("performer", "Who"),
-    ("lead", "dobj"): ("leader", "Who"),  # "X leads the team": the leader of the team is X (asked backwards)
-    ("depend", "on"): ("dependency", "What"),
-    ("require", "dobj"): ("requirement", "What"),
-    ("marry", "dobj"): ("spouse", "Who"),
-    ("bear", "in"): ("place of birth", "What"),
-    ("locate", "in"): ("location", "What"),
-    ("base", "in"): ("location", "What"),
-    ("own", "agent"): ("owner", "Who"),
-    ("publish", "agent"): ("publisher", "Who"),
-    ("listen", "on"): ("port", "What"),
-    ("run", "on"): ("port", "What"),
-}
-# relations asked from the object's side: "X leads the team" -> "Who is the leader of the team?" -> X
-BACKWARD = {("lead", "dobj"), ("own", "dobj"), ("maintain", "dobj")}
 
 
 # ---- version floors ----------------------------------------------------------------------------------------------

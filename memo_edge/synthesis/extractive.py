@@ -21,10 +21,12 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import BACKWARD, RELATION_WORDS, imperative_pairs, phrase_tokens, version_floor_pairs
+from .constructions import imperative_pairs, phrase_tokens, version_floor_pairs
+from .facts import clause_facts
+from .phrasings import fact_questions
 from .lexicon import CATEGORY_NOUNS
 from .dataset import Pair
-from .linking import Fact, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
+from .linking import Predicate, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
 from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
 from .nlp import parse
 from .notes import Field, Passage, read_structure
@@ -164,7 +166,7 @@ def generate(
     _vote_pronoun_topics(units, index)
 
     pairs: list[Pair] = []
-    facts: list[Fact] = []
+    predicates: list[Predicate] = []
     per_doc: dict[str, dict] = {}
     by_doc: dict[str, list[_Unit]] = {}
     for u in units:
@@ -214,7 +216,7 @@ def generate(
                 counts["sentences"] += 1
                 before = said.filed
                 if usable_sentence(sent.text):
-                    made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), facts, stats)
+                    made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
@@ -254,7 +256,12 @@ def generate(
     for p in pairs:
         p.step = "facts"
     descs = descriptions(pairs, index)
-    linked = entity_pairs(facts) + crossdoc_pairs(facts) + bridge_pairs(pairs, descs) + consolidated_pairs(facts)
+    linked = (
+        entity_pairs(predicates)
+        + crossdoc_pairs(predicates)
+        + bridge_pairs(pairs, descs)
+        + consolidated_pairs(predicates)
+    )
     linked += said.pairs() if statements else []
     for p in pairs:
         for doc_id in p.doc_ids:
@@ -263,7 +270,7 @@ def generate(
     stats.update(
         {
             "clauses_skipped": skipped,
-            "facts": len(facts),
+            "facts": len(predicates),
             "fields": len(fields),
             "passages": len(units),
             "bullet_lists_asked_as_lists": len(lists),
@@ -279,7 +286,7 @@ def generate(
 
 
 def _sentence_pairs(
-    writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, facts: list[Fact], stats: dict
+    writer: Writer, sent, u: _Unit, d: Document, chunk_id: str, predicates: list[Predicate], stats: dict
 ) -> list[Pair]:
     out: list[Pair] = []
     extra_date = u.passage.date if u.passage.kind == "log" else None
@@ -305,7 +312,7 @@ def _sentence_pairs(
                     slot=_slot(qa),
                 )
             )
-        facts += _facts(writer, cl, d.doc_id, chunk_id)
+        predicates += _predicates(writer, cl, d.doc_id, chunk_id)
         writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
     more = writer.np_pairs(sent)
     more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
@@ -352,27 +359,14 @@ def _instruction_pairs(writer: Writer, sent) -> list[QA]:
 
 
 def _relation_pairs(writer: Writer, clauses) -> list[QA]:
-    """The common relation word for what a clause says: "X is released under Y" -> "What is the licence of X?"."""
-    out = []
-    for cl in clauses:
-        if cl.neg:
-            continue
-        for a in cl.core + cl.mods:
-            key = (cl.verb.lemma_.lower(), "agent" if a.role == "agent" else a.prep_word or a.role)
-            if key not in RELATION_WORDS:
-                continue
-            noun, wh = RELATION_WORDS[key]
-            if key in BACKWARD:
-                owner, ans = writer.arg_text(a), cl.subject_answer
-            else:
-                owner, ans = cl.subject_text, _minimal_phrase(writer, a.head)
-            if not owner or not ans or normalize(ans) == normalize(owner):
-                continue
-            slot = f"relation|{noun}|{normalize(owner)}"
-            possessive = owner + ("'" if owner.endswith("s") else "'s")
-            for q in (f"{wh} is the {noun} of {owner}?", f"{wh} is {possessive} {noun}?"):
-                out.append(QA(q[:1].upper() + q[1:], ans, slot, "relation"))
-    return out
+    """Facts first: each clause's typed facts (facts.py), asked in the common relation words (phrasings.py)."""
+    return fact_questions([f for cl in clauses for f in clause_facts(writer, cl, lambda a: _fact_answer(writer, a))])
+
+
+def _fact_answer(writer: Writer, a) -> str:
+    """An argument as a fact's value: a code token alone ("the --x configure option" -> --x), else its answer."""
+    codes = [t for t in phrase_tokens(a.head) if is_placeholder(t.text)]
+    return codes[0].text if len(codes) == 1 else writer.answer(a)[0]
 
 
 def _name_in_full(pairs: list[Pair], names: dict[str, str]) -> None:
@@ -401,7 +395,7 @@ def _dated(writer: Writer, cl, date: str) -> list[QA]:
     return out
 
 
-def _facts(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Fact]:
+def _predicates(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Predicate]:
     """Predicates about named entities, for entity / cross-document / consolidated questions."""
     out = []
     if not cl.subject_answer or not (writer._named(cl.subj) or cl.subj.head.i in writer.subst):
@@ -409,7 +403,7 @@ def _facts(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Fact]:
     who = "Who" if writer._who_like(cl.subj.head) else None
     pred = f"{writer.subject_form(cl)} {writer._others(cl, None, False)}".strip()
     if 2 <= len(pred.split()) <= 14:
-        out.append(Fact(cl.subject_answer, pred, doc_id, chunk_id, who or writer._subject_wh(cl)))
+        out.append(Predicate(cl.subject_answer, pred, doc_id, chunk_id, who or writer._subject_wh(cl)))
     obj = next((a for a in cl.core if a.role == "dobj"), None)
     pf = writer.passive_form(cl)
     if obj is not None and pf and writer._named(obj):
@@ -421,7 +415,7 @@ def _facts(writer: Writer, cl, doc_id: str, chunk_id: str) -> list[Fact]:
                 if writer.is_person(obj.head)
                 else (f"Which {writer.index.category(name)}" if writer.index.category(name) else "What")
             )
-            out.append(Fact(name, " ".join(pred.split()), doc_id, chunk_id, wh))
+            out.append(Predicate(name, " ".join(pred.split()), doc_id, chunk_id, wh))
     return out
 
 

@@ -16,7 +16,7 @@ MAX_FACT_WORDS = 14
 
 
 @dataclass
-class Fact:
+class Predicate:
     """One predicate about a named entity: "directed 20 films between 1962 and 1987"."""
 
     entity: str
@@ -31,7 +31,7 @@ def _question(wh: str, preds: list[str]) -> str:
     return f"{wh} {body}?"
 
 
-def _distinct(facts: list[Fact]) -> list[Fact]:
+def _distinct(facts: list[Predicate]) -> list[Predicate]:
     seen, out = set(), []
     for f in facts:
         key = normalize(f.text)
@@ -41,14 +41,14 @@ def _distinct(facts: list[Fact]) -> list[Fact]:
     return out
 
 
-def _by(facts: list[Fact], key) -> dict:
+def _by(facts: list[Predicate], key) -> dict:
     out: dict = {}
     for f in facts:
         out.setdefault(key(f), []).append(f)
     return out
 
 
-def entity_pairs(facts: list[Fact], per_entity: int = 2) -> list[Pair]:
+def entity_pairs(facts: list[Predicate], per_entity: int = 2) -> list[Pair]:
     """Describe an entity by 2-3 facts of one document without naming it."""
     out = []
     for (ent, doc), fs in sorted(_by(facts, lambda f: (f.entity, f.doc_id)).items()):
@@ -70,7 +70,7 @@ def entity_pairs(facts: list[Fact], per_entity: int = 2) -> list[Pair]:
     return out
 
 
-def crossdoc_pairs(facts: list[Fact], per_entity: int = 3) -> list[Pair]:
+def crossdoc_pairs(facts: list[Predicate], per_entity: int = 3) -> list[Pair]:
     """Converging clues: one fact from each of two documents about the same entity."""
     out = []
     for ent, fs in sorted(_by(facts, lambda f: f.entity).items()):
@@ -98,7 +98,7 @@ def crossdoc_pairs(facts: list[Fact], per_entity: int = 3) -> list[Pair]:
     return out
 
 
-def consolidated_pairs(facts: list[Fact], max_facts: int = 4) -> list[Pair]:
+def consolidated_pairs(facts: list[Predicate], max_facts: int = 4) -> list[Pair]:
     """One multi-fact answer per entity and document: what this document says about it."""
     out = []
     for (ent, doc), fs in sorted(_by(facts, lambda f: (f.entity, f.doc_id)).items()):
@@ -119,6 +119,8 @@ def consolidated_pairs(facts: list[Fact], max_facts: int = 4) -> list[Pair]:
     return out
 
 
+_NUMBERISH = re.compile(r"\d")
+_NAMES = re.compile(r"\b[A-Z][\w'’-]{2,}")
 _REL_DESC = re.compile(r"^(?:Who|What) (?:is|was) (the [a-z][\w\- ]{0,40} of [A-Z][^?]{0,60})\?$")
 
 
@@ -128,10 +130,17 @@ def descriptions(pairs: list[Pair], index: EntityIndex) -> dict[str, list[tuple[
     out: dict[str, list[tuple[str, str, str]]] = {}
     for p in pairs:
         m = _REL_DESC.match(p.question)
-        if m and p.type in ("direct", "indirect") and len(p.answer.split()) <= 5:
+        # a date or number is no thing a description names ("born in the date of birth of X")
+        if m and p.type in ("direct", "indirect") and len(p.answer.split()) <= 5 and not _NUMBERISH.search(p.answer):
             out.setdefault(p.answer, []).append((m.group(1), p.doc_ids[0], p.chunk_ids[0]))
     del index
     return out
+
+
+def _shares_name(desc: str, rest: str) -> bool:
+    """ "When was Ada born in the place of birth of Ada?": the description leans on a name the question already
+    holds, so it comes from the same fact, not from another sentence."""
+    return bool(set(_NAMES.findall(desc)) & set(_NAMES.findall(rest)))
 
 
 def bridge_pairs(
@@ -154,6 +163,7 @@ def bridge_pairs(
                     used.get(key, 0) >= limit
                     or normalize(qa.answer) in normalize(desc)
                     or normalize(desc) in normalize(qa.question)
+                    or _shares_name(desc, qa.question[: m.start()] + qa.question[m.end() :])
                 ):
                     continue
                 q = qa.question[: m.start()] + desc + qa.question[m.end() :]

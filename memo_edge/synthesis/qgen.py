@@ -1012,6 +1012,8 @@ class Writer:
         self.resolve_pronouns(sent)
         for e in sent.ents:
             e = _name_span(e)
+            if len(e) > 1 and e[-1].tag_ == "POS":  # "Gerald Quell's": the name, its possessive asked as "whose"
+                e = e.doc[e.start : e.end - 1]
             region = (
                 e.root.dep_ == "appos"
                 and e.root.head.i in self.ents
@@ -1197,8 +1199,11 @@ class Writer:
         mods = [c.i for c in e.root.children if c.dep_ in ("compound", "amod", "det", "nmod") and c.i < e.start]
         if mods and wh not in ("how many", "how much"):
             start = min(start, *mods)
+        end = e.end
+        if end <= last and e.doc[end].tag_ == "POS" and wh not in ("when", "where", "how many", "how much"):
+            wh, end = "whose", end + 1  # "based on Gerald Clarke's biography" -> "based on whose biography"
         before = self.render([t for t in scope if t.i < start], strip=False) if start > first else ""
-        after = self.render([t for t in scope if t.i >= e.end], strip=False) if e.end <= last else ""
+        after = self.render([t for t in scope if t.i >= end], strip=False) if end <= last else ""
         if not before and not after:
             return None
         q = f"{before} {wh} {after}".strip()

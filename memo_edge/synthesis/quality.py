@@ -2,7 +2,8 @@
 
 A pair is dropped when its question gives the answer away or runs past 25 words, its answer is longer than the question's wh-type
 allows ("When ...?" is answered by a date, not a clause), the question has no wh-word or auxiliary, it is a
-fragment (ends on a dangling function word, unbalanced brackets) or it is not self-contained (an unresolved
+fragment (ends on a dangling function word, unbalanced brackets), its in-place wh-word stands where no question
+word can ("Grace and whom 's daughter", "the son of X, what?"), or it is not self-contained (an unresolved
 pronoun or "this/these" that needs the document to make sense).
 """
 
@@ -21,6 +22,9 @@ _DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|w
 # lower case only: a capitalized pronoun inside a question is part of a title ("A League of Their Own")
 _UNRESOLVED = re.compile(r"(?:^|(?<=\s))(?:he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b")
 _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These|Those)\b")
+# an in-place question word that replaced a possessor ("Grace and whom 's daughter") or an apposition/list member set
+# off by commas ("James' successor, whom, attempted?", "the son of X, what?"): the sentence's shape, not a question
+_WH_MISPLACED = re.compile(r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)", re.I)
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
 
 
@@ -124,6 +128,8 @@ def rejection(p: Pair) -> str | None:
         or q.count('"') % 2
     ):
         return "fragment"
+    if _WH_MISPLACED.search(q):
+        return "wh-word in a possessive or an apposition"
     if p.type in _WHOLE_SENTENCES:  # a statement answers with its sentences: no short-answer rules
         return "not self-contained" if _unresolved(q) else None
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":

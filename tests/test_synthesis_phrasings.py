@@ -1,0 +1,76 @@
+"""Facts first, then phrasings: a clause's typed facts (facts.py) asked in the common relation words, both
+directions (phrasings.py), on invented sentences with the real spaCy pipeline and the quality filter."""
+
+from __future__ import annotations
+
+from memo_edge.corpus import content_id
+from memo_edge.records import Document
+from memo_edge.synthesis.dataset import Pair
+from memo_edge.synthesis.extractive import generate
+from memo_edge.synthesis.quality import apply, rejection
+
+
+def typed(text: str, title: str = "Varnholm notes") -> set[tuple[str, str]]:
+    doc = Document(doc_id=content_id(title, text), title=title, text=text, source="notes.md")
+    out, _ = apply(generate([doc]).pairs)
+    return {(p.question, p.answer) for p in out if p.type != "statement"}
+
+
+def test_active_and_passive_state_the_same_relation():
+    """Subject-valued ("X directed Y": the director of Y is X) and agent-valued ("Y was directed by X")."""
+    for text in ("Mara Quell directed Blue Lantern in 1994.", "Blue Lantern was directed by Mara Quell in 1994."):
+        got = typed(text)
+        assert {
+            ("Who is the director of Blue Lantern?", "Mara Quell"),
+            ("Who is Blue Lantern's director?", "Mara Quell"),
+        } <= got, got
+
+
+def test_both_directions_when_both_sides_are_names():
+    got = typed("Blue Lantern was directed by Mara Quell.")
+    back = {q for q, a in got if a == "Blue Lantern"}
+    assert "Mara Quell is the director of what?" in back, got
+    assert "What has Mara Quell as director?" in back, got
+
+
+def test_the_value_kind_picks_the_relation():
+    """ "born in" names a place of birth or a date of birth, by what follows it."""
+    got = typed("Ada Quell was born in Varnholm in 1921.")
+    assert ("What is the place of birth of Ada Quell?", "Varnholm") in got, got
+    assert ("What is the date of birth of Ada Quell?", "1921") in got, got
+    assert not any("place of birth" in q for q, a in got if a == "1921")
+    assert not any("born in the" in q for q, _ in got), got  # no description of a date, none from the same fact
+
+
+def test_symmetric_relations_are_asked_from_both_people():
+    got = typed("Ada Quell married Tomas Berg in 1950.")
+    assert ("Who is the spouse of Ada Quell?", "Tomas Berg") in got, got
+    assert ("Who is the spouse of Tomas Berg?", "Ada Quell") in got, got
+    assert not any(q.endswith("of what?") for q, _ in got), got  # people, even where the recognizer said not
+
+
+def test_a_negated_fact_gets_no_relation_phrasing():
+    got = typed("Blue Lantern was not directed by Mara Quell.")
+    assert not any("director" in q for q, _ in got), got
+
+
+def test_a_passive_object_complement_is_no_made_thing():
+    """ "Sidney Quell was created a Baronet": Sidney is not the creator of anything."""
+    got = typed("Sidney Quell was created a Baronet in 1897.")
+    assert not any("creator" in q for q, _ in got), got
+
+
+def test_a_possessor_asked_in_place_is_whose():
+    got = typed("The 2005 film Lantern was based on Gerald Quell's biography of the painter.")
+    assert ("The 2005 film Lantern was based on whose biography of the painter?", "Gerald Quell") in got, got
+    assert not any(" 's " in q or "whom biography" in q for q, _ in got), got
+
+
+def test_misplaced_question_words_are_rejected():
+    def why(q: str) -> str | None:
+        return rejection(Pair(q, "Ann Berg", "direct", ["d"], ["c"]))
+
+    assert why("Decker played the role of Mallory, Grace and whom 's younger daughter?")
+    assert why("Tom Quell was the eldest son of Tom Berg, what?")
+    assert why("James' successor, whom, attempted?")
+    assert why("Who is the director of Blue Lantern?") is None
