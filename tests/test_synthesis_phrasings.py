@@ -74,3 +74,9 @@ def test_misplaced_question_words_are_rejected():
     assert why("Tom Quell was the eldest son of Tom Berg, what?")
     assert why("James' successor, whom, attempted?")
     assert why("Who is the director of Blue Lantern?") is None
+
+
+def test_a_surname_is_also_asked_with_the_full_name():
+    got = typed("Ada Quell was a chemist from Varnholm. Quell discovered tarnite in 1931.", title="Ada Quell")
+    assert ("When did Quell discover tarnite?", "1931") in got, got
+    assert ("When did Ada Quell discover tarnite?", "1931") in got, got

@@ -23,7 +23,7 @@ from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
 from .constructions import imperative_pairs, phrase_tokens, version_floor_pairs
 from .facts import clause_facts
-from .phrasings import fact_questions
+from .phrasings import fact_questions, full_name_variants
 from .lexicon import CATEGORY_NOUNS
 from .dataset import Pair
 from .linking import Predicate, bridge_pairs, consolidated_pairs, crossdoc_pairs, descriptions, entity_pairs
@@ -244,7 +244,9 @@ def generate(
                     counts["sentences_with_pairs"] += 1
             if u.passage.kind == "bullet" and not made_any:
                 lists.setdefault((d.doc_id, u.passage.list_id), []).append(u)
-        _name_in_full(pairs[first:], full_names([u.parsed for u in by_doc.get(d.doc_id, [])], writer.ctx.topic, index))
+        names = full_names([u.parsed for u in by_doc.get(d.doc_id, [])], writer.ctx.topic, index)
+        _name_in_full(pairs[first:], names)
+        pairs += full_name_variants(pairs[first:], names)
         for k, v in writer.skipped.items():
             skipped[k] = skipped.get(k, 0) + v
         if progress:

@@ -10,10 +10,14 @@ sentence per kind of entry: subject-valued, object-valued, split by the value's 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass
 
+from .dataset import Pair
 from .facts import Fact, Kind
 from .qgen import QA
+from .quality import MAX_QUESTION_WORDS
 from .text import normalize
 
 
@@ -159,3 +163,23 @@ def relation_questions(f: Fact, rel: Relation) -> list[QA]:
 def fact_questions(facts: list[Fact]) -> list[QA]:
     """Every relation phrasing of every fact."""
     return [qa for f in facts for rel in RELATIONS.get(f.relation, ()) for qa in relation_questions(f, rel)]
+
+
+def full_name_variants(pairs: list[Pair], names: dict[str, str]) -> list[Pair]:
+    """A question that names a person by surname, as a document does after the first mention ("When was Peel
+    born?"), asked again with the full name a reader outside the document uses ("When was Robert Peel born?").
+    `names`: surname (lower case) -> full name, one document's (mentions.full_names)."""
+    out = []
+    for p in pairs:
+        if p.type not in ("direct", "indirect"):
+            continue
+        q = p.question
+        for surname, full in names.items():
+            first = full.rsplit(" ", 1)[0]
+            pat = re.compile(rf"(?<![\w'’-])(?<!{re.escape(first)} ){re.escape(surname.title())}\b")
+            if full in q or not pat.search(q):
+                continue
+            q = pat.sub(full, q)
+        if q != p.question and len(q.split()) <= MAX_QUESTION_WORDS:
+            out.append(dataclasses.replace(p, question=q, short=True))
+    return out
