@@ -11,7 +11,7 @@ import pytest
 
 from memo_edge.corpus import content_id
 from memo_edge.records import Document
-from memo_edge.synthesis.constructions import CONSTRUCTIONS
+from memo_edge.synthesis.constructions import CONSTRUCTIONS, NOUN_PHRASES
 from memo_edge.synthesis.phrasings import RELATIONS
 from memo_edge.synthesis.extractive import generate
 from memo_edge.synthesis.quality import apply
@@ -45,11 +45,23 @@ GOLDEN = {
         "Run the migration script before Friday.",
         ("What should you run before Friday?", "migration script"),
     ),
+    "role-then-name": (
+        "The Harrow Labs account manager, Ines Calloway, will call about the renewal.",
+        ("Who is the Harrow Labs account manager?", "Ines Calloway"),
+    ),
+    "name-then-role": (
+        "Ines Calloway, the account manager at Harrow Labs, will call.",
+        ("Who is the account manager at Harrow Labs?", "Ines Calloway"),
+    ),
+    "label-value": (
+        "Gateway moved to the north shed. MQTT topic farm/shed2/#, gateway IP 10.4.0.7.",
+        ("What is the MQTT topic?", "farm/shed2/#"),
+    ),
 }
 
 
 def test_every_construction_has_a_golden_test():
-    assert {c.name for c in CONSTRUCTIONS} == set(GOLDEN)
+    assert {c.name for c in CONSTRUCTIONS + NOUN_PHRASES} == set(GOLDEN)
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))

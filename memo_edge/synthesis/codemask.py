@@ -22,6 +22,7 @@ _TOKENS = [
     ("option", re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=[^\s,;]+)?")),
     ("file", re.compile(r"(?<![\w/])(?:~|\.{1,2})?/[\w.@~+-]+(?:/[\w.@~+-]*)*")),
     ("file", re.compile(r"\b[A-Za-z]:\\[^\s,;]+")),
+    ("file", re.compile(r"(?<![\w/.-])[\w.-]+(?:/[\w.#+*-]+){2,}/?")),  # relative paths, MQTT topics: a/b/c
     (
         "file",
         re.compile(

@@ -185,6 +185,132 @@ def _fields(nodes: dict, render, category) -> dict[str, str]:
     return f
 
 
+# ---- noun phrases ------------------------------------------------------------------------------------------------
+# Notes and logs state much in noun phrases with no clause around them: "The Quillon Data account manager, Marten
+# Oyelaran, may call", "Logger gateway IP 10.12.0.50, MQTT topic soil/bay3/#", "connect to host brid-offsite port
+# 2222". Declared like the instructions: a pattern (DependencyMatcher for appositions, token Matcher for a label
+# followed by its value) and question templates. {role}: the role noun phrase, {label}: the label's noun run
+# ("MQTT topic"), {topic}: the document's subject, {who}: "Who" for a person, else "What".
+
+# label nouns whose next token is their value ("port 2222", "region eu-west-2"): a closed list, since "squat 3x5"
+# or "chapter 3 of" are no label and value
+LABELS = frozenset(
+    "port host hostname ip address topic region zone bucket branch tag commit version release build ref reference "
+    "key id code number ticket issue pr invoice order account room gate seat platform flight extension channel "
+    "queue database table path file directory folder command option setting flag endpoint url domain server "
+    "node cluster namespace image page".split()
+)
+
+
+@dataclass(frozen=True)
+class NounPhrase:
+    name: str
+    pattern: tuple  # DependencyMatcher pattern ("dep") or token Matcher pattern ("tokens")
+    kind: str  # "dep" | "tokens"
+    questions: tuple[str, ...]
+
+
+NOUN_PHRASES: tuple[NounPhrase, ...] = (
+    # "The Quillon Data account manager, Marten Oyelaran, may call"
+    NounPhrase(
+        "role-then-name",
+        (
+            {"RIGHT_ID": "role", "RIGHT_ATTRS": {"POS": "NOUN"}},
+            {"LEFT_ID": "role", "REL_OP": ">", "RIGHT_ID": "name", "RIGHT_ATTRS": {"DEP": "appos", "POS": "PROPN"}},
+        ),
+        "dep",
+        ("{Who} is the {role}?", "The {role} is {who}?"),
+    ),
+    # "Marten Oyelaran, the account manager at Quillon Data, may call"
+    NounPhrase(
+        "name-then-role",
+        (
+            {"RIGHT_ID": "name", "RIGHT_ATTRS": {"POS": "PROPN"}},
+            {"LEFT_ID": "name", "REL_OP": ">", "RIGHT_ID": "role", "RIGHT_ATTRS": {"DEP": "appos", "POS": "NOUN"}},
+        ),
+        "dep",
+        ("{Who} is the {role}?", "The {role} is {who}?"),
+    ),
+    # "MQTT topic soil/bay3/#", "port 2222": a label noun and the value right after it
+    NounPhrase(
+        "label-value",
+        (
+            {"LOWER": {"IN": sorted(LABELS)}, "POS": {"IN": ["NOUN", "PROPN"]}},
+            {"TEXT": {"REGEX": r"^(?:Qxcode\w*|\d[\w./:-]*)$"}},
+        ),
+        "tokens",
+        ("What is the {label}?", "What is the {label} in {topic}?"),
+    ),
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _np_matchers(vocab):
+    from spacy.matcher import DependencyMatcher, Matcher
+
+    dep, tok = DependencyMatcher(vocab), Matcher(vocab)
+    for c in NOUN_PHRASES:
+        (dep if c.kind == "dep" else tok).add(c.name, [list(c.pattern)])
+    return dep, tok
+
+
+def _role(role, render) -> str:
+    """The role's noun phrase without its article, apposition or clauses: "Quillon Data account manager"."""
+    toks = sorted(
+        (t for t in phrase_tokens(role) if t.dep_ not in ("det", "poss") or t.head != role), key=lambda t: t.i
+    )
+    return render(toks)
+
+
+def noun_phrase_pairs(sent, render, is_person, topic: str) -> list[tuple[str, str, str]]:
+    """(question, answer, construction name) for the noun-phrase constructions of a sentence. `is_person(token)`
+    picks "Who" or "What"; `topic` is the document's subject (empty when it has none worth naming)."""
+    dep, tok = _np_matchers(sent.doc.vocab)
+    by_name = {c.name: c for c in NOUN_PHRASES}
+    doc = sent.doc
+    out: list[tuple[str, str, str]] = []
+    for match_id, ids in dep(doc):
+        c = by_name[doc.vocab.strings[match_id]]
+        nodes = {spec["RIGHT_ID"]: doc[i] for spec, i in zip(c.pattern, ids)}
+        role, name = nodes["role"], nodes["name"]
+        if not (sent.start <= role.i < sent.end) or not any(
+            ch.dep_ in ("det", "poss") and ch.lower_ not in ("a", "an") for ch in role.children
+        ):
+            continue  # "a manager, Ann": not the one role of its kind
+        first = name.i  # the name with its compound parts ("Marten Oyelaran"), nothing after it
+        while first > sent.start and doc[first - 1].dep_ == "compound" and doc[first - 1].head.i == name.i:
+            first -= 1
+        answer = render(list(doc[first : name.i + 1]))
+        fields = {"role": _role(role, render)}
+        if not answer or not fields["role"] or len(fields["role"].split()) > 8:
+            continue
+        person = is_person(name) or is_person(role)  # "manager" names a person whatever the recognizer said
+        fields["Who"], fields["who"] = ("Who", "who") if person else ("What", "what")
+        out += [(as_question(q.format(**fields)), answer, c.name) for q in c.questions]
+    for match_id, start, end in tok(doc):
+        if not (sent.start <= start and end <= sent.end):
+            continue
+        c = by_name[doc.vocab.strings[match_id]]
+        first = start
+        while (
+            first > sent.start
+            and doc[first - 1].pos_ in ("NOUN", "PROPN")
+            and doc[first - 1].dep_ == "compound"
+            and not (first - 2 >= sent.start and doc[first - 2].text == "-")  # "brid-offsite port": no label
+        ):
+            first -= 1  # "MQTT topic", "Logger gateway IP"
+        label = render(list(doc[first : start + 1]))
+        if first == sent.start and not label.split()[0].isupper():
+            label = label[:1].lower() + label[1:]  # "Logger gateway IP 10.12.0.50" opens the line
+        fields = {"label": label, "topic": topic}
+        answer = doc[end - 1].text
+        for q in c.questions:
+            if "{topic}" in q and not topic:
+                continue
+            out.append((as_question(q.format(**fields)), answer, c.name))
+    return out
+
+
 # ---- version floors ----------------------------------------------------------------------------------------------
 # "supports Python 3.10 and higher", "Python 3.9 or newer", "requires Node 18+": the lowest version that works
 VERSION_FLOOR = re.compile(

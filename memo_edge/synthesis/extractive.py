@@ -21,7 +21,7 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import imperative_pairs, phrase_tokens, version_floor_pairs
+from .constructions import imperative_pairs, noun_phrase_pairs, phrase_tokens, version_floor_pairs
 from .facts import clause_facts
 from .phrasings import fact_questions, full_name_variants
 from .lexicon import CATEGORY_NOUNS
@@ -319,6 +319,8 @@ def _sentence_pairs(
     more = writer.np_pairs(sent)
     more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
     more += _instruction_pairs(writer, sent) + _relation_pairs(writer, writer.last_clauses)
+    found = noun_phrase_pairs(sent, writer.render, writer.is_person, writer.ctx.topic)
+    more += [QA(q, a, f"np|{name}|{normalize(q)}", "full") for q, a, name in found]
     more += [QA(q, a, slot, "full") for q, a, slot in version_floor_pairs(sent.text, writer.ctx.topic)]
     for qa in more:
         out.append(

@@ -3,7 +3,7 @@
 A pair is dropped when its question gives the answer away or runs past 25 words, its answer is longer than the question's wh-type
 allows ("When ...?" is answered by a date, not a clause), the question has no wh-word or auxiliary, it is a
 fragment (ends on a dangling function word, unbalanced brackets), its in-place wh-word stands where no question
-word can ("Grace and whom 's daughter", "the son of X, what?"), or it is not self-contained (an unresolved
+word can ("Grace and whom 's daughter", "the son of X, what?", "Who, the manager, may call?"), or it is not self-contained (an unresolved
 pronoun or "this/these" that needs the document to make sense).
 """
 
@@ -24,7 +24,9 @@ _UNRESOLVED = re.compile(r"(?:^|(?<=\s))(?:he|she|it|they|him|them|his|her|hers|
 _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These|Those)\b")
 # an in-place question word that replaced a possessor ("Grace and whom 's daughter") or an apposition/list member set
 # off by commas ("James' successor, whom, attempted?", "the son of X, what?"): the sentence's shape, not a question
-_WH_MISPLACED = re.compile(r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)", re.I)
+_WH_MISPLACED = re.compile(
+    r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)|^(?:who|whom|what|which \w+),", re.I
+)
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
 
 
