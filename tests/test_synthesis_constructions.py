@@ -53,6 +53,10 @@ GOLDEN = {
         "Ines Calloway, the account manager at Harrow Labs, will call.",
         ("Who is the account manager at Harrow Labs?", "Ines Calloway"),
     ),
+    "colon-value": (
+        "Cancellation fee: 45 days of rent if we leave before the end of the term",
+        ("What is the cancellation fee?", "45 days"),
+    ),
     "label-value": (
         "Gateway moved to the north shed. MQTT topic farm/shed2/#, gateway IP 10.4.0.7.",
         ("What is the MQTT topic?", "farm/shed2/#"),

@@ -231,6 +231,18 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
         "dep",
         ("{Who} is the {role}?", "The {role} is {who}?"),
     ),
+    # "Pay the property charge: €212.40", "Notice period: 56 days in writing": a noun, a colon and an amount,
+    # number or code token
+    NounPhrase(
+        "colon-value",
+        (
+            {"POS": {"IN": ["NOUN", "PROPN"]}},
+            {"ORTH": ":"},
+            {"TEXT": {"REGEX": r"^(?:Qxcode\w*|[€$£¥]|\d[\w.,/:-]*)$"}},
+        ),
+        "tokens",
+        ("What is the {label}?", "What is the {label} in {topic}?", "How much is the {label}?"),
+    ),
     # "MQTT topic soil/bay3/#", "port 2222": a label noun and the value right after it
     NounPhrase(
         "label-value",
@@ -260,6 +272,25 @@ def _role(role, render) -> str:
         (t for t in phrase_tokens(role) if t.dep_ not in ("det", "poss") or t.head != role), key=lambda t: t.i
     )
     return render(toks)
+
+
+_UNITS = re.compile(r"^(?:%|days?|weeks?|months?|years?|hours?|minutes?|seconds?|[kKMGT]i?B|kg|g|ml|l|km|m|cm|mm)$")
+_AMOUNT_LABELS = {"MONEY", "QUANTITY", "PERCENT", "DATE", "TIME", "CARDINAL"}
+
+
+def _value(doc, i: int) -> str:
+    """The value that starts at token i: its whole amount entity ("€212.40", "56 days"), a number with its unit,
+    else the token alone."""
+    tok = doc[i]
+    if tok.ent_type_ in _AMOUNT_LABELS:
+        ent = next((e for e in doc.ents if e.start <= i < e.end), None)
+        if ent is not None and ent.start == i:
+            return ent.text
+    if tok.text in "€$£¥" and i + 1 < len(doc):
+        return tok.text + doc[i + 1].text
+    if tok.like_num and i + 1 < len(doc) and _UNITS.match(doc[i + 1].text):
+        return f"{tok.text}{'' if doc[i + 1].text == '%' else ' '}{doc[i + 1].text}"
+    return tok.text
 
 
 def noun_phrase_pairs(sent, render, is_person, topic: str) -> list[tuple[str, str, str]]:
@@ -299,13 +330,16 @@ def noun_phrase_pairs(sent, render, is_person, topic: str) -> list[tuple[str, st
             and not (first - 2 >= sent.start and doc[first - 2].text == "-")  # "brid-offsite port": no label
         ):
             first -= 1  # "MQTT topic", "Logger gateway IP"
+        while first > sent.start and doc[first - 1].dep_ == "amod" and doc[first - 1].head.i == start:
+            first -= 1  # "annual fee: ..."
         label = render(list(doc[first : start + 1]))
         if first == sent.start and not label.split()[0].isupper():
             label = label[:1].lower() + label[1:]  # "Logger gateway IP 10.12.0.50" opens the line
         fields = {"label": label, "topic": topic}
-        answer = doc[end - 1].text
+        answer = _value(doc, end - 1)
+        money = bool(re.match(r"^[€$£¥]", answer)) or (doc[end - 1].ent_type_ == "MONEY")
         for q in c.questions:
-            if "{topic}" in q and not topic:
+            if ("{topic}" in q and not topic) or (q.startswith("How much") and not money):
                 continue
             out.append((as_question(q.format(**fields)), answer, c.name))
     return out

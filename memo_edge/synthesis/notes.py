@@ -129,8 +129,9 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             value = plain(kv.group("value").strip())
             if len(value.split()) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
-            else:
-                out.passages.append(Passage(value, heading=subject, kind=kind, list_id=list_id))
+            else:  # a long value is prose, but its key says what it is about ("Notice period: 56 days in ...")
+                line = f"{kv.group('key').strip()}: {value}"
+                out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id))
             continue
         if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
             line = _definition_sentence(d.group("term").strip(), d.group("text").strip())
