@@ -80,3 +80,12 @@ def test_a_surname_is_also_asked_with_the_full_name():
     got = typed("Ada Quell was a chemist from Varnholm. Quell discovered tarnite in 1931.", title="Ada Quell")
     assert ("When did Quell discover tarnite?", "1931") in got, got
     assert ("When did Ada Quell discover tarnite?", "1931") in got, got
+
+
+def test_a_surname_inside_another_name_stays():
+    from memo_edge.synthesis.phrasings import _with_full_name
+
+    assert _with_full_name("Who is the mother of Carrie Fisher?", "Fisher", "Eddie Fisher") == (
+        "Who is the mother of Carrie Fisher?"
+    )
+    assert _with_full_name("When was Fisher born?", "Fisher", "Eddie Fisher") == "When was Eddie Fisher born?"

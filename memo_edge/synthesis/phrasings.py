@@ -175,11 +175,21 @@ def full_name_variants(pairs: list[Pair], names: dict[str, str]) -> list[Pair]:
             continue
         q = p.question
         for surname, full in names.items():
-            first = full.rsplit(" ", 1)[0]
-            pat = re.compile(rf"(?<![\w'’-])(?<!{re.escape(first)} ){re.escape(surname.title())}\b")
-            if full in q or not pat.search(q):
-                continue
-            q = pat.sub(full, q)
+            if full not in q:
+                q = _with_full_name(q, surname.title(), full)
         if q != p.question and len(q.split()) <= MAX_QUESTION_WORDS:
             out.append(dataclasses.replace(p, question=q, short=True))
     return out
+
+
+def _with_full_name(q: str, surname: str, full: str) -> str:
+    """Every bare `surname` in q replaced by `full`; a surname that ends a longer name ("Carrie Fisher",
+    "Nadezhda Andreyevna Tolokonnikova") is another person or a fuller form, and stays."""
+    parts, last = [], 0
+    for m in re.finditer(rf"(?<![\w'’-]){re.escape(surname)}\b", q):
+        before = q[: m.start()].split()
+        if before and before[-1][:1].isupper():
+            continue
+        parts += [q[last : m.start()], full]
+        last = m.end()
+    return "".join(parts) + q[last:] if parts else q
