@@ -73,6 +73,9 @@ def test_misplaced_question_words_are_rejected():
     assert why("Decker played the role of Mallory, Grace and whom 's younger daughter?")
     assert why("Tom Quell was the eldest son of Tom Berg, what?")
     assert why("James' successor, whom, attempted?")
+    assert why("Eddie Quell fathered whom and Mike Quell?")
+    assert why("Who won the Varnholm championship with whom?")
+    assert why("What is the name of the man who founded Blue Lantern?") is None
     assert why("Who is the director of Blue Lantern?") is None
 
 

@@ -3,7 +3,8 @@
 A pair is dropped when its question gives the answer away or runs past 25 words, its answer is longer than the question's wh-type
 allows ("When ...?" is answered by a date, not a clause), the question has no wh-word or auxiliary, it is a
 fragment (ends on a dangling function word, unbalanced brackets), its in-place wh-word stands where no question
-word can ("Grace and whom 's daughter", "the son of X, what?", "Who, the manager, may call?"), or it is not self-contained (an unresolved
+word can ("Grace and whom 's daughter", "the son of X, what?", "Who, the manager, may call?", "fathered whom and
+Mike Todd?", "Who won X with whom?"), or it is not self-contained (an unresolved
 pronoun or "this/these" that needs the document to make sense).
 """
 
@@ -25,7 +26,10 @@ _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These
 # an in-place question word that replaced a possessor ("Grace and whom 's daughter") or an apposition/list member set
 # off by commas ("James' successor, whom, attempted?", "the son of X, what?"): the sentence's shape, not a question
 _WH_MISPLACED = re.compile(
-    r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)|^(?:who|whom|what|which \w+),", re.I
+    r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)|^(?:who|whom|what|which \w+),"
+    # a list member asked in place ("fathered whom and Mike Todd?"), a second wh-word ("Who won X with whom?")
+    r"|\b(?:whom|what) and [A-Z]|^(?:who|whom|what|which|when|where)\b.+\b(?:whom|what)\?$",
+    re.I,
 )
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
 
@@ -131,7 +135,7 @@ def rejection(p: Pair) -> str | None:
     ):
         return "fragment"
     if _WH_MISPLACED.search(q):
-        return "wh-word in a possessive or an apposition"
+        return "wh-word where no question word can stand"
     if p.type in _WHOLE_SENTENCES:  # a statement answers with its sentences: no short-answer rules
         return "not self-contained" if _unresolved(q) else None
     if p.type != "consolidated" and f" {normalize(a)} " in f" {normalize(q)} ":
