@@ -252,12 +252,36 @@ def executives_table() -> str:
     return markdown_table(columns, rows) + f"\n\n{provenance(doc)}; {budgets}.\n"
 
 
+def handread_table() -> str:
+    """The hand-read sample of reflections: what was read, the count by type, and every failure with its reason."""
+    path = RESULTS_DIR / "handread-test-genres.jsonl"
+    if not path.is_file():
+        return "(no hand-read sample)\n"
+    head, *pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ok = sum(p["verdict"] == "ok" for p in pairs)
+    by_type: dict[str, list[int]] = {}
+    for p in pairs:
+        by_type.setdefault(p["type"], [0, 0])[p["verdict"] == "ok"] += 1
+    lines = [
+        f"{head['sample']}; read by {head['reader']}: **{ok} of {len(pairs)} correct and well-formed "
+        f"({100 * ok / max(1, len(pairs)):.0f}%)**; before: {head.get('previous', '-')}.",
+        "",
+        markdown_table(["type", "ok", "read"], [[t, str(v[1]), str(v[0] + v[1])] for t, v in sorted(by_type.items())]),
+        "",
+        "Failures:",
+        "",
+    ]
+    lines += [f"- {p['question']} -> {p['answer'][:80]} ({p.get('why', 'bad')})" for p in pairs if p["verdict"] != "ok"]
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
     "grammar_cost": grammar_table,
     "training_ab": training_ab_table,
     "executives": executives_table,
+    "handread": handread_table,
 }
 
 
