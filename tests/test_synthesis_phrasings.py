@@ -92,3 +92,13 @@ def test_a_surname_inside_another_name_stays():
         "Who is the mother of Carrie Fisher?"
     )
     assert _with_full_name("When was Fisher born?", "Fisher", "Eddie Fisher") == "When was Eddie Fisher born?"
+
+
+def test_a_dummy_it_names_nothing_and_its_is_is():
+    """ "It's possible to pass X": no question names the document as what is possible, and no "Frobnitz's"."""
+    got = typed(
+        "Frobnitz converts calendar files. It's now possible to pass timezone names to frobnitz.load().", "Frobnitz"
+    )
+    assert not any("Frobnitz's now" in q or "Frobnitz is now possible" in q for q, _ in got), got
+    got = typed("Frobnitz converts calendar files. It's written in Rust.", "Frobnitz")
+    assert ("What is the programming language of Frobnitz?", "Rust") in got, got

@@ -29,6 +29,21 @@ def topic_of(title: str) -> str:
     return _DISAMBIGUATION.sub("", title).strip()
 
 
+def _dummy_it(tok) -> bool:
+    """ "It's possible to pass X", "it is recommended that ...", "it rains": an "it" that stands for nothing (an
+    expletive); naming it by the document's subject makes a false sentence."""
+    if tok.dep_ == "expl":
+        return True
+    head = tok.head
+    if tok.dep_ != "nsubj" or head.lemma_ != "be":
+        return False
+    return any(c.dep_ in ("acomp", "attr") for c in head.children) and any(
+        c.dep_ in ("xcomp", "ccomp") or any(g.dep_ in ("xcomp", "ccomp") for g in c.children)
+        for c in head.children
+        if c.dep_ in ("xcomp", "ccomp", "acomp", "attr")
+    )
+
+
 def ent_at(doc) -> dict[int, object]:
     """token index -> the entity span that contains it."""
     out = {}
@@ -160,6 +175,8 @@ class DocContext:
         # the document's own subject first: encyclopedic and note-like text keeps returning to it
         if low in ("he", "she", "him", "her", "his", "hers"):
             return self.topic if self.topic_is_person else self.last_person
+        if low == "it" and _dummy_it(tok):
+            return None
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (

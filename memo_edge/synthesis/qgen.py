@@ -184,6 +184,8 @@ class Writer:
         parts = []
         for k, t in enumerate(toks):
             text = self.subst.get(t.i, t.text)
+            if t.i - 1 in self.subst and t.lower_ in ("'s", "’s") and t.tag_ == "VBZ":
+                text = " is"  # "it's possible" with "it" resolved: "Attrs is possible", not "Attrs's possible"
             if (
                 k == 0
                 and lower_first
