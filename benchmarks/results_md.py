@@ -81,7 +81,8 @@ def coverage_table() -> str:
 
 
 def recall_table() -> str:
-    """Memory-only recall and abstention of memories built with `memo build`'s defaults, one row per run file."""
+    """Memory-only recall and abstention of memories built with `memo build`'s defaults (a row says where a run
+    trained for fewer epochs), one row per run file."""
     rows = []
     for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -89,9 +90,10 @@ def recall_table() -> str:
             continue  # a run from before result files carried their commit: not shown
         for r in doc["rows"]:
             s, ab, t = r["single_hop"], r.get("abstain") or {}, r.get("train") or {}
+            epochs = (doc.get("settings") or {}).get("epochs")
             rows.append(
                 [
-                    r["dataset"],
+                    r["dataset"] + (f", {epochs} epochs (not the default)" if epochs else ""),
                     r["reflections"],
                     t.get("wall_s", "-"),
                     s["n"],
