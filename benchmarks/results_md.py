@@ -277,6 +277,54 @@ def handread_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def base_dequant_table() -> str:
+    """The base model's de-quantized fp32 checkpoint beside its Q4_1 GGUF run by llama.cpp (same token ids)."""
+    doc = _load("base_dequant")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.base_dequant`_\n"
+    rows = [
+        [
+            text,
+            r["tokens"],
+            f"{r['ppl_fp32']:.2f}",
+            f"{r['ppl_q4_1']:.2f}",
+            f"**{r['ppl_ratio']:.3f}**",
+            f"**{_pct(r['top1_agreement'])}**",
+            f"{_pct(r['top1_acc_fp32'])} / {_pct(r['top1_acc_q4_1'])}",
+            f"{r['kl_per_token']:.4f}",
+        ]
+        for text, r in doc["perplexity"].items()
+    ]
+    cols = [
+        "held-out text",
+        "tokens",
+        "perplexity fp32",
+        "perplexity Q4_1",
+        "**Q4_1 / fp32**",
+        "**same greedy token**",
+        "next token right: fp32 / Q4_1",
+        "KL fp32 ‖ Q4_1 per token",
+    ]
+    rc, tk, s = doc["recall"], doc["tokenization"], doc["settings"]
+    n = rc["questions"]
+    flips = [x["question"] for x in doc.get("answers", []) if x["right_fp32"] != x["right_q4_1"]]
+    out = markdown_table(cols, rows) + "\n\n"
+    out += (
+        f"General-knowledge recall ({n} questions, chat template, greedy, {s['new_tokens']} tokens): fp32 "
+        f"**{round(rc['fp32'] * n)}/{n}**, Q4_1 **{round(rc['q4_1'] * n)}/{n}**, the same answer tokens on "
+        f"{round(rc['same_answer'] * n)}/{n}" + (f"; right for one only: {'; '.join(flips)}" if flips else "") + ". "
+    )
+    differing = ", ".join(tk["docs_differing"]) or "none"
+    out += (
+        f"llama.cpp's own tokenization differs from the HF tokenizer's on documents: {differing}; on "
+        f"{tk['prompts_differing']} of {tk['prompts_checked']} chat prompts (both models got the HF ids). Documents: "
+        f"{', '.join(s['docs'])}; windows of {s['window']} tokens (at most {s['max_windows']} per document), "
+        f"{s['threads']} threads, load average {(doc.get('machine') or {}).get('load_avg_1m')} at the start. "
+        f"Run: {provenance(doc)}.\n"
+    )
+    return out
+
+
 TABLES = {
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
@@ -284,6 +332,7 @@ TABLES = {
     "training_ab": training_ab_table,
     "executives": executives_table,
     "handread": handread_table,
+    "base_dequant": base_dequant_table,
 }
 
 

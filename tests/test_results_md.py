@@ -45,3 +45,38 @@ def test_training_ab_table_has_one_row_per_arm(tmp_path, monkeypatch):
     out = results_md.render("<!-- generated: training_ab -->\n<!-- end: training_ab -->\n")
     assert "| baseline | defaults | 250 + 28 + 0 |" in out and "| text | text_fraction 0.1 |" in out
     assert "| 2 / 1 |" in out and "0.400 (n 50)" in out and "abcdef1" in out
+
+
+def test_base_dequant_table_shows_ratio_agreement_and_recall_counts(tmp_path, monkeypatch):
+    ppl = {
+        "tokens": 510,
+        "windows": 2,
+        "ppl_fp32": 20.0,
+        "ppl_q4_1": 21.0,
+        "ppl_ratio": 1.05,
+        "top1_agreement": 0.9,
+        "top1_acc_fp32": 0.4,
+        "top1_acc_q4_1": 0.375,
+        "kl_per_token": 0.01,
+    }
+    answers = [
+        {"question": "Q1?", "right_fp32": True, "right_q4_1": False},
+        {"question": "Q2?", "right_fp32": True, "right_q4_1": True},
+        {"question": "Q3?", "right_fp32": False, "right_q4_1": False},
+        {"question": "Q4?", "right_fp32": True, "right_q4_1": True},
+    ]
+    doc = {
+        "commit": {"sha": "abcdef123456", "dirty": False},
+        "date_utc": "2026-12-07 02:00",
+        "settings": {"docs": ["notes/todo.md"], "window": 256, "max_windows": 3, "new_tokens": 16, "threads": 2},
+        "perplexity": {"notes": ppl, "all": ppl},
+        "recall": {"questions": 4, "fp32": 0.75, "q4_1": 0.5, "same_answer": 0.5},
+        "answers": answers,
+        "tokenization": {"docs_differing": ["notes/todo.md"], "prompts_checked": 4, "prompts_differing": 0},
+    }
+    (tmp_path / "base_dequant.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(results_md, "RESULTS_DIR", tmp_path)
+    out = results_md.render("<!-- generated: base_dequant -->\n<!-- end: base_dequant -->\n")
+    assert "| all | 510 | 20.00 | 21.00 | **1.050** | **90.0%** | 40.0% / 37.5% | 0.0100 |" in out
+    assert "fp32 **3/4**, Q4_1 **2/4**" in out and "right for one only: Q1?." in out
+    assert "documents: notes/todo.md;" in out and "abcdef1" in out
