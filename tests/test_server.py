@@ -417,7 +417,9 @@ def short_passes_long(srv) -> None:
     long = threading.Thread(target=ask, args=("long", 800))
     try:
         long.start()
-        assert wait_until(lambda: jobs and jobs[0].request.out)  # the long one is decoding
+        assert wait_until(
+            lambda: jobs and jobs[0].request is not None and jobs[0].request.out
+        )  # the long one is decoding
         ask("short", 4)
         long.join()
     finally:
