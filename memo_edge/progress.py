@@ -1,7 +1,7 @@
 """The one rich progress bar of the package: a description, the bar, done/total, any extra fields, elapsed time and
 the ETA, on stderr. Training (loss, tok/s), export (a bar per long loop) and evaluation use it, so every bar reads
-the same; `enabled=False` is silent. (memo_edge/synthesis/progress.py still builds its own until that package's
-split lands.)
+the same; `enabled=False` is silent. Synthesis (memo_edge/synthesis/progress.py) keeps its step and grow logic and
+takes its bar from here.
 """
 
 from __future__ import annotations

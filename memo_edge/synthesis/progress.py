@@ -1,9 +1,8 @@
-"""One rich progress bar per synthesis step (counts and ETA); silent when progress is off."""
+"""One progress bar per synthesis step (memo_edge.progress's columns: counts and ETA); silent when progress is off."""
 
 from __future__ import annotations
 
 import contextlib
-import sys
 from typing import Iterator
 
 
@@ -46,23 +45,7 @@ def steps(enabled: bool) -> Iterator[Steps]:
     if not enabled:
         yield Steps(None)
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from ..progress import bar  # rich is imported only when a bar is shown
 
-    with Progress(
-        TextColumn("{task.description:<30}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("eta"),
-        TimeRemainingColumn(),
-        console=Console(file=sys.stderr),
-    ) as p:
+    with bar(width=30) as p:
         yield Steps(p)
