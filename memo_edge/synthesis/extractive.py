@@ -341,13 +341,16 @@ def minimal_answer(answer: str) -> str:
     return short if short else answer
 
 
+def _code_token(tok) -> str | None:
+    """The one code token of the phrase headed by tok ("the --x configure option" -> --x), if it holds exactly one."""
+    codes = [t for t in phrase_tokens(tok) if is_placeholder(t.text)]
+    return codes[0].text if len(codes) == 1 else None
+
+
 def _minimal_phrase(writer: Writer, tok) -> str:
-    """An argument as an answer: a code token alone ("the --x configure option" -> --x), else without its article."""
+    """An argument as an answer: a code token alone, else without its article."""
     toks = sorted(phrase_tokens(tok), key=lambda t: t.i)
-    codes = [t for t in toks if is_placeholder(t.text)]
-    if len(codes) == 1:
-        return codes[0].text
-    return re.sub(r"^(?:the|a|an)\s+", "", writer.render(toks), flags=re.I)
+    return _code_token(tok) or re.sub(r"^(?:the|a|an)\s+", "", writer.render(toks), flags=re.I)
 
 
 def _instruction_pairs(writer: Writer, sent) -> list[QA]:
@@ -364,13 +367,7 @@ def _instruction_pairs(writer: Writer, sent) -> list[QA]:
 
 def _relation_pairs(writer: Writer, clauses) -> list[QA]:
     """Facts first: each clause's typed facts (facts.py), asked in the common relation words (phrasings.py)."""
-    return fact_questions([f for cl in clauses for f in clause_facts(writer, cl, lambda a: _fact_answer(writer, a))])
-
-
-def _fact_answer(writer: Writer, a) -> str:
-    """An argument as a fact's value: a code token alone ("the --x configure option" -> --x), else its answer."""
-    codes = [t for t in phrase_tokens(a.head) if is_placeholder(t.text)]
-    return codes[0].text if len(codes) == 1 else writer.answer(a)[0]
+    return fact_questions([f for cl in clauses for f in clause_facts(writer, cl, _code_token)])
 
 
 def _name_in_full(pairs: list[Pair], names: dict[str, str]) -> None:

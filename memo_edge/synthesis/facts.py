@@ -57,9 +57,10 @@ def kind_of(writer, tok) -> Kind:
     return "thing"
 
 
-def clause_facts(writer, cl, answer_of) -> list[Fact]:
+def clause_facts(writer, cl, code_of) -> list[Fact]:
     """The facts of one clause: its subject related to each argument the Writer can ask as a concrete answer.
-    `answer_of(arg)` is an argument as an answer (a code token alone: "the --x option" -> "--x")."""
+    `code_of(token)` is the one code token of the phrase a token heads, if any: it alone is the answer ("the --x
+    option" -> "--x")."""
     if not cl.subject_answer:
         return []
     subject_named = writer._named(cl.subj) or cl.subj.head.i in writer.subst
@@ -67,8 +68,8 @@ def clause_facts(writer, cl, answer_of) -> list[Fact]:
     for a in cl.core + cl.mods:
         if not writer.asks(a, cl):  # no concrete answer (a pronoun, a vague noun, a relative span)
             continue
-        category = writer.answer(a)[1]
-        answer = answer_of(a)
+        answer, category = writer.answer(a)
+        answer = code_of(a.head) or answer
         if not answer:
             continue
         out.append(
