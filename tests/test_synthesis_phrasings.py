@@ -102,3 +102,9 @@ def test_a_dummy_it_names_nothing_and_its_is_is():
     assert not any("Frobnitz's now" in q or "Frobnitz is now possible" in q for q, _ in got), got
     got = typed("Frobnitz converts calendar files. It's written in Rust.", "Frobnitz")
     assert ("What is the programming language of Frobnitz?", "Rust") in got, got
+
+
+def test_a_pronoun_after_a_semicolon_is_the_person_who_spoke_earlier_in_the_sentence():
+    """ "X said ...; he suggested Y": the clauses are read root first, so "he" is the sentence's earlier subject."""
+    got = typed("Tomas Arden said the old mirror was too slow; he suggested Kelso-2.")
+    assert ("What did Tomas Arden suggest?", "Kelso-2") in got, got
