@@ -285,3 +285,13 @@ def test_a_row_number_column_names_no_row():
     got = typed(text, title="Actions")
     assert not any(q.startswith("1 has") or "which #" in q for q, _ in got), got
     assert any("Re-time the rehearsal" in q and a == "Maeve Thursby" for q, a in got), got
+
+
+def test_obligations_and_labelled_sentences_are_asked_with_their_modal():
+    """ "Notes: <sentence>" is parsed without its label; "must"/"should" state a rule (asked with the modal kept),
+    "could"/"might" state nothing; a bare noun phrase of two words or more ("signed consent forms") names a kind."""
+    got = typed(
+        "# Frobnitz\n\n## Petra Lund\n\n- Phone: 0161 555 0100\n- Notes: Signed consent forms must reach Petra by 3 March.\n"
+    )
+    assert ("When must signed consent forms reach Petra?", "3 March") in got, got
+    assert not typed("Signed consent forms could reach Petra Lund by 3 March.")

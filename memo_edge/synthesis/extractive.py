@@ -124,6 +124,25 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             index.vote_person(topic)
 
 
+def _labelled_clause(unit: _Unit) -> str | None:
+    """ "Notes: Tax return paperwork has to reach him by 31 October": the text after a "Key:" label, to be parsed
+    alone (with the label in front the parser reads the key as the subject and the sentence yields nothing)."""
+    label = unit.passage.label
+    prefix = f"{label}: " if label else ""
+    if not prefix or not unit.text.startswith(prefix):
+        return None
+    rest = unit.text[len(prefix) :]
+    return rest if len(rest.split()) >= 4 else None
+
+
+def _has_subject(parsed) -> bool:
+    """Every sentence's root is a verb with its own subject (a clause, not a fragment like "56 days in writing")."""
+    roots = [t for t in parsed if t.dep_ == "ROOT"]
+    return bool(roots) and all(
+        r.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in r.children) for r in roots
+    )
+
+
 def _fragment_text(unit: _Unit) -> str | None:
     """A bullet or log line without a subject ("joined in 2021") is about its section: give it that subject."""
     doc = unit.parsed
@@ -148,6 +167,10 @@ def generate(
     units, fields = _units(docs, codes)
     for u, parsed in zip(units, parse([u.text for u in units])):
         u.parsed = parsed
+    labelled = [(u, t) for u in units if (t := _labelled_clause(u))]
+    for (u, t), parsed in zip(labelled, parse([t for _, t in labelled])):
+        if _has_subject(parsed):  # "Notes: Tax return paperwork has to reach him by ...": the label is no subject
+            u.text, u.parsed = t, parsed
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed

@@ -51,6 +51,7 @@ class Passage:
     date: str | None = None  # a log line's date
     kind: str = "prose"  # prose | bullet | log
     list_id: int = -1  # bullets of one list share an id
+    label: str | None = None  # "Notes: <sentence>": the key, kept in text; the sentence alone may parse better
 
 
 @dataclass
@@ -131,7 +132,8 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
             else:  # a long value is prose, but its key says what it is about ("Notice period: 56 days in ...")
                 line = f"{kv.group('key').strip()}: {value}"
-                out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id))
+                label = kv.group("key").strip()
+                out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id, label=label))
             continue
         if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
             line = _definition_sentence(d.group("term").strip(), d.group("text").strip())

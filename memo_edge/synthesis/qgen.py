@@ -45,7 +45,9 @@ MAX_ANSWER_WORDS = 10
 MAX_CHUNK_QUESTIONS = 4  # plain noun phrases asked in place per sentence (names, dates and amounts: all)
 _PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep"}
 _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
-_MODALS = {"would", "could", "might", "may", "should", "must", "shall", "ought"}
+# hypothetical modals: "X could host the final" states no fact. Obligations ("must", "should", "shall") are the facts
+# of instructions and notes ("The paperwork must reach Tobiah by 31 October"): asked with their modal kept
+_MODALS = {"would", "could", "might", "may", "ought"}
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
 _NOT = {"n't": "not", "nt": "not"}
@@ -439,7 +441,12 @@ class Writer:
             return False
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
-        if not proper and not any(t.text[:1].isdigit() for t in toks) and not self._qualify(head, toks):
+        if (
+            not proper
+            and not any(t.text[:1].isdigit() for t in toks)
+            and not self._qualify(head, toks)
+            and not self._bare_kind(head, toks)
+        ):
             return False  # "the couple", "the company", "half": not answerable without the document
         for t in toks:  # possessives inside the subject: "His films" -> "Pál Gábor's films"
             if t.tag_ == "PRP$" and t.lower_ in ("his", "her", "its", "their"):
@@ -472,6 +479,21 @@ class Writer:
             self.subst[head.i] = f"{topic} {head.text}"
         else:
             self.subst[det.i] = _possessive(topic)
+        return True
+
+    def _bare_kind(self, head, toks: list) -> bool:
+        """ "Tax return paperwork has to reach him by 31 October", "Expense claims older than 60 days are rejected":
+        a noun phrase of two words or more with no determiner names a kind of thing, not one the document must
+        name (a lone "Libraries" or "Residents" stays vague)."""
+        if head.pos_ != "NOUN" or len(toks) < 2 or len(toks) > 8 or head.lower_ in VAGUE_HEADS:
+            return False
+        if head.dep_ not in ("nsubj", "nsubjpass"):
+            return False  # "powered by diesel engines built by X": the Petrel's engines, not engines in general
+        if any(c.dep_ in ("det", "poss") for c in head.children) or any(t.tag_ in ("PRP", "WP", "WDT") for t in toks):
+            return False
+        first = toks[0]
+        if first.i == first.sent.start and first.pos_ != "PROPN" and first.text[:1].isupper():
+            self.subst[first.i] = first.text[:1].lower() + first.text[1:]  # the sentence's capital, not a name's
         return True
 
     def _possessives(self, cl: Clause) -> None:
