@@ -239,6 +239,16 @@ def test_version_floor():
     assert ("What is the minimum Python version for idna?", "Python 3.10") in got
 
 
+def test_labelled_values_in_parentheses():
+    """The cleaner drops asides in parentheses; a label and its value after a noun is kept as a fact."""
+    got = typed(
+        "The checklist is kept under Ops › Release checklist (version 12). Lines wrap at the margin (default: 64)."
+    )
+    assert ("What is the version of the Release checklist?", "12") in got, got
+    assert ("What is the default margin?", "64") in got, got
+    assert not any(a == "4" for _, a in typed("It was first sold in Oslo (aside 4)."))  # no label: an aside
+
+
 def test_names_the_recognizer_missed_are_still_asked():
     got = typed("In 2009 Adam Hammill left to join Championship side Barnsley.", title="Adam Hammill")
     assert "Barnsley" in {a for _, a in got}

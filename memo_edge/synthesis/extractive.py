@@ -21,7 +21,13 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import imperative_pairs, noun_phrase_pairs, phrase_tokens, version_floor_pairs
+from .constructions import (
+    imperative_pairs,
+    noun_phrase_pairs,
+    parenthetical_value_pairs,
+    phrase_tokens,
+    version_floor_pairs,
+)
 from .facts import clause_facts
 from .phrasings import fact_questions, full_name_variants
 from .lexicon import CATEGORY_NOUNS
@@ -57,6 +63,7 @@ class _Unit:
     life: list[LifeFact]
     parsed: object = None
     cast: list[CastFact] = field(default_factory=list)
+    labelled: list[tuple[str, str, str]] = field(default_factory=list)  # "(version 7)": read before cleaning
 
 
 def usable_sentence(text: str) -> bool:
@@ -90,8 +97,10 @@ def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tup
         fields += [(d, f) for f in st.fields]
         plays = performed(d.text, d.title)
         for p in st.passages:
-            text, life = clean(codes.mask(resolve_relative_years(p.text, d.date)), topic_of(d.title))
-            units.append(_Unit(d, p, text, life, cast=cast_facts(p.text) if plays else []))
+            masked = codes.mask(resolve_relative_years(p.text, d.date))
+            text, life = clean(masked, topic_of(d.title))
+            cast = cast_facts(p.text) if plays else []
+            units.append(_Unit(d, p, text, life, cast=cast, labelled=parenthetical_value_pairs(masked)))
     return units, fields
 
 
@@ -228,6 +237,7 @@ def generate(
             writer.ents = ent_at(u.parsed)
             for f in u.life:
                 pairs += _life_pairs(f, d, chunk_of(u.text))
+            pairs += [Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], slot=slot) for q, a, slot in u.labelled]
             for f in u.cast:
                 pairs += [
                     Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], short=k > 0, slot=slot)
