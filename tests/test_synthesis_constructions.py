@@ -166,6 +166,9 @@ def test_answers_are_minimal():
     assert minimal_answer("(see above)") == "(see above)"  # nothing left: kept as written
     got = typed("## Team\n\n| role | person |\n|---|---|\n| lead | Priya Nair (joined 2019) |\n", title="Team")
     assert all("(" not in a for _, a in got) and any(a == "Priya Nair" for _, a in got), got
+    # a contrast is no part of the answer: "the oldest entry, not the newest" answers "oldest entry"
+    got = typed("The pop() method returns the oldest entry, not the newest.")
+    assert ("What does the pop() method return?", "oldest entry") in got, got
 
 
 def test_statements_are_never_held_out_for_picking_the_best_epoch():

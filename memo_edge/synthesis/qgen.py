@@ -43,7 +43,7 @@ from .text import normalize as _norm
 MAX_VARIANTS = 4  # phrasings kept per asked part
 MAX_ANSWER_WORDS = 10
 MAX_CHUNK_QUESTIONS = 4  # plain noun phrases asked in place per sentence (names, dates and amounts: all)
-_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep"}
+_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep", "neg"}
 _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
 # hypothetical modals: "X could host the final" states no fact. Obligations ("must", "should", "shall") are the facts
 # of instructions and notes ("The paperwork must reach Tobiah by 31 October"): asked with their modal kept
