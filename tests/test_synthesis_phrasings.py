@@ -108,3 +108,9 @@ def test_a_pronoun_after_a_semicolon_is_the_person_who_spoke_earlier_in_the_sent
     """ "X said ...; he suggested Y": the clauses are read root first, so "he" is the sentence's earlier subject."""
     got = typed("Tomas Arden said the old mirror was too slow; he suggested Kelso-2.")
     assert ("What did Tomas Arden suggest?", "Kelso-2") in got, got
+
+
+def test_it_after_an_indefinite_subject_is_not_the_document():
+    """ "Once a crate passes 40 kg, it is moved ...": "it" is the crate, not the document's subject."""
+    got = typed("Once a crate passes 40 kg, it is moved to the lower shelf.", title="Frobnitz")
+    assert not any("Frobnitz" in q or a == "Frobnitz" for q, a in got), got
