@@ -55,11 +55,11 @@ GOLDEN = {
     ),
     "colon-value": (
         "Cancellation fee: 45 days of rent if we leave before the end of the term",
-        ("What is the cancellation fee?", "45 days"),
+        ("What is the cancellation fee in Frobnitz?", "45 days"),
     ),
     "label-value": (
         "Gateway moved to the north shed. MQTT topic farm/shed2/#, gateway IP 10.4.0.7.",
-        ("What is the MQTT topic?", "farm/shed2/#"),
+        ("What is the MQTT topic in Frobnitz?", "farm/shed2/#"),
     ),
 }
 

@@ -241,7 +241,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
             {"TEXT": {"REGEX": r"^(?:Qxcode\w*|[€$£¥]|\d[\w.,/:-]*)$"}},
         ),
         "tokens",
-        ("What is the {label}?", "What is the {label} in {topic}?", "How much is the {label}?"),
+        ("What is the {label} in {topic}?", "How much is the {label} in {topic}?"),
     ),
     # "MQTT topic soil/bay3/#", "port 2222": a label noun and the value right after it
     NounPhrase(
@@ -251,7 +251,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
             {"TEXT": {"REGEX": r"^(?:Qxcode\w*|\d[\w./:-]*)$"}},
         ),
         "tokens",
-        ("What is the {label}?", "What is the {label} in {topic}?"),
+        ("What is the {label} in {topic}?", "In {topic}, what is the {label}?"),
     ),
 )
 
@@ -339,8 +339,10 @@ def noun_phrase_pairs(sent, render, is_person, topic: str) -> list[tuple[str, st
         answer = _value(doc, end - 1)
         money = bool(re.match(r"^[€$£¥]", answer)) or (doc[end - 1].ent_type_ == "MONEY")
         for q in c.questions:
-            if ("{topic}" in q and not topic) or (q.startswith("How much") and not money):
+            if q.startswith("How much") and not money:
                 continue
+            if not topic:  # "What is the port?" only where the document names nothing: one of many ports
+                q = q.replace(" in {topic}", "").replace("In {topic}, what", "What")
             out.append((as_question(q.format(**fields)), answer, c.name))
     return out
 
