@@ -197,6 +197,9 @@ def score(pack: Path, path: Path | None, executive: str, items: list | None = No
 
 def main(argv=None) -> dict:
     a = parse(argv if argv is not None else sys.argv[1:])
+    from memo_edge.training.openmp import prefer_sleeping_threads
+
+    prefer_sleeping_threads()  # as `memo build` does: builds here run in this process
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
     # the code and the machine as the run starts, not as it ends
     head = report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets)
