@@ -39,7 +39,7 @@ from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
 from .statements import Statements
-from .text import normalize
+from .text import normalize, possessive
 
 PROMPT_VERSION = "extractive-v3"
 MAX_SENTENCE_WORDS = 80
@@ -523,25 +523,27 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
     be = "are" if "," in val and attr.endswith("s") else "is"
-    qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {subj}'s {attr}?", f"{subj} has what {attr}?"]
-    if f.kind == "table" and d.title and d.title != subj:
-        qs.append(f"In {d.title}, what {be} the {attr} of {subj}?")
+    titled = f.kind == "table" and d.title and d.title != subj
+    if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
+        t = d.title
+        qs = [
+            f"In {t}, what {be} the {attr} of {subj}?",
+            f"What {be} the {attr} of {subj} in {t}?",
+            f"In {t}, what {be} {possessive(subj)} {attr}?",
+            f"According to {t}, what {be} the {attr} of {subj}?",
+        ]
+    else:
+        qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {possessive(subj)} {attr}?", f"{subj} has what {attr}?"]
     slot = f"field|{subj}|{attr}"
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     if f.kind == "table" and f.unique and f.key_column:
         rslot = f"field-rev|{attr}|{val}"
-        out += [
-            Pair(f"Which {f.key_column} has the {attr} {val}?", subj, "indirect", [d.doc_id], [chunk_id], slot=rslot),
-            Pair(
-                f"The {attr} {val} belongs to which {f.key_column}?",
-                subj,
-                "indirect",
-                [d.doc_id],
-                [chunk_id],
-                short=True,
-                slot=rslot,
-            ),
+        where = f" in {d.title}" if titled else ""
+        rev = [
+            f"Which {f.key_column} has the {attr} {val}{where}?",
+            f"The {attr} {val} belongs to which {f.key_column}{where}?",
         ]
+        out += [Pair(q, subj, "indirect", [d.doc_id], [chunk_id], short=k > 0, slot=rslot) for k, q in enumerate(rev)]
     return out
 
 

@@ -153,8 +153,19 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
                 unique = values.count(v) == 1 and len(v.split()) <= 3
-                out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(), unique=unique))
+                key = _header_noun(header[0])
+                out.fields.append(Field(r[0], _header_noun(col), v, "table", key_column=key, unique=unique))
     del subject  # a table's rows name their own subjects
+
+
+_KEEP_CASE = re.compile(
+    r"^(?:[A-Z0-9]{2,}s?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*)$"
+)
+
+
+def _header_noun(header: str) -> str:
+    """A column header as a noun in a question: "Jan actual" -> "Jan actual", "RAM" -> "RAM", "Owner" -> "owner"."""
+    return " ".join(w if _KEEP_CASE.match(w) else w.lower() for w in header.split())
 
 
 _MARKS = {"✅": "yes", "✔": "yes", "✓": "yes", "☑": "yes", "❌": "no", "✗": "no", "✘": "no", "❎": "no"}

@@ -39,6 +39,7 @@ from .mentions import DocContext, EntityIndex, name_key
 from .prose import year_of
 from .text import as_question as _question
 from .text import normalize as _norm
+from .text import possessive
 
 MAX_VARIANTS = 4  # phrasings kept per asked part
 MAX_ANSWER_WORDS = 10
@@ -478,7 +479,7 @@ class Writer:
             self.subst[det.i] = "the"
             self.subst[head.i] = f"{topic} {head.text}"
         else:
-            self.subst[det.i] = _possessive(topic)
+            self.subst[det.i] = possessive(topic)
         return True
 
     def _bare_kind(self, head, toks: list) -> bool:
@@ -503,7 +504,7 @@ class Writer:
                 if t.tag_ == "PRP$" and t.i not in self.subst:
                     who = self.ctx.stand_in(t)
                     if who:
-                        self.subst[t.i] = _possessive(who)
+                        self.subst[t.i] = possessive(who)
 
     # ---- typing answers -------------------------------------------------------------------------------------------
     def _ent(self, tok):
@@ -1114,7 +1115,7 @@ class Writer:
         """Every pronoun of the sentence the context can name, not only the clause subjects ("its" -> "X's")."""
         for t in sent:
             if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
-                self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
+                self.subst[t.i] = possessive(who) if t.tag_ == "PRP$" else who
 
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
@@ -1303,7 +1304,7 @@ class Writer:
             if subj_person and attr.head.lemma_.lower() in PERSON_NOUNS:
                 out.append(
                     QA(
-                        _question(f"What {'was' if be == 'was' else 'is'} {_possessive(subj)} occupation"),
+                        _question(f"What {'was' if be == 'was' else 'is'} {possessive(subj)} occupation"),
                         desc,
                         slot,
                         "occupation",
@@ -1404,10 +1405,6 @@ def _under_place_prep(tok, top) -> bool:
             return True
         tok = tok.head
     return False
-
-
-def _possessive(name: str) -> str:
-    return name + ("'" if name.endswith("s") else "'s")
 
 
 def _spread(variants: list[QA], limit: int) -> list[QA]:
