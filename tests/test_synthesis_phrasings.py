@@ -75,6 +75,12 @@ def test_misplaced_question_words_are_rejected():
     assert why("James' successor, whom, attempted?")
     assert why("Eddie Quell fathered whom and Mike Quell?")
     assert why("Who won the Varnholm championship with whom?")
+    assert why("Frobnitz reads a file, what mode, and a port?")  # a list member asked in place
+    assert why("Mode is chosen with which flag or -q/--quiet?")
+    assert why("Runs on Solaris and whom; frobnitz was never tried on Plan 9?")  # a wh-word at a clause boundary
+    assert why("Whose launch date is what?")
+    assert why("Frob 's got what?")
+    assert why("Which flag or option enables colour?") is None
     assert why("What is the name of the man who founded Blue Lantern?") is None
     assert why("Who is the director of Blue Lantern?") is None
 
