@@ -85,6 +85,9 @@ def test_code_tokens_are_answers_not_noise():
     assert not any("Qxcode" in q or "Qxcode" in a for q, a in got)  # placeholders never leak
     # a protocol/version or a call is one name: parsed as such, the list of them is the object ("HTTP/1.1" used to
     # be read as an adverb and the sentence asked only member by member)
+    # a code token that qualifies a noun is that noun's answer: "accepts a `strict=False` argument that ..."
+    got = typed("`frob.load()` accepts a `strict=False` argument that skips any `#!` line it cannot read.")
+    assert ("Which argument does frob.load() accept?", "strict=False") in got, got
     got = typed("Frobnitz supports SPDY/3.1 and HTTP/2. The reset() method returns a generator.")
     assert ("What does Frobnitz support?", "SPDY/3.1 and HTTP/2") in got
     assert ("What does the reset() method return?", "a generator") in got

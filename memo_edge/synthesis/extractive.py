@@ -328,7 +328,7 @@ def _sentence_pairs(
     writer.last_clauses = writer.clauses(sent)
     for cl in writer.last_clauses:
         stats["clauses"] += 1
-        qas = writer.pairs(cl)
+        qas = writer.pairs(cl) + _code_in_phrase(writer, cl)
         obj = next((a for a in cl.core if a.role == "dobj"), None)
         if obj is not None:
             qas += symmetric_reverse(cl, cl.subject_answer, writer.answer(obj)[0], writer)
@@ -372,6 +372,24 @@ def minimal_answer(answer: str) -> str:
     short = _PARENTHETICAL.sub("", answer).strip(" ,;")
     short = _TRAILING_ADDRESS.sub("", short) if _TRAILING_ADDRESS.search(short) else short  # "Ann Lee a@b.org"
     return short if short else answer
+
+
+def _code_in_phrase(writer: Writer, cl) -> list[QA]:
+    """ "decode() accepts a `display=True` argument that ...": the clause asks for "a display=True argument"; the
+    code token alone is the answer to "Which argument does decode() accept?"."""
+    out = []
+    for a in cl.core + cl.mods:
+        head = a.head
+        codes = [c for c in head.children if is_placeholder(c.text) and c.i < head.i]  # "a `display=True` argument"
+        if len(codes) != 1 or head.pos_ != "NOUN" or a.role not in ("dobj", "prep"):
+            continue
+        code = codes[0].text
+        which = f"which {head.lemma_.lower()}"
+        front = f"{a.prep_word.capitalize()} {which}" if a.role == "prep" and a.prep_word else which.capitalize()
+        q = writer.inverted(cl, front, a, short=False)
+        if q:
+            out.append(QA(q, code, f"code|{cl.verb.lemma_}|{cl.subject_text}|{head.lemma_}", "full"))
+    return out
 
 
 def _code_token(tok) -> str | None:
