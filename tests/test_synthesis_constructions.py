@@ -139,6 +139,11 @@ def test_statements_resolve_pronouns():
     pairs = kept("Frobnitz converts calendar files. It was written by Hal Mercer in Oslo.")
     hal = [p for p in pairs if p.type == "statement" and "Hal Mercer" in p.question]
     assert hal and all("Frobnitz was written by Hal Mercer" in p.answer for p in hal)
+    # a sentence that names no subject ("Trusted by ...") is about its document; an instruction stays as written
+    pairs = kept("Trusted by the Varnholm observatory since 2019! Install it with pip.")
+    said = {p.answer for p in pairs if p.type == "statement"}
+    assert "Frobnitz: Trusted by the Varnholm observatory since 2019!" in said, said
+    assert "Install Frobnitz with pip." in said, said
 
 
 def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):

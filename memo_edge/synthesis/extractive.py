@@ -133,6 +133,16 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             index.vote_person(topic)
 
 
+def _with_subject(text: str, sent, ctx: DocContext) -> str:
+    """ "Trusted by NASA for Mars missions since 2020!": a statement whose sentence names no subject (a participle
+    or adjective fragment, not an instruction) is about its document: "attrs: Trusted by NASA ..."."""
+    root = sent.root
+    fragment = root.tag_ in ("VBN", "VBG", "JJ") and not any(
+        c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children
+    )
+    return f"{ctx.topic}: {text}" if fragment and ctx.topic_nameable and not text.startswith(ctx.topic) else text
+
+
 def _labelled_clause(unit: _Unit) -> str | None:
     """ "Notes: Tax return paperwork has to reach him by 31 October": the text after a "Key:" label, to be parsed
     alone (with the label in front the parser reads the key as the subject and the sentence yields nothing)."""
@@ -255,7 +265,7 @@ def generate(
                     made = []
                 said.add(
                     sent,
-                    writer.render(list(sent), lower_first=False),
+                    _with_subject(writer.render(list(sent), lower_first=False), sent, writer.ctx),
                     d.doc_id,
                     topic_of(d.title),
                     chunk_of(sent.text),
