@@ -10,7 +10,8 @@ trained at 7 example tokens/s where a 1-thread run did 120.
 
 Each cell is the real `memo train` step (SmolLM2-135M full SFT, packed batches of 16 demo reflections; --quick: the
 tiny random model) in its own process: OMP_WAIT_POLICY unset (libgomp's default) or PASSIVE (waiting threads sleep),
-with the machine as it is ("quiet") or beside one process that spins on a core ("busy": another app). Cells run
+with no process added ("quiet": the machine as it is; the load average at the start is in the result's header) or
+beside one process that spins on a core ("busy": another app). Cells run
 interleaved, rotating the order each repeat; a cell's figure is the median example tokens/s of its steps after the
 first. Prints a table, saves a plot, and prints one JSON document as the last stdout line.
 """

@@ -325,6 +325,26 @@ def base_dequant_table() -> str:
     return out
 
 
+def contention_table() -> str:
+    """memo train's step rate with libgomp's default wait policy and with PASSIVE, with and without a busy core."""
+    doc = _load("cpu_contention")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.cpu_contention`_\n"
+    rows = []
+    for load in ("quiet", "busy"):
+        d, p = (doc["rows"][f"{pol}/{load}"]["example_tokens_per_s"] for pol in ("default", "passive"))
+        label = "no process added" if load == "quiet" else "+ one process spinning on a core"
+        rows.append([label, d, p, f"**{doc['passive_over_default'][load]}x**"])
+    cols = ["machine", "OMP_WAIT_POLICY unset (example tok/s)", "PASSIVE (example tok/s)", "PASSIVE / unset"]
+    s = doc.get("settings") or {}
+    load = (doc.get("machine") or {}).get("load_avg_1m")
+    return (
+        markdown_table(cols, rows)
+        + f"\n\n{s.get('steps')} steps per cell, {s.get('repeats')} repeat(s), {s.get('threads')} threads, load "
+        f"average {load} at the start (what else ran: see the text above). Run: {provenance(doc)}.\n"
+    )
+
+
 TABLES = {
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
@@ -333,6 +353,7 @@ TABLES = {
     "executives": executives_table,
     "handread": handread_table,
     "base_dequant": base_dequant_table,
+    "cpu_contention": contention_table,
 }
 
 
