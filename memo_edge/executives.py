@@ -46,6 +46,14 @@ FORMATS = ("json_schema", "json_object", "text")
 # refuses string lengths, so only this form carries them; prompts clip executive values to 200 anyway.
 STRING_CHARS = 100
 
+# ... and say which characters a string may hold. JSON forbids raw control characters inside a string, but
+# llama-cpp-python's schema converter (0.3.36, llama_cpp/llama_grammar.py: `char ::= [^"\\] | escape`; llama.cpp's
+# own converter excludes \x00-\x1F) lets them in: SmolLM2-135M wrote a raw newline into a known fact, the reply no
+# longer parsed and cost a repair round. Both llama.cpp converters read a string's `pattern` before its lengths, so
+# the pattern carries the length too. It admits no escapes: read as JSON Schema means it (the decoded value) or as
+# llama.cpp does (the raw text between the quotes), it then says the same thing.
+STRING_CHARSET = r'[^"\\\x00-\x1F]'
+
 
 def wire_format(kind: str, response_format: dict) -> dict | None:
     """The request's `response_format` in form `kind`, from the protocol's json_schema form."""
@@ -53,22 +61,25 @@ def wire_format(kind: str, response_format: dict) -> dict | None:
         return None
     if kind == "json_object":
         schema = (response_format.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", **({"schema": _bounded(schema)} if schema else {})}
+        return {"type": "json_object", **({"schema": llama_schema(schema)} if schema else {})}
     return response_format
 
 
-def _bounded(node):
-    """The schema with every string given 1 to STRING_CHARS characters unless it says otherwise."""
+def llama_schema(node):
+    """The schema as llama.cpp's grammar should get it: every free string 1 to STRING_CHARS characters of
+    STRING_CHARSET unless the schema says otherwise (its own lengths are kept, its own pattern wins)."""
     if isinstance(node, list):
-        return [_bounded(x) for x in node]
+        return [llama_schema(x) for x in node]
     if not isinstance(node, dict):
         return node
     out = {
-        k: _bounded(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v for k, v in node.items()
+        k: llama_schema(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v
+        for k, v in node.items()
     }
-    if out.get("type") == "string" and "enum" not in out:
+    if out.get("type") == "string" and not {"enum", "const", "format", "pattern"} & set(out):
         out.setdefault("minLength", 1)
         out.setdefault("maxLength", STRING_CHARS)
+        out["pattern"] = f"^{STRING_CHARSET}{{{out['minLength']},{out['maxLength']}}}$"
     return out
 
 

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 from memo_edge.errors import MemoError
-from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive
+from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive, llama_schema
 
 from .chat import ChatFormat
 from .config import ExecutiveConfig
@@ -59,7 +59,8 @@ class LocalExecutive:
 
 class GGUFExecutive:
     """An instruct GGUF run by llama.cpp (llama-cpp-python), its chat template from the file's own metadata; a
-    `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema.
+    `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema, with
+    its strings bounded and kept to JSON's characters as the llama.cpp server's form is (executives.llama_schema).
 
     Unlike the engine's constraint (runtime/grammar.py) llama.cpp does not steer a reply to close within its
     budget: a model that wanders inside a string ends at max_tokens with unfinished JSON."""
@@ -105,7 +106,7 @@ class GGUFExecutive:
                 temperature=temperature,
                 max_tokens=max_tokens,
                 seed=self.seed,
-                grammar=self._grammar(schema) if schema is not None else None,
+                grammar=self._grammar(llama_schema(schema)) if schema is not None else None,
             )
         self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return out["choices"][0]["message"]["content"] or ""
