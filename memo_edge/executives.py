@@ -10,7 +10,8 @@ leniently).
   refuses it is asked once with llama.cpp's form `{"type": "json_object", "schema": ...}` (which llama.cpp
   enforces and others treat as JSON mode), then without `response_format`. The form it accepted is remembered for
   the executive's life (one `memo ask`, `memo eval` or server run) in `accepted_format`, each refusal in
-  `format_refusals`; the protocol traces and reports both.
+  `format_refusals`; the protocol traces and reports both. With `schema=False` it sends none (accepted_format
+  "text").
 - `CallableExecutive`: a Python function, for library users (and the lead's oracle executive).
 
 A local instruct model pack (`local:PACK`) needs the engine: `LocalExecutive` and `make_executive` (a spec such as
@@ -91,7 +92,9 @@ class OpenAIExecutive:
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 60.0,
         max_retries: int = 3,
+        schema: bool = True,
     ):
+        self.schema = schema  # False: never send a response_format (the replies are read leniently)
         self.endpoint = ChatEndpoint(
             urls=url if isinstance(url, list) else [url],
             model=model,
@@ -111,6 +114,9 @@ class OpenAIExecutive:
         if self._client is None:  # one connection pool per executive: the protocol makes many short calls
             self._client = httpx.AsyncClient(timeout=self.endpoint.timeout_s)
         if response_format is None:
+            return self._chat(messages, temperature, max_tokens, None)
+        if not self.schema:
+            self.accepted_format = "text"
             return self._chat(messages, temperature, max_tokens, None)
         while True:
             step = self._step

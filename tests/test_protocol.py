@@ -340,6 +340,8 @@ def test_make_executive_rejects_bad_specs():
     for bad in ("ftp://x", "local:", "gpt-4"):
         with pytest.raises(MemoError):
             make_executive(bad)
+    with pytest.raises(MemoError, match="schema=False"):  # an object's own complete() decides, not the flag
+        make_executive(lambda m: "{}", schema=False)
 
 
 def test_extract_json_is_defensive():

@@ -220,6 +220,22 @@ def test_an_endpoint_refusing_response_format_is_asked_without_it():
     ]
 
 
+def test_no_executive_schema_sends_no_response_format():
+    """--no-executive-schema (ExecutiveConfig.executive_schema False): the endpoint is never sent a schema, the
+    replies are read leniently, and the run reports the text form without any refusal."""
+    from memo_edge.runtime.config import ExecutiveConfig
+    from memo_edge.runtime.executives import from_config
+
+    with ScriptedServer(lambda body: "Sure: " + obeying(body)) as srv:
+        cfg = ExecutiveConfig(executive=srv.url, executive_schema=False, executive_retries=0)
+        ans = run_protocol("When was the maker of the Orbit X2 founded?", ScriptedMemory({}), from_config(cfg))
+        bodies = srv.requests
+    assert formats(bodies) == [None] * 4
+    assert ans.executive_format == "text" and ans.status == "ok" and ans.final_answer == "1998"
+    assert ans.executive_replies["lenient"] == 4 and ans.executive_replies["schema"] == 0
+    assert not [e for e in ans.trace if e["kind"] == "response_format"]
+
+
 def test_a_server_error_that_does_not_name_response_format_is_retried_not_a_refusal():
     seen = []
 
