@@ -41,7 +41,8 @@ class Executive(Protocol):
 FORMATS = ("json_schema", "json_object", "text")
 
 
-# Strings in llama.cpp's form are bounded: its grammar then closes them, where a small model left alone writes one
+# Strings in llama.cpp's form, and in every schema a local executive decodes under, are bounded: a grammar then
+# closes them, where a small model left alone writes one
 # string until the token budget runs out (SmolLM2-135M: a 3,000-character justification), and cannot leave one
 # empty (an empty final_answer or sub-question is an unusable reply: a repair round). Strict json_schema mode
 # refuses string lengths, so only this form carries them; prompts clip executive values to 200 anyway.
@@ -62,19 +63,20 @@ def wire_format(kind: str, response_format: dict) -> dict | None:
         return None
     if kind == "json_object":
         schema = (response_format.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", **({"schema": llama_schema(schema)} if schema else {})}
+        return {"type": "json_object", **({"schema": bounded_schema(schema)} if schema else {})}
     return response_format
 
 
-def llama_schema(node):
-    """The schema as llama.cpp's grammar should get it: every free string 1 to STRING_CHARS characters of
-    STRING_CHARSET unless the schema says otherwise (its own lengths are kept, its own pattern wins)."""
+def bounded_schema(node):
+    """The schema as a grammar should get it (llama.cpp's form; the local:PACK and GGUF executives): every free
+    string 1 to STRING_CHARS characters of STRING_CHARSET unless the schema says otherwise (its own lengths are
+    kept, its own pattern wins)."""
     if isinstance(node, list):
-        return [llama_schema(x) for x in node]
+        return [bounded_schema(x) for x in node]
     if not isinstance(node, dict):
         return node
     out = {
-        k: llama_schema(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v
+        k: bounded_schema(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v
         for k, v in node.items()
     }
     if out.get("type") == "string" and not {"enum", "const", "format", "pattern"} & set(out):

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 from memo_edge.errors import MemoError
-from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive, llama_schema
+from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive, bounded_schema
 
 from .chat import ChatFormat
 from .config import ExecutiveConfig
@@ -29,7 +29,9 @@ GGUF_CONTEXT = 8192  # tokens of context a GGUF executive gets (the protocol's p
 class LocalExecutive:
     """An instruct model pack run locally; chat messages rendered with the pack's own chat format. Given a
     `response_format` (json_schema, or json_object with or without a schema), it decodes under that schema
-    (runtime/grammar.py), so even a 135M model's reply parses; with `schema=False` it ignores it."""
+    (runtime/grammar.py) with its strings bounded (executives.bounded_schema: the strict form lets a 135M model
+    write an empty final_answer, an unusable reply), so even a 135M model's reply parses and is usable; with
+    `schema=False` it ignores it."""
 
     def __init__(
         self,
@@ -48,7 +50,8 @@ class LocalExecutive:
         self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
     ) -> str:
         prompt = self.chat.render(messages)
-        response_format = response_format if self.schema else None
+        schema = response_schema(response_format) if self.schema else None
+        bounded = {"type": "json_schema", "json_schema": {"name": "reply", "schema": bounded_schema(schema)}}
         completion = self.engine.generate(
             [prompt],
             max_new_tokens=max_tokens,
@@ -56,9 +59,9 @@ class LocalExecutive:
             seed=self.seed,
             stop=self.chat.stop,
             prefix=self.chat.system_prefix(messages),
-            response_format=response_format,
+            response_format=bounded if schema is not None else None,
         )[0]
-        self.accepted_format = response_format["type"] if response_format else "text"  # reported in the trace
+        self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return completion.text
 
     def __repr__(self) -> str:
@@ -68,7 +71,7 @@ class LocalExecutive:
 class GGUFExecutive:
     """An instruct GGUF run by llama.cpp (llama-cpp-python), its chat template from the file's own metadata; a
     `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema, with
-    its strings bounded and kept to JSON's characters as the llama.cpp server's form is (executives.llama_schema).
+    its strings bounded and kept to JSON's characters as in the llama.cpp server's form (executives.bounded_schema).
 
     Unlike the engine's constraint (runtime/grammar.py) llama.cpp does not steer a reply to close within its
     budget: a model that wanders inside a string ends at max_tokens with unfinished JSON."""
@@ -122,7 +125,7 @@ class GGUFExecutive:
                 temperature=temperature,
                 max_tokens=max_tokens,
                 seed=self.seed,
-                grammar=self._grammar(llama_schema(schema)) if schema is not None else None,
+                grammar=self._grammar(bounded_schema(schema)) if schema is not None else None,
             )
         self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return out["choices"][0]["message"]["content"] or ""

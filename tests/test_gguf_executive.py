@@ -21,7 +21,7 @@ MESSAGES = [
 ]
 
 
-# a schema's own pattern bounds a string (executives.llama_schema leaves it as it is)
+# a schema's own pattern bounds a string (executives.bounded_schema leaves it as it is)
 Short = Annotated[str, Field(pattern=r"^[A-Za-z0-9 ]{0,24}$")]
 
 
@@ -78,7 +78,7 @@ class Free(BaseModel):
 
 def test_free_strings_hold_only_what_json_takes(gguf):
     """llama-cpp-python's own schema converter lets raw control characters into strings, which no JSON parser takes;
-    the executive bounds free strings to what JSON takes unescaped (executives.llama_schema), so every reply parses
+    the executive bounds free strings to what JSON takes unescaped (executives.bounded_schema), so every reply parses
     strictly, and without a schema (schema=False) the model writes freely."""
     rf = {"type": "json_schema", "json_schema": {"name": "free", "schema": Free.model_json_schema(), "strict": True}}
     for seed in range(4):

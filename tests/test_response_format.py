@@ -11,7 +11,7 @@ import pytest
 from openai_server import Fault, ScriptedServer
 from test_protocol import ScriptedMemory, ex, stage_of
 
-from memo_edge.executives import CallableExecutive, llama_schema
+from memo_edge.executives import CallableExecutive, bounded_schema
 from memo_edge.protocol import REPLIES, STAGES, response_format, run_protocol, strict_schema
 
 # Replies that obey each stage's schema to the letter (every property present, values on the enum lists).
@@ -187,7 +187,7 @@ def test_llama_cpps_form_keeps_strings_to_what_json_takes_unescaped():
     parser takes (SmolLM2-135M wrote a newline into a known fact: an unparsed reply and a repair round); the
     llama.cpp form's pattern keeps them out, and means the same read as JSON Schema (the value) or as llama.cpp
     reads it (the text between the quotes)."""
-    schema = llama_schema(
+    schema = bounded_schema(
         {"type": "object", "properties": {"s": {"type": "string"}, "short": {"type": "string", "maxLength": 5}}}
     )
     for ok in ("Lumen Labs", "Zoë founded it in 1998; see 'Orbit X2' (p. 3)", "x" * 100):
