@@ -38,6 +38,12 @@ class EnvSettings(BaseSettings):
     executive_model: str | None = Field(None, description="memo mcp's --executive-model when not given")
     # CLI
     debug: bool = Field(False, description="every error re-raises with its traceback (as --debug)")
+    # training
+    omp_wait: Literal["passive", "default"] = Field(
+        "passive",
+        description="torch's OpenMP threads in build/train/demo: passive = a waiting thread sleeps (fast when other "
+        "work shares the cores), default = libgomp's spin-then-sleep; an OMP_WAIT_POLICY you set wins",
+    )
     # tests and benchmarks of training
     train_kill_after_step: int | None = Field(None, description="tests: SIGKILL training right after this step")
     train_profile: str | None = Field(None, description="benchmarks: torch.profiler op table to this path + .txt")
@@ -52,7 +58,9 @@ def env() -> EnvSettings:
     except ValidationError as e:
         err = e.errors()[0]
         name = PREFIX + str(err["loc"][0]).upper()
-        expected = "1 or 0" if err["loc"][0] == "spin" else EXPECTED.get(err["type"], str(err["msg"]).lower())
+        expected = {"spin": "1 or 0", "omp_wait": "passive or default"}.get(
+            str(err["loc"][0]), EXPECTED.get(err["type"], str(err["msg"]).lower())
+        )
         raise MemoError(f"{name}={err['input']!r}: expected {expected}") from None
 
 

@@ -47,6 +47,18 @@ def test_each_variable_reaches_its_user(monkeypatch, tmp_path):
     assert choose_providers(None, ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     monkeypatch.setenv("MEMO_REPO", str(REPO))
     assert find_benchmarks(start=tmp_path) == REPO / "benchmarks"
+    from memo_edge.training.openmp import prefer_sleeping_threads
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    prefer_sleeping_threads()  # the default: torch's waiting threads sleep
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    prefer_sleeping_threads()  # the user's own setting wins
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    monkeypatch.setenv("MEMO_OMP_WAIT", "default")
+    prefer_sleeping_threads()
+    assert "OMP_WAIT_POLICY" not in os.environ
     monkeypatch.setenv("MEMO_DEBUG", "1")
     monkeypatch.setenv("MEMO_TRAIN_KILL_AFTER_STEP", "5")
     s = env()
@@ -65,6 +77,7 @@ def test_each_variable_reaches_its_user(monkeypatch, tmp_path):
         ("MEMO_SPIN", "yes", "MEMO_SPIN='yes': expected 1 or 0"),
         ("MEMO_PACK_MAX_BYTES", "1GB", "MEMO_PACK_MAX_BYTES='1GB': expected an integer"),
         ("MEMO_DEBUG", "maybe", "MEMO_DEBUG='maybe': expected 1 or 0"),
+        ("MEMO_OMP_WAIT", "spin", "MEMO_OMP_WAIT='spin': expected passive or default"),
     ],
 )
 def test_a_bad_value_is_one_error_naming_the_variable(monkeypatch, name, value, expected):

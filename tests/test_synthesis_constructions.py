@@ -55,11 +55,11 @@ GOLDEN = {
     ),
     "colon-value": (
         "Cancellation fee: 45 days of rent if we leave before the end of the term",
-        ("What is the cancellation fee?", "45 days"),
+        ("What is the cancellation fee in Frobnitz?", "45 days"),
     ),
     "label-value": (
         "Gateway moved to the north shed. MQTT topic farm/shed2/#, gateway IP 10.4.0.7.",
-        ("What is the MQTT topic?", "farm/shed2/#"),
+        ("What is the MQTT topic in Frobnitz?", "farm/shed2/#"),
     ),
 }
 
@@ -83,6 +83,14 @@ def test_code_tokens_are_answers_not_noise():
     answers = {a for _, a in got}
     assert "team@frob.example" in answers
     assert not any("Qxcode" in q or "Qxcode" in a for q, a in got)  # placeholders never leak
+    # a protocol/version or a call is one name: parsed as such, the list of them is the object ("HTTP/1.1" used to
+    # be read as an adverb and the sentence asked only member by member)
+    # a code token that qualifies a noun is that noun's answer: "accepts a `strict=False` argument that ..."
+    got = typed("`frob.load()` accepts a `strict=False` argument that skips any `#!` line it cannot read.")
+    assert ("Which argument does frob.load() accept?", "strict=False") in got, got
+    got = typed("Frobnitz supports SPDY/3.1 and HTTP/2. The reset() method returns a generator.")
+    assert ("What does Frobnitz support?", "SPDY/3.1 and HTTP/2") in got
+    assert ("What does the reset() method return?", "a generator") in got
 
 
 def test_negation_survives_in_every_phrasing():
@@ -131,6 +139,11 @@ def test_statements_resolve_pronouns():
     pairs = kept("Frobnitz converts calendar files. It was written by Hal Mercer in Oslo.")
     hal = [p for p in pairs if p.type == "statement" and "Hal Mercer" in p.question]
     assert hal and all("Frobnitz was written by Hal Mercer" in p.answer for p in hal)
+    # a sentence that names no subject ("Trusted by ...") is about its document; an instruction stays as written
+    pairs = kept("Trusted by the Varnholm observatory since 2019! Install it with pip.")
+    said = {p.answer for p in pairs if p.type == "statement"}
+    assert "Frobnitz: Trusted by the Varnholm observatory since 2019!" in said, said
+    assert "Install Frobnitz with pip." in said, said
 
 
 def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):
@@ -161,6 +174,9 @@ def test_answers_are_minimal():
     assert minimal_answer("(see above)") == "(see above)"  # nothing left: kept as written
     got = typed("## Team\n\n| role | person |\n|---|---|\n| lead | Priya Nair (joined 2019) |\n", title="Team")
     assert all("(" not in a for _, a in got) and any(a == "Priya Nair" for _, a in got), got
+    # a contrast is no part of the answer: "the oldest entry, not the newest" answers "oldest entry"
+    got = typed("The pop() method returns the oldest entry, not the newest.")
+    assert ("What does the pop() method return?", "oldest entry") in got, got
 
 
 def test_statements_are_never_held_out_for_picking_the_best_epoch():
@@ -234,6 +250,16 @@ def test_version_floor():
     assert ("What is the minimum Python version for idna?", "Python 3.10") in got
 
 
+def test_labelled_values_in_parentheses():
+    """The cleaner drops asides in parentheses; a label and its value after a noun is kept as a fact."""
+    got = typed(
+        "The checklist is kept under Ops › Release checklist (version 12). Lines wrap at the margin (default: 64)."
+    )
+    assert ("What is the version of the Release checklist?", "12") in got, got
+    assert ("What is the default margin?", "64") in got, got
+    assert not any(a == "4" for _, a in typed("It was first sold in Oslo (aside 4)."))  # no label: an aside
+
+
 def test_names_the_recognizer_missed_are_still_asked():
     got = typed("In 2009 Adam Hammill left to join Championship side Barnsley.", title="Adam Hammill")
     assert "Barnsley" in {a for _, a in got}
@@ -280,3 +306,13 @@ def test_a_row_number_column_names_no_row():
     got = typed(text, title="Actions")
     assert not any(q.startswith("1 has") or "which #" in q for q, _ in got), got
     assert any("Re-time the rehearsal" in q and a == "Maeve Thursby" for q, a in got), got
+
+
+def test_obligations_and_labelled_sentences_are_asked_with_their_modal():
+    """ "Notes: <sentence>" is parsed without its label; "must"/"should" state a rule (asked with the modal kept),
+    "could"/"might" state nothing; a bare noun phrase of two words or more ("signed consent forms") names a kind."""
+    got = typed(
+        "# Frobnitz\n\n## Petra Lund\n\n- Phone: 0161 555 0100\n- Notes: Signed consent forms must reach Petra by 3 March.\n"
+    )
+    assert ("When must signed consent forms reach Petra?", "3 March") in got, got
+    assert not typed("Signed consent forms could reach Petra Lund by 3 March.")

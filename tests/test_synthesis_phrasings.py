@@ -75,6 +75,12 @@ def test_misplaced_question_words_are_rejected():
     assert why("James' successor, whom, attempted?")
     assert why("Eddie Quell fathered whom and Mike Quell?")
     assert why("Who won the Varnholm championship with whom?")
+    assert why("Frobnitz reads a file, what mode, and a port?")  # a list member asked in place
+    assert why("Mode is chosen with which flag or -q/--quiet?")
+    assert why("Runs on Solaris and whom; frobnitz was never tried on Plan 9?")  # a wh-word at a clause boundary
+    assert why("Whose launch date is what?")
+    assert why("Frob 's got what?")
+    assert why("Which flag or option enables colour?") is None
     assert why("What is the name of the man who founded Blue Lantern?") is None
     assert why("Who is the director of Blue Lantern?") is None
 
@@ -102,3 +108,15 @@ def test_a_dummy_it_names_nothing_and_its_is_is():
     assert not any("Frobnitz's now" in q or "Frobnitz is now possible" in q for q, _ in got), got
     got = typed("Frobnitz converts calendar files. It's written in Rust.", "Frobnitz")
     assert ("What is the programming language of Frobnitz?", "Rust") in got, got
+
+
+def test_a_pronoun_after_a_semicolon_is_the_person_who_spoke_earlier_in_the_sentence():
+    """ "X said ...; he suggested Y": the clauses are read root first, so "he" is the sentence's earlier subject."""
+    got = typed("Tomas Arden said the old mirror was too slow; he suggested Kelso-2.")
+    assert ("What did Tomas Arden suggest?", "Kelso-2") in got, got
+
+
+def test_it_after_an_indefinite_subject_is_not_the_document():
+    """ "Once a crate passes 40 kg, it is moved ...": "it" is the crate, not the document's subject."""
+    got = typed("Once a crate passes 40 kg, it is moved to the lower shelf.", title="Frobnitz")
+    assert not any("Frobnitz" in q or a == "Frobnitz" for q, a in got), got

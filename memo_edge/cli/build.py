@@ -8,6 +8,7 @@ import typer
 
 from memo_edge.export.config import ExportConfig
 from memo_edge.training.config import TrainConfig
+from memo_edge.training.openmp import prefer_sleeping_threads
 
 from .app import app, require_extra
 from .export import EXPORT
@@ -44,6 +45,7 @@ def build_(
 ):
     """Corpus -> reflections -> fine-tuned MEMORY model -> ONNX memory pack, resumable."""
     require_extra("build", "torch", "transformers", "spacy")
+    prefer_sleeping_threads()  # before anything imports torch (training/openmp.py)
     # Imported here, not at the top: every verb module is imported for `memo --help`; build loads torch.
     from memo_edge.build import build
     from memo_edge.config import load_build_config
@@ -64,6 +66,7 @@ def demo(
 ):
     """Build a pack from the shipped demo corpus, ask demo questions, print answers, latency and EM/F1."""
     require_extra("demo", "torch", "transformers", "spacy")
+    prefer_sleeping_threads()
     from memo_edge.demo_run import run_demo
 
     run_demo(out, base=base, precision=precision, show=show)

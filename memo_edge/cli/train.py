@@ -9,6 +9,7 @@ import typer
 
 from memo_edge.errors import MemoError
 from memo_edge.training.config import TrainConfig
+from memo_edge.training.openmp import prefer_sleeping_threads
 
 from .app import app, require_extra
 from .options import Group, config_options
@@ -62,10 +63,12 @@ def train_(
     The defaults are the recipe measured for SmolLM2-135M on a laptop CPU; on a GPU or another base name a preset
     (--preset gpu, gpu-lora: the MeMo paper's), whose values the flags you give override. Interrupted (even SIGKILL)? Run the same command again: it resumes from the last checkpoint in OUT and ends
     with the same weights. Multi-GPU: `accelerate launch --config_file <training/accelerate/*.yaml> -m
-    memo_edge.training REFLECTIONS -o OUT ...` (same flags). On a busy 2-core machine `--threads 1` can be much
-    faster than torch's default of one thread per core (threads waiting on each other under contention).
+    memo_edge.training REFLECTIONS -o OUT ...` (same flags). torch's threads sleep while they wait for each other
+    (OMP_WAIT_POLICY=PASSIVE; MEMO_OMP_WAIT=default keeps libgomp's spinning), so training beside other work on
+    the same cores is not slowed many times over.
     """
     require_extra("train", "torch", "transformers")
+    prefer_sleeping_threads()  # before torch loads libgomp (training/openmp.py)
     # Imported here, not at the top: every verb module is imported for `memo --help`; training loads torch.
     from memo_edge.training import train
 

@@ -32,6 +32,8 @@ _TOKENS = [
     ),
     ("setting", re.compile(r"\b[A-Za-z_][\w.]*=[^\s,;]+")),
     ("name", re.compile(r"\b[a-z_]\w+(?:\.[a-z_]\w+)+(?:\(\))?(?![\w.])")),  # os.path.join, foo.bar()
+    ("name", re.compile(r"(?<![\w.])[A-Za-z_]\w*\(\)")),  # heappop(), _wrap_chunks(): a call is a name
+    ("name", re.compile(r"\b[A-Za-z][\w-]*/\d+(?:\.\d+)*\b")),  # HTTP/1.1, TLS/1.3: a protocol and version
     ("name", re.compile(r"\b[a-z]+_[a-z_0-9]+\b")),  # snake_case identifiers, locales (de_DE is caught below)
     ("locale", re.compile(r"\b[a-z]{2}_[A-Z]{2}(?:\.[\w-]+)?\b")),
     ("name", re.compile(r"\b[A-Z]{1,4} ?#\d+\b")),  # PR #412, issue #7

@@ -241,7 +241,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
             {"TEXT": {"REGEX": r"^(?:Qxcode\w*|[€$£¥]|\d[\w.,/:-]*)$"}},
         ),
         "tokens",
-        ("What is the {label}?", "What is the {label} in {topic}?", "How much is the {label}?"),
+        ("What is the {label} in {topic}?", "How much is the {label} in {topic}?"),
     ),
     # "MQTT topic soil/bay3/#", "port 2222": a label noun and the value right after it
     NounPhrase(
@@ -251,7 +251,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
             {"TEXT": {"REGEX": r"^(?:Qxcode\w*|\d[\w./:-]*)$"}},
         ),
         "tokens",
-        ("What is the {label}?", "What is the {label} in {topic}?"),
+        ("What is the {label} in {topic}?", "In {topic}, what is the {label}?"),
     ),
 )
 
@@ -339,9 +339,49 @@ def noun_phrase_pairs(sent, render, is_person, topic: str) -> list[tuple[str, st
         answer = _value(doc, end - 1)
         money = bool(re.match(r"^[€$£¥]", answer)) or (doc[end - 1].ent_type_ == "MONEY")
         for q in c.questions:
-            if ("{topic}" in q and not topic) or (q.startswith("How much") and not money):
+            if q.startswith("How much") and not money:
                 continue
+            if not topic:  # "What is the port?" only where the document names nothing: one of many ports
+                q = q.replace(" in {topic}", "").replace("In {topic}, what", "What")
             out.append((as_question(q.format(**fields)), answer, c.name))
+    return out
+
+
+# ---- labelled values in parentheses ---------------------------------------------------------------------------
+# "the Cutover runbook (version 7)", "width (default: 70)", "the gateway (port 8443)": a label and its value in
+# parentheses after a noun. The cleaner drops every parenthesis before parsing (asides misparse the sentence), so
+# these are read from the passage's own text.
+_FUNCTION_WORDS = frozenset(
+    "the a an of in on at under over with to for by from into and or is are was were be been its their our my your "
+    "this that these those".split()
+)
+PARENTHETICAL_VALUE = re.compile(
+    r"(?P<before>[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,5})\s*\(\s*(?P<label>[A-Za-z]+)\s*:?\s*"
+    r"(?P<value>Qxcode\w*|\d[\w./:-]*)\s*\)"
+)
+
+
+def parenthetical_value_pairs(text: str) -> list[tuple[str, str, str]]:
+    """(question, answer, slot) for each labelled value in parentheses after a noun."""
+    out = []
+    for m in PARENTHETICAL_VALUE.finditer(text):
+        label = m.group("label").lower()
+        if label not in LABELS and label != "default":
+            continue
+        words = m.group("before").split()
+        k = len(words)
+        while k > 0 and words[k - 1].lower() not in _FUNCTION_WORDS:
+            k -= 1  # the noun phrase that ends at the parenthesis: after the last function word
+        thing = " ".join(words[k:])
+        if not thing or len(thing.split()) > 4 or thing.lower() in LABELS:
+            continue
+        if k == 0 and m.start() == 0 and not words[0].isupper():
+            thing = thing[:1].lower() + thing[1:]  # "Width (default: 70)" opens the line
+        value, slot = m.group("value"), f"parenthetical|{label}|{thing.lower()}"
+        if label == "default":
+            out.append((f"What is the default {thing}?", value, slot))
+            continue
+        out += [(f"What is the {label} of the {thing}?", value, slot), (f"What {label} is the {thing}?", value, slot)]
     return out
 
 

@@ -21,7 +21,13 @@ from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
 from .codemask import CodeMask, is_placeholder
-from .constructions import imperative_pairs, noun_phrase_pairs, phrase_tokens, version_floor_pairs
+from .constructions import (
+    imperative_pairs,
+    noun_phrase_pairs,
+    parenthetical_value_pairs,
+    phrase_tokens,
+    version_floor_pairs,
+)
 from .facts import clause_facts
 from .phrasings import fact_questions, full_name_variants
 from .lexicon import CATEGORY_NOUNS
@@ -33,7 +39,7 @@ from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
 from .statements import Statements
-from .text import normalize
+from .text import normalize, possessive
 
 PROMPT_VERSION = "extractive-v3"
 MAX_SENTENCE_WORDS = 80
@@ -57,6 +63,7 @@ class _Unit:
     life: list[LifeFact]
     parsed: object = None
     cast: list[CastFact] = field(default_factory=list)
+    labelled: list[tuple[str, str, str]] = field(default_factory=list)  # "(version 7)": read before cleaning
 
 
 def usable_sentence(text: str) -> bool:
@@ -90,8 +97,10 @@ def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tup
         fields += [(d, f) for f in st.fields]
         plays = performed(d.text, d.title)
         for p in st.passages:
-            text, life = clean(codes.mask(resolve_relative_years(p.text, d.date)), topic_of(d.title))
-            units.append(_Unit(d, p, text, life, cast=cast_facts(p.text) if plays else []))
+            masked = codes.mask(resolve_relative_years(p.text, d.date))
+            text, life = clean(masked, topic_of(d.title))
+            cast = cast_facts(p.text) if plays else []
+            units.append(_Unit(d, p, text, life, cast=cast, labelled=parenthetical_value_pairs(masked)))
     return units, fields
 
 
@@ -124,6 +133,35 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             index.vote_person(topic)
 
 
+def _with_subject(text: str, sent, ctx: DocContext) -> str:
+    """ "Trusted by NASA for Mars missions since 2020!": a statement whose sentence names no subject (a participle
+    or adjective fragment, not an instruction) is about its document: "attrs: Trusted by NASA ..."."""
+    root = sent.root
+    fragment = root.tag_ in ("VBN", "VBG", "JJ") and not any(
+        c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children
+    )
+    return f"{ctx.topic}: {text}" if fragment and ctx.topic_nameable and not text.startswith(ctx.topic) else text
+
+
+def _labelled_clause(unit: _Unit) -> str | None:
+    """ "Notes: Tax return paperwork has to reach him by 31 October": the text after a "Key:" label, to be parsed
+    alone (with the label in front the parser reads the key as the subject and the sentence yields nothing)."""
+    label = unit.passage.label
+    prefix = f"{label}: " if label else ""
+    if not prefix or not unit.text.startswith(prefix):
+        return None
+    rest = unit.text[len(prefix) :]
+    return rest if len(rest.split()) >= 4 else None
+
+
+def _has_subject(parsed) -> bool:
+    """Every sentence's root is a verb with its own subject (a clause, not a fragment like "56 days in writing")."""
+    roots = [t for t in parsed if t.dep_ == "ROOT"]
+    return bool(roots) and all(
+        r.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in r.children) for r in roots
+    )
+
+
 def _fragment_text(unit: _Unit) -> str | None:
     """A bullet or log line without a subject ("joined in 2021") is about its section: give it that subject."""
     doc = unit.parsed
@@ -148,6 +186,10 @@ def generate(
     units, fields = _units(docs, codes)
     for u, parsed in zip(units, parse([u.text for u in units])):
         u.parsed = parsed
+    labelled = [(u, t) for u in units if (t := _labelled_clause(u))]
+    for (u, t), parsed in zip(labelled, parse([t for _, t in labelled])):
+        if _has_subject(parsed):  # "Notes: Tax return paperwork has to reach him by ...": the label is no subject
+            u.text, u.parsed = t, parsed
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
@@ -205,6 +247,7 @@ def generate(
             writer.ents = ent_at(u.parsed)
             for f in u.life:
                 pairs += _life_pairs(f, d, chunk_of(u.text))
+            pairs += [Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], slot=slot) for q, a, slot in u.labelled]
             for f in u.cast:
                 pairs += [
                     Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], short=k > 0, slot=slot)
@@ -222,7 +265,7 @@ def generate(
                     made = []
                 said.add(
                     sent,
-                    writer.render(list(sent), lower_first=False),
+                    _with_subject(writer.render(list(sent), lower_first=False), sent, writer.ctx),
                     d.doc_id,
                     topic_of(d.title),
                     chunk_of(sent.text),
@@ -295,7 +338,7 @@ def _sentence_pairs(
     writer.last_clauses = writer.clauses(sent)
     for cl in writer.last_clauses:
         stats["clauses"] += 1
-        qas = writer.pairs(cl)
+        qas = writer.pairs(cl) + _code_in_phrase(writer, cl)
         obj = next((a for a in cl.core if a.role == "dobj"), None)
         if obj is not None:
             qas += symmetric_reverse(cl, cl.subject_answer, writer.answer(obj)[0], writer)
@@ -339,6 +382,24 @@ def minimal_answer(answer: str) -> str:
     short = _PARENTHETICAL.sub("", answer).strip(" ,;")
     short = _TRAILING_ADDRESS.sub("", short) if _TRAILING_ADDRESS.search(short) else short  # "Ann Lee a@b.org"
     return short if short else answer
+
+
+def _code_in_phrase(writer: Writer, cl) -> list[QA]:
+    """ "decode() accepts a `display=True` argument that ...": the clause asks for "a display=True argument"; the
+    code token alone is the answer to "Which argument does decode() accept?"."""
+    out = []
+    for a in cl.core + cl.mods:
+        head = a.head
+        codes = [c for c in head.children if is_placeholder(c.text) and c.i < head.i]  # "a `display=True` argument"
+        if len(codes) != 1 or head.pos_ != "NOUN" or a.role not in ("dobj", "prep"):
+            continue
+        code = codes[0].text
+        which = f"which {head.lemma_.lower()}"
+        front = f"{a.prep_word.capitalize()} {which}" if a.role == "prep" and a.prep_word else which.capitalize()
+        q = writer.inverted(cl, front, a, short=False)
+        if q:
+            out.append(QA(q, code, f"code|{cl.verb.lemma_}|{cl.subject_text}|{head.lemma_}", "full"))
+    return out
 
 
 def _code_token(tok) -> str | None:
@@ -490,25 +551,27 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
     be = "are" if "," in val and attr.endswith("s") else "is"
-    qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {subj}'s {attr}?", f"{subj} has what {attr}?"]
-    if f.kind == "table" and d.title and d.title != subj:
-        qs.append(f"In {d.title}, what {be} the {attr} of {subj}?")
+    titled = f.kind == "table" and d.title and d.title != subj
+    if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
+        t = d.title
+        qs = [
+            f"In {t}, what {be} the {attr} of {subj}?",
+            f"What {be} the {attr} of {subj} in {t}?",
+            f"In {t}, what {be} {possessive(subj)} {attr}?",
+            f"According to {t}, what {be} the {attr} of {subj}?",
+        ]
+    else:
+        qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {possessive(subj)} {attr}?", f"{subj} has what {attr}?"]
     slot = f"field|{subj}|{attr}"
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     if f.kind == "table" and f.unique and f.key_column:
         rslot = f"field-rev|{attr}|{val}"
-        out += [
-            Pair(f"Which {f.key_column} has the {attr} {val}?", subj, "indirect", [d.doc_id], [chunk_id], slot=rslot),
-            Pair(
-                f"The {attr} {val} belongs to which {f.key_column}?",
-                subj,
-                "indirect",
-                [d.doc_id],
-                [chunk_id],
-                short=True,
-                slot=rslot,
-            ),
+        where = f" in {d.title}" if titled else ""
+        rev = [
+            f"Which {f.key_column} has the {attr} {val}{where}?",
+            f"The {attr} {val} belongs to which {f.key_column}{where}?",
         ]
+        out += [Pair(q, subj, "indirect", [d.doc_id], [chunk_id], short=k > 0, slot=rslot) for k, q in enumerate(rev)]
     return out
 
 

@@ -61,8 +61,8 @@ def clause_facts(writer, cl, code_of) -> list[Fact]:
     """The facts of one clause: its subject related to each argument the Writer can ask as a concrete answer.
     `code_of(token)` is the one code token of the phrase a token heads, if any: it alone is the answer ("the --x
     option" -> "--x")."""
-    if not cl.subject_answer:
-        return []
+    if not cl.subject_answer or any(a.tag_ == "MD" for a in cl.aux):
+        return []  # "must be released under X" is a rule, not the licence: relation words would drop the modal
     subject_named = writer._named(cl.subj) or cl.subj.head.i in writer.subst
     out = []
     for a in cl.core + cl.mods:

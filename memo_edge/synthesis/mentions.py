@@ -150,6 +150,26 @@ class EntityIndex:
         return last if last in CATEGORY_NOUNS and len(name.split()) > 1 else None
 
 
+def _indefinite_before(tok) -> bool:
+    """An indefinite subject earlier in the sentence ("a file", "an error") is what a following "it" refers to."""
+    return any(
+        t.i < tok.i
+        and t.dep_ in ("nsubj", "nsubjpass")
+        and t.pos_ == "NOUN"
+        and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in t.children)
+        for t in tok.sent
+    )
+
+
+def _earlier_subject_person(tok) -> str | None:
+    """ "Jonas pointed out ...; he suggested X": the person who is the subject earlier in the same sentence (the
+    clauses are read root first, so the document-wide last person is not Jonas yet)."""
+    for ent in reversed(tok.sent.ents):
+        if ent.end <= tok.i and ent.label_ == "PERSON" and ent.root.dep_ in ("nsubj", "nsubjpass"):
+            return ent.text
+    return None
+
+
 @dataclass
 class DocContext:
     """Reference state while one document is read sentence by sentence."""
@@ -174,9 +194,13 @@ class DocContext:
         low = tok.lower_
         # the document's own subject first: encyclopedic and note-like text keeps returning to it
         if low in ("he", "she", "him", "her", "his", "hers"):
-            return self.topic if self.topic_is_person else self.last_person
+            if self.topic_is_person:
+                return self.topic
+            return _earlier_subject_person(tok) or self.last_person
         if low == "it" and _dummy_it(tok):
             return None
+        if low in ("it", "its") and _indefinite_before(tok):
+            return None  # "Once a file grows past 1 MiB, it is moved ...": the file, which has no name
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (

@@ -51,6 +51,7 @@ class Passage:
     date: str | None = None  # a log line's date
     kind: str = "prose"  # prose | bullet | log
     list_id: int = -1  # bullets of one list share an id
+    label: str | None = None  # "Notes: <sentence>": the key, kept in text; the sentence alone may parse better
 
 
 @dataclass
@@ -131,7 +132,8 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
             else:  # a long value is prose, but its key says what it is about ("Notice period: 56 days in ...")
                 line = f"{kv.group('key').strip()}: {value}"
-                out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id))
+                label = kv.group("key").strip()
+                out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id, label=label))
             continue
         if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
             line = _definition_sentence(d.group("term").strip(), d.group("text").strip())
@@ -151,8 +153,19 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
                 unique = values.count(v) == 1 and len(v.split()) <= 3
-                out.fields.append(Field(r[0], col.lower(), v, "table", key_column=header[0].lower(), unique=unique))
+                key = _header_noun(header[0])
+                out.fields.append(Field(r[0], _header_noun(col), v, "table", key_column=key, unique=unique))
     del subject  # a table's rows name their own subjects
+
+
+_KEEP_CASE = re.compile(
+    r"^(?:[A-Z0-9]{2,}s?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)\w*)$"
+)
+
+
+def _header_noun(header: str) -> str:
+    """A column header as a noun in a question: "Jan actual" -> "Jan actual", "RAM" -> "RAM", "Owner" -> "owner"."""
+    return " ".join(w if _KEEP_CASE.match(w) else w.lower() for w in header.split())
 
 
 _MARKS = {"✅": "yes", "✔": "yes", "✓": "yes", "☑": "yes", "❌": "no", "✗": "no", "✘": "no", "❎": "no"}

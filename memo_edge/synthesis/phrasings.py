@@ -18,7 +18,7 @@ from .dataset import Pair
 from .facts import Fact, Kind
 from .qgen import QA
 from .quality import MAX_QUESTION_WORDS
-from .text import normalize
+from .text import normalize, possessive
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,6 @@ RELATIONS: dict[tuple[str, str], tuple[Relation, ...]] = {
 }
 
 
-def _possessive(name: str) -> str:
-    return name + ("'" if name.endswith("s") else "'s")
-
-
 def _wh(kind: str, category: str | None) -> str:
     if kind == "person":
         return "Who"
@@ -145,7 +141,7 @@ def relation_questions(f: Fact, rel: Relation) -> list[QA]:
     slot = f"relation|{noun}|{normalize(owner_answer)}"
     out = [
         QA(f"{wh} is the {noun} of {owner}?", value, slot, "relation"),
-        QA(f"{wh} is {_possessive(owner)} {noun}?", value, slot, "relation"),
+        QA(f"{wh} is {possessive(owner)} {noun}?", value, slot, "relation"),
         QA(f"The {noun} of {owner} is {wh.lower()}?", value, slot, "relation"),
     ]
     if value_named and value_kind in ("person", "thing") and owner_kind != "date":

@@ -39,13 +39,16 @@ from .mentions import DocContext, EntityIndex, name_key
 from .prose import year_of
 from .text import as_question as _question
 from .text import normalize as _norm
+from .text import possessive
 
 MAX_VARIANTS = 4  # phrasings kept per asked part
 MAX_ANSWER_WORDS = 10
 MAX_CHUNK_QUESTIONS = 4  # plain noun phrases asked in place per sentence (names, dates and amounts: all)
-_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep"}
+_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep", "neg"}
 _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
-_MODALS = {"would", "could", "might", "may", "should", "must", "shall", "ought"}
+# hypothetical modals: "X could host the final" states no fact. Obligations ("must", "should", "shall") are the facts
+# of instructions and notes ("The paperwork must reach Tobiah by 31 October"): asked with their modal kept
+_MODALS = {"would", "could", "might", "may", "ought"}
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
 _NOT = {"n't": "not", "nt": "not"}
@@ -439,7 +442,12 @@ class Writer:
             return False
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
-        if not proper and not any(t.text[:1].isdigit() for t in toks) and not self._qualify(head, toks):
+        if (
+            not proper
+            and not any(t.text[:1].isdigit() for t in toks)
+            and not self._qualify(head, toks)
+            and not self._bare_kind(head, toks)
+        ):
             return False  # "the couple", "the company", "half": not answerable without the document
         for t in toks:  # possessives inside the subject: "His films" -> "Pál Gábor's films"
             if t.tag_ == "PRP$" and t.lower_ in ("his", "her", "its", "their"):
@@ -471,7 +479,22 @@ class Writer:
             self.subst[det.i] = "the"
             self.subst[head.i] = f"{topic} {head.text}"
         else:
-            self.subst[det.i] = _possessive(topic)
+            self.subst[det.i] = possessive(topic)
+        return True
+
+    def _bare_kind(self, head, toks: list) -> bool:
+        """ "Tax return paperwork has to reach him by 31 October", "Expense claims older than 60 days are rejected":
+        a noun phrase of two words or more with no determiner names a kind of thing, not one the document must
+        name (a lone "Libraries" or "Residents" stays vague)."""
+        if head.pos_ != "NOUN" or len(toks) < 2 or len(toks) > 8 or head.lower_ in VAGUE_HEADS:
+            return False
+        if head.dep_ not in ("nsubj", "nsubjpass"):
+            return False  # "powered by diesel engines built by X": the Petrel's engines, not engines in general
+        if any(c.dep_ in ("det", "poss") for c in head.children) or any(t.tag_ in ("PRP", "WP", "WDT") for t in toks):
+            return False
+        first = toks[0]
+        if first.i == first.sent.start and first.pos_ != "PROPN" and first.text[:1].isupper():
+            self.subst[first.i] = first.text[:1].lower() + first.text[1:]  # the sentence's capital, not a name's
         return True
 
     def _possessives(self, cl: Clause) -> None:
@@ -481,7 +504,7 @@ class Writer:
                 if t.tag_ == "PRP$" and t.i not in self.subst:
                     who = self.ctx.stand_in(t)
                     if who:
-                        self.subst[t.i] = _possessive(who)
+                        self.subst[t.i] = possessive(who)
 
     # ---- typing answers -------------------------------------------------------------------------------------------
     def _ent(self, tok):
@@ -1092,7 +1115,7 @@ class Writer:
         """Every pronoun of the sentence the context can name, not only the clause subjects ("its" -> "X's")."""
         for t in sent:
             if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
-                self.subst[t.i] = _possessive(who) if t.tag_ == "PRP$" else who
+                self.subst[t.i] = possessive(who) if t.tag_ == "PRP$" else who
 
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
@@ -1281,7 +1304,7 @@ class Writer:
             if subj_person and attr.head.lemma_.lower() in PERSON_NOUNS:
                 out.append(
                     QA(
-                        _question(f"What {'was' if be == 'was' else 'is'} {_possessive(subj)} occupation"),
+                        _question(f"What {'was' if be == 'was' else 'is'} {possessive(subj)} occupation"),
                         desc,
                         slot,
                         "occupation",
@@ -1382,10 +1405,6 @@ def _under_place_prep(tok, top) -> bool:
             return True
         tok = tok.head
     return False
-
-
-def _possessive(name: str) -> str:
-    return name + ("'" if name.endswith("s") else "'s")
 
 
 def _spread(variants: list[QA], limit: int) -> list[QA]:

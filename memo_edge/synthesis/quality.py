@@ -26,9 +26,13 @@ _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These
 # an in-place question word that replaced a possessor ("Grace and whom 's daughter") or an apposition/list member set
 # off by commas ("James' successor, whom, attempted?", "the son of X, what?"): the sentence's shape, not a question
 _WH_MISPLACED = re.compile(
-    r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what|which \w+)\s*(?:,|\?$)|^(?:who|whom|what|which \w+),"
-    # a list member asked in place ("fathered whom and Mike Todd?"), a second wh-word ("Who won X with whom?")
-    r"|\b(?:whom|what) and [A-Z]|^(?:who|whom|what|which|when|where)\b.+\b(?:whom|what)\?$",
+    r"\b(?:whom|what|which \w+)\s*'s\b|,\s*(?:whom|what(?: \w+)?|which \w+)\s*(?:,|\?$)|^(?:who|whom|what|which \w+),"
+    # a list member asked in place ("fathered whom and Mike Todd?", "with which option or -d?", "and whom;"), a
+    # second wh-word ("Who won X with whom?", "Whose date is what?"), a clause boundary after it ("Which org; NFS")
+    r"|\b(?:whom|what) and [A-Z]|\w\s+(?:whom|what|which \w+) or\b|\b(?:whom|what|which \w+)\s*;"
+    r"|^(?:who|whom|whose|what|which|when|where)\b.+\b(?:whom|what)\?$"
+    # a possessive split from its noun by the tokenizer ("H11 's got what?")
+    r"|\w 's\b",
     re.I,
 )
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)

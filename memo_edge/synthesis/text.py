@@ -150,3 +150,8 @@ def as_question(text: str) -> str:
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
     text = re.sub(r",\s*,", ",", text)
     return text[:1].upper() + text[1:].rstrip("?.") + "?"
+
+
+def possessive(name: str) -> str:
+    """ "Ann Hui" -> "Ann Hui's", "Savings" -> "Savings'"."""
+    return name + ("'" if name.endswith("s") else "'s")
