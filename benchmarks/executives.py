@@ -1,7 +1,7 @@
 """Executives side by side on one memory: does the protocol ever break, what does each cost, what does it score?
 
-    python -m benchmarks.executives [--executives none,oracle,local,llama] [--memory PACK] [--n N] [--quick]
-                                    [--musique-memory PACK] [--work DIR]
+    python -m benchmarks.executives [--executives none,oracle,local,local-unconstrained,llama] [--memory PACK]
+                                    [--n N] [--quick] [--musique-memory PACK] [--work DIR]
 
 Per executive, on the demo questions (and MuSiQue's test questions when a memory built from their paragraphs is
 given with --musique-memory): the share of stage decisions whose first reply was usable, how many replies were read
@@ -10,9 +10,9 @@ the protocol's wall time and EM/F1.
 
 - none: the memory answers the question alone; oracle: the gold decomposition, the memory's answers substituted
   hop by hop (no executive replies to count);
-- local: `local:PACK` with SmolLM2-135M-Instruct exported to an int8 pack (cached in --work); its row says
-  "constrained" when the executive reports decoding under the stage's schema (accepted_format json_schema), else
-  "unconstrained";
+- local: `local:PACK` with SmolLM2-135M-Instruct exported to an int8 pack (cached in --work), decoding under each
+  stage's schema; local-unconstrained: the same executive made with schema=False (`--no-executive-schema`), writing
+  freely. Each row's label comes from what the executive reports (accepted_format json_schema: "constrained");
 - llama: llama-cpp-python's server (`[llama]` extra) serving SmolLM2-135M-Instruct's GGUF, sent the schema.
 
 The memory is --memory, or the demo corpus built with `memo build`'s defaults (cached in --work; minutes to an hour
@@ -33,7 +33,7 @@ from memo_edge.protocol import ProtocolConfig, run_protocol
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "memo_edge" / "demo"
-EXECUTIVES = ("none", "oracle", "local", "llama")
+EXECUTIVES = ("none", "oracle", "local", "local-unconstrained", "llama")
 COUNTS = ("decisions", "first_try", "schema", "lenient", "unparsed", "repairs", "fallbacks")
 
 
@@ -102,10 +102,11 @@ def run_executive(name: str, memory, items, cfg: ProtocolConfig, a) -> dict:
         s = score(items, preds)
         return {"executive": "oracle", "n": s["n"], "em": s["em"], "f1": s["f1"], "wall_s": wall, "per_question_s": []}
     executive, server = None, None
-    if name == "local":
+    if name in ("local", "local-unconstrained"):
         from memo_edge.runtime.executives import LocalExecutive
 
-        executive = LocalExecutive(str(instruct_pack(a.work)), threads=a.threads, seed=0)
+        schema = name == "local"
+        executive = LocalExecutive(str(instruct_pack(a.work)), threads=a.threads, seed=0, schema=schema)
     elif name == "llama":
         from memo_edge.executives import OpenAIExecutive
         from memo_edge.models import pull_gguf
@@ -127,7 +128,7 @@ def run_executive(name: str, memory, items, cfg: ProtocolConfig, a) -> dict:
     counts = {k: sum(x.executive_replies.get(k, 0) for x in answers) for k in COUNTS}
     formats = sorted({x.executive_format or "-" for x in answers})
     label = name
-    if name == "local":
+    if name.startswith("local"):
         label = "local 135M " + ("constrained" if formats == ["json_schema"] else "unconstrained")
     elif name == "llama":
         label = "llama.cpp server 135M, schema"

@@ -10,7 +10,8 @@ leniently).
   refuses it is asked once with llama.cpp's form `{"type": "json_object", "schema": ...}` (which llama.cpp
   enforces and others treat as JSON mode), then without `response_format`. The form it accepted is remembered for
   the executive's life (one `memo ask`, `memo eval` or server run) in `accepted_format`, each refusal in
-  `format_refusals`; the protocol traces and reports both.
+  `format_refusals`; the protocol traces and reports both. With `schema=False` it sends none (accepted_format
+  "text").
 - `CallableExecutive`: a Python function, for library users (and the lead's oracle executive).
 
 A local instruct model pack (`local:PACK`) needs the engine: `LocalExecutive` and `make_executive` (a spec such as
@@ -40,11 +41,20 @@ class Executive(Protocol):
 FORMATS = ("json_schema", "json_object", "text")
 
 
-# Strings in llama.cpp's form are bounded: its grammar then closes them, where a small model left alone writes one
+# Strings in llama.cpp's form, and in every schema a local executive decodes under, are bounded: a grammar then
+# closes them, where a small model left alone writes one
 # string until the token budget runs out (SmolLM2-135M: a 3,000-character justification), and cannot leave one
 # empty (an empty final_answer or sub-question is an unusable reply: a repair round). Strict json_schema mode
 # refuses string lengths, so only this form carries them; prompts clip executive values to 200 anyway.
 STRING_CHARS = 100
+
+# ... and say which characters a string may hold. JSON forbids raw control characters inside a string, but
+# llama-cpp-python's schema converter (0.3.36, llama_cpp/llama_grammar.py: `char ::= [^"\\] | escape`; llama.cpp's
+# own converter excludes \x00-\x1F) lets them in: SmolLM2-135M wrote a raw newline into a known fact, the reply no
+# longer parsed and cost a repair round. Both llama.cpp converters read a string's `pattern` before its lengths, so
+# the pattern carries the length too. It admits no escapes: read as JSON Schema means it (the decoded value) or as
+# llama.cpp does (the raw text between the quotes), it then says the same thing.
+STRING_CHARSET = r'[^"\\\x00-\x1F]'
 
 
 def wire_format(kind: str, response_format: dict) -> dict | None:
@@ -53,22 +63,26 @@ def wire_format(kind: str, response_format: dict) -> dict | None:
         return None
     if kind == "json_object":
         schema = (response_format.get("json_schema") or {}).get("schema")
-        return {"type": "json_object", **({"schema": _bounded(schema)} if schema else {})}
+        return {"type": "json_object", **({"schema": bounded_schema(schema)} if schema else {})}
     return response_format
 
 
-def _bounded(node):
-    """The schema with every string given 1 to STRING_CHARS characters unless it says otherwise."""
+def bounded_schema(node):
+    """The schema as a grammar should get it (llama.cpp's form; the local:PACK and GGUF executives): every free
+    string 1 to STRING_CHARS characters of STRING_CHARSET unless the schema says otherwise (its own lengths are
+    kept, its own pattern wins)."""
     if isinstance(node, list):
-        return [_bounded(x) for x in node]
+        return [bounded_schema(x) for x in node]
     if not isinstance(node, dict):
         return node
     out = {
-        k: _bounded(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v for k, v in node.items()
+        k: bounded_schema(v) if k in ("properties", "items", "anyOf") or isinstance(v, dict) else v
+        for k, v in node.items()
     }
-    if out.get("type") == "string" and "enum" not in out:
+    if out.get("type") == "string" and not {"enum", "const", "format", "pattern"} & set(out):
         out.setdefault("minLength", 1)
         out.setdefault("maxLength", STRING_CHARS)
+        out["pattern"] = f"^{STRING_CHARSET}{{{out['minLength']},{out['maxLength']}}}$"
     return out
 
 
@@ -80,7 +94,9 @@ class OpenAIExecutive:
         api_key_env: str = "OPENAI_API_KEY",
         timeout_s: float = 60.0,
         max_retries: int = 3,
+        schema: bool = True,
     ):
+        self.schema = schema  # False: never send a response_format (the replies are read leniently)
         self.endpoint = ChatEndpoint(
             urls=url if isinstance(url, list) else [url],
             model=model,
@@ -100,6 +116,9 @@ class OpenAIExecutive:
         if self._client is None:  # one connection pool per executive: the protocol makes many short calls
             self._client = httpx.AsyncClient(timeout=self.endpoint.timeout_s)
         if response_format is None:
+            return self._chat(messages, temperature, max_tokens, None)
+        if not self.schema:
+            self.accepted_format = "text"
             return self._chat(messages, temperature, max_tokens, None)
         while True:
             step = self._step

@@ -72,6 +72,12 @@ class ExecutiveConfig(BaseModel):
         le=20,
         description="Retries per executive call (backoff with jitter) on 429/5xx/timeouts/dropped connections.",
     )
+    executive_schema: bool = Field(
+        True,
+        description="Ask the executive for each stage's JSON schema: a URL executive is sent it as response_format, "
+        "local:PACK and local:MODEL.gguf decode under it. --no-executive-schema: the executive writes freely and "
+        "its replies are read leniently (to measure what the schema buys).",
+    )
 
 
 MAX_QUEUE = 256

@@ -4,7 +4,8 @@ or Python objects.
 `LocalExecutive` (an instruct model pack on the same torch-free engine) lives here, in the runtime, because it needs
 the engine; `GGUFExecutive` runs an instruct GGUF a user already keeps on disk through llama.cpp (the `[llama]`
 extra, imported only then). The executives that need neither (OpenAI-compatible, callables) are core
-(memo_edge.executives). Both local ones decode under a `response_format`'s JSON schema when given one.
+(memo_edge.executives). Both local ones decode under a `response_format`'s JSON schema when given one, unless made
+with `schema=False` (`--no-executive-schema`): they then write freely, as a model does without a grammar.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from pathlib import Path
 
 from memo_edge.errors import MemoError
-from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive
+from memo_edge.executives import CallableExecutive, Executive, OpenAIExecutive, bounded_schema
 
 from .chat import ChatFormat
 from .config import ExecutiveConfig
@@ -28,19 +29,29 @@ GGUF_CONTEXT = 8192  # tokens of context a GGUF executive gets (the protocol's p
 class LocalExecutive:
     """An instruct model pack run locally; chat messages rendered with the pack's own chat format. Given a
     `response_format` (json_schema, or json_object with or without a schema), it decodes under that schema
-    (runtime/grammar.py), so even a 135M model's reply parses."""
+    (runtime/grammar.py) with its strings bounded (executives.bounded_schema: the strict form lets a 135M model
+    write an empty final_answer, an unusable reply), so even a 135M model's reply parses and is usable; with
+    `schema=False` it ignores it."""
 
     def __init__(
-        self, pack_path: str, threads: int | None = None, provider: str | None = None, seed: int | None = None
+        self,
+        pack_path: str,
+        threads: int | None = None,
+        provider: str | None = None,
+        seed: int | None = None,
+        schema: bool = True,
     ):
         self.engine = shared_engine(pack_path, threads, provider)
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.seed = seed
+        self.schema = schema
 
     def complete(
         self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
     ) -> str:
         prompt = self.chat.render(messages)
+        schema = response_schema(response_format) if self.schema else None
+        bounded = {"type": "json_schema", "json_schema": {"name": "reply", "schema": bounded_schema(schema)}}
         completion = self.engine.generate(
             [prompt],
             max_new_tokens=max_tokens,
@@ -48,9 +59,9 @@ class LocalExecutive:
             seed=self.seed,
             stop=self.chat.stop,
             prefix=self.chat.system_prefix(messages),
-            response_format=response_format,
+            response_format=bounded if schema is not None else None,
         )[0]
-        self.accepted_format = response_format["type"] if response_format else "text"  # reported in the trace
+        self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return completion.text
 
     def __repr__(self) -> str:
@@ -59,12 +70,20 @@ class LocalExecutive:
 
 class GGUFExecutive:
     """An instruct GGUF run by llama.cpp (llama-cpp-python), its chat template from the file's own metadata; a
-    `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema.
+    `response_format` schema becomes llama.cpp's grammar (`LlamaGrammar.from_json_schema`), one per schema, with
+    its strings bounded and kept to JSON's characters as in the llama.cpp server's form (executives.bounded_schema).
 
     Unlike the engine's constraint (runtime/grammar.py) llama.cpp does not steer a reply to close within its
     budget: a model that wanders inside a string ends at max_tokens with unfinished JSON."""
 
-    def __init__(self, path: str, threads: int | None = None, seed: int | None = None, n_ctx: int = GGUF_CONTEXT):
+    def __init__(
+        self,
+        path: str,
+        threads: int | None = None,
+        seed: int | None = None,
+        n_ctx: int = GGUF_CONTEXT,
+        schema: bool = True,
+    ):
         try:
             import llama_cpp
         except ImportError:
@@ -76,6 +95,7 @@ class GGUFExecutive:
         self._llama_cpp = llama_cpp
         self.path = path
         self.seed = seed
+        self.schema = schema
         try:
             self.llm = llama_cpp.Llama(
                 model_path=str(path),
@@ -98,14 +118,14 @@ class GGUFExecutive:
     def complete(
         self, messages: list[dict], temperature: float, max_tokens: int, response_format: dict | None = None
     ) -> str:
-        schema = response_schema(response_format)
+        schema = response_schema(response_format) if self.schema else None
         with self._lock:
             out = self.llm.create_chat_completion(
                 messages=messages,
                 temperature=temperature,
                 max_tokens=max_tokens,
                 seed=self.seed,
-                grammar=self._grammar(schema) if schema is not None else None,
+                grammar=self._grammar(bounded_schema(schema)) if schema is not None else None,
             )
         self.accepted_format = response_format["type"] if schema is not None else "text"  # reported in the trace
         return out["choices"][0]["message"]["content"] or ""
@@ -122,9 +142,11 @@ def make_executive(
     max_retries: int = 3,
     threads: int | None = None,
     seed: int | None = None,
+    schema: bool = True,
 ) -> Executive | None:
     """None/"none" -> None (memory answers alone); "http(s)://..." -> OpenAI-compatible; "local:PACK" -> local
-    engine; "local:MODEL.gguf" -> llama.cpp; an Executive or callable -> used as is."""
+    engine; "local:MODEL.gguf" -> llama.cpp; an Executive or callable -> used as is. `schema=False`: the executive
+    built from the spec is not asked for, or does not decode under, the stages' JSON schemas."""
     if spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", "none")):
         return None
     if isinstance(spec, str):
@@ -136,6 +158,7 @@ def make_executive(
                 api_key_env=api_key_env,
                 timeout_s=timeout_s,
                 max_retries=max_retries,
+                schema=schema,
             )
         if text.startswith("local:"):
             path = text[len("local:") :]
@@ -144,9 +167,11 @@ def make_executive(
                     "executive 'local:': expected local:PACK_DIR (a pack of an instruct model) or local:MODEL.gguf"
                 )
             if path.lower().endswith(".gguf"):
-                return GGUFExecutive(path, threads=threads, seed=seed)
-            return LocalExecutive(path, threads=threads, seed=seed)
+                return GGUFExecutive(path, threads=threads, seed=seed, schema=schema)
+            return LocalExecutive(path, threads=threads, seed=seed, schema=schema)
         raise MemoError(f"executive '{spec}': expected none, an http(s):// OpenAI-compatible URL, or local:PACK")
+    if not schema:  # an object's own `complete` decides what it does with a response_format
+        raise MemoError(f"executive {spec!r}: schema=False applies to an executive named by a URL or local: spec")
     if hasattr(spec, "complete"):
         return spec
     if callable(spec):
@@ -164,4 +189,5 @@ def from_config(cfg: ExecutiveConfig, threads: int | None = None, seed: int | No
         max_retries=cfg.executive_retries,
         threads=threads,
         seed=seed,
+        schema=cfg.executive_schema,
     )

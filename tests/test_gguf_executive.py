@@ -21,7 +21,7 @@ MESSAGES = [
 ]
 
 
-# llama-cpp-python's schema converter ignores maxLength; a pattern bounds a string
+# a schema's own pattern bounds a string (executives.bounded_schema leaves it as it is)
 Short = Annotated[str, Field(pattern=r"^[A-Za-z0-9 ]{0,24}$")]
 
 
@@ -67,6 +67,29 @@ def test_gguf_executive_decodes_under_the_schema(gguf):
         for rf in forms:
             for temperature in (0.0, 1.0):
                 Seeking.model_validate_json(ex.complete(MESSAGES, temperature, 200, response_format=rf))
+
+
+class Free(BaseModel):
+    """The protocol's kind of reply: strings the schema leaves free."""
+
+    decision: Literal["continue", "answer"]
+    answer: str
+
+
+def test_free_strings_hold_only_what_json_takes(gguf):
+    """llama-cpp-python's own schema converter lets raw control characters into strings, which no JSON parser takes;
+    the executive bounds free strings to what JSON takes unescaped (executives.bounded_schema), so every reply parses
+    strictly, and without a schema (schema=False) the model writes freely."""
+    rf = {"type": "json_schema", "json_schema": {"name": "free", "schema": Free.model_json_schema(), "strict": True}}
+    for seed in range(4):
+        ex = make_executive(f"local:{gguf}", threads=2, seed=seed)
+        reply = ex.complete(MESSAGES, 1.5, 200, response_format=rf)
+        assert 1 <= len(Free.model_validate(json.loads(reply)).answer) <= 100, reply
+        assert ex.accepted_format == "json_schema"
+    free = make_executive(f"local:{gguf}", threads=2, seed=0, schema=False)
+    with pytest.raises(ValueError):
+        json.loads(free.complete(MESSAGES, 1.0, 60, response_format=rf))
+    assert free.accepted_format == "text"
 
 
 def test_a_missing_gguf_is_a_named_error(tmp_path):

@@ -318,21 +318,30 @@ def test_callable_and_local_executives(pack):
     ans = run_protocol("Q?", mem, CallableExecutive(fn), mode="single-turn")
     assert ans.final_answer == "ok" and calls == [0.4, 0.3]
     assert make_executive(lambda m: '{"final_answer": "y"}').complete([], 0, 1) == '{"final_answer": "y"}'
-    # local:PACK runs the executive through the same engine, decoding under the stage's schema; in a 16-token budget
-    # a random-weight model's constrained reply is cut before any non-empty value, so this exercises the fallback
-    # path end to end without crashing
-    local = make_executive(f"local:{pack}")
+    # local:PACK runs the executive through the same engine. Under the stage's schema (strings bounded to 1-100
+    # characters) even a random-weight model's replies are all schema-valid and usable in a 48-token budget; without
+    # it (--no-executive-schema) that model never writes JSON, which exercises the fallback path end to end
     real = Memory.load(pack, threads=2)
+    for seed in (0, 1):
+        ans = real.ask(
+            "Who founded Lumen Labs?",
+            executive=make_executive(f"local:{pack}", seed=seed),
+            protocol="single-turn",
+            config=ProtocolConfig(exec_max_tokens=48, memory_max_tokens=8),
+        )
+        assert ans.status == "ok" and ans.final_answer and ans.executive_format == "json_schema"
+        assert ans.executive_replies["schema"] == ans.executive_replies["decisions"] == 2, ans.executive_replies
+    free = make_executive(f"local:{pack}", seed=0, schema=False)
     with pytest.raises(ExecutiveError) as e:  # Memory.ask never passes a fallback off as an answer
         real.ask(
             "Who founded Lumen Labs?",
-            executive=local,
+            executive=free,
             protocol="single-turn",
             config=ProtocolConfig(exec_max_tokens=16, memory_max_tokens=8),
         )
     out = e.value.answer
     assert out.status == "fallback" and out.final_answer and out.error and "unusable reply" in str(e.value)
-    assert out.executive_format == "json_schema"  # the schema reached the local executive
+    assert out.executive_format == "text"  # the schema was not used
 
 
 def test_make_executive_rejects_bad_specs():
@@ -340,6 +349,8 @@ def test_make_executive_rejects_bad_specs():
     for bad in ("ftp://x", "local:", "gpt-4"):
         with pytest.raises(MemoError):
             make_executive(bad)
+    with pytest.raises(MemoError, match="schema=False"):  # an object's own complete() decides, not the flag
+        make_executive(lambda m: "{}", schema=False)
 
 
 def test_extract_json_is_defensive():

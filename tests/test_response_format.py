@@ -11,7 +11,7 @@ import pytest
 from openai_server import Fault, ScriptedServer
 from test_protocol import ScriptedMemory, ex, stage_of
 
-from memo_edge.executives import CallableExecutive
+from memo_edge.executives import CallableExecutive, bounded_schema
 from memo_edge.protocol import REPLIES, STAGES, response_format, run_protocol, strict_schema
 
 # Replies that obey each stage's schema to the letter (every property present, values on the enum lists).
@@ -157,11 +157,12 @@ def test_an_endpoint_refusing_json_schema_gets_llama_cpps_form_once_and_keeps_it
     assert n_first == 5
     llama_form = bodies[1]["response_format"]
     assert llama_form["type"] == "json_object" and set(llama_form) == {"type", "schema"}
-    # the grounding schema, every string 1-100 characters (a grammar closes them; strict mode refuses lengths)
+    # the grounding schema, every string 1-100 characters that JSON takes unescaped (a grammar closes them; strict
+    # mode refuses lengths)
     item = llama_form["schema"]["properties"]["grounding_questions"]["items"]
-    assert item["properties"]["question"] == {"type": "string", "minLength": 1, "maxLength": 100}
-    unbounded = json.loads(json.dumps(llama_form["schema"]).replace(', "minLength": 1, "maxLength": 100', ""))
-    assert unbounded == strict_schema(REPLIES["grounding"], 6)
+    bounds = {"minLength": 1, "maxLength": 100, "pattern": r'^[^"\\\x00-\x1F]{1,100}$'}
+    assert item["properties"]["question"] == {"type": "string", **bounds}
+    assert _without(llama_form["schema"], bounds) == strict_schema(REPLIES["grounding"], 6)
     assert bodies[1]["messages"] == bodies[0]["messages"]  # the same request, in the other form
     assert first.executive_format == second.executive_format == "json_object"
     assert first.status == second.status == "ok" and first.final_answer == "1998"
@@ -171,6 +172,33 @@ def test_an_endpoint_refusing_json_schema_gets_llama_cpps_form_once_and_keeps_it
     assert "HTTP 500" in refusals[0]["refused"] and "Input should be" in refusals[0]["refused"]
     assert not [e for e in second.trace if e["kind"] == "response_format"]
     assert executive.format_refusals == [refusals[0]["refused"]]
+
+
+def _without(node, keys):
+    if isinstance(node, list):
+        return [_without(x, keys) for x in node]
+    if not isinstance(node, dict):
+        return node
+    return {k: _without(v, keys) for k, v in node.items() if k not in keys}
+
+
+def test_llama_cpps_form_keeps_strings_to_what_json_takes_unescaped():
+    """llama-cpp-python's schema converter (0.3.36) lets raw control characters into a string, which no JSON
+    parser takes (SmolLM2-135M wrote a newline into a known fact: an unparsed reply and a repair round); the
+    llama.cpp form's pattern keeps them out, and means the same read as JSON Schema (the value) or as llama.cpp
+    reads it (the text between the quotes)."""
+    schema = bounded_schema(
+        {"type": "object", "properties": {"s": {"type": "string"}, "short": {"type": "string", "maxLength": 5}}}
+    )
+    for ok in ("Lumen Labs", "Zoë founded it in 1998; see 'Orbit X2' (p. 3)", "x" * 100):
+        jsonschema.validate({"s": ok}, schema)
+    for bad in ("", "x" * 101, "line one\nline two", "tab\there", 'a "quote"', "back\\slash"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"s": bad}, schema)
+    assert schema["properties"]["short"]["pattern"].endswith("{1,5}$")  # its own length, carried by the pattern
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    assert r'[^"\\\x00-\x1F]' in gbnf and "char ::=" not in gbnf  # the pattern's class, not the converter's char
 
 
 def test_an_endpoint_refusing_response_format_is_asked_without_it():
@@ -190,6 +218,22 @@ def test_an_endpoint_refusing_response_format_is_asked_without_it():
         "json_schema refused, next json_object",
         "json_object refused, next text",
     ]
+
+
+def test_no_executive_schema_sends_no_response_format():
+    """--no-executive-schema (ExecutiveConfig.executive_schema False): the endpoint is never sent a schema, the
+    replies are read leniently, and the run reports the text form without any refusal."""
+    from memo_edge.runtime.config import ExecutiveConfig
+    from memo_edge.runtime.executives import from_config
+
+    with ScriptedServer(lambda body: "Sure: " + obeying(body)) as srv:
+        cfg = ExecutiveConfig(executive=srv.url, executive_schema=False, executive_retries=0)
+        ans = run_protocol("When was the maker of the Orbit X2 founded?", ScriptedMemory({}), from_config(cfg))
+        bodies = srv.requests
+    assert formats(bodies) == [None] * 4
+    assert ans.executive_format == "text" and ans.status == "ok" and ans.final_answer == "1998"
+    assert ans.executive_replies["lenient"] == 4 and ans.executive_replies["schema"] == 0
+    assert not [e for e in ans.trace if e["kind"] == "response_format"]
 
 
 def test_a_server_error_that_does_not_name_response_format_is_retried_not_a_refusal():

@@ -196,3 +196,8 @@ def test_local_executive_decodes_under_the_stage_schema(tiny_dir):
         for rf in forms:
             for temperature in (0.0, 1.0):
                 PinningReply.model_validate_json(local.complete(messages, temperature, 120, response_format=rf))
+                assert local.accepted_format == rf["type"]
+        free = make_executive(f"local:{varied_pack(tiny_dir)[1]}", seed=seed, schema=False)  # --no-executive-schema
+        with pytest.raises(ValueError):
+            json.loads(free.complete(messages, 1.0, 120, response_format=forms[0]))
+        assert free.accepted_format == "text"

@@ -6,7 +6,8 @@ to them; a local executive can compile them into a grammar. They keep to the sub
 accepts everywhere: every object closed (`additionalProperties: false`) with all its properties required (a value
 that may be missing is nullable instead), types, `enum`, `items`, `anyOf` for null, `minItems`/`maxItems`; no
 `$ref`, titles, defaults, formats or string lengths (OpenAI's strict mode refuses some, llama.cpp's grammar
-converter and others ignore some). Every list is bounded: a small model decoding under a grammar otherwise writes
+converter and others ignore some; llama.cpp's own form adds lengths and a character pattern to every string:
+memo_edge.executives.bounded_schema). Every list is bounded: a small model decoding under a grammar otherwise writes
 list items until its token budget runs out, and the cut reply no longer parses (seen with SmolLM2-135M on
 llama.cpp: 1,600 characters of sub-questions and no `decision`). What the schema cannot say (an answer to go with
 "decision": "answer") the stage readers in memo_edge.protocol.reading check, as they do for replies read
