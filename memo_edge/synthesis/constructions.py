@@ -202,6 +202,10 @@ LABELS = frozenset(
 )
 
 
+# what follows a label ("port 2222", "(version 7)"): a code token's placeholder or a number-like token
+_LABELLED_VALUE = r"Qxcode\w*|\d[\w./:-]*"
+
+
 @dataclass(frozen=True)
 class NounPhrase:
     name: str
@@ -248,7 +252,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
         "label-value",
         (
             {"LOWER": {"IN": sorted(LABELS)}, "POS": {"IN": ["NOUN", "PROPN"]}},
-            {"TEXT": {"REGEX": r"^(?:Qxcode\w*|\d[\w./:-]*)$"}},
+            {"TEXT": {"REGEX": rf"^(?:{_LABELLED_VALUE})$"}},
         ),
         "tokens",
         ("What is the {label} in {topic}?", "In {topic}, what is the {label}?"),
@@ -357,7 +361,7 @@ _FUNCTION_WORDS = frozenset(
 )
 PARENTHETICAL_VALUE = re.compile(
     r"(?P<before>[A-Za-z][\w-]*(?:\s+[A-Za-z][\w-]*){0,5})\s*\(\s*(?P<label>[A-Za-z]+)\s*:?\s*"
-    r"(?P<value>Qxcode\w*|\d[\w./:-]*)\s*\)"
+    rf"(?P<value>{_LABELLED_VALUE})\s*\)"
 )
 
 

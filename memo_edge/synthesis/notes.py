@@ -147,14 +147,15 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
     if len(header) > 2 and body and all(re.fullmatch(r"[#\d.]*", r[0]) for r in body):
         # a "#" / row-number column names no row: the next column does ("2 has what owner?" -> the item's owner)
         header, body = header[1:], [r[1:] for r in body if len(r) > 1 and r[1]]
+    key = _header_noun(header[0])
     for j, col in enumerate(header[1:], 1):
         values = [_cell(r[j]) if j < len(r) else "" for r in body]
+        attr = _header_noun(col)
         for r, v in zip(body, values):
             if v and len(v.split()) <= MAX_FIELD_WORDS and col:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
                 unique = values.count(v) == 1 and len(v.split()) <= 3
-                key = _header_noun(header[0])
-                out.fields.append(Field(r[0], _header_noun(col), v, "table", key_column=key, unique=unique))
+                out.fields.append(Field(r[0], attr, v, "table", key_column=key, unique=unique))
     del subject  # a table's rows name their own subjects
 
 
