@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import MemoError, field_error
 
-ReflectionType = Literal["direct", "indirect", "consolidated", "entity", "crossdoc", "statement", "idk"]
+ReflectionType = Literal["direct", "indirect", "consolidated", "entity", "crossdoc", "statement", "cloze", "idk"]
 
 
 class Record(BaseModel):

@@ -15,7 +15,7 @@ from memo_edge.records import load_reflections
 from memo_edge.synthesis import SynthesisConfig, synthesize
 from memo_edge.synthesis.text import normalize
 
-TYPES = {"direct", "indirect", "entity", "crossdoc", "consolidated", "statement"}
+TYPES = {"direct", "indirect", "entity", "crossdoc", "consolidated", "statement", "cloze"}
 
 
 @pytest.fixture(scope="module")
@@ -259,7 +259,7 @@ def test_messy_markdown_yields_prose_facts_only(tmp_path):
     synthesize(c, tmp_path / "r.jsonl", progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
     # every prose sentence is kept as a statement (the licence's long one too); only short-answer pairs skip it
-    typed = " ".join(r.question + " " + r.answer for r in rows if r.type != "statement")
+    typed = " ".join(r.question + " " + r.answer for r in rows if r.type not in ("statement", "cloze"))
     assert "gratis" not in typed
     assert any("gratis" in r.answer for r in rows if r.type == "statement")
     assert _find(rows, ["who founded", "Kestrel Tools"], "Mira Tallow")

@@ -13,7 +13,7 @@ from memo_edge.synthesis.quality import apply, rejection
 def typed(text: str, title: str = "Varnholm notes") -> set[tuple[str, str]]:
     doc = Document(doc_id=content_id(title, text), title=title, text=text, source="notes.md")
     out, _ = apply(generate([doc]).pairs)
-    return {(p.question, p.answer) for p in out if p.type != "statement"}
+    return {(p.question, p.answer) for p in out if p.type not in ("statement", "cloze")}
 
 
 def test_active_and_passive_state_the_same_relation():

@@ -75,8 +75,9 @@ def split_heldout(
     So a held-out question asks for a fact the model was trained on in other words: recall, not clairvoyance.
     Without source ids, reflections with the same answer play that role.
     """
-    # statements answer with whole sentences: the best epoch is picked by recall of short facts in other words
-    present = [r for r in rows if r.type not in ("idk", "statement")]
+    # statements answer with whole sentences and a fill-in is its sentence's only question: the best epoch is picked
+    # by recall of short facts in other words
+    present = [r for r in rows if r.type not in ("idk", "statement", "cloze")]
     want = min(cap, int(len(present) * fraction))
     if want <= 0:
         return rows, []

@@ -108,7 +108,8 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     )
     out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
     by_type = card.get("counts_by_type") or {}
-    n_short = n - by_type.get("statement", 0) - by_type.get("idk", 0)  # statements are never held out
+    # statements and fill-ins are never held out
+    n_short = n - by_type.get("statement", 0) - by_type.get("cloze", 0) - by_type.get("idk", 0)
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
         # the same arithmetic as make_splits, so this line and training's own agree on the example count
         held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max)

@@ -35,8 +35,19 @@ def restate(r: Reflection) -> str:
     """A reflection as one line of text: the statement's sentence, or the question followed by its answer."""
     if r.type == "statement":
         return r.answer.strip()
+    if r.type == "cloze" and (filled := fill_blank(r.question, r.answer)):
+        return filled
     answer = r.answer.strip()
     return f"{r.question.strip()} {answer}{'' if answer.endswith(('.', '!', '?')) else '.'}"
+
+
+def fill_blank(question: str, answer: str) -> str | None:
+    """The sentence of a fill-in with its blank filled: 'What fills the blank in X: "a ___ b"?' -> 'a <answer> b.'"""
+    m = re.search(r'"([^"]*___[^"]*)"', question)
+    if not m:
+        return None
+    text = m.group(1).replace("___", answer.strip(), 1)
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 # Words that do not tell two facts apart: a question and its rewording differ only in these (and in order).

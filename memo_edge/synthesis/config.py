@@ -57,6 +57,11 @@ class SynthesisConfig(BaseModel):
         description="Extractive: also keep every sentence as a statement reflection, asked by its key terms "
         "('What does <title> say about X?'); off gives fewer, short-answer pairs only (faster training).",
     )
+    cloze: bool = Field(
+        True,
+        description="Extractive: ask every name, number, code token and noun phrase that no typed question of its "
+        "sentence answers as a fill-in ('What fills the blank in <title>: \"...___...\"?'); off gives fewer pairs.",
+    )
     max_fix_attempts: int = Field(5, ge=1, le=20, description="Self-containment fixes per pair before it is dropped.")
     parse_retries: int = Field(2, ge=0, le=10, description="Re-asks when a reply does not validate.")
     group_size: int = Field(3, ge=2, le=8, description="Documents per cross-document group.")

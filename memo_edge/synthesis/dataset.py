@@ -27,7 +27,7 @@ class Pair:
 
 
 # Lower rank wins when two pairs ask the same question with different answers.
-_RANK = {"direct": 0, "indirect": 0, "consolidated": 1, "entity": 1, "crossdoc": 2, "statement": 2}
+_RANK = {"direct": 0, "indirect": 0, "consolidated": 1, "entity": 1, "crossdoc": 2, "statement": 2, "cloze": 2}
 
 
 def _rank(p: Pair) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
+from .cloze import cloze_pairs
 from .codemask import CodeMask, is_placeholder
 from .constructions import (
     imperative_pairs,
@@ -41,7 +42,7 @@ from .qgen import QA, Writer, symmetric_reverse
 from .statements import Statements
 from .text import normalize, possessive
 
-PROMPT_VERSION = "extractive-v3"
+PROMPT_VERSION = "extractive-v4"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -179,7 +180,11 @@ def _fragment_text(unit: _Unit) -> str | None:
 
 
 def generate(
-    docs: list[Document], chunking: ChunkingConfig = ChunkingConfig(), progress=None, statements: bool = True
+    docs: list[Document],
+    chunking: ChunkingConfig = ChunkingConfig(),
+    progress=None,
+    statements: bool = True,
+    cloze: bool = True,
 ) -> ExtractiveResult:
     """Candidate pairs for a corpus (before the quality filter, de-duplication and ambiguity removal)."""
     codes = CodeMask()
@@ -263,6 +268,7 @@ def generate(
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
+                blanks = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if cloze else []
                 said.add(
                     sent,
                     _with_subject(writer.render(list(sent), lower_first=False), sent, writer.ctx),
@@ -274,10 +280,10 @@ def generate(
                 )
                 writer.subst.clear()
                 writer.title_toks.clear()
-                pairs += made
+                pairs += made + blanks
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
-                yielded = bool(made) or (statements and said.filed > before)
+                yielded = bool(made) or bool(blanks) or (statements and said.filed > before)
                 # a sentence that states something: three words or more, not a question ("Should I use h11?")
                 states = len(sent.text.split()) >= 3 and not sent.text.rstrip().endswith("?")
                 stats["stating_sentences"] += states
@@ -328,6 +334,16 @@ def generate(
             p.answer = minimal_answer(p.answer)
     stats["code_tokens"] = len(codes.originals)
     return ExtractiveResult(out, stats, per_doc)
+
+
+def _cloze(writer: Writer, sent, made: list[Pair], doc_id: str, chunk_id: str) -> list[Pair]:
+    """The spans of a sentence that no typed pair of it answers, asked as fill-ins (see cloze.py)."""
+    writer.resolve_pronouns(sent)
+    answered = {normalize(minimal_answer(p.answer)) for p in made}
+    return [
+        Pair(q, a, "cloze", [doc_id], [chunk_id], slot=slot)
+        for q, a, slot in cloze_pairs(sent, writer.render, writer.ctx.topic, answered)
+    ]
 
 
 def _sentence_pairs(

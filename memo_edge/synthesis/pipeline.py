@@ -59,7 +59,7 @@ def synthesize(
             from .extractive import PROMPT_VERSION, generate
 
             advance = ui.task("extractive: documents", len(docs))
-            result = generate(docs, chunking, progress=advance, statements=cfg.statements)
+            result = generate(docs, chunking, progress=advance, statements=cfg.statements, cloze=cfg.cloze)
             candidates, step_stats, prompt_version = result.pairs, {"extractive": result.stats}, PROMPT_VERSION
             failures: list[dict] = []
             candidates, filtered = quality_filter(candidates)

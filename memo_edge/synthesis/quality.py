@@ -121,6 +121,19 @@ def _unresolved(q: str) -> bool:
     return bool(_UNRESOLVED.search(q) or _UNRESOLVED_START.match(q))
 
 
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def _unresolved_cloze(q: str) -> bool:
+    """A fill-in quotes its sentence: a pronoun inside the quote after a noun may refer to it ("once a file grows
+    past ___, it is moved"), one that opens the quote has nothing to refer to."""
+    m = _QUOTED.search(q)
+    if not m:
+        return _unresolved(q)
+    first = (m.group(1).split() or [""])[0]
+    return _unresolved(q[: m.start()] + q[m.end() :]) or _unresolved(first) or _unresolved(first.capitalize())
+
+
 def rejection(p: Pair) -> str | None:
     """Why a pair is unfit for training, or None."""
     q, a = p.question.strip(), p.answer.strip()
@@ -148,7 +161,7 @@ def rejection(p: Pair) -> str | None:
         return "answer repeats the question's name"
     if p.type != "consolidated" and len(a.split()) > _limit(q):
         return "answer too long for its wh-type"
-    if _unresolved(q):
+    if _unresolved_cloze(q) if p.type == "cloze" else _unresolved(q):
         return "not self-contained"
     return None
 
