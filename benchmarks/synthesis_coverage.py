@@ -17,7 +17,8 @@ A hop answer is *covered* when it equals (MuSiQue normalization) the answer of s
 paragraph; `in text` is the share whose normalized form occurs in the paragraph at all (the ceiling for any
 extractive generator). For the genre corpora the whole folder is synthesized and a question is covered when a
 reflection of its document has its answer (or an alias) as the answer; `in answers` counts the looser case of an
-answer that contains it (a statement reflection). Also reported: pairs per 100 words, the share of sentences that
+answer that contains it (a statement reflection). `coverage_typed` counts wh-questions only: no fill-in (cloze)
+and no statement reflection; the gap to `coverage` is what the fill-ins add. Also reported: pairs per 100 words, the share of sentences that
 yielded a pair, and what the quality filter dropped. The run goes through `memo synthesize`'s code (synthesize()).
 """
 
@@ -166,16 +167,20 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
         wall = time.perf_counter() - t0
         refl = list(load_reflections(out))
     answers: dict[str, set[str]] = {}
+    typed: dict[str, set[str]] = {}  # answers of wh-questions only (no fill-ins, no statements)
     for r in refl:
         for d in r.source_doc_ids:
             answers.setdefault(d, set()).add(norm(r.answer))
-    covered = in_text = 0
+            if r.type not in ("cloze", "statement"):
+                typed.setdefault(d, set()).add(norm(r.answer))
+    covered = in_text = asked = 0
     misses = []
     for title, text, gold in hops:
         doc = paras[(title, text)]
         g = norm(gold)
         hit = g in answers.get(doc, set())
         covered += hit
+        asked += g in typed.get(doc, set())
         present = f" {g} " in f" {norm(text)} "
         in_text += present
         if not hit:
@@ -192,6 +197,7 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
         **typed_stats(refl),
         "per_100_words": round(100 * len(refl) / max(1, words), 1),
         "coverage": round(covered / max(1, len(hops)), 3),
+        "coverage_typed": round(asked / max(1, len(hops)), 3),
         "in_text": round(in_text / max(1, len(hops)), 3),
         "coverage_of_in_text": round(covered / max(1, in_text), 3),
         "sentence_yield": card["coverage"].get("sentence_yield"),
@@ -327,16 +333,20 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
     card, refl, wall = _synthesize_folder(sets["corpus"])
     by_source = {r["doc_id"]: r["source"] for r in card["coverage"]["per_document"]}
     answers: dict[str, list[str]] = {}
+    typed: dict[str, set[str]] = {}  # answers of wh-questions only (no fill-ins, no statements)
     for r in refl:
         for d in r.source_doc_ids:
-            answers.setdefault(Path(str(by_source.get(d, d))).name, []).append(norm(r.answer))
+            source = Path(str(by_source.get(d, d))).name
+            answers.setdefault(source, []).append(norm(r.answer))
+            if r.type not in ("cloze", "statement"):
+                typed.setdefault(source, set()).add(norm(r.answer))
     cov = card["coverage"]
     words = sum(r["words"] for r in cov["per_document"])
     filtered = card["step_stats"].get("quality_filter", {})
     rows = []
     for split in splits:
         qs = sets["questions"][split]
-        exact = contained = 0
+        exact = contained = asked = 0
         best_f1 = []
         misses = []
         for q in qs:
@@ -345,6 +355,7 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
             hit = bool(golds & set(mine))
             inside = hit or any(f" {g} " in f" {a} " for g in golds for a in mine)
             exact += hit
+            asked += bool(golds & typed.get(q["doc"], set()))
             contained += inside
             best_f1.append(max((f1_score(a, g) for a in mine for g in golds), default=0.0))
             if not hit:
@@ -360,6 +371,7 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
                 **typed_stats(refl),
                 "per_100_words": round(100 * len(refl) / max(1, words), 1),
                 "coverage": round(exact / max(1, len(qs)), 3),
+                "coverage_typed": round(asked / max(1, len(qs)), 3),
                 "in_answers": round(contained / max(1, len(qs)), 3),
                 "best_answer_f1": round(sum(best_f1) / max(1, len(best_f1)), 3),
                 "sentence_yield": cov.get("sentence_yield"),

@@ -33,8 +33,9 @@ _PRONOUNS = {"PRP", "PRP$", "WP", "WDT", "EX"}
 
 
 def _trim(toks: list) -> list:
-    """A span without its leading determiner or possessive pronoun and its edge punctuation."""
-    while toks and (toks[0].tag_ in _DROP_LEAD or toks[0].is_punct):
+    """A span without its leading determiner, possessive pronoun or preposition ("past 40 kg": the entity
+    recognizer's span) and its edge punctuation."""
+    while toks and (toks[0].tag_ in _DROP_LEAD or toks[0].is_punct or toks[0].pos_ == "ADP"):
         toks = toks[1:]
     while toks and toks[-1].is_punct and not is_placeholder(toks[-1].text):
         toks = toks[:-1]
@@ -57,26 +58,28 @@ def _named(toks: list) -> bool:
     return any(t.pos_ in ("PROPN", "NUM") or t.like_num or is_placeholder(t.text) for t in toks)
 
 
-def spans(sent) -> list[list]:
-    """Candidate answers of a sentence, best first: entities, code tokens and numbers; coordinated lists; noun
-    phrases that are an argument of a verb or preposition (a lone common noun, "a file", is too vague to ask)."""
-    out: list[list] = []
-    for e in sent.ents:
-        if e.label_ not in _SKIP_LABELS:
-            out.append(_with_unit(list(e)))
+def spans(sent) -> list[tuple[list, bool]]:
+    """Candidate answers of a sentence, best first, each with whether it blocks the spans inside it: coordinated
+    lists ("HTTP/1.1 and HTTP/2", asked whole and member by member); entities, code tokens and numbers; noun phrases
+    that are an argument of a verb or preposition (a lone common noun, "a file", only as the object: "returns a
+    generator")."""
+    out: list[tuple[list, bool]] = []
     for t in sent:
-        if is_placeholder(t.text) or (t.like_num and t.dep_ == "nummod"):
-            out.append(_with_unit([t]))
-    for t in sent:  # "HTTP/1.1 and HTTP/2": a list asked whole
         conj = [c for c in t.children if c.dep_ == "conj"]
         if conj and _named([t]) and all(_named([c]) for c in conj):
             end = max(c.right_edge.i for c in conj)
-            out.append(list(sent.doc[t.left_edge.i : end + 1]))
+            out.append((list(sent.doc[t.left_edge.i : end + 1]), False))
+    for e in sent.ents:
+        if e.label_ not in _SKIP_LABELS:
+            out.append((_with_unit(list(e)), True))
+    for t in sent:
+        if is_placeholder(t.text) or (t.like_num and t.dep_ == "nummod"):
+            out.append((_with_unit([t]), True))
     for nc in sent.noun_chunks:
         if nc.root.dep_ in _ARG_DEPS and nc.root.tag_ not in _PRONOUNS and nc.root.lower_ not in VAGUE_HEADS:
-            out.append(list(nc))
-    out = [_trim(x) for x in out]
-    return [s for s in out if s and len(s) <= 8 and (len(s) > 1 or _named(s) or s[0].dep_ in _OBJECTS)]
+            out.append((list(nc), True))
+    out = [(_trim(x), b) for x, b in out]
+    return [(s, b) for s, b in out if s and len(s) <= 8 and (len(s) > 1 or _named(s) or s[0].dep_ in _OBJECTS)]
 
 
 def _clause(tok):
@@ -101,7 +104,8 @@ def window(sent, toks: list) -> tuple[list, list]:
     right = min(hi - end, spare - left)
     doc = sent.doc
     before, after = list(doc[start - left : start]), list(doc[end : end + right])
-    while before and (before[0].pos_ in _EDGE_POS or before[0].is_punct):  # "; copy to ..." / "and the ..."
+    # a clipped window starts at a phrase ("kg, it is moved" starts inside "past 40 kg"), not after a conjunction
+    while before and (before[0].left_edge.i < start - left or before[0].is_punct or before[0].pos_ == "CCONJ"):
         before = before[1:]
     while after and after[-1].pos_ in _EDGE_POS and end + right < sent.end:  # cut before its noun: "... which can in"
         after = after[:-1]
@@ -114,7 +118,7 @@ def cloze_pairs(sent, render, topic: str, answered: set[str]) -> list[tuple[str,
     normalized answers already made from this sentence and grows with the blanks asked here."""
     out: list[tuple[str, str, str]] = []
     taken: set[int] = set()
-    for toks in spans(sent):
+    for toks, blocks in spans(sent):
         if len(out) == MAX_PER_SENTENCE:
             break
         ids = {t.i for t in toks}
@@ -132,7 +136,7 @@ def cloze_pairs(sent, render, topic: str, answered: set[str]) -> list[tuple[str,
         text = " ".join(x for x in (before, BLANK, after) if x).replace('"', "'")
         text = re.sub(r"\s+([,.;:!?%)])", r"\1", text)
         answered.add(key)
-        taken |= ids
+        taken |= ids if blocks else set()
         where = f" in {topic}" if topic else ""
         out.append((f'What fills the blank{where}: "{text}"?', answer, f"cloze|{key}|{normalize(text)}"))
     return out

@@ -1,0 +1,87 @@
+"""Cloze reflections (memo_edge/synthesis/cloze.py): the safety net that asks every span no typed question of its
+sentence answers, on invented sentences, with the real spaCy pipeline and the quality filter."""
+
+from __future__ import annotations
+
+from memo_edge.corpus import content_id
+from memo_edge.records import Document, Reflection, load_reflections
+from memo_edge.synthesis import SynthesisConfig, synthesize
+from memo_edge.synthesis.dataset import Pair
+from memo_edge.synthesis.extractive import generate
+from memo_edge.synthesis.quality import apply, rejection
+from training.profiles import fill_blank, restate
+
+
+def kept(text: str, title: str = "Frobnitz", cloze: bool = True) -> list[Pair]:
+    doc = Document(doc_id=content_id(title, text), title=title, text=text, source="frobnitz.md")
+    out, _ = apply(generate([doc], cloze=cloze).pairs)
+    return out
+
+
+def blanks(text: str, title: str = "Frobnitz") -> dict[str, str]:
+    return {p.answer: p.question for p in kept(text, title) if p.type == "cloze"}
+
+
+def test_an_amount_in_an_adverbial_clause_is_asked_with_its_unit_and_the_clause_it_qualifies():
+    got = blanks("Once a crate grows past 40 kg, it is moved to the lower shelf, so the top rack never bends.")
+    assert (
+        got["40 kg"]
+        == 'What fills the blank in Frobnitz: "once a crate grows past ___, it is moved to the lower shelf"?'
+    )
+
+
+def test_a_span_a_typed_question_answers_gets_no_blank():
+    pairs = kept("Mira Tallow founded Kestrel Tools in 2011.", "Kestrel Tools")
+    typed = {p.answer for p in pairs if p.type not in ("cloze", "statement")}
+    assert "Mira Tallow" in typed
+    assert "Mira Tallow" not in {p.answer for p in pairs if p.type == "cloze"}
+
+
+def test_a_list_of_code_tokens_is_asked_whole():
+    got = blanks("It includes a shell, has support for both HTTP/1.1 and HTTP/2, and provides async hooks.")
+    assert "HTTP/1.1 and HTTP/2" in got, got
+
+
+def test_a_negation_stays_in_the_blank_sentence():
+    got = blanks("Tomas did not bring the projector to the Friday review in room 4B, so the demo was moved to Monday.")
+    assert "room 4B" in got, got
+    assert all(" not " in q for a, q in got.items() if a != "Monday"), got
+
+
+def test_an_ambiguous_blank_is_not_asked():
+    """The answer occurs again in its window: the blank could be either."""
+    got = blanks("The staging port is 8080 and the debug port is 8080 as well, says Petra Lund.")
+    assert "8080" not in got
+
+
+def test_a_pronoun_that_opens_the_quote_is_unresolved_one_after_a_noun_is_not():
+    bad = Pair('What fills the blank in Frobnitz: "it is moved to the ___"?', "lower shelf", "cloze", ["d"], ["c"])
+    good = Pair(
+        'What fills the blank in Frobnitz: "once a crate passes 40 kg, it is moved to the ___"?',
+        "lower shelf",
+        "cloze",
+        ["d"],
+        ["c"],
+    )
+    assert rejection(bad) == "not self-contained"
+    assert rejection(good) is None
+
+
+def test_a_blank_is_restated_filled_in_profiles():
+    q = 'What fills the blank in Frobnitz: "once a crate passes ___, it is moved to the lower shelf"?'
+    assert fill_blank(q, "40 kg") == "Once a crate passes 40 kg, it is moved to the lower shelf."
+    row = Reflection(id="x", question=q, answer="40 kg", type="cloze", source_doc_ids=["d"], source_chunk_ids=["c"])
+    assert restate(row) == "Once a crate passes 40 kg, it is moved to the lower shelf."
+
+
+def test_no_cloze_turns_them_off(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "frobnitz.md").write_text(
+        "# Frobnitz\n\nOnce a crate grows past 40 kg, it is moved to the lower shelf, so the top rack never bends.\n",
+        encoding="utf-8",
+    )
+    synthesize(corpus, tmp_path / "on.jsonl", SynthesisConfig(), progress=False)
+    synthesize(corpus, tmp_path / "off.jsonl", SynthesisConfig(cloze=False), progress=False)
+    assert any(r.type == "cloze" for r in load_reflections(tmp_path / "on.jsonl"))
+    assert not any(r.type == "cloze" for r in load_reflections(tmp_path / "off.jsonl"))
