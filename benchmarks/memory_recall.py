@@ -9,7 +9,9 @@ benchmarks/corpora carry their split per question); --split picks which are aske
 read misses only on dev). For notes and techdocs (benchmarks/corpora): the memory is built from the folder and asked
 the split's questions memory-only; abstention is measured with the split's absent questions (general knowledge and
 things the corpora never mention) and with the other genre's questions: the share answered "I don't know", beside
-the share of answerable questions wrongly answered so.
+the share of answerable questions wrongly answered so. Both are measured twice on the same memory: with the
+pack's known-terms rule (the runtime's default: a question whose content words the memory mostly never saw is
+answered "I don't know" without running the model) and with the model alone (`abstain=False`), paired.
 
 For MuSiQue: the N first 2-hop questions; the corpus is their supporting paragraphs; `memo build` with its defaults
 (extractive reflections with no cap -> SmolLM2-135M full fine-tune -> int8 pack) builds the memory. Then:
@@ -129,12 +131,14 @@ def absent_items(split: str, other: str | None) -> list:
     return items
 
 
-def idk_rates(pack: Path, answerable: dict, absent: list) -> dict:
-    """Share of absent questions answered "I don't know", and of answerable ones answered so wrongly."""
+def idk_rates(pack: Path, answerable: dict, absent: list, abstain: bool = True) -> dict:
+    """Share of absent questions answered "I don't know", and of answerable ones answered so wrongly. `abstain`:
+    with the pack's known-terms rule (the runtime's default) or the model alone."""
     from memo_edge.evaluate import evaluate
     from memo_edge.prompt import is_idk
+    from memo_edge.runtime.config import LoadConfig
 
-    preds = evaluate(pack, absent, executive="none", progress=False)["predictions"]
+    preds = evaluate(pack, absent, executive="none", progress=False, load=LoadConfig(abstain=abstain))["predictions"]
     said = [is_idk(p["predicted_answer"]) for p in preds]
     false = [is_idk(p["predicted_answer"]) for p in answerable["predictions"]]
     kinds = {}
@@ -181,11 +185,13 @@ def build_memory(corpus: Path, work: Path, epochs: int | None, threads: int | No
     }
 
 
-def score(pack: Path, path: Path | None, executive: str, items: list | None = None) -> dict:
+def score(pack: Path, path: Path | None, executive: str, items: list | None = None, abstain: bool = True) -> dict:
     from memo_edge.evaluate import evaluate
     from memo_edge.records import load_eval_items
+    from memo_edge.runtime.config import LoadConfig
 
-    r = evaluate(pack, items if items is not None else load_eval_items(path), executive=executive, progress=False)
+    items = items if items is not None else load_eval_items(path)
+    r = evaluate(pack, items, executive=executive, progress=False, load=LoadConfig(abstain=abstain))
     return {
         "n": r["n"],
         "em": round(r["em"], 3),
@@ -193,6 +199,12 @@ def score(pack: Path, path: Path | None, executive: str, items: list | None = No
         "per_hop": r["per_hop"],
         "predictions": r["predictions"],
     }
+
+
+def _abstain_rule(pack: Path) -> dict | None:
+    """The pack's known-terms rule as its manifest states it (None: the pack has none, the model answers all)."""
+    manifest = json.loads((Path(pack) / "manifest.json").read_text(encoding="utf-8"))
+    return manifest.get("abstain")
 
 
 def main(argv=None) -> dict:
@@ -209,13 +221,19 @@ def main(argv=None) -> dict:
         if name in GENRES:
             pack, build_info = build_memory(CORPORA / name / "docs", work, a.epochs, a.threads, log)
             single = score(pack, None, "none", items=genre_items(name, a.split))
+            model_only = score(pack, None, "none", items=genre_items(name, a.split), abstain=False)
             other = next(g for g in GENRES if g != name)
+            absent = absent_items(a.split, other)
             rows.append(
                 {
                     "dataset": f"{name} ({a.split} questions)",
                     **build_info,
                     "single_hop": single,
-                    "abstain": idk_rates(pack, single, absent_items(a.split, other)),
+                    "abstain": idk_rates(pack, single, absent),
+                    # the same memory without the pack's known-terms rule: what the model alone does (paired)
+                    "single_hop_model_only": {k: model_only[k] for k in ("n", "em", "f1")},
+                    "abstain_model_only": idk_rates(pack, model_only, absent, abstain=False),
+                    "abstain_rule": _abstain_rule(pack),
                 }
             )
         elif name == "musique":

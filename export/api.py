@@ -40,6 +40,7 @@ def export_pack(
 
     Returns the pack directory (or the `.memopack` file when zip=True). Nothing is left at out_dir on failure.
     """
+    from .abstain import add_known_terms
     from .checkpoint import check_disk_space, check_weights, inspect_checkpoint
     from .report import Reporter
 
@@ -62,7 +63,7 @@ def export_pack(
     check_weights(ckpt)
     try:
         with atomic_dir(out, overwrite=cfg.overwrite) as tmp:
-            manifest = _writer(cfg.format)(ckpt, tmp, cfg, rep)
+            manifest = add_known_terms(tmp, _writer(cfg.format)(ckpt, tmp, cfg, rep), ckpt, cfg, rep)
             manifest.metrics.setdefault("export", {})["total_s"] = round(time.perf_counter() - t0, 2)
             finalize(tmp, manifest)
             if key is not None:

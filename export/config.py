@@ -54,6 +54,14 @@ class ExportConfig(BaseModel):
         description="int8/int4 weight quantization: default (round to nearest) | rtn | k_quant "
         "(llama.cpp-style; slower to build, often closer to fp32).",
     )
+    min_known_share: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="Answer 'I don't know.' without running the model when less than this share of a question's "
+        "content words occur in the training reflections (the pack keeps them in known_terms.txt); 0 = off. "
+        "0.4 refused no answerable dev question of the project's technical-docs and notes corpora.",
+    )
     zip: bool = Field(False, description="Also write PACK_DIR.memopack (one zip file) and print its path.")
     overwrite: bool = Field(
         True, description="Replace an existing pack at the output path (never a directory that is not a pack)."

@@ -80,6 +80,16 @@ class Generation(BaseModel):
     top_p: float = 1.0
 
 
+class Abstain(BaseModel):
+    """Questions whose content words the memory mostly never saw are answered "I don't know." without running the
+    model (memo_edge.vocabulary): the pack's `known_terms` file holds the words, this the share below which a
+    question is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_known_share: float = Field(gt=0.0, le=1.0)
+    terms: int = Field(ge=0)
+
+
 class SpecialTokens(BaseModel):
     model_config = ConfigDict(extra="allow")
     bos_token_id: int | None = None
@@ -102,6 +112,7 @@ class Manifest(BaseModel):
     prompt: MemoryPrompt
     generation: Generation = Generation()
     special_tokens: SpecialTokens = SpecialTokens()
+    abstain: Abstain | None = None
     providers_tested: list[str] = []
     provenance: dict[str, Any] = {}
     metrics: dict[str, Any] = {}

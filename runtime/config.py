@@ -38,9 +38,17 @@ class LoadConfig(BaseModel):
         "memo serve / memo mcp).",
     )
 
+    abstain: bool = Field(
+        True,
+        description="Answer 'I don't know.' without running the model to a question whose content words the "
+        "memory mostly never saw (the pack's known_terms and manifest 'abstain'; packs without them always run "
+        "the model). Off: every question goes to the model.",
+    )
+
     def engine_kwargs(self) -> dict:
-        """Keyword arguments of Memory.load / shared_engine."""
+        """Keyword arguments of Memory.load."""
         return {
+            "abstain": self.abstain,
             "threads": self.threads,
             "provider": None if self.provider == "auto" else self.provider,
             "trusted_keys": list(self.trusted_keys) or None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
-from memo_edge.prompt import MemoryPrompt
+from memo_edge.prompt import IDK_ANSWER, MemoryPrompt
 from memo_edge.protocol import Answer
+from memo_edge.vocabulary import KnownTerms
 
 from .ask import AskService, raise_on_fallback
 from .config import MAX_BATCH
@@ -24,12 +25,20 @@ class Generator(Protocol):
 
 
 class Memory:
-    def __init__(self, engine: Engine, generator: Generator | None = None, seed: int | None = None):
+    def __init__(
+        self, engine: Engine, generator: Generator | None = None, seed: int | None = None, abstain: bool = True
+    ):
         self.engine = engine
         self.generator: Generator = generator or engine
         self.prompt: MemoryPrompt = engine.manifest.prompt
         self.defaults = engine.manifest.generation
         self.seed = seed
+        # the pack's known terms (memo_edge.vocabulary): None when the pack has none or abstaining is turned off
+        rule = engine.manifest.abstain
+        self.known: KnownTerms | None = None
+        self.min_known_share = rule.min_known_share if rule else 0.0
+        if abstain and rule and "known_terms" in engine.manifest.files:
+            self.known = KnownTerms.load(engine.pack.path("known_terms"))
 
     @classmethod
     def load(
@@ -40,10 +49,16 @@ class Memory:
         seed: int | None = None,
         trusted_keys=None,
         max_batch: int = MAX_BATCH,
+        abstain: bool = True,
     ) -> Memory:
         """A pack directory or .memopack; trusted_keys (public key files) refuses unsigned and foreign packs;
-        max_batch: rows decoded together (LoadConfig.max_batch)."""
-        return cls(shared_engine(path, threads, provider, trusted_keys, max_batch), seed=seed)
+        max_batch: rows decoded together (LoadConfig.max_batch); abstain: answer "I don't know." to questions about
+        things the memory never saw, as the pack's manifest says (LoadConfig.abstain)."""
+        return cls(shared_engine(path, threads, provider, trusted_keys, max_batch), seed=seed, abstain=abstain)
+
+    def abstains(self, question: str) -> bool:
+        """True when the question is about something the memory was never trained on (see memo_edge.vocabulary)."""
+        return self.known is not None and self.known.unknown_to(question, self.min_known_share)
 
     @property
     def pack_id(self) -> str:
@@ -62,11 +77,19 @@ class Memory:
         on_token=None,
         seed: int | None = None,
     ) -> list[Completion]:
-        """All questions in one batched run; completions carry the per-call timings."""
+        """All questions in one batched run; completions carry the per-call timings. A question the memory abstains
+        on gets "I don't know." (finish_reason "abstain") without running the model."""
         if isinstance(questions, str):
             questions = [questions]
         if not questions:
             return []
+        refused = [self.abstains(q) for q in questions]
+        if any(refused):
+            asked = [q for q, r in zip(questions, refused) if not r]
+            index = [i for i, r in enumerate(refused) if not r]
+            relay = (lambda k, text, tid: on_token(index[k], text, tid)) if on_token else None
+            done = iter(self.complete(asked, temperature, max_new_tokens, relay, seed) if asked else [])
+            return [_abstained() if r else next(done) for r in refused]
         temperature = self.defaults.temperature if temperature is None else temperature
         max_new_tokens = self.defaults.max_new_tokens if max_new_tokens is None else max_new_tokens
         seed = self.seed if seed is None else seed
@@ -108,3 +131,7 @@ class Memory:
         service = AskService(self, make_executive(executive, model=executive_model), config, protocol)
         answer = service.ask(question, tracer=tracer)
         return answer if allow_fallback else raise_on_fallback(answer)
+
+
+def _abstained() -> Completion:
+    return Completion(text=IDK_ANSWER, token_ids=[], finish_reason="abstain", prompt_tokens=0, completion_tokens=0)

@@ -33,7 +33,8 @@ PREFILL_CHUNK = 256  # prompt tokens per prefill call; longer prompts are prefil
 class Completion:
     text: str
     token_ids: list[int]
-    finish_reason: str  # "stop" (stop token or string) | "length" | "cancelled" | "deadline"
+    # "stop" (stop token or string) | "length" | "cancelled" | "deadline" | "abstain" (Memory: not run at all)
+    finish_reason: str
     prompt_tokens: int
     completion_tokens: int
     prefix_tokens_reused: int = 0
