@@ -84,7 +84,9 @@ def _concurrent(url: str, bodies: list[dict]) -> tuple[list[tuple[int, float]], 
 
 def load_test(pack: str, a, qs: list[str]) -> dict:
     """Sequential requests, then C concurrent clients, then 200 concurrent clients."""
-    srv = MemoServer(Memory.load(pack, threads=a.threads, max_batch=a.max_batch), ServerConfig(port=0)).start()
+    srv = MemoServer(
+        Memory.load(pack, threads=a.threads, max_batch=a.max_batch, abstain=False), ServerConfig(port=0)
+    ).start()
     try:
         _post(srv.url, _body(srv.model_id, qs[0], 4))  # warm-up: session, prefix KV
         t = time.perf_counter()
@@ -126,7 +128,7 @@ def load_test(pack: str, a, qs: list[str]) -> dict:
 
 def short_behind_long(pack: str, a) -> dict:
     cfg = ServerConfig(port=0, max_tokens=max(a.long_tokens, 64))
-    with MemoServer(Memory.load(pack, threads=a.threads, max_batch=a.max_batch), cfg) as srv:
+    with MemoServer(Memory.load(pack, threads=a.threads, max_batch=a.max_batch, abstain=False), cfg) as srv:
         short = _body(srv.model_id, "Who founded Quillfen Robotics?", 4)
         _post(srv.url, short)
         alone = sorted(_post(srv.url, short)[1] for _ in range(5))[2]
@@ -288,7 +290,7 @@ DESKTOP_SYSTEM = (
 
 def system_messages(pack: str, a) -> dict:
     rows = [json.loads(line) for line in DEMO_QUESTIONS.read_text().splitlines() if line.strip()]
-    mem = Memory.load(pack, threads=a.threads)
+    mem = Memory.load(pack, threads=a.threads, abstain=False)
     out = {}
     for label, system in (("no system message", None), ("client system kept as context", DESKTOP_SYSTEM)):
         srv = MemoServer(mem, ServerConfig(port=0)).start()

@@ -41,7 +41,7 @@ def run_demo(out: Path, base: str = "smollm2-135m-instruct", precision: str = "i
 
     items = load_eval_items(DEMO_DIR / "questions.jsonl")
     memory = Memory.load(pack)
-    memory.answer(["warm-up"])  # first call pays for the prefix prefill and ORT's lazy init
+    memory.answer([items[0].question])  # first call pays for the prefix prefill and ORT's lazy init
     table = Table(title=f"demo questions, memory only ({precision} pack)")
     for col in ("hops", "question", "gold", "memory answer", "EM", "TTFT ms", "tok/s"):
         table.add_column(col, overflow="fold")

@@ -114,7 +114,7 @@ def build_server(memory: Memory, executive=None, protocol_config=None) -> MCPSer
     """An MCPServer with the two tools over `memory` (its engine behind a batcher of the engine's batch cap:
     concurrent calls share batches and the engine is driven by one thread)."""
     engine = memory.engine
-    mem = Memory(engine, generator=Batcher(engine), seed=memory.seed)
+    mem = Memory(engine, generator=Batcher(engine), seed=memory.seed, abstain=memory.known is not None)
     name = model_name(engine.pack)
     modes = ["none", "structured"] if executive is not None else ["none"]
     asker = AskService(mem, executive, protocol_config, mode=modes[-1])

@@ -311,7 +311,7 @@ class MemoServer:
         self.sock = socket.create_server((self.cfg.host, self.cfg.port), family=family, backlog=self.cfg.backlog)
         self.engine = memory.engine
         self.batcher = Batcher(self.engine, max_queue=self.cfg.max_queue)
-        self.memory = Memory(self.engine, generator=self.batcher, seed=memory.seed)
+        self.memory = Memory(self.engine, generator=self.batcher, seed=memory.seed, abstain=memory.known is not None)
         self.chat = ChatFormat.from_memory_prompt(self.engine.manifest.prompt)
         self.executive = executive
         self.protocol_config = protocol_config
