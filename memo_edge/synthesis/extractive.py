@@ -39,6 +39,7 @@ from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
+from .quality import rejection
 from .statements import Statements
 from .text import normalize, possessive
 
@@ -339,7 +340,8 @@ def generate(
 def _cloze(writer: Writer, sent, made: list[Pair], doc_id: str, chunk_id: str) -> list[Pair]:
     """The spans of a sentence that no typed pair of it answers, asked as fill-ins (see cloze.py)."""
     writer.resolve_pronouns(sent)
-    answered = {normalize(minimal_answer(p.answer)) for p in made}
+    # a span whose only question the quality filter will drop is not asked: it gets its fill-in
+    answered = {normalize(minimal_answer(p.answer)) for p in made if rejection(p) is None}
     return [
         Pair(q, a, "cloze", [doc_id], [chunk_id], slot=slot)
         for q, a, slot in cloze_pairs(sent, writer.render, writer.ctx.topic, answered)
