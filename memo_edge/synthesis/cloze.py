@@ -112,10 +112,13 @@ def window(sent, toks: list) -> tuple[list, list]:
     return before, after
 
 
-def cloze_pairs(sent, render, topic: str, answered: set[str]) -> list[tuple[str, str, str]]:
+def cloze_pairs(
+    sent, render, topic: str, answered: set[str], only: set[str] | None = None
+) -> list[tuple[str, str, str]]:
     """(question, answer, slot) for the spans of a sentence that no pair of it answers yet. `render(tokens,
     lower_first=...)` writes tokens as the writer does (pronouns resolved, placeholders kept); `answered` holds the
-    normalized answers already made from this sentence and grows with the blanks asked here."""
+    normalized answers already made from this sentence and grows with the blanks asked here; `only`: ask only
+    these answers (the reserve kept for spans whose wh-question may not survive, see extractive.generate)."""
     out: list[tuple[str, str, str]] = []
     taken: set[int] = set()
     for toks, blocks in spans(sent):
@@ -124,7 +127,13 @@ def cloze_pairs(sent, render, topic: str, answered: set[str]) -> list[tuple[str,
         ids = {t.i for t in toks}
         answer = render(toks, lower_first=False)
         key = normalize(answer)
-        if not key or key in answered or ids & taken or answer.lower() in VAGUE_HEADS:
+        if (
+            not key
+            or key in answered
+            or ids & taken
+            or answer.lower() in VAGUE_HEADS
+            or (only is not None and key not in only)
+        ):
             continue
         left, right = window(sent, toks)
         before = render(left, lower_first=True, strip=False).strip() if left else ""

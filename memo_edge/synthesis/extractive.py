@@ -53,6 +53,7 @@ class ExtractiveResult:
     pairs: list[Pair]
     stats: dict = field(default_factory=dict)
     per_doc: dict[str, dict] = field(default_factory=dict)  # doc_id -> {words, sentences, sentences_with_pairs}
+    reserve: list[Pair] = field(default_factory=list)  # fill-ins for spans whose wh-question may not survive
 
 
 @dataclass
@@ -232,6 +233,7 @@ def generate(
         0,
     )
     said = Statements()
+    reserve: list[Pair] = []
     skipped: dict[str, int] = {}
     lists: dict[tuple[str, int], list[_Unit]] = {}
     for d in docs:
@@ -269,7 +271,8 @@ def generate(
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
-                blanks = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if cloze else []
+                blanks, held = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if cloze else ([], [])
+                reserve += held
                 said.add(
                     sent,
                     _with_subject(writer.render(list(sent), lower_first=False), sent, writer.ctx),
@@ -329,23 +332,26 @@ def generate(
         }
     )
     out = pairs + linked
-    for p in out:
+    for p in out + reserve:
         p.question, p.answer = codes.restore(p.question), codes.restore(p.answer)
         if p.type not in ("statement", "consolidated"):
             p.answer = minimal_answer(p.answer)
     stats["code_tokens"] = len(codes.originals)
-    return ExtractiveResult(out, stats, per_doc)
+    return ExtractiveResult(out, stats, per_doc, reserve)
 
 
-def _cloze(writer: Writer, sent, made: list[Pair], doc_id: str, chunk_id: str) -> list[Pair]:
-    """The spans of a sentence that no typed pair of it answers, asked as fill-ins (see cloze.py)."""
+def _cloze(writer: Writer, sent, made: list[Pair], doc_id: str, chunk_id: str) -> tuple[list[Pair], list[Pair]]:
+    """The spans of a sentence that no typed pair of it answers, asked as fill-ins (see cloze.py), and the reserve:
+    fill-ins of the spans a typed pair does answer, used only where that pair does not survive the data set's
+    de-duplication ("What is the version in attrs?" has two answers in one document and is dropped as ambiguous)."""
     writer.resolve_pronouns(sent)
     # a span whose only question the quality filter will drop is not asked: it gets its fill-in
     answered = {normalize(minimal_answer(p.answer)) for p in made if rejection(p) is None}
-    return [
-        Pair(q, a, "cloze", [doc_id], [chunk_id], slot=slot)
-        for q, a, slot in cloze_pairs(sent, writer.render, writer.ctx.topic, answered)
-    ]
+    fresh = cloze_pairs(sent, writer.render, writer.ctx.topic, set(answered))
+    held = cloze_pairs(sent, writer.render, writer.ctx.topic, {normalize(a) for _, a, _ in fresh}, only=answered)
+    return tuple(
+        [Pair(q, a, "cloze", [doc_id], [chunk_id], slot=slot) for q, a, slot in found] for found in (fresh, held)
+    )
 
 
 def _sentence_pairs(

@@ -15,6 +15,7 @@ from .config import SynthesisConfig
 from .dataset import Pair, TokenCounter, finalize, length_stats, to_reflections
 from .progress import steps
 from .quality import apply as quality_filter
+from .text import normalize
 
 EXTRACTIVE_NOTE = (
     "extractive generator: deterministic, spaCy parse + question rules (no LLM); it asks what the "
@@ -73,6 +74,13 @@ def synthesize(
             failures, dropped_selfcontain = run.failures, run.dropped_selfcontain
     ids = {d.doc_id for d in docs} | {c.chunk_id for cs in chunks.values() for c in cs}
     pairs, dedup = finalize(candidates, cfg.max_pairs if cfg.generator == "extractive" else 0, ids)
+    if cfg.generator == "extractive" and result.reserve:
+        # a span whose every wh-question was dropped as ambiguous or duplicate is asked by its fill-in after all
+        rescued = rescue(pairs, quality_filter(result.reserve)[0])
+        if rescued:
+            candidates += rescued
+            pairs, dedup = finalize(candidates, cfg.max_pairs, ids)
+            step_stats["extractive"]["fill_ins_rescued"] = len(rescued)
     if not pairs:
         raise MemoError(f"{corpus_dir}: the generator produced no usable question-answer pairs")
     refl = to_reflections(pairs, prompt_version, f"{cfg.generator}:{cfg.model_name}")
@@ -103,6 +111,12 @@ def synthesize(
     write_json(card_json, card)
     write_text(card_md, card_markdown(card))
     return card
+
+
+def rescue(pairs: list[Pair], reserve: list[Pair]) -> list[Pair]:
+    """The reserve fill-ins whose answer no surviving pair of their chunk gives."""
+    have = {(c, normalize(p.answer)) for p in pairs for c in p.chunk_ids}
+    return [p for p in reserve if not any((c, normalize(p.answer)) in have for c in p.chunk_ids)]
 
 
 def coverage(docs, refl, extractive_stats: dict) -> dict:
