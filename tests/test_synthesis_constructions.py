@@ -303,6 +303,15 @@ def test_log_timestamps_with_zones_are_dates():
     assert m and m.group("date") == "2025-03-09T02:00:01Z" and m.group("text").startswith("ERROR")
 
 
+def test_a_log_line_of_key_value_pairs_is_a_record_of_fields():
+    """ "INFO done job=X files=... duration=47m17s": each value is asked as a field of the event (message, first pair,
+    day), the level is no subject ("Who done job=...? -> INFO"), and no clause is read from the line."""
+    got = typed("# sync log\n\n2025-02-01T03:47:19Z INFO  done job=nightly-sync files=1843 duration=47m17s\n")
+    assert ("What is the duration of done job=nightly-sync on 2025-02-01?", "47m17s") in got, got
+    assert ("What is the files of done job=nightly-sync on 2025-02-01?", "1843") in got
+    assert not any(a == "INFO" or "INFO" in q for q, a in got), got
+
+
 def test_a_row_number_column_names_no_row():
     text = "# Actions\n\n| # | action | owner |\n|---|---|---|\n| 1 | Re-time the rehearsal | Maeve Thursby |\n"
     got = typed(text, title="Actions")

@@ -266,12 +266,13 @@ def generate(
                 stats["sentences"] += 1
                 counts["sentences"] += 1
                 before = said.filed
-                if usable_sentence(sent.text):
+                if usable_sentence(sent.text) and not u.passage.record:
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
-                blanks, held = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if cloze else ([], [])
+                asks = cloze and not u.passage.record  # a record's values are its fields' answers already
+                blanks, held = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if asks else ([], [])
                 reserve += held
                 said.add(
                     sent,

@@ -25,6 +25,9 @@ _LOG = re.compile(
 )
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")
 MAX_FIELD_WORDS = 8
+# "duration=70m18s" in a log line or a record: a key and its value
+_KV_TOKEN = re.compile(r"(?<![\w=])(?P<key>[A-Za-z_][\w.-]{0,30})=(?P<value>[^\s=,;]+)")
+_LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"}
 # "`httpcore` - The underlying transport for httpx": a term and what it is
 _DEFINITION = re.compile(r"^(?P<term>\S.{0,60}?)\s+[-–—]\s+(?P<text>\S.{4,})$")
 # "150 ml double cream", "2 x HDMI cable", "3 eggs": an amount of a thing
@@ -52,6 +55,7 @@ class Passage:
     kind: str = "prose"  # prose | bullet | log
     list_id: int = -1  # bullets of one list share an id
     label: str | None = None  # "Notes: <sentence>": the key, kept in text; the sentence alone may parse better
+    record: bool = False  # a log line of key=value pairs: its fields are asked, no clause is read from it
 
 
 @dataclass
@@ -123,7 +127,12 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             continue
         m = _LOG.match(line)
         if m and len(m.group("text").split()) >= 2:
-            out.passages.append(Passage(m.group("text"), heading=subject, date=m.group("date"), kind="log"))
+            # "INFO done job=..." is no sentence about a subject called INFO: the level is dropped
+            message = re.sub(r"^\[?(?:" + "|".join(_LEVELS) + r")\]?:?\s+", "", m.group("text"))
+            day = re.sub(r"^(\d{4}-\d{2}-\d{2})T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$", r"\1", m.group("date"))
+            record = len(_KV_TOKEN.findall(message)) >= 2  # key=value pairs: fields, not a sentence to parse
+            out.passages.append(Passage(message, heading=subject, date=m.group("date"), kind="log", record=record))
+            out.fields += _log_fields(message, day)
             continue
         kv = _KV.match(line)
         if kv and len(kv.group("key").split()) <= 4:
@@ -138,6 +147,17 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
         if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
             line = _definition_sentence(d.group("term").strip(), d.group("text").strip())
         out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind, list_id=list_id))
+
+
+def _log_fields(text: str, date: str) -> list[Field]:
+    """A log line's key=value pairs as fields of its event: "INFO done job=offsite-weekly ... duration=70m18s" on
+    2025-03-09 -> the duration of "done job=offsite-weekly on 2025-03-09" is 70m18s. The event is named by the
+    message's words, its first pair and the day."""
+    pairs = list(_KV_TOKEN.finditer(text))
+    if len(pairs) < 2:
+        return []
+    event = " ".join([*text[: pairs[0].start()].split(), pairs[0].group(0), "on", date])
+    return [Field(event, p.group("key").replace("_", " ").lower(), p.group("value"), "field") for p in pairs[1:]]
 
 
 def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
