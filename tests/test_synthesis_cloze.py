@@ -102,3 +102,9 @@ def test_a_span_whose_question_is_dropped_as_ambiguous_is_rescued_by_its_fill_in
     assert not any(r.question == "What is the version in Frobnitz?" for r in rows)  # ambiguous: dropped
     assert {"20.1.0", "21.3.0"} <= {r.answer for r in rows if r.type == "cloze"}
     assert card["step_stats"]["extractive"]["fill_ins_rescued"] >= 1
+
+
+def test_a_remark_in_a_table_cell_is_read_like_a_note_about_its_row():
+    text = "# Budget\n\n| Item | Feb | Notes |\n|---|---|---|\n| Savings | 350 | Feb reduced to pay for the car service |\n"
+    got = {p.answer for p in kept(text, "Budget") if p.type != "statement"}
+    assert "car service" in got, got  # before, only the whole cell was an answer

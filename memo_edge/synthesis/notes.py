@@ -176,7 +176,9 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
                 unique = values.count(v) == 1 and len(v.split()) <= 3
                 out.fields.append(Field(r[0], attr, v, "table", key_column=key, unique=unique))
-    del subject  # a table's rows name their own subjects
+            if v and len(v.split()) >= 4 and sum(ch.isalpha() for ch in v) > len(v) / 2:
+                # a remark in a cell ("Feb reduced to pay for the car service") is read like a note about its row
+                out.passages.append(Passage(f"{r[0]}: {v}", heading=subject, kind="bullet", label=r[0]))
 
 
 _KEEP_CASE = re.compile(
