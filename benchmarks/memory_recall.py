@@ -54,6 +54,12 @@ def parse(argv):
         help="torch threads for training (1 is far faster than 2 when other jobs share the 2 cores)",
     )
     p.add_argument("--work", type=Path, default=report.RESULTS_DIR / "cache" / "memory_recall")
+    p.add_argument(
+        "--no-build",
+        action="store_true",
+        help="ask the memory already built in --work as it is (no synthesis, training or export: a pack re-exported "
+        "by hand, e.g. with `memo export`, is asked unchanged); its build figures come from its work folder",
+    )
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     a = p.parse_args(argv)
     a.n = a.n or (8 if a.quick else 30)
@@ -159,14 +165,22 @@ def report_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def build_memory(corpus: Path, work: Path, epochs: int | None, threads: int | None, log) -> tuple[Path, dict]:
+def build_memory(
+    corpus: Path, work: Path, epochs: int | None, threads: int | None, log, reuse: bool = False
+) -> tuple[Path, dict]:
     from memo_edge.build import build
     from memo_edge.config import BuildConfig
+    from memo_edge.errors import MemoError
 
     train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v}
     cfg = BuildConfig(corpus=corpus, out=work / "pack", train=train)
     t0 = time.perf_counter()
-    pack = build(cfg, log=log, progress=False)
+    if reuse:
+        if not (cfg.out / "manifest.json").is_file():
+            raise MemoError(f"{cfg.out}: no pack to ask (--no-build needs a memory built in --work)")
+        pack = cfg.out
+    else:
+        pack = build(cfg, log=log, progress=False)
     card = json.loads((cfg.work / "reflections.card.json").read_text())
     train = json.loads((cfg.work / "checkpoint" / "memo_train.json").read_text())
     m = train.get("metrics", {})
@@ -219,7 +233,7 @@ def main(argv=None) -> dict:
     for name in [x for x in a.datasets.split(",") if x]:
         work = a.work / (f"{name}-{a.split}-n{a.n}" if name == "musique" else name)
         if name in GENRES:
-            pack, build_info = build_memory(CORPORA / name / "docs", work, a.epochs, a.threads, log)
+            pack, build_info = build_memory(CORPORA / name / "docs", work, a.epochs, a.threads, log, a.no_build)
             single = score(pack, None, "none", items=genre_items(name, a.split))
             model_only = score(pack, None, "none", items=genre_items(name, a.split), abstain=False)
             other = next(g for g in GENRES if g != name)
@@ -238,7 +252,7 @@ def main(argv=None) -> dict:
             )
         elif name == "musique":
             sets = musique_sets(a.n, work / "data", a.split)
-            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log)
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build)
             single = score(pack, sets["hops"], "none")
             rows.append(
                 {
@@ -255,7 +269,7 @@ def main(argv=None) -> dict:
             from memo_edge.records import EvalItem
 
             sets = genre_sets("narrativeqa", work / "data")
-            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log)
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build)
             items = [
                 EvalItem(**{k: q[k] for k in ("id", "question", "answer", "answer_aliases")})
                 for q in sets["questions"][a.split]
@@ -264,7 +278,7 @@ def main(argv=None) -> dict:
             rows.append({"dataset": f"narrativeqa ({a.split} questions)", **build_info, "single_hop": single})
         elif name == "demo":
             demo = REPO / "memo_edge" / "demo"
-            pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log)
+            pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log, a.no_build)
             multi = score(pack, demo / "questions.jsonl", "none")
             one = multi["per_hop"].get("1", {})
             rows.append(
