@@ -4,8 +4,9 @@ A 135M memory answers every question with something from its weights: "What is t
 from the base model, a question about a company the corpus never names gets a company it does name. Training on
 "I don't know." examples teaches abstention only for questions shaped like the corpus's. This is the second
 opinion, and it needs no model: a question whose content words are mostly unknown to the memory (none of its
-reflections uses them) is about something the corpus does not hold, and is answered "I don't know." without running
-the model. Words are folded (lower case, a plural's "s" dropped, code tokens also split at . / _ -) so that
+reflections uses them), or that names something no reflection names (a capitalized word after the first: "Who
+chairs the Falcon migration sync?" when the corpus knows a Ledger migration), is about something the corpus does not
+hold, and is answered "I don't know." without running the model. Words are folded (lower case, a plural's "s" dropped, code tokens also split at . / _ -) so that
 "backups" meets "backup" and "textwrap.indent" meets "indent".
 
 The export writes the terms into the pack (`known_terms.txt`, one per line) and the share below which a question is
@@ -90,7 +91,13 @@ class KnownTerms:
         words = terms(question)
         return len(words & self.known) / len(words) if words else None
 
+    def unknown_names(self, question: str) -> set[str]:
+        """The capitalized content words after the first word that the memory never saw ("Falcon")."""
+        words = _WORD.findall(question)[1:]
+        return {fold(w) for w in words if w[:1].isupper()} & terms(question) - self.known
+
     def unknown_to(self, question: str, min_share: float) -> bool:
-        """True when the question is about something the memory never saw (share below min_share)."""
+        """True when the question is about something the memory never saw: share below min_share, or a name it
+        never saw."""
         share = self.share(question)
-        return share is not None and share < min_share
+        return share is not None and (share < min_share or bool(self.unknown_names(question)))

@@ -29,6 +29,8 @@ def test_terms_fold_plurals_and_split_code_tokens():
     assert known.share("Who is it?") is None  # no content word: never refused
     assert known.unknown_to("Which river flows through Varrowick?", 0.4)  # 1 of 3 known
     assert not known.unknown_to("Which town was Ada Quill born in?", 0.4)  # 3 of 4 known
+    assert known.unknown_to("Where was Ada Quillfen born?", 0.4)  # 2 of 3 known, but a name it never saw
+    assert known.unknown_names("Where was Ada Quillfen born?") == {"quillfen"}
 
 
 @pytest.fixture(scope="module")
