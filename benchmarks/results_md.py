@@ -92,6 +92,9 @@ def recall_table() -> str:
             continue  # a run from before result files carried their commit: not shown
         for r in doc["rows"]:
             s, ab, t = r["single_hop"], r.get("abstain") or {}, r.get("train") or {}
+            # the same memory with the model alone (no known-terms rule), where the run measured it
+            raw, rab = r.get("single_hop_model_only"), r.get("abstain_model_only") or {}
+            ruled = bool(r.get("abstain_rule"))
             epochs = (doc.get("settings") or {}).get("epochs")
             rows.append(
                 [
@@ -99,10 +102,13 @@ def recall_table() -> str:
                     r["reflections"],
                     t.get("wall_s", "-"),
                     s["n"],
-                    f"**{s['em']:.3f}** / {s['f1']:.3f}",
+                    f"**{s['em']:.3f}** / {s['f1']:.3f}"
+                    + (f" (model alone {raw['em']:.3f} / {raw['f1']:.3f})" if raw and ruled else ""),
                     f"{r['multi_oracle']['em']:.3f}" if "multi_oracle" in r else "-",
-                    f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})" if ab else "-",
-                    f"{ab['false_idk_on_answerable']:.3f}" if ab else "-",
+                    (f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})" if ab else "-")
+                    + (f" (model alone {rab['idk_on_absent']:.3f})" if rab and ruled else ""),
+                    (f"{ab['false_idk_on_answerable']:.3f}" if ab else "-")
+                    + (f" (model alone {rab['false_idk_on_answerable']:.3f})" if rab and ruled else ""),
                     provenance(doc),
                 ]
             )
