@@ -39,6 +39,7 @@ from memo_edge.datasets import SPLITS, split_rows
 DATASETS = ("musique", "hotpotqa", "2wikimultihopqa")
 GENRES = ("techdocs", "notes", "narrativeqa")
 CORPORA = Path(__file__).resolve().parent / "corpora"
+NOT_WH_QUESTIONS = ("cloze", "statement")  # left out of coverage_typed: fill-ins and whole-sentence statements
 
 
 def parse(argv):
@@ -171,7 +172,7 @@ def measure(name: str, hops: list[tuple[str, str, str]], show_misses: int, log) 
     for r in refl:
         for d in r.source_doc_ids:
             answers.setdefault(d, set()).add(norm(r.answer))
-            if r.type not in ("cloze", "statement"):
+            if r.type not in NOT_WH_QUESTIONS:
                 typed.setdefault(d, set()).add(norm(r.answer))
     covered = in_text = asked = 0
     misses = []
@@ -338,7 +339,7 @@ def measure_genre(name: str, sets: dict, splits: list[str], show_misses: int, lo
         for d in r.source_doc_ids:
             source = Path(str(by_source.get(d, d))).name
             answers.setdefault(source, []).append(norm(r.answer))
-            if r.type not in ("cloze", "statement"):
+            if r.type not in NOT_WH_QUESTIONS:
                 typed.setdefault(source, set()).add(norm(r.answer))
     cov = card["coverage"]
     words = sum(r["words"] for r in cov["per_document"])

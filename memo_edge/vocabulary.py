@@ -6,8 +6,8 @@ from the base model, a question about a company the corpus never names gets a co
 opinion, and it needs no model: a question whose content words are mostly unknown to the memory (none of its
 reflections uses them), or that names something no reflection names (a capitalized word after the first: "Who
 chairs the Falcon migration sync?" when the corpus knows a Ledger migration), is about something the corpus does not
-hold, and is answered "I don't know." without running the model. Words are folded (lower case, a plural's "s" dropped, code tokens also split at . / _ -) so that
-"backups" meets "backup" and "textwrap.indent" meets "indent".
+hold, and is answered "I don't know." without running the model. Words are folded (lower case, a plural's "s"
+dropped, code tokens also split at . / _ -) so that "backups" meets "backup" and "textwrap.indent" meets "indent".
 
 The export writes the terms into the pack (`known_terms.txt`, one per line) and the share below which a question is
 refused into its manifest (`abstain.min_known_share`); the runtime applies it in `Memory.complete`.
@@ -91,13 +91,16 @@ class KnownTerms:
         words = terms(question)
         return len(words & self.known) / len(words) if words else None
 
-    def unknown_names(self, question: str) -> set[str]:
-        """The capitalized content words after the first word that the memory never saw ("Falcon")."""
-        words = _WORD.findall(question)[1:]
-        return {fold(w) for w in words if w[:1].isupper()} & terms(question) - self.known
+    def unknown_names(self, question: str, words: set[str] | None = None) -> set[str]:
+        """The capitalized content words after the first word that the memory never saw ("Falcon"); `words`: the
+        question's terms() when the caller has them."""
+        capitalized = {fold(w) for w in _WORD.findall(question)[1:] if w[:1].isupper()}
+        return capitalized & (terms(question) if words is None else words) - self.known
 
     def unknown_to(self, question: str, min_share: float) -> bool:
         """True when the question is about something the memory never saw: share below min_share, or a name it
-        never saw."""
-        share = self.share(question)
-        return share is not None and (share < min_share or bool(self.unknown_names(question)))
+        never saw. A question with no content word is never refused."""
+        words = terms(question)
+        if not words:
+            return False
+        return len(words & self.known) / len(words) < min_share or bool(self.unknown_names(question, words))

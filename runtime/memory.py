@@ -81,15 +81,19 @@ class Memory:
         on gets "I don't know." (finish_reason "abstain") without running the model."""
         if isinstance(questions, str):
             questions = [questions]
+        refused = [self.abstains(q) for q in questions]
+        if not any(refused):
+            return self._generate(questions, temperature, max_new_tokens, on_token, seed)
+        asked = [q for q, r in zip(questions, refused) if not r]
+        index = [i for i, r in enumerate(refused) if not r]
+        relay = (lambda k, text, tid: on_token(index[k], text, tid)) if on_token else None
+        done = iter(self._generate(asked, temperature, max_new_tokens, relay, seed))
+        return [_abstained() if r else next(done) for r in refused]
+
+    def _generate(self, questions: list[str], temperature, max_new_tokens, on_token, seed) -> list[Completion]:
+        """The model's completions for every question, in one batched run."""
         if not questions:
             return []
-        refused = [self.abstains(q) for q in questions]
-        if any(refused):
-            asked = [q for q, r in zip(questions, refused) if not r]
-            index = [i for i, r in enumerate(refused) if not r]
-            relay = (lambda k, text, tid: on_token(index[k], text, tid)) if on_token else None
-            done = iter(self.complete(asked, temperature, max_new_tokens, relay, seed) if asked else [])
-            return [_abstained() if r else next(done) for r in refused]
         temperature = self.defaults.temperature if temperature is None else temperature
         max_new_tokens = self.defaults.max_new_tokens if max_new_tokens is None else max_new_tokens
         seed = self.seed if seed is None else seed

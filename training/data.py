@@ -67,6 +67,11 @@ def fingerprint(rows: list[Reflection]) -> str:
     return h.hexdigest()[:16]
 
 
+# Statements answer with whole sentences and a fill-in is its sentence's only question: the best epoch is picked by
+# recall of short facts in other words, so neither is held out (nor are "I don't know." rows).
+NEVER_HELD_OUT = ("idk", "statement", "cloze")
+
+
 def split_heldout(
     rows: list[Reflection], fraction: float, cap: int, seed: int
 ) -> tuple[list[Reflection], list[Reflection]]:
@@ -75,9 +80,7 @@ def split_heldout(
     So a held-out question asks for a fact the model was trained on in other words: recall, not clairvoyance.
     Without source ids, reflections with the same answer play that role.
     """
-    # statements answer with whole sentences and a fill-in is its sentence's only question: the best epoch is picked
-    # by recall of short facts in other words
-    present = [r for r in rows if r.type not in ("idk", "statement", "cloze")]
+    present = [r for r in rows if r.type not in NEVER_HELD_OUT]
     want = min(cap, int(len(present) * fraction))
     if want <= 0:
         return rows, []

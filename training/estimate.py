@@ -99,7 +99,7 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     """What `memo train` with its defaults will cost for a dataset card: examples, steps, and the prior estimate on
     this kind of CPU and on a CUDA GPU (the training log refines it from measured steps)."""
     from .config import TrainConfig
-    from .data import extra_examples, heldout_size, idk_eval_size, idk_examples
+    from .data import NEVER_HELD_OUT, extra_examples, heldout_size, idk_eval_size, idk_examples
 
     n = int(card.get("reflections", 0))
     cpu, gpu = TrainConfig(), TrainConfig(preset="gpu")
@@ -108,8 +108,7 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
     )
     out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
     by_type = card.get("counts_by_type") or {}
-    # statements and fill-ins are never held out
-    n_short = n - by_type.get("statement", 0) - by_type.get("cloze", 0) - by_type.get("idk", 0)
+    n_short = n - sum(by_type.get(t, 0) for t in NEVER_HELD_OUT)
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
         # the same arithmetic as make_splits, so this line and training's own agree on the example count
         held = heldout_size(n_short, cfg.heldout_fraction, cfg.heldout_max)

@@ -26,10 +26,6 @@ class Pair:
     # the same slot and different answers make the question ambiguous
 
 
-# Lower rank wins when two pairs ask the same question with different answers.
-_RANK = {"direct": 0, "indirect": 0, "consolidated": 1, "entity": 1, "crossdoc": 2, "statement": 2, "cloze": 2}
-
-
 def _rank(p: Pair) -> int:
     """Which pair speaks for a question when two disagree: one read off a sentence beats a derived one (a two-hop
     rewrite can land on an identity question: "What is the best-known landmark of Varrowick?")."""

@@ -27,7 +27,9 @@ _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$
 MAX_FIELD_WORDS = 8
 # "duration=70m18s" in a log line or a record: a key and its value
 _KV_TOKEN = re.compile(r"(?<![\w=])(?P<key>[A-Za-z_][\w.-]{0,30})=(?P<value>[^\s=,;]+)")
-_LEVELS = {"TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL"}
+# "INFO done job=..." is no sentence about a subject called INFO: a log line's level is dropped
+_LEVEL = re.compile(r"^\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?:?\s+")
+_ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$")  # a timestamp's day
 # "`httpcore` - The underlying transport for httpx": a term and what it is
 _DEFINITION = re.compile(r"^(?P<term>\S.{0,60}?)\s+[-–—]\s+(?P<text>\S.{4,})$")
 # "150 ml double cream", "2 x HDMI cable", "3 eggs": an amount of a thing
@@ -127,12 +129,13 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             continue
         m = _LOG.match(line)
         if m and len(m.group("text").split()) >= 2:
-            # "INFO done job=..." is no sentence about a subject called INFO: the level is dropped
-            message = re.sub(r"^\[?(?:" + "|".join(_LEVELS) + r")\]?:?\s+", "", m.group("text"))
-            day = re.sub(r"^(\d{4}-\d{2}-\d{2})T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$", r"\1", m.group("date"))
-            record = len(_KV_TOKEN.findall(message)) >= 2  # key=value pairs: fields, not a sentence to parse
-            out.passages.append(Passage(message, heading=subject, date=m.group("date"), kind="log", record=record))
-            out.fields += _log_fields(message, day)
+            message = _LEVEL.sub("", m.group("text"))
+            fields = _log_fields(message, _ISO_TIME.sub(r"\1", m.group("date")))
+            # key=value pairs: fields, not a sentence to parse
+            out.passages.append(
+                Passage(message, heading=subject, date=m.group("date"), kind="log", record=bool(fields))
+            )
+            out.fields += fields
             continue
         kv = _KV.match(line)
         if kv and len(kv.group("key").split()) <= 4:
