@@ -60,8 +60,8 @@ def terms(text: str) -> set[str]:
     for m in _WORD.finditer(text):
         word = m.group(0)
         for w in (word, *(_PARTS.split(word) if _PARTS.search(word.strip("./-+_")) else ())):
-            f = fold(w)
-            if f and f not in FUNCTION_WORDS and (len(f) > 1 or f.isdigit()):
+            f = fold(w)  # "does" folds to "doe": a function word is known by its own spelling too
+            if f and f not in FUNCTION_WORDS and w.lower() not in FUNCTION_WORDS and (len(f) > 1 or f.isdigit()):
                 out.add(f)
     return out
 

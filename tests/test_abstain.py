@@ -23,6 +23,7 @@ def test_terms_fold_plurals_and_split_code_tokens():
         "skip",
     }
     assert fold("Libraries") == "library" and fold("class") == "class" and fold("Ettie's") == "ettie"
+    assert terms("What does it do?") == set()  # "does" folds to "doe": a function word by its own spelling
     known = KnownTerms.from_texts(["Where was Ada Quill born? Varrowick"])
     assert known.share("Where was Ada Quill born?") == 1.0
     assert known.share("What is the capital of France?") == 0.0

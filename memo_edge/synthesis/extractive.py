@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
+from .anchors import with_document
 from .cloze import cloze_pairs
 from .codemask import CodeMask, is_placeholder
 from .constructions import (
@@ -43,7 +44,7 @@ from .quality import rejection
 from .statements import Statements
 from .text import normalize, possessive
 
-PROMPT_VERSION = "extractive-v4"
+PROMPT_VERSION = "extractive-v5"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -268,6 +269,7 @@ def generate(
                 before = said.filed
                 if usable_sentence(sent.text) and not u.passage.record:
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
+                    made = [with_document(p, writer.ctx.topic) for p in made]
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []

@@ -1,0 +1,43 @@
+"""A question that names nothing is asked with its document.
+
+"What is the backup?" -> Jonas says nothing about whose backup. Trained as it is, it binds the word "backup" to
+Jonas for every document (and two documents' "What is the backup?" with different answers are both dropped as
+ambiguous), while a user's "Who covers if Ravindra is off sick during my leave?" shares no word with it. A
+wh-question that holds no name, number, code token or word of its document's name, and fewer than three content
+words, is asked with the document instead: "In Handover notes for my leave, what is the backup?".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from ..vocabulary import FUNCTION_WORDS, terms
+from .dataset import Pair
+
+MIN_CONTENT_WORDS = 3
+_WORD = re.compile(r"[A-Za-z0-9@#~/.+_-][\w@#~/.+:'-]*")
+_CODE = re.compile(r"\d|[./_@#~=]|^-|\w-\w.*\w-")  # a number, a path, an option, a dotted or multi-hyphen name
+
+
+def names_something(question: str, topic: str) -> bool:
+    """Whether a question carries its own key: a capitalized word (a name), a number or code
+    token, a word of its document's name, or three content words or more."""
+    words = _WORD.findall(question)
+    # the first word is capitalized anyway: it names something when it is no question or function word ("Jonas ...")
+    named = [w for k, w in enumerate(words) if w[:1].isupper() and w != "I" and (k or w.lower() not in FUNCTION_WORDS)]
+    if named or any(_CODE.search(w) for w in words):
+        return True
+    found = terms(question)
+    return bool(found & terms(topic)) or len(found) >= MIN_CONTENT_WORDS
+
+
+def with_document(p: Pair, topic: str) -> Pair:
+    """The pair, its question asked "In <document>, ..." where it names nothing (see the module's docstring)."""
+    if not topic or p.type not in ("direct", "indirect") or names_something(p.question, topic):
+        return p
+    q = p.question
+    first = q.split()[0].lower() if q.split() else ""
+    if first in FUNCTION_WORDS:  # "What is ...": a question word, not a name, loses its capital
+        q = q[:1].lower() + q[1:]
+    return replace(p, question=f"In {topic}, {q}")

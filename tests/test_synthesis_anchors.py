@@ -1,0 +1,23 @@
+"""A question that names nothing is asked with its document (memo_edge/synthesis/anchors.py), on invented sentences
+with the real spaCy pipeline and the quality filter."""
+
+from __future__ import annotations
+
+from memo_edge.synthesis.anchors import names_something
+from tests.test_synthesis_cloze import kept
+
+
+def test_a_question_that_names_nothing_is_asked_with_its_document():
+    got = {p.question: p.answer for p in kept("Jonas is the backup if Ravindra is out sick.", "Rota notes")}
+    assert got["In Rota notes, what is the backup?"] == "Jonas"
+    assert "What is the backup?" not in got
+    assert got["Jonas is what?"] == "the backup"  # it names Jonas: left as it is
+
+
+def test_what_counts_as_naming_something():
+    assert names_something("What is attrs?", "attrs")  # a word of the document's name
+    assert names_something("Where should --dest not be pointed?", "photosort")  # a code token
+    assert names_something("Jonas suggested what?", "Ledger sync")  # a name, first word or not
+    assert names_something("What was released under a dual license?", "dateutil")  # three content words
+    assert not names_something("What should you ask?", "Handover notes")
+    assert not names_something("What does the vendor do?", "Handover notes")  # "does" is no content word
