@@ -271,7 +271,9 @@ def handread_table() -> str:
     ok = sum(p["verdict"] == "ok" for p in pairs)
     by_type: dict[str, list[int]] = {}
     for p in pairs:
-        by_type.setdefault(p["type"], [0, 0])[p["verdict"] == "ok"] += 1
+        # a blank is asked two ways: its fill-in ("What fills the blank ...") and in place ("In T, ... what ...?")
+        kind = p["type"] if p["type"] != "cloze" or p["question"].startswith("What fills") else "cloze, in place"
+        by_type.setdefault(kind, [0, 0])[p["verdict"] == "ok"] += 1
     lines = [
         f"{head['sample']}; read by {head['reader']}: **{ok} of {len(pairs)} correct and well-formed "
         f"({100 * ok / max(1, len(pairs)):.0f}%)**; before: {head.get('previous', '-')}.",
