@@ -141,6 +141,10 @@ def test_a_blank_is_also_asked_in_place_with_its_document():
     # a day split by the parser ("until March ___" -> 2024) keeps its fill-in but is not asked in place
     got = in_place("The old ledger stayed online until March 2024, when the auditors signed off the move.")
     assert "2024" not in got and "March" not in got and "old ledger" in got
+    # a list member and a fronted phrase keep their fill-ins only
+    text = "It leaves concerns like URL routing, conditional GETs and caching to you. For more examples, see the guide."
+    assert {"conditional GETs", "more examples"} <= set(blanks(text))
+    assert not {"conditional GETs", "more examples"} & set(in_place(text))
 
 
 def test_a_blank_beside_a_symbol_or_a_lost_number_is_not_asked_in_place():
@@ -149,6 +153,7 @@ def test_a_blank_beside_a_symbol_or_a_lost_number_is_not_asked_in_place():
     assert ask("Lease", "any increase is capped at", "what", "% of the rent") is None
     assert ask("Lab", "Corvane donated 2", "how many euros", "to the institute") is None
     assert ask("Lab", "the ledger stayed online until March", "what date", "") is None
+    assert ask("Trip plan", "22–23 May: The Tern Inn,", "who", "") is None
     assert (
         ask("Lab", "Corvane donated", "how much", "to the institute")
         == "In Lab, Corvane donated how much to the institute?"

@@ -134,14 +134,27 @@ def _wh(toks: list) -> str:
     return "what"
 
 
+def _set_off(toks: list) -> bool:
+    """A list member, an apposition, or a phrase fronted before the verb it qualifies: asked in place it reads as no
+    question ("concerns like what, conditional GETs, ...", "for what, look at the documentation")."""
+    ids = {t.i for t in toks}
+    root = next((t for t in toks if t.head.i not in ids or t.head.i == t.i), toks[0])
+    if root.dep_ in ("conj", "appos") or any(c.dep_ in ("conj", "appos") for c in root.children):
+        return True
+    return root.head.dep_ == "prep" and root.head.head.i > root.head.i
+
+
 def in_place(topic: str, before: str, wh: str, after: str) -> str | None:
     """The blank asked with a question word where it stands, with its document: 'In T, before wh after?'. None where
-    the blank touches a symbol ("capped at ___%"), a number or a month ("2 ___ euros", "until March ___")."""
+    the blank touches a symbol ("capped at ___%"), a number or a month ("2 ___ euros", "until March ___"), or ends
+    the window after a comma."""
     if after[:1] in "%/-.:" and after or before[-1:] in "/-.:$€£#@" and before:
         return None
     last, first = (before.split() or [""])[-1], (after.split() or [""])[0]
     if re.search(r"\d$", last) or _DAY.fullmatch(last) or re.match(r"\d", first) or _DAY.fullmatch(first):
         return None  # a blank inside a number or a day ("donated 2 ___ euros", "until March ___") is no question
+    if not after and before[-1:] in ",;:":
+        return None  # an apposition last: "22–23 May: The Tern Inn, who?"
     body = " ".join(x for x in (before, wh, after) if x)
     body = re.sub(r"\s+([,.;:!?%)])", r"\1", body).rstrip(" ,;:")
     return f"In {topic}, {body}?" if topic else body[:1].upper() + body[1:] + "?"
@@ -187,7 +200,7 @@ def cloze_pairs(
         slot = f"cloze|{key}|{normalize(text)}"
         out.append((f'What fills the blank{where}: "{text}"?', answer, slot))
         asked = in_place(topic, before.replace('"', "'"), _wh(toks), after.replace('"', "'"))
-        if asked and not pronoun_opens(before or after):
+        if asked and not pronoun_opens(before or after) and not _set_off(toks):
             out.append((asked, answer, slot))
         spans_asked += 1
     return out
