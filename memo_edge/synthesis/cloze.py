@@ -13,8 +13,9 @@ answer). Each blank is also asked in place, the way a user asks, so that a fact 
     In python-multipart, once a file grows past how many MiB, it is moved to a temporary file? -> 1 MiB
 
 (a user's question shares the window's words, not the fill-in's frame; on the notes and technical-docs dev questions
-most facts the memory held but missed were asked by one fill-in alone). Spans are tried in order (names, numbers and code tokens; lists; noun phrases); at most MAX_PER_SENTENCE
-per sentence, none that overlaps one already taken, none whose text occurs twice in its window (an ambiguous blank).
+most facts the memory held but missed were asked by one fill-in alone). Spans are tried in order (names, numbers and
+code tokens; lists; noun phrases); at most MAX_PER_SENTENCE per sentence, none that overlaps one already taken, none
+whose text occurs twice in its window (an ambiguous blank).
 """
 
 from __future__ import annotations
