@@ -126,7 +126,7 @@ def _wh(toks: list) -> str:
     labels = {t.ent_type_ for t in toks}
     if labels == {"PERSON"} and all(t.pos_ == "PROPN" for t in toks):
         return "who"
-    if len(toks) == 2 and toks[0].like_num and toks[1].pos_ == "NOUN" and toks[1].is_alpha:
+    if len(toks) == 2 and any(c.isdigit() for c in toks[0].text) and toks[1].pos_ == "NOUN" and toks[1].is_alpha:
         return f"how many {toks[1].text}"
     if labels == {"MONEY"}:
         return "how much"

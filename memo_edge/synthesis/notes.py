@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 
 from ..records import Document
+from . import manual
 from .codemask import plain
 from .prose import DATE
 
@@ -54,7 +55,7 @@ class Passage:
     text: str
     heading: str | None = None  # the section's subject (bullets and notes lacking a subject refer to it)
     date: str | None = None  # a log line's date
-    kind: str = "prose"  # prose | bullet | log
+    kind: str = "prose"  # prose | bullet | log | entry (a manual's description of `heading`, said of it)
     list_id: int = -1  # bullets of one list share an id
     label: str | None = None  # "Notes: <sentence>": the key, kept in text; the sentence alone may parse better
     record: bool = False  # a log line of key=value pairs: its fields are asked, no clause is read from it
@@ -205,12 +206,34 @@ def _cell(text: str) -> str:
     return text if any(ch.isalnum() for ch in text) else ""
 
 
+def _manual(text: str, out: Structure) -> None:
+    """A plain-text manual (pydoc, man page; see manual.py): an entry's description is said of its name, "(default:
+    X)" is a field, a "term - text" line a definition."""
+    for item in manual.read(text):
+        if item.kind == "default":
+            out.fields.append(Field(item.name, "default", item.text, "field"))
+            continue
+        line = re.sub(r"^[-*•]\s+", "", item.text)
+        if item.kind == "entry":
+            line = manual.entry_sentence(item.name, line)
+        elif (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 3:
+            term, text = d.group("term").strip(), d.group("text").strip()
+            # a man page's "grind - sort lines by weight" is what grind does; pydoc's "heapq - Heap queue algorithm"
+            # what heapq is
+            lower = text[:1].islower()
+            line = manual.entry_sentence(term, text) if lower else _definition_sentence(term, text)
+        out.passages.append(Passage(line, heading=item.name or None, kind=item.kind))
+
+
 def read_structure(doc: Document) -> Structure:
     out = Structure()
     for key, value in (doc.meta or {}).items():
         text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         if text and len(text.split()) <= MAX_FIELD_WORDS * 2:
             out.fields.append(Field(doc.title, key.lower(), text, "frontmatter"))
+    if manual.is_manual(doc.text):  # indentation is its structure: Markdown would read it as code
+        _manual(doc.text, out)
+        return out
     path: list[tuple[int, str]] = []
     tokens = _MD.parse(doc.text)
     list_depth, list_id, row, rows, i = 0, 0, None, None, 0
