@@ -19,15 +19,7 @@ def kept(text: str, title: str = "Frobnitz", cloze: bool = True) -> list[Pair]:
 
 
 def blanks(text: str, title: str = "Frobnitz") -> dict[str, str]:
-    """The fill-ins, by answer."""
-    return {
-        p.answer: p.question for p in kept(text, title) if p.type == "cloze" and p.question.startswith("What fills")
-    }
-
-
-def in_place(text: str, title: str = "Frobnitz") -> dict[str, str]:
-    """The same blanks asked in place, by answer."""
-    return {p.answer: p.question for p in kept(text, title) if p.type == "cloze" and p.question.startswith("In ")}
+    return {p.answer: p.question for p in kept(text, title) if p.type == "cloze"}
 
 
 def test_an_amount_in_an_adverbial_clause_is_asked_with_its_unit_and_the_clause_it_qualifies():
@@ -126,35 +118,3 @@ def test_a_span_whose_only_question_the_filter_drops_gets_its_fill_in():
         got.get("HTTP/1.1")
         == 'What fills the blank in Frobnitz: "has support for both ___ and HTTP/2, and provides async hooks"?'
     ), got
-
-
-def test_a_blank_is_also_asked_in_place_with_its_document():
-    text = "Once a crate grows past 40 kg, it is moved to the lower shelf, so the top rack never bends."
-    # the pronoun after a noun of the window stays, as in the fill-in; the amount is asked by its unit
-    assert (
-        in_place(text)["40 kg"] == "In Frobnitz, once a crate grows past how many kg, it is moved to the lower shelf?"
-    )
-    got = in_place("Ask Priya Ostrander before you merge anything into the release branch this week.")
-    assert (
-        got["release branch"] == "In Frobnitz, Ask Priya Ostrander before you merge anything into the what this week?"
-    )
-    # a day split by the parser ("until March ___" -> 2024) keeps its fill-in but is not asked in place
-    got = in_place("The old ledger stayed online until March 2024, when the auditors signed off the move.")
-    assert "2024" not in got and "March" not in got and "old ledger" in got
-    # a list member and a fronted phrase keep their fill-ins only
-    text = "It leaves concerns like URL routing, conditional GETs and caching to you. For more examples, see the guide."
-    assert {"conditional GETs", "more examples"} <= set(blanks(text))
-    assert not {"conditional GETs", "more examples"} & set(in_place(text))
-
-
-def test_a_blank_beside_a_symbol_or_a_lost_number_is_not_asked_in_place():
-    from memo_edge.synthesis.cloze import in_place as ask
-
-    assert ask("Lease", "any increase is capped at", "what", "% of the rent") is None
-    assert ask("Lab", "Corvane donated 2", "how many euros", "to the institute") is None
-    assert ask("Lab", "the ledger stayed online until March", "what date", "") is None
-    assert ask("Trip plan", "22–23 May: The Tern Inn,", "who", "") is None
-    assert (
-        ask("Lab", "Corvane donated", "how much", "to the institute")
-        == "In Lab, Corvane donated how much to the institute?"
-    )

@@ -8,14 +8,8 @@ sentence answers becomes the blank of a short window of that sentence, asked wit
     What fills the blank in python-multipart: "once a file grows past ___, it is moved to a temporary file"? -> 1 MiB
 
 The question is plainly a fill-in, never a malformed wh-question, and the answer is the span alone (a minimal
-answer). Each blank is also asked in place, the way a user asks, so that a fact is not learnt in one wording only:
-
-    In python-multipart, once a file grows past how many MiB, it is moved to a temporary file? -> 1 MiB
-
-(a user's question shares the window's words, not the fill-in's frame; on the notes and technical-docs dev questions
-most facts the memory held but missed were asked by one fill-in alone). Spans are tried in order (names, numbers and
-code tokens; lists; noun phrases); at most MAX_PER_SENTENCE per sentence, none that overlaps one already taken, none
-whose text occurs twice in its window (an ambiguous blank).
+answer). Spans are tried in order (names, numbers and code tokens; lists; noun phrases); at most MAX_PER_SENTENCE
+per sentence, none that overlaps one already taken, none whose text occurs twice in its window (an ambiguous blank).
 """
 
 from __future__ import annotations
@@ -24,7 +18,6 @@ import re
 
 from .codemask import is_placeholder
 from .lexicon import VAGUE_HEADS
-from .quality import pronoun_opens
 from .text import normalize
 
 MAX_PER_SENTENCE = 3
@@ -37,7 +30,6 @@ _EDGE_POS = {"ADP", "DET", "CCONJ", "SCONJ", "AUX", "PART", "PRON"}  # words a c
 _OBJECTS = {"dobj", "attr", "oprd"}  # "returns a generator": a lone noun that is what the verb gives is worth asking
 _DROP_LEAD = {"DT", "PRP$", "WDT", "WP$"}
 _PRONOUNS = {"PRP", "PRP$", "WP", "WDT", "EX"}
-_DAY = re.compile(r"\b(?:1[6-9]|20)\d\d\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b")
 
 
 def _trim(toks: list) -> list:
@@ -120,60 +112,17 @@ def window(sent, toks: list) -> tuple[list, list]:
     return before, after
 
 
-def _wh(toks: list) -> str:
-    """The question word that stands for a span in place: a person is "who", an amount "how many <unit>", money
-    "how much", a day "what date", anything else "what"."""
-    labels = {t.ent_type_ for t in toks}
-    if labels == {"PERSON"} and all(t.pos_ == "PROPN" for t in toks):
-        return "who"
-    if len(toks) == 2 and any(c.isdigit() for c in toks[0].text) and toks[1].pos_ == "NOUN" and toks[1].is_alpha:
-        return f"how many {toks[1].text}"
-    if labels == {"MONEY"}:
-        return "how much"
-    if labels == {"DATE"} and _DAY.search(" ".join(t.text for t in toks)):
-        return "what date"  # a day, not a span of days ("older than 60 days")
-    return "what"
-
-
-def _set_off(toks: list) -> bool:
-    """A list member, an apposition, or a phrase fronted before the verb it qualifies: asked in place it reads as no
-    question ("concerns like what, conditional GETs, ...", "for what, look at the documentation")."""
-    ids = {t.i for t in toks}
-    root = next((t for t in toks if t.head.i not in ids or t.head.i == t.i), toks[0])
-    if root.dep_ in ("conj", "appos") or any(c.dep_ in ("conj", "appos") for c in root.children):
-        return True
-    return root.head.dep_ == "prep" and root.head.head.i > root.head.i
-
-
-def in_place(topic: str, before: str, wh: str, after: str) -> str | None:
-    """The blank asked with a question word where it stands, with its document: 'In T, before wh after?'. None where
-    the blank touches a symbol ("capped at ___%"), a number or a month ("2 ___ euros", "until March ___"), or ends
-    the window after a comma."""
-    if after[:1] in "%/-.:" and after or before[-1:] in "/-.:$€£#@" and before:
-        return None
-    last, first = (before.split() or [""])[-1], (after.split() or [""])[0]
-    if re.search(r"\d$", last) or _DAY.fullmatch(last) or re.match(r"\d", first) or _DAY.fullmatch(first):
-        return None  # a blank inside a number or a day ("donated 2 ___ euros", "until March ___") is no question
-    if not after and before[-1:] in ",;:":
-        return None  # an apposition last: "22–23 May: The Tern Inn, who?"
-    body = " ".join(x for x in (before, wh, after) if x)
-    body = re.sub(r"\s+([,.;:!?%)])", r"\1", body).rstrip(" ,;:")
-    return f"In {topic}, {body}?" if topic else body[:1].upper() + body[1:] + "?"
-
-
 def cloze_pairs(
     sent, render, topic: str, answered: set[str], only: set[str] | None = None
 ) -> list[tuple[str, str, str]]:
     """(question, answer, slot) for the spans of a sentence that no pair of it answers yet. `render(tokens,
     lower_first=...)` writes tokens as the writer does (pronouns resolved, placeholders kept); `answered` holds the
     normalized answers already made from this sentence and grows with the blanks asked here; `only`: ask only
-    these answers (the reserve kept for spans whose wh-question may not survive, see extractive.generate). Each
-    blank gives its fill-in and, where one can be written, its in-place question, with the same slot."""
+    these answers (the reserve kept for spans whose wh-question may not survive, see extractive.generate)."""
     out: list[tuple[str, str, str]] = []
     taken: set[int] = set()
-    spans_asked = 0
     for toks, blocks in spans(sent):
-        if spans_asked == MAX_PER_SENTENCE:
+        if len(out) == MAX_PER_SENTENCE:
             break
         ids = {t.i for t in toks}
         answer = render(toks, lower_first=False)
@@ -198,10 +147,5 @@ def cloze_pairs(
         answered.add(key)
         taken |= ids if blocks else set()
         where = f" in {topic}" if topic else ""
-        slot = f"cloze|{key}|{normalize(text)}"
-        out.append((f'What fills the blank{where}: "{text}"?', answer, slot))
-        asked = in_place(topic, before.replace('"', "'"), _wh(toks), after.replace('"', "'"))
-        if asked and not pronoun_opens(before or after) and not _set_off(toks):
-            out.append((asked, answer, slot))
-        spans_asked += 1
+        out.append((f'What fills the blank{where}: "{text}"?', answer, f"cloze|{key}|{normalize(text)}"))
     return out

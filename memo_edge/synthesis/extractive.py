@@ -44,7 +44,7 @@ from .quality import rejection
 from .statements import Statements
 from .text import normalize, possessive
 
-PROMPT_VERSION = "extractive-v5"
+PROMPT_VERSION = "extractive-v6"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 

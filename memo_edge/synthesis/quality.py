@@ -124,20 +124,14 @@ def _unresolved(q: str) -> bool:
 _QUOTED = re.compile(r'"([^"]*)"')
 
 
-def pronoun_opens(text: str) -> bool:
-    """A window of a sentence that opens with a pronoun has nothing for it to refer to."""
-    first = (text.split() or [""])[0]
-    return _unresolved(first) or _unresolved(first.capitalize())
-
-
 def _unresolved_cloze(q: str) -> bool:
     """A fill-in quotes its sentence: a pronoun inside the quote after a noun may refer to it ("once a file grows
-    past ___, it is moved"), one that opens the quote has nothing to refer to. The same blank asked in place (no
-    quote) was written only where its window passed that check (cloze.cloze_pairs)."""
+    past ___, it is moved"), one that opens the quote has nothing to refer to."""
     m = _QUOTED.search(q)
     if not m:
-        return False
-    return _unresolved(q[: m.start()] + q[m.end() :]) or pronoun_opens(m.group(1))
+        return _unresolved(q)
+    first = (m.group(1).split() or [""])[0]
+    return _unresolved(q[: m.start()] + q[m.end() :]) or _unresolved(first) or _unresolved(first.capitalize())
 
 
 def rejection(p: Pair) -> str | None:
