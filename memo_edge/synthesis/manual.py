@@ -64,9 +64,15 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _next_indent(lines: list[tuple[int, str]], i: int) -> int:
-    """Indentation of the next non-blank line after i (-1 at the end)."""
-    return next((d for d, t in lines[i + 1 :] if t), -1)
+def _next_indents(lines: list[tuple[int, str]]) -> list[int]:
+    """Per line, the indentation of the next non-blank line after it (-1 at the end): one pass from the end, so a
+    long man page is read in linear time."""
+    out, nxt = [-1] * len(lines), -1
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = nxt
+        if lines[i][1]:
+            nxt = lines[i][0]
+    return out
 
 
 def _term(text: str) -> re.Match | None:
@@ -79,6 +85,7 @@ def _term(text: str) -> re.Match | None:
 
 def read(text: str) -> list[Item]:
     lines = _lines(text)
+    next_indent = _next_indents(lines)
     items: list[Item] = []
     stack: list[tuple[int, str]] = []  # open entries: (indent of the name line, qualified name)
     section = ""
@@ -127,7 +134,7 @@ def read(text: str) -> list[Item]:
             para_at, fresh, code_under = (d, option.group("name"), "entry"), False, -1
             para.append(option.group("text"))
             continue
-        term = _term(t) if _next_indent(lines, i) > d else None
+        term = _term(t) if next_indent[i] > d else None
         if term:
             flush()
             name = term.group("name") + ("()" if term.group("rest").lstrip().startswith("(") else "")
