@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,13 @@ def parse(argv):
         action="store_true",
         help="ask the memory already built in --work as it is (no synthesis, training or export: a pack re-exported "
         "by hand, e.g. with `memo export`, is asked unchanged); its build figures come from its work folder",
+    )
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="notes/techdocs: also ask the genre's dev and test questions after every recall check of training "
+        "(the torch model, greedy, no known-terms rule) and report their EM epoch by epoch: how recall of users' "
+        "questions moves with training length. Only watched: the epoch is still picked by held-out phrasings",
     )
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     a = p.parse_args(argv)
@@ -165,12 +173,44 @@ def report_rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def probe_file(name: str, work: Path) -> Path:
+    """The genre's dev and test questions as one JSONL whose ids name their split ("test:td-12"), for training's
+    probe (MEMO_TRAIN_PROBE)."""
+    rows = report_rows(CORPORA / name / "questions.jsonl")
+    path = work / "probe.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({**r, "id": f"{r['split']}:{r['id']}"}) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def epoch_curve(history: list[dict]) -> list[dict]:
+    """Per checked epoch: held-out phrasings and trained questions (training's own checks) beside the probe's
+    users' questions, by split."""
+    return [
+        {
+            "epoch": h["epoch"],
+            "heldout_em": h.get("recall_em"),
+            "trained_em": h.get("train_em"),
+            **{f"{g}_em": round(v["em"], 3) for g, v in h.get("probe", {}).items()},
+        }
+        for h in history
+        if h.get("recall_em") is not None or h.get("train_em") is not None
+    ]
+
+
 def build_memory(
-    corpus: Path, work: Path, epochs: int | None, threads: int | None, log, reuse: bool = False
+    corpus: Path,
+    work: Path,
+    epochs: int | None,
+    threads: int | None,
+    log,
+    reuse: bool = False,
+    probe: Path | None = None,
 ) -> tuple[Path, dict]:
     from memo_edge.build import build
     from memo_edge.config import BuildConfig
     from memo_edge.errors import MemoError
+    from memo_edge.settings import variable
 
     train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v}
     cfg = BuildConfig(corpus=corpus, out=work / "pack", train=train)
@@ -180,10 +220,16 @@ def build_memory(
             raise MemoError(f"{cfg.out}: no pack to ask (--no-build needs a memory built in --work)")
         pack = cfg.out
     else:
-        pack = build(cfg, log=log, progress=False)
+        if probe:
+            os.environ[variable("train_probe")] = str(probe)
+        try:
+            pack = build(cfg, log=log, progress=False)
+        finally:
+            os.environ.pop(variable("train_probe"), None)
     card = json.loads((cfg.work / "reflections.card.json").read_text())
     train = json.loads((cfg.work / "checkpoint" / "memo_train.json").read_text())
     m = train.get("metrics", {})
+    curve = {"epoch_curve": epoch_curve(train.get("history", []))} if probe else {}
     return pack, {
         "reflections": card["reflections"],
         "build_wall_s": round(time.perf_counter() - t0, 1),
@@ -195,6 +241,7 @@ def build_memory(
             "heldout_phrasing_em": m.get("recall_em"),
             "trained_em": m.get("train_em"),
             "examples": train.get("counts", {}).get("train"),
+            **curve,
         },
     }
 
@@ -228,12 +275,15 @@ def main(argv=None) -> dict:
     prefer_sleeping_threads()  # as `memo build` does: builds here run in this process
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
     # the code and the machine as the run starts, not as it ends
-    head = report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets)
+    head = report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets, probe=a.probe)
     rows = []
     for name in [x for x in a.datasets.split(",") if x]:
         work = a.work / (f"{name}-{a.split}-n{a.n}" if name == "musique" else name)
         if name in GENRES:
-            pack, build_info = build_memory(CORPORA / name / "docs", work, a.epochs, a.threads, log, a.no_build)
+            probe = probe_file(name, work) if a.probe else None
+            pack, build_info = build_memory(
+                CORPORA / name / "docs", work, a.epochs, a.threads, log, a.no_build, probe=probe
+            )
             single = score(pack, None, "none", items=genre_items(name, a.split))
             model_only = score(pack, None, "none", items=genre_items(name, a.split), abstain=False)
             other = next(g for g in GENRES if g != name)

@@ -47,6 +47,11 @@ class EnvSettings(BaseSettings):
     # tests and benchmarks of training
     train_kill_after_step: int | None = Field(None, description="tests: SIGKILL training right after this step")
     train_profile: str | None = Field(None, description="benchmarks: torch.profiler op table to this path + .txt")
+    train_probe: str | None = Field(
+        None,
+        description="benchmarks: a JSONL of questions (id, question, answer, answer_aliases) asked after every "
+        "recall check and logged as 'probe' in metrics.jsonl; never used to pick the epoch",
+    )
 
 
 EXPECTED = {"int_parsing": "an integer", "greater_than_equal": "a positive integer", "bool_parsing": "1 or 0"}

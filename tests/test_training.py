@@ -315,6 +315,35 @@ def test_checks_every_n_epochs_logged_with_their_time_and_estimate(tiny_dir, tmp
     )
 
 
+@pytest.mark.slow
+def test_probe_questions_are_logged_per_check_and_never_pick_the_epoch(tiny_dir, tmp_path, monkeypatch):
+    from memo_edge.training import TrainConfig, train
+
+    rows = qa_rows(30)  # as many as the memorization test: the tiny model learns them in its 10 epochs
+    refl = write_rows(tmp_path / "r.jsonl", rows)
+    # group "alias": trained questions whose gold is wrong but whose alias is the answer; group "wrong": no alias
+    probe = [
+        {"id": f"alias:{r['id']}", "question": r["question"], "answer": "nowhere", "answer_aliases": [r["answer"]]}
+        for r in rows
+    ] + [{"id": "wrong:1", "question": rows[0]["question"], "answer": "Atlantis"}]
+    monkeypatch.setenv("MEMO_TRAIN_PROBE", str(write_rows(tmp_path / "probe.jsonl", probe)))
+    cfg = TrainConfig(preset="tiny", base=str(tiny_dir), eval_every=5)
+    m = train(refl, tmp_path / "ck", cfg, progress=False)
+    checked = [h for h in m["history"] if "probe" in h]
+    assert [h["epoch"] for h in checked] == [5, 10]
+    last = checked[-1]["probe"]
+    assert last["wrong"] == {"n": 1, "em": 0.0, "f1": 0.0}
+    assert last["alias"]["n"] == len(rows) and last["alias"]["em"] >= 0.5  # scored against the aliases too
+    logged = [json.loads(ln) for ln in (tmp_path / "ck" / "metrics.jsonl").read_text().splitlines()]
+    answers = [r["probe"]["answers"] for r in logged if r["kind"] == "epoch" and "probe" in r]
+    assert len(answers) == 2 and [a["id"] for a in answers[-1]] == [p["id"] for p in probe]
+    # the same run without the probe picks the same epoch with the same score: the probe is only watched
+    monkeypatch.delenv("MEMO_TRAIN_PROBE")
+    plain = train(refl, tmp_path / "ck2", cfg, progress=False)
+    assert plain["best_epoch"] == m["best_epoch"]
+    assert [h["score"] for h in plain["history"] if "score" in h] == [h["score"] for h in checked]
+
+
 def test_prefetch_hands_over_batches_in_order_and_raises_the_builders_error():
     from memo_edge.training.batches import Prefetch
 

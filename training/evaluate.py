@@ -7,7 +7,7 @@ import torch
 
 from memo_edge.metrics import best_em_f1
 from memo_edge.prompt import MemoryPrompt, is_idk
-from memo_edge.records import Reflection
+from memo_edge.records import EvalItem, Reflection
 
 
 def stop_token_ids(tokenizer, prompt: MemoryPrompt) -> list[int]:
@@ -92,16 +92,20 @@ def recall_report(
     max_new_tokens: int,
     batch_size: int,
     answer_fn=None,
+    probe: list[EvalItem] | None = None,
 ) -> dict:
     """One generation pass over all sets; returns per-set scores and the headline rates.
 
     recall_em/f1: held-out present facts; train_em/f1: trained questions (memorization);
     idk_rate: absent-entity questions answered "I don't know"; false_idk_rate: present facts answered so.
+    `probe`: outside questions asked in the same pass and reported apart ("probe"); they never enter the score.
     """
     answer_fn = answer_fn or (lambda qs: answer(model, tokenizer, prompt, qs, max_new_tokens, batch_size))
     names = [k for k, v in sets.items() if v]
     flat = [r for k in names for r in sets[k]]
-    preds = answer_fn([r.question for r in flat]) if flat else []
+    probe = probe or []
+    asked = [r.question for r in flat] + [it.question for it in probe]
+    preds = answer_fn(asked) if asked else []
     res, o = {}, 0
     for k in names:
         res[k] = score(preds[o : o + len(sets[k])], sets[k])
@@ -121,7 +125,25 @@ def recall_report(
         "sets": res,
     }
     report["score"] = selection_score(report["recall_f1"], report["train_f1"])
+    if probe:
+        report["probe"] = probe_report(preds[len(flat) :], probe)
     return report
+
+
+def probe_report(preds: list[str], items: list[EvalItem]) -> dict:
+    """EM/F1 (gold or any alias) of outside questions, by the group their id names before ":" ("test:q7" is in
+    group test), and every answer. Benchmarks watch recall of users' questions epoch by epoch with it."""
+    groups: dict[str, list[tuple[float, float]]] = {}
+    answers = []
+    for p, it in zip(preds, items):
+        em, f1 = best_em_f1(p, [it.answer, *it.answer_aliases])
+        groups.setdefault(it.id.split(":", 1)[0] if ":" in it.id else "all", []).append((em, f1))
+        answers.append({"id": it.id, "pred": p, "em": em})
+    by_group = {
+        g: {"n": len(v), "em": sum(e for e, _ in v) / len(v), "f1": sum(f for _, f in v) / len(v)}
+        for g, v in groups.items()
+    }
+    return {"by_group": by_group, "answers": answers}
 
 
 def selection_score(heldout_f1: float | None, train_f1: float | None) -> float:

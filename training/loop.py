@@ -21,6 +21,7 @@ from memo_edge.errors import MemoError
 from memo_edge.models import resolve_model
 from memo_edge.procstats import peak_rss_mb
 from memo_edge.prompt import MemoryPrompt
+from memo_edge.records import load_eval_items
 from memo_edge.settings import env, variable
 
 from . import state as st
@@ -171,6 +172,8 @@ class _Run:
         self.train_sample = rng.sample(present, min(cfg.eval_train_sample, len(present)))
         self.old_sample = rng.sample(self.old_all, min(cfg.eval_train_sample, len(self.old_all)))
         self.data_fp = fingerprint(self.splits.train)
+        probe = env().train_probe
+        self.probe = load_eval_items(probe) if probe else []
         # the corpus only where its text is trained on: a run without text resumes whatever the corpus
         data_id = fingerprint(self.rows) + (f"+text:{mixed.corpus_fingerprint}" if mixed.corpus_fingerprint else "")
         self.run_id = _run_id(cfg, data_id, self.base_dir)
@@ -243,6 +246,7 @@ class _Run:
         """Generation budget: the longest gold answer + 8 tokens (a longer answer cannot be an exact match), so an
         untrained model that never stops does not make early evaluations slow."""
         golds = [r.answer for rows in sets.values() for r in rows] + [self.prompt.idk_answer]
+        golds += [a for it in self.probe for a in (it.answer, *it.answer_aliases)]
         longest = max(len(self.tok(g, add_special_tokens=False)["input_ids"]) for g in golds)
         return min(self.cfg.eval_max_new_tokens, longest + 8)
 
@@ -273,7 +277,14 @@ class _Run:
         # once per check (autocast caches casts of trainable leaf tensors until the context closes), not per token.
         with self.acc.autocast():
             return recall_report(
-                model, self.tok, self.prompt, sets, max_new, self.cfg.eval_batch_size, answer_fn=answer_fn
+                model,
+                self.tok,
+                self.prompt,
+                sets,
+                max_new,
+                self.cfg.eval_batch_size,
+                answer_fn=answer_fn,
+                probe=self.probe,
             )
 
     def eval_sets(self) -> dict:
@@ -438,8 +449,11 @@ class _Run:
             "eval_s": round(eval_s, 3),
         }
         if rep:
-            row.update({k: v for k, v in rep.items() if k != "sets"}, sets=rep["sets"])
-        prog["history"].append({k: v for k, v in row.items() if k != "sets"})
+            row.update(rep)
+        # the history (memo_train.json) keeps the scores; metrics.jsonl keeps every set's examples and probe answer
+        prog["history"].append({k: v for k, v in row.items() if k not in ("sets", "probe")})
+        if rep and "probe" in rep:
+            prog["history"][-1]["probe"] = rep["probe"]["by_group"]
         if self.main:
             st.append_metrics(work, row)
         t = time.perf_counter()
