@@ -3,7 +3,7 @@ indentation, and what the generator asks of them."""
 
 from __future__ import annotations
 
-from memo_edge.synthesis.manual import entry_sentence, is_manual, read
+from memo_edge.synthesis.manual import definition_sentence, entry_sentence, is_manual, read
 from tests.test_synthesis_cloze import kept
 
 PYDOC = """Python Library Documentation: module sievelib
@@ -80,6 +80,15 @@ def test_an_entry_is_said_of_its_name():
     assert entry_sentence("Mesh.size", "the widest gap") == "Mesh.size is the widest gap"
     assert entry_sentence("Mesh", "Object for holding a mesh.") == "Mesh is object for holding a mesh."
     assert entry_sentence("-l", "like -x, but longer") == "like -x, but longer"  # no verb, no noun: left alone
+
+
+def test_a_term_dash_text_line_is_a_sentence_about_the_term():
+    # one builder for man pages, pydoc headers and notes' bullets
+    assert definition_sentence("grind", "sort lines by weight") == "grind sorts lines by weight"
+    assert definition_sentence("heapq", "Heap queue algorithm") == "heapq is heap queue algorithm"
+    assert definition_sentence("Ravindra", "on call Mondays") == "Ravindra is on call Mondays"
+    assert definition_sentence("Odile", "The vendor's contact") == "Odile is the vendor's contact"
+    assert definition_sentence("NAS", "RAID box in the cupboard") == "NAS is RAID box in the cupboard"
 
 
 def test_the_generator_asks_a_manual_s_entries_and_defaults():

@@ -11,25 +11,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from functools import lru_cache
 
 from ..vocabulary import FUNCTION_WORDS, terms
+from .codemask import is_placeholder
 from .dataset import Pair
 
 MIN_CONTENT_WORDS = 3
-_WORD = re.compile(r"[A-Za-z0-9@#~/.+_-][\w@#~/.+:'-]*")
-_CODE = re.compile(r"\d|[./_@#~=]|^-|\w-\w.*\w-")  # a number, a path, an option, a dotted or multi-hyphen name
+_WORD = re.compile(r"\w[\w'-]*")
+
+
+@lru_cache(maxsize=256)
+def _topic_terms(topic: str) -> frozenset[str]:
+    return frozenset(terms(topic))  # once per document, not once per question
 
 
 def names_something(question: str, topic: str) -> bool:
-    """Whether a question carries its own key: a capitalized word (a name), a number or code
-    token, a word of its document's name, or three content words or more."""
+    """Whether a question carries its own key: a name (a capitalized word), a number, a code token (here still a
+    codemask placeholder: extractive.py puts the tokens back at the end), a word of its document's name, or three
+    content words or more."""
     words = _WORD.findall(question)
     # the first word is capitalized anyway: it names something when it is no question or function word ("Jonas ...")
     named = [w for k, w in enumerate(words) if w[:1].isupper() and w != "I" and (k or w.lower() not in FUNCTION_WORDS)]
-    if named or any(_CODE.search(w) for w in words):
+    if named or any(is_placeholder(w) or any(c.isdigit() for c in w) for w in words):
         return True
     found = terms(question)
-    return bool(found & terms(topic)) or len(found) >= MIN_CONTENT_WORDS
+    return bool(found & _topic_terms(topic)) or len(found) >= MIN_CONTENT_WORDS
 
 
 def with_document(p: Pair, topic: str) -> Pair:

@@ -179,3 +179,14 @@ def entry_sentence(name: str, text: str) -> str:
     if w in ("a", "an", "the") or getAllLemmas(w, "NOUN") and (not verbs or after in _NOUN_NEXT):
         return f"{name} is {first if first.isupper() else w} {rest}".strip()
     return text
+
+
+def definition_sentence(term: str, text: str) -> str:
+    """A "term - text" line as a sentence about the term. A lowercase description is said of it as an entry's is
+    ("grind - sort lines by weight" -> "grind sorts lines by weight"); a capitalized one, or one no verb or noun
+    starts, is what the term is ("heapq - Heap queue algorithm" -> "heapq is heap queue algorithm", "Ravindra - on
+    call Mondays" -> "Ravindra is on call Mondays")."""
+    if text[:1].islower() and (said := entry_sentence(term, text)) != text:
+        return said
+    first, rest = text.split()[0], " ".join(text.split()[1:])
+    return f"{term} is {first if first.isupper() else first[:1].lower() + first[1:]} {rest}".strip()

@@ -42,14 +42,6 @@ _AMOUNT = re.compile(
 _UNIT = re.compile(rf"\d\s*{_UNITS}\b|[×x]\s*[A-Za-z]|^[½¼¾⅓⅔]|^\d{{1,2}}\s")
 
 
-def _definition_sentence(term: str, text: str) -> str:
-    """ "X - The thing that ..." -> "X is the thing that ..."; "X - transforms a list" -> "X transforms a list"."""
-    first = text.split()[0]
-    if first[:1].islower() and first.endswith("s") and first not in ("is", "was", "has"):
-        return f"{term} {text}"
-    return f"{term} is {first[:1].lower() + first[1:] if not first.isupper() else first} {' '.join(text.split()[1:])}"
-
-
 @dataclass
 class Passage:
     text: str
@@ -149,7 +141,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
                 out.passages.append(Passage(line, heading=subject, kind=kind, list_id=list_id, label=label))
             continue
         if kind == "bullet" and (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 5:
-            line = _definition_sentence(d.group("term").strip(), d.group("text").strip())
+            line = manual.definition_sentence(d.group("term").strip(), d.group("text").strip())
         out.passages.append(Passage(line, heading=heading if kind == "prose" else subject, kind=kind, list_id=list_id))
 
 
@@ -217,11 +209,7 @@ def _manual(text: str, out: Structure) -> None:
         if item.kind == "entry":
             line = manual.entry_sentence(item.name, line)
         elif (d := _DEFINITION.match(line)) and len(d.group("term").split()) <= 3:
-            term, text = d.group("term").strip(), d.group("text").strip()
-            # a man page's "grind - sort lines by weight" is what grind does; pydoc's "heapq - Heap queue algorithm"
-            # what heapq is
-            lower = text[:1].islower()
-            line = manual.entry_sentence(term, text) if lower else _definition_sentence(term, text)
+            line = manual.definition_sentence(d.group("term").strip(), d.group("text").strip())
         out.passages.append(Passage(line, heading=item.name or None, kind=item.kind))
 
 
