@@ -6,6 +6,7 @@ so an interrupted build resumes where it stopped (training resumes from its own 
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ def _build(cfg: BuildConfig, log, progress: bool) -> Path:
 
     t = time.perf_counter()
     log(f"[1/3] synthesize reflections from {cfg.corpus} ({cfg.generator} generator)")
-    card = synthesize(cfg.corpus, reflections, cfg.synthesis, progress=progress, training_estimate=for_reflections)
+    cost = functools.partial(for_reflections, train=cfg.train)  # the card's figure for this build's own [train]
+    card = synthesize(cfg.corpus, reflections, cfg.synthesis, progress=progress, training_estimate=cost)
     timings["synthesize_s"] = time.perf_counter() - t
     log(f"      {card.get('reflections', '?')} reflections -> {reflections}")
     log(f"      {card_line(card['training_estimate'])}")

@@ -419,6 +419,12 @@ def test_the_card_estimate_counts_examples_as_training_does():
     # the same arithmetic; only the IDK generator can fall short of its target when a corpus has few names
     assert est["cpu"]["examples_per_epoch"] - counts["train"] in (0, 1, 2), (est["cpu"], counts)
     assert est["cpu"]["seconds"] >= cfg.epochs * 15  # each check answers ~60 questions greedily: seconds on a CPU
+    assert "with the defaults" in card_line(est) and f"x {cfg.epochs} epochs" in card_line(est)
+    # memo build passes its own [train]: the line is about the run that follows, not the defaults
+    six = for_reflections(card, train=TrainConfig(epochs=6, threads=1))
+    assert six["cpu"]["steps"] == 6 * est["cpu"]["steps"] // cfg.epochs
+    assert "with the given settings" in card_line(six) and "x 6 epochs" in card_line(six)
+    assert for_reflections(card, train=TrainConfig(threads=1))["settings"] == "defaults"  # threads change no step
 
 
 def test_the_schedule_warms_up_then_takes_its_shape():

@@ -95,18 +95,20 @@ SMOLLM2_PARAMS = 134_515_008
 PROMPT_TOKENS = 8  # chat markup around one question and answer (packing shares the system prefix per row)
 
 
-def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
-    """What `memo train` with its defaults will cost for a dataset card: examples, steps, and the prior estimate on
-    this kind of CPU and on a CUDA GPU (the training log refines it from measured steps)."""
+def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS, train=None) -> dict:
+    """What `memo train` will cost for a dataset card: examples, steps, and the prior estimate on this kind of CPU
+    and on a CUDA GPU (the training log refines it from measured steps). `train`: the TrainConfig the CPU figure is
+    for (memo build passes its [train] settings); None = the defaults."""
     from .config import TrainConfig
     from .data import NEVER_HELD_OUT, extra_examples, heldout_size, idk_eval_size, idk_examples
 
     n = int(card.get("reflections", 0))
-    cpu, gpu = TrainConfig(), TrainConfig(preset="gpu")
+    cpu, gpu = train or TrainConfig(), TrainConfig(preset="gpu")
     tokens = (
         PROMPT_TOKENS + card.get("question_length", {}).get("mean", 15) + card.get("answer_length", {}).get("mean", 5)
     )
-    out = {"reflections": n, "tokens_per_example": round(tokens, 1)}
+    defaults = cpu.fingerprint_fields() == TrainConfig().fingerprint_fields()
+    out = {"reflections": n, "tokens_per_example": round(tokens, 1), "settings": "defaults" if defaults else "given"}
     by_type = card.get("counts_by_type") or {}
     n_short = n - sum(by_type.get(t, 0) for t in NEVER_HELD_OUT)
     for name, cfg, device, bf16 in (("cpu", cpu, "cpu", True), ("cuda", gpu, "cuda", True)):
@@ -132,8 +134,9 @@ def for_reflections(card: dict, n_params: int = SMOLLM2_PARAMS) -> dict:
 def card_line(est: dict) -> str:
     c, g = est["cpu"], est["cuda"]
     # the gpu preset differs (batches of 8: more steps): say so, or "more steps on a GPU" reads as a mistake
+    said = "the defaults" if est.get("settings", "defaults") == "defaults" else "the given settings"
     return (
-        f"training with the defaults (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
+        f"training with {said} (SmolLM2-135M full SFT): {c['examples_per_epoch']} examples x {c['epochs']} "
         f"epochs in batches of {c['batch_size']} = {c['steps']} steps, ~{_fmt(c['seconds'])} on a 2-core CPU (a "
         f"prior estimate; the training log refines it from measured steps); on a CUDA GPU `--preset gpu` gives "
         f"{g['epochs']} epochs in batches of {g['batch_size']} = {g['steps']} steps (no GPU rate measured yet)"
