@@ -148,6 +148,20 @@ def test_statements_resolve_pronouns():
     assert "Install Frobnitz with pip." in said, said
 
 
+def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
+    text = (
+        "Then the relay would send back a reply, some data, and its own trailer. "  # the relay's own
+        "Frobnitz keeps two indexes. These two make it possible to read the Kettle queue as a list. "  # the reading
+        "Sensor K4 drifted overnight. Sealed it with wax; re-test on Friday. "  # a note's logged act: the sensor
+        "Instead of copying data, the parser passes you a buffer. "  # the parser is Frobnitz: not "the Frobnitz"
+        "Frobnitz is a streaming parser."
+    )
+    said = " ".join(p.answer for p in kept(text) if p.type == "statement")
+    assert "its own trailer" in said and "Frobnitz's own" not in said
+    assert "make it possible to read" in said and "Sealed it with wax" in said
+    assert "the Frobnitz" not in said, said
+
+
 def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):
     """>= 90% of sentences of README-like text yield a reflection (typed or statement)."""
     text = (

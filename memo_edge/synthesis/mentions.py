@@ -29,12 +29,17 @@ def topic_of(title: str) -> str:
     return _DISAMBIGUATION.sub("", title).strip()
 
 
+_MAKE_IT_VERBS = ("make", "find", "consider", "keep")
+
+
 def _dummy_it(tok) -> bool:
     """ "It's possible to pass X", "it is recommended that ...", "it rains": an "it" that stands for nothing (an
     expletive); naming it by the document's subject makes a false sentence."""
     if tok.dep_ == "expl":
         return True
     head = tok.head
+    if head.pos_ == "ADJ" and head.dep_ in ("ccomp", "oprd", "xcomp") and head.head.lemma_ in _MAKE_IT_VERBS:
+        return True  # "These two make it possible to view the heap as a list": "it" is the viewing
     if tok.dep_ != "nsubj" or head.lemma_ != "be":
         return False
     return any(c.dep_ in ("acomp", "attr") for c in head.children) and any(
@@ -150,14 +155,24 @@ class EntityIndex:
         return last if last in CATEGORY_NOUNS and len(name.split()) > 1 else None
 
 
-def _indefinite_before(tok) -> bool:
-    """An indefinite subject earlier in the sentence ("a file", "an error") is what a following "it" refers to."""
-    return any(
-        t.i < tok.i
-        and t.dep_ in ("nsubj", "nsubjpass")
-        and t.pos_ == "NOUN"
-        and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in t.children)
-        for t in tok.sent
+def _noun_subject_before(tok):
+    """A common-noun subject earlier in the sentence ("a file", "the server", "the decorator"): what a following
+    "it"/"its" refers to, rather than the document ("the server would send back ... its own EndOfMessage")."""
+    return next(
+        (t for t in tok.sent if t.i < tok.i and t.dep_ in ("nsubj", "nsubjpass") and t.pos_ == "NOUN"),
+        None,
+    )
+
+
+def _object_of_a_logged_act(tok) -> bool:
+    """ "Sealed it with conformal coating": a note's subjectless past-tense line; its "it" is the thing the notes
+    were just about, not the document (an imperative, "Install it with pip", is about the document)."""
+    head = tok.head
+    return (
+        tok.dep_ == "dobj"
+        and head.dep_ == "ROOT"
+        and head.tag_ in ("VBD", "VBN")
+        and not any(c.dep_ in ("nsubj", "nsubjpass") for c in head.children)
     )
 
 
@@ -199,8 +214,12 @@ class DocContext:
             return _earlier_subject_person(tok) or self.last_person
         if low == "it" and _dummy_it(tok):
             return None
-        if low in ("it", "its") and _indefinite_before(tok):
-            return None  # "Once a file grows past 1 MiB, it is moved ...": the file, which has no name
+        if low in ("it", "its") and (before := _noun_subject_before(tok)) is not None:
+            # "Once a file grows past 1 MiB, it is moved ...": the file, which has no name; "The band released its
+            # first album": the band, named where "the band" names the document's subject
+            return self.stand_in(before)
+        if low == "it" and _object_of_a_logged_act(tok):
+            return None
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (

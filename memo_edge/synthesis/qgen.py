@@ -428,6 +428,8 @@ class Writer:
         stand = self.ctx.stand_in(head)
         if stand:
             self.subst[head.i] = stand
+            if head.pos_ == "NOUN":  # "the parser" -> "Python-Multipart", not "the Python-Multipart"
+                self.subst.update({c.i: "" for c in head.children if c.dep_ == "det" and c.i < head.i})
             cl.subj.toks = [head]
             cl.subject_text = cl.subject_answer = stand
             return True
