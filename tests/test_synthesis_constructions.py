@@ -146,6 +146,10 @@ def test_statements_resolve_pronouns():
     said = {p.answer for p in pairs if p.type == "statement"}
     assert "Frobnitz: Trusted by the Varnholm observatory since 2019!" in said, said
     assert "Install Frobnitz with pip." in said, said
+    # a feature list's item has no verb: alone it says nothing, said of its document it does
+    pairs = kept("Frobnitz supports:\n\n* Calendar and vCard export\n* Runs on Linux and macOS\n")
+    said = {p.answer for p in pairs if p.type == "statement"}
+    assert "Frobnitz: Calendar and vCard export." in said, said
 
 
 def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():

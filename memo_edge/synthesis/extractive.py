@@ -137,13 +137,16 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             index.vote_person(topic)
 
 
-def _with_subject(text: str, sent, ctx: DocContext) -> str:
+def _with_subject(text: str, sent, ctx: DocContext, bullet: bool = False) -> str:
     """ "Trusted by NASA for Mars missions since 2020!": a statement whose sentence names no subject (a participle
-    or adjective fragment, not an instruction) is about its document: "attrs: Trusted by NASA ..."."""
+    or adjective fragment, not an instruction) is about its document: "attrs: Trusted by NASA ...". So is a bullet
+    with no verb at all, a feature list's item ("* CPython and PyPy implementations" -> "wrapt: CPython and PyPy
+    implementations."): alone it says nothing."""
     root = sent.root
     fragment = root.tag_ in ("VBN", "VBG", "JJ") and not any(
         c.dep_ in ("nsubj", "nsubjpass", "expl", "csubj") for c in root.children
     )
+    fragment = fragment or (bullet and not any(t.pos_ in ("VERB", "AUX") for t in sent) and ":" not in text)
     return f"{ctx.topic}: {text}" if fragment and ctx.topic_nameable and not text.startswith(ctx.topic) else text
 
 
@@ -278,7 +281,9 @@ def generate(
                 reserve += held
                 said.add(
                     sent,
-                    _with_subject(writer.render(list(sent), lower_first=False), sent, writer.ctx),
+                    _with_subject(
+                        writer.render(list(sent), lower_first=False), sent, writer.ctx, u.passage.kind == "bullet"
+                    ),
                     d.doc_id,
                     topic_of(d.title),
                     chunk_of(sent.text),
