@@ -166,6 +166,13 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
     assert "the Frobnitz" not in said, said
 
 
+def test_a_length_of_time_is_asked_how_long():
+    got = typed("The survey took two weeks. Frobnitz was released in 2019.")
+    assert ("How long did Frobnitz's survey take?", "two weeks") in got
+    assert not any(q.startswith("When") and a == "two weeks" for q, a in got)
+    assert ("When was Frobnitz released?", "2019") in got  # a point in time is still "when"
+
+
 def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):
     """>= 90% of sentences of README-like text yield a reflection (typed or statement)."""
     text = (

@@ -55,6 +55,13 @@ _NOT = {"n't": "not", "nt": "not"}
 _QUALIFIABLE_DETS = {"the", "this", "these", "our", "my"}
 _DOCUMENT_NOUNS = {"document", "page", "readme", "guide", "manual", "note", "file", "release", "documentation"}
 _DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
+# a length of time, not a point in it: "41 days", "an estimated two weeks", "about 3 hours"
+_DURATION = re.compile(
+    r"^(?:(?:an?|about|around|roughly|some|nearly|almost|over|an estimated)\s+)*(?:\d[\d.,]*|one|two|three|four|"
+    r"five|six|seven|eight|nine|ten|eleven|twelve|a few|several)\s+(?:second|minute|hour|day|week|month|year|"
+    r"decade)s?$",
+    re.I,
+)
 _YEAR = re.compile(r"^[1-9]\d{2,3}$")
 _DEICTIC = {
     "today",
@@ -696,6 +703,8 @@ class Writer:
         return out
 
     def _date_asks(self, a: Arg, ans: str, prep: str) -> list[Ask]:
+        if _DURATION.match(ans) and prep in ("", "for"):
+            return [Ask("How long", ans, insitu="how long")]  # "last an estimated 41 days": no "when"
         if prep == "since":
             return [Ask("Since when", ans, insitu="since when")]
         if prep in ("until", "till"):
