@@ -173,6 +173,13 @@ def test_a_length_of_time_is_asked_how_long():
     assert ("When was Frobnitz released?", "2019") in got  # a point in time is still "when"
 
 
+def test_a_thing_the_text_calls_a_server_is_not_who():
+    # the small model labels "Vortexa" an organization; the text says it is an implementation
+    got = typed("Vortexa is an ASGI web server implementation for Python. Vortexa supports HTTP/1.1 and WebSockets.")
+    assert ("What supports WebSockets?", "Vortexa") in got
+    assert not any(q.startswith(("Who", "By whom")) for q, _ in got), got
+
+
 def test_a_folder_of_technical_docs_yields_a_reflection_from_most_sentences(tmp_path):
     """>= 90% of sentences of README-like text yield a reflection (typed or statement)."""
     text = (

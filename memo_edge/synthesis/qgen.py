@@ -528,10 +528,11 @@ class Writer:
         return tok.pos_ == "NOUN" and tok.lemma_.lower() in PERSON_NOUNS
 
     def _who_like(self, tok) -> bool:
-        """People, and organisations without a known category, are asked with "who"."""
+        """People, and organisations the text calls nothing else, are asked with "who" ("Uvicorn is an ASGI web
+        server implementation": an ORG to the small model, and no "who")."""
         e = self._ent(tok)
         return self.is_person(tok) or (
-            e is not None and e.label_ in ("ORG", "NORP") and not self.index.category(e.text)
+            e is not None and e.label_ in ("ORG", "NORP") and not self.index.categories.get(name_key(e.text))
         )
 
     def answer(self, a: Arg) -> tuple[str, str | None]:
