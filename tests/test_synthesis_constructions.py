@@ -342,6 +342,16 @@ def test_a_log_line_of_key_value_pairs_is_a_record_of_fields():
     assert ("What is the duration of done job=nightly-sync on 2025-02-01?", "47m17s") in got, got
     assert ("What is the files of done job=nightly-sync on 2025-02-01?", "1843") in got
     assert not any(a == "INFO" or "INFO" in q for q, a in got), got
+    # a NOTE line's level is dropped too; a long comment line above the log is no subject of its lines
+    text = (
+        "# sync log\n# copied by hand from the interesting lines of /var/log/sync.log\n\n"
+        "2025-02-01T03:47:19Z INFO  done job=nightly-sync files=1843 duration=47m17s\n"
+        "2025-02-02T11:05:00Z NOTE  fixed ownership with chown -R hana:media /srv/photos\n"
+    )
+    pairs = kept(text)
+    assert not any("copied by hand" in p.answer or "NOTE" in p.question + p.answer for p in pairs), [
+        (p.question, p.answer) for p in pairs
+    ]
 
 
 def test_a_row_number_column_names_no_row():

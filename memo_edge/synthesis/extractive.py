@@ -169,6 +169,9 @@ def _has_subject(parsed) -> bool:
     )
 
 
+MAX_SUBJECT_WORDS = 6  # a section heading that names a subject ("Team", "Jonas Weber (backup)") is short
+
+
 def _fragment_text(unit: _Unit) -> str | None:
     """A bullet or log line without a subject ("joined in 2021") is about its section: give it that subject."""
     doc = unit.parsed
@@ -178,6 +181,8 @@ def _fragment_text(unit: _Unit) -> str | None:
     if any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children):
         return None
     subject = unit.passage.heading
+    if len(subject.split()) > MAX_SUBJECT_WORDS:
+        return None  # "# kept by hand-copying the interesting lines out of ...": a comment line, no subject
     if root.tag_ in ("VBD", "VBZ", "VBP"):
         return f"{subject} {unit.text[:1].lower()}{unit.text[1:]}"
     if root.tag_ == "VBN":

@@ -29,7 +29,7 @@ MAX_FIELD_WORDS = 8
 # "duration=70m18s" in a log line or a record: a key and its value
 _KV_TOKEN = re.compile(r"(?<![\w=])(?P<key>[A-Za-z_][\w.-]{0,30})=(?P<value>[^\s=,;]+)")
 # "INFO done job=..." is no sentence about a subject called INFO: a log line's level is dropped
-_LEVEL = re.compile(r"^\[?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?:?\s+")
+_LEVEL = re.compile(r"^\[?(?:TRACE|DEBUG|INFO|NOTE|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL)\]?:?\s+")
 _ISO_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T[\d:.]+(?:Z|[+-]\d{2}:?\d{2})?$")  # a timestamp's day
 # "`httpcore` - The underlying transport for httpx": a term and what it is
 _DEFINITION = re.compile(r"^(?P<term>\S.{0,60}?)\s+[-–—]\s+(?P<text>\S.{4,})$")
