@@ -14,6 +14,7 @@ from memo_edge.records import Document
 from memo_edge.synthesis.constructions import CONSTRUCTIONS, NOUN_PHRASES
 from memo_edge.synthesis.phrasings import RELATIONS
 from memo_edge.synthesis.extractive import generate
+from memo_edge.synthesis.notes import rest_tables
 from memo_edge.synthesis.quality import apply
 
 
@@ -352,6 +353,24 @@ def test_a_log_line_of_key_value_pairs_is_a_record_of_fields():
     assert not any("copied by hand" in p.answer or "NOTE" in p.question + p.answer for p in pairs), [
         (p.question, p.answer) for p in pairs
     ]
+
+
+def test_a_rest_simple_table_is_read_as_a_table():
+    text = (
+        "Release keys\n============\n\nThe keys are listed below:\n\n"
+        "========  ============================\n"
+        "Releases  Signing key fingerprint\n"
+        "========  ============================\n"
+        "1.0-1.4   `7C1A 22B0 9E4D 51F3 A0C2`_\n"
+        "2.0       `0F3E 8D21 C7B4 6A95 3E10`_\n"
+        "========  ============================\n"
+    )
+    assert "| 1.0-1.4 | 7C1A 22B0 9E4D 51F3 A0C2 |" in rest_tables(text)
+    got = typed(text)
+    # a key fingerprint is one value, not five words: asked both ways
+    assert any(a == "7C1A 22B0 9E4D 51F3 A0C2" and "1.0-1.4" in q for q, a in got), got
+    assert any(a == "1.0-1.4" and "7C1A 22B0 9E4D 51F3 A0C2" in q for q, a in got), got
+    assert not any("====" in q + a for q, a in got)
 
 
 def test_a_row_number_column_names_no_row():

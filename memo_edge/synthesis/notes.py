@@ -26,6 +26,13 @@ _LOG = re.compile(
 )
 _KV = re.compile(r"^\s*(?P<key>[A-Za-z][\w .'/&-]{0,40}?)\s*:\s+(?P<value>\S.*)$")
 MAX_FIELD_WORDS = 8
+_HEX_GROUPS = re.compile(r"\b[0-9A-F]{4}(?: [0-9A-F]{4}){2,}\b")  # a key fingerprint: one value, not ten words
+
+
+def words_in(value: str) -> int:
+    return len(_HEX_GROUPS.sub("X", value).split())
+
+
 # "duration=70m18s" in a log line or a record: a key and its value
 _KV_TOKEN = re.compile(r"(?<![\w=])(?P<key>[A-Za-z_][\w.-]{0,30})=(?P<value>[^\s=,;]+)")
 # "INFO done job=..." is no sentence about a subject called INFO: a log line's level is dropped
@@ -133,7 +140,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
         kv = _KV.match(line)
         if kv and len(kv.group("key").split()) <= 4:
             value = plain(kv.group("value").strip())
-            if len(value.split()) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
+            if words_in(value) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
             else:  # a long value is prose, but its key says what it is about ("Notice period: 56 days in ...")
                 line = f"{kv.group('key').strip()}: {value}"
@@ -168,9 +175,9 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
         values = [_cell(r[j]) if j < len(r) else "" for r in body]
         attr = _header_noun(col)
         for r, v in zip(body, values):
-            if v and len(v.split()) <= MAX_FIELD_WORDS and col:
+            if v and words_in(v) <= MAX_FIELD_WORDS and col:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
-                unique = values.count(v) == 1 and len(v.split()) <= 3
+                unique = values.count(v) == 1 and words_in(v) <= 3
                 out.fields.append(Field(r[0], attr, v, "table", key_column=key, unique=unique))
             if v and len(v.split()) >= 4 and sum(ch.isalpha() for ch in v) > len(v) / 2:
                 # a remark in a cell ("Feb reduced to pay for the car service") is read like a note about its row
@@ -213,6 +220,35 @@ def _manual(text: str, out: Structure) -> None:
         out.passages.append(Passage(line, heading=item.name or None, kind=item.kind))
 
 
+_RULER = re.compile(r"^=+(?:[ \t]+=+)+[ \t]*$")  # a reST simple table's rule: "=====  ======" (two columns or more)
+_REST_REF = re.compile(r"`([^`\n]+)`_{1,2}")
+
+
+def rest_tables(text: str) -> str:
+    """reStructuredText's simple tables as pipe tables, which the Markdown reader reads as tables (READMEs of
+    Python packages are often reST). A table is rule, header, rule, rows, rule; its columns are the rule's runs of
+    "=". A table without a header (rule, rows, rule) has no column names to ask with: its rules are dropped."""
+    lines = text.split("\n")
+    rules = [i for i, line in enumerate(lines) if _RULER.match(line)]
+    out, done = list(lines), set()
+    for a, b, c in zip(rules, rules[1:], rules[2:]):
+        if a in done or b - a != 2 or any(not lines[k].strip() for k in range(b + 1, c)):
+            continue
+        starts = [m.start() for m in re.finditer(r"=+", lines[a])]
+
+        def cells(line: str) -> list[str]:
+            spans = zip(starts, starts[1:] + [len(line)])
+            return [_REST_REF.sub(r"\1", line[s:e]).strip().replace("|", "\\|") for s, e in spans]
+
+        table = ["", "| " + " | ".join(cells(lines[a + 1])) + " |", "|" + " --- |" * len(starts)]
+        table += ["| " + " | ".join(cells(lines[k])) + " |" for k in range(b + 1, c)] + [""]
+        out[a] = "\n".join(table)
+        for k in range(a + 1, c + 1):
+            out[k] = None
+        done.update((a, b, c))
+    return "\n".join(x for x in out if x is not None)
+
+
 def read_structure(doc: Document) -> Structure:
     out = Structure()
     for key, value in (doc.meta or {}).items():
@@ -223,7 +259,7 @@ def read_structure(doc: Document) -> Structure:
         _manual(doc.text, out)
         return out
     path: list[tuple[int, str]] = []
-    tokens = _MD.parse(doc.text)
+    tokens = _MD.parse(rest_tables(doc.text))
     list_depth, list_id, row, rows, i = 0, 0, None, None, 0
     while i < len(tokens):
         t = tokens[i]
