@@ -353,6 +353,8 @@ def main(argv=None) -> dict:
     name = "memory_recall-" + a.datasets.replace(",", "+") + f"-{a.split}"
     report.save(a.out, name, result)
     plot(rows, a.out / f"{name}.png")
+    if any(r["train"].get("epoch_curve") for r in rows):
+        plot_curves(rows, a.out / f"{name}-epochs.png")
     print(
         json.dumps(
             {
@@ -396,6 +398,30 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_title("memory built with memo build defaults: recall")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(rows: list[dict], path: Path) -> None:
+    """--probe: EM by epoch of the held-out phrasings (what picks the epoch) beside users' dev and test questions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = [r for r in rows if r["train"].get("epoch_curve")]
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.6), squeeze=False)
+    for ax, r in zip(axes[0], curves):
+        pts = r["train"]["epoch_curve"]
+        for key, label in (("heldout_em", "held-out phrasings"), ("dev_em", "dev questions"), ("test_em", "test")):
+            ax.plot([p["epoch"] for p in pts], [p.get(key) for p in pts], marker="o", label=label)
+        ax.axvline(r["train"].get("best_epoch") or 0, color="grey", linestyle=":", label="epoch kept")
+        ax.set_title(r["dataset"], fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("EM (torch greedy, no known-terms rule)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

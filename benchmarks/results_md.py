@@ -128,6 +128,33 @@ def recall_table() -> str:
     return markdown_table(cols, rows) + "\n"
 
 
+def epoch_curve_table() -> str:
+    """memory_recall --probe runs: EM by epoch of training's held-out phrasings (what picks the epoch) and of the
+    genre's dev and test questions asked of the same model (torch, greedy, no known-terms rule)."""
+    rows = []
+    for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if "commit" not in doc:
+            continue
+        for r in doc["rows"]:
+            t = r.get("train") or {}
+            for p in t.get("epoch_curve") or []:
+                kept = " (kept)" if p["epoch"] == t.get("best_epoch") else ""
+                rows.append(
+                    [
+                        r["dataset"],
+                        f"{p['epoch']} of {t.get('epochs')}{kept}",
+                        *(f"{p[k]:.3f}" if p.get(k) is not None else "-" for k in ("heldout_em", "trained_em")),
+                        *(f"{p[k]:.3f}" if p.get(k) is not None else "-" for k in ("dev_em", "test_em")),
+                        provenance(doc),
+                    ]
+                )
+    if not rows:
+        return "_no result file with an epoch curve: run `python -m benchmarks.memory_recall --probe`_\n"
+    cols = ["corpus", "epoch", "held-out phrasings EM", "trained EM", "dev questions EM", "test questions EM", "run"]
+    return markdown_table(cols, rows) + "\n"
+
+
 def grammar_table() -> str:
     """JSON-schema grammar libraries' cost per token beside the engine's decode step, and the engine constrained."""
     doc = _load("grammar_cost")
@@ -358,6 +385,7 @@ def contention_table() -> str:
 TABLES = {
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
+    "epoch_curve": epoch_curve_table,
     "grammar_cost": grammar_table,
     "training_ab": training_ab_table,
     "executives": executives_table,

@@ -80,3 +80,17 @@ def test_base_dequant_table_shows_ratio_agreement_and_recall_counts(tmp_path, mo
     assert "| all | 510 | 20.00 | 21.00 | **1.050** | **90.0%** | 40.0% / 37.5% | 0.0100 |" in out
     assert "fp32 **3/4**, Q4_1 **2/4**" in out and "right for one only: Q1?." in out
     assert "documents: notes/todo.md;" in out and "abcdef1" in out
+
+
+def test_epoch_curve_table_marks_the_epoch_kept(tmp_path, monkeypatch):
+    curve = [
+        {"epoch": 1, "heldout_em": 0.2, "trained_em": 0.3, "dev_em": 0.1, "test_em": 0.05},
+        {"epoch": 2, "heldout_em": 0.5, "trained_em": 0.9, "dev_em": 0.3, "test_em": 0.25},
+    ]
+    row = {"dataset": "notes (test questions)", "train": {"epochs": 2, "best_epoch": 2, "epoch_curve": curve}}
+    doc = {"commit": {"sha": "abcdef123456", "dirty": False}, "date_utc": "2026-12-07 14:00", "rows": [row]}
+    (tmp_path / "memory_recall-notes-test.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(results_md, "RESULTS_DIR", tmp_path)
+    out = results_md.epoch_curve_table()
+    assert "| notes (test questions) | 1 of 2 | 0.200 | 0.300 | 0.100 | 0.050 |" in out
+    assert "| 2 of 2 (kept) | 0.500 |" in out
