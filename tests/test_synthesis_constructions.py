@@ -158,6 +158,7 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
         "Then the relay would send back a reply, some data, and its own trailer. "  # the relay's own
         "Frobnitz keeps two indexes. These two make it possible to read the Kettle queue as a list. "  # the reading
         "Sensor K4 drifted overnight. Sealed it with wax; re-test on Friday. "  # a note's logged act: the sensor
+        "The Vellum tunnel came up on its own. "  # an idiom
         "Instead of copying data, the parser passes you a buffer. "  # the parser is Frobnitz: not "the Frobnitz"
         "Frobnitz is a streaming parser."
     )
@@ -165,6 +166,7 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
     assert "its own trailer" in said and "Frobnitz's own" not in said
     assert "make it possible to read" in said and "Sealed it with wax" in said
     assert "the Frobnitz" not in said, said
+    assert "came up on its own" in said, said
 
 
 def test_a_length_of_time_is_asked_how_long():

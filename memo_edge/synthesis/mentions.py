@@ -220,6 +220,8 @@ class DocContext:
             return self.stand_in(before)
         if low == "it" and _object_of_a_logged_act(tok):
             return None
+        if low == "its" and tok.head.lower_ == "own" and tok.head.head.lower_ in ("on", "of"):
+            return None  # "WireGuard came up on its own": an idiom, not "on WireGuard's own"
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (
