@@ -158,7 +158,7 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
         "Then the relay would send back a reply, some data, and its own trailer. "  # the relay's own
         "Frobnitz keeps two indexes. These two make it possible to read the Kettle queue as a list. "  # the reading
         "Sensor K4 drifted overnight. Sealed it with wax; re-test on Friday. "  # a note's logged act: the sensor
-        "The Vellum tunnel came up on its own. "  # an idiom
+        "Then WireGuard came up on its own. "  # an idiom
         "Instead of copying data, the parser passes you a buffer. "  # the parser is Frobnitz: not "the Frobnitz"
         "Frobnitz is a streaming parser."
     )
