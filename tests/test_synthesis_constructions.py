@@ -159,6 +159,7 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
         "Frobnitz keeps two indexes. These two make it possible to read the Kettle queue as a list. "  # the reading
         "Sensor K4 drifted overnight. Sealed it with wax; re-test on Friday. "  # a note's logged act: the sensor
         "Then WireGuard came up on its own. "  # an idiom
+        "When you read bytes off the socket, pass it to conn.feed(). "  # the bytes: an object before "it"
         "Instead of copying data, the parser passes you a buffer. "  # the parser is Frobnitz: not "the Frobnitz"
         "Frobnitz is a streaming parser."
     )
@@ -167,6 +168,7 @@ def test_a_pronoun_that_means_a_nearer_noun_is_not_the_document():
     assert "make it possible to read" in said and "Sealed it with wax" in said
     assert "the Frobnitz" not in said, said
     assert "came up on its own" in said, said
+    assert "pass it to conn.feed" in said, said
 
 
 def test_a_length_of_time_is_asked_how_long():

@@ -156,10 +156,11 @@ class EntityIndex:
 
 
 def _noun_subject_before(tok):
-    """A common-noun subject earlier in the sentence ("a file", "the server", "the decorator"): what a following
-    "it"/"its" refers to, rather than the document ("the server would send back ... its own EndOfMessage")."""
+    """A common-noun subject or object earlier in the sentence ("a file", "the server", "read data off the
+    network"): what a following "it"/"its" refers to, rather than the document ("the server would send back ... its
+    own EndOfMessage", "When you read data off the network, pass it to receive_data()")."""
     return next(
-        (t for t in tok.sent if t.i < tok.i and t.dep_ in ("nsubj", "nsubjpass") and t.pos_ == "NOUN"),
+        (t for t in tok.sent if t.i < tok.i and t.dep_ in ("nsubj", "nsubjpass", "dobj") and t.pos_ == "NOUN"),
         None,
     )
 
