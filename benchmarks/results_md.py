@@ -82,36 +82,44 @@ def coverage_table() -> str:
     return markdown_table(cols, rows) + f"\n\n{src}\n"
 
 
+def _recall_rows():
+    """(result file, row) of every memory_recall result file that carries its commit (a run from before result files
+    carried their commit is not shown)."""
+    for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if "commit" in doc:
+            yield from ((doc, r) for r in doc["rows"])
+
+
+_CURVE_KEYS = ("heldout_em", "trained_em", "dev_em", "test_em")
+
+
 def recall_table() -> str:
     """Memory-only recall and abstention of memories built with `memo build`'s defaults (a row says where a run
     trained for fewer epochs), one row per run file."""
     rows = []
-    for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "commit" not in doc:
-            continue  # a run from before result files carried their commit: not shown
-        for r in doc["rows"]:
-            s, ab, t = r["single_hop"], r.get("abstain") or {}, r.get("train") or {}
-            # the same memory with the model alone (no known-terms rule), where the run measured it
-            raw, rab = r.get("single_hop_model_only"), r.get("abstain_model_only") or {}
-            ruled = bool(r.get("abstain_rule"))
-            epochs = (doc.get("settings") or {}).get("epochs")
-            rows.append(
-                [
-                    r["dataset"] + (f", {epochs} epochs (not the default)" if epochs else ""),
-                    r["reflections"],
-                    t.get("wall_s", "-"),
-                    s["n"],
-                    f"**{s['em']:.3f}** / {s['f1']:.3f}"
-                    + (f" (model alone {raw['em']:.3f} / {raw['f1']:.3f})" if raw and ruled else ""),
-                    f"{r['multi_oracle']['em']:.3f}" if "multi_oracle" in r else "-",
-                    (f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})" if ab else "-")
-                    + (f" (model alone {rab['idk_on_absent']:.3f})" if rab and ruled else ""),
-                    (f"{ab['false_idk_on_answerable']:.3f}" if ab else "-")
-                    + (f" (model alone {rab['false_idk_on_answerable']:.3f})" if rab and ruled else ""),
-                    provenance(doc),
-                ]
-            )
+    for doc, r in _recall_rows():
+        s, ab, t = r["single_hop"], r.get("abstain") or {}, r.get("train") or {}
+        # the same memory with the model alone (no known-terms rule), where the run measured it
+        raw, rab = r.get("single_hop_model_only"), r.get("abstain_model_only") or {}
+        ruled = bool(r.get("abstain_rule"))
+        epochs = (doc.get("settings") or {}).get("epochs")
+        rows.append(
+            [
+                r["dataset"] + (f", {epochs} epochs (not the default)" if epochs else ""),
+                r["reflections"],
+                t.get("wall_s", "-"),
+                s["n"],
+                f"**{s['em']:.3f}** / {s['f1']:.3f}"
+                + (f" (model alone {raw['em']:.3f} / {raw['f1']:.3f})" if raw and ruled else ""),
+                f"{r['multi_oracle']['em']:.3f}" if "multi_oracle" in r else "-",
+                (f"{ab['idk_on_absent']:.3f} (n {ab['absent_n']})" if ab else "-")
+                + (f" (model alone {rab['idk_on_absent']:.3f})" if rab and ruled else ""),
+                (f"{ab['false_idk_on_answerable']:.3f}" if ab else "-")
+                + (f" (model alone {rab['false_idk_on_answerable']:.3f})" if rab and ruled else ""),
+                provenance(doc),
+            ]
+        )
     if not rows:
         return "_no result file with provenance: run `python -m benchmarks.memory_recall`_\n"
     cols = [
@@ -132,23 +140,18 @@ def epoch_curve_table() -> str:
     """memory_recall --probe runs: EM by epoch of training's held-out phrasings (what picks the epoch) and of the
     genre's dev and test questions asked of the same model (torch, greedy, no known-terms rule)."""
     rows = []
-    for path in sorted(RESULTS_DIR.glob("memory_recall*.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        if "commit" not in doc:
-            continue
-        for r in doc["rows"]:
-            t = r.get("train") or {}
-            for p in t.get("epoch_curve") or []:
-                kept = " (kept)" if p["epoch"] == t.get("best_epoch") else ""
-                rows.append(
-                    [
-                        r["dataset"],
-                        f"{p['epoch']} of {t.get('epochs')}{kept}",
-                        *(f"{p[k]:.3f}" if p.get(k) is not None else "-" for k in ("heldout_em", "trained_em")),
-                        *(f"{p[k]:.3f}" if p.get(k) is not None else "-" for k in ("dev_em", "test_em")),
-                        provenance(doc),
-                    ]
-                )
+    for doc, r in _recall_rows():
+        t = r.get("train") or {}
+        for p in t.get("epoch_curve") or []:
+            kept = " (kept)" if p["epoch"] == t.get("best_epoch") else ""
+            rows.append(
+                [
+                    r["dataset"],
+                    f"{p['epoch']} of {t.get('epochs')}{kept}",
+                    *(f"{p[k]:.3f}" if p.get(k) is not None else "-" for k in _CURVE_KEYS),
+                    provenance(doc),
+                ]
+            )
     if not rows:
         return "_no result file with an epoch curve: run `python -m benchmarks.memory_recall --probe`_\n"
     cols = ["corpus", "epoch", "held-out phrasings EM", "trained EM", "dev questions EM", "test questions EM", "run"]

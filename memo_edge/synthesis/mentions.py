@@ -155,7 +155,7 @@ class EntityIndex:
         return last if last in CATEGORY_NOUNS and len(name.split()) > 1 else None
 
 
-def _noun_subject_before(tok):
+def _noun_argument_before(tok):
     """A common-noun subject or object earlier in the sentence ("a file", "the server", "read data off the
     network"): what a following "it"/"its" refers to, rather than the document ("the server would send back ... its
     own EndOfMessage", "When you read data off the network, pass it to receive_data()")."""
@@ -215,7 +215,7 @@ class DocContext:
             return _earlier_subject_person(tok) or self.last_person
         if low == "it" and _dummy_it(tok):
             return None
-        if low in ("it", "its") and (before := _noun_subject_before(tok)) is not None:
+        if low in ("it", "its") and (before := _noun_argument_before(tok)) is not None:
             # "Once a file grows past 1 MiB, it is moved ...": the file, which has no name; "The band released its
             # first album": the band, named where "the band" names the document's subject
             return self.stand_in(before)
