@@ -224,3 +224,69 @@ def test_a_role_of_a_named_thing_is_asked_with_its_holder():
         ("Who is the mayor of Tarnwick?", "Odessa Vail"),
         ("What is the capital of Orrland?", "Vessmark"),
     } <= got
+
+
+def built(tmp_path, name: str, text: str) -> set[tuple[str, str]]:
+    """The pairs `memo synthesize` keeps for one file (after de-duplication and ambiguity removal)."""
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / name).write_text(text)
+    synthesize(tmp_path / "c", tmp_path / "r.jsonl", progress=False)
+    return {(r.question, r.answer) for r in load_reflections(tmp_path / "r.jsonl") if r.type != "statement"}
+
+
+def test_a_record_is_asked_by_its_name_and_by_what_it_is(tmp_path):
+    text = (
+        "# Address book (home + office)\n\n## Hollis Grey (plumber)\n\nPhone: 089 555 0150\nFee: €60\n"
+        "\n\n## Wendell Okafor (locksmith)\n\nPhone: 089 555 0101\n"
+        "Email: wendell@okaforlocks.example\n\n## Mirabel Stroud (locksmith)\n\nPhone: 089 555 0177\n"
+        "Hours: weekdays\n\n"
+        "## quartz\n\nrole: home file server\nip: 192.168.7.20\nos: Debian 12\n\n"
+        "## slate\n\nrole: garage camera hub\nip: 192.168.7.31\n"
+    )
+    got = built(tmp_path, "book.md", text)
+    assert {
+        ("What is the phone of Wendell Okafor?", "089 555 0101"),  # the name without what it is
+        ("What is the phone of the plumber?", "089 555 0150"),  # and by what it is
+        ("What is the ip of quartz?", "192.168.7.20"),  # a lowercase heading over "key: value" lines is a name
+        ("What is the ip of the home file server?", "192.168.7.20"),  # its "role:" line names it too
+        ("What is the garage camera hub's ip?", "192.168.7.31"),
+    } <= got
+    assert not [q for q, _ in got if "(locksmith)" in q or "Address book" in q]
+    # two locksmiths: "the locksmith" names neither
+    assert ("What is the email of Wendell Okafor?", "wendell@okaforlocks.example") in got
+    assert not [q for q, _ in got if "locksmith" in q]
+
+
+def test_a_table_row_is_named_by_a_cell_when_its_first_column_repeats(tmp_path):
+    text = (
+        "# Hiking weekend\n\n| Day | Leg | Start |\n|---|---|---|\n| Sat | Bus Ardle → Corrin Pass | 07:40 |\n"
+        "| Sun | Walk Corrin Pass → Lune Tarn | 09:15 |\n| Sun | Bus Lune Tarn → Ardle | 16:30 |\n"
+    )
+    got = built(tmp_path, "hike.md", text)
+    assert {
+        ("In Hiking weekend, what is the start of Walk Corrin Pass → Lune Tarn?", "09:15"),
+        ("What is the start of Bus Lune Tarn → Ardle in Hiking weekend?", "16:30"),
+        ("In Hiking weekend, what is the start of Sat?", "07:40"),
+    } <= got
+    assert not [q for q, _ in got if q.endswith("start of Sun?")]  # two rows: no answer
+
+
+@pytest.mark.parametrize(
+    "title, body, name",
+    [
+        ("frobtool - a tool for turning frobs", "Install frobtool with pip. Frobtool reads frobs.", "frobtool"),
+        ("To-do — week of 7 April", "- Pay the gas bill.\n- Book the dentist.", "To-do — week of 7 April"),
+        ("Internationalized Widget Names (IWN)", "Use iwn.encode() to encode. The iwn package needs Python.", "iwn"),
+        ("Household budget 2025 (monthly)", "Rent is paid monthly. Groceries too, monthly.", "Household budget 2025"),
+    ],
+)
+def test_a_document_is_named_as_its_text_names_it(title, body, name):
+    from memo_edge.synthesis.mentions import topic_of
+
+    assert topic_of(title, f"# {title}\n\n{body}") == name
+
+
+def test_an_address_in_brackets_is_said_of_the_name_before_it():
+    got = pairs("# gizmo\n\nThe gizmo module was written by Oriel Marsh <oriel@marsh.example> in 2011.\n", "gizmo")
+    assert ("By whom was the gizmo module written?", "Oriel Marsh") in got
+    assert not [a for _, a in got if a.endswith("marsh.example") and "Oriel" in a]

@@ -102,7 +102,7 @@ def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tup
         plays = performed(d.text, d.title)
         for p in st.passages:
             masked = codes.mask(resolve_relative_years(p.text, d.date))
-            text, life = clean(masked, topic_of(d.title))
+            text, life = clean(masked, topic_of(d.title, d.text))
             cast = cast_facts(p.text) if plays else []
             units.append(_Unit(d, p, text, life, cast=cast, labelled=parenthetical_value_pairs(masked)))
     return units, fields
@@ -129,7 +129,7 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             t.lower_ in ("he", "she") and t.dep_ in ("nsubj", "nsubjpass") for t in u.parsed
         )
     for doc_id, u in first.items():
-        topic = topic_of(u.doc.title)
+        topic = topic_of(u.doc.title, u.doc.text)
         sents = list(u.parsed.sents)
         last = topic.split()[-1] if topic.split() else ""
         # the topic's last name opens the document ("Quinn was ..."); "II" or "(film)" are no names
@@ -213,7 +213,7 @@ def generate(
         _code_entities(u.parsed, codes)
     index = EntityIndex()
     for d in docs:
-        index.add_title(d.title)
+        index.add_title(topic_of(d.title, d.text))
     for placeholder, category in codes.categories.items():
         index.categories[placeholder.lower()][category] += 100  # "Which option ...", not "Which company ..."
     for u in units:
@@ -247,7 +247,7 @@ def generate(
     lists: dict[tuple[str, int], list[_Unit]] = {}
     for d in docs:
         chunk_of = _ChunkFinder(chunk_document(d, chunking))
-        writer = Writer(index, DocContext(topic_of(d.title), index))
+        writer = Writer(index, DocContext(topic_of(d.title, d.text), index))
         counts = per_doc.setdefault(
             d.doc_id,
             {
@@ -268,7 +268,7 @@ def generate(
             for f in u.cast:
                 pairs += [
                     Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], short=k > 0, slot=slot)
-                    for k, (q, a, slot) in enumerate(cast_questions(f, topic_of(d.title)))
+                    for k, (q, a, slot) in enumerate(cast_questions(f, topic_of(d.title, d.text)))
                 ]
             made_any = False
             for sent in u.parsed.sents:
@@ -290,7 +290,7 @@ def generate(
                         writer.render(list(sent), lower_first=False), sent, writer.ctx, u.passage.kind == "bullet"
                     ),
                     d.doc_id,
-                    topic_of(d.title),
+                    topic_of(d.title, d.text),
                     chunk_of(sent.text),
                     writer.render,
                     asked=bool(made),
@@ -587,10 +587,10 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         slot = f"amount|{subj}|{attr}"
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
-    be = "are" if "," in val and attr.endswith("s") else "is"
-    titled = f.kind == "table" and d.title and d.title != subj
+    be = "are" if "," in val and attr.endswith("s") and not attr.endswith(("ss", "us", "is")) else "is"
+    t = topic_of(d.title, d.text)
+    titled = f.kind == "table" and t and t != subj
     if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
-        t = d.title
         qs = [
             f"In {t}, what {be} the {attr} of {subj}?",
             f"What {be} the {attr} of {subj} in {t}?",
@@ -601,6 +601,13 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {possessive(subj)} {attr}?", f"{subj} has what {attr}?"]
     slot = f"field|{subj}|{attr}"
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
+    for a in f.aliases:  # its own slot: "Mon 19 May" names two rows, "Ferry Port Ossary → Skellan Island" one
+        if titled:  # the row by its name cell: "the depart of Ferry Port Ossary → Skellan Island"
+            aqs = [f"In {t}, what {be} the {attr} of {a}?", f"What {be} the {attr} of {a} in {t}?"]
+        else:  # the record by what it is: "the accountant's email"
+            aqs = [f"What {be} the {attr} of {_described(a)}?", f"What {be} {possessive(_described(a))} {attr}?"]
+        aslot = f"field|{a}|{attr}"
+        out += [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=True, slot=aslot) for q in aqs]
     if f.kind == "table" and f.unique and f.key_column:
         rslot = f"field-rev|{attr}|{val}"
         where = f" in {d.title}" if titled else ""
@@ -610,6 +617,14 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         ]
         out += [Pair(q, subj, "indirect", [d.doc_id], [chunk_id], short=k > 0, slot=rslot) for k, q in enumerate(rev)]
     return out
+
+
+def _described(what: str) -> str:
+    """ "accountant" -> "the accountant", "GP" -> "the GP"; a name ("Dunmarren Harriers") or a possessive
+    ("Aoife's football coach") takes no article."""
+    words = what.split()
+    name = len(words) > 1 and all(w[:1].isupper() or not w[:1].isalpha() for w in words)
+    return what if name or words[0].endswith(("'s", "’s")) else f"the {what}"
 
 
 def _list_pairs(items: list[_Unit], chunk_of: _ChunkFinder) -> list[Pair]:

@@ -24,9 +24,26 @@ def name_key(text: str) -> str:
     return _LEADING_THE.sub("", " ".join(text.split())).lower()
 
 
-def topic_of(title: str) -> str:
-    """ "Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it."""
-    return _DISAMBIGUATION.sub("", title).strip()
+_ABBREVIATED = re.compile(r"^.+\s\((?P<short>[A-Z][A-Z0-9]+[\w.-]{0,12})\)$")  # "... (IDNA)", "(HTTPX)"
+_NAMED_TITLE = re.compile(r"^(?P<name>[^\s:]+)(?:\s+[-–—]\s+|:\s+)\S")  # "dateutil - powerful extensions to ..."
+
+
+def topic_of(title: str, text: str = "") -> str:
+    """ "Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it. A title that
+    is one word and a tagline ("dateutil - powerful extensions to datetime", "httpx: a next-generation HTTP client")
+    is named by the word, when the document's text uses it outside the title (a "To-do — week of 7 April" does not
+    call itself "To-do"); a title with its short form ("... in Applications (IDNA)") by the short form, when the
+    text uses that more than the long one."""
+    body = text.replace(title, "")
+    m = _NAMED_TITLE.match(title)
+    if m and re.search(rf"(?<![\w-]){re.escape(m.group('name'))}(?![\w-])", body):
+        return m.group("name")
+    long = _DISAMBIGUATION.sub("", title).strip()
+    if a := _ABBREVIATED.match(title):  # "Internationalized Domain Names in Applications (IDNA)" -> "idna"
+        used = Counter(re.findall(rf"(?<![\w-])({re.escape(a.group('short'))})(?![\w-])", body, re.I))
+        if used and sum(used.values()) > body.count(long):
+            return used.most_common(1)[0][0]  # the short name, as the text writes it most
+    return long
 
 
 _MAKE_IT_VERBS = ("make", "find", "consider", "keep")

@@ -9,6 +9,7 @@ line is an attribute of the document or section, and a line that starts with a d
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from markdown_it import MarkdownIt
 from ..records import Document
 from . import manual
 from .codemask import plain
+from .mentions import topic_of
 from .prose import DATE
 
 _MD = MarkdownIt("commonmark").enable("table")
@@ -68,6 +70,7 @@ class Field:
     kind: str  # table | field | frontmatter | list
     key_column: str = ""  # tables: the first column's header (for the reverse question)
     unique: bool = False  # tables: this value appears once in its column
+    aliases: tuple[str, ...] = ()  # what else names the subject: "accountant" for "Tobiah Renshaw (accountant)"
 
 
 @dataclass
@@ -79,8 +82,14 @@ class Structure:
 def _inline_text(tok) -> str:
     """Plain text of an inline token, with line breaks kept (each line of a log is its own event)."""
     out = []
-    for c in tok.children or []:
-        if c.type == "text":
+    for k, c in enumerate(tok.children or []):
+        before = tok.children[k - 1] if k else None
+        autolink = (
+            c.type == "text" and before is not None and before.type == "link_open" and before.markup == "autolink"
+        )
+        if autolink:  # "<bugs@x.org>" stays bracketed: codemask reads it as an address in apposition
+            out.append(f"<{c.content}>")
+        elif c.type == "text":
             out.append(c.content)
         elif c.type == "code_inline":  # kept quoted: codemask asks it as a token, fields drop the quotes
             out.append(f"`{c.content}`")
@@ -101,15 +110,38 @@ def _generic(heading: str) -> bool:
     )
 
 
-def _subject(path: list[str], title: str) -> str:
-    """The subject a section's bullets talk about: its heading, qualified by its parent when generic."""
+# "role: home NAS and media server" in a record: what a reader calls the record instead of its name
+DESCRIBING_KEYS = frozenset({"role", "type", "kind", "description", "purpose"})
+_DESCRIBED = re.compile(r"^(?P<name>[^()]+?)\s*\((?P<what>[^()\d]{2,40})\)$")  # no date: "(12 March 2025)"
+
+
+def split_name(heading: str) -> tuple[str, str | None]:
+    """ "Tobiah Renshaw (accountant)" -> ("Tobiah Renshaw", "accountant"): a record's name and what it is."""
+    m = _DESCRIBED.match(heading.strip())
+    return (m.group("name"), m.group("what").strip()) if m else (heading, None)
+
+
+def _subject(path: list[tuple[str, bool]], title: str, text: str) -> str:
+    """The subject a section's bullets talk about: its heading, qualified by its parent when generic. A record's
+    heading (a section of "Key: value" lines: "## pumice", "## Tobiah Renshaw (accountant)") is its name however
+    it is written."""
     if not path:
         return title
-    head = path[-1]
+    head, record = path[-1]
+    if record:
+        return split_name(head)[0]
     if _generic(head):
-        parent = path[-2] if len(path) > 1 else title
+        parent = path[-2][0] if len(path) > 1 else topic_of(title, text)
         return f"{parent} {head.lower()}" if parent and parent != head else head
     return head
+
+
+def _starts_record(tokens, i: int) -> bool:
+    """Whether the section that starts at token i opens with a paragraph of "Key: value" lines."""
+    if i + 1 >= len(tokens) or tokens[i].type != "paragraph_open":
+        return False
+    lines = [x for x in _inline_text(tokens[i + 1]).split("\n") if x.strip()]
+    return len(lines) >= 2 and sum(bool(_KV.match(x)) for x in lines) * 2 > len(lines)
 
 
 def _lines(text: str) -> list[str]:
@@ -171,6 +203,7 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
         # a "#" / row-number column names no row: the next column does ("2 has what owner?" -> the item's owner)
         header, body = header[1:], [r[1:] for r in body if len(r) > 1 and r[1]]
     key = _header_noun(header[0])
+    label = _label_column(header, body)
     for j, col in enumerate(header[1:], 1):
         values = [_cell(r[j]) if j < len(r) else "" for r in body]
         attr = _header_noun(col)
@@ -178,10 +211,27 @@ def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
             if v and words_in(v) <= MAX_FIELD_WORDS and col:
                 # the reverse question ("Which date has the leg X?") only for a short value that names the row
                 unique = values.count(v) == 1 and words_in(v) <= 3
-                out.fields.append(Field(r[0], attr, v, "table", key_column=key, unique=unique))
+                aliases = (_cell(r[label]),) if label and j != label else ()
+                out.fields.append(Field(r[0], attr, v, "table", key_column=key, unique=unique, aliases=aliases))
             if v and len(v.split()) >= 4 and sum(ch.isalpha() for ch in v) > len(v) / 2:
                 # a remark in a cell ("Feb reduced to pay for the car service") is read like a note about its row
                 out.passages.append(Passage(f"{r[0]}: {v}", heading=subject, kind="bullet", label=r[0]))
+
+
+def _label_column(header: list[str], body: list[list[str]]) -> int | None:
+    """When the first column does not tell the rows apart (two legs on "Mon 19 May"), the first column of short
+    capitalized names that does ("Ferry Port Ossary → Skellan Island") names each row too."""
+    firsts = [r[0] for r in body]
+    if len(set(firsts)) == len(firsts):
+        return None
+    for j in range(1, len(header)):
+        cells = [_cell(r[j]) if j < len(r) else "" for r in body]
+        if len(set(cells)) == len(cells) and all(
+            c[:1].isupper() and words_in(c) <= MAX_FIELD_WORDS and sum(ch.isalpha() for ch in c) > len(c) / 2
+            for c in cells
+        ):
+            return j
+    return None
 
 
 _KEEP_CASE = re.compile(
@@ -258,7 +308,8 @@ def read_structure(doc: Document) -> Structure:
     if manual.is_manual(doc.text):  # indentation is its structure: Markdown would read it as code
         _manual(doc.text, out)
         return out
-    path: list[tuple[int, str]] = []
+    path: list[tuple[int, str, bool]] = []
+    records: dict[str, str | None] = {}  # a record's name -> what its heading says it is
     tokens = _MD.parse(rest_tables(doc.text))
     list_depth, list_id, row, rows, i = 0, 0, None, None, 0
     while i < len(tokens):
@@ -266,10 +317,13 @@ def read_structure(doc: Document) -> Structure:
         if t.type == "heading_open":
             level = int(t.tag[1])
             text = plain(_inline_text(tokens[i + 1]))
-            path = [(lv, h) for lv, h in path if lv < level] + [(level, text)]
+            record = _starts_record(tokens, i + 3)
+            path = [(lv, h, r) for lv, h, r in path if lv < level] + [(level, text, record)]
+            if record:
+                records.setdefault(*split_name(text))
             i += 3
             continue
-        subject = _subject([h for _, h in path], doc.title)
+        subject = _subject([(h, r) for _, h, r in path], doc.title, doc.text)
         heading = path[-1][1] if path else None
         if t.type in ("bullet_list_open", "ordered_list_open"):
             list_depth += 1
@@ -291,4 +345,22 @@ def read_structure(doc: Document) -> Structure:
             kind = "bullet" if list_depth else "prose"
             _line_items(_inline_text(t), heading, kind, list_id if list_depth else -1, subject, out)
         i += 1
+    _describe_records(out, records)
     return out
+
+
+def _describe_records(out: Structure, records: dict[str, str | None]) -> None:
+    """A record's fields also get the names a reader uses for it: what its heading says it is and its "role:"
+    line. A description two records share names neither."""
+    said: dict[str, list[str]] = {name: [w] if w else [] for name, w in records.items()}
+    for f in out.fields:
+        if f.kind == "field" and f.subject in said and f.attribute in DESCRIBING_KEYS:
+            said[f.subject].append(f.value)
+    counts: dict[str, int] = {}
+    for names in said.values():
+        for n in set(map(str.lower, names)):
+            counts[n] = counts.get(n, 0) + 1
+    for k, f in enumerate(out.fields):
+        if f.kind == "field" and f.subject in said and f.attribute not in DESCRIBING_KEYS:
+            names = tuple(n for n in said[f.subject] if counts[n.lower()] == 1 and n.lower() != f.value.lower())
+            out.fields[k] = dataclasses.replace(f, aliases=names)

@@ -54,6 +54,8 @@ _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
 _NOT = {"n't": "not", "nt": "not"}
 _QUALIFIABLE_DETS = {"the", "this", "these", "our", "my"}
 _DOCUMENT_NOUNS = {"document", "page", "readme", "guide", "manual", "note", "file", "release", "documentation"}
+# "this library" in a README is the software the README is about: "the idna library", not "idna's library"
+_SOFTWARE_NOUNS = {"library", "package", "module", "framework", "tool"}
 _DATE_PREPS = {"in", "on", "at", "during", "by", "around"}
 # a length of time, not a point in it: "41 days", "an estimated two weeks", "about 3 hours"
 _DURATION = re.compile(
@@ -484,7 +486,9 @@ class Writer:
             or any(t.tag_ in ("PRP", "WP", "WDT") for t in toks)
         ):
             return False
-        if head.lemma_.lower() in _DOCUMENT_NOUNS:
+        if any(t.lower_ == topic.lower() for t in toks):  # "the dateutil module" names itself
+            return True
+        if head.lemma_.lower() in _DOCUMENT_NOUNS | _SOFTWARE_NOUNS:
             self.subst[det.i] = "the"
             self.subst[head.i] = f"{topic} {head.text}"
         else:
