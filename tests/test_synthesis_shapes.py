@@ -290,3 +290,10 @@ def test_an_address_in_brackets_is_said_of_the_name_before_it():
     got = pairs("# gizmo\n\nThe gizmo module was written by Oriel Marsh <oriel@marsh.example> in 2011.\n", "gizmo")
     assert ("By whom was the gizmo module written?", "Oriel Marsh") in got
     assert not [a for _, a in got if a.endswith("marsh.example") and "Oriel" in a]
+
+
+def test_a_title_with_a_subtitle_is_no_name_its_things_are_asked_in_it(tmp_path):
+    text = "# Chores — week of 3 June\n\nThe paint order covers the hall and the stairs.\n"
+    got = built(tmp_path, "chores.md", text)
+    assert ("In Chores — week of 3 June, what does the paint order cover?", "hall and the stairs") in got
+    assert not [q for q, _ in got if "June's" in q]

@@ -39,9 +39,12 @@ def names_something(question: str, topic: str) -> bool:
     return bool(found & _topic_terms(topic)) or len(found) >= MIN_CONTENT_WORDS
 
 
-def with_document(p: Pair, topic: str) -> Pair:
-    """The pair, its question asked "In <document>, ..." where it names nothing (see the module's docstring)."""
-    if not topic or p.type not in ("direct", "indirect") or names_something(p.question, topic):
+def with_document(p: Pair, topic: str, always: bool = False) -> Pair:
+    """The pair, its question asked "In <document>, ..." where it names nothing (see the module's docstring), or
+    `always` (its subject is a thing only the document names: "the cutover freeze" of a to-do list)."""
+    if not topic or p.type not in ("direct", "indirect") or p.question.startswith(f"In {topic},"):
+        return p
+    if not always and names_something(p.question, topic):
         return p
     q = p.question
     first = q.split()[0].lower() if q.split() else ""

@@ -276,8 +276,9 @@ def generate(
                 counts["sentences"] += 1
                 before = said.filed
                 if usable_sentence(sent.text) and not u.passage.record:
+                    writer.in_document = False
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
-                    made = [with_document(p, writer.ctx.topic) for p in made]
+                    made = [with_document(p, writer.ctx.topic, writer.in_document) for p in made]
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []

@@ -24,6 +24,7 @@ def name_key(text: str) -> str:
     return _LEADING_THE.sub("", " ".join(text.split())).lower()
 
 
+_SUBTITLED = re.compile(r":\s|\s[-–—>]+\s")  # "Lab notebook: ...", "Ledger migration — weekly sync", "a -> b"
 _ABBREVIATED = re.compile(r"^.+\s\((?P<short>[A-Z][A-Z0-9]+[\w.-]{0,12})\)$")  # "... (IDNA)", "(HTTPX)"
 _NAMED_TITLE = re.compile(r"^(?P<name>[^\s:]+)(?:\s+[-–—]\s+|:\s+)\S")  # "dateutil - powerful extensions to ..."
 
@@ -216,8 +217,15 @@ class DocContext:
     seen: set[str] = field(default_factory=set)
 
     def __post_init__(self):
-        # a title like "Handover notes for my leave" names no thing "it" or "the laptop" could belong to
-        self.topic_nameable = bool(self.topic) and len(self.topic.split()) <= 6 and not _FIRST_PERSON.search(self.topic)
+        # a title like "Handover notes for my leave" names no thing "it" or "the laptop" could belong to; nor does a
+        # title with a subtitle ("Lab notebook: soil sensor trials", "To-do — week of 7 April"): it says what the
+        # page is, and "To-do — week of 7 April's cutover freeze" is no name a reader would use
+        self.topic_nameable = (
+            bool(self.topic)
+            and len(self.topic.split()) <= 6
+            and not _FIRST_PERSON.search(self.topic)
+            and not _SUBTITLED.search(self.topic)
+        )
         self.topic_is_person = self.index.is_person(self.topic) and not self.index.category(self.topic)
         cats = self.index.categories.get(name_key(self.topic))
         self.topic_category = cats.most_common(1)[0][0] if cats else None

@@ -190,6 +190,7 @@ class Writer:
         self.ents: dict[int, object] = {}
         self.skipped: dict[str, int] = {}
         self.last_clauses: list[Clause] = []  # the clauses of the sentence being asked
+        self.in_document = False  # the sentence's questions name a thing only its document names: asked in it
 
     # ---- rendering ---------------------------------------------------------------------------------------------
     def render(self, toks: list, lower_first: bool = True, strip: bool = True) -> str:
@@ -474,7 +475,7 @@ class Writer:
     def _qualify(self, head, toks: list) -> bool:
         """A definite description that only the document can name ("the tests", "this document") is named by
         the document's topic: "Frobnitz's tests", "the Frobnitz document" (notes and READMEs talk this way)."""
-        topic = self.ctx.topic if self.ctx.topic_nameable else ""
+        topic = self.ctx.topic
         det = next((c for c in head.children if c.dep_ in ("det", "poss") and c.i < head.i), None)
         if (
             not topic
@@ -487,6 +488,15 @@ class Writer:
         ):
             return False
         if any(t.lower_ == topic.lower() for t in toks):  # "the dateutil module" names itself
+            return True
+        if not self.ctx.topic_nameable:
+            # a title that is no name ("To-do — week of 7 April"): the description stays as written and the
+            # sentence's questions are asked in their document ("In To-do — week of 7 April, what does the cutover
+            # freeze cover?"); "my laptop" stays vague
+            if det.lower_ not in ("the", "this", "these"):
+                return False
+            self.subst[det.i] = "the"
+            self.in_document = True
             return True
         if head.lemma_.lower() in _DOCUMENT_NOUNS | _SOFTWARE_NOUNS:
             self.subst[det.i] = "the"
