@@ -118,3 +118,10 @@ def test_a_span_whose_only_question_the_filter_drops_gets_its_fill_in():
         got.get("HTTP/1.1")
         == 'What fills the blank in Frobnitz: "has support for both ___ and HTTP/2, and provides async hooks"?'
     ), got
+
+
+def test_a_blank_never_cuts_a_hyphenated_word():
+    got = blanks(
+        "Sealed the probe with conformal coating; re-test the Calder unit on Thursday before the zero-based audit."
+    )
+    assert not [q for q in got.values() if "- ___" in q or "___ -" in q], got

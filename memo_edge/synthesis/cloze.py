@@ -112,6 +112,17 @@ def window(sent, toks: list) -> tuple[list, list]:
     return before, after
 
 
+def _inside_a_word(toks) -> bool:
+    """ "re-test", "self-hosted": the tokenizer splits a hyphenated word; a blank may not cut it ("re- ___")."""
+    doc, first, last = toks[0].doc, toks[0], toks[-1]
+    prev = doc[first.i - 1] if first.i > 0 else None
+    nxt = doc[last.i + 1] if last.i + 1 < len(doc) else None
+    return bool(
+        (prev is not None and not prev.whitespace_ and "-" in (prev.text[-1:], first.text[:1]))
+        or (nxt is not None and not last.whitespace_ and "-" in (last.text[-1:], nxt.text[:1]))
+    )
+
+
 def cloze_pairs(
     sent, render, topic: str, answered: set[str], only: set[str] | None = None
 ) -> list[tuple[str, str, str]]:
@@ -133,6 +144,7 @@ def cloze_pairs(
             or ids & taken
             or answer.lower() in VAGUE_HEADS
             or (only is not None and key not in only)
+            or _inside_a_word(toks)
         ):
             continue
         left, right = window(sent, toks)
