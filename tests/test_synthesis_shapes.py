@@ -278,6 +278,9 @@ def test_a_table_row_is_named_by_a_cell_when_its_first_column_repeats(tmp_path):
         ("To-do — week of 7 April", "- Pay the gas bill.\n- Book the dentist.", "To-do — week of 7 April"),
         ("Internationalized Widget Names (IWN)", "Use iwn.encode() to encode. The iwn package needs Python.", "iwn"),
         ("Household budget 2025 (monthly)", "Rent is paid monthly. Groceries too, monthly.", "Household budget 2025"),
+        # a work's name with a subtitle, and a disambiguation that is no short form, stay names
+        ("Avengers: Infinity War", "The Avengers fight Thanos.", "Avengers: Infinity War"),
+        ("Labour Party (UK)", "The UK party, founded in the UK, sits in the UK parliament.", "Labour Party"),
     ],
 )
 def test_a_document_is_named_as_its_text_names_it(title, body, name):

@@ -24,23 +24,45 @@ def name_key(text: str) -> str:
     return _LEADING_THE.sub("", " ".join(text.split())).lower()
 
 
-_SUBTITLED = re.compile(r":\s|\s[-–—>]+\s")  # "Lab notebook: ...", "Ledger migration — weekly sync", "a -> b"
-_ABBREVIATED = re.compile(r"^.+\s\((?P<short>[A-Z][A-Z0-9]+[\w.-]{0,12})\)$")  # "... (IDNA)", "(HTTPX)"
-_NAMED_TITLE = re.compile(r"^(?P<name>[^\s:]+)(?:\s+[-–—]\s+|:\s+)\S")  # "dateutil - powerful extensions to ..."
+# a title's second part after ": ", " - ", " — " or " -> ": "Lab notebook: soil sensor trials", "a -> b"
+_SUBTITLE = re.compile(r"(?::|\s[-–—>]+)\s+(?P<rest>\S.*)$")
+_ABBREVIATED = re.compile(r"^(?P<long>.+)\s\((?P<short>[A-Z][A-Z0-9]+)\)$")  # "... in Applications (IDNA)"
+_ONE_WORD = re.compile(r"^[^\s:]+$")
+
+
+def _title_case(text: str) -> bool:
+    """ "Infinity War", "A Town, a Team, and a Dream": every word of four letters or more capitalized, as in a
+    work's name; "week of 7 April", "powerful extensions to datetime" describe a page instead."""
+    words = re.findall(r"[A-Za-z][\w'’-]*", text)
+    return bool(words) and all(w[:1].isupper() for w in words if len(w) >= 4 or w is words[0])
+
+
+def subtitle(title: str) -> tuple[str, str] | None:
+    """ "To-do — week of 7 April" -> ("To-do", "week of 7 April"): a title that is a page's name and what the
+    page holds. A subtitle in title case is part of a work's name ("Avengers: Infinity War"): None."""
+    m = _SUBTITLE.search(title)
+    if not m or _title_case(m.group("rest")):
+        return None
+    return title[: m.start()].strip(), m.group("rest")
+
+
+def _initials(words: str) -> str:
+    return "".join(w[0] for w in words.split() if w[:1].isupper())
 
 
 def topic_of(title: str, text: str = "") -> str:
     """ "Forbidden Ground (2013 film)" -> "Forbidden Ground": the name as the text itself writes it. A title that
     is one word and a tagline ("dateutil - powerful extensions to datetime", "httpx: a next-generation HTTP client")
     is named by the word, when the document's text uses it outside the title (a "To-do — week of 7 April" does not
-    call itself "To-do"); a title with its short form ("... in Applications (IDNA)") by the short form, when the
-    text uses that more than the long one."""
+    call itself "To-do"); a title with its initials ("Internationalized Domain Names in Applications (IDNA)") by
+    them, when the text uses them more than the long name ("Labour Party (UK)" keeps its name)."""
     body = text.replace(title, "")
-    m = _NAMED_TITLE.match(title)
-    if m and re.search(rf"(?<![\w-]){re.escape(m.group('name'))}(?![\w-])", body):
-        return m.group("name")
+    split = subtitle(title)
+    if split and _ONE_WORD.match(split[0]) and re.search(rf"(?<![\w-]){re.escape(split[0])}(?![\w-])", body):
+        return split[0]
     long = _DISAMBIGUATION.sub("", title).strip()
-    if a := _ABBREVIATED.match(title):  # "Internationalized Domain Names in Applications (IDNA)" -> "idna"
+    a = _ABBREVIATED.match(title)
+    if a and _initials(a.group("long")).upper() == a.group("short").upper():
         used = Counter(re.findall(rf"(?<![\w-])({re.escape(a.group('short'))})(?![\w-])", body, re.I))
         if used and sum(used.values()) > body.count(long):
             return used.most_common(1)[0][0]  # the short name, as the text writes it most
@@ -224,7 +246,7 @@ class DocContext:
             bool(self.topic)
             and len(self.topic.split()) <= 6
             and not _FIRST_PERSON.search(self.topic)
-            and not _SUBTITLED.search(self.topic)
+            and subtitle(self.topic) is None
         )
         self.topic_is_person = self.index.is_person(self.topic) and not self.index.category(self.topic)
         cats = self.index.categories.get(name_key(self.topic))
