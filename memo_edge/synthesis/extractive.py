@@ -100,9 +100,10 @@ def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tup
         st = read_structure(d)
         fields += [(d, f) for f in st.fields]
         plays = performed(d.text, d.title)
+        topic = topic_of(d.title, d.text)  # once per document: it searches the whole text
         for p in st.passages:
             masked = codes.mask(resolve_relative_years(p.text, d.date))
-            text, life = clean(masked, topic_of(d.title, d.text))
+            text, life = clean(masked, topic)
             cast = cast_facts(p.text) if plays else []
             units.append(_Unit(d, p, text, life, cast=cast, labelled=parenthetical_value_pairs(masked)))
     return units, fields
@@ -211,9 +212,10 @@ def generate(
         u.text, u.parsed = t, parsed
     for u in units:
         _code_entities(u.parsed, codes)
+    topics = {d.doc_id: topic_of(d.title, d.text) for d in docs}
     index = EntityIndex()
     for d in docs:
-        index.add_title(topic_of(d.title, d.text))
+        index.add_title(topics[d.doc_id])
     for placeholder, category in codes.categories.items():
         index.categories[placeholder.lower()][category] += 100  # "Which option ...", not "Which company ..."
     for u in units:
@@ -245,9 +247,10 @@ def generate(
     reserve: list[Pair] = []
     skipped: dict[str, int] = {}
     lists: dict[tuple[str, int], list[_Unit]] = {}
+    finders: dict[str, _ChunkFinder] = {}  # one per document: its lists and fields use it too
     for d in docs:
-        chunk_of = _ChunkFinder(chunk_document(d, chunking))
-        writer = Writer(index, DocContext(topic_of(d.title, d.text), index))
+        chunk_of = finders[d.doc_id] = _ChunkFinder(chunk_document(d, chunking))
+        writer = Writer(index, DocContext(topics[d.doc_id], index))
         counts = per_doc.setdefault(
             d.doc_id,
             {
@@ -268,7 +271,7 @@ def generate(
             for f in u.cast:
                 pairs += [
                     Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], short=k > 0, slot=slot)
-                    for k, (q, a, slot) in enumerate(cast_questions(f, topic_of(d.title, d.text)))
+                    for k, (q, a, slot) in enumerate(cast_questions(f, writer.ctx.topic))
                 ]
             made_any = False
             for sent in u.parsed.sents:
@@ -291,7 +294,7 @@ def generate(
                         writer.render(list(sent), lower_first=False), sent, writer.ctx, u.passage.kind == "bullet"
                     ),
                     d.doc_id,
-                    topic_of(d.title, d.text),
+                    writer.ctx.topic,
                     chunk_of(sent.text),
                     writer.render,
                     asked=bool(made),
@@ -319,9 +322,9 @@ def generate(
         if progress:
             progress(1)
     for items in lists.values():
-        pairs += _list_pairs(items, _ChunkFinder(chunk_document(items[0].doc, chunking)))
+        pairs += _list_pairs(items, finders[items[0].doc.doc_id])
     for d, f in fields:
-        pairs += _field_pairs(f, d, _ChunkFinder(chunk_document(d, chunking)))
+        pairs += _field_pairs(f, d, finders[d.doc_id], topics[d.doc_id])
     for p in pairs:
         p.step = "facts"
     descs = descriptions(pairs, index)
@@ -576,9 +579,9 @@ def _life_pairs(f: LifeFact, d: Document, chunk_id: str) -> list[Pair]:
     return out
 
 
-def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
+def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[Pair]:
     """An attribute (table cell, "Key: value", front matter) asked three ways, and a unique table value asked
-    back for its row."""
+    back for its row. `t`: the document's name (mentions.topic_of)."""
     chunk_id = chunk_of(f"{f.subject} {f.value}")
     attr, subj, val = f.attribute, f.subject, f.value
     if f.kind == "amount":
@@ -589,7 +592,6 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder) -> list[Pair]:
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
     be = "are" if "," in val and attr.endswith("s") and not attr.endswith(("ss", "us", "is")) else "is"
-    t = topic_of(d.title, d.text)
     titled = f.kind == "table" and t and t != subj
     if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
         qs = [

@@ -121,7 +121,7 @@ def split_name(heading: str) -> tuple[str, str | None]:
     return (m.group("name"), m.group("what").strip()) if m else (heading, None)
 
 
-def _subject(path: list[tuple[str, bool]], title: str, text: str) -> str:
+def _subject(path: list[tuple[str, bool]], title: str, topic: str) -> str:
     """The subject a section's bullets talk about: its heading, qualified by its parent when generic. A record's
     heading (a section of "Key: value" lines: "## pumice", "## Tobiah Renshaw (accountant)") is its name however
     it is written."""
@@ -131,7 +131,7 @@ def _subject(path: list[tuple[str, bool]], title: str, text: str) -> str:
     if record:
         return split_name(head)[0]
     if _generic(head):
-        parent = path[-2][0] if len(path) > 1 else topic_of(title, text)
+        parent = path[-2][0] if len(path) > 1 else topic
         return f"{parent} {head.lower()}" if parent and parent != head else head
     return head
 
@@ -310,6 +310,7 @@ def read_structure(doc: Document) -> Structure:
         return out
     path: list[tuple[int, str, bool]] = []
     records: dict[str, str | None] = {}  # a record's name -> what its heading says it is
+    topic = topic_of(doc.title, doc.text)
     tokens = _MD.parse(rest_tables(doc.text))
     list_depth, list_id, row, rows, i = 0, 0, None, None, 0
     while i < len(tokens):
@@ -323,7 +324,7 @@ def read_structure(doc: Document) -> Structure:
                 records.setdefault(*split_name(text))
             i += 3
             continue
-        subject = _subject([(h, r) for _, h, r in path], doc.title, doc.text)
+        subject = _subject([(h, r) for _, h, r in path], doc.title, topic)
         heading = path[-1][1] if path else None
         if t.type in ("bullet_list_open", "ordered_list_open"):
             list_depth += 1
