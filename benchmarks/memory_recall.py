@@ -49,6 +49,13 @@ def parse(argv):
     p.add_argument("--quick", action="store_true", help="8 questions, 1 epoch: checks the plumbing, not recall")
     p.add_argument("--epochs", type=int, default=None, help="override the training default")
     p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="override the training seed (data order, held-out split, init): builds of one commit with two seeds "
+        "measure how far recall moves without any change to the code",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -206,6 +213,7 @@ def build_memory(
     log,
     reuse: bool = False,
     probe: Path | None = None,
+    seed: int | None = None,
 ) -> tuple[Path, dict]:
     from memo_edge.build import build
     from memo_edge.config import BuildConfig
@@ -213,6 +221,8 @@ def build_memory(
     from memo_edge.settings import variable
 
     train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v}
+    if seed is not None:
+        train["seed"] = seed
     cfg = BuildConfig(corpus=corpus, out=work / "pack", train=train)
     t0 = time.perf_counter()
     if reuse:
@@ -275,14 +285,16 @@ def main(argv=None) -> dict:
     prefer_sleeping_threads()  # as `memo build` does: builds here run in this process
     log = lambda *x: print(*x, file=sys.stderr)  # noqa: E731
     # the code and the machine as the run starts, not as it ends
-    head = report.header("memory_recall", n=a.n, epochs=a.epochs, split=a.split, datasets=a.datasets, probe=a.probe)
+    head = report.header(
+        "memory_recall", n=a.n, epochs=a.epochs, seed=a.seed, split=a.split, datasets=a.datasets, probe=a.probe
+    )
     rows = []
     for name in [x for x in a.datasets.split(",") if x]:
         work = a.work / (f"{name}-{a.split}-n{a.n}" if name == "musique" else name)
         if name in GENRES:
             probe = probe_file(name, work) if a.probe else None
             pack, build_info = build_memory(
-                CORPORA / name / "docs", work, a.epochs, a.threads, log, a.no_build, probe=probe
+                CORPORA / name / "docs", work, a.epochs, a.threads, log, a.no_build, probe=probe, seed=a.seed
             )
             single = score(pack, None, "none", items=genre_items(name, a.split))
             model_only = score(pack, None, "none", items=genre_items(name, a.split), abstain=False)
@@ -302,7 +314,7 @@ def main(argv=None) -> dict:
             )
         elif name == "musique":
             sets = musique_sets(a.n, work / "data", a.split)
-            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build)
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build, seed=a.seed)
             single = score(pack, sets["hops"], "none")
             rows.append(
                 {
@@ -319,7 +331,7 @@ def main(argv=None) -> dict:
             from memo_edge.records import EvalItem
 
             sets = genre_sets("narrativeqa", work / "data")
-            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build)
+            pack, build_info = build_memory(sets["corpus"], work, a.epochs, a.threads, log, a.no_build, seed=a.seed)
             items = [
                 EvalItem(**{k: q[k] for k in ("id", "question", "answer", "answer_aliases")})
                 for q in sets["questions"][a.split]
@@ -328,7 +340,7 @@ def main(argv=None) -> dict:
             rows.append({"dataset": f"narrativeqa ({a.split} questions)", **build_info, "single_hop": single})
         elif name == "demo":
             demo = REPO / "memo_edge" / "demo"
-            pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log, a.no_build)
+            pack, build_info = build_memory(demo / "corpus", work, a.epochs, a.threads, log, a.no_build, seed=a.seed)
             multi = score(pack, demo / "questions.jsonl", "none")
             one = multi["per_hop"].get("1", {})
             rows.append(
