@@ -88,19 +88,17 @@ def test_no_cloze_turns_them_off(tmp_path):
 
 
 def test_a_span_whose_question_is_dropped_as_ambiguous_is_rescued_by_its_fill_in(tmp_path):
-    """ "What is the version in Frobnitz?" has two answers in one document and is dropped at de-duplication; the
-    version is then asked by its fill-in after all."""
+    """ "What is Frobnitz's version?" has two answers in one document and is dropped at de-duplication; a version
+    that no other question of its sentence survives for is then asked by its fill-in after all."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "frobnitz.md").write_text(
-        "# Frobnitz\n\nThis example uses the modern APIs of Frobnitz that have been introduced in version 20.1.0, "
-        "and the frobnitz import name that has been added in version 21.3.0.\n",
-        encoding="utf-8",
+        "# Frobnitz\n\nThe version is 20.1.0 on Linux. The version is 21.3.0 on macOS.\n", encoding="utf-8"
     )
     card = synthesize(corpus, tmp_path / "r.jsonl", SynthesisConfig(), progress=False)
     rows = load_reflections(tmp_path / "r.jsonl")
-    assert not any(r.question == "What is the version in Frobnitz?" for r in rows)  # ambiguous: dropped
-    assert {"20.1.0", "21.3.0"} <= {r.answer for r in rows if r.type == "cloze"}
+    assert not any(r.question == "What is Frobnitz's version?" for r in rows)  # ambiguous: dropped
+    assert "21.3.0" in {r.answer for r in rows if r.type == "cloze"}
     assert card["step_stats"]["extractive"]["fill_ins_rescued"] >= 1
 
 

@@ -395,3 +395,40 @@ def test_obligations_and_labelled_sentences_are_asked_with_their_modal():
     )
     assert ("When must signed consent forms reach Petra?", "3 March") in got, got
     assert not typed("Signed consent forms could reach Petra Lund by 3 March.")
+
+
+def test_an_instruction_whose_verb_reads_as_a_name_is_still_an_instruction():
+    # the parser reads a capitalized "Review" or "Expose" as part of a name; parsed again, the instruction is asked
+    got = typed(
+        "- Review Lorcan's draft budget before Tuesday's board call.\n- Expose `QuillAuth` from the public API."
+    )
+    assert ("What should you review before Tuesday's board call?", "Lorcan's draft budget") in got
+    assert ("What should you expose from the public API?", "QuillAuth") in got
+    # a label in title case and a day are no instructions
+    labels = kept("- Source Code\n- Wed 14 May: ferry to Inchmore at 09:10")
+    assert not any(p.question.startswith(("What should you", "What must you")) for p in labels)
+
+
+def test_a_passage_keeps_its_other_sentences_when_one_instruction_is_parsed_again():
+    got = typed("Book the boiler service at least a week before the inspection. Marta Quill pays for the service.")
+    assert ("What should you book at least a week before the inspection?", "boiler service") in got
+    assert any(a == "Marta Quill" for _, a in got), got
+
+
+def test_a_number_that_says_which_one_is_asked_with_its_noun():
+    got = typed(
+        "The async client was introduced in version 4.2.7. The relay listens on port 9443. Frobnitz supports "
+        "Lua 5 and Fennel 1."
+    )
+    assert ("Frobnitz's async client was introduced in which version?", "4.2.7") in got
+    assert any(q.endswith("listens on which port?") and a == "9443" for q, a in got), got
+    assert not any(q.endswith(("what 4.2.7?", "what 9443?", "what 5 and Fennel 1?")) for q, _ in got), got
+    assert not any(a in ("version", "port", "Lua") for _, a in got), got
+
+
+def test_a_lone_symbol_before_the_question_mark_is_a_fragment():
+    from memo_edge.synthesis.dataset import Pair
+    from memo_edge.synthesis.quality import rejection
+
+    assert rejection(Pair("What does Frobnitz require +?", "Lua 5.4", "direct", ["d"], ["c"])) == "fragment"
+    assert rejection(Pair("What does Frobnitz require?", "Lua 5.4", "direct", ["d"], ["c"])) is None

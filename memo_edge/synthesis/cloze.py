@@ -18,6 +18,7 @@ import re
 
 from .codemask import is_placeholder
 from .lexicon import VAGUE_HEADS
+from .qgen import _numbered_noun
 from .text import normalize
 
 MAX_PER_SENTENCE = 3
@@ -77,7 +78,9 @@ def spans(sent) -> list[tuple[list, bool]]:
             out.append((_with_unit([t]), True))
     for nc in sent.noun_chunks:
         if nc.root.dep_ in _ARG_DEPS and nc.root.tag_ not in _PRONOUNS and nc.root.lower_ not in VAGUE_HEADS:
-            out.append((list(nc), True))
+            nxt = sent.doc[nc.end] if nc.end < len(sent.doc) else None
+            number = [nxt] if nxt is not None and _numbered_noun(nxt) == nc.root else []
+            out.append((list(nc) + number, True))  # "Python 3.9", "port 9443": the number is part of it
     out = [(_trim(x), b) for x, b in out]
     return [(s, b) for s, b in out if s and len(s) <= 8 and (len(s) > 1 or _named(s) or s[0].dep_ in _OBJECTS)]
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from lemminflect import getAllLemmas
+
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
@@ -25,6 +27,7 @@ from .cloze import cloze_pairs
 from .codemask import CodeMask, is_placeholder
 from .constructions import (
     imperative_pairs,
+    instruction,
     noun_phrase_pairs,
     parenthetical_value_pairs,
     phrase_tokens,
@@ -191,6 +194,49 @@ def _fragment_text(unit: _Unit) -> str | None:
     return None
 
 
+def _instruction_texts(sent) -> list[str]:
+    """ "Review Ravindra's PR #412 before Thursday's rehearsal", "Expose FunctionAuth from the public API": an
+    instruction whose capitalized verb the parser read as a name (the root is then the object, and the sentence
+    yields only fill-ins). The texts to re-parse it from, in order: the verb in lowercase, then after "Please"
+    (which the instruction constructions skip)."""
+    if instruction(sent) is not None:
+        return []
+    first = sent[0]
+    word = first.text
+    if not (word[:1].isupper() and word.isalpha() and len(word) > 2) or first.ent_type_ in ("DATE", "TIME"):
+        return []  # "Wed 21 May: ..." is a day, not the verb "wed"
+    if getAllLemmas(word.lower(), upos="VERB").get("VERB", ()) != (word.lower(),):
+        return []  # not a verb's bare form ("Logs", "Notes")
+    if any(t.tag_ in ("VBD", "VBZ", "VBP", "MD") for t in sent) or (len(sent) > 1 and sent[1].like_num):
+        return []  # a clause of its own ("Book lovers meet on Fridays"), or "Drop 3: ..."
+    if all(t.text[:1].isupper() for t in sent if t.is_alpha and not t.is_stop):
+        return []  # a label in title case ("Source Code", "Keep-Alive & Connection Pooling"), not an instruction
+    lowered = word.lower() + sent.text[len(word) :]
+    return [lowered, "Please " + lowered]
+
+
+def _reparse_instructions(units: list[_Unit]) -> None:
+    """Each sentence that is an instruction read as a name is parsed again alone, from the first of its texts that
+    reads as an instruction with an object (every instruction construction asks one); the passage's other
+    sentences keep their parse."""
+    from spacy.tokens import Doc  # spaCy is the [synth] extra; nlp.parse has already imported it
+
+    found = [(u, k, ts) for u in units for k, sent in enumerate(u.parsed.sents) if (ts := _instruction_texts(sent))]
+    fixed: dict[tuple[int, int], object] = {}
+    for attempt in (0, 1):
+        tries = [(u, k, ts[attempt]) for u, k, ts in found if (id(u), k) not in fixed]
+        for (u, k, _), doc in zip(tries, parse([t for *_, t in tries])):
+            sents = list(doc.sents)
+            root = sents[0].root if len(sents) == 1 else None
+            if root is not None and instruction(sents[0]) is not None and any(c.dep_ == "dobj" for c in root.children):
+                fixed[id(u), k] = doc
+    for u in {id(u): u for u, *_ in found}.values():
+        parts = [fixed.get((id(u), k)) for k, _ in enumerate(u.parsed.sents)]
+        if any(parts):
+            u.parsed = Doc.from_docs([p or s.as_doc() for p, s in zip(parts, u.parsed.sents)])
+            u.text = u.parsed.text
+
+
 def generate(
     docs: list[Document],
     chunking: ChunkingConfig = ChunkingConfig(),
@@ -210,6 +256,7 @@ def generate(
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
+    _reparse_instructions(units)
     for u in units:
         _code_entities(u.parsed, codes)
     topics = {d.doc_id: topic_of(d.title, d.text) for d in docs}

@@ -160,7 +160,8 @@ def _subtree(tok, prune: set[str]) -> list:
     out = [tok]
     for c in tok.children:
         if c.dep_ in prune and not (c.dep_ == "punct" and (c.text in {"-", "–", "'", "&", "/"} or _list_comma(c))):
-            continue
+            if not (c.dep_ == "appos" and _numbered_noun(c) == tok):  # "port 8080" is one phrase
+                continue
         if c.dep_ == "cc" and c.i < tok.i:
             continue
         out.extend(_subtree(c, prune))
@@ -609,6 +610,14 @@ class Writer:
         if prep in ("as of", "as at"):
             return []  # the time a statement holds: context of the fact, not a fact to ask
         cap = prep.capitalize()
+        numbered = _which_number(head)
+        if numbered is not None and a.role in ("dobj", "prep"):  # "in version 4.2.7": in which version
+            noun, number = numbered
+            which = f"which {noun.lower_ if noun.is_title else noun.text}"
+            front = f"{cap} {which}" if prep else which.capitalize()
+            return [
+                Ask(front, number.text, strand=which.capitalize(), insitu=f"{prep} {which}".strip(), keep_prep=True)
+            ]
         if a.role == "agent":
             if self._who_like(head):
                 return [Ask("By whom", ans, strand="Who", insitu="by whom", keep_prep=True, tag="agent")]
@@ -1077,6 +1086,18 @@ class Writer:
                 or any(t.i in self.subst for t in e)
             ):
                 continue
+            named = _numbered_noun(e.root) if e.label_ in _NUMERIC else None
+            if named is not None:  # "version 20.1.0", "port 8080": the number says which version, port
+                if named.pos_ == "PROPN" or named.i in self.ents or _norm(e.text) in answered:
+                    continue  # "Python 3.9": the name's version, asked with its name (_unlabelled_names)
+                if named.dep_ not in _ARGUMENT_DEPS:
+                    continue  # "Breakfast included; room 6": no clause to ask it in
+                answered.add(_norm(e.text))
+                span = sent.doc[named.i : e.end]
+                out += self._insitu_questions(
+                    sent, span, f"which {named.lower_ if named.is_title else named.text}", e.text
+                )
+                continue
             ans = re.sub(r"^[Tt]he\s+", "", e.text)
             if e.label_ in _NUMERIC:  # "about 9,000" answers "how many" with "9,000"
                 ans = " ".join(w for w in ans.split() if w.lower() not in _APPROX)
@@ -1108,6 +1129,15 @@ class Writer:
             if len(nc) == 2 and nc[0].lower_ == "the":
                 continue  # "the club": refers back into the document, no answer on its own
             ans = re.sub(r"^(?:the|a|an|The|A|An)\s+", "", nc.text)
+            nxt = sent.doc[nc.end] if nc.end < len(sent.doc) else None
+            if nxt is not None and _numbered_noun(nxt) == root:  # "in version 20.1.0": which version
+                if nxt.i in self.ents or _norm(nxt.text) in answered or root.dep_ not in _ARGUMENT_DEPS:
+                    continue
+                answered.add(_norm(nxt.text))
+                chunks += 1
+                which = "which " + " ".join(t.lower_ if t.is_title else t.text for t in nc if t.dep_ != "det")
+                out += self._insitu_questions(sent, sent.doc[nc.start : nxt.i + 1], which, nxt.text)
+                continue
             if _norm(ans) in answered:
                 continue
             answered.add(_norm(ans))
@@ -1127,7 +1157,10 @@ class Writer:
             start = root.i
             while start > nc.start and sent.doc[start - 1].pos_ == "PROPN" and start - 1 not in self.ents:
                 start -= 1
-            span = sent.doc[start : root.i + 1]
+            end = root.i + 1
+            while end < len(sent.doc) and _numbered_noun(sent.doc[end]) == root:
+                end += 1  # "Python 3.9", "RFC 7230": the number is part of the name
+            span = sent.doc[start:end]
             ans = span.text
             if len(span) > 5 or not _norm(ans) or _norm(ans) in answered:
                 continue
@@ -1389,6 +1422,42 @@ def _participle(v) -> bool:
     ):
         return _participle(v.head)
     return v.dep_ in ("acl", "advcl") and not any(c.dep_ in ("aux", "auxpass", "mark") for c in v.children)
+
+
+# nouns a number names one of, when the parser makes the noun a compound of the number ("version 4.2.7")
+_NUMBERED_NOUNS = {"version", "release", "port", "room", "platform", "gate", "bus", "route", "line", "bay", "step"}
+_ARGUMENT_DEPS = {"nsubj", "nsubjpass", "dobj", "pobj", "attr"}
+_NUMBER_LIKE = re.compile(r"^#?\d[\w.]*$")  # 3.9, 20.1.0, 8080, #412
+
+
+def _which_number(head):
+    """(noun, number) of an argument that is a noun and the number saying which one it is: "port 9443" (the noun
+    heads it) or "version 4.2.7" (parsed as a compound of the number); None for anything else."""
+    nxt = head.doc[head.i + 1] if head.i + 1 < len(head.doc) else None
+    if head.pos_ == "NOUN" and nxt is not None and _numbered_noun(nxt) == head and head.i not in _ents(head.doc):
+        return head, nxt
+    prev = head.doc[head.i - 1] if head.i > 0 else None
+    if (
+        _NUMBER_LIKE.match(head.text)
+        and prev is not None
+        and prev.head == head
+        and prev.dep_ == "compound"
+        and prev.lower_ in _NUMBERED_NOUNS
+    ):
+        return prev, head
+    return None
+
+
+def _ents(doc) -> set[int]:
+    return {i for e in doc.ents for i in range(e.start, e.end)}
+
+
+def _numbered_noun(tok):
+    """The noun a number right after it names one of ("version 20.1.0", "port 8080", "Python 3.9"), or None."""
+    head = tok.head
+    if tok.dep_ not in ("nummod", "appos", "npadvmod") or head.i != tok.i - 1 or not _NUMBER_LIKE.match(tok.text):
+        return None
+    return head if head.pos_ in ("NOUN", "PROPN") else None
 
 
 def _anaphoric(head) -> bool:

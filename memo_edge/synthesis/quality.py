@@ -19,7 +19,9 @@ _WHOLE_SENTENCES = {"statement"}
 MAX_QUESTION_WORDS = 25  # a user's question is short; a 40-word echo of a sentence teaches little
 _WH = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.I)
 _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b", re.I)
-_DANGLING = re.compile(r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$", re.I)
+_DANGLING = re.compile(
+    r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$|\s[+*&]\s*\?$", re.I
+)
 # lower case only: a capitalized pronoun inside a question is part of a title ("A League of Their Own")
 _UNRESOLVED = re.compile(r"(?:^|(?<=\s))(?:he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b")
 _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These|Those)\b")
