@@ -271,6 +271,23 @@ def test_a_table_row_is_named_by_a_cell_when_its_first_column_repeats(tmp_path):
     assert not [q for q, _ in got if q.endswith("start of Sun?")]  # two rows: no answer
 
 
+def test_dates_and_times_in_tables_are_asked_when_and_headers_that_are_verbs_with_their_verb(tmp_path):
+    text = (
+        "# Hiking weekend\n\n| Day | Leg | Depart | Arrive |\n|---|---|---|---|\n"
+        "| Sat | Bus Ardle → Corrin Pass | 07:40 | 08:55 |\n| Sun | Walk to Lune Tarn | 09:15 | 11:00 |\n"
+        "| Sun | Bus Corrin Pass → Ardle | 16:30 | 17:45 |\n\n"
+        "## Chores\n\n| Task | Owner | Due |\n|---|---|---|\n| Renew the hut booking | Maire | 14 Mar |\n"
+        "| Pay the guide | Tomas | 21 Mar |\n"
+    )
+    got = built(tmp_path, "hike.md", text)
+    assert {
+        ("In Hiking weekend, what time does Bus Corrin Pass → Ardle depart?", "16:30"),
+        ("In Hiking weekend, what is the arrive time of Sat?", "08:55"),
+        ("In Hiking weekend, when is Pay the guide due?", "21 Mar"),
+    } <= got, sorted(got)
+    assert not [q for q, _ in got if " the depart of " in q or " the due of " in q]  # a verb or state is no noun
+
+
 @pytest.mark.parametrize(
     "title, body, name",
     [

@@ -637,6 +637,9 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
         qs.append(f"What amount of {attr} does {subj} list?")
         slot = f"amount|{subj}|{attr}"
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
+    header = ""  # "Depart", "Due": a header that is a verb or a state, no noun ("the depart of Sun 18 May")
+    if _value_kind(val) and (_header_verb(attr) or attr.lower() in _STATE_HEADERS):
+        header, attr = attr.lower(), f"{attr} {_value_kind(val)}"  # "the depart time of Sun 18 May"
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
     be = "are" if "," in val and attr.endswith("s") and not attr.endswith(("ss", "us", "is")) else "is"
     titled = f.kind == "table" and t and t != subj
@@ -649,13 +652,16 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
         ]
     else:
         qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {possessive(subj)} {attr}?", f"{subj} has what {attr}?"]
+    qs += _when_questions(attr, subj, val, be, t if titled else "", header if header in _STATE_HEADERS else "")
     slot = f"field|{subj}|{attr}"
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
     for a in f.aliases:  # its own slot: "Mon 19 May" names two rows, "Ferry Port Ossary → Skellan Island" one
         if titled:  # the row by its name cell: "the depart of Ferry Port Ossary → Skellan Island"
             aqs = [f"In {t}, what {be} the {attr} of {a}?", f"What {be} the {attr} of {a} in {t}?"]
+            aqs += _when_questions(attr, a, val, be, t, header)
         else:  # the record by what it is: "the accountant's email"
             aqs = [f"What {be} the {attr} of {_described(a)}?", f"What {be} {possessive(_described(a))} {attr}?"]
+            aqs += _when_questions(attr, _described(a), val, be, "")
         aslot = f"field|{a}|{attr}"
         out += [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=True, slot=aslot) for q in aqs]
     if f.kind == "table" and f.unique and f.key_column:
@@ -667,6 +673,49 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
         ]
         out += [Pair(q, subj, "indirect", [d.doc_id], [chunk_id], short=k > 0, slot=rslot) for k, q in enumerate(rev)]
     return out
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DAY = r"(?:(?:Mon|Tue|Tues|Wed|Thu|Thur|Thurs|Fri|Sat|Sun)[a-z]*,?\s+)?"
+_DATE_VALUE = re.compile(
+    rf"^{_DAY}(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}(?:\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?"
+    rf"|\d{{4}}-\d{{2}}-\d{{2}})$"
+)
+_TIME_VALUE = re.compile(r"^\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\.?)?$", re.I)
+
+
+_STATE_HEADERS = {"due", "done", "open", "closed", "booked", "paid"}  # a header that says what state a row is in
+
+
+def _value_kind(val: str) -> str | None:
+    return "time" if _TIME_VALUE.match(val) else "date" if _DATE_VALUE.match(val) else None
+
+
+def _header_verb(attr: str) -> str | None:
+    """ "Depart", "Arrive": a column header that is a verb and no noun (asked "What time does X depart?")."""
+    w = attr.lower()
+    return w if getAllLemmas(w, upos="VERB").get("VERB") == (w,) and not getAllLemmas(w, upos="NOUN") else None
+
+
+def _when_questions(attr: str, subj: str, val: str, be: str, titled: str, header: str = "") -> list[str]:
+    """A date or a time is asked "when" / "at what time", as people ask for one ("When is the end date of the
+    lease?"); a header that is a verb is asked with it ("What time does the ferry depart?", only for a row that
+    has a name), one that is a state with its adjective ("When is the guide paid?"). `titled`: the document that
+    names a table's rows."""
+    kind = _value_kind(val)
+    if kind is None:
+        return []
+    where = f"In {titled}, " if titled else ""
+    wh = "at what time" if kind == "time" else "when"
+    if header in _STATE_HEADERS:
+        out = [f"{where}{wh} {be} {subj} {header}?"]
+    elif header:
+        out = [f"{where}{'what time' if kind == 'time' else 'when'} does {subj} {header}?"]
+    elif kind == "time" and attr.endswith(" time"):  # "at what time is the start time of ...": asked already
+        out = []
+    else:
+        out = [f"{where}{wh} {be} the {attr} of {subj}?"]
+    return [q[:1].upper() + q[1:] for q in out]
 
 
 def _described(what: str) -> str:
