@@ -344,11 +344,14 @@ def test_log_timestamps_with_zones_are_dates():
 
 
 def test_a_log_line_of_key_value_pairs_is_a_record_of_fields():
-    """ "INFO done job=X files=... duration=47m17s": each value is asked as a field of the event (message, first pair,
-    day), the level is no subject ("Who done job=...? -> INFO"), and no clause is read from the line."""
+    """ "INFO done job=X files=... duration=47m17s": each value is asked as a field of the event, named as a reader
+    names it (its first pair, the message's verb, the day as said and as logged), the level is no subject ("Who done
+    job=...? -> INFO"), and no clause is read from the line."""
     got = typed("# sync log\n\n2025-02-01T03:47:19Z INFO  done job=nightly-sync files=1843 duration=47m17s\n")
-    assert ("What is the duration of done job=nightly-sync on 2025-02-01?", "47m17s") in got, got
-    assert ("What is the files of done job=nightly-sync on 2025-02-01?", "1843") in got
+    assert ("What is the duration of the nightly-sync job done on 1 February 2025?", "47m17s") in got, got
+    assert ("How long did the nightly-sync job done on 2025-02-01 take?", "47m17s") in got, got
+    assert ("What is the files of the nightly-sync job done on 1 February 2025?", "1843") in got
+    assert not any("job=" in q for q, _ in got), got
     assert not any(a == "INFO" or "INFO" in q for q, a in got), got
     # a NOTE line's level is dropped too; a long comment line above the log is no subject of its lines
     text = (

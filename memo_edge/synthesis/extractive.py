@@ -651,7 +651,14 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
             f"According to {t}, what {be} the {attr} of {subj}?",
         ]
     else:
-        qs = [f"What {be} {the}{attr} of {subj}?", f"What {be} {possessive(subj)} {attr}?", f"{subj} has what {attr}?"]
+        has = f"{subj} has what {attr}?"
+        qs = [
+            f"What {be} {the}{attr} of {subj}?",
+            f"What {be} {possessive(subj)} {attr}?",
+            re.sub("^the ", "The ", has),
+        ]
+        if attr in _DURATION_KEYS:  # a log event's "duration=70m18s": "How long did the backup job take?"
+            qs.append(f"How long did {subj} take?")
     qs += _when_questions(attr, subj, val, be, t if titled else "", header if header in _STATE_HEADERS else "")
     slot = f"field|{subj}|{attr}"
     out = [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
@@ -661,6 +668,7 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
             aqs += _when_questions(attr, a, val, be, t, header)
         else:  # the record by what it is: "the accountant's email"
             aqs = [f"What {be} the {attr} of {_described(a)}?", f"What {be} {possessive(_described(a))} {attr}?"]
+            aqs += [f"How long did {_described(a)} take?"] if attr in _DURATION_KEYS else []
             aqs += _when_questions(attr, _described(a), val, be, "")
         aslot = f"field|{a}|{attr}"
         out += [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=True, slot=aslot) for q in aqs]
@@ -684,6 +692,7 @@ _DATE_VALUE = re.compile(
 _TIME_VALUE = re.compile(r"^\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\.?)?$", re.I)
 
 
+_DURATION_KEYS = {"duration", "elapsed", "runtime", "wall time", "took"}
 _STATE_HEADERS = {"due", "done", "open", "closed", "booked", "paid"}  # a header that says what state a row is in
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
+from lemminflect import getAllLemmas, getInflection
 from markdown_it import MarkdownIt
 
 from ..records import Document
@@ -186,13 +187,45 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
 
 def _log_fields(text: str, date: str) -> list[Field]:
     """A log line's key=value pairs as fields of its event: "INFO done job=offsite-weekly ... duration=70m18s" on
-    2025-03-09 -> the duration of "done job=offsite-weekly on 2025-03-09" is 70m18s. The event is named by the
-    message's words, its first pair and the day."""
+    2025-03-09 -> the duration of "the offsite-weekly job done on 9 March 2025" is 70m18s. The event is named by
+    its first pair and the message's verb, as a reader names it, and with the log's own date as another name."""
     pairs = list(_KV_TOKEN.finditer(text))
     if len(pairs) < 2:
         return []
-    event = " ".join([*text[: pairs[0].start()].split(), pairs[0].group(0), "on", date])
-    return [Field(event, p.group("key").replace("_", " ").lower(), p.group("value"), "field") for p in pairs[1:]]
+    words = text[: pairs[0].start()].split()
+    raw = " ".join([*words, pairs[0].group(0), "on", date])
+    event, aliases = raw, ()
+    verb = _participle(words[0]) if len(words) == 1 else None
+    if verb:
+        first = pairs[0]
+        named = f"{first.group('value')} {first.group('key').replace('_', ' ')} {verb}"
+        event, aliases = f"the {named} on {spoken_date(date)}", (f"{named} on {date}",)
+    return [
+        Field(event, p.group("key").replace("_", " ").lower(), p.group("value"), "field", aliases=aliases)
+        for p in pairs[1:]
+    ]
+
+
+def _participle(word: str) -> str | None:
+    """ "start" -> "started", "done" -> "done"; None for a word that is no verb ("ERROR", "giving")."""
+    w = word.lower()
+    lemmas = getAllLemmas(w, upos="VERB").get("VERB")
+    if not word.isalpha() or not lemmas:
+        return None
+    if getInflection(lemmas[0], "VBN") and w in getInflection(lemmas[0], "VBN"):
+        return w
+    return (getInflection(lemmas[0], "VBN") or (None,))[0] if w == lemmas[0] else None
+
+
+_MONTH_NAMES = "January February March April May June July August September October November December".split()
+
+
+def spoken_date(iso: str) -> str:
+    """ "2025-03-09" -> "9 March 2025" (how people say a day); anything else as it is."""
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso)
+    if not m or not 1 <= int(m.group(2)) <= 12:
+        return iso
+    return f"{int(m.group(3))} {_MONTH_NAMES[int(m.group(2)) - 1]} {m.group(1)}"
 
 
 def _table(rows: list[list[str]], subject: str, out: Structure) -> None:
