@@ -435,3 +435,14 @@ def test_a_lone_symbol_before_the_question_mark_is_a_fragment():
 
     assert rejection(Pair("What does Frobnitz require +?", "Lua 5.4", "direct", ["d"], ["c"])) == "fragment"
     assert rejection(Pair("What does Frobnitz require?", "Lua 5.4", "direct", ["d"], ["c"])) is None
+
+
+def test_a_demonstrative_answer_and_a_rest_directive_are_no_knowledge():
+    from memo_edge.synthesis.dataset import Pair
+    from memo_edge.synthesis.quality import rejection
+
+    # "What should you update? -> this file": which file, only the document knows
+    assert rejection(Pair("What should you update in Frobnitz?", "this file", "direct", ["d"], ["c"])) == "vague answer"
+    assert rejection(Pair("What should you update in Frobnitz?", "the index file", "direct", ["d"], ["c"])) is None
+    pairs = kept("Frobnitz reads frobs.\n\n.. code-block:: python3\n\n    import frobnitz\n")
+    assert not any("code-block" in p.question + p.answer for p in pairs), [(p.question, p.answer) for p in pairs]

@@ -44,7 +44,7 @@ from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
 from .quality import rejection
-from .statements import Statements
+from .statements import Statements, states_something
 from .text import normalize, possessive
 
 PROMPT_VERSION = "extractive-v6"
@@ -352,8 +352,7 @@ def generate(
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
                 yielded = bool(made) or bool(blanks) or (statements and said.filed > before)
-                # a sentence that states something: three words or more, not a question ("Should I use h11?")
-                states = len(sent.text.split()) >= 3 and not sent.text.rstrip().endswith("?")
+                states = states_something(sent)
                 stats["stating_sentences"] += states
                 stats["stating_sentences_with_pairs"] += states and yielded
                 if yielded:
@@ -647,7 +646,7 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
         qs = [
             f"In {t}, what {be} the {attr} of {subj}?",
             f"What {be} the {attr} of {subj} in {t}?",
-            f"In {t}, what {be} {possessive(subj)} {attr}?",
+            *([f"In {t}, what {be} {possessive(subj)} {attr}?"] if _possessable(subj) else []),
             f"According to {t}, what {be} the {attr} of {subj}?",
         ]
     else:
@@ -725,6 +724,16 @@ def _when_questions(attr: str, subj: str, val: str, be: str, titled: str, header
     else:
         out = [f"{where}{wh} {be} the {attr} of {subj}?"]
     return [q[:1].upper() + q[1:] for q in out]
+
+
+_FUNCTION_WORDS = {"a", "an", "the", "of", "and", "in", "on", "for", "to", "at", "by", "with"}
+
+
+def _possessable(subj: str) -> bool:
+    """A row named by a name ("A Grammar of Small Engines") or a few words takes "'s"; one named by an action
+    ("Get finance sign-off on the new cutover date") does not ("... cutover date's owner")."""
+    words = subj.split()
+    return len(words) <= 3 or all(w[:1].isupper() or not w[:1].isalpha() or w in _FUNCTION_WORDS for w in words)
 
 
 def _described(what: str) -> str:

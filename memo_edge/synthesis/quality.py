@@ -37,6 +37,7 @@ _WH_MISPLACED = re.compile(
     r"|\w 's\b",
     re.I,
 )
+_DEMONSTRATIVE_ANSWER = re.compile(r"^(?:this|that|these|those)\s+\S+$")
 _PRONOUN_ANSWER = re.compile(r"^(?:he|she|it|they|him|her|them|this|that|these|those|one|some)$", re.I)
 
 
@@ -141,6 +142,8 @@ def rejection(p: Pair) -> str | None:
     q, a = p.question.strip(), p.answer.strip()
     if not normalize(a) or _PRONOUN_ANSWER.match(a):
         return "empty or pronoun answer"
+    if p.type not in _WHOLE_SENTENCES and _DEMONSTRATIVE_ANSWER.match(a):
+        return "vague answer"  # "What should you update? -> this file": which file only the document knows
     if len(q.split()) < 3 or not q.endswith("?"):
         return "fragment"
     if len(q.split()) > MAX_QUESTION_WORDS:

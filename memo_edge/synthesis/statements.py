@@ -24,6 +24,16 @@ MAX_TERMS = 3  # key terms asked per sentence: names and code tokens first, then
 MAX_SENTENCES = 3  # sentences gathered under one term
 MAX_WORDS = 80
 _SKIP_LABELS = {"ORDINAL", "CARDINAL", "PERCENT", "QUANTITY", "MONEY", "TIME", "DATE"}
+_DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")  # reST markup: ".. code-block:: python3"
+
+
+def states_something(sent) -> bool:
+    """A sentence that states something: three words or more, not a question ("Should I use h11?"), not a reST
+    directive (".. code-block:: python3" is markup)."""
+    text = sent.text
+    return len(text.split()) >= 3 and not text.rstrip().endswith("?") and not _DIRECTIVE.match(text)
+
+
 _LEADING = re.compile(r"^(?:the|a|an|this|these|that|those|our|my|your|its|their)\s+", re.I)
 
 
@@ -51,7 +61,7 @@ class Statements:
         executive can ground on), not under every term of its document. `filed` counts the sentences kept."""
         text = " ".join(text.split())
         text = text[:1].upper() + text[1:]
-        if len(text.split()) < 3:
+        if len(text.split()) < 3 or _DIRECTIVE.match(sent.text):
             return
         self.titles[doc_id] = title
         said = _Said(doc_id, chunk_id, text if text.endswith((".", "!", "?")) else text + ".")
