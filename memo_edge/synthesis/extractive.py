@@ -44,7 +44,7 @@ from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
 from .quality import rejection
-from .statements import Statements, states_something
+from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive
 
 PROMPT_VERSION = "extractive-v6"
@@ -322,6 +322,8 @@ def generate(
                 ]
             made_any = False
             for sent in u.parsed.sents:
+                if is_markup(sent.text):
+                    continue  # ".. code-block:: python3": reST the Markdown reader keeps; no sentence of the text
                 stats["sentences"] += 1
                 counts["sentences"] += 1
                 before = said.filed

@@ -27,6 +27,10 @@ _SKIP_LABELS = {"ORDINAL", "CARDINAL", "PERCENT", "QUANTITY", "MONEY", "TIME", "
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")  # reST markup: ".. code-block:: python3"
 
 
+def is_markup(text: str) -> bool:
+    return bool(_DIRECTIVE.match(text))
+
+
 def states_something(sent) -> bool:
     """A sentence that states something: three words or more, not a question ("Should I use h11?"), not a reST
     directive (".. code-block:: python3" is markup)."""
