@@ -1079,8 +1079,10 @@ class Writer:
                 and e.root.head.i in self.ents
                 and self.ents[e.root.head.i].label_ in ("GPE", "LOC")
             )  # "Pulaski, Wisconsin": the place is Pulaski
+            glued = e.end < len(sent.doc) and not e[-1].whitespace_ and sent.doc[e.end].text in ("-", "–")
             if (
                 e.label_ in ("ORDINAL",)
+                or glued  # "Python 2-compatible": the number is part of a word
                 or region
                 or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN")
                 or any(t.i in self.subst for t in e)
@@ -1180,9 +1182,13 @@ class Writer:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
         with the answer replaced; whatever is short enough to be a question someone would ask."""
         out = []
+        # "if Ravindra is out sick": a condition asked without its sentence reads as a fact ("Who is out sick?")
+        conditional = _conditional(span.root)
         minimal = self._minimal_toks(span)
         for scope, variant in ((list(sent), "sentence"), (self._clause_span(span), "clause"), (minimal, "minimal")):
             if not scope or len(scope) < 4 or len(scope) > 24 or self._vague_scope(scope, span):
+                continue
+            if conditional and variant != "sentence":
                 continue
             q = self._replace(scope, span, wh)
             if q and not any(x.question == q for x in out):
@@ -1428,6 +1434,20 @@ def _participle(v) -> bool:
 _NUMBERED_NOUNS = {"version", "release", "port", "room", "platform", "gate", "bus", "route", "line", "bay", "step"}
 _ARGUMENT_DEPS = {"nsubj", "nsubjpass", "dobj", "pobj", "attr"}
 _NUMBER_LIKE = re.compile(r"^#?\d[\w.]*$")  # 3.9, 20.1.0, 8080, #412
+
+
+_CONDITIONS = {"if", "unless", "whether", "although", "though"}
+
+
+def _conditional(tok) -> bool:
+    """The token is in a clause that is only a condition or concession of its sentence ("if Ravindra is off
+    sick"): its nearest verb, or one above it, has such a subordinator."""
+    while True:
+        if tok.pos_ in ("VERB", "AUX") and any(c.dep_ == "mark" and c.lower_ in _CONDITIONS for c in tok.children):
+            return True
+        if tok.head.i == tok.i or tok.dep_ in ("ROOT", "conj"):
+            return False
+        tok = tok.head
 
 
 def _which_number(head):
