@@ -266,6 +266,15 @@ def test_cast_in_parentheses_and_cast_lists():
     got = typed(cast, title="Harbour Lights (film)")
     assert ("Who played Fred Gailey in Harbour Lights?", "John Payne") in got
     assert ("Which character did Edmund Gwenn play in Harbour Lights?", "Kris Kringle") in got
+    # a bare cast list marks a performed work by itself; "(played by X)", "(voiced by X)" are cast too
+    got = typed(cast, title="Harbour Lights")
+    assert ("Who played Fred Gailey in Harbour Lights?", "John Payne") in got
+    plot = (
+        "The story follows Ned Marlow (played by Oren Castell). Later, Puss in Boots (voiced by Delacroix) helps him."
+    )
+    got = typed(plot, title="Tinder Road")
+    assert ("Who played Ned Marlow in Tinder Road?", "Oren Castell") in got
+    assert ("Who played Puss in Boots in Tinder Road?", "Delacroix") in got
 
 
 def test_cast_needs_a_performed_work():

@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 _WORD = r"[A-Z][\w'’.-]*"
 _NAME = rf"{_WORD}(?:\s{_WORD}){{1,3}}"  # two to four capitalized words: a performer
-_ROLE = rf"{_WORD}(?:\s{_WORD}){{0,2}}"
-_PAREN_CAST = re.compile(rf"\b(?P<role>{_ROLE})\s*\(\s*(?P<actor>{_NAME})\s*\)")
+_ROLE = rf"{_WORD}(?:\s(?:(?:in|of|the)\s)?{_WORD}){{0,2}}"  # "Puss in Boots", "Keeper of the Keys"
+_PAREN_CAST = re.compile(
+    # "Susan (Natalie Wood)", "Ted Mosby (played by Josh Radnor)", "Fairy God Mother (voiced by Saunders)"
+    rf"\b(?P<role>{_ROLE})\s*\(\s*(?:(?P<by>(?:played|voiced|portrayed)\s+by)\s+)?(?P<actor>{_NAME}|{_WORD})\s*\)"
+)
 _PERFORMED = re.compile(r"\b(?:film|movie|series|sitcom|show|play|musical|opera|cast|starring|episode|voiced)\b", re.I)
 _INITIAL = re.compile(r"^[A-Z]\.$")
 _NOT_ROLE = {"The", "A", "An", "In", "On", "At", "By", "Of", "And", "But", "He", "She", "It", "They"}
@@ -29,16 +32,14 @@ class CastFact:
 def performed(text: str, title: str) -> bool:
     """A performed work: named so ("(film)", "the series"), or a plot whose roles carry performers in
     parentheses at least twice ("Walter Harvey (Garry Marshall) ... Ira Lowenstein (David Strathairn)")."""
-    return bool(_PERFORMED.search(title) or _PERFORMED.search(text[:2000])) or len(_PAREN_CAST.findall(text)) >= 2
+    if _PERFORMED.search(title) or _PERFORMED.search(text[:2000]) or len(_paren_casts(text)) >= 2:
+        return True
+    return any(len(_as_list(line)) >= 3 for line in text.split("\n"))  # a bare cast list: "A as X B as Y C as Z"
 
 
 def cast_facts(text: str) -> list[CastFact]:
     """Every role/performer pair of a passage (the caller checks that the document is about a performed work)."""
-    out = [
-        CastFact(m.group("actor"), _trim_role(m.group("role")))
-        for m in _PAREN_CAST.finditer(text)
-        if _trim_role(m.group("role"))
-    ]
+    out = [CastFact(m.group("actor"), _trim_role(m.group("role"))) for m in _paren_casts(text)]
     for sentence in re.split(r"(?<=[.!?])\s+|\n", text):
         out += _as_list(sentence)
     seen, unique = set(), []
@@ -47,6 +48,16 @@ def cast_facts(text: str) -> list[CastFact]:
             seen.add((f.actor, f.role))
             unique.append(f)
     return unique
+
+
+def _paren_casts(text: str) -> list:
+    """A role and its performer in parentheses; a one-word performer only after "played by" / "voiced by"
+    ("Springfield (Illinois)" is no cast)."""
+    return [
+        m
+        for m in _PAREN_CAST.finditer(text)
+        if _trim_role(m.group("role")) and (m.group("by") or " " in m.group("actor"))
+    ]
 
 
 def _trim_role(role: str) -> str:
