@@ -319,3 +319,14 @@ def test_a_title_with_a_subtitle_is_no_name_its_things_are_asked_in_it(tmp_path)
     got = built(tmp_path, "chores.md", text)
     assert ("In Chores — week of 3 June, what does the paint order cover?", "hall and the stairs") in got
     assert not [q for q, _ in got if "June's" in q]
+
+
+def test_a_task_list_checkbox_is_markup_and_an_instruction_with_a_colon_is_no_record(tmp_path):
+    text = (
+        "# Chores\n\n- [ ] Review Lorcan's draft budget before Tuesday's board call\n"
+        "- [x] Pay the boat licence: €84.10, ref BL-4471\n"
+    )
+    got = built(tmp_path, "chores.md", text)
+    assert ("What should you review before Tuesday's board call?", "Lorcan's draft budget") in got, sorted(got)
+    assert not any("[ ]" in q + a or "[x]" in q + a for q, a in got), sorted(got)
+    assert not any("the pay the boat licence" in q.lower() or "has what pay" in q for q, _ in got), sorted(got)

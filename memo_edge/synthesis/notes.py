@@ -152,7 +152,14 @@ def _lines(text: str) -> list[str]:
     return lines if len(lines) > 1 and itemized * 2 >= len(lines) else [" ".join(lines)]
 
 
+# a key has no article: "Pay the property charge: €212.40" is an instruction with a colon, not a record's key
+_ARTICLE = re.compile(r"\b(?:the|a|an|my|our|your|its|their)\b", re.I)
+_CHECKBOX = re.compile(r"^\[[ xX]\]\s+")  # a task list's "- [ ] ..." / "- [x] ...": markup, not words of the item
+
+
 def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject: str, out: Structure) -> None:
+    if kind == "bullet":
+        text = _CHECKBOX.sub("", text)
     for line in _lines(text):
         amount = _AMOUNT.match(line) if kind == "bullet" and len(line.split()) <= 6 else None
         if amount and _UNIT.search(amount.group("amount") + " "):
@@ -171,7 +178,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
             out.fields += fields
             continue
         kv = _KV.match(line)
-        if kv and len(kv.group("key").split()) <= 4:
+        if kv and len(kv.group("key").split()) <= 4 and not _ARTICLE.search(kv.group("key")):
             value = plain(kv.group("value").strip())
             if words_in(value) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
