@@ -461,3 +461,9 @@ def test_a_condition_is_not_asked_as_a_fact_and_a_number_inside_a_word_is_not_as
     got = typed("Jonas is the backup if Ravindra is out sick. The last Lua 4-compatible release was Frobnitz 0.9.")
     assert not any(a == "Ravindra" and "backup" not in q for q, a in got), got  # "Who is out sick?" is false
     assert not any("what number -compatible" in q or a == "4" for q, a in got), got
+
+
+def test_an_age_is_asked_how_many_not_what_date():
+    got = typed("Invoices older than 45 days are sent to the collections desk.")
+    assert any(q.startswith("Invoices older than how many days are sent") and a == "45 days" for q, a in got), got
+    assert not any("what date" in q for q, _ in got), got

@@ -1088,6 +1088,13 @@ class Writer:
                 or any(t.i in self.subst for t in e)
             ):
                 continue
+            if e.label_ == "DATE" and _COMPARED.match(e.text):  # "older than 60 days": older than how many days
+                amount = e.doc[e.start + 2 : e.end]
+                if len(amount) == 2 and amount[0].like_num and amount[1].tag_ == "NNS" and _norm(amount.text):
+                    if _norm(amount.text) not in answered:
+                        answered.add(_norm(amount.text))
+                        out += self._insitu_questions(sent, amount, f"how many {amount[1].lower_}", amount.text)
+                continue
             named = _numbered_noun(e.root) if e.label_ in _NUMERIC else None
             if named is not None:  # "version 20.1.0", "port 8080": the number says which version, port
                 if named.pos_ == "PROPN" or named.i in self.ents or _norm(e.text) in answered:
@@ -1225,6 +1232,8 @@ class Writer:
         if label == "PERSON" or self.is_person(e.root):
             return "who" if e.root.dep_ in ("nsubj", "nsubjpass") else "whom"
         if label == "DATE":
+            if _COMPARED.match(e.text):
+                return None  # "claims older than 60 days": an age, no date ("Expense claims what date are ...?")
             if e.root.dep_ == "nummod" and e.root.head.tag_ == "NNS":
                 return "how many"  # "a maximum of 1548 adult male inmates": a count the tagger took for a year
             if e.text.lower() in _DEICTIC:
@@ -1436,6 +1445,7 @@ _ARGUMENT_DEPS = {"nsubj", "nsubjpass", "dobj", "pobj", "attr"}
 _NUMBER_LIKE = re.compile(r"^#?\d[\w.]*$")  # 3.9, 20.1.0, 8080, #412
 
 
+_COMPARED = re.compile(r"^(?:older|newer|younger|more|less|fewer|longer|shorter)\s+than\b", re.I)
 _CONDITIONS = {"if", "unless", "whether", "although", "though"}
 
 
