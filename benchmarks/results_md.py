@@ -103,10 +103,12 @@ def recall_table() -> str:
         # the same memory with the model alone (no known-terms rule), where the run measured it
         raw, rab = r.get("single_hop_model_only"), r.get("abstain_model_only") or {}
         ruled = bool(r.get("abstain_rule"))
-        epochs = (doc.get("settings") or {}).get("epochs")
+        epochs, seed = ((doc.get("settings") or {}).get(k) for k in ("epochs", "seed"))
         rows.append(
             [
-                r["dataset"] + (f", {epochs} epochs (not the default)" if epochs else ""),
+                r["dataset"]
+                + (f", {epochs} epochs (not the default)" if epochs else "")
+                + (f", training seed {seed}" if seed else ""),
                 r["reflections"],
                 t.get("wall_s", "-"),
                 s["n"],
