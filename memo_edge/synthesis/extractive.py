@@ -47,7 +47,7 @@ from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive
 
-PROMPT_VERSION = "extractive-v6"
+PROMPT_VERSION = "extractive-v7"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
