@@ -18,7 +18,7 @@ import re
 
 from .codemask import is_placeholder
 from .lexicon import VAGUE_HEADS
-from .qgen import _numbered_noun
+from .qgen import numbered_noun
 from .text import normalize
 
 MAX_PER_SENTENCE = 3
@@ -79,7 +79,7 @@ def spans(sent) -> list[tuple[list, bool]]:
     for nc in sent.noun_chunks:
         if nc.root.dep_ in _ARG_DEPS and nc.root.tag_ not in _PRONOUNS and nc.root.lower_ not in VAGUE_HEADS:
             nxt = sent.doc[nc.end] if nc.end < len(sent.doc) else None
-            number = [nxt] if nxt is not None and _numbered_noun(nxt) == nc.root else []
+            number = [nxt] if nxt is not None and numbered_noun(nxt) == nc.root else []
             out.append((list(nc) + number, True))  # "Python 3.9", "port 9443": the number is part of it
     out = [(_trim(x), b) for x, b in out]
     return [(s, b) for s, b in out if s and len(s) <= 8 and (len(s) > 1 or _named(s) or s[0].dep_ in _OBJECTS)]

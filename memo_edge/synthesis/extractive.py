@@ -194,6 +194,11 @@ def _fragment_text(unit: _Unit) -> str | None:
     return None
 
 
+def _bare_verb(word: str) -> bool:
+    """ "review", "depart": the word is a verb's bare form ("reviews", "logs" are not)."""
+    return getAllLemmas(word, upos="VERB").get("VERB") == (word,)
+
+
 def _instruction_texts(sent) -> list[str]:
     """ "Review Ravindra's PR #412 before Thursday's rehearsal", "Expose FunctionAuth from the public API": an
     instruction whose capitalized verb the parser read as a name (the root is then the object, and the sentence
@@ -205,7 +210,7 @@ def _instruction_texts(sent) -> list[str]:
     word = first.text
     if not (word[:1].isupper() and word.isalpha() and len(word) > 2) or first.ent_type_ in ("DATE", "TIME"):
         return []  # "Wed 21 May: ..." is a day, not the verb "wed"
-    if getAllLemmas(word.lower(), upos="VERB").get("VERB", ()) != (word.lower(),):
+    if not _bare_verb(word.lower()):
         return []  # not a verb's bare form ("Logs", "Notes")
     if any(t.tag_ in ("VBD", "VBZ", "VBP", "MD") for t in sent) or (len(sent) > 1 and sent[1].like_num):
         return []  # a clause of its own ("Book lovers meet on Fridays"), or "Drop 3: ..."
@@ -704,7 +709,7 @@ def _value_kind(val: str) -> str | None:
 def _header_verb(attr: str) -> str | None:
     """ "Depart", "Arrive": a column header that is a verb and no noun (asked "What time does X depart?")."""
     w = attr.lower()
-    return w if getAllLemmas(w, upos="VERB").get("VERB") == (w,) and not getAllLemmas(w, upos="NOUN") else None
+    return w if _bare_verb(w) and not getAllLemmas(w, upos="NOUN") else None
 
 
 def _when_questions(attr: str, subj: str, val: str, be: str, titled: str, header: str = "") -> list[str]:

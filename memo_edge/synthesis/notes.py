@@ -21,6 +21,7 @@ from . import manual
 from .codemask import plain
 from .mentions import topic_of
 from .prose import DATE
+from .text import MONTHS
 
 _MD = MarkdownIt("commonmark").enable("table")
 _LOG = re.compile(
@@ -219,12 +220,10 @@ def _participle(word: str) -> str | None:
     lemmas = getAllLemmas(w, upos="VERB").get("VERB")
     if not word.isalpha() or not lemmas:
         return None
-    if getInflection(lemmas[0], "VBN") and w in getInflection(lemmas[0], "VBN"):
+    forms = getInflection(lemmas[0], "VBN")
+    if forms and w in forms:
         return w
-    return (getInflection(lemmas[0], "VBN") or (None,))[0] if w == lemmas[0] else None
-
-
-_MONTH_NAMES = "January February March April May June July August September October November December".split()
+    return forms[0] if forms and w == lemmas[0] else None
 
 
 def spoken_date(iso: str) -> str:
@@ -232,7 +231,7 @@ def spoken_date(iso: str) -> str:
     m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", iso)
     if not m or not 1 <= int(m.group(2)) <= 12:
         return iso
-    return f"{int(m.group(3))} {_MONTH_NAMES[int(m.group(2)) - 1]} {m.group(1)}"
+    return f"{int(m.group(3))} {MONTHS[int(m.group(2)) - 1]} {m.group(1)}"
 
 
 def _table(rows: list[list[str]], subject: str, out: Structure) -> None:

@@ -160,7 +160,7 @@ def _subtree(tok, prune: set[str]) -> list:
     out = [tok]
     for c in tok.children:
         if c.dep_ in prune and not (c.dep_ == "punct" and (c.text in {"-", "–", "'", "&", "/"} or _list_comma(c))):
-            if not (c.dep_ == "appos" and _numbered_noun(c) == tok):  # "port 8080" is one phrase
+            if not (c.dep_ == "appos" and numbered_noun(c) == tok):  # "port 8080" is one phrase
                 continue
         if c.dep_ == "cc" and c.i < tok.i:
             continue
@@ -610,10 +610,10 @@ class Writer:
         if prep in ("as of", "as at"):
             return []  # the time a statement holds: context of the fact, not a fact to ask
         cap = prep.capitalize()
-        numbered = _which_number(head)
+        numbered = _which_number(head, self.ents)
         if numbered is not None and a.role in ("dobj", "prep"):  # "in version 4.2.7": in which version
             noun, number = numbered
-            which = f"which {noun.lower_ if noun.is_title else noun.text}"
+            which = _which([noun])
             front = f"{cap} {which}" if prep else which.capitalize()
             return [
                 Ask(front, number.text, strand=which.capitalize(), insitu=f"{prep} {which}".strip(), keep_prep=True)
@@ -1095,7 +1095,7 @@ class Writer:
                         answered.add(_norm(amount.text))
                         out += self._insitu_questions(sent, amount, f"how many {amount[1].lower_}", amount.text)
                 continue
-            named = _numbered_noun(e.root) if e.label_ in _NUMERIC else None
+            named = numbered_noun(e.root) if e.label_ in _NUMERIC else None
             if named is not None:  # "version 20.1.0", "port 8080": the number says which version, port
                 if named.pos_ == "PROPN" or named.i in self.ents or _norm(e.text) in answered:
                     continue  # "Python 3.9": the name's version, asked with its name (_unlabelled_names)
@@ -1103,9 +1103,7 @@ class Writer:
                     continue  # "Breakfast included; room 6": no clause to ask it in
                 answered.add(_norm(e.text))
                 span = sent.doc[named.i : e.end]
-                out += self._insitu_questions(
-                    sent, span, f"which {named.lower_ if named.is_title else named.text}", e.text
-                )
+                out += self._insitu_questions(sent, span, _which([named]), e.text)
                 continue
             ans = re.sub(r"^[Tt]he\s+", "", e.text)
             if e.label_ in _NUMERIC:  # "about 9,000" answers "how many" with "9,000"
@@ -1139,12 +1137,12 @@ class Writer:
                 continue  # "the club": refers back into the document, no answer on its own
             ans = re.sub(r"^(?:the|a|an|The|A|An)\s+", "", nc.text)
             nxt = sent.doc[nc.end] if nc.end < len(sent.doc) else None
-            if nxt is not None and _numbered_noun(nxt) == root:  # "in version 20.1.0": which version
+            if nxt is not None and numbered_noun(nxt) == root:  # "in version 20.1.0": which version
                 if nxt.i in self.ents or _norm(nxt.text) in answered or root.dep_ not in _ARGUMENT_DEPS:
                     continue
                 answered.add(_norm(nxt.text))
                 chunks += 1
-                which = "which " + " ".join(t.lower_ if t.is_title else t.text for t in nc if t.dep_ != "det")
+                which = _which([t for t in nc if t.dep_ != "det"])
                 out += self._insitu_questions(sent, sent.doc[nc.start : nxt.i + 1], which, nxt.text)
                 continue
             if _norm(ans) in answered:
@@ -1167,7 +1165,7 @@ class Writer:
             while start > nc.start and sent.doc[start - 1].pos_ == "PROPN" and start - 1 not in self.ents:
                 start -= 1
             end = root.i + 1
-            while end < len(sent.doc) and _numbered_noun(sent.doc[end]) == root:
+            while end < len(sent.doc) and numbered_noun(sent.doc[end]) == root:
                 end += 1  # "Python 3.9", "RFC 7230": the number is part of the name
             span = sent.doc[start:end]
             ans = span.text
@@ -1460,11 +1458,17 @@ def _conditional(tok) -> bool:
         tok = tok.head
 
 
-def _which_number(head):
+def _which(noun_toks: list) -> str:
+    """ "which version", "which greenhouse bay", "which HR": the noun as a question names it."""
+    return "which " + " ".join(t.lower_ if t.is_title else t.text for t in noun_toks)
+
+
+def _which_number(head, ents: dict):
     """(noun, number) of an argument that is a noun and the number saying which one it is: "port 9443" (the noun
-    heads it) or "version 4.2.7" (parsed as a compound of the number); None for anything else."""
+    heads it) or "version 4.2.7" (parsed as a compound of the number); None for anything else. `ents`: token index
+    -> entity (`Writer.ents`): a noun inside a name is no such noun."""
     nxt = head.doc[head.i + 1] if head.i + 1 < len(head.doc) else None
-    if head.pos_ == "NOUN" and nxt is not None and _numbered_noun(nxt) == head and head.i not in _ents(head.doc):
+    if head.pos_ == "NOUN" and nxt is not None and numbered_noun(nxt) == head and head.i not in ents:
         return head, nxt
     prev = head.doc[head.i - 1] if head.i > 0 else None
     if (
@@ -1478,11 +1482,7 @@ def _which_number(head):
     return None
 
 
-def _ents(doc) -> set[int]:
-    return {i for e in doc.ents for i in range(e.start, e.end)}
-
-
-def _numbered_noun(tok):
+def numbered_noun(tok):
     """The noun a number right after it names one of ("version 20.1.0", "port 8080", "Python 3.9"), or None."""
     head = tok.head
     if tok.dep_ not in ("nummod", "appos", "npadvmod") or head.i != tok.i - 1 or not _NUMBER_LIKE.match(tok.text):

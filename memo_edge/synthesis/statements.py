@@ -28,14 +28,13 @@ _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")  # reST markup: ".. code-block:
 
 
 def is_markup(text: str) -> bool:
+    """reST the Markdown reader keeps: no sentence of the text (the generator skips it before stating or asking)."""
     return bool(_DIRECTIVE.match(text))
 
 
 def states_something(sent) -> bool:
-    """A sentence that states something: three words or more, not a question ("Should I use h11?"), not a reST
-    directive (".. code-block:: python3" is markup)."""
-    text = sent.text
-    return len(text.split()) >= 3 and not text.rstrip().endswith("?") and not _DIRECTIVE.match(text)
+    """A sentence that states something: three words or more, not a question ("Should I use h11?")."""
+    return len(sent.text.split()) >= 3 and not sent.text.rstrip().endswith("?")
 
 
 _LEADING = re.compile(r"^(?:the|a|an|this|these|that|those|our|my|your|its|their)\s+", re.I)
@@ -65,7 +64,7 @@ class Statements:
         executive can ground on), not under every term of its document. `filed` counts the sentences kept."""
         text = " ".join(text.split())
         text = text[:1].upper() + text[1:]
-        if len(text.split()) < 3 or _DIRECTIVE.match(sent.text):
+        if len(text.split()) < 3:
             return
         self.titles[doc_id] = title
         said = _Said(doc_id, chunk_id, text if text.endswith((".", "!", "?")) else text + ".")
