@@ -43,7 +43,8 @@ _TOKENS = [
 CATEGORY = {"address": "address", "option": "option", "file": "file", "setting": "setting", "locale": "locale"}
 _PLACEHOLDER = re.compile(_PREFIX + r"[a-z]+")
 # markup around a token that is no part of it: "<bugs@x.org>", "<https://...>", reST links "`Text <url>`_"
-_REST_LINK = re.compile(r"`([^`<>\n]+?)\s*<[^<>\s]+>`_{1,2}")
+# a link's text may wrap over lines; the reader may have taken its "_" already (notes._REST_REF)
+_REST_LINK = re.compile(r"`([^`<>]{1,200}?)\s*<[^<>\s]*(?:://|@|www\.)[^<>\s]*>`_{0,2}")
 _BRACKETED = re.compile(r"<((?:mailto:)?[\w.+-]+@[\w.-]+|(?:https?://|www\.)[^<>\s]+)>")
 
 
@@ -74,7 +75,8 @@ class CodeMask:
 
     def mask(self, text: str) -> str:
         # "Gustavo Niemeyer <g@n.net> in 2003": the address in apposition, so a name's answer stays the name
-        text = _BRACKETED.sub(r", \1,", _REST_LINK.sub(r"\1", text)).replace(",,", ",")
+        text = _REST_LINK.sub(lambda m: " ".join(m.group(1).split()), text)
+        text = _BRACKETED.sub(r", \1,", text).replace(",,", ",")
         spans: list[tuple[int, int, str, str]] = []
         taken = [False] * len(text)
         for kind, pat in _TOKENS:

@@ -22,6 +22,8 @@ _AUX_START = re.compile(r"^(is|are|was|were|do|does|did|has|have|had|can|will)\b
 _DANGLING = re.compile(
     r"\b(the|a|an|of|and|or|that|which|its|their|his|her|is|was|be|been|to)\s*\?$|\s[+*&]\s*\?$", re.I
 )
+# "What 's ...?", "'s an example of what?": a contraction cut from its word ("here's") is no question
+_DETACHED_CLITIC = re.compile(r"(?:^|[\s,])'(?:s|re|ll|ve|d)\b")
 # lower case only: a capitalized pronoun inside a question is part of a title ("A League of Their Own")
 _UNRESOLVED = re.compile(r"(?:^|(?<=\s))(?:he|she|it|they|him|them|his|her|hers|its|their|theirs|this|these|those)\b")
 _UNRESOLVED_START = re.compile(r"^(?:He|She|It|They|His|Her|Its|Their|This|These|Those)\b")
@@ -152,6 +154,7 @@ def rejection(p: Pair) -> str | None:
         return "no wh-word or auxiliary"
     if (
         _DANGLING.search(q)
+        or _DETACHED_CLITIC.search(q)
         or any(x.count(o) != x.count(c) for x in (q, a) for o, c in ("()", "[]"))
         or q.count('"') % 2
     ):
