@@ -39,15 +39,16 @@ def names_something(question: str, topic: str) -> bool:
     return bool(found & _topic_terms(topic)) or len(found) >= MIN_CONTENT_WORDS
 
 
-def with_document(p: Pair, topic: str, always: bool = False) -> Pair:
+def with_document(p: Pair, topic: str, always: bool = False, common: str = "") -> Pair:
     """The pair, its question asked "In <document>, ..." where it names nothing (see the module's docstring), or
-    `always` (its subject is a thing only the document names: "the cutover freeze" of a to-do list)."""
+    `always` (its subject is a thing only the document names: "the cutover freeze" of a to-do list). `common`: the
+    sentence's first word when it is no name ("Logs"): capitalized only for opening the sentence."""
     if not topic or p.type not in ("direct", "indirect") or p.question.startswith(f"In {topic},"):
         return p
     if not always and names_something(p.question, topic):
         return p
     q = p.question
     first = q.split()[0].lower() if q.split() else ""
-    if first in FUNCTION_WORDS:  # "What is ...": a question word, not a name, loses its capital
+    if first in FUNCTION_WORDS or (common and q.split()[0] == common):  # "What is ...", "Logs go ...": no name
         q = q[:1].lower() + q[1:]
     return replace(p, question=f"In {topic}, {q}")

@@ -14,6 +14,7 @@ It never invents an answer that is not in the text.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -45,9 +46,9 @@ from .prose import LifeFact, clean, resolve_relative_years, year_of
 from .qgen import QA, Writer, symmetric_reverse
 from .quality import rejection
 from .statements import Statements, is_markup, states_something
-from .text import normalize, possessive
+from .text import normalize, possessive, spelled_out
 
-PROMPT_VERSION = "extractive-v7"
+PROMPT_VERSION = "extractive-v8"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -121,6 +122,25 @@ def _code_entities(parsed, codes: CodeMask) -> None:
         return
     kept = [e for e in parsed.ents if not any(i in marks for i in range(e.start, e.end))]
     parsed.ents = sorted(kept + [Span(parsed, i, i + 1, label="PRODUCT") for i in marks], key=lambda e: e.start)
+
+
+_RANGE_WORDS = {"to", "until", "till", "through"}
+_RANGE_LABELS = {"DATE", "TIME", "MONEY", "QUANTITY", "PERCENT", "CARDINAL"}
+
+
+def _split_ranges(parsed) -> None:
+    """ "moves from 5 April to 26 April 2025": the recognizer reads one DATE "5 April to 26 April 2025"; a range
+    is two values, each an answer of its own ("from what date", "to what date")."""
+    from spacy.tokens import Span
+
+    out = []
+    for e in parsed.ents:
+        cut = next((t for t in e if t.lower_ in _RANGE_WORDS and e.start < t.i < e.end - 1), None)
+        if e.label_ in _RANGE_LABELS and cut is not None:
+            out += [Span(parsed, e.start, cut.i, label=e.label_), Span(parsed, cut.i + 1, e.end, label=e.label_)]
+        else:
+            out.append(e)
+    parsed.ents = out
 
 
 def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
@@ -264,6 +284,7 @@ def generate(
     _reparse_instructions(units)
     for u in units:
         _code_entities(u.parsed, codes)
+        _split_ranges(u.parsed)
     topics = {d.doc_id: topic_of(d.title, d.text) for d in docs}
     index = EntityIndex()
     for d in docs:
@@ -335,7 +356,8 @@ def generate(
                 if usable_sentence(sent.text) and not u.passage.record:
                     writer.in_document = False
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
-                    made = [with_document(p, writer.ctx.topic, writer.in_document) for p in made]
+                    common = sent[0].text if sent[0].pos_ not in ("PROPN", "X") and sent[0].text.isalpha() else ""
+                    made = [with_document(p, writer.ctx.topic, writer.in_document, common) for p in made]
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
@@ -406,8 +428,19 @@ def generate(
         p.question, p.answer = codes.restore(p.question), codes.restore(p.answer)
         if p.type not in ("statement", "consolidated"):
             p.answer = minimal_answer(p.answer)
+    out += _spelled_out(out)
     stats["code_tokens"] = len(codes.originals)
     return ExtractiveResult(out, stats, per_doc, reserve)
+
+
+def _spelled_out(pairs: list[Pair]) -> list[Pair]:
+    """A question with an abbreviated month or weekday ("the Feb actual of Groceries", "Sun 18 May") is asked
+    again with it in full, as a user asks ("What did we spend on groceries in February?")."""
+    out = []
+    for p in pairs:
+        if p.type in ("direct", "indirect") and (q := spelled_out(p.question)) != p.question:
+            out.append(dataclasses.replace(p, question=q, short=True))
+    return out
 
 
 def _cloze(writer: Writer, sent, made: list[Pair], doc_id: str, chunk_id: str) -> tuple[list[Pair], list[Pair]]:

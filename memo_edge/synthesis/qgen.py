@@ -376,12 +376,20 @@ class Writer:
                 if inner is not None:  # "as of 2021", "out of ...": a two-word preposition
                     pobj = next((g for g in inner.children if g.dep_ == "pobj"), None)
                 if pobj is not None:
+                    toks = self.phrase(pobj, _PRUNE_ARG)
+                    # "from 5 April to 26 April": the range's end hangs on its start; each end is an argument
+                    ends = [*pobj.children, *c.children]  # the parser hangs "to" on the start or on "from"
+                    end = next((g for g in ends if g.dep_ == "prep" and g.lower_ in _RANGE_ENDS), None)
+                    end_obj = next((g for g in end.children if g.dep_ == "pobj"), None) if end is not None else None
+                    if c.lower_ == "from" and end_obj is not None:
+                        toks = [t for t in toks if not end.i <= t.i <= end.right_edge.i]
+                        mods.append(Arg("prep", end_obj, end, self.phrase(end_obj, _PRUNE_ARG)))
                     mods.append(
                         Arg(
                             "agent" if c.dep_ == "agent" else "prep",
                             pobj,
                             c,
-                            self.phrase(pobj, _PRUNE_ARG),
+                            toks,
                             f"{c.lower_} {inner.lower_}" if inner is not None else "",
                         )
                     )
@@ -509,9 +517,14 @@ class Writer:
     def _bare_kind(self, head, toks: list) -> bool:
         """ "Tax return paperwork has to reach him by 31 October", "Expense claims older than 60 days are rejected":
         a noun phrase of two words or more with no determiner names a kind of thing, not one the document must
-        name (a lone "Libraries" or "Residents" stays vague)."""
-        if head.pos_ != "NOUN" or len(toks) < 2 or len(toks) > 8 or head.lower_ in VAGUE_HEADS:
+        name. A lone plural ("Logs go to ~/.local/state/app.log") is one of its document's: the sentence's questions
+        are asked in the document ("In photosort, where do logs go?"); with no document to name it stays vague."""
+        if head.pos_ != "NOUN" or len(toks) > 8 or head.lower_ in VAGUE_HEADS:
             return False
+        if len(toks) == 1:
+            if head.tag_ != "NNS" or head.dep_ != "nsubj" or not self.ctx.topic or any(head.children):
+                return False
+            self.in_document = True
         if head.dep_ not in ("nsubj", "nsubjpass"):
             return False  # "powered by diesel engines built by X": the Petrel's engines, not engines in general
         if any(c.dep_ in ("det", "poss") for c in head.children) or any(t.tag_ in ("PRP", "WP", "WDT") for t in toks):
@@ -733,6 +746,11 @@ class Writer:
             return [Ask("Since when", ans, insitu="since when")]
         if prep in ("until", "till"):
             return [Ask("Until when", ans, insitu="until when")]
+        if prep in ("from", "to") and re.search(r"\d", ans):  # a move or a range: "to what date does X move?"
+            wh = "what year" if _YEAR.match(ans) else "what date"
+            return [
+                Ask(f"{prep.capitalize()} {wh}", ans, strand=wh.capitalize(), insitu=f"{prep} {wh}", keep_prep=True)
+            ]
         if prep in ("before", "after", "from", "to", "between", "within", "for", "over"):
             return []  # relative or spans: "before 1990" does not answer "when"
         out = [Ask("When", ans, insitu="when")]
@@ -773,18 +791,19 @@ class Writer:
     def _verb_rest(self, cl: Clause) -> str:
         return " ".join([cl.verb_text.lower()] + [p.text.lower() for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
 
-    def subject_form(self, cl: Clause) -> str:
-        """The verb group as it reads after a singular wh-subject ("Who has", "What contains")."""
+    def subject_form(self, cl: Clause, agree: bool = True) -> str:
+        """The verb group as it reads after a singular wh-subject ("Who has", "What contains"); `agree=False`: as
+        it reads after the clause's own subject ("Logs go to which file?")."""
         neg = [_NOT.get(cl.neg, cl.neg)] if cl.neg else []
         if cl.aux:
-            first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_)
+            first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_) if agree else cl.aux[0].lower_
             return " ".join([first] + neg + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
         if neg:  # "never married"
             return " ".join(neg + [self._verb_rest(cl)])
         if _participle(cl.verb) and cl.passive:  # "a film directed by X": past passive
             return "was " + self._verb_rest(cl)
         verb = cl.verb_text.lower()
-        if cl.tag == "VBP":
+        if cl.tag == "VBP" and agree:
             verb = _AGREE.get(verb) or (getInflection(cl.verb.lemma_, "VBZ") or (verb,))[0]
         return " ".join([verb] + [p.text.lower() for p in cl.prt] + [cl.xcomp] * bool(cl.xcomp))
 
@@ -863,8 +882,10 @@ class Writer:
         return any(t.pos_ == "PROPN" or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC) for t in a.toks)
 
     def _subject_pairs(self, cl: Clause) -> list[QA]:
-        wh = self._subject_wh(cl)
         ans = cl.subject_answer
+        if ans.lower() == cl.subj.head.lower_ and cl.subj.head.tag_ == "NNS":
+            return []  # "Logs go to X": "logs" names a kind the document has, no answer ("What goes to X?")
+        wh = self._subject_wh(cl)
         vg = self.subject_form(cl)
         slot = f"subj|{cl.verb.lemma_}|{self._others(cl, None, True)}"
         qs = [(_question(f"{wh} {vg} {self._others(cl, None, False)}"), "full")]
@@ -909,7 +930,7 @@ class Writer:
         parts += [(self._order(cl, x), self.arg_text(x)) for x in cl.mods if x is not a]
         tail = phrase if a in cl.mods else ""
         body = " ".join(p for _, p in sorted(parts, key=lambda t: t[0]))
-        return _question(f"{cl.subject_text} {self.subject_form(cl)} {body} {tail}")
+        return _question(f"{cl.subject_text} {self.subject_form(cl, agree=False)} {body} {tail}")
 
     def _arg_pairs(self, cl: Clause, a: Arg, ask: Ask) -> list[QA]:
         slot = f"{a.role}|{cl.verb.lemma_}|{cl.subject_text}|{self._others(cl, a, True)}|{ask.tag}"
@@ -921,7 +942,10 @@ class Writer:
                 (
                     m
                     for m in others
-                    if m.prep is not None and self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"
+                    if m.prep is not None
+                    and self._ent(m.head) is not None
+                    and self._ent(m.head).label_ == "DATE"
+                    and m.prep_word not in ("from", *_RANGE_ENDS)  # "From 5 April, to what date ...?": one range
                 ),
                 None,
             )
@@ -1461,6 +1485,9 @@ def _conditional(tok) -> bool:
 def _which(noun_toks: list) -> str:
     """ "which version", "which greenhouse bay", "which HR": the noun as a question names it."""
     return "which " + " ".join(t.lower_ if t.is_title else t.text for t in noun_toks)
+
+
+_RANGE_ENDS = {"to", "until", "till", "through"}
 
 
 def _which_number(head, ents: dict):

@@ -35,6 +35,15 @@ _SENT_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[\"“(]?[A-Z0-9])")
 
 MONTHS = ("January February March April May June July August September October November December").split()
 YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
+WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+_SHORT = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"} | {d[:3]: d for d in WEEKDAYS}
+_SHORT |= {"Tues": "Tuesday", "Thur": "Thursday", "Thurs": "Thursday"}
+# "14 Mar", "Sun 18 May", "Mar 2025": next to a number an abbreviation is a date's; alone only a month is taken as
+# one ("Feb actual"), and not "Jan" (a name) nor a weekday ("Sun", "Sat" are words and names too)
+_NEAR_NUMBER = re.compile(
+    rf"\b({'|'.join(sorted(_SHORT, key=len, reverse=True))})\.?(?=,?\s+\d)|(?<=\d\s)({'|'.join(_SHORT)})\b\.?"
+)
+_ALONE = re.compile(r"\b(Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b(?![.'’]?\w)")
 DATE_RE = re.compile(
     rf"^(?:(?:\d{{1,2}}\s+)?(?:{'|'.join(MONTHS)})\s+)?{YEAR}$|^(?:{'|'.join(MONTHS)})\s+\d{{1,2}},\s+{YEAR}$"
 )
@@ -155,3 +164,10 @@ def as_question(text: str) -> str:
 def possessive(name: str) -> str:
     """ "Ann Hui" -> "Ann Hui's", "Savings" -> "Savings'"."""
     return name + ("'" if name.endswith("s") else "'s")
+
+
+def spelled_out(text: str) -> str:
+    """Abbreviated months and weekdays written in full, as people ask: "What is the Feb actual of Groceries?" ->
+    "What is the February actual of Groceries?", "Sun 18 May" -> "Sunday 18 May"."""
+    text = _NEAR_NUMBER.sub(lambda m: _SHORT[m.group(1) or m.group(2)], text)
+    return _ALONE.sub(lambda m: _SHORT[m.group(1)], text)
