@@ -330,3 +330,51 @@ def test_a_task_list_checkbox_is_markup_and_an_instruction_with_a_colon_is_no_re
     assert ("What should you review before Tuesday's board call?", "Lorcan's draft budget") in got, sorted(got)
     assert not any("[ ]" in q + a or "[x]" in q + a for q, a in got), sorted(got)
     assert not any("the pay the boat licence" in q.lower() or "has what pay" in q for q, _ in got), sorted(got)
+
+
+def test_a_lone_plural_subject_is_its_documents_and_never_an_answer():
+    got = pairs("Logs go to `~/.local/state/snapsort/snapsort.log` and rotate weekly.", "snapsort")
+    assert ("In snapsort, to which file do logs go?", "~/.local/state/snapsort/snapsort.log") in got
+    assert ("In snapsort, logs go to which file?", "~/.local/state/snapsort/snapsort.log") in got  # own verb form
+    assert not [q for q, a in got if a.lower() == "logs"]  # "What goes to ...?" -> logs: a kind, no answer
+    # with no document to name it ("Residents" of what?) a lone plural stays vague: nothing is asked about it
+    doc = Document(doc_id="x", title="", text="Residents voted against the new bypass in 2019.")
+    assert not [p for p in generate([doc]).pairs if p.type in ("direct", "indirect")]
+
+
+def test_an_in_place_question_keeps_a_plural_subjects_verb():
+    got = pairs("The Corrigan Brothers release a new album in 1997.", "The Corrigan Brothers")
+    assert ("The Corrigan Brothers release what in 1997?", "a new album") in got
+    assert not [q for q, _ in got if "Brothers releases" in q]
+
+
+def test_a_range_is_two_values_each_asked_with_its_preposition():
+    got = pairs("The warehouse cutover moves from 5 April to 26 April 2025.", "Warehouse sync")
+    assert ("To what date does Warehouse sync's warehouse cutover move?", "26 April 2025") in got
+    assert ("From what date does Warehouse sync's warehouse cutover move?", "5 April") in got
+    # no answer holds the whole range, and neither end is asked "when" (two answers for one question)
+    assert not [a for _, a in got if " to " in a]
+    assert not [q for q, _ in got if q.startswith("When")]
+
+
+def test_abbreviated_months_and_weekdays_are_also_asked_in_full():
+    table = "| Item | Budget | Feb actual |\n|---|---|---|\n| Fuel | €120 | €131 |\n"
+    got = pairs(table, "Car costs 2025")
+    assert ("What is the Feb actual of Fuel in Car costs 2025?", "€131") in got
+    assert ("What is the February actual of Fuel in Car costs 2025?", "€131") in got
+
+
+def test_a_rest_link_wrapped_over_lines_is_its_text():
+    text = (
+        "Mirela Ostrow wrote an `excellent essay describing the\nbenefits of this design\n"
+        "<https://example.org/2016/04/essay/>`_, or if you like video then here's her\n"
+        "`talk on the same theme <https://example.org/talk>`_."
+    )
+    got = pairs(text, "fernwire")
+    assert ("Who wrote an excellent essay?", "Mirela Ostrow") in got
+    assert not [q for q, a in got if "`" in q + a]
+
+
+@pytest.mark.parametrize("q", ["What 's Mirela Ostrow's talk?", "In fernwire, 's an example of what?"])
+def test_a_contraction_cut_from_its_word_is_a_fragment(q):
+    assert rejection(Pair(q, "a talk", "direct", ["d"], ["c"])) == "fragment"
