@@ -378,3 +378,16 @@ def test_a_rest_link_wrapped_over_lines_is_its_text():
 @pytest.mark.parametrize("q", ["What 's Mirela Ostrow's talk?", "In fernwire, 's an example of what?"])
 def test_a_contraction_cut_from_its_word_is_a_fragment(q):
     assert rejection(Pair(q, "a talk", "direct", ["d"], ["c"])) == "fragment"
+
+
+def test_a_key_clause_in_a_section_is_asked_for_the_sections_thing():
+    text = (
+        "# Machines\n\n## kestrel-db-02\n\nrole: billing replica\nnotes: Do not run REINDEX during office hours.\n\n"
+        "## Orla Madsen (solicitor)\n\nEmail: orla@madsen-law.ie\nNotes: The signed deeds have to reach her by "
+        "30 September every year.\n"
+    )
+    got = pairs(text, "Machines")
+    assert ("For kestrel-db-02, what should you not run during office hours?", "REINDEX") in got
+    # the section's person (without the parenthetical) is who "her" is and whose deeds they are; a recurring date
+    # answers "when", not "how often"
+    assert ("When do Orla Madsen's signed deeds have to reach Orla Madsen?", "30 September") in got

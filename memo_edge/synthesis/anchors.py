@@ -52,3 +52,19 @@ def with_document(p: Pair, topic: str, always: bool = False, common: str = "") -
     if first in FUNCTION_WORDS or (common and q.split()[0] == common):  # "What is ...", "Logs go ...": no name
         q = q[:1].lower() + q[1:]
     return replace(p, question=f"In {topic}, {q}")
+
+
+def for_section(p: Pair, section: str, common: str = "") -> Pair:
+    """A pair from a "Key: clause" line of a section, asked for the thing the section is about: "What should you
+    not run during business hours?" under "## ldg-db-03" -> "For ldg-db-03, what should you not run during
+    business hours?". A question that names the section's thing already (or a name of it: "Petra") stays."""
+    named = {w for w in _WORD.findall(section) if w[:1].isupper() and len(w) > 2} | {section}
+    if p.type not in ("direct", "indirect") or any(
+        re.search(rf"(?<!\w){re.escape(w)}(?!\w)", p.question) for w in named
+    ):
+        return p
+    q = p.question
+    first = q.split()[0].lower() if q.split() else ""
+    if first in FUNCTION_WORDS or (common and q.split()[0] == common):
+        q = q[:1].lower() + q[1:]
+    return replace(p, question=f"For {section}, {q}")

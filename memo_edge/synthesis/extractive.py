@@ -23,7 +23,7 @@ from lemminflect import getAllLemmas
 from ..corpus import ChunkingConfig, chunk_document
 from ..records import Chunk, Document
 from .cast import CastFact, cast_facts, cast_questions, performed
-from .anchors import with_document
+from .anchors import for_section, with_document
 from .cloze import cloze_pairs
 from .codemask import CodeMask, is_placeholder
 from .constructions import (
@@ -72,6 +72,7 @@ class _Unit:
     parsed: object = None
     cast: list[CastFact] = field(default_factory=list)
     labelled: list[tuple[str, str, str]] = field(default_factory=list)  # "(version 7)": read before cleaning
+    section: str = ""  # a "Key: clause" line's section heading ("ldg-db-03"): what the clause is said of
 
 
 def usable_sentence(text: str) -> bool:
@@ -185,12 +186,30 @@ def _labelled_clause(unit: _Unit) -> str | None:
     return rest if len(rest.split()) >= 4 else None
 
 
-def _has_subject(parsed) -> bool:
-    """Every sentence's root is a verb with its own subject (a clause, not a fragment like "56 days in writing")."""
-    roots = [t for t in parsed if t.dep_ == "ROOT"]
-    return bool(roots) and all(
-        r.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in r.children) for r in roots
-    )
+def _section_name(heading: str | None, title: str) -> str:
+    """The thing a section is about, as its heading names it: "Tobiah Renshaw (accountant)" -> "Tobiah Renshaw";
+    none for the document's own title or a heading too long to be a name."""
+    name = _PARENTHETICAL.sub("", heading or "").strip()
+    return name if name and name != title and len(name.split()) <= MAX_SUBJECT_WORDS else ""
+
+
+_PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
+
+
+def _section_context(u: _Unit, index: EntityIndex) -> DocContext:
+    """A "Key: clause" line is about its section's thing: "Notes: Tax return paperwork has to reach him by 31
+    October" under "## Tobiah Renshaw (accountant)" -> him is Tobiah Renshaw, a name of two or three words."""
+    words = u.section.split()
+    if 2 <= len(words) <= 3 and all(w[:1].isupper() and w.isalpha() for w in words):
+        if any(t.lower_ in _PRONOUNS for t in u.parsed):
+            index.vote_person(u.section)
+    return DocContext(u.section, index)
+
+
+def _states(sent) -> bool:
+    """The sentence's root is a verb with its own subject (a clause, not a fragment like "56 days in writing")."""
+    r = sent.root
+    return r.pos_ in ("VERB", "AUX") and any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in r.children)
 
 
 MAX_SUBJECT_WORDS = 6  # a section heading that names a subject ("Team", "Jonas Weber (backup)") is short
@@ -276,8 +295,11 @@ def generate(
         u.parsed = parsed
     labelled = [(u, t) for u in units if (t := _labelled_clause(u))]
     for (u, t), parsed in zip(labelled, parse([t for _, t in labelled])):
-        if _has_subject(parsed):  # "Notes: Tax return paperwork has to reach him by ...": the label is no subject
+        # "Notes: Tax return paperwork has to reach him by ...", "notes: Do not run VACUUM FULL ...": the label is
+        # no subject of the clause or the instruction after it
+        if all(_states(s) or instruction(s) is not None for s in parsed.sents):
             u.text, u.parsed = t, parsed
+            u.section = _section_name(u.passage.heading, u.doc.title)
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
@@ -324,6 +346,7 @@ def generate(
     for d in docs:
         chunk_of = finders[d.doc_id] = _ChunkFinder(chunk_document(d, chunking))
         writer = Writer(index, DocContext(topics[d.doc_id], index))
+        doc_ctx = writer.ctx
         counts = per_doc.setdefault(
             d.doc_id,
             {
@@ -355,9 +378,16 @@ def generate(
                 before = said.filed
                 if usable_sentence(sent.text) and not u.passage.record:
                     writer.in_document = False
+                    writer.ctx = _section_context(u, index) if u.section else doc_ctx
+                    if u.section:  # "reach him": the section's person, in every question of the line
+                        writer.resolve_pronouns(sent)
                     made = _sentence_pairs(writer, sent, u, d, chunk_of(sent.text), predicates, stats)
+                    writer.ctx = doc_ctx
                     common = sent[0].text if sent[0].pos_ not in ("PROPN", "X") and sent[0].text.isalpha() else ""
-                    made = [with_document(p, writer.ctx.topic, writer.in_document, common) for p in made]
+                    if u.section:  # "notes: Do not run VACUUM FULL ..." under "## ldg-db-03"
+                        made = [for_section(p, u.section, common) for p in made]
+                    else:
+                        made = [with_document(p, writer.ctx.topic, writer.in_document, common) for p in made]
                 else:  # too long or not prose: kept as a statement only
                     stats["sentences_skipped"] += 1
                     made = []
@@ -500,6 +530,7 @@ def _sentence_pairs(
 
 
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)")
+_RECURRING = re.compile(r"(?<=\w)(?<!\bof),?\s+(?:every|each)\s+(?:year|month|week|day|morning|evening|night)$")
 _TRAILING_ADDRESS = re.compile(r"(?<=[A-Za-z])\s*,?\s+[\w.+-]+@[\w-]+(?:\.[\w-]+)+$")
 
 
@@ -508,6 +539,7 @@ def minimal_answer(answer: str) -> str:
     reflection of the same sentence carries that context."""
     short = _PARENTHETICAL.sub("", answer).strip(" ,;")
     short = _TRAILING_ADDRESS.sub("", short) if _TRAILING_ADDRESS.search(short) else short  # "Ann Lee a@b.org"
+    short = _RECURRING.sub("", short)  # "31 October every year" -> "31 October": when, not how often
     return short if short else answer
 
 

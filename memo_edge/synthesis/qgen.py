@@ -395,7 +395,9 @@ class Writer:
                     )
             elif c.dep_ == "npadvmod" and c.i in self.ents and self.ents[c.i].label_ == "DATE":
                 mods.append(Arg("npadv", c, None, list(self.ents[c.i])))
-        return core, mods
+        # "by 30 September every year": one DATE entity holds the pobj and the npadvmod; it is one argument
+        held = {t.i for a in core + mods if a.role != "npadv" for t in a.toks}
+        return core, [a for a in mods if a.role != "npadv" or not held & {t.i for t in a.toks}]
 
     def _shared_args(self, v) -> tuple[list[Arg], list[Arg]]:
         """ "written, directed and edited by X": the first verbs share the last one's object and agent."""
