@@ -391,3 +391,20 @@ def test_a_key_clause_in_a_section_is_asked_for_the_sections_thing():
     # the section's person (without the parenthetical) is who "her" is and whose deeds they are; a recurring date
     # answers "when", not "how often"
     assert ("When do Orla Madsen's signed deeds have to reach Orla Madsen?", "30 September") in got
+
+
+def test_what_you_can_or_must_do_is_asked_in_its_document():
+    text = (
+        "If you want to replace the tokenizer, you'll have to override `_split_words()`. "
+        "You can create your own `fernwire.Session` instance. You read bytes off the socket."
+    )
+    got = pairs(text, "fernwire")
+    assert ("In fernwire, what will you have to override?", "_split_words") in got  # "'ll" in full
+    assert ("In fernwire, which instance can you create?", "fernwire.Session") in got
+    # a condition ("If you want to ...") and a plain description ("You read ...") state no advice; "you" is never an
+    # answer, nor the agent of a passive ("What is created by you?")
+    assert not [q for q, _ in got if "want to replace" in q or "you read" in q.lower() or "by you" in q]
+    assert not [a for _, a in got if a.lower() == "you"]
+    doc = Document(doc_id="y", title="fernwire", text=text)
+    statements = [p for p in generate([doc]).pairs if p.type == "statement"]
+    assert any("_split_words" in p.answer for p in statements)  # advice keeps the sentence's statement

@@ -403,7 +403,8 @@ def generate(
                     writer.ctx.topic,
                     chunk_of(sent.text),
                     writer.render,
-                    asked=bool(made),
+                    # what "you" can or must do is advice drawn from the sentence, not its statement
+                    asked=any(" you " not in f" {p.question} " for p in made),
                 )
                 writer.subst.clear()
                 writer.title_toks.clear()
@@ -502,18 +503,18 @@ def _sentence_pairs(
         if extra_date:
             qas += _dated(writer, cl, extra_date)
         indirect = bool(writer.subst) and any(t.i in writer.subst for t in cl.subj.toks)
+        reader = cl.subject_answer == "you"  # "you can create X": asked in the document ("In Truststore, ...")
         for qa in qas:
-            out.append(
-                Pair(
-                    qa.question,
-                    qa.answer,
-                    "indirect" if indirect else "direct",
-                    [d.doc_id],
-                    [chunk_id],
-                    short=qa.variant != "full",
-                    slot=_slot(qa),
-                )
+            p = Pair(
+                qa.question,
+                qa.answer,
+                "indirect" if indirect else "direct",
+                [d.doc_id],
+                [chunk_id],
+                short=qa.variant != "full",
+                slot=_slot(qa),
             )
+            out.append(with_document(p, writer.ctx.topic, always=True) if reader else p)
         predicates += _predicates(writer, cl, d.doc_id, chunk_id)
         writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
     more = writer.np_pairs(sent)

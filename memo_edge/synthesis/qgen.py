@@ -51,6 +51,37 @@ _PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
 _MODALS = {"would", "could", "might", "may", "ought"}
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 _AGREE = {"are": "is", "were": "was", "have": "has", "do": "does"}
+_CONTRACTED = {
+    "'ll": "will",
+    "’ll": "will",
+    "'ve": "have",
+    "’ve": "have",
+    "'re": "are",
+    "’re": "are",
+    "'m": "am",
+    "ca": "can",
+    "wo": "will",
+    "sha": "shall",
+}  # "you'll", "can't", "won't": the auxiliary in full
+
+
+_ADVICE_AUX = {"can", "ca", "will", "'ll", "’ll", "wo", "should", "must", "shall"}
+
+
+def _advice(cl: Clause) -> bool:
+    """A finite clause of what someone can, will or must do: an auxiliary modal ("can", "'ll", "should"), or
+    "need to" / "have to"; not an infinitive ("allows you to define")."""
+    if any(a.lower_ == "to" for a in cl.aux):
+        return False
+    if any(a.lower_ in _ADVICE_AUX for a in cl.aux):
+        return True
+    return cl.verb.lemma_ in ("need", "have") and bool(cl.xcomp) and cl.xcomp.startswith("to ")
+
+
+def _aux(tok) -> str:
+    return _CONTRACTED.get(tok.lower_, tok.lower_)
+
+
 _NOT = {"n't": "not", "nt": "not"}
 _QUALIFIABLE_DETS = {"the", "this", "these", "our", "my"}
 _DOCUMENT_NOUNS = {"document", "page", "readme", "guide", "manual", "note", "file", "release", "documentation"}
@@ -316,6 +347,9 @@ class Writer:
             if v.tag_ != "VBN":
                 aux = []
         neg = next((c.lower_ for c in v.children if c.dep_ == "neg"), "")
+        if subj.lower_ == "you" and any(c.dep_ == "mark" and c.lower_ in ("if", "unless") for c in v.children):
+            self._skip("condition")  # "If you want to replace X, ...": what the reader might want, no fact
+            return None
         if any(a.lower_ in _MODALS for a in aux) or (neg and (v.lemma_ == "be" or not aux and neg != "never")):
             self._skip("modal clause or negated copula")
             return None
@@ -463,6 +497,11 @@ class Writer:
                 proper = True
         if len(toks) > 12:
             return False
+        if head.lower_ == "you" and len(toks) == 1 and self.ctx.topic and _advice(cl):
+            # "you'll have to override _wrap_chunks()": what the reader of the document can or must do, asked in it
+            # ("In textwrap, what will you have to override?"); "you" is never an answer
+            cl.subject_text = cl.subject_answer = "you"
+            return True
         if head.lower_ in VAGUE_HEADS or (not proper and head.pos_ in ("PRON", "DET")):
             return False
         if (
@@ -798,7 +837,8 @@ class Writer:
         it reads after the clause's own subject ("Logs go to which file?")."""
         neg = [_NOT.get(cl.neg, cl.neg)] if cl.neg else []
         if cl.aux:
-            first = _AGREE.get(cl.aux[0].lower_, cl.aux[0].lower_) if agree else cl.aux[0].lower_
+            first = _aux(cl.aux[0])
+            first = _AGREE.get(first, first) if agree else first
             return " ".join([first] + neg + [t.lower_ for t in cl.aux[1:]] + [self._verb_rest(cl)])
         if neg:  # "never married"
             return " ".join(neg + [self._verb_rest(cl)])
@@ -818,7 +858,7 @@ class Writer:
             subj = f"{subj} {_NOT.get(cl.neg, cl.neg)}"
         others = self._others(cl, skip, short)
         if cl.aux:
-            body = f"{cl.aux[0].lower_} {subj} {' '.join(t.lower_ for t in cl.aux[1:])} {self._verb_rest(cl)}"
+            body = f"{_aux(cl.aux[0])} {subj} {' '.join(_aux(t) for t in cl.aux[1:])} {self._verb_rest(cl)}"
         elif _participle(cl.verb) and cl.passive:
             body = f"was {subj} {self._verb_rest(cl)}"
         elif cl.copula:
@@ -885,7 +925,7 @@ class Writer:
 
     def _subject_pairs(self, cl: Clause) -> list[QA]:
         ans = cl.subject_answer
-        if ans.lower() == cl.subj.head.lower_ and cl.subj.head.tag_ == "NNS":
+        if ans.lower() == cl.subj.head.lower_ and (cl.subj.head.tag_ == "NNS" or ans.lower() == "you"):
             return []  # "Logs go to X": "logs" names a kind the document has, no answer ("What goes to X?")
         wh = self._subject_wh(cl)
         vg = self.subject_form(cl)
@@ -963,7 +1003,7 @@ class Writer:
         other_dates = [m for m in others if self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"]
         if ask.insitu and not (a in cl.mods and other_dates):  # "... in 2000 when?" reads as the wrong date
             qs.append((self._insitu(cl, a, ask.insitu), "insitu"))
-        if a.role == "dobj" and self._named(a):
+        if a.role == "dobj" and self._named(a) and cl.subject_answer != "you":  # "What is needed by you?"
             pf = self.passive_form(cl)
             if pf:
                 wh = "Who" if ask.front == "Whom" else ask.front
