@@ -408,3 +408,9 @@ def test_what_you_can_or_must_do_is_asked_in_its_document():
     doc = Document(doc_id="y", title="fernwire", text=text)
     statements = [p for p in generate([doc]).pairs if p.type == "statement"]
     assert any("_split_words" in p.answer for p in statements)  # advice keeps the sentence's statement
+
+
+def test_a_date_is_never_cut_and_a_booking_is_asked_for_its_date():
+    got = pairs("The second rehearsal is booked for Saturday 12 April, starting at 07:00.", "Handover notes")
+    assert ("What is booked for Saturday 12 April?", "second rehearsal") in got  # not "for Saturday 12?"
+    assert ("For what date is the second rehearsal booked?", "Saturday 12 April") in got

@@ -267,7 +267,9 @@ class Writer:
             return whole  # a document title: "Payment on Demand", "My Cousin from Warsaw"
         toks = _subtree(tok, prune)
         e = self.ents.get(tok.i)
-        if e is not None and e.label_ not in _NUMERIC:
+        # a date is never cut either ("Saturday 19 April": the parser may hang "April" elsewhere); ranges are split
+        # before parsing questions (extractive._split_ranges), so a date entity is one date
+        if e is not None and (e.label_ not in _NUMERIC or (e.label_ == "DATE" and e.root.i == tok.i)):
             toks = sorted({t.i: t for t in toks + list(e)}.values(), key=lambda t: t.i)
         return _contiguous(toks)
 
@@ -787,7 +789,7 @@ class Writer:
             return [Ask("Since when", ans, insitu="since when")]
         if prep in ("until", "till"):
             return [Ask("Until when", ans, insitu="until when")]
-        if prep in ("from", "to") and re.search(r"\d", ans):  # a move or a range: "to what date does X move?"
+        if prep in ("from", "to", "for") and re.search(r"\d", ans):  # "to what date does X move?", "booked for"
             wh = "what year" if _YEAR.match(ans) else "what date"
             return [
                 Ask(f"{prep.capitalize()} {wh}", ans, strand=wh.capitalize(), insitu=f"{prep} {wh}", keep_prep=True)
