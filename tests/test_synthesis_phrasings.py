@@ -120,3 +120,20 @@ def test_it_after_an_indefinite_subject_is_not_the_document():
     """ "Once a crate passes 40 kg, it is moved ...": "it" is the crate, not the document's subject."""
     got = typed("Once a crate passes 40 kg, it is moved to the lower shelf.", title="Frobnitz")
     assert not any("Frobnitz" in q or a == "Frobnitz" for q, a in got), got
+
+
+def test_what_a_function_returns_and_what_a_module_replaces():
+    """Technical documentation's relations: the object a call returns is its return value (object-valued); what a
+    library supersedes has it as its replacement (subject-valued)."""
+    got = typed("`popmin()` returns the smallest key from the tree.", "kdtree")
+    assert ("What is the return value of popmin()?", "smallest key from the tree") in got, got
+    got = typed("The `fernparse` library supersedes `email.parser` from the standard library.", "fernparse")
+    assert ("What is the replacement of email.parser?", "fernparse library") in got, got
+
+
+def test_a_code_tokens_possessive_does_not_depend_on_its_placeholder():
+    # placeholders are numbered in corpus order; one that ends in "s" used to give "wrap()' return value"
+    from memo_edge.synthesis.text import possessive
+
+    assert possessive("Qxcodeas") == "Qxcodeas's"
+    assert possessive("Savings") == "Savings'"

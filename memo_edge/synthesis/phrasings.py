@@ -100,6 +100,11 @@ RELATIONS: dict[tuple[str, str], tuple[Relation, ...]] = {
     ("precede", "dobj"): (_people("successor", "object"), _people("predecessor", "subject")),
     ("flow", "into"): (_r("mouth", "object", "place", "thing"),),
     ("speak", "dobj"): (_r("language", "object", "thing"),),
+    # technical documentation: "heappop() returns the smallest item" is heappop()'s return value; "idna
+    # supersedes encodings.idna" makes idna the replacement for it
+    ("return", "dobj"): (_r("return value", "object", "thing", "number"),),
+    ("replace", "dobj"): (_r("replacement", "subject", "thing"),),
+    ("supersede", "dobj"): (_r("replacement", "subject", "thing"),),
 }
 
 
