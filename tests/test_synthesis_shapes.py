@@ -414,3 +414,13 @@ def test_a_date_is_never_cut_and_a_booking_is_asked_for_its_date():
     got = pairs("The second rehearsal is booked for Saturday 12 April, starting at 07:00.", "Handover notes")
     assert ("What is booked for Saturday 12 April?", "second rehearsal") in got  # not "for Saturday 12?"
     assert ("For what date is the second rehearsal booked?", "Saturday 12 April") in got
+
+
+def test_what_something_has_support_for_is_what_it_supports():
+    got = pairs(
+        "Fernwire has support for both HTTP/1.1 and HTTP/2. Version 4 drops support for Python 2.7.", "fernwire"
+    )
+    assert ("What does Fernwire have support for?", "HTTP/1.1 and HTTP/2") in got
+    assert ("What does Fernwire support?", "HTTP/1.1 and HTTP/2") in got  # the list whole, without "both"
+    assert ("What does Version 4 drop support for?", "Python 2.7") in got
+    assert not [q for q, a in got if q == "What does Version 4 support?"]  # dropping support is no support

@@ -496,7 +496,7 @@ def _sentence_pairs(
     writer.last_clauses = writer.clauses(sent)
     for cl in writer.last_clauses:
         stats["clauses"] += 1
-        qas = writer.pairs(cl) + _code_in_phrase(writer, cl)
+        qas = writer.pairs(cl) + _code_in_phrase(writer, cl) + _support_pairs(writer, cl)
         obj = next((a for a in cl.core if a.role == "dobj"), None)
         if obj is not None:
             qas += symmetric_reverse(cl, cl.subject_answer, writer.answer(obj)[0], writer)
@@ -559,6 +559,35 @@ def _code_in_phrase(writer: Writer, cl) -> list[QA]:
         q = writer.inverted(cl, front, a, short=False)
         if q:
             out.append(QA(q, code, f"code|{cl.verb.lemma_}|{cl.subject_text}|{head.lemma_}", "full"))
+    return out
+
+
+_OFFERS = {"have", "add", "provide", "include", "offer", "gain", "bring", "get", "feature", "introduce"}
+_DO_FORM = {"VBD": "did", "VBZ": "does", "VBP": "do"}
+
+
+def _support_pairs(writer: Writer, cl) -> list[QA]:
+    """ "HTTPX has support for both HTTP/1.1 and HTTP/2", "Version 3 adds support for Python 3.12": what is
+    supported is the fact; the clause alone asks for "support for both ..." ("What does HTTPX have?"). Asked in the
+    text's verb ("What does HTTPX have support for?") and, where the verb offers it (not "drops"), as the verb
+    "support" ("What does HTTPX support?")."""
+    obj = next((a for a in cl.core if a.role == "dobj" and a.head.lemma_.lower() == "support"), None)
+    do = _DO_FORM.get(cl.tag)
+    if obj is None or cl.aux or cl.neg or cl.passive or do is None:
+        return []
+    prep = next((c for c in obj.head.children if c.dep_ == "prep" and c.lower_ == "for"), None)
+    pobj = next((g for g in prep.children if g.dep_ == "pobj"), None) if prep is not None else None
+    if pobj is None:
+        return []
+    toks = [t for t in pobj.subtree if not (t.lower_ in ("both", "either") and t.i < pobj.i)]  # the whole list
+    answer = writer.render(sorted(toks, key=lambda t: t.i), lower_first=False)
+    if not answer:
+        return []
+    subj, verb = cl.subject_text, cl.verb.lemma_.lower()
+    slot = f"support|{normalize(subj)}|{normalize(answer)}"
+    out = [QA(f"What {do} {subj} {verb} support for?", answer, slot, "full")]
+    if verb in _OFFERS:
+        out.append(QA(f"What {do} {subj} support?", answer, slot, "relation"))
     return out
 
 
