@@ -111,7 +111,7 @@ def test_a_remark_in_a_table_cell_is_read_like_a_note_about_its_row():
 def test_a_span_whose_only_question_the_filter_drops_gets_its_fill_in():
     """ "... has support for what and HTTP/2 ...?" is dropped by the quality filter (a list member asked in place):
     HTTP/1.1 is then asked by its fill-in."""
-    got = blanks("It includes a shell, runs on both HTTP/1.1 and HTTP/2, and provides async hooks.")
+    got = blanks("It includes a shell, has support for both HTTP/1.1 and HTTP/2, and provides async hooks.")
     assert (
         got.get("HTTP/1.1")
         == 'What fills the blank in Frobnitz: "has support for both ___ and HTTP/2, and provides async hooks"?'

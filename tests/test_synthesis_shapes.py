@@ -424,3 +424,11 @@ def test_what_something_has_support_for_is_what_it_supports():
     assert ("What does Fernwire support?", "HTTP/1.1 and HTTP/2") in got  # the list whole, without "both"
     assert ("What does Version 4 drop support for?", "Python 2.7") in got
     assert not [q for q, a in got if q == "What does Version 4 support?"]  # dropping support is no support
+
+
+def test_a_bare_participle_sentence_after_one_about_the_document_is_said_of_it():
+    got = pairs(
+        "fernwire is the HTTP library for tiny boards. Trusted by ESA for cubesat uplinks since 2021!", "fernwire"
+    )
+    assert ("By whom is fernwire trusted?", "ESA") in got
+    assert ("Since when is fernwire trusted by ESA?", "2021") in got

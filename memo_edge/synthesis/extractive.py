@@ -233,6 +233,28 @@ def _fragment_text(unit: _Unit) -> str | None:
     return None
 
 
+def _said_of_topic(unit: _Unit) -> str | None:
+    """ "attrs is the Python package that ... Trusted by NASA for Mars missions since 2020!": a sentence that is a
+    bare participle phrase after one about the document's subject is said of it ("attrs is trusted by NASA ...").
+    Only where the document has a name and the sentence before names it."""
+    topic = topic_of(unit.doc.title, unit.doc.text)
+    sents = list(unit.parsed.sents)
+    out, changed = [], False
+    for k, sent in enumerate(sents):
+        root = sent.root
+        bare = (
+            root.tag_ == "VBN"
+            and root.i == sent.start
+            and not any(c.dep_ in ("nsubj", "nsubjpass", "expl", "auxpass", "aux") for c in root.children)
+        )
+        if bare and k and topic and topic.lower() in sents[k - 1].text.lower() and len(topic.split()) <= 3:
+            out.append(f"{topic} is {sent.text[:1].lower()}{sent.text[1:]}")
+            changed = True
+        else:
+            out.append(sent.text)
+    return " ".join(out) if changed else None
+
+
 def _bare_verb(word: str) -> bool:
     """ "review", "depart": the word is a verb's bare form ("reviews", "logs" are not)."""
     return getAllLemmas(word, upos="VERB").get("VERB") == (word,)
@@ -301,6 +323,7 @@ def generate(
             u.text, u.parsed = t, parsed
             u.section = _section_name(u.passage.heading, u.doc.title)
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
+    refixed += [(u, t) for u in units if u.passage.kind == "prose" and (t := _said_of_topic(u))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
     _reparse_instructions(units)
