@@ -223,6 +223,8 @@ def _fragment_text(unit: _Unit) -> str | None:
         return None
     if any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in root.children):
         return None
+    if is_placeholder(doc[0].text):  # "`on_file` runs for every uploaded file": the code token is the subject
+        return None
     subject = unit.passage.heading
     if len(subject.split()) > MAX_SUBJECT_WORDS:
         return None  # "# kept by hand-copying the interesting lines out of ...": a comment line, no subject
