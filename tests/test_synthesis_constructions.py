@@ -7,10 +7,13 @@ fails `test_every_construction_has_a_golden_test`.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from memo_edge.corpus import content_id
 from memo_edge.records import Document
+from memo_edge.synthesis.codemask import PATTERN
 from memo_edge.synthesis.constructions import CONSTRUCTIONS, NOUN_PHRASES
 from memo_edge.synthesis.phrasings import RELATIONS
 from memo_edge.synthesis.extractive import generate
@@ -80,10 +83,12 @@ def test_code_tokens_are_answers_not_noise():
         "Frobnitz reads its settings from /etc/frobnitz.conf. The tests fail in the de_DE locale. "
         "The maintainers can be reached at team@frob.example."
     )
-    assert ("From which file does Frobnitz read Frobnitz's settings?", "/etc/frobnitz.conf") in got
+    # asked with its category noun; the parser hangs "from ..." on the verb or on "settings" depending on the
+    # placeholder's letters, so the in-place form is the one asserted
+    assert ("Frobnitz reads Frobnitz's settings from which file?", "/etc/frobnitz.conf") in got
     answers = {a for _, a in got}
     assert "team@frob.example" in answers
-    assert not any("Qxcode" in q or "Qxcode" in a for q, a in got)  # placeholders never leak
+    assert not any(re.search(PATTERN, q + " " + a, re.I) for q, a in got)  # placeholders never leak
     # a protocol/version or a call is one name: parsed as such, the list of them is the object ("HTTP/1.1" used to
     # be read as an adverb and the sentence asked only member by member)
     # a code token that qualifies a noun is that noun's answer: "accepts a `strict=False` argument that ..."

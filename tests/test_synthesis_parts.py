@@ -160,3 +160,25 @@ def test_groups_do_not_depend_on_the_hash_seed():
         for seed in (1, 2, 3)
     }
     assert len(outs) == 1
+
+
+def test_placeholders_parse_in_the_role_their_place_gives_them():
+    """A code token is masked by a made-up name; the parser must read it as the subject, object or prepositional
+    object its place in the sentence makes it, whatever its corpus-order letters (with "Qxcode" + letters: 82% of
+    360 placements; with the fixed "ton" ending: 90%)."""
+    from memo_edge.synthesis.codemask import _name
+    from memo_edge.synthesis.nlp import parse
+
+    templates = [
+        ("{} runs for every uploaded file.", "nsubj"),
+        ("The parser calls {} once per part.", "dobj"),
+        ("Logs go to {} by default.", "pobj"),
+        ("{} is the default option.", "nsubj"),
+        ("Install it with {} first.", "pobj"),
+        ("Set {} to enable colour output.", "dobj"),
+    ]
+    names = [_name(n) for n in range(0, 600, 10)]
+    docs = parse([t.format(w) for w in names for t, _ in templates])
+    roles = [(w, want) for w in names for _, want in templates]
+    right = sum(any(t.text == w and t.dep_ == want for t in d) for d, (w, want) in zip(docs, roles))
+    assert right / len(roles) >= 0.85, right / len(roles)

@@ -132,8 +132,10 @@ def test_what_a_function_returns_and_what_a_module_replaces():
 
 
 def test_a_code_tokens_possessive_does_not_depend_on_its_placeholder():
-    # placeholders are numbered in corpus order; one that ends in "s" used to give "wrap()' return value"
+    # a placeholder that ended in "s" ("Qxcodeas", before placeholders took a fixed ending) gave "wrap()' return
+    # value"; whatever a placeholder ends with, a code token takes "'s"
+    from memo_edge.synthesis.codemask import _name
     from memo_edge.synthesis.text import possessive
 
-    assert possessive("Qxcodeas") == "Qxcodeas's"
+    assert all(possessive(_name(n)) == _name(n) + "'s" for n in range(60))
     assert possessive("Savings") == "Savings'"

@@ -435,11 +435,23 @@ def test_a_bare_participle_sentence_after_one_about_the_document_is_said_of_it()
 
 
 def test_a_bullet_that_opens_with_a_code_token_is_not_given_its_heading_as_subject():
-    # six code tokens before it: on_part's placeholder is then one the parser reads as no subject ("Qxcodeg")
-    text = (
-        "Flags: `-a`, `-b`, `-c`, `-d`, `-e`, `-f`.\n\n## Parse a form\n\n- `on_part` runs for every uploaded file.\n"
+    # a parse that reads the placeholder as no subject (as "Qxcodeg runs ..." once did): the fragment path would
+    # write "Parse a form qxaton runs ..." with the placeholder lower-cased, never to be put back
+    import spacy
+    from spacy.tokens import Doc
+
+    from memo_edge.synthesis.codemask import _name
+    from memo_edge.synthesis.extractive import _fragment_text, _Unit
+    from memo_edge.synthesis.notes import Passage
+
+    words = [_name(0), "runs", "for", "every", "file", "."]
+    parsed = Doc(
+        spacy.blank("en").vocab,
+        words=words,
+        heads=[1, 1, 1, 4, 2, 1],
+        deps=["amod", "ROOT", "prep", "det", "pobj", "punct"],
+        tags=["NNP", "VBZ", "IN", "DT", "NN", "."],
     )
-    doc = Document(doc_id="z", title="fernwire", text=text)
-    text = " ".join(p.question + " " + p.answer for p in generate([doc]).pairs)
-    assert "qxcode" not in text.lower()  # the placeholder was lower-cased behind the heading and never put back
-    assert "Parse a form on_part" not in text
+    doc = Document(doc_id="z", title="fernwire", text="")
+    unit = _Unit(doc, Passage(" ".join(words), heading="Parse a form", kind="bullet"), " ".join(words), [], parsed)
+    assert _fragment_text(unit) is None

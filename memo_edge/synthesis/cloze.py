@@ -31,12 +31,15 @@ _EDGE_POS = {"ADP", "DET", "CCONJ", "SCONJ", "AUX", "PART", "PRON"}  # words a c
 _OBJECTS = {"dobj", "attr", "oprd"}  # "returns a generator": a lone noun that is what the verb gives is worth asking
 _DROP_LEAD = {"DT", "PRP$", "WDT", "WP$"}
 _PRONOUNS = {"PRP", "PRP$", "WP", "WDT", "EX"}
+_PRECONJ = {"both", "either", "neither"}  # "both HTTP/1.1 and HTTP/2": the list is the answer, not "both"
 
 
 def _trim(toks: list) -> list:
     """A span without its leading determiner, possessive pronoun or preposition ("past 40 kg": the entity
     recognizer's span) and its edge punctuation."""
-    while toks and (toks[0].tag_ in _DROP_LEAD or toks[0].is_punct or toks[0].pos_ == "ADP"):
+    while toks and (
+        toks[0].tag_ in _DROP_LEAD or toks[0].is_punct or toks[0].pos_ == "ADP" or toks[0].lower_ in _PRECONJ
+    ):
         toks = toks[1:]
     while toks and toks[-1].is_punct and not is_placeholder(toks[-1].text):
         toks = toks[:-1]

@@ -13,7 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_PREFIX = "Qxcode"
+# "Qx" + letters + "ton": a made-up name the parser reads as a proper noun in the role its place in the sentence
+# gives it. The parse still depends on the letters (they are numbered in corpus order): with "Qxcode" + letters 82%
+# of 360 invented placements read as the expected subject/object/pobj, with a name-like ending 90%
+# (tests/test_synthesis_parts.py holds the check).
+_PREFIX, _SUFFIX = "Qx", "ton"
+PATTERN = _PREFIX + r"[a-z]+?" + _SUFFIX + r"\b"
 # (kind, pattern): the first that matches a stretch of text wins; order matters (an email before a path)
 _TOKENS = [
     ("code", re.compile(r"`([^`\n]{1,80})`")),
@@ -41,7 +46,7 @@ _TOKENS = [
 ]
 # the category noun each kind is asked with ("Which option enables ...?"); "code" depends on what it holds
 CATEGORY = {"address": "address", "option": "option", "file": "file", "setting": "setting", "locale": "locale"}
-_PLACEHOLDER = re.compile(_PREFIX + r"[a-z]+")
+_PLACEHOLDER = re.compile(PATTERN)
 # markup around a token that is no part of it: "<bugs@x.org>", "<https://...>", reST links "`Text <url>`_"
 # a link's text may wrap over lines; the reader may have taken its "_" already (notes._REST_REF)
 _REST_LINK = re.compile(r"`([^`<>]{1,200}?)\s*<[^<>\s]*(?:://|@|www\.)[^<>\s]*>`_{0,2}")
@@ -54,7 +59,7 @@ def _name(n: int) -> str:
     while n:
         n, r = divmod(n - 1, 26)
         letters = chr(97 + r) + letters
-    return _PREFIX + letters
+    return _PREFIX + letters + _SUFFIX
 
 
 def _code_kind(text: str) -> str | None:

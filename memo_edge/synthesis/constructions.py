@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from lemminflect import getInflection
 
+from .codemask import PATTERN as PLACEHOLDER
 from .text import as_question
 
 # ---- instructions ------------------------------------------------------------------------------------------------
@@ -203,7 +204,7 @@ LABELS = frozenset(
 
 
 # what follows a label ("port 2222", "(version 7)"): a code token's placeholder or a number-like token
-_LABELLED_VALUE = r"Qxcode\w*|\d[\w./:-]*"
+_LABELLED_VALUE = rf"{PLACEHOLDER}|\d[\w./:-]*"
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,7 @@ NOUN_PHRASES: tuple[NounPhrase, ...] = (
         (
             {"POS": {"IN": ["NOUN", "PROPN"]}},
             {"ORTH": ":"},
-            {"TEXT": {"REGEX": r"^(?:Qxcode\w*|[€$£¥]|\d[\w.,/:-]*)$"}},
+            {"TEXT": {"REGEX": rf"^(?:{PLACEHOLDER}|[€$£¥]|\d[\w.,/:-]*)$"}},
         ),
         "tokens",
         ("What is the {label} in {topic}?", "How much is the {label} in {topic}?"),
