@@ -47,11 +47,7 @@ def with_document(p: Pair, topic: str, always: bool = False, common: str = "") -
         return p
     if not always and names_something(p.question, topic):
         return p
-    q = p.question
-    first = q.split()[0].lower() if q.split() else ""
-    if first in FUNCTION_WORDS or (common and q.split()[0] == common):  # "What is ...", "Logs go ...": no name
-        q = q[:1].lower() + q[1:]
-    return replace(p, question=f"In {topic}, {q}")
+    return replace(p, question=f"In {topic}, {_after_comma(p.question, common)}")
 
 
 def for_section(p: Pair, section: str, common: str = "") -> Pair:
@@ -63,8 +59,11 @@ def for_section(p: Pair, section: str, common: str = "") -> Pair:
         re.search(rf"(?<!\w){re.escape(w)}(?!\w)", p.question) for w in named
     ):
         return p
-    q = p.question
-    first = q.split()[0].lower() if q.split() else ""
-    if first in FUNCTION_WORDS or (common and q.split()[0] == common):
-        q = q[:1].lower() + q[1:]
-    return replace(p, question=f"For {section}, {q}")
+    return replace(p, question=f"For {section}, {_after_comma(p.question, common)}")
+
+
+def _after_comma(q: str, common: str) -> str:
+    """The question as it reads after "In X, ": a question word ("What is ...") or the sentence's first word when
+    it is no name ("Logs go ...") loses its capital; a name keeps it."""
+    first = q.split()[0] if q.split() else ""
+    return q[:1].lower() + q[1:] if first.lower() in FUNCTION_WORDS or (common and first == common) else q
