@@ -43,7 +43,7 @@ from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
 from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
-from .qgen import QA, Writer, symmetric_reverse
+from .qgen import QA, RANGE_ENDS, Writer, symmetric_reverse
 from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive, spelled_out
@@ -99,13 +99,15 @@ def _squash(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", text.lower())
 
 
-def _units(docs: list[Document], codes: CodeMask) -> tuple[list[_Unit], list[tuple[Document, Field]]]:
+def _units(
+    docs: list[Document], codes: CodeMask, topics: dict[str, str]
+) -> tuple[list[_Unit], list[tuple[Document, Field]]]:
     units, fields = [], []
     for d in docs:
         st = read_structure(d)
         fields += [(d, f) for f in st.fields]
         plays = performed(d.text, d.title)
-        topic = topic_of(d.title, d.text)  # once per document: it searches the whole text
+        topic = topics[d.doc_id]
         for p in st.passages:
             masked = codes.mask(resolve_relative_years(p.text, d.date))
             text, life = clean(masked, topic)
@@ -125,7 +127,6 @@ def _code_entities(parsed, codes: CodeMask) -> None:
     parsed.ents = sorted(kept + [Span(parsed, i, i + 1, label="PRODUCT") for i in marks], key=lambda e: e.start)
 
 
-_RANGE_WORDS = {"to", "until", "till", "through"}
 _RANGE_LABELS = {"DATE", "TIME", "MONEY", "QUANTITY", "PERCENT", "CARDINAL"}
 
 
@@ -136,7 +137,7 @@ def _split_ranges(parsed) -> None:
 
     out = []
     for e in parsed.ents:
-        cut = next((t for t in e if t.lower_ in _RANGE_WORDS and e.start < t.i < e.end - 1), None)
+        cut = next((t for t in e if t.lower_ in RANGE_ENDS and e.start < t.i < e.end - 1), None)
         if e.label_ in _RANGE_LABELS and cut is not None:
             out += [Span(parsed, e.start, cut.i, label=e.label_), Span(parsed, cut.i + 1, e.end, label=e.label_)]
         else:
@@ -144,7 +145,7 @@ def _split_ranges(parsed) -> None:
     parsed.ents = out
 
 
-def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
+def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex, topics: dict[str, str]) -> None:
     """A document that opens with its topic as the subject and then says "he"/"she" is about a person."""
     first: dict[str, _Unit] = {}
     shes: dict[str, int] = {}
@@ -154,7 +155,7 @@ def _vote_pronoun_topics(units: list[_Unit], index: EntityIndex) -> None:
             t.lower_ in ("he", "she") and t.dep_ in ("nsubj", "nsubjpass") for t in u.parsed
         )
     for doc_id, u in first.items():
-        topic = topic_of(u.doc.title, u.doc.text)
+        topic = topics[doc_id]
         sents = list(u.parsed.sents)
         last = topic.split()[-1] if topic.split() else ""
         # the topic's last name opens the document ("Quinn was ..."); "II" or "(film)" are no names
@@ -235,11 +236,10 @@ def _fragment_text(unit: _Unit) -> str | None:
     return None
 
 
-def _said_of_topic(unit: _Unit) -> str | None:
+def _said_of_topic(unit: _Unit, topic: str) -> str | None:
     """ "attrs is the Python package that ... Trusted by NASA for Mars missions since 2020!": a sentence that is a
     bare participle phrase after one about the document's subject is said of it ("attrs is trusted by NASA ...").
     Only where the document has a name and the sentence before names it."""
-    topic = topic_of(unit.doc.title, unit.doc.text)
     sents = list(unit.parsed.sents)
     out, changed = [], False
     for k, sent in enumerate(sents):
@@ -314,7 +314,8 @@ def generate(
 ) -> ExtractiveResult:
     """Candidate pairs for a corpus (before the quality filter, de-duplication and ambiguity removal)."""
     codes = CodeMask()
-    units, fields = _units(docs, codes)
+    topics = {d.doc_id: topic_of(d.title, d.text) for d in docs}  # once per document: it searches the whole text
+    units, fields = _units(docs, codes, topics)
     for u, parsed in zip(units, parse([u.text for u in units])):
         u.parsed = parsed
     labelled = [(u, t) for u in units if (t := _labelled_clause(u))]
@@ -325,14 +326,13 @@ def generate(
             u.text, u.parsed = t, parsed
             u.section = _section_name(u.passage.heading, u.doc.title)
     refixed = [(u, t) for u in units if u.passage.kind != "prose" and (t := _fragment_text(u))]
-    refixed += [(u, t) for u in units if u.passage.kind == "prose" and (t := _said_of_topic(u))]
+    refixed += [(u, t) for u in units if u.passage.kind == "prose" and (t := _said_of_topic(u, topics[u.doc.doc_id]))]
     for (u, t), parsed in zip(refixed, parse([t for _, t in refixed])):
         u.text, u.parsed = t, parsed
     _reparse_instructions(units)
     for u in units:
         _code_entities(u.parsed, codes)
         _split_ranges(u.parsed)
-    topics = {d.doc_id: topic_of(d.title, d.text) for d in docs}
     index = EntityIndex()
     for d in docs:
         index.add_title(topics[d.doc_id])
@@ -343,7 +343,7 @@ def generate(
     for u in units:
         for f in u.life:
             index.vote_person(f.subject)
-    _vote_pronoun_topics(units, index)
+    _vote_pronoun_topics(units, index, topics)
 
     pairs: list[Pair] = []
     predicates: list[Predicate] = []

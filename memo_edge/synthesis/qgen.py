@@ -415,7 +415,7 @@ class Writer:
                     toks = self.phrase(pobj, _PRUNE_ARG)
                     # "from 5 April to 26 April": the range's end hangs on its start; each end is an argument
                     ends = [*pobj.children, *c.children]  # the parser hangs "to" on the start or on "from"
-                    end = next((g for g in ends if g.dep_ == "prep" and g.lower_ in _RANGE_ENDS), None)
+                    end = next((g for g in ends if g.dep_ == "prep" and g.lower_ in RANGE_ENDS), None)
                     end_obj = next((g for g in end.children if g.dep_ == "pobj"), None) if end is not None else None
                     if c.lower_ == "from" and end_obj is not None:
                         toks = [t for t in toks if not end.i <= t.i <= end.right_edge.i]
@@ -989,7 +989,7 @@ class Writer:
                     if m.prep is not None
                     and self._ent(m.head) is not None
                     and self._ent(m.head).label_ == "DATE"
-                    and m.prep_word not in ("from", *_RANGE_ENDS)  # "From 5 April, to what date ...?": one range
+                    and m.prep_word not in ("from", *RANGE_ENDS)  # "From 5 April, to what date ...?": one range
                 ),
                 None,
             )
@@ -1531,7 +1531,7 @@ def _which(noun_toks: list) -> str:
     return "which " + " ".join(t.lower_ if t.is_title else t.text for t in noun_toks)
 
 
-_RANGE_ENDS = {"to", "until", "till", "through"}
+RANGE_ENDS = {"to", "until", "till", "through"}  # the words that close a range ("from 5 April to 26 April")
 
 
 def _which_number(head, ents: dict):

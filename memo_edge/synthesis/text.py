@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import string
 
-from .codemask import is_placeholder
-
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+.*$", re.M)
 _MD_BULLET = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+", re.M)
@@ -164,9 +162,9 @@ def as_question(text: str) -> str:
 
 
 def possessive(name: str) -> str:
-    """ "Ann Hui" -> "Ann Hui's", "Savings" -> "Savings'". A masked code token takes "'s" whatever letter its
-    placeholder ends with ("wrap()'s", not "wrap()'")."""
-    return name + ("'" if name.endswith("s") and not is_placeholder(name.split()[-1]) else "'s")
+    """ "Ann Hui" -> "Ann Hui's", "Savings" -> "Savings'". A masked code token's placeholder ends in "ton"
+    (codemask), so it takes "'s" whatever the token is."""
+    return name + ("'" if name.endswith("s") else "'s")
 
 
 def spelled_out(text: str) -> str:
