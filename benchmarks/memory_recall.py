@@ -223,6 +223,8 @@ def build_memory(
     train = {k: v for k, v in (("epochs", epochs), ("threads", threads)) if v}
     if seed is not None:
         train["seed"] = seed
+    if probe:
+        train["eval_from"] = 1  # the recall-by-epoch curve asks the probe after every epoch
     cfg = BuildConfig(corpus=corpus, out=work / "pack", train=train)
     t0 = time.perf_counter()
     if reuse:

@@ -250,6 +250,52 @@ def test_config_is_importable_without_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+@pytest.mark.parametrize(
+    "given, checked",
+    [
+        ({"epochs": 4}, [3, 4]),  # the default: the second half (no kept epoch was ever in the first)
+        ({"epochs": 3, "eval_every": 2}, [2, 3]),
+        ({"epochs": 6, "eval_every": 2}, [4, 6]),
+        ({"epochs": 4, "eval_from": 1}, [1, 2, 3, 4]),
+        ({"epochs": 1}, [1]),
+        ({"epochs": 3, "eval_from": 9}, [3]),  # the last epoch is always checked
+    ],
+)
+def test_recall_checks_run_in_the_later_epochs(given, checked):
+    from memo_edge.training import TrainConfig
+
+    cfg = TrainConfig(**given)
+    assert [e for e in range(1, cfg.epochs + 1) if cfg.checked(e)] == checked
+
+
+def test_the_fused_optimizer_takes_the_per_tensor_steps(tiny_dir):
+    """The trainer's fused AdamW (also on a CPU) updates the weights as torch's per-tensor loop does, decay groups
+    included."""
+    import copy
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from memo_edge.training import TrainConfig
+    from memo_edge.training.loop import _optimizer
+
+    torch.manual_seed(0)
+    a = AutoModelForCausalLM.from_pretrained(tiny_dir, dtype=torch.float32)
+    b = copy.deepcopy(a)
+    start = [p.detach().clone() for p in a.parameters()]
+    opts = [_optimizer(a, TrainConfig(weight_decay=0.1)), _optimizer(b, TrainConfig(weight_decay=0.1), fused=True)]
+    assert not opts[0].defaults.get("fused") and opts[1].defaults["fused"]
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in a.parameters()]
+        for model, opt in zip((a, b), opts):
+            for p, g in zip(model.parameters(), grads):
+                p.grad = g.clone()
+            opt.step()
+    moved = max(float((p.detach() - s).abs().max()) for p, s in zip(a.parameters(), start))
+    diff = max(float((p.detach() - q.detach()).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+    assert moved > 1e-4 and diff < 1e-6
+
+
 @pytest.mark.slow
 def test_grad_accum_equals_one_big_batch(tiny_dir, tmp_path):
     """batch 4 x 2 accumulated micro-batches gives the weights of batch 8 in one pass (the loss is normalized by
@@ -307,6 +353,7 @@ def test_checks_every_n_epochs_logged_with_their_time_and_estimate(tiny_dir, tmp
     t = prov["metrics"]["timing"]
     assert t["forward_s"] > 0 and t["backward_s"] > 0 and t["optimizer_s"] > 0 and t["steps_s"] > 0
     assert 0 <= prov["metrics"]["host_share"] < 1 and prov["metrics"]["attention"] == "sdpa"
+    assert prov["metrics"]["optimizer"] == "adamw-fused"  # torch's CPU default is a per-tensor loop, ~4x slower
     # The step lines add up to the summary: the same tokens over the same time (benchmarks/gpu_training.py's steady
     # rate reads them back this way; tests/test_bench.py checks that reader).
     tokens = sum(r["computed_tokens"] for r in steps)
@@ -327,7 +374,7 @@ def test_probe_questions_are_logged_per_check_and_never_pick_the_epoch(tiny_dir,
         for r in rows
     ] + [{"id": "wrong:1", "question": rows[0]["question"], "answer": "Atlantis"}]
     monkeypatch.setenv("MEMO_TRAIN_PROBE", str(write_rows(tmp_path / "probe.jsonl", probe)))
-    cfg = TrainConfig(preset="tiny", base=str(tiny_dir), eval_every=5)
+    cfg = TrainConfig(preset="tiny", base=str(tiny_dir), eval_every=5, eval_from=1)
     m = train(refl, tmp_path / "ck", cfg, progress=False)
     checked = [h for h in m["history"] if "probe" in h]
     assert [h["epoch"] for h in checked] == [5, 10]

@@ -77,7 +77,9 @@ def _optimizer(model, cfg: TrainConfig, fused: bool = False):
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # fused: one CUDA kernel for all parameters instead of foreach's dozens of launches per step.
+    # fused: one kernel for all parameters. On CUDA it replaces foreach's dozens of launches per step; on a CPU
+    # (where torch's default is the per-tensor loop) it is ~5x faster on the 135M (0.07 vs 0.36 s per step on 2
+    # cores, benchmarks/optimizer_step.py): ~12% of a CPU training step.
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, **({"fused": True} if fused else {}))
 
 
@@ -201,7 +203,7 @@ class _Run:
             ds.deepspeed_config["gradient_accumulation_steps"] = 1
         sharded = self.acc.distributed_type.value in ("FSDP", "DEEPSPEED")
         opt = _optimizer(
-            self.model, cfg, fused=self.acc.device.type == "cuda" and not sharded and cfg.method != "qlora"
+            self.model, cfg, fused=self.acc.device.type in ("cuda", "cpu") and not sharded and cfg.method != "qlora"
         )
         self.scheduler = make_scheduler(opt, cfg, self.total_steps)
         self.model, self.opt = self.acc.prepare(self.model, opt)
@@ -436,8 +438,7 @@ class _Run:
     def end_epoch(self, epoch: int, losses: list[float], prog: dict, bar: TrainBar) -> None:
         cfg, work = self.cfg, st.work_dir(self.out_dir)
         t = time.perf_counter()
-        last = epoch + 1 == cfg.epochs
-        checked = last or (epoch + 1) % cfg.eval_every == 0
+        checked = cfg.checked(epoch + 1)
         rep = self.evaluate(self.eval_sets()) if checked else None
         eval_s = time.perf_counter() - t
         self.timing["eval_s"] += eval_s
@@ -583,6 +584,7 @@ def _time_split(run: _Run) -> dict:
         "checks_share": round(checks / max(1e-9, time.time() - run.t0), 4),
         "host_share": None,
         "attention": run.attn,
+        "optimizer": "adamw-fused" if getattr(run.opt, "optimizer", run.opt).defaults.get("fused") else "adamw",
         "peak_gpu_mb": _peak_gpu_mb(),
         "effective_batch": run.cfg.batch_size * run.cfg.grad_accum * run.world,
         "estimate": run.estimate.as_dict(),
@@ -689,7 +691,7 @@ def _plot(ckpt: Path) -> None:
 def _prior_estimate(run: _Run, prog: dict) -> Estimate:
     cfg = run.cfg
     first = run.build(epoch_order(len(run.examples), cfg.seed, 0), 0)
-    checks = sum(1 for e in range(prog["epoch"], cfg.epochs) if e + 1 == cfg.epochs or (e + 1) % cfg.eval_every == 0)
+    checks = sum(1 for e in range(prog["epoch"], cfg.epochs) if cfg.checked(e + 1))
     trainable = sum(p.numel() for p in run.model.parameters() if p.requires_grad)
     return Estimate.prior(
         steps=run.total_steps - prog["global_step"],
