@@ -24,6 +24,17 @@ def pairs(text: str, title: str) -> set[tuple[str, str]]:
     return {(p.question, p.answer) for p in kept if p.type not in ("statement", "cloze")}
 
 
+def test_its_after_a_named_subject_is_that_subject_not_the_document():
+    got = pairs(
+        "After two days of rain, the River Quell burst its banks on 3 May 2021. Marrow Cycles launched its first "
+        "cargo bike in 2019.",
+        "The Quell Flood",
+    )
+    assert ("When did the River Quell burst the River Quell's banks?", "3 May 2021") in got, sorted(got)
+    assert ("In what year did Marrow Cycles launch Marrow Cycles' first cargo bike?", "2019") in got
+    assert not [q for q, a in got if "Quell Flood's" in q + a]
+
+
 def test_semicolon_joined_clauses_are_asked_in_both_directions():
     got = pairs(
         "In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.", "Tobias Wren"
@@ -255,6 +266,22 @@ def test_a_record_is_asked_by_its_name_and_by_what_it_is(tmp_path):
     # two locksmiths: "the locksmith" names neither
     assert ("What is the email of Wendell Okafor?", "wendell@okaforlocks.example") in got
     assert not [q for q, _ in got if "locksmith" in q]
+
+
+def test_roles_in_a_list_of_names_are_asked_for_the_meeting(tmp_path):
+    text = (
+        "# Harbour board — monthly review\n\n**Attendees:** Wilhelmina Crane (chair), Bastian Oyelaran, Priya "
+        "Dunmore (treasurer), Lotte Fairweather (remote), Cosmo Hartigan (notes)\n\n"
+        "- The dredging budget was approved.\n"
+    )
+    got = built(tmp_path, "board.md", text)
+    assert {
+        ("Who chaired Harbour board — monthly review?", "Wilhelmina Crane"),
+        ("Who is the treasurer of Harbour board — monthly review?", "Priya Dunmore"),
+        ("What is Priya Dunmore's role in Harbour board — monthly review?", "treasurer"),
+    } <= got, sorted(got)
+    # how someone attended ("remote") and a plural ("notes") are no roles
+    assert not [q for q, a in got if a in ("remote", "notes") or " the remote " in q or " the notes " in q]
 
 
 def test_a_table_row_is_named_by_a_cell_when_its_first_column_repeats(tmp_path):

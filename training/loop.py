@@ -519,7 +519,7 @@ def _fmt(v) -> str:
 
 def _epoch_line(row: dict) -> str:
     if "recall_em" not in row:
-        return f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  (no check this epoch: --eval-every)"
+        return f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  (recall is checked from epoch --eval-from, every --eval-every)"
     return (
         f"epoch {row['epoch']}: loss {_fmt(row['train_loss'])}  held-out EM/F1 {_fmt(row['recall_em'])}/"
         f"{_fmt(row['recall_f1'])}  trained EM {_fmt(row['train_em'])}  IDK on absent {_fmt(row['idk_rate'])}  "

@@ -48,7 +48,7 @@ from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive, spelled_out
 
-PROMPT_VERSION = "extractive-v9"
+PROMPT_VERSION = "extractive-v10"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -763,6 +763,8 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
         qs.append(f"What amount of {attr} does {subj} list?")
         slot = f"amount|{subj}|{attr}"
         return [Pair(q, val, "direct", [d.doc_id], [chunk_id], short=k > 0, slot=slot) for k, q in enumerate(qs)]
+    if f.kind == "role":
+        return _role_pairs(f, d.doc_id, chunk_id)
     header = ""  # "Depart", "Due": a header that is a verb or a state, no noun ("the depart of Sun 18 May")
     if _value_kind(val) and (_header_verb(attr) or attr.lower() in _STATE_HEADERS):
         header, attr = attr.lower(), f"{attr} {_value_kind(val)}"  # "the depart time of Sun 18 May"
@@ -806,6 +808,31 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
             f"The {attr} {val} belongs to which {f.key_column}{where}?",
         ]
         out += [Pair(q, subj, "indirect", [d.doc_id], [chunk_id], short=k > 0, slot=rslot) for k, q in enumerate(rev)]
+    return out
+
+
+# the verb a role is done with: "Who chaired the sync?" is how a reader asks for its chair
+_ROLE_VERBS = {
+    "chair": "chaired",
+    "lead": "led",
+    "host": "hosted",
+    "moderator": "moderated",
+    "facilitator": "facilitated",
+    "organiser": "organised",
+    "organizer": "organized",
+    "presenter": "presented",
+}
+
+
+def _role_pairs(f: Field, doc_id: str, chunk_id: str) -> list[Pair]:
+    """ "Attendees: Odile Brakspear (chair), ...": who had the role, in the role's noun and verb, and back."""
+    role, subj, who = f.attribute, f.subject, f.value
+    qs = [f"Who is the {role} of {subj}?", f"In {subj}, who is the {role}?", f"Who was the {role} of {subj}?"]
+    if role in _ROLE_VERBS:
+        qs.append(f"Who {_ROLE_VERBS[role]} {subj}?")
+    out = [Pair(q, who, "direct", [doc_id], [chunk_id], short=k > 0, slot=f"role|{subj}|{role}") for k, q in enumerate(qs)]
+    back = [f"What is {possessive(who)} role in {subj}?", f"What role does {who} have in {subj}?"]
+    out += [Pair(q, role, "indirect", [doc_id], [chunk_id], short=True, slot=f"role-of|{subj}|{who}") for q in back]
     return out
 
 

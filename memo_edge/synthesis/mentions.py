@@ -205,6 +205,25 @@ def _noun_argument_before(tok):
     )
 
 
+def _bound_name(tok) -> str | None:
+    """ "the River Oddle burst its banks", "Drossel Dynamics launched its first harbour robot": an "its" after its
+    own clause's subject, when that subject is a name, is the name (not the document's subject, which the sentence
+    may not be about)."""
+    verb = tok.head
+    while verb.pos_ not in ("VERB", "AUX") and verb.head.i != verb.i:
+        verb = verb.head
+    subj = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass") and c.i < tok.i), None)
+    if subj is None or subj.pos_ != "PROPN":
+        return None
+    ent = next((e for e in tok.sent.ents if e.start <= subj.i < e.end), None)
+    if ent is not None:
+        if ent.label_ == "PERSON":
+            return None
+        return "the " + ent.text[4:] if ent.text.startswith("The ") else ent.text
+    names = [t for t in subj.subtree if t.i <= subj.i and (t.pos_ == "PROPN" or t.dep_ == "compound")]
+    return " ".join(t.text for t in names) or None
+
+
 def _object_of_a_logged_act(tok) -> bool:
     """ "Sealed it with conformal coating": a note's subjectless past-tense line; its "it" is the thing the notes
     were just about, not the document (an imperative, "Install it with pip", is about the document)."""
@@ -270,6 +289,8 @@ class DocContext:
             return None
         if low == "its" and tok.head.lower_ == "own" and tok.head.head.lower_ in ("on", "of"):
             return None  # "WireGuard came up on its own": an idiom, not "on WireGuard's own"
+        if low == "its" and (bound := _bound_name(tok)):
+            return bound
         if low in ("it", "its"):
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (

@@ -158,6 +158,41 @@ _ARTICLE = re.compile(r"\b(?:the|a|an|my|our|your|its|their)\b", re.I)
 _CHECKBOX = re.compile(r"^\[[ xX]\]\s+")  # a task list's "- [ ] ..." / "- [x] ...": markup, not words of the item
 
 
+# "Odile Brakspear (chair), Ravindra Kolluri, Hana Szymborska (scribe)": a list of people, some with their role
+_NAME_ITEM = re.compile(r"^[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){1,3}(?:\s*\((?P<role>[^()]{1,40})\))?$")
+_ROLE_WORDS = re.compile(r"^[a-z][a-z-]*(?:\s[a-z][a-z-]*)?$")
+_AGENT = re.compile(r"(?:er|or|ant|ent|ist|ian|ee|ary|ess)$")  # treasurer, moderator, accountant, trainee ...
+_ROLE_NOUNS = frozenset({"chair", "lead", "host", "head", "chief", "guest", "scribe", "intern", "captain", "coach"})
+_ROLE_NOUNS |= frozenset({"clerk", "deputy", "delegate", "judge", "sponsor", "contact", "proxy", "mentor", "owner"})
+
+
+def _role_noun(role: str) -> bool:
+    """ "chair", "note taker", "accountant" name what a person is there; "remote", "absent", "notes" (a plural),
+    "finance" (a department) do not."""
+    if not _ROLE_WORDS.match(role):
+        return False
+    last = role.split()[-1]
+    lemmas = getAllLemmas(last)
+    if "ADJ" in lemmas or lemmas.get("NOUN", (last,))[0] != last:
+        return False
+    return last in _ROLE_NOUNS or bool(_AGENT.search(last))
+
+
+def _role_fields(value: str, subject: str) -> list[Field]:
+    """The roles of a list of at least two names ("Attendees: ..."): each an attribute of the section's subject
+    (the meeting) whose value is the person."""
+    items = [i.strip() for i in re.split(r"[,;]\s*|\s+and\s+", value) if i.strip()]
+    names = [m for m in map(_NAME_ITEM.match, items) if m]
+    if len(items) < 2 or len(names) < 2 or 2 * len(names) < len(items):
+        return []
+    out = []
+    for m in names:
+        role = (m.group("role") or "").strip()
+        if role and _role_noun(role):
+            out.append(Field(subject, role, m.group(0)[: m.start("role")].rstrip(" ("), "role"))
+    return out
+
+
 def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject: str, out: Structure) -> None:
     if kind == "bullet":
         text = _CHECKBOX.sub("", text)
@@ -181,6 +216,7 @@ def _line_items(text: str, heading: str | None, kind: str, list_id: int, subject
         kv = _KV.match(line)
         if kv and len(kv.group("key").split()) <= 4 and not _ARTICLE.search(kv.group("key")):
             value = plain(kv.group("value").strip())
+            out.fields += _role_fields(value, subject)
             if words_in(value) <= MAX_FIELD_WORDS and not value.endswith((".", "!", "?")):
                 out.fields.append(Field(subject, kv.group("key").strip().lower(), value.rstrip(";,"), "field"))
             else:  # a long value is prose, but its key says what it is about ("Notice period: 56 days in ...")
