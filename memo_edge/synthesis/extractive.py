@@ -830,7 +830,9 @@ def _role_pairs(f: Field, doc_id: str, chunk_id: str) -> list[Pair]:
     qs = [f"Who is the {role} of {subj}?", f"In {subj}, who is the {role}?", f"Who was the {role} of {subj}?"]
     if role in _ROLE_VERBS:
         qs.append(f"Who {_ROLE_VERBS[role]} {subj}?")
-    out = [Pair(q, who, "direct", [doc_id], [chunk_id], short=k > 0, slot=f"role|{subj}|{role}") for k, q in enumerate(qs)]
+    out = [
+        Pair(q, who, "direct", [doc_id], [chunk_id], short=k > 0, slot=f"role|{subj}|{role}") for k, q in enumerate(qs)
+    ]
     back = [f"What is {possessive(who)} role in {subj}?", f"What role does {who} have in {subj}?"]
     out += [Pair(q, role, "indirect", [doc_id], [chunk_id], short=True, slot=f"role-of|{subj}|{who}") for q in back]
     return out
