@@ -107,9 +107,8 @@ def main(argv=None) -> int:
     )
     head = report.header("optimizer_step", ckpt=str(ckpt), threads=a.threads, repeats=a.repeats, params=n_params)
     doc = head | {"results": rows}
-    tag = (head["commit"]["sha"] or "nogit")[:7]
-    report.save(a.out, f"optimizer_step-{tag}", doc)
-    _plot(rows, a.out / f"optimizer_step-{tag}.png")
+    report.save(a.out, "optimizer_step", doc)  # RESULTS.md's table reads the latest run
+    _plot(rows, a.out / "optimizer_step.png")
     report.emit({k: head[k] for k in ("benchmark", "date_utc", "settings")} | {"results": rows})
     return 0
 

@@ -387,7 +387,34 @@ def contention_table() -> str:
     )
 
 
+def optimizer_table() -> str:
+    """AdamW's step on the 135M's parameters: torch's CPU default, foreach, and fused (what the trainer uses)."""
+    doc = _load("optimizer_step")
+    if doc is None or "commit" not in doc:
+        return "_no result file with provenance: run `python -m benchmarks.optimizer_step`_\n"
+    res = doc["results"]
+    slow = next(iter(res.values()))["step_s"]["median"]
+    rows = [
+        [
+            name,
+            f"{1e3 * r['step_s']['median']:.0f}",
+            f"**{slow / r['step_s']['median']:.1f}x**",
+            f"{1e3 * r['clip_s']['median']:.0f}",
+            f"{r['max_abs_diff']:.1e}",
+        ]
+        for name, r in res.items()
+    ]
+    cols = ["AdamW implementation", "step ms (median)", "speed-up", "gradient clip ms", "max abs diff vs per-tensor"]
+    s = doc["settings"]
+    return (
+        markdown_table(cols, rows)
+        + f"\n\n{s['params'] / 1e6:.0f}M parameters, {s['threads']} threads, {s['repeats']} steps each, in turn. "
+        f"Run: {provenance(doc)}.\n"
+    )
+
+
 TABLES = {
+    "optimizer_step": optimizer_table,
     "synthesis_coverage": coverage_table,
     "memory_recall": recall_table,
     "epoch_curve": epoch_curve_table,

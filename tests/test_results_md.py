@@ -94,3 +94,20 @@ def test_epoch_curve_table_marks_the_epoch_kept(tmp_path, monkeypatch):
     out = results_md.epoch_curve_table()
     assert "| notes (test questions) | 1 of 2 | 0.200 | 0.300 | 0.100 | 0.050 |" in out
     assert "| 2 of 2 (kept) | 0.500 |" in out
+
+
+def test_optimizer_table_gives_each_implementation_its_speed_up(tmp_path, monkeypatch):
+    def row(step_s: float, diff: float) -> dict:
+        return {"step_s": {"median": step_s}, "clip_s": {"median": 0.04}, "max_abs_diff": diff}
+
+    doc = {
+        "commit": {"sha": "abcdef123456", "dirty": False},
+        "date_utc": "2026-12-08 00:14",
+        "settings": {"params": 134_515_008, "threads": 2, "repeats": 12},
+        "results": {"per-tensor": row(0.3, 0.0), "fused": row(0.06, 2.4e-7)},
+    }
+    (tmp_path / "optimizer_step.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(results_md, "RESULTS_DIR", tmp_path)
+    out = results_md.render("<!-- generated: optimizer_step -->\n<!-- end: optimizer_step -->\n")
+    assert "| per-tensor | 300 | **1.0x** | 40 | 0.0e+00 |" in out and "| fused | 60 | **5.0x** | 40 | 2.4e-07 |" in out
+    assert "135M parameters, 2 threads, 12 steps each" in out and "abcdef1" in out

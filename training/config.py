@@ -138,8 +138,8 @@ class TrainConfig(BaseModel):
     eval_from: int | None = Field(
         None,
         ge=1,
-        description="first epoch whose recall is checked (default: the second half, 3 of 4; the kept epoch of 33 "
-        "recorded builds was never in the first half, and a check costs the demo ~20 s)",
+        description="first epoch whose recall is checked (default: the second half, 3 of 4; none of the 33 kept "
+        "epochs recorded in benchmarks/results was in the first half, and a check costs the demo ~20-30 s)",
     )
     keep_best: bool = Field(True, description="final weights = the best epoch by recall (else the last epoch)")
 
