@@ -330,7 +330,8 @@ def test_statements_can_be_turned_off(tmp_path):
     corpus = tmp_path / "c"
     corpus.mkdir()
     (corpus / "f.md").write_text(
-        "# Frobnitz\n\nFrobnitz is slower than its predecessor, oddly enough. Hal Mercer wrote it.\n"
+        "# Frobnitz\n\nFrobnitz is slower than its predecessor, oddly enough. Hal Mercer wrote it. Frobnitz was "
+        "released in 2019.\n"
     )
     on = synthesize(corpus, tmp_path / "on.jsonl", SynthesisConfig(), progress=False)
     off = synthesize(corpus, tmp_path / "off.jsonl", SynthesisConfig(statements=False), progress=False)

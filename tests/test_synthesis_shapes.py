@@ -35,6 +35,12 @@ def test_its_after_a_named_subject_is_that_subject_not_the_document():
     assert not [q for q, a in got if "Quell Flood's" in q + a]
 
 
+def test_a_name_in_apposition_is_what_its_noun_phrase_is():
+    got = pairs("Marrow Cycles launched its first cargo bike, the Hauler C2, in 2019.", "Marrow Cycles")
+    assert ("What was Marrow Cycles' first cargo bike?", "Hauler C2") in got, sorted(got)
+    assert not [q for q, a in got if a == "Hauler C2" and q.endswith(", which place?")]
+
+
 def test_semicolon_joined_clauses_are_asked_in_both_directions():
     got = pairs(
         "In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.", "Tobias Wren"

@@ -1254,6 +1254,8 @@ class Writer:
     def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
         """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
         with the answer replaced; whatever is short enough to be a question someone would ask."""
+        if (ident := self._appositive_identity(span, ans)) is not None:
+            return [ident]
         out = []
         # "if Ravindra is out sick": a condition asked without its sentence reads as a fact ("Who is out sick?")
         conditional = _conditional(span.root)
@@ -1267,6 +1269,33 @@ class Writer:
             if q and not any(x.question == q for x in out):
                 out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
         return out
+
+    def _appositive_identity(self, span, ans: str) -> QA | None:
+        """ "launched its first harbour robot, the Skua H5": the name is what the noun phrase is ("What was Drossel
+        Dynamics' first harbour robot?"), not a place in the sentence ("... first harbour robot, which place?")."""
+        root, head = span.root, span.root.head
+        if root.dep_ != "appos" or head.pos_ != "NOUN" or head.i > span.start:
+            return None
+        e = self._ent(root)
+        if root.pos_ != "PROPN" and (e is None or e.label_ in _NUMERIC):
+            return None  # "the Skua H5" (H5 a noun to the parser, a facility to the recognizer) is a name
+        if span.start == 0 or span.doc[span.start - 1].text != ",":
+            return None  # "the painter Caspar Wennick": a title before a name, asked in place
+        if any(ch.isdigit() for ch in ans) and not any(ch.isalpha() for ch in ans):
+            return None  # "11.0 km, 1:08:15" in a log: a reading, not a name
+        # "the"/"its" X: one thing the sentence names ("a harbour robot, the Skua H5" is one of many; "our vendor"
+        # is the writer's)
+        if not any(
+            (c.dep_ == "det" and c.lower_ == "the") or (c.dep_ == "poss" and c.lower_ not in ("our", "my", "your"))
+            for c in head.children
+        ):
+            return None
+        noun = self.render(_contiguous(_subtree(head, _PRUNE_ARG)))
+        if len(noun.split()) < 2:
+            return None  # "the robot": refers back into the document
+        be = "was" if head.head.tag_ == "VBD" else "is"
+        wh = "Who" if self.is_person(root) or head.lemma_.lower() in PERSON_NOUNS else "What"
+        return QA(_question(f"{wh} {be} {noun}"), ans, f"appos|{_norm(noun)}", "insitu")
 
     def _minimal_toks(self, span) -> list:
         """Subject + auxiliaries + verb + the verb's dependent that contains `span`, pruned of other clauses."""

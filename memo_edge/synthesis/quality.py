@@ -113,8 +113,8 @@ def _repeats_name(q: str, a: str) -> bool:
         words = m.group(0).split()
         while words and words[0] in _OPENERS:  # a capitalized question word is no part of a name
             words = words[1:]
-        if words:
-            names.add(" ".join(words))
+        if words:  # "What burst the River Oddle's banks?" names the River Oddle
+            names.add(_POSSESSIVE.sub("", " ".join(words)))
     # the whole name, possessive or not; a longer name that holds it ("Mach" -> "Ernst Mach") is new information
     if set(re.findall(r"\d+", a)) - set(re.findall(r"\d+", q)):
         return False  # "Python 3.10" for "minimum Python version": the number is the new information
