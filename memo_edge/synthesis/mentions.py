@@ -245,6 +245,22 @@ def _earlier_subject_person(tok) -> str | None:
     return None
 
 
+# words a text uses in turn for one kind of thing: "an engineering company ... The firm hired ..."
+_KINDS = (
+    frozenset({"company", "firm", "business", "corporation", "manufacturer", "maker", "startup"}),
+    frozenset({"town", "city", "village", "municipality"}),
+    frozenset({"band", "group"}),
+    frozenset({"film", "movie"}),
+    frozenset({"university", "institute", "college", "school"}),
+    frozenset({"library", "package", "module", "project", "tool"}),
+)
+
+
+def same_kind(noun: str, category: str | None) -> bool:
+    """Does "the <noun>" name a thing of the document's category ("the firm" in a company's document)?"""
+    return category is not None and (noun == category or any(noun in k and category in k for k in _KINDS))
+
+
 @dataclass
 class DocContext:
     """Reference state while one document is read sentence by sentence."""
@@ -295,7 +311,7 @@ class DocContext:
             return self.last_thing if self.topic_is_person or not self.topic_nameable else self.topic
         if (
             tok.pos_ == "NOUN"
-            and tok.lemma_.lower() == self.topic_category
+            and same_kind(tok.lemma_.lower(), self.topic_category)
             and [c.lower_ for c in tok.children] == ["the"]
         ):
             return self.topic
