@@ -38,6 +38,7 @@ def test_its_after_a_named_subject_is_that_subject_not_the_document():
 def test_a_name_in_apposition_is_what_its_noun_phrase_is():
     got = pairs("Marrow Cycles launched its first cargo bike, the Hauler C2, in 2019.", "Marrow Cycles")
     assert ("What was Marrow Cycles' first cargo bike?", "Hauler C2") in got, sorted(got)
+    assert ("What launched the Hauler C2?", "Marrow Cycles") in got  # asked by the name, which gives nothing away
     assert not [q for q, a in got if a == "Hauler C2" and q.endswith(", which place?")]
 
 

@@ -48,7 +48,7 @@ from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive, spelled_out
 
-PROMPT_VERSION = "extractive-v12"
+PROMPT_VERSION = "extractive-v13"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 

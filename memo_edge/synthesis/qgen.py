@@ -941,6 +941,9 @@ class Writer:
         if obj is not None and pf and self._named(obj):
             be, vbn = pf.split(" ", 1)
             qs.append((_question(f"By {by} {be} {self.arg_text(obj)} {vbn} {self._others(cl, obj, False)}"), "voice"))
+        if obj is not None and (named := self._appositive_name(obj.head)):
+            # "launched its first harbour robot, the Skua H5": asked by the name, which gives nothing away
+            qs.append((_question(f"{wh} {vg} {named}"), "member"))
         if obj is not None:  # "starring A, B and C": which film stars B? (each member of a list of names)
             members = [c for c in _conjuncts(obj.head)[1:] if c.pos_ == "PROPN" or c.i in self.ents]
             for m in [obj.head] + members if members else []:
@@ -1269,6 +1272,16 @@ class Writer:
             if q and not any(x.question == q for x in out):
                 out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
         return out
+
+    def _appositive_name(self, head) -> str | None:
+        """The name after a comma that says which thing `head` is ("its first harbour robot, the Skua H5")."""
+        for c in head.children:
+            if c.dep_ != "appos" or c.i == 0 or head.doc[c.left_edge.i - 1].text != ",":
+                continue
+            e = self._ent(c)
+            if c.pos_ == "PROPN" or (e is not None and e.label_ not in _NUMERIC):
+                return self.render(_contiguous(_subtree(c, _PRUNE_ARG))) or None
+        return None
 
     def _appositive_identity(self, span, ans: str) -> QA | None:
         """ "launched its first harbour robot, the Skua H5": the name is what the noun phrase is ("What was Drossel
