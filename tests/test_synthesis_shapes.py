@@ -50,6 +50,12 @@ def test_another_word_for_the_documents_kind_is_the_document():
     assert not [q for q, a in got if "Tessel Systems' firm" in q + a]
 
 
+def test_a_count_in_a_log_record_is_asked_as_a_number():
+    got = pairs("2025-04-02T03:10:00Z INFO done job=nightly-sync files=912 duration=5m02s\n", "sync log")
+    assert ("What is the number of files of the nightly-sync job done on 2 April 2025?", "912") in got, sorted(got)
+    assert not [q for q, _ in got if " the files of " in q]
+
+
 def test_semicolon_joined_clauses_are_asked_in_both_directions():
     got = pairs(
         "In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.", "Tobias Wren"

@@ -48,7 +48,7 @@ from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive, spelled_out
 
-PROMPT_VERSION = "extractive-v13"
+PROMPT_VERSION = "extractive-v14"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -768,8 +768,11 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
     header = ""  # "Depart", "Due": a header that is a verb or a state, no noun ("the depart of Sun 18 May")
     if _value_kind(val) and (_header_verb(attr) or attr.lower() in _STATE_HEADERS):
         header, attr = attr.lower(), f"{attr} {_value_kind(val)}"  # "the depart time of Sun 18 May"
+    plural = attr.endswith("s") and not attr.endswith(("ss", "us", "is"))
+    if plural and _COUNT.match(val) and " " not in attr:  # "files=1843": the number of files, not "the files is"
+        attr = f"number of {attr}"
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
-    be = "are" if "," in val and attr.endswith("s") and not attr.endswith(("ss", "us", "is")) else "is"
+    be = "are" if "," in val and plural and not attr.startswith("number of ") else "is"
     titled = f.kind == "table" and t and t != subj
     if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
         qs = [
@@ -848,6 +851,7 @@ _TIME_VALUE = re.compile(r"^\d{1,2}[:.]\d{2}(?:\s?[ap]\.?m\.?)?$", re.I)
 
 
 _DURATION_KEYS = {"duration", "elapsed", "runtime", "wall time", "took"}
+_COUNT = re.compile(r"^\d{1,3}(?:,\d{3})*$|^\d+$")  # a bare count: "1843", "12,400"
 _STATE_HEADERS = {"due", "done", "open", "closed", "booked", "paid"}  # a header that says what state a row is in
 
 
