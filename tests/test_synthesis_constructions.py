@@ -365,7 +365,7 @@ def test_a_log_line_of_key_value_pairs_is_a_record_of_fields():
     got = typed("# sync log\n\n2025-02-01T03:47:19Z INFO  done job=nightly-sync files=1843 duration=47m17s\n")
     assert ("What is the duration of the nightly-sync job done on 1 February 2025?", "47m17s") in got, got
     assert ("How long did the nightly-sync job done on 2025-02-01 take?", "47m17s") in got, got
-    assert ("What is the files of the nightly-sync job done on 1 February 2025?", "1843") in got
+    assert ("What is the number of files of the nightly-sync job done on 1 February 2025?", "1843") in got
     assert not any("job=" in q for q, _ in got), got
     assert not any(a == "INFO" or "INFO" in q for q, a in got), got
     # a NOTE line's level is dropped too; a long comment line above the log is no subject of its lines
