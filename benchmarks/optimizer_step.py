@@ -1,6 +1,6 @@
 """AdamW's step on the MEMORY model's own parameters: torch's per-tensor loop, foreach, and fused, side by side.
 
-    python -m benchmarks.optimizer_step [--ckpt DIR] [--threads 2] [--repeats 12]
+    python -m benchmarks.optimizer_step [--ckpt DIR] [--threads 2] [--repeats 12] [--quick]
 
 On a CPU torch defaults to the per-tensor loop (foreach and fused are opt-in there); the trainer asks for fused
 (training/loop.py `_optimizer`). All three optimizers are built from the same `_optimizer` parameter groups (weight
@@ -47,8 +47,11 @@ def main(argv=None) -> int:
     p.add_argument("--ckpt", type=Path, help="model checkpoint (default: the pulled SmolLM2-135M-Instruct)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=12)
+    p.add_argument("--quick", action="store_true", help="3 steps each")
     p.add_argument("--out", type=Path, default=report.RESULTS_DIR)
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
+    if a.quick:
+        a.repeats = 3
     import torch
     from transformers import AutoModelForCausalLM
 

@@ -185,3 +185,15 @@ def test_latency_runs_two_contenders_on_a_tiny_pack(tiny_dir, tmp_path):
     assert doc["goals"]["k8_round_vs_llamacpp_sequential"]["met"] is None  # no llama.cpp in this run
     assert (out / "latency.png").stat().st_size > 10_000 and (out / "latency.md").is_file()
     assert "| memo-int4 |" in (out / "latency.md").read_text()
+
+
+def test_optimizer_step_benchmark_times_each_implementation_on_the_same_weights(tiny_dir, tmp_path, capsys):
+    from benchmarks import optimizer_step
+
+    assert optimizer_step.main(["--ckpt", str(tiny_dir), "--quick", "--out", str(tmp_path)]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = last["results"]
+    assert set(rows) == set(optimizer_step.VARIANTS)
+    assert all(r["step_s"]["n"] == 3 and r["step_s"]["median"] > 0 for r in rows.values())
+    assert rows["fused"]["max_abs_diff"] < 1e-5  # the same update, whichever kernel
+    assert (tmp_path / "optimizer_step.json").is_file() and (tmp_path / "optimizer_step.png").is_file()
