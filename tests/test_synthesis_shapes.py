@@ -56,6 +56,16 @@ def test_a_count_in_a_log_record_is_asked_as_a_number():
     assert not [q for q, _ in got if " the files of " in q]
 
 
+def test_it_after_an_unnamed_subject_is_no_earlier_name():
+    text = (
+        "## Runbook\n\nThe runbook is in the wiki under Ops (version 4). Draft 3 is out of date and still has the "
+        "old server name, so do not use it.\n\n## Weekly jobs\n\nEvery Monday morning the payroll export has to "
+        "be checked by 09:00. It lands in `/srv/exports/payroll/` as a gzipped CSV.\n"
+    )
+    got = pairs(text, "Handover notes for my trip")
+    assert not [q for q, a in got if "Draft 3" in q + a and ("land" in q or "/srv/" in a)], sorted(got)
+
+
 def test_semicolon_joined_clauses_are_asked_in_both_directions():
     got = pairs(
         "In 1958 Tobias Wren married the cartographer Ilse Varga; the couple moved to Lindau in 1960.", "Tobias Wren"

@@ -48,7 +48,7 @@ from .quality import rejection
 from .statements import Statements, is_markup, states_something
 from .text import normalize, possessive, spelled_out
 
-PROMPT_VERSION = "extractive-v14"
+PROMPT_VERSION = "extractive-v15"
 MAX_SENTENCE_WORDS = 80
 _NOT_PROSE = re.compile(r"[{}<>|\\`@^~]|https?:|www\.|\s//|=")
 
@@ -195,6 +195,17 @@ def _section_name(heading: str | None, title: str) -> str:
 
 
 _PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
+
+
+def _unnamed_subject(sent, ctx: DocContext) -> bool:
+    """The sentence's main subject is a common-noun thing no name stands in for ("the finance export")."""
+    subj = next((c for c in sent.root.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+    return (
+        subj is not None
+        and subj.pos_ == "NOUN"
+        and any(c.dep_ in ("det", "poss") for c in subj.children)
+        and ctx.stand_in(subj) is None
+    )
 
 
 def _section_context(u: _Unit, index: EntityIndex) -> DocContext:
@@ -384,8 +395,11 @@ def generate(
             },
         )
         first = len(pairs)
+        heading = None
         for u in by_doc.get(d.doc_id, []):
             writer.ents = ent_at(u.parsed)
+            if u.passage.heading != heading:  # "it" after a heading is no thing of the section before
+                heading, doc_ctx.last_thing = u.passage.heading, None
             for f in u.life:
                 pairs += _life_pairs(f, d, chunk_of(u.text))
             pairs += [Pair(q, a, "direct", [d.doc_id], [chunk_of(u.text)], slot=slot) for q, a, slot in u.labelled]
@@ -400,6 +414,7 @@ def generate(
                     continue  # ".. code-block:: python3": reST the Markdown reader keeps; no sentence of the text
                 stats["sentences"] += 1
                 counts["sentences"] += 1
+                thing_before = doc_ctx.last_thing
                 before = said.filed
                 if usable_sentence(sent.text) and not u.passage.record:
                     writer.in_document = False
@@ -433,6 +448,11 @@ def generate(
                 )
                 writer.subst.clear()
                 writer.title_toks.clear()
+                if doc_ctx.last_thing == thing_before and _unnamed_subject(sent, doc_ctx):
+                    # "the finance export has to be checked ... It lands in ...": "it" is the export, which has
+                    # no name the sentence's questions used; not the last named thing ("Version 6" two sentences
+                    # before): the pronoun stays
+                    doc_ctx.last_thing = None
                 pairs += made + blanks
                 made_any |= bool(made)
                 stats["sentences_with_typed_pairs"] += bool(made)
