@@ -78,8 +78,8 @@ def _optimizer(model, cfg: TrainConfig, fused: bool = False):
             (decay if p.ndim >= 2 else no_decay).append(p)
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # fused: one kernel for all parameters. On CUDA it replaces foreach's dozens of launches per step; on a CPU
-    # (where torch's default is the per-tensor loop) it is ~5x faster on the 135M (0.07 vs 0.36 s per step on 2
-    # cores, benchmarks/optimizer_step.py): ~12% of a CPU training step.
+    # (where torch's default is the per-tensor loop) it took 51 vs 345 ms per step on the 135M with 2 cores
+    # (benchmarks/optimizer_step.py), where the optimizer had been ~14% of a CPU training step.
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8, **({"fused": True} if fused else {}))
 
 

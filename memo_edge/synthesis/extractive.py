@@ -789,10 +789,11 @@ def _field_pairs(f: Field, d: Document, chunk_of: _ChunkFinder, t: str) -> list[
     if _value_kind(val) and (_header_verb(attr) or attr.lower() in _STATE_HEADERS):
         header, attr = attr.lower(), f"{attr} {_value_kind(val)}"  # "the depart time of Sun 18 May"
     plural = attr.endswith("s") and not attr.endswith(("ss", "us", "is"))
-    if plural and _COUNT.match(val) and " " not in attr:  # "files=1843": the number of files, not "the files is"
+    counted = plural and _COUNT.match(val) and " " not in attr
+    if counted:  # "files=1843": the number of files, not "the files is"
         attr = f"number of {attr}"
     the = "" if attr.endswith("s") and f.kind == "frontmatter" else "the "
-    be = "are" if "," in val and plural and not attr.startswith("number of ") else "is"
+    be = "are" if "," in val and plural and not counted else "is"  # "12,400" is one count
     titled = f.kind == "table" and t and t != subj
     if titled:  # a row ("Gifts", "Sun 18 May") means nothing without its table: every question names the document
         qs = [

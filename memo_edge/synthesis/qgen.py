@@ -1273,27 +1273,26 @@ class Writer:
                 out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
         return out
 
+    def _comma_appos(self, tok, start: int) -> bool:
+        """ "its first harbour robot, the Skua H5": a name in apposition whose phrase (from `start`) follows a comma
+        ("the Skua H5" is a name: H5 a noun to the parser, a facility to the recognizer); not "the painter Caspar
+        Wennick", a title before a name."""
+        if tok.dep_ != "appos" or start == 0 or tok.doc[start - 1].text != ",":
+            return False
+        e = self._ent(tok)
+        return tok.pos_ == "PROPN" or (e is not None and e.label_ not in _NUMERIC)
+
     def _appositive_name(self, head) -> str | None:
         """The name after a comma that says which thing `head` is ("its first harbour robot, the Skua H5")."""
-        for c in head.children:
-            if c.dep_ != "appos" or c.i == 0 or head.doc[c.left_edge.i - 1].text != ",":
-                continue
-            e = self._ent(c)
-            if c.pos_ == "PROPN" or (e is not None and e.label_ not in _NUMERIC):
-                return self.render(_contiguous(_subtree(c, _PRUNE_ARG))) or None
-        return None
+        c = next((c for c in head.children if c.i and self._comma_appos(c, c.left_edge.i)), None)
+        return (self.render(_contiguous(_subtree(c, _PRUNE_ARG))) or None) if c is not None else None
 
     def _appositive_identity(self, span, ans: str) -> QA | None:
         """ "launched its first harbour robot, the Skua H5": the name is what the noun phrase is ("What was Drossel
         Dynamics' first harbour robot?"), not a place in the sentence ("... first harbour robot, which place?")."""
         root, head = span.root, span.root.head
-        if root.dep_ != "appos" or head.pos_ != "NOUN" or head.i > span.start:
+        if not self._comma_appos(root, span.start) or head.pos_ != "NOUN" or head.i > span.start:
             return None
-        e = self._ent(root)
-        if root.pos_ != "PROPN" and (e is None or e.label_ in _NUMERIC):
-            return None  # "the Skua H5" (H5 a noun to the parser, a facility to the recognizer) is a name
-        if span.start == 0 or span.doc[span.start - 1].text != ",":
-            return None  # "the painter Caspar Wennick": a title before a name, asked in place
         if any(ch.isdigit() for ch in ans) and not any(ch.isalpha() for ch in ans):
             return None  # "11.0 km, 1:08:15" in a log: a reading, not a name
         # "the"/"its" X: one thing the sentence names ("a harbour robot, the Skua H5" is one of many; "our vendor"
