@@ -5,6 +5,13 @@ A question from the reflections that names an entity gets that entity replaced b
 in the reflections. Near-miss names are the hard case: the model must not answer about "Quillfen Dynamics" what it
 knows about "Quillfen Robotics". The fake names are split into two disjoint pools, one for training examples and one
 for measuring the IDK rate, so the measurement is not on memorized fake names.
+
+Users' documents name most things in lower case or as code: packages ("idna", "python-multipart"), hosts
+("ldg-db-03"), options ("--dupes"), files, settings. Those are swapped too, each with a fake of its own shape
+("--dupes" + "--dest-dir" -> "--dupes-dir"; "photosort" + "wicket" -> "photcket"): the absent questions a memory of
+notes or READMEs gets are "Which option makes the vidsort script skip hidden files?", whose every other word it knows.
+Only short-answer questions are swapped; a cloze or statement with one fake name in a known sentence teaches the
+memory to refuse what it knows.
 """
 
 from __future__ import annotations
@@ -14,6 +21,19 @@ import re
 
 from memo_edge.prompt import IDK_ANSWER
 from memo_edge.records import Reflection
+from memo_edge.vocabulary import FUNCTION_WORDS
+
+# the question types whose swapped copies read like a user's absent question
+_SWAPPED_TYPES = ("direct", "indirect", "entity")
+# code tokens that are names: an option, or a word with a digit, "_", "." or a hyphen (python-multipart, ldg-db-03)
+_CODE = re.compile(r"(?<![\w.-])(?:--?[A-Za-z][\w-]*|[a-z][a-z0-9]*(?:[-_.][a-z0-9]+)+|[a-z]+\d[a-z0-9]*)(?![\w-])")
+# a lower-case name the question writer puts first ("In idna, ...") or owns something without an article ("h11's")
+_LOWER = re.compile(
+    r"^In ([a-z][\w-]{2,}),|(?<!\bthe )(?<!\ba )(?<!\ban )(?<!\bmy )(?<!\bour )\b([a-z][\w-]{2,})'s?(?=\s)"
+)
+_SEP = re.compile(r"([-_.])")
+_PLAIN = re.compile(r"[a-z]+(?:-[a-z]+)*")
+_MIN_LOWER = 3  # a lower-case word read as a name this often is one ("the server's" is never read; "idna's" is)
 
 _NAME = re.compile(r"\b[A-Z][a-z]{2,}(?:\s+(?:of\s+)?[A-Z][a-z]{2,})*\b")
 _STOP = {
@@ -87,6 +107,50 @@ def entities(text: str) -> list[str]:
     return out
 
 
+def code_names(questions: list[str]) -> set[str]:
+    """Lower-case and code names the questions are about: code tokens with a digit, "_", "." or a leading dash
+    (h11, ldg-db-03, max_lines, attrs.setters, --dupes), and plain lower-case words ("idna", "python-multipart") the
+    questions read as a document's or an owner's name at least `_MIN_LOWER` times. Plain hyphenated English
+    ("well-established", "read-only") is no name: its swapped copy would be a known question to refuse."""
+    counts: dict[str, int] = {}
+    for q in questions:
+        found = {m.group(0) for m in _CODE.finditer(q) if not _PLAIN.fullmatch(m.group(0))}
+        found |= {m.group(1) or m.group(2) for m in _LOWER.finditer(q)}
+        for w in found:
+            counts[w] = counts.get(w, 0) + 1
+    return {
+        w for w, n in counts.items() if w.lower() not in FUNCTION_WORDS and (n >= _MIN_LOWER or not _PLAIN.fullmatch(w))
+    }
+
+
+def _spliced(a: str, b: str) -> str:
+    """A fake of a code name's shape: parts of two names ("ldg-db-03" + "web-app-07" -> "ldg-db-07"), or the front
+    of one word and the back of another ("photosort" + "wicket" -> "photcket", "--dupes" + "--dest" -> "--dupst")."""
+    lead = a[: len(a) - len(a.lstrip("-"))]
+    pa, pb = _SEP.split(a.lstrip("-")), _SEP.split(b.lstrip("-"))
+    if len(pa) > 1 and len(pb) > 1 and pa[:-1] != pb[:-1]:
+        return lead + "".join(pa[:-1] + pb[-1:])
+    x, y = pa[-1], pb[-1]
+    return lead + "".join(pa[:-1]) + x[: len(x) // 2 + 1] + y[len(y) // 2 :]
+
+
+def _code_fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> list[str]:
+    """Fakes for code names, each of the shape of the name it replaces (option for option, dotted for dotted)."""
+    by_shape: dict[tuple, list[str]] = {}
+    for n in names:
+        by_shape.setdefault((n.startswith("-"), tuple(sorted(set(_SEP.findall(n))))), []).append(n)
+    groups = [g for g in by_shape.values() if len(g) >= 2]
+    out: set[str] = set()
+    for _ in range(want * 20):
+        if len(out) >= want or not groups:
+            break
+        a, b = rng.sample(rng.choice(groups), 2)
+        cand = _spliced(a, b)
+        if len(cand) >= 3 and cand.lower() not in known_text and cand not in names:
+            out.add(cand)
+    return sorted(out)
+
+
 def _fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> list[str]:
     multi = [n.split() for n in names if len(n.split()) >= 2]
     single = [n for n in names if len(n.split()) == 1 and len(n) >= 6]
@@ -115,26 +179,38 @@ def make_idk(
         return [], []
     rng = random.Random(seed)
     known = " \n ".join(f"{r.question} {r.answer}" for r in reflections).lower()
-    present = [r for r in reflections if r.type != "idk"]
-    with_ents = [(r, e) for r in present for e in set(entities(r.question)) if e in r.question]
-    names = sorted({e for _, e in with_ents})
-    if not with_ents or len(names) < 2:
+    present = [r for r in reflections if r.type in _SWAPPED_TYPES]
+    codes = code_names([r.question for r in present])
+    with_ents = [(r, e, "name") for r in present for e in set(entities(r.question)) if e in r.question]
+    with_ents += [
+        (r, c, "code") for r in present for c in codes if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", r.question)
+    ]
+    want = max(8, (n_train + n_eval) // 2)
+    fakes = {
+        "name": _fakes(sorted({e for _, e, k in with_ents if k == "name"}), known, rng, want),
+        "code": _code_fakes(sorted(codes), known, rng, want),
+    }
+    pools: tuple[dict, dict] = ({}, {})
+    for kind, fs in fakes.items():
+        if len(fs) < 2:
+            continue
+        rng.shuffle(fs)
+        k = max(1, round(len(fs) * n_train / (n_train + n_eval))) if n_eval else len(fs)
+        k = min(k, len(fs) - 1) if n_eval else k
+        pools[0][kind], pools[1][kind] = fs[:k], fs[k:]
+    with_ents = [(r, e, k) for r, e, k in with_ents if k in pools[0]]
+    if not with_ents:
         return [], []
-    fakes = _fakes(names, known, rng, want=max(8, (n_train + n_eval) // 2))
-    if len(fakes) < 2:
-        return [], []
-    rng.shuffle(fakes)
-    k = max(1, round(len(fakes) * n_train / (n_train + n_eval))) if n_eval else len(fakes)
-    k = min(k, len(fakes) - 1) if n_eval else k
-    pools = (fakes[:k], fakes[k:])
 
-    def build(pool: list[str], n: int, tag: str) -> list[Reflection]:
+    def build(pool: dict[str, list[str]], n: int, tag: str) -> list[Reflection]:
         out, seen = [], set()
         for i in range(n * 10):
-            if len(out) >= n or not pool:
+            if len(out) >= n:
                 break
-            r, ent = rng.choice(with_ents)
-            fake = pool[i % len(pool)]
+            r, ent, kind = rng.choice(with_ents)
+            if not pool.get(kind):
+                continue
+            fake = pool[kind][i % len(pool[kind])]
             q = r.question.replace(ent, fake)
             if q in seen or q == r.question:
                 continue
