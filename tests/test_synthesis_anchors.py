@@ -24,3 +24,13 @@ def test_what_counts_as_naming_something():
     assert names_something("What was released under a dual license?", "dateutil")  # three content words
     assert not names_something("What should you ask?", "Handover notes")
     assert not names_something("What does the vendor do?", "Handover notes")  # "does" is no content word
+
+
+def test_code_glued_to_a_suffix_comes_back_whole():
+    """The text "an `ssl.SSLContext`-like API" once became "an Qxaton-like API" in four questions: "-like" was masked as an
+    option right after the code's placeholder, and the two touching placeholders hid the first from restore."""
+    codes = CodeMask()
+    masked = codes.mask("Brindle exposes the store through an `ssl.SSLContext`-like API and `--warm` `--cold`.")
+    assert len(codes.originals) == 3, codes.originals
+    assert codes.restore(masked) == "Brindle exposes the store through an ssl.SSLContext-like API and --warm --cold."
+    assert codes.restore("QxatonQxbton") == codes.originals["Qxaton"] + codes.originals["Qxbton"]

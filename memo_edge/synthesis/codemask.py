@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 # of 360 invented placements read as the expected subject/object/pobj, with a name-like ending 90%
 # (tests/test_synthesis_parts.py holds the check).
 _PREFIX, _SUFFIX = "Qx", "ton"
-PATTERN = _PREFIX + r"[a-z]+?" + _SUFFIX + r"\b"
+# no "\b" at the end: two placeholders can touch ("QxatonQxbton") and each must still be found
+PATTERN = _PREFIX + r"[a-z]+?" + _SUFFIX + r"(?![a-z])"
 # (kind, pattern): the first that matches a stretch of text wins; order matters (an email before a path)
 _TOKENS = [
     ("code", re.compile(r"`([^`\n]{1,80})`")),
     ("address", re.compile(r"\b(?:https?://|www\.)[^\s<>()\"']+[^\s<>()\"'.,;:!?]")),
     ("address", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
-    ("option", re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*(?:=[^\s,;]+)?")),
+    # an option starts a word: "`ssl.SSLContext`-like" is a suffix glued to code, not the option "-like"
+    ("option", re.compile(r"(?<![\w`-])--?[A-Za-z][\w-]*(?:=[^\s,;]+)?")),
     ("file", re.compile(r"(?<![\w/])(?:~|\.{1,2})?/[\w.@~+-]+(?:/[\w.@~+-]*)*")),
     ("file", re.compile(r"\b[A-Za-z]:\\[^\s,;]+")),
     ("file", re.compile(r"(?<![\w/.-])[\w.-]+(?:/[\w.#+*-]+){2,}/?")),  # relative paths, MQTT topics: a/b/c
