@@ -43,6 +43,7 @@ from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
 from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
+from .insitu import InSitu
 from .qgen import QA, RANGE_ENDS, Writer, symmetric_reverse
 from .quality import rejection
 from .statements import Statements, is_markup, states_something
@@ -563,7 +564,7 @@ def _sentence_pairs(
         predicates += _predicates(writer, cl, d.doc_id, chunk_id)
         writer.ctx.saw_subject(cl.subject_answer, writer.is_person(cl.subj.head))
     more = writer.np_pairs(sent)
-    more += writer.insitu_pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
+    more += InSitu(writer).pairs(sent, {normalize(p.answer) for p in out} | {normalize(q.answer) for q in more})
     more += _instruction_pairs(writer, sent) + _relation_pairs(writer, writer.last_clauses)
     found = noun_phrase_pairs(sent, writer.render, writer.is_person, writer.ctx.topic)
     more += [QA(q, a, f"np|{name}|{normalize(q)}", "full") for q, a, name in found]

@@ -44,7 +44,7 @@ class Fact:
 
 def kind_of(writer, tok) -> Kind:
     """What kind of thing a phrase headed by `tok` names, from the entity recognizer and the Writer's person test."""
-    ent = writer._ent(tok)
+    ent = writer.ent(tok)
     label = ent.label_ if ent is not None else ""
     if label in ("DATE", "TIME"):
         return "date"

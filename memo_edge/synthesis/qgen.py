@@ -38,14 +38,12 @@ from .lexicon import (
 from .mentions import DocContext, EntityIndex, name_key
 from .prose import year_of
 from .text import as_question as _question
-from .text import normalize as _norm
 from .text import possessive
 
 MAX_VARIANTS = 4  # phrasings kept per asked part
 MAX_ANSWER_WORDS = 10
-MAX_CHUNK_QUESTIONS = 4  # plain noun phrases asked in place per sentence (names, dates and amounts: all)
-_PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep", "neg"}
-_PRUNE_SUBJ = _PRUNE_ARG | {"prep"}
+PRUNE_ARG = {"relcl", "acl", "advcl", "appos", "parataxis", "ccomp", "punct", "mark", "dep", "neg"}
+_PRUNE_SUBJ = PRUNE_ARG | {"prep"}
 # hypothetical modals: "X could host the final" states no fact. Obligations ("must", "should", "shall") are the facts
 # of instructions and notes ("The paperwork must reach Tobiah by 31 October"): asked with their modal kept
 _MODALS = {"would", "could", "might", "may", "ought"}
@@ -95,28 +93,10 @@ _DURATION = re.compile(
     r"decade)s?$",
     re.I,
 )
-_YEAR = re.compile(r"^[1-9]\d{2,3}$")
-_DEICTIC = {
-    "today",
-    "now",
-    "yesterday",
-    "tomorrow",
-    "currently",
-    "recently",
-    "next year",
-    "last year",
-    "this year",
-    "the next decade",
-    "next decade",
-    "the time",
-    "once",
-    "annually",
-    "daily",
-    "weekly",
-}
-_APPROX = {"about", "around", "approximately", "roughly", "nearly", "almost", "some", "over", "circa", "c."}
+YEAR = re.compile(r"^[1-9]\d{2,3}$")
+APPROX = {"about", "around", "approximately", "roughly", "nearly", "almost", "some", "over", "circa", "c."}
 _LOWER_AT_START = {"DET", "PRON", "ADP", "CCONJ", "SCONJ", "ADV"}
-_NUMERIC = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
+NUMERIC_LABELS = {"CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT", "DATE", "TIME"}
 
 
 _DESCRIBED_NAMES = {"PERSON", "ORG", "GPE", "FAC", "LOC"}  # names a description may precede
@@ -187,7 +167,7 @@ def _list_comma(c) -> bool:
     return c.text == "," and any(g.dep_ == "conj" and g.i > c.i for g in c.head.children)
 
 
-def _subtree(tok, prune: set[str]) -> list:
+def subtree(tok, prune: set[str]) -> list:
     out = [tok]
     for c in tok.children:
         if c.dep_ in prune and not (c.dep_ == "punct" and (c.text in {"-", "–", "'", "&", "/"} or _list_comma(c))):
@@ -195,11 +175,11 @@ def _subtree(tok, prune: set[str]) -> list:
                 continue
         if c.dep_ == "cc" and c.i < tok.i:
             continue
-        out.extend(_subtree(c, prune))
+        out.extend(subtree(c, prune))
     return sorted(out, key=lambda t: t.i)
 
 
-def _contiguous(toks: list) -> list:
+def contiguous(toks: list) -> list:
     """The longest run of consecutive tokens containing the first (pruning can leave gaps: "X, Y and Z")."""
     if not toks:
         return toks
@@ -257,7 +237,7 @@ class Writer:
 
     def phrase(self, tok, prune: set[str]) -> list:
         """A head's phrase; a name is never cut ("Payment on Demand" keeps its "on Demand")."""
-        whole = _contiguous(_subtree(tok, _PRUNE_ARG))
+        whole = contiguous(subtree(tok, PRUNE_ARG))
         if (
             len(whole) <= 10
             and self.index.titles
@@ -265,13 +245,13 @@ class Writer:
         ):
             self.title_toks.update(t.i for t in whole if t.dep_ != "det")
             return whole  # a document title: "Payment on Demand", "My Cousin from Warsaw"
-        toks = _subtree(tok, prune)
+        toks = subtree(tok, prune)
         e = self.ents.get(tok.i)
         # a date is never cut either ("Saturday 19 April": the parser may hang "April" elsewhere); ranges are split
         # before parsing questions (extractive._split_ranges), so a date entity is one date
-        if e is not None and (e.label_ not in _NUMERIC or (e.label_ == "DATE" and e.root.i == tok.i)):
+        if e is not None and (e.label_ not in NUMERIC_LABELS or (e.label_ == "DATE" and e.root.i == tok.i)):
             toks = sorted({t.i: t for t in toks + list(e)}.values(), key=lambda t: t.i)
-        return _contiguous(toks)
+        return contiguous(toks)
 
     # ---- clause extraction --------------------------------------------------------------------------------------
     def clauses(self, sent) -> list[Clause]:
@@ -405,21 +385,21 @@ class Writer:
         core, mods = [], []
         for c in v.children:
             if c.dep_ in ("dobj", "attr", "dative", "oprd") or (c.dep_ == "acomp" and copula):
-                core.append(Arg(c.dep_, c, None, self.phrase(c, _PRUNE_ARG)))
+                core.append(Arg(c.dep_, c, None, self.phrase(c, PRUNE_ARG)))
             elif c.dep_ in ("prep", "agent"):
                 pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
                 inner = next((g for g in c.children if g.dep_ == "prep"), None) if pobj is None else None
                 if inner is not None:  # "as of 2021", "out of ...": a two-word preposition
                     pobj = next((g for g in inner.children if g.dep_ == "pobj"), None)
                 if pobj is not None:
-                    toks = self.phrase(pobj, _PRUNE_ARG)
+                    toks = self.phrase(pobj, PRUNE_ARG)
                     # "from 5 April to 26 April": the range's end hangs on its start; each end is an argument
                     ends = [*pobj.children, *c.children]  # the parser hangs "to" on the start or on "from"
                     end = next((g for g in ends if g.dep_ == "prep" and g.lower_ in RANGE_ENDS), None)
                     end_obj = next((g for g in end.children if g.dep_ == "pobj"), None) if end is not None else None
                     if c.lower_ == "from" and end_obj is not None:
                         toks = [t for t in toks if not end.i <= t.i <= end.right_edge.i]
-                        mods.append(Arg("prep", end_obj, end, self.phrase(end_obj, _PRUNE_ARG)))
+                        mods.append(Arg("prep", end_obj, end, self.phrase(end_obj, PRUNE_ARG)))
                     mods.append(
                         Arg(
                             "agent" if c.dep_ == "agent" else "prep",
@@ -448,11 +428,11 @@ class Writer:
         core, mods = [], []
         for c in last.children:
             if c.dep_ in ("dobj",):
-                core.append(Arg(c.dep_, c, None, self.phrase(c, _PRUNE_ARG)))
+                core.append(Arg(c.dep_, c, None, self.phrase(c, PRUNE_ARG)))
             elif c.dep_ == "agent":
                 pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
                 if pobj is not None:
-                    mods.append(Arg("agent", pobj, c, self.phrase(pobj, _PRUNE_ARG)))
+                    mods.append(Arg("agent", pobj, c, self.phrase(pobj, PRUNE_ARG)))
         return core, mods
 
     def _attr_places(self, core: list[Arg]) -> list[Arg]:
@@ -468,7 +448,7 @@ class Writer:
                     if c.dep_ == "prep" and (c.lower_ in PLACE_PREPS or c.lower_ in ("from", "with")):
                         pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
                         if pobj is not None:
-                            toks = [t for t in _subtree(pobj, _PRUNE_ARG) if not _under_place_prep(t, pobj)]
+                            toks = [t for t in subtree(pobj, PRUNE_ARG) if not _under_place_prep(t, pobj)]
                             out.append(Arg("prep", pobj, c, toks))
                             stack.append(pobj)
                     elif c.dep_ == "prep" and c.lower_ == "of":
@@ -476,7 +456,7 @@ class Writer:
             if out:
                 drop = {t.i for m in out for t in [m.prep, *m.toks]}
                 a.toks = [t for t in a.toks if t.i not in drop and not (t.dep_ == "prep" and t.lower_ in PLACE_PREPS)]
-                a.toks = _contiguous(a.toks)
+                a.toks = contiguous(a.toks)
         return out
 
     def _name_subject(self, cl: Clause) -> bool:
@@ -491,9 +471,9 @@ class Writer:
             cl.subject_text = cl.subject_answer = stand
             return True
         toks = cl.subj.toks
-        proper = self._has_name(toks)
+        proper = self.has_name(toks)
         if not proper:  # "The largest municipality by population in Georgia": the name is in its modifiers
-            full = _contiguous(_subtree(head, _PRUNE_ARG))
+            full = contiguous(subtree(head, PRUNE_ARG))
             if any(t.pos_ == "PROPN" or t.i in self.ents for t in full):
                 toks = cl.subj.toks = full
                 proper = True
@@ -587,13 +567,13 @@ class Writer:
                         self.subst[t.i] = possessive(who)
 
     # ---- typing answers -------------------------------------------------------------------------------------------
-    def _ent(self, tok):
+    def ent(self, tok):
         return self.ents.get(tok.i)
 
     def is_person(self, tok) -> bool:
         if tok.i in self.subst:
             return tok.lower_ in ("he", "she", "him", "her", "his") or self.index.is_person(self.subst[tok.i])
-        e = self._ent(tok)
+        e = self.ent(tok)
         if e is not None:
             return self.index.is_person(e.text) and not self.index.category(e.text)
         return tok.pos_ == "NOUN" and tok.lemma_.lower() in PERSON_NOUNS
@@ -601,7 +581,7 @@ class Writer:
     def _who_like(self, tok) -> bool:
         """People, and organisations the text calls nothing else, are asked with "who" ("Uvicorn is an ASGI web
         server implementation": an ORG to the small model, and no "who")."""
-        e = self._ent(tok)
+        e = self.ent(tok)
         return self.is_person(tok) or (
             e is not None and e.label_ in ("ORG", "NORP") and not self.index.categories.get(name_key(e.text))
         )
@@ -621,8 +601,8 @@ class Writer:
                 and (pobj.pos_ == "PROPN" or pobj.i in self.ents)
                 and len([c for c in head.children if c.dep_ in ("amod", "compound")]) == 0
             ):
-                return self.render(_subtree(pobj, _PRUNE_ARG)), head.lemma_.lower()
-        e = self._ent(head)
+                return self.render(subtree(pobj, PRUNE_ARG)), head.lemma_.lower()
+        e = self.ent(head)
         if (
             e is not None
             and e.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT")
@@ -634,7 +614,7 @@ class Writer:
         # "Austrian physicist and philosopher Ernst Mach" -> "Ernst Mach": words before a closing name describe it
         # (the parser may make "physicist" the head and the name its conjunct)
         end = max(toks, key=lambda t: t.i) if toks else None
-        last = self._ent(end) if end is not None else None
+        last = self.ent(end) if end is not None else None
         if last is not None and last.label_ in _DESCRIBED_NAMES and last.end == end.i + 1:
             before = [t for t in toks if t.i < last.start]
             if before and all(
@@ -643,8 +623,8 @@ class Writer:
                 text = re.sub(r"^[Tt]he\s+", "", last.text)
                 return text, self.index.category(text)
         if len(toks) > 8:
-            toks = _subtree(head, _PRUNE_ARG | {"prep"})
-        text = self.render(_contiguous(toks))
+            toks = subtree(head, PRUNE_ARG | {"prep"})
+        text = self.render(contiguous(toks))
         text = re.sub(r"^(?:the|The)\s+", "", text)
         return text, self.index.category(text) if head.pos_ == "PROPN" else None
 
@@ -660,7 +640,7 @@ class Writer:
         ans, cat = self.answer(a)
         if not ans or len(ans.split()) > MAX_ANSWER_WORDS:
             return []
-        e = self._ent(head)
+        e = self.ent(head)
         label = e.label_ if e is not None else ""
         prep = a.prep_word
         if prep in ("as of", "as at"):
@@ -669,7 +649,7 @@ class Writer:
         numbered = _which_number(head, self.ents)
         if numbered is not None and a.role in ("dobj", "prep"):  # "in version 4.2.7": in which version
             noun, number = numbered
-            which = _which([noun])
+            which = which_phrase([noun])
             front = f"{cap} {which}" if prep else which.capitalize()
             return [
                 Ask(front, number.text, strand=which.capitalize(), insitu=f"{prep} {which}".strip(), keep_prep=True)
@@ -679,11 +659,11 @@ class Writer:
                 return [Ask("By whom", ans, strand="Who", insitu="by whom", keep_prep=True, tag="agent")]
             what = f"which {cat}" if cat else "what"
             return [Ask(f"By {what}", ans, strand=what.capitalize(), insitu=f"by {what}", keep_prep=True, tag="agent")]
-        if label == "DATE" or (head.like_num and _YEAR.match(head.text) and prep in _DATE_PREPS | {"since"}):
+        if label == "DATE" or (head.like_num and YEAR.match(head.text) and prep in _DATE_PREPS | {"since"}):
             return self._date_asks(a, ans, prep)
         if label == "TIME":
             return [Ask("At what time" if prep == "at" else "When", ans, insitu="when")]
-        whole = self.render(_contiguous(a.toks))
+        whole = self.render(contiguous(a.toks))
         if label == "MONEY" or head.lemma_.lower() in CURRENCY_NOUNS:
             if a.role in ("dobj", "attr") or prep == "for":
                 return [
@@ -698,18 +678,18 @@ class Writer:
         if a.role == "acomp":
             meas = [c for c in head.children if c.dep_ == "npadvmod"]
             if head.lemma_.lower() in MEASURE_ADJECTIVES and meas:
-                amount = self.render(_subtree(meas[0], _PRUNE_ARG))
+                amount = self.render(subtree(meas[0], PRUNE_ARG))
                 return [Ask(f"How {head.lower_}", amount, insitu=f"how {head.lower_}", tag="measure")]
             return []
         if label in ("QUANTITY", "PERCENT") and a.role == "dobj":
             return [Ask("How much", whole, insitu="how much", tag="amount")]
         count = next((c for c in head.children if c.dep_ == "nummod" and c.like_num), None)
         if count is not None and head.tag_ == "NNS" and label not in ("DATE", "QUANTITY"):
-            number = self.render([t for t in _subtree(count, _PRUNE_ARG) if t.lower_ not in _APPROX])
+            number = self.render([t for t in subtree(count, PRUNE_ARG) if t.lower_ not in APPROX])
             noun = self.render([t for t in a.toks if t.i > count.i and t.i <= head.i and t.dep_ != "punct"])
             listed = next((c for c in head.children if c.dep_ == "appos"), None)
             if noun and number and listed is not None:  # "three ferries: the Gullwind, the Marl Star and X"
-                items = self.render(_contiguous(_subtree(listed, _PRUNE_ARG)))
+                items = self.render(contiguous(subtree(listed, PRUNE_ARG)))
                 if items and len(items.split()) <= MAX_ANSWER_WORDS * 2:
                     return [
                         Ask(f"How many {noun}", number, insitu=f"how many {noun}", tag="count"),
@@ -762,9 +742,9 @@ class Writer:
         if place and prep in PLACE_PREPS:
             region = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None)
             if region is not None:
-                full = self.render(_contiguous(_subtree(head, _PRUNE_ARG - {"appos"})))
+                full = self.render(contiguous(subtree(head, PRUNE_ARG - {"appos"})))
                 out.append(Ask("Where", full, insitu="where", tag="where"))
-                out.append(Ask(f"Where in {self.render(self.phrase(region, _PRUNE_ARG))}", ans, tag="where-in"))
+                out.append(Ask(f"Where in {self.render(self.phrase(region, PRUNE_ARG))}", ans, tag="where-in"))
             else:
                 out.append(Ask("Where", ans, insitu="where", tag="where"))
         elif place and prep in ("to", "into", "from"):
@@ -790,14 +770,14 @@ class Writer:
         if prep in ("until", "till"):
             return [Ask("Until when", ans, insitu="until when")]
         if prep in ("from", "to", "for") and re.search(r"\d", ans):  # "to what date does X move?", "booked for"
-            wh = "what year" if _YEAR.match(ans) else "what date"
+            wh = "what year" if YEAR.match(ans) else "what date"
             return [
                 Ask(f"{prep.capitalize()} {wh}", ans, strand=wh.capitalize(), insitu=f"{prep} {wh}", keep_prep=True)
             ]
         if prep in ("before", "after", "from", "to", "between", "within", "for", "over"):
             return []  # relative or spans: "before 1990" does not answer "when"
         out = [Ask("When", ans, insitu="when")]
-        if _YEAR.match(ans):
+        if YEAR.match(ans):
             out.append(Ask("In what year", ans, strand="What year", insitu="in what year", tag="year"))
         elif year_of(ans):
             out.append(Ask("In what year", year_of(ans), strand="What year", insitu="in what year", tag="year"))
@@ -914,16 +894,18 @@ class Writer:
         cat = self.index.category(cl.subject_answer)
         return f"Which {cat}" if cat else "What"
 
-    def _has_name(self, toks: list) -> bool:
+    def has_name(self, toks: list) -> bool:
         """A proper noun, an entity, a resolved pronoun, or a document title ("Sno*Drift", tagged NN)."""
         return any(
-            t.pos_ == "PROPN" or t.i in self.subst or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC)
+            t.pos_ == "PROPN" or t.i in self.subst or (t.i in self.ents and self.ents[t.i].label_ not in NUMERIC_LABELS)
             for t in toks
         ) or (len(toks) <= 10 and name_key(self.render(toks)) in self.index.titles)
 
     def _named(self, a: Arg) -> bool:
         """The phrase holds a name (not just a number): it can stand as the subject of a passive question."""
-        return any(t.pos_ == "PROPN" or (t.i in self.ents and self.ents[t.i].label_ not in _NUMERIC) for t in a.toks)
+        return any(
+            t.pos_ == "PROPN" or (t.i in self.ents and self.ents[t.i].label_ not in NUMERIC_LABELS) for t in a.toks
+        )
 
     def _subject_pairs(self, cl: Clause) -> list[QA]:
         ans = cl.subject_answer
@@ -947,7 +929,7 @@ class Writer:
         if obj is not None:  # "starring A, B and C": which film stars B? (each member of a list of names)
             members = [c for c in _conjuncts(obj.head)[1:] if c.pos_ == "PROPN" or c.i in self.ents]
             for m in [obj.head] + members if members else []:
-                name = self.render(self.phrase(m, _PRUNE_ARG | {"conj", "cc"}))
+                name = self.render(self.phrase(m, PRUNE_ARG | {"conj", "cc"}))
                 if name:
                     qs.append((_question(f"{wh} {vg} {name}"), "member"))
         agent = next((a for a in cl.mods if a.role == "agent"), None)
@@ -990,8 +972,8 @@ class Writer:
                     m
                     for m in others
                     if m.prep is not None
-                    and self._ent(m.head) is not None
-                    and self._ent(m.head).label_ == "DATE"
+                    and self.ent(m.head) is not None
+                    and self.ent(m.head).label_ == "DATE"
                     and m.prep_word not in ("from", *RANGE_ENDS)  # "From 5 April, to what date ...?": one range
                 ),
                 None,
@@ -1005,7 +987,7 @@ class Writer:
                 )
         if ask.strand and a.prep is not None:
             qs.append((self.inverted(cl, ask.strand, a, short=True, tail=a.prep.lower_), "stranded"))
-        other_dates = [m for m in others if self._ent(m.head) is not None and self._ent(m.head).label_ == "DATE"]
+        other_dates = [m for m in others if self.ent(m.head) is not None and self.ent(m.head).label_ == "DATE"]
         if ask.insitu and not (a in cl.mods and other_dates):  # "... in 2000 when?" reads as the wrong date
             qs.append((self._insitu(cl, a, ask.insitu), "insitu"))
         if a.role == "dobj" and self._named(a) and cl.subject_answer != "you":  # "What is needed by you?"
@@ -1032,11 +1014,11 @@ class Writer:
         pobj = next((g for g in of.children if g.dep_ == "pobj"), None) if of is not None else None
         if pobj is None or noun.pos_ != "NOUN" or noun.lemma_.lower() in CATEGORY_NOUNS:
             return []
-        obj = Arg("prep", pobj, of, self.phrase(pobj, _PRUNE_ARG))
+        obj = Arg("prep", pobj, of, self.phrase(pobj, PRUNE_ARG))
         if not self._named(obj):
             return []
         owner, _ = self.answer(obj)
-        rel = self.render([t for t in _subtree(noun, _PRUNE_ARG | {"prep", "det", "poss"})])
+        rel = self.render([t for t in subtree(noun, PRUNE_ARG | {"prep", "det", "poss"})])
         if not rel or len(rel.split()) > 4 or not owner:
             return []
         be_sg = _AGREE.get(be, be)
@@ -1075,7 +1057,7 @@ class Writer:
         pobj = next((g for g in by.children if g.dep_ == "pobj"), None) if by is not None else None
         if pobj is None or not self.is_person(pobj) or noun.pos_ != "NOUN":
             return []
-        author, _ = self.answer(Arg("prep", pobj, by, self.phrase(pobj, _PRUNE_ARG)))
+        author, _ = self.answer(Arg("prep", pobj, by, self.phrase(pobj, PRUNE_ARG)))
         kind = noun.lower_
         slot = f"work-by|{subj}"
         return [
@@ -1097,7 +1079,7 @@ class Writer:
                 continue
             name_arg = Arg("np", tok, None, self.phrase(tok, _PRUNE_SUBJ))
             name, _ = self.answer(name_arg)
-            if not name or (tok.i in self.ents and self.ents[tok.i].label_ in _NUMERIC):
+            if not name or (tok.i in self.ents and self.ents[tok.i].label_ in NUMERIC_LABELS):
                 continue
             person = self.is_person(tok)
             if name_key(name) in self.index.titles and any(c.dep_ == "prep" for c in tok.children):
@@ -1107,7 +1089,7 @@ class Writer:
                     pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
                     if pobj is None:
                         continue
-                    place = Arg("prep", pobj, c, self.phrase(pobj, _PRUNE_ARG))
+                    place = Arg("prep", pobj, c, self.phrase(pobj, PRUNE_ARG))
                     label = self.ents[pobj.i].label_ if pobj.i in self.ents else ""
                     if label in ("GPE", "LOC", "FAC") or (pobj.pos_ == "PROPN" and label not in ("PERSON",)):
                         ans, cat = self.answer(place)
@@ -1133,287 +1115,25 @@ class Writer:
                         out += self.relation_pairs(name, name, person, "is", noun)
         return out
 
-    def insitu_pairs(self, sent, answered: set[str]) -> list[QA]:
-        """The safety net: every name, date or amount of a sentence that no rule above asked about is asked in
-        place ("Payment on Demand is a 1951 drama film directed by whom?"), in the whole sentence and in the
-        clause around it. Echo questions read less naturally, but the fact is learned rather than lost."""
-        out: list[QA] = []
-        if len(sent) > 60:
-            return out
-        self.resolve_pronouns(sent)
-        for e in sent.ents:
-            e = _name_span(e)
-            if len(e) > 1 and e[-1].tag_ == "POS":  # "Gerald Quell's": the name, its possessive asked as "whose"
-                e = e.doc[e.start : e.end - 1]
-            region = (
-                e.root.dep_ == "appos"
-                and e.root.head.i in self.ents
-                and self.ents[e.root.head.i].label_ in ("GPE", "LOC")
-            )  # "Pulaski, Wisconsin": the place is Pulaski
-            glued = e.end < len(sent.doc) and not e[-1].whitespace_ and sent.doc[e.end].text in ("-", "–")
-            if (
-                e.label_ in ("ORDINAL",)
-                or glued  # "Python 2-compatible": the number is part of a word
-                or region
-                or (e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN")
-                or any(t.i in self.subst for t in e)
-            ):
-                continue
-            if e.label_ == "DATE" and _COMPARED.match(e.text):  # "older than 60 days": older than how many days
-                amount = e.doc[e.start + 2 : e.end]
-                if len(amount) == 2 and amount[0].like_num and amount[1].tag_ == "NNS" and _norm(amount.text):
-                    if _norm(amount.text) not in answered:
-                        answered.add(_norm(amount.text))
-                        out += self._insitu_questions(sent, amount, f"how many {amount[1].lower_}", amount.text)
-                continue
-            named = numbered_noun(e.root) if e.label_ in _NUMERIC else None
-            if named is not None:  # "version 20.1.0", "port 8080": the number says which version, port
-                if named.pos_ == "PROPN" or named.i in self.ents or _norm(e.text) in answered:
-                    continue  # "Python 3.9": the name's version, asked with its name (_unlabelled_names)
-                if named.dep_ not in _ARGUMENT_DEPS:
-                    continue  # "Breakfast included; room 6": no clause to ask it in
-                answered.add(_norm(e.text))
-                span = sent.doc[named.i : e.end]
-                out += self._insitu_questions(sent, span, _which([named]), e.text)
-                continue
-            ans = re.sub(r"^[Tt]he\s+", "", e.text)
-            if e.label_ in _NUMERIC:  # "about 9,000" answers "how many" with "9,000"
-                ans = " ".join(w for w in ans.split() if w.lower() not in _APPROX)
-            if e.label_ == "CARDINAL" and e.root.head.lemma_.lower() in CURRENCY_NOUNS and e.root.dep_ == "nummod":
-                e = e.doc[e.start : e.root.head.i + 1]  # "18,500" of "18,500 euros" is an amount of money
-                e.label_ = "MONEY"
-                ans = e.text
-            if not _norm(ans) or _norm(ans) in answered or ans.lower() in VAGUE_HEADS:
-                continue
-            answered.add(_norm(ans))
-            wh = self._insitu_wh(e)
-            if not wh:
-                continue
-            out += self._insitu_questions(sent, e, wh, ans)
-        out += self._unlabelled_names(sent, answered)
-        chunks = 0
-        for nc in sent.noun_chunks:  # plain noun phrases too: "a drummer", "pubs, bars and restaurants"
-            root = nc.root
-            if (
-                chunks >= MAX_CHUNK_QUESTIONS
-                or root.dep_ not in ("dobj", "pobj", "attr")
-                or root.pos_ != "NOUN"
-                or any(t.i in self.ents for t in nc)
-                or not 1 <= len(nc) <= 6
-                or root.lower_ in VAGUE_HEADS
-                or any(t.tag_ in ("PRP", "PRP$", "WP", "WDT") for t in nc)
-            ):
-                continue
-            if len(nc) == 2 and nc[0].lower_ == "the":
-                continue  # "the club": refers back into the document, no answer on its own
-            ans = re.sub(r"^(?:the|a|an|The|A|An)\s+", "", nc.text)
-            nxt = sent.doc[nc.end] if nc.end < len(sent.doc) else None
-            if nxt is not None and numbered_noun(nxt) == root:  # "in version 20.1.0": which version
-                if nxt.i in self.ents or _norm(nxt.text) in answered or root.dep_ not in _ARGUMENT_DEPS:
-                    continue
-                answered.add(_norm(nxt.text))
-                chunks += 1
-                which = _which([t for t in nc if t.dep_ != "det"])
-                out += self._insitu_questions(sent, sent.doc[nc.start : nxt.i + 1], which, nxt.text)
-                continue
-            if _norm(ans) in answered:
-                continue
-            answered.add(_norm(ans))
-            chunks += 1
-            wh = "whom" if root.lemma_.lower() in PERSON_NOUNS and root.dep_ != "attr" else "what"
-            out += self._insitu_questions(sent, nc, wh, ans)
-        return out
-
-    def _unlabelled_names(self, sent, answered: set[str]) -> list[QA]:
-        """Names the entity recognizer missed ("to join Championship side Barnsley"): the run of proper nouns that
-        ends a noun phrase is asked in place like an entity."""
-        out: list[QA] = []
-        for nc in sent.noun_chunks:
-            root = nc.root
-            if root.pos_ != "PROPN" or root.i in self.ents or any(t.i in self.subst for t in nc):
-                continue
-            start = root.i
-            while start > nc.start and sent.doc[start - 1].pos_ == "PROPN" and start - 1 not in self.ents:
-                start -= 1
-            end = root.i + 1
-            while end < len(sent.doc) and numbered_noun(sent.doc[end]) == root:
-                end += 1  # "Python 3.9", "RFC 7230": the number is part of the name
-            span = sent.doc[start:end]
-            ans = span.text
-            if len(span) > 5 or not _norm(ans) or _norm(ans) in answered:
-                continue
-            answered.add(_norm(ans))
-            cat = self.index.category(ans)
-            wh = ("who" if root.dep_ in ("nsubj", "nsubjpass") else "whom") if self.is_person(root) else None
-            out += self._insitu_questions(sent, span, wh or (f"which {cat}" if cat else "what"), ans)
-        return out
-
     def resolve_pronouns(self, sent) -> None:
         """Every pronoun of the sentence the context can name, not only the clause subjects ("its" -> "X's")."""
         for t in sent:
             if t.tag_ in ("PRP", "PRP$") and t.i not in self.subst and (who := self.ctx.stand_in(t)):
                 self.subst[t.i] = possessive(who) if t.tag_ == "PRP$" else who
 
-    def _insitu_questions(self, sent, span, wh: str, ans: str) -> list[QA]:
-        """The sentence, the clause and the minimal clause (subject, verb, the one phrase that holds the answer)
-        with the answer replaced; whatever is short enough to be a question someone would ask."""
-        if (ident := self._appositive_identity(span, ans)) is not None:
-            return [ident]
-        out = []
-        # "if Ravindra is out sick": a condition asked without its sentence reads as a fact ("Who is out sick?")
-        conditional = _conditional(span.root)
-        minimal = self._minimal_toks(span)
-        for scope, variant in ((list(sent), "sentence"), (self._clause_span(span), "clause"), (minimal, "minimal")):
-            if not scope or len(scope) < 4 or len(scope) > 24 or self._vague_scope(scope, span):
-                continue
-            if conditional and variant != "sentence":
-                continue
-            q = self._replace(scope, span, wh)
-            if q and not any(x.question == q for x in out):
-                out.append(QA(q, ans, f"insitu|{_norm(q)}", variant))
-        return out
-
-    def _comma_appos(self, tok, start: int) -> bool:
+    def comma_appos(self, tok, start: int) -> bool:
         """ "its first harbour robot, the Skua H5": a name in apposition whose phrase (from `start`) follows a comma
         ("the Skua H5" is a name: H5 a noun to the parser, a facility to the recognizer); not "the painter Caspar
         Wennick", a title before a name."""
         if tok.dep_ != "appos" or start == 0 or tok.doc[start - 1].text != ",":
             return False
-        e = self._ent(tok)
-        return tok.pos_ == "PROPN" or (e is not None and e.label_ not in _NUMERIC)
+        e = self.ent(tok)
+        return tok.pos_ == "PROPN" or (e is not None and e.label_ not in NUMERIC_LABELS)
 
     def _appositive_name(self, head) -> str | None:
         """The name after a comma that says which thing `head` is ("its first harbour robot, the Skua H5")."""
-        c = next((c for c in head.children if c.i and self._comma_appos(c, c.left_edge.i)), None)
-        return (self.render(_contiguous(_subtree(c, _PRUNE_ARG))) or None) if c is not None else None
-
-    def _appositive_identity(self, span, ans: str) -> QA | None:
-        """ "launched its first harbour robot, the Skua H5": the name is what the noun phrase is ("What was Drossel
-        Dynamics' first harbour robot?"), not a place in the sentence ("... first harbour robot, which place?")."""
-        root, head = span.root, span.root.head
-        if not self._comma_appos(root, span.start) or head.pos_ != "NOUN" or head.i > span.start:
-            return None
-        if any(ch.isdigit() for ch in ans) and not any(ch.isalpha() for ch in ans):
-            return None  # "11.0 km, 1:08:15" in a log: a reading, not a name
-        # "the"/"its" X: one thing the sentence names ("a harbour robot, the Skua H5" is one of many; "our vendor"
-        # is the writer's)
-        if not any(
-            (c.dep_ == "det" and c.lower_ == "the") or (c.dep_ == "poss" and c.lower_ not in ("our", "my", "your"))
-            for c in head.children
-        ):
-            return None
-        noun = self.render(_contiguous(_subtree(head, _PRUNE_ARG)))
-        if len(noun.split()) < 2:
-            return None  # "the robot": refers back into the document
-        be = "was" if head.head.tag_ == "VBD" else "is"
-        wh = "Who" if self.is_person(root) or head.lemma_.lower() in PERSON_NOUNS else "What"
-        return QA(_question(f"{wh} {be} {noun}"), ans, f"appos|{_norm(noun)}", "insitu")
-
-    def _minimal_toks(self, span) -> list:
-        """Subject + auxiliaries + verb + the verb's dependent that contains `span`, pruned of other clauses."""
-        v = _subject_verb(span.root)  # "left to join X": the minimal clause is "Hammill left to join X"
-        if v is None or span.root.pos_ in ("VERB", "AUX"):
-            return []
-        child = span.root  # the verb's dependent that holds the span
-        while child.head.i != v.i:
-            child = child.head
-        subj = next((c for c in v.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-        if subj is None or subj.tag_ in ("WDT", "WP"):
-            return []
-        keep = set(_subtree(child, _PRUNE_ARG - {"punct"}))
-        keep |= (
-            set(_subtree(subj, _PRUNE_ARG))
-            | {v}
-            | {c for c in v.children if c.dep_ in ("aux", "auxpass", "prt", "neg")}
-        )
-        for c in v.children:  # the object stays ("pursued a solo career"), or the question loses its verb's sense
-            if c.dep_ in ("dobj", "attr", "acomp", "oprd") and c.i != child.i:
-                keep |= set(_subtree(c, _PRUNE_ARG | {"prep"}))
-        keep |= set(span)
-        return sorted(keep, key=lambda t: t.i)
-
-    def _insitu_wh(self, e) -> str | None:
-        prev = e.doc[e.start - 1] if e.start > 0 else None
-        prep = prev.lower_ if prev is not None and prev.dep_ == "prep" else ""
-        label = e.label_
-        if label == "PERSON" or self.is_person(e.root):
-            return "who" if e.root.dep_ in ("nsubj", "nsubjpass") else "whom"
-        if label == "DATE":
-            if _COMPARED.match(e.text):
-                return None  # "claims older than 60 days": an age, no date ("Expense claims what date are ...?")
-            if e.root.dep_ == "nummod" and e.root.head.tag_ == "NNS":
-                return "how many"  # "a maximum of 1548 adult male inmates": a count the tagger took for a year
-            if e.text.lower() in _DEICTIC:
-                return None
-            return "what year" if _YEAR.match(e.text) else "what date"
-        if label == "TIME":
-            return "what time"
-        if label in ("MONEY",):
-            return "how much"
-        if label in ("CARDINAL",):
-            if e.root.dep_ == "nummod" and e.root.head.tag_ == "NNS":
-                return "how many"
-            return None if e.root.dep_ in ("nummod", "compound", "amod") else "what number"  # "a three piece band"
-        if label in ("QUANTITY", "PERCENT"):
-            return "how much"
-        if label == "NORP":
-            return "what nationality" if e.root.dep_ == "amod" else "which group"
-        cat = self.index.category(e.text)
-        if cat:
-            return f"which {cat}"
-        if label in ("GPE", "LOC", "FAC"):
-            return "where" if prep in ("in", "at") else "which place"
-        if label == "ORG":
-            return "which organization"
-        return "what"
-
-    def _vague_scope(self, scope, span) -> bool:
-        """A clause whose subject needs the document ("the couple moved to ...") or that has no subject or
-        finite verb at all ("Then owned by ...", "Including ...") asks nothing on its own."""
-        idx = {t.i for t in scope}
-        roots = [t for t in scope if t.head.i not in idx or t.head.i == t.i]
-        root = roots[0] if roots else scope[0]
-        subj = next((c for c in root.children if c.dep_ in ("nsubj", "nsubjpass", "expl")), None)
-        finite = any(t.tag_ in ("VBD", "VBZ", "VBP", "MD") for t in scope)
-        if subj is None or not finite:
-            return True
-        if span.start <= subj.i < span.end:
-            return False
-        named = self._has_name(_subtree(subj, _PRUNE_ARG))
-        return not named and not any(t.text[:1].isdigit() for t in _subtree(subj, _PRUNE_ARG))
-
-    def _clause_span(self, e) -> list:
-        """The clause that holds the entity: the subtree of its nearest verb with a subject, if contiguous
-        ("left to join Championship side Barnsley": the clause of "left", whose subject "join" shares)."""
-        v = _subject_verb(e.root)
-        if v is None:
-            return []
-        toks = _subtree(v, {"advcl", "parataxis", "ccomp"} if v.dep_ not in ("advcl", "ccomp") else set())
-        if toks[-1].i - toks[0].i + 1 != len(toks):
-            return []
-        return toks
-
-    def _replace(self, scope: list, e, wh: str) -> str | None:
-        """`scope` (tokens) with entity `e` replaced by `wh` ("in Coolgardie" -> "where" drops its preposition)."""
-        start = e.start
-        first, last = scope[0].i, scope[-1].i
-        if wh == "where" and start > first and e.doc[start - 1].lower_ in ("in", "at"):
-            start -= 1
-        if e.start > first and e.doc[e.start - 1].lower_ == "the":
-            start = min(start, e.start - 1)
-        # "by architects Buechner & Orth" -> "by whom": the name's own modifiers go with it
-        mods = [c.i for c in e.root.children if c.dep_ in ("compound", "amod", "det", "nmod") and c.i < e.start]
-        if mods and wh not in ("how many", "how much"):
-            start = min(start, *mods)
-        end = e.end
-        if end <= last and e.doc[end].tag_ == "POS" and wh not in ("when", "where", "how many", "how much"):
-            wh, end = "whose", end + 1  # "based on Gerald Clarke's biography" -> "based on whose biography"
-        before = self.render([t for t in scope if t.i < start], strip=False) if start > first else ""
-        after = self.render([t for t in scope if t.i >= end], strip=False) if end <= last else ""
-        if not before and not after:
-            return None
-        q = f"{before} {wh} {after}".strip()
-        return _question(q.rstrip(".!;:, "))
+        c = next((c for c in head.children if c.i and self.comma_appos(c, c.left_edge.i)), None)
+        return (self.render(contiguous(subtree(c, PRUNE_ARG))) or None) if c is not None else None
 
     def _year_of_kind(self, cl: Clause, attr: Arg, subj: str, be: str) -> list[QA]:
         """ "Boundaries of the Heart is a 1988 film": the year is asked on its own."""
@@ -1422,7 +1142,7 @@ class Writer:
                 t
                 for t in attr.toks
                 if t.i != attr.head.i
-                and _YEAR.match(t.text)
+                and YEAR.match(t.text)
                 and t.i in self.ents
                 and self.ents[t.i].label_ == "DATE"
                 and t.head.i == attr.head.i
@@ -1447,7 +1167,7 @@ class Writer:
         be = cl.verb.lower_
         be_sg = _AGREE.get(be, be)
         subj = cl.subject_text
-        desc = self.render(_contiguous(attr.toks))
+        desc = self.render(contiguous(attr.toks))
         out: list[QA] = []
         definite = any(c.dep_ in ("det", "poss") and c.lower_ != "a" and c.lower_ != "an" for c in attr.head.children)
         attr_named = attr.head.pos_ == "PROPN" or attr.head.i in self.ents
@@ -1515,25 +1235,6 @@ class Writer:
         return out
 
 
-_SHARES_SUBJECT = {"xcomp", "pcomp", "conj"}
-
-
-def _has_subject(v) -> bool:
-    return any(c.dep_ in ("nsubj", "nsubjpass", "expl") for c in v.children)
-
-
-def _subject_verb(tok):
-    """The nearest verb above a token, lifted through complements that share their subject ("left to join")."""
-    v = tok
-    while v.pos_ not in ("VERB", "AUX") and v.head.i != v.i:
-        v = v.head
-    if v.pos_ not in ("VERB", "AUX"):
-        return None
-    while v.dep_ in _SHARES_SUBJECT and v.head.pos_ in ("VERB", "AUX") and not _has_subject(v):
-        v = v.head
-    return v
-
-
 def _participle(v) -> bool:
     """A participle without auxiliaries that modifies a noun or a clause ("a film directed by X and starring Y",
     "Born in Green Bay, Quinn ...")."""
@@ -1548,26 +1249,10 @@ def _participle(v) -> bool:
 
 # nouns a number names one of, when the parser makes the noun a compound of the number ("version 4.2.7")
 _NUMBERED_NOUNS = {"version", "release", "port", "room", "platform", "gate", "bus", "route", "line", "bay", "step"}
-_ARGUMENT_DEPS = {"nsubj", "nsubjpass", "dobj", "pobj", "attr"}
 _NUMBER_LIKE = re.compile(r"^#?\d[\w.]*$")  # 3.9, 20.1.0, 8080, #412
 
 
-_COMPARED = re.compile(r"^(?:older|newer|younger|more|less|fewer|longer|shorter)\s+than\b", re.I)
-_CONDITIONS = {"if", "unless", "whether", "although", "though"}
-
-
-def _conditional(tok) -> bool:
-    """The token is in a clause that is only a condition or concession of its sentence ("if Ravindra is off
-    sick"): its nearest verb, or one above it, has such a subordinator."""
-    while True:
-        if tok.pos_ in ("VERB", "AUX") and any(c.dep_ == "mark" and c.lower_ in _CONDITIONS for c in tok.children):
-            return True
-        if tok.head.i == tok.i or tok.dep_ in ("ROOT", "conj"):
-            return False
-        tok = tok.head
-
-
-def _which(noun_toks: list) -> str:
+def which_phrase(noun_toks: list) -> str:
     """ "which version", "which greenhouse bay", "which HR": the noun as a question names it."""
     return "which " + " ".join(t.lower_ if t.is_title else t.text for t in noun_toks)
 
@@ -1607,22 +1292,6 @@ def _anaphoric(head) -> bool:
     ways": a bare noun is part of the verb's idiom. Neither answers anything alone."""
     kids = [c for c in head.children if c.dep_ not in ("punct",)]
     return head.pos_ == "NOUN" and ([c.lower_ for c in kids] == ["the"] or not kids)
-
-
-def _name_span(e):
-    """An entity grown over adjacent proper nouns: the small model often labels "Lorcan Thessaly" as two."""
-    if e.label_ in _NUMERIC:
-        return e
-    doc, start, end = e.doc, e.start, e.end
-    while start > e.sent.start and doc[start - 1].pos_ == "PROPN":
-        start -= 1
-    while end < e.sent.end and doc[end].pos_ == "PROPN":
-        end += 1
-    if (start, end) == (e.start, e.end):
-        return e
-    span = doc[start:end]
-    span.label_ = e.label_
-    return span
 
 
 def _conjuncts(tok) -> list:
