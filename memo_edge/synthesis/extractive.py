@@ -43,6 +43,7 @@ from .mentions import DocContext, EntityIndex, ent_at, full_names, topic_of
 from .nlp import parse
 from .notes import Field, Passage, read_structure
 from .prose import LifeFact, clean, resolve_relative_years, year_of
+from .clauses import ClauseReader
 from .insitu import InSitu
 from .qgen import QA, RANGE_ENDS, Writer, symmetric_reverse
 from .quality import rejection
@@ -539,7 +540,7 @@ def _sentence_pairs(
 ) -> list[Pair]:
     out: list[Pair] = []
     extra_date = u.passage.date if u.passage.kind == "log" else None
-    writer.last_clauses = writer.clauses(sent)
+    writer.last_clauses = ClauseReader(writer).clauses(sent)
     for cl in writer.last_clauses:
         stats["clauses"] += 1
         qas = writer.pairs(cl) + _code_in_phrase(writer, cl) + _support_pairs(writer, cl)
