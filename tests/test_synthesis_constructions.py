@@ -473,3 +473,19 @@ def test_an_age_is_asked_how_many_not_what_date():
     got = typed("Invoices older than 45 days are sent to the collections desk.")
     assert any(q.startswith("Invoices older than how many days are sent") and a == "45 days" for q, a in got), got
     assert not any("what date" in q for q, _ in got), got
+
+
+def test_statements_are_not_keyed_by_units_letters_or_lone_numbers():
+    """Seed 61's "What do you know about MB?": a unit, a lone letter or a bare number is in many sentences and the
+    subject of none. A day name anchors a log entry in its own document, never across the corpus; a version or a
+    sensor's name (letters and digits) is a real key."""
+    got = kept(
+        "Mon tempo 6 km at 5:10/km. If the dump is under 100 MB, re-run it with the -f flag. "
+        "Readings drop by 2% per 10 °C. Never flash 0.9.3 onto the S07 probes."
+    )
+    questions = {p.question for p in got if p.type == "statement"}
+    about = {q.split(" about ", 1)[1].rstrip("?") for q in questions}
+    assert not {"MB", "km", "C", "2%", "100"} & about, questions
+    assert {"0.9.3", "S07"} & about, questions
+    dated = {p.question for p in kept("Reading list: book club pick for April.") if p.type == "statement"}
+    assert "What does Frobnitz say about April?" in dated and "What do you know about April?" not in dated

@@ -18,13 +18,18 @@ from dataclasses import dataclass, field
 from .codemask import is_placeholder
 from .dataset import Pair
 from .lexicon import VAGUE_HEADS
-from .text import normalize
+from .text import MONTHS, WEEKDAYS, normalize
 
 MAX_TERMS = 3  # key terms asked per sentence: names and code tokens first, then the longest noun phrases
 MAX_SENTENCES = 3  # sentences gathered under one term
 MAX_WORDS = 80
 _SKIP_LABELS = {"ORDINAL", "CARDINAL", "PERCENT", "QUANTITY", "MONEY", "TIME", "DATE"}
 _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")  # reST markup: ".. code-block:: python3"
+# terms that are about nothing on their own: "What do you know about MB?" (a hand-read failure: a unit, a lone letter
+# or number is in many sentences and the subject of none); a day or month name is asked only in its document
+_UNITS = set("b kb mb gb tb kib mib gib tib k m cm mm km g kg mg l ml s ms h min hz khz mhz ghz c f v w kw".split())
+_CALENDAR = {w.lower() for w in MONTHS + WEEKDAYS} | {w[:3].lower() for w in MONTHS + WEEKDAYS} | {"sept"}
+_BARE = re.compile(r"^(?:[A-Za-z]|[+-]?\d[\d,]*(?:\.\d+)?%?|\W+)$")  # "C", "d", "2%", "+10", "2015"; not "0.9.3", "S07"
 
 
 def is_markup(text: str) -> bool:
@@ -117,7 +122,7 @@ def key_terms(sent, render, title: str) -> list[tuple[str, bool]]:
     """(term, is a name or code token) of a sentence: entities, code tokens and content noun phrases."""
     found: dict[str, tuple[str, bool, int]] = {}
 
-    def keep(toks, named: bool) -> None:
+    def keep(toks, named: bool, code: bool = False) -> None:
         text = _LEADING.sub("", render(toks)).strip(" ,;:.")
         key = normalize(text)
         words = text.split()
@@ -125,12 +130,16 @@ def key_terms(sent, render, title: str) -> list[tuple[str, bool]]:
             return
         if not named and len(words) == 1 and words[0].islower() and len(words[0]) < 4:
             return
+        if len(words) == 1 and not code and (key in _UNITS or _BARE.match(text)):
+            return
+        if len(words) == 1 and key in _CALENDAR:
+            named = False  # "Mon" anchors a log's entry in its document; across the corpus it is about nothing
         if key not in found:
             found[key] = (text, named, len(words))
 
     for t in sent:
         if is_placeholder(t.text):
-            keep([t], True)
+            keep([t], True, code=True)
     for e in sent.ents:
         if e.label_ not in _SKIP_LABELS:
             keep(list(e), True)
