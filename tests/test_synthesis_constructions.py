@@ -489,3 +489,14 @@ def test_statements_are_not_keyed_by_units_letters_or_lone_numbers():
     assert {"0.9.3", "S07"} & about, questions
     dated = {p.question for p in kept("Reading list: book club pick for April.") if p.type == "statement"}
     assert "What does Frobnitz say about April?" in dated and "What do you know about April?" not in dated
+
+
+def test_in_place_questions_need_a_name_and_drop_the_article():
+    """Seed 61 and the demo: "is what date award?" -> annual (an adjective the recognizer called a DATE), "exits with
+    what nationality status?" -> non-zero (a NORP), "last 41 days at a how much?": a lower-case word with no digit
+    is no name to ask in place, and the article goes with the answer it replaces."""
+    got = {p.question for p in kept("The Varn Prize is an annual award for bridges on the Pellory Coast.")}
+    got |= {p.question for p in kept("The frob tool exits with a non-zero status if any conversion failed.")}
+    assert not [q for q in got if "what date award" in q or "what nationality" in q], got
+    cells = {(p.question, p.answer) for p in kept("Three AA cells last an estimated 41 days at a 300 s interval.")}
+    assert not [q for q, _ in cells if " a how " in q or " a what " in q], cells

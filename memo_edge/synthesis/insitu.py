@@ -291,6 +291,8 @@ class InSitu:
         prev = e.doc[e.start - 1] if e.start > 0 else None
         prep = prev.lower_ if prev is not None and prev.dep_ == "prep" else ""
         label = e.label_
+        if label not in ("CARDINAL", "ORDINAL") and not any(ch.isdigit() or ch.isupper() for ch in e.text):
+            return None  # "an annual award" (DATE), "a non-zero status" (NORP): the recognizer's guess, no name
         if label == "PERSON" or self.w.is_person(e.root):
             return "who" if e.root.dep_ in ("nsubj", "nsubjpass") else "whom"
         if label == "DATE":
@@ -354,7 +356,7 @@ class InSitu:
         first, last = scope[0].i, scope[-1].i
         if wh == "where" and start > first and e.doc[start - 1].lower_ in ("in", "at"):
             start -= 1
-        if e.start > first and e.doc[e.start - 1].lower_ == "the":
+        if e.start > first and e.doc[e.start - 1].lower_ in ("the", "a", "an"):  # "at a how much?"
             start = min(start, e.start - 1)
         # "by architects Buechner & Orth" -> "by whom": the name's own modifiers go with it
         mods = [c.i for c in e.root.children if c.dep_ in ("compound", "amod", "det", "nmod") and c.i < e.start]
