@@ -500,3 +500,19 @@ def test_in_place_questions_need_a_name_and_drop_the_article():
     assert not [q for q in got if "what date award" in q or "what nationality" in q], got
     cells = {(p.question, p.answer) for p in kept("Three AA cells last an estimated 41 days at a 300 s interval.")}
     assert not [q for q, _ in cells if " a how " in q or " a what " in q], cells
+
+
+def test_a_statement_that_leans_on_the_sentence_before_carries_it():
+    """Seed 61: "What do you know about inject_into_ssl()?" -> "To do so use the inject_into_ssl() function.":
+    alone the statement says nothing; stored with the sentence it leans on, it says what the function is for."""
+    got = kept(
+        "You can plug Frobnitz into the standard library ssl module. To do so call the `frobnitz.plug()` function. "
+        "Frobnitz ships no network code. This means you can use any transport you like."
+    )
+    stmts = {p.question: p.answer for p in got if p.type == "statement"}
+    plug = [a for q, a in stmts.items() if "frobnitz.plug()" in q]
+    assert plug and all(a.startswith("You can plug Frobnitz into the standard library ssl module.") for a in plug)
+    transport = [a for a in stmts.values() if "any transport" in a]
+    assert transport and all("ships no network code. This means" in a for a in transport), transport
+    # a sentence that stands alone is stored alone
+    assert any(a == "Frobnitz ships no network code." for a in stmts.values()), stmts

@@ -178,6 +178,27 @@ def _with_subject(text: str, sent, ctx: DocContext, bullet: bool = False) -> str
     return f"{ctx.topic}: {text}" if fragment and ctx.topic_nameable and not text.startswith(ctx.topic) else text
 
 
+# openers that say "what the sentence before said": "To do so use inject_into_ssl()", "Otherwise ..."
+_LEANS_ON_PREVIOUS = re.compile(
+    r"^(?:to do (?:so|this|that)|doing (?:so|this|that)|in (?:this|that) case|if so|if not|otherwise|"
+    r"for (?:this|that) reason|as a result|because of (?:this|that))\b",
+    re.I,
+)
+
+
+def _self_contained(text: str, sent, previous: str) -> str:
+    """A statement that leans on the sentence before it ("To do so use the inject_into_ssl() function.", "This
+    means you can hook h11 up to any network API.") is stored with that sentence: alone it says nothing a reader can
+    use (a seed-61 hand-read failure). The paper's step 3, self-containment fixing, for statements."""
+    first = sent[0]
+    leans = _LEANS_ON_PREVIOUS.match(sent.text.lstrip()) or (
+        first.lower_ in ("this", "that", "these", "those") and first.dep_ in ("nsubj", "nsubjpass")
+    )
+    if not leans or not previous:
+        return text
+    return f"{previous if previous.endswith(('.', '!', '?')) else previous + '.'} {text}"
+
+
 def _labelled_clause(unit: _Unit) -> str | None:
     """ "Notes: Tax return paperwork has to reach him by 31 October": the text after a "Key:" label, to be parsed
     alone (with the label in front the parser reads the key as the subject and the sentence yields nothing)."""
@@ -411,6 +432,7 @@ def generate(
                     for k, (q, a, slot) in enumerate(cast_questions(f, writer.ctx.topic))
                 ]
             made_any = False
+            previous = ""  # the paragraph's last sentence, as stated: what "To do so" or "This" leans on
             for sent in u.parsed.sents:
                 if is_markup(sent.text):
                     continue  # ".. code-block:: python3": reST the Markdown reader keeps; no sentence of the text
@@ -436,11 +458,12 @@ def generate(
                 asks = cloze and not u.passage.record  # a record's values are its fields' answers already
                 blanks, held = _cloze(writer, sent, made, d.doc_id, chunk_of(sent.text)) if asks else ([], [])
                 reserve += held
+                stated = _with_subject(
+                    writer.render(list(sent), lower_first=False), sent, writer.ctx, u.passage.kind == "bullet"
+                )
                 said.add(
                     sent,
-                    _with_subject(
-                        writer.render(list(sent), lower_first=False), sent, writer.ctx, u.passage.kind == "bullet"
-                    ),
+                    _self_contained(stated, sent, previous),
                     d.doc_id,
                     writer.ctx.topic,
                     chunk_of(sent.text),
@@ -448,6 +471,7 @@ def generate(
                     # what "you" can or must do is advice drawn from the sentence, not its statement
                     asked=any(" you " not in f" {p.question} " for p in made),
                 )
+                previous = stated
                 writer.subst.clear()
                 writer.title_toks.clear()
                 if doc_ctx.last_thing == thing_before and _unnamed_subject(sent, doc_ctx):
