@@ -8,8 +8,9 @@ for measuring the IDK rate, so the measurement is not on memorized fake names.
 
 Users' documents name most things in lower case or as code: packages ("idna", "python-multipart"), hosts
 ("ldg-db-03"), options ("--dupes"), files, settings. Those are swapped too, each with a fake of its own shape
-("--dupes" + "--dest-dir" -> "--dupes-dir"; "photosort" + "wicket" -> "photcket"): the absent questions a memory of
-notes or READMEs gets are "Which option makes the vidsort script skip hidden files?", whose every other word it knows.
+("ldg-db-03" + "web-app-07" -> "ldg-db-07"; "--dupes" + "--dest" -> "--dupst"; "photosort" + "wicket" ->
+"photoket"): the absent questions a memory of notes or READMEs gets are "Which option makes the vidsort script skip
+hidden files?", whose every other word it knows.
 Only short-answer questions are swapped; a cloze or statement with one fake name in a known sentence teaches the
 memory to refuse what it knows.
 """
@@ -125,7 +126,7 @@ def code_names(questions: list[str]) -> set[str]:
 
 def _spliced(a: str, b: str) -> str:
     """A fake of a code name's shape: parts of two names ("ldg-db-03" + "web-app-07" -> "ldg-db-07"), or the front
-    of one word and the back of another ("photosort" + "wicket" -> "photcket", "--dupes" + "--dest" -> "--dupst")."""
+    of one word and the back of another ("photosort" + "wicket" -> "photoket", "--dupes" + "--dest" -> "--dupst")."""
     lead = a[: len(a) - len(a.lstrip("-"))]
     pa, pb = _SEP.split(a.lstrip("-")), _SEP.split(b.lstrip("-"))
     if len(pa) > 1 and len(pb) > 1 and pa[:-1] != pb[:-1]:
