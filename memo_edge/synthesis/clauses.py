@@ -10,7 +10,6 @@ document context are the writer's (one per document), so the clauses and the que
 
 from __future__ import annotations
 
-
 from .lexicon import PLACE_PREPS, VAGUE_HEADS
 from .qgen import PRUNE_ARG, PRUNE_SUBJ, RANGE_ENDS, Arg, Clause, Writer, contiguous, participle, subtree
 from .text import possessive
