@@ -131,8 +131,12 @@ def _spliced(a: str, b: str) -> str:
     pa, pb = _SEP.split(a.lstrip("-")), _SEP.split(b.lstrip("-"))
     if len(pa) > 1 and len(pb) > 1 and pa[:-1] != pb[:-1]:
         return lead + "".join(pa[:-1] + pb[-1:])
-    x, y = pa[-1], pb[-1]
-    return lead + "".join(pa[:-1]) + x[: len(x) // 2 + 1] + y[len(y) // 2 :]
+    return lead + "".join(pa[:-1]) + _front_back(pa[-1], pb[-1])
+
+
+def _front_back(a: str, b: str) -> str:
+    """The front of one word and the back of another: "Varrowick" + "Tamsick" -> "Varrosick"."""
+    return a[: len(a) // 2 + 1] + b[len(b) // 2 :]
 
 
 def _code_fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> list[str]:
@@ -164,7 +168,7 @@ def _fakes(names: list[str], known_text: str, rng: random.Random, want: int) -> 
             cand = " ".join(a[:-1] + b[-1:])
         elif len(single) >= 2:
             a, b = rng.sample(single, 2)
-            cand = a[: len(a) // 2 + 1] + b[len(b) // 2 :]
+            cand = _front_back(a, b)
         else:
             break
         if cand.lower() not in known_text and cand not in names:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from .codemask import is_placeholder
 from .dataset import Pair
 from .lexicon import VAGUE_HEADS
-from .text import MONTHS, WEEKDAYS, normalize
+from .text import CALENDAR_WORDS, normalize
 
 MAX_TERMS = 3  # key terms asked per sentence: names and code tokens first, then the longest noun phrases
 MAX_SENTENCES = 3  # sentences gathered under one term
@@ -28,7 +28,6 @@ _DIRECTIVE = re.compile(r"^\s*\.\.\s+[\w:-]+::")  # reST markup: ".. code-block:
 # terms that are about nothing on their own: "What do you know about MB?" (a hand-read failure: a unit, a lone letter
 # or number is in many sentences and the subject of none); a day or month name is asked only in its document
 _UNITS = set("b kb mb gb tb kib mib gib tib k m cm mm km g kg mg l ml s ms h min hz khz mhz ghz c f v w kw".split())
-_CALENDAR = {w.lower() for w in MONTHS + WEEKDAYS} | {w[:3].lower() for w in MONTHS + WEEKDAYS} | {"sept"}
 _BARE = re.compile(r"^(?:[A-Za-z]|[+-]?\d[\d,]*(?:\.\d+)?%?|\W+)$")  # "C", "d", "2%", "+10", "2015"; not "0.9.3", "S07"
 
 
@@ -132,7 +131,7 @@ def key_terms(sent, render, title: str) -> list[tuple[str, bool]]:
             return
         if len(words) == 1 and not code and (key in _UNITS or _BARE.match(text)):
             return
-        if len(words) == 1 and key in _CALENDAR:
+        if len(words) == 1 and key in CALENDAR_WORDS:
             named = False  # "Mon" anchors a log's entry in its document; across the corpus it is about nothing
         if key not in found:
             found[key] = (text, named, len(words))

@@ -38,6 +38,8 @@ YEAR = r"(?:1[0-9]{3}|20[0-9]{2})"
 WEEKDAYS = "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 _SHORT = {m[:3]: m for m in MONTHS if m != "May"} | {"Sept": "September"} | {d[:3]: d for d in WEEKDAYS}
 _SHORT |= {"Tues": "Tuesday", "Thur": "Thursday", "Thurs": "Thursday"}
+# day and month names, full and abbreviated, lower case: "Mon", "march", "Thurs"
+CALENDAR_WORDS = frozenset(w.lower() for w in (*MONTHS, *WEEKDAYS, *_SHORT))
 # "14 Mar", "Sun 18 May", "Mar 2025": next to a number an abbreviation is a date's; alone only a month is taken as
 # one ("Feb actual"), and not "Jan" (a name) nor a weekday ("Sun", "Sat" are words and names too)
 _NEAR_NUMBER = re.compile(
