@@ -60,3 +60,40 @@ def test_code_names_are_swapped_for_fakes_of_their_own_shape():
     # training and measuring fakes never meet: the IDK rate is not measured on memorized fake names
     words = lambda rows: {w for r in rows for w in re.findall(r"[\w.-]+", r.question)} & fakes  # noqa: E731
     assert not words(train) & words(held)
+
+
+def test_the_examples_do_not_depend_on_the_hash_seed():
+    """A resumed training rebuilds its splits in a new process: the same reflections and seed must give the same
+    "I don't know." examples whatever order Python's string hashing gives a set (it differs per process)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import json, sys\n"
+        "from memo_edge.records import Reflection\n"
+        "from training.idk import make_idk\n"
+        "rows = [Reflection(**r) for r in json.loads(sys.stdin.read())]\n"
+        "train, held = make_idk(rows, 30, 8, seed=5)\n"
+        "print(json.dumps([r.question for r in train + held]))\n"
+    )
+    rows = [_refl(i, q, a).model_dump() for i, (q, a) in enumerate(QUESTIONS)]
+    rows += [
+        _refl(90, "Did Odile Brakspear and Jonas Eckhoff review wicket with Maeve Thursby?", "yes").model_dump(),
+        _refl(91, "Which port do ldg-db-03 and web-app-07 share with photosort?", "5433").model_dump(),
+    ]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            input=json.dumps(rows),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": str(h), "PYTHONPATH": root},
+        ).stdout
+        for h in (1, 2, 3)
+    ]
+    assert json.loads(outs[0]) and outs[0] == outs[1] == outs[2]

@@ -186,9 +186,14 @@ def make_idk(
     known = " \n ".join(f"{r.question} {r.answer}" for r in reflections).lower()
     present = [r for r in reflections if r.type in _SWAPPED_TYPES]
     codes = code_names([r.question for r in present])
-    with_ents = [(r, e, "name") for r in present for e in set(entities(r.question)) if e in r.question]
+    # sorted, never a set's order: the order decides which examples rng picks, and a set of strings iterates in an
+    # order that changes with each process's hash seed (a resumed training would train on other examples)
+    with_ents = [(r, e, "name") for r in present for e in sorted(set(entities(r.question))) if e in r.question]
     with_ents += [
-        (r, c, "code") for r in present for c in codes if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", r.question)
+        (r, c, "code")
+        for r in present
+        for c in sorted(codes)
+        if re.search(rf"(?<![\w-]){re.escape(c)}(?![\w-])", r.question)
     ]
     want = max(8, (n_train + n_eval) // 2)
     fakes = {
